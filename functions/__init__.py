@@ -1,0 +1,1 @@
+"""The four Cloud Functions. Each is thin: parse the event, call shared/, publish."""

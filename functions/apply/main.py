@@ -1,0 +1,19 @@
+"""Cluster apply (Pub/Sub): apply one stored revision and record it in history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from shared import applying, events
+from shared.messages import ApplyRequest
+
+
+def _apply(req: ApplyRequest, _message_id: str) -> None:
+    applying.apply(req)
+
+
+@functions_framework.cloud_event
+def apply(cloud_event: Any) -> None:
+    events.handle(cloud_event, {ApplyRequest: _apply})

@@ -1,0 +1,47 @@
+"""Webhook intake (HTTP): a GitHub push becomes one render request per matching app."""
+
+from __future__ import annotations
+
+import json
+
+import flask
+import functions_framework
+
+from shared import bus, config, github, logs, store, topology
+from shared.intake import plan_push
+
+
+def _answer(status: int, **body: object) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+@functions_framework.http
+def intake(request: flask.Request) -> flask.Response:
+    logs.clear()
+    logs.bind_trace(request.headers.get("X-Cloud-Trace-Context") or request.headers.get("traceparent"))
+    delivery = request.headers.get("X-GitHub-Delivery", "")
+    event = request.headers.get("X-GitHub-Event", "")
+    logs.bind(delivery=delivery, event=event)
+    body = request.get_data(cache=False)
+    try:
+        github.verify_signature(config.webhook_secrets(), body,
+                                request.headers.get("X-Hub-Signature-256"))
+        if event == "ping":
+            return _answer(200, result="pong")
+        if event != "push":
+            logs.info("event ignored")
+            return _answer(202, result="ignored", reason=f"event {event!r} is not handled")
+        push = github.parse_push(body)
+    except github.WebhookError as exc:
+        logs.warning("webhook refused", status=exc.status, reason=str(exc))
+        return _answer(exc.status, error=str(exc))
+    if delivery and not store.record_delivery(delivery):
+        logs.info("duplicate delivery")
+        return _answer(200, result="duplicate")
+    plan = plan_push(push, delivery)
+    if plan.requests:
+        bus.publish(topology.RENDER, plan.requests)
+    logs.info("push handled", ref=push.ref, commit=push.after,
+              matched=[r.app for r in plan.requests], skipped=plan.skipped)
+    return _answer(200, result="accepted", apps=[r.app for r in plan.requests],
+                   skipped=plan.skipped)

@@ -1,0 +1,114 @@
+"""The apply step: one stored revision of an application onto its cluster, recorded.
+
+Safe under at-least-once delivery: the application's lease admits one operation at
+a time, a finished operation is never run twice, and a webhook-driven revision
+older than the one already synced is skipped (never go backwards).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from shared import kube, logs, manifests, store
+from shared.kube import KubeError
+from shared.messages import ApplyRequest
+from shared.sync import ObjectResult, SyncResult, apply_all, prepare
+
+FORWARD_ONLY = ("webhook", "sweep")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # synced | failed | skipped | duplicate
+    sequence: int = 0
+    message: str = ""
+
+
+def apply(req: ApplyRequest) -> Outcome:
+    begun = store.begin_operation(req.app, req.operation)
+    if begun.duplicate:
+        logs.info("operation already finished; ignoring redelivery", app=req.app,
+                  operation=req.operation)
+        return Outcome("duplicate")
+    assert begun.app is not None
+    spec, status = begun.app.spec, begun.app.status
+    revision = store.get_revision(req.app, req.revision)
+    synced_at = (status.get("sync") or {}).get("committedAt")
+    if req.initiator in FORWARD_ONLY and synced_at and revision["committedAt"] < synced_at:
+        message = (f"revision {req.revision} ({revision['commit'][:7]}) is older than the synced "
+                   f"{(status.get('sync') or {}).get('commit', '')[:7]}; not going backwards")
+        store.finish_operation(req.app, req.operation, begun.sequence, None, {
+            "lastSkipped": {"revision": req.revision, "operation": req.operation,
+                            "message": message, "at": store.now()}})
+        logs.warning("skipped older revision", app=req.app, revision=req.revision)
+        return Outcome("skipped", message=message)
+
+    started = store.now()
+    objs = manifests.load(revision["manifests"])
+    cluster = kube.cluster(spec.destination.cluster)
+    old_inventory = status.get("inventory") or []
+    try:
+        desired = prepare(spec, objs, cluster)
+        result = apply_all(cluster, spec, desired, old_inventory, prune=spec.syncPolicy.prune)
+    except KubeError as exc:
+        if exc.transient:
+            store.release_lease(req.app, req.operation)
+            raise  # the message is redelivered and the same operation resumes
+        result = SyncResult(objects=[], inventory=old_inventory)
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
+    finished = store.now()
+    entry = _history_entry(req, begun.sequence, revision, result, started, finished)
+    new_status = _status(req, begun.sequence, revision, result, finished, entry)
+    store.finish_operation(req.app, req.operation, begun.sequence, entry, new_status)
+    logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
+              counts=result.counts())
+    return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"])
+
+
+def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
+                   started: dt.datetime, finished: dt.datetime) -> dict[str, Any]:
+    counts = result.counts()
+    phase = "Failed" if result.failed else "Succeeded"
+    summary = (f"{'sync' if req.initiator != 'rollback' else 'rollback'} {seq} of "
+               f"{revision['commit'][:7]} by {req.initiator}: "
+               + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+               + f"; {phase}, {result.health.status}")
+    return {
+        "sequence": seq,
+        "summary": summary,
+        "revision": req.revision,
+        "commit": revision["commit"],
+        "author": revision.get("author", ""),
+        "commitMessage": revision.get("message", ""),
+        "committedAt": revision["committedAt"],
+        "initiator": req.initiator,
+        "triggeredBy": req.triggered_by,
+        "operation": req.operation,
+        "phase": phase,
+        "health": result.health.to_doc(),
+        "counts": counts,
+        "resources": [r.to_doc() for r in result.objects],
+        "startedAt": started,
+        "finishedAt": finished,
+        "durationSeconds": round((finished - started).total_seconds(), 3),
+    }
+
+
+def _status(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
+            finished: dt.datetime, entry: dict[str, Any]) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "operation": {"phase": entry["phase"], "sequence": seq, "initiator": req.initiator,
+                      "message": entry["summary"], "finishedAt": finished},
+        "health": result.health.to_doc(),
+        "inventory": result.inventory,
+    }
+    if not result.failed:
+        status["sync"] = {"status": "Synced", "revision": req.revision,
+                          "commit": revision["commit"], "committedAt": revision["committedAt"],
+                          "syncedAt": finished}
+        status["drift"] = None
+    else:
+        status["sync.status"] = "OutOfSync"
+    return status

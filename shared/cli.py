@@ -1,0 +1,282 @@
+"""The operator's CLI: `gitops app create|list|get|history|sync|rollback`, `gitops sweep`.
+
+Targets the GCP project and emulators named by the usual environment variables
+(GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST): the local
+stack's env output works as is. Exit codes: 0 ok, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from shared import bus, gitfetch, store, topology
+from shared.messages import ApplyRequest, RenderRequest, SweepRequest
+from shared.model import AppSpec, Destination, SpecError, SyncPolicy
+
+
+class CliError(Exception):
+    """An error for the operator: one line, with a hint where there is one."""
+
+
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _print(args: argparse.Namespace, data: Any, table: Callable[[], list[list[str]]]) -> None:
+    if args.output == "json":
+        print(json.dumps(data, default=_json_default, indent=2, sort_keys=True))
+        return
+    rows = table()
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else str(value or "")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---- app ----------------------------------------------------------------------------
+
+def app_create(args: argparse.Namespace) -> int:
+    spec = AppSpec(
+        name=args.name, repoURL=args.repo, path=args.path, targetRevision=args.revision,
+        destination=Destination(cluster=args.dest_cluster, namespace=args.dest_namespace),
+        syncPolicy=SyncPolicy(automated=args.sync_policy == "automated", prune=args.auto_prune,
+                              selfHeal=args.self_heal),
+        project=args.project,
+    )
+    try:
+        spec.validate()
+    except SpecError as exc:
+        raise CliError(f"invalid application: {exc}") from exc
+    store.put_app(spec, create=not args.upsert)
+    _print(args, {"name": spec.name, "spec": spec.to_doc()},
+           lambda: [["application", spec.name, "created"]])
+    return 0
+
+
+def _app_row(app: store.App) -> list[str]:
+    st = app.status
+    sync, health = st.get("sync") or {}, st.get("health") or {}
+    return [app.name, app.spec.project, sync.get("status", "Unknown"), health.get("status", ""),
+            (sync.get("commit") or "")[:7], _time(sync.get("syncedAt"))]
+
+
+def app_list(args: argparse.Namespace) -> int:
+    apps = store.list_apps()
+    _print(args, [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
+           lambda: [["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]]
+           + [_app_row(a) for a in apps])
+    return 0
+
+
+def app_get(args: argparse.Namespace) -> int:
+    app = store.get_app(args.name)
+    spec, st = app.spec, app.status
+
+    def table() -> list[list[str]]:
+        sync, render = st.get("sync") or {}, st.get("render") or {}
+        rows = [["Name:", spec.name], ["Project:", spec.project], ["Repo:", spec.repoURL],
+                ["Target:", spec.targetRevision], ["Path:", spec.path],
+                ["Destination:", f"{spec.destination.cluster}/{spec.destination.namespace}"],
+                ["Sync policy:", ("automated" if spec.syncPolicy.automated else "manual")
+                 + (" prune" if spec.syncPolicy.prune else "")
+                 + (" self-heal" if spec.syncPolicy.selfHeal else "")],
+                ["Sync:", f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"],
+                ["Health:", (st.get("health") or {}).get("status", "")]]
+        if render.get("message"):
+            rows.append(["Render error:", render["message"]])
+        if (st.get("drift") or {}).get("summary"):
+            rows.append(["Drift:", st["drift"]["summary"]])
+        return rows
+
+    _print(args, {"name": spec.name, "spec": spec.to_doc(), "status": st}, table)
+    return 0
+
+
+def app_history(args: argparse.Namespace) -> int:
+    entries = store.history(args.name)
+    _print(args, entries, lambda: [["ID", "DATE", "INITIATOR", "REVISION", "PHASE", "HEALTH",
+                                    "SUMMARY"]] + [
+        [str(e["sequence"]), _time(e.get("finishedAt")), e.get("initiator", ""),
+         e.get("commit", "")[:7], e.get("phase", ""), (e.get("health") or {}).get("status", ""),
+         ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))]
+        for e in entries])
+    return 0
+
+
+def _wait_for_history(name: str, after: int, timeout: float, since: dt.datetime) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = store.get_app(name).status
+        if int(st.get("historyCount", 0)) > after:
+            return store.get_history(name, int(st["historyCount"]))
+        render = st.get("render") or {}
+        if render.get("errors") and render.get("at") and render["at"] > since:
+            raise CliError(render.get("message") or "render failed")
+        time.sleep(0.2)
+    raise CliError(f"timed out after {timeout:.0f}s waiting for {name!r} to sync "
+                   f"(hint: gitops app get {name})")
+
+
+def app_sync(args: argparse.Namespace) -> int:
+    since = store.now()
+    app = store.get_app(args.name)
+    before = int(app.status.get("historyCount", 0))
+    spec = app.spec
+    commit, ref = args.revision, ""
+    if not commit:
+        try:
+            refs = gitfetch.ls_remote(spec.repoURL)
+        except Exception as exc:
+            raise CliError(f"cannot read refs of {spec.repoURL}: {exc}") from exc
+        target = spec.targetRevision
+        candidates = (["HEAD"] if target in ("HEAD", "") else
+                      [target, f"refs/heads/{target}", f"refs/tags/{target}"])
+        found = next((c for c in candidates if c in refs), None)
+        if found is None:
+            raise CliError(f"revision {target!r} not found in {spec.repoURL}")
+        commit, ref = refs[found], "" if found == "HEAD" else found
+    op = f"sync-{uuid.uuid4().hex[:12]}"
+    bus.publish(topology.RENDER, [RenderRequest(app=spec.name, commit=commit, ref=ref,
+                                                initiator="manual", operation=op,
+                                                triggered_by=_who())])
+    _progress(f"sync of {spec.name} to {commit[:7]} requested ({op})")
+    return _maybe_wait(args, spec.name, before, {"operation": op, "commit": commit}, since)
+
+
+def _maybe_wait(args: argparse.Namespace, name: str, before: int, data: dict[str, Any],
+                since: dt.datetime) -> int:
+    if not args.wait:
+        _print(args, data, lambda: [[f"{k}: {v}"] for k, v in data.items()])
+        return 0
+    entry = _wait_for_history(name, before, args.timeout, since)
+    _print(args, entry, lambda: [[entry["summary"]]])
+    return 0 if entry.get("phase") == "Succeeded" else 1
+
+
+def app_rollback(args: argparse.Namespace) -> int:
+    since = store.now()
+    app = store.get_app(args.name)
+    before = int(app.status.get("historyCount", 0))
+    entry = store.get_history(args.name, args.id)
+    op = f"rollback-{uuid.uuid4().hex[:12]}"
+    bus.publish(topology.APPLY, [ApplyRequest(app=args.name, revision=entry["revision"],
+                                              initiator="rollback", operation=op,
+                                              triggered_by=_who())])
+    _progress(f"rollback of {args.name} to history {args.id} ({entry['commit'][:7]}) requested")
+    return _maybe_wait(args, args.name, before, {"operation": op, "revision": entry["revision"]},
+                       since)
+
+
+def sweep(args: argparse.Namespace) -> int:
+    started = store.now()
+    op = f"sweep-{uuid.uuid4().hex[:12]}"
+    bus.publish(topology.SWEEP, [SweepRequest(apps=tuple(args.apps), operation=op)])
+    _progress(f"sweep requested ({op})")
+    if not args.wait:
+        _print(args, {"operation": op}, lambda: [[f"operation: {op}"]])
+        return 0
+    names = args.apps or [a.name for a in store.list_apps()]
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        apps = [store.get_app(n) for n in names]
+        audited = [a for a in apps if (a.status.get("lastAuditAt") or started) > started
+                   or not (a.status.get("sync") or {}).get("revision")]
+        if len(audited) == len(apps):
+            data = [{"name": a.name, "sync": (a.status.get("sync") or {}).get("status"),
+                     "drift": a.status.get("drift")} for a in apps]
+            rows = [["NAME", "SYNC", "DRIFT"]] + [
+                [d["name"], d["sync"] or "", (d["drift"] or {}).get("summary", "none")]
+                for d in data]
+            _print(args, data, lambda r=rows: r)
+            return 0
+        time.sleep(0.2)
+    raise CliError(f"timed out after {args.timeout:.0f}s waiting for the sweep")
+
+
+# ---- parser -------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gitops", description=__doc__.splitlines()[0])
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    sub = p.add_subparsers(dest="group", required=True)
+    app = sub.add_parser("app", help="applications").add_subparsers(dest="command", required=True)
+
+    c = app.add_parser("create", help="register an application")
+    c.add_argument("name")
+    c.add_argument("--repo", required=True, help="repository URL")
+    c.add_argument("--path", default=".", help="folder of manifests in the repository")
+    c.add_argument("--revision", default="HEAD", help="branch, tag or HEAD")
+    c.add_argument("--dest-cluster", default="in-cluster")
+    c.add_argument("--dest-namespace", default="default")
+    c.add_argument("--sync-policy", choices=("manual", "automated"), default="manual")
+    c.add_argument("--auto-prune", action="store_true")
+    c.add_argument("--self-heal", action="store_true")
+    c.add_argument("--project", default="default")
+    c.add_argument("--upsert", action="store_true", help="update it if it exists")
+    c.set_defaults(func=app_create)
+
+    app.add_parser("list", help="list applications").set_defaults(func=app_list)
+    g = app.add_parser("get", help="show one application")
+    g.add_argument("name")
+    g.set_defaults(func=app_get)
+    h = app.add_parser("history", help="deployment history")
+    h.add_argument("name")
+    h.set_defaults(func=app_history)
+
+    for name, func, extra in (("sync", app_sync, "--revision"), ("rollback", app_rollback, "id")):
+        s = app.add_parser(name, help=f"{name} an application")
+        s.add_argument("name")
+        if extra == "id":
+            s.add_argument("id", type=int, help="history id to roll back to")
+        else:
+            s.add_argument("--revision", default="", help="commit sha (default: the target's head)")
+        s.add_argument("--wait", action="store_true", help="wait for the history entry")
+        s.add_argument("--timeout", type=float, default=120)
+        s.set_defaults(func=func)
+
+    sw = sub.add_parser("sweep", help="run the drift sweep now")
+    sw.add_argument("apps", nargs="*")
+    sw.add_argument("--wait", action="store_true")
+    sw.add_argument("--timeout", type=float, default=120)
+    sw.set_defaults(func=sweep)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, store.NotFound, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Settings read from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+
+FIELD_MANAGER = "gitops-apply"
+LABEL_APP = "gitops.dev/app"
+ANNOTATION_TRACKING = "gitops.dev/tracking-id"
+
+
+def project() -> str:
+    value = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("PUBSUB_PROJECT_ID")
+    if not value:
+        raise RuntimeError("GOOGLE_CLOUD_PROJECT is not set (the local stack's env output sets it)")
+    return value
+
+
+def webhook_secrets() -> list[bytes]:
+    """Accepted webhook secrets, comma-separated (several during a rotation)."""
+    raw = os.environ.get("GITHUB_WEBHOOK_SECRET", "")
+    return [s.strip().encode() for s in raw.split(",") if s.strip()]
+
+
+def history_limit() -> int:
+    return int(os.environ.get("GITOPS_HISTORY_LIMIT", "100"))

@@ -1,0 +1,128 @@
+"""Fetch exactly one commit of a repository with dulwich, and read a folder of it.
+
+Repositories are cached as bare repos under a temp folder, keyed by URL, so a warm
+function instance only fetches what is new. Files are read straight from the
+object store (no checkout on disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dulwich.client import get_transport_and_path
+from dulwich.errors import NotGitRepository
+from dulwich.objects import Commit, Tree
+from dulwich.repo import Repo
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class FetchError(RuntimeError):
+    """The repository or commit could not be fetched (retryable unless the commit is gone)."""
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str
+    message: str
+    committed_at: int  # unix seconds, committer time
+
+
+def _cache_dir(url: str) -> str:
+    root = os.environ.get("GITOPS_GIT_CACHE") or os.path.join(tempfile.gettempdir(), "gitops-git")
+    return os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24])
+
+
+def _lock(url: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(url, threading.Lock())
+
+
+def _open_cache(url: str) -> Repo:
+    path = _cache_dir(url)
+    try:
+        return Repo(path)
+    except NotGitRepository:
+        os.makedirs(path, exist_ok=True)
+        return Repo.init_bare(path)
+
+
+def ls_remote(url: str) -> dict[str, str]:
+    """The remote's refs: name -> sha (e.g. {'refs/heads/main': '3f2a...', 'HEAD': ...})."""
+    client, path = get_transport_and_path(url)
+    result = client.get_refs(path)
+    refs = getattr(result, "refs", result)
+    return {k.decode(): v.decode() for k, v in refs.items() if v is not None}
+
+
+def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
+    """Make sure `sha` is in the local cache of `url`; return the cache repo."""
+    with _lock(url):
+        repo = _open_cache(url)
+        if sha.encode() in repo.object_store:
+            return repo
+        client, path = get_transport_and_path(url)
+
+        def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
+            if ref and ref.encode() in refs:
+                return [refs[ref.encode()]]
+            return [v for k, v in refs.items() if k.startswith((b"refs/heads/", b"refs/tags/"))]
+
+        try:
+            client.fetch(path, repo, determine_wants=wants)
+        except Exception as exc:
+            raise FetchError(f"fetching {url}: {exc}") from exc
+        if sha.encode() not in repo.object_store:
+            raise FetchError(f"commit {sha} is not reachable from {ref or 'any branch'} of {url}")
+        return repo
+
+
+def commit_info(repo: Repo, sha: str) -> CommitInfo:
+    commit = repo[sha.encode()]
+    if not isinstance(commit, Commit):
+        raise FetchError(f"{sha} is not a commit")
+    return CommitInfo(
+        sha=sha,
+        author=commit.author.decode(errors="replace"),
+        message=commit.message.decode(errors="replace").strip(),
+        committed_at=commit.commit_time,
+    )
+
+
+def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]]:
+    """Yield (path relative to the repo root, content) of every regular file under folder."""
+    commit = repo[sha.encode()]
+    tree = repo[commit.tree]
+    prefix = folder.strip("/")
+    if prefix and prefix != ".":
+        for part in prefix.split("/"):
+            if not isinstance(tree, Tree):
+                raise FileNotFoundError(f"path {folder!r} is not a folder at {sha[:7]}")
+            try:
+                _, child = tree[part.encode()]
+            except KeyError:
+                raise FileNotFoundError(f"path {folder!r} does not exist at {sha[:7]}") from None
+            tree = repo[child]
+        if not isinstance(tree, Tree):
+            raise FileNotFoundError(f"path {folder!r} is not a folder at {sha[:7]}")
+    else:
+        prefix = ""
+    yield from _walk(repo, tree, prefix)
+
+
+def _walk(repo: Repo, tree: Tree, prefix: str) -> Iterator[tuple[str, bytes]]:
+    for entry in tree.iteritems():
+        name = entry.path.decode(errors="replace")
+        path = f"{prefix}/{name}" if prefix else name
+        if stat.S_ISDIR(entry.mode):
+            yield from _walk(repo, repo[entry.sha], path)
+        elif stat.S_ISREG(entry.mode):
+            yield path, repo[entry.sha].data

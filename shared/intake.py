@@ -1,0 +1,31 @@
+"""Which applications a push concerns, and the render requests for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared import repourl, store
+from shared.github import Push
+from shared.messages import RenderRequest
+
+
+@dataclass
+class Plan:
+    requests: list[RenderRequest] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # app -> why
+
+
+def plan_push(push: Push, delivery: str) -> Plan:
+    plan = Plan()
+    keys = {repourl.normalize(u) for u in push.repo_urls}
+    apps = {a.name: a for key in sorted(keys) for a in store.apps_for_repo(key)}
+    for name, app in sorted(apps.items()):
+        if not app.spec.matches_ref(push.ref, push.default_branch):
+            plan.skipped[name] = f"targets {app.spec.targetRevision}, push is to {push.ref}"
+        elif push.deleted:
+            plan.skipped[name] = f"{push.ref} was deleted"
+        else:
+            plan.requests.append(RenderRequest(
+                app=name, commit=push.after, ref=push.ref, initiator="webhook",
+                operation=f"{delivery or push.after}:{name}", triggered_by=f"github:{delivery}"))
+    return plan

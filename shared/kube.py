@@ -1,0 +1,174 @@
+"""All Kubernetes API calls.
+
+One `Cluster` per destination, created once per process and reused (its HTTP pool
+and API discovery survive across warm invocations). Objects are plain dicts in and
+out. Errors become `KubeError` with the API server's own message and whether a
+retry can help.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+from shared.model import IN_CLUSTER
+
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+class KubeError(RuntimeError):
+    """An API request failed. `transient` says whether a retry can help."""
+
+    def __init__(self, status: int, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    group_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        ns = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        return f"{base}{ns}/{self.plural}" + (f"/{name}" if name else "")
+
+
+class Cluster:
+    """A connection to one API server."""
+
+    def __init__(self, api_client: kclient.ApiClient) -> None:
+        self.api = api_client
+        self._dynamic: DynamicClient | None = None
+        self._lock = threading.Lock()
+        self._resources: dict[tuple[str, str], ApiResource] = {}
+
+    # -- discovery ----------------------------------------------------------------
+
+    def resource(self, api_version: str, kind: str) -> ApiResource:
+        key = (api_version, kind)
+        if key not in self._resources:
+            with self._lock:
+                if self._dynamic is None:
+                    self._dynamic = DynamicClient(self.api)
+                try:
+                    res = self._dynamic.resources.get(api_version=api_version, kind=kind)
+                except ResourceNotFoundError:
+                    # maybe a CRD created moments ago: refresh discovery once
+                    self._dynamic.resources.invalidate_cache()
+                    try:
+                        res = self._dynamic.resources.get(api_version=api_version, kind=kind)
+                    except ResourceNotFoundError:
+                        raise KubeError(404, f"the server has no resource {kind} in {api_version}",
+                                        transient=False) from None
+                self._resources[key] = ApiResource(api_version, kind, res.name, bool(res.namespaced))
+        return self._resources[key]
+
+    # -- requests -------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, query: dict[str, str] | None = None,
+              body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+        url = self.api.configuration.host + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            resp = self.api.rest_client.pool_manager.request(
+                method, url, body=data, headers=headers, timeout=30.0, preload_content=True)
+        except Exception as exc:  # connection refused, reset, timeout
+            raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
+        payload = json.loads(resp.data) if resp.data else None
+        if resp.status >= 400:
+            message = (payload or {}).get("message") if isinstance(payload, dict) else None
+            message = message or resp.data.decode(errors="replace")[:500]
+            permanent_500 = "field not declared in schema" in message
+            transient = (resp.status == 429 or resp.status >= 500) and not permanent_500
+            raise KubeError(resp.status, message, transient=transient)
+        return resp.status, payload
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        res = self.resource(api_version, kind)
+        try:
+            return self._call("GET", res.path(namespace, name))[1]
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version: str, kind: str, namespace: str = "",
+             label_selector: str = "") -> list[dict[str, Any]]:
+        res = self.resource(api_version, kind)
+        query = {"labelSelector": label_selector} if label_selector else None
+        _, payload = self._call("GET", res.path(namespace), query)
+        items = payload.get("items") or []
+        for item in items:  # list items carry no apiVersion/kind
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = True,
+              dry_run: bool = False) -> tuple[int, dict[str, Any]]:
+        """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object)."""
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        if dry_run:
+            query["dryRun"] = "All"
+        return self._call("PATCH", res.path(meta.get("namespace", ""), meta["name"]), query,
+                          obj, APPLY_PATCH)
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+        """Delete (background propagation); False when it was already gone."""
+        res = self.resource(api_version, kind)
+        try:
+            self._call("DELETE", res.path(namespace, name), body={"propagationPolicy": "Background"})
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def is_namespaced(self, api_version: str, kind: str) -> bool:
+        return self.resource(api_version, kind).namespaced
+
+
+_clusters: dict[str, Cluster] = {}
+_clusters_lock = threading.Lock()
+
+
+def cluster(name: str = IN_CLUSTER) -> Cluster:
+    """The connection for a destination cluster: a kubeconfig context, or the current one."""
+    with _clusters_lock:
+        if name not in _clusters:
+            _clusters[name] = Cluster(_api_client(name))
+        return _clusters[name]
+
+
+def _api_client(name: str) -> kclient.ApiClient:
+    configuration = kclient.Configuration()
+    if name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kconfig.load_incluster_config(client_configuration=configuration)
+    else:
+        context = None if name == IN_CLUSTER else name
+        try:
+            kconfig.load_kube_config(context=context, client_configuration=configuration)
+        except kconfig.ConfigException as exc:
+            raise KubeError(0, f"cluster {name!r}: {exc}", transient=False) from exc
+    configuration.connection_pool_maxsize = 16
+    return kclient.ApiClient(configuration)
+

@@ -1,0 +1,63 @@
+"""Kubernetes object identity and manifest (de)serialisation, shared by render and apply."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@dataclass(frozen=True, order=True)
+class ObjectId:
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: dict[str, Any], default_namespace: str = "") -> ObjectId:
+        api_version = str(obj.get("apiVersion", ""))
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        meta = obj.get("metadata") or {}
+        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or default_namespace),
+                   str(meta.get("name", "")))
+
+    def __str__(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
+
+    def key(self) -> str:
+        """A stable string form: group/kind/namespace/name (empty parts kept)."""
+        return f"{self.group}/{self.kind}/{self.namespace}/{self.name}"
+
+    @classmethod
+    def from_key(cls, key: str) -> ObjectId:
+        group, kind, namespace, name = key.split("/", 3)
+        return cls(group, kind, namespace, name)
+
+
+def digest(objs: list[dict[str, Any]]) -> str:
+    """Content digest of a list of objects, independent of key order."""
+    h = hashlib.sha256()
+    for obj in objs:
+        h.update(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def object_digest(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def dump(objs: list[dict[str, Any]]) -> str:
+    return yaml.dump_all(objs, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+
+
+def load(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.load_all(text, Loader=Loader) if d is not None]

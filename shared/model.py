@@ -1,0 +1,90 @@
+"""The application model: spec and status as plain dataclasses.
+
+Firestore stores them as readable maps with the same field names Argo CD users
+know (repoURL, targetRevision, path, destination, syncPolicy).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared import repourl
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+IN_CLUSTER = "in-cluster"
+
+
+class SpecError(ValueError):
+    """An application spec that cannot be accepted; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    cluster: str = IN_CLUSTER
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    automated: bool = False
+    prune: bool = False
+    selfHeal: bool = False
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    repoURL: str
+    path: str = "."
+    targetRevision: str = "HEAD"
+    destination: Destination = field(default_factory=Destination)
+    syncPolicy: SyncPolicy = field(default_factory=SyncPolicy)
+    project: str = "default"
+
+    def validate(self) -> AppSpec:
+        if not NAME_RE.match(self.name):
+            raise SpecError(
+                f"name: {self.name!r} is not a valid application name "
+                "(lowercase letters, digits and '-', at most 63 characters)"
+            )
+        if not self.repoURL:
+            raise SpecError("repoURL: required")
+        if self.path.startswith("/") or ".." in self.path.split("/"):
+            raise SpecError(f"path: {self.path!r} must be relative and stay inside the repository")
+        if not NAME_RE.match(self.destination.namespace):
+            raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
+        if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
+            raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")
+        return self
+
+    @property
+    def repo_key(self) -> str:
+        return repourl.normalize(self.repoURL)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc.pop("name")
+        return doc
+
+    @classmethod
+    def from_doc(cls, name: str, doc: dict[str, Any]) -> AppSpec:
+        return cls(
+            name=name,
+            repoURL=doc["repoURL"],
+            path=doc.get("path", "."),
+            targetRevision=doc.get("targetRevision", "HEAD"),
+            destination=Destination(**doc.get("destination", {})),
+            syncPolicy=SyncPolicy(**doc.get("syncPolicy", {})),
+            project=doc.get("project", "default"),
+        )
+
+    def matches_ref(self, ref: str, default_branch: str | None) -> bool:
+        """True when a pushed ref (refs/heads/x, refs/tags/y) is this app's target."""
+        target = self.targetRevision
+        if target in ("HEAD", ""):
+            return default_branch is not None and ref == f"refs/heads/{default_branch}"
+        if target.startswith("refs/"):
+            return ref == target
+        return ref in (f"refs/heads/{target}", f"refs/tags/{target}")

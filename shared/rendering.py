@@ -1,0 +1,72 @@
+"""The render step: fetch one commit, render the app's path, store the revision.
+
+Returns the apply request to publish (automated apps, or an explicit sync), or
+None when nothing should be applied (render error, or manual sync policy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shared import gitfetch, logs, manifests, store
+from shared.messages import ApplyRequest, RenderRequest
+from shared.render import Finding, render_files
+
+
+def revision_id(commit: str, digest: str) -> str:
+    return f"{commit[:12]}-{digest[:8]}"
+
+
+def render(req: RenderRequest) -> ApplyRequest | None:
+    app = store.get_app(req.app)
+    spec = app.spec
+    repo = gitfetch.fetch(spec.repoURL, req.commit, req.ref)
+    info = gitfetch.commit_info(repo, req.commit)
+    try:
+        files = list(gitfetch.read_folder(repo, req.commit, spec.path))
+    except FileNotFoundError as exc:
+        return _failed(req, [Finding(spec.path, 0, 0, "path", str(exc))])
+    rendered = render_files(files)
+    if rendered.errors:
+        return _failed(req, rendered.errors)
+    if not rendered.objects:
+        return _failed(req, [Finding(spec.path, 0, 0, "", "no manifests found (refusing to sync "
+                                                            "an empty revision)")])
+    rev = revision_id(req.commit, rendered.digest)
+    store.put_revision(req.app, rev, {
+        "commit": req.commit,
+        "ref": req.ref,
+        "author": info.author,
+        "message": info.message,
+        "committedAt": dt.datetime.fromtimestamp(info.committed_at, dt.UTC),
+        "path": spec.path,
+        "digest": rendered.digest,
+        "objectCount": len(rendered.objects),
+        "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
+        "manifests": manifests.dump(rendered.objects),
+        "renderedAt": store.now(),
+    })
+    apply_now = spec.syncPolicy.automated or req.initiator in ("manual", "rollback")
+    status = {"render": {"commit": req.commit, "revision": rev, "at": store.now(), "errors": []}}
+    if not apply_now and app.status.get("sync", {}).get("revision") != rev:
+        status["sync.status"] = "OutOfSync"
+    store.update_status(req.app, status)
+    logs.info("rendered", app=req.app, commit=req.commit, revision=rev,
+              objects=len(rendered.objects), apply=apply_now)
+    if not apply_now:
+        return None
+    return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,
+                        operation=req.operation, triggered_by=req.triggered_by)
+
+
+def _failed(req: RenderRequest, errors: list[Finding]) -> None:
+    """Record the render errors on the app; the cluster keeps running the last good revision."""
+    store.update_status(req.app, {"render": {
+        "commit": req.commit, "revision": None, "at": store.now(),
+        "errors": [e.to_doc() for e in errors[:50]],
+        "message": f"render of {req.commit[:7]} failed: {errors[0]}"
+                   + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+    }})
+    logs.error("render failed", app=req.app, commit=req.commit,
+               errors=[str(e) for e in errors[:20]])
+    return None

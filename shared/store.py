@@ -1,0 +1,244 @@
+"""All Firestore access.
+
+Layout, meant to be read by a person in the GCP console:
+
+    applications/{name}                   spec (Argo CD field names) + status + lease
+    applications/{name}/revisions/{id}    a rendered revision: commit, author, manifests
+    applications/{name}/history/{000042}  one deployment: who, what, result per object
+    applications/{name}/drift/{id}        what a sweep found, who changed it, what was done
+    webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
+
+Every query this module makes is listed in QUERIES, so a test can check that
+infra/ declares an index for each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from shared import config
+from shared.model import AppSpec
+
+APPS = "applications"
+DELIVERIES = "webhookDeliveries"
+DONE_OPERATIONS_KEPT = 50
+
+# (collection, field filters, order by) of every query below
+QUERIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (APPS, ("repoKey",), ()),
+    ("history", (), ("sequence",)),
+    ("drift", (), ("detectedAt",)),
+)
+
+
+class NotFound(LookupError):
+    """A named document does not exist."""
+
+
+class LeaseBusy(RuntimeError):
+    """Another operation holds the application's lease (retry later)."""
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@functools.cache
+def client() -> firestore.Client:
+    return firestore.Client(project=config.project())
+
+
+def _app_ref(name: str) -> firestore.DocumentReference:
+    return client().collection(APPS).document(name)
+
+
+# ---- applications -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class App:
+    spec: AppSpec
+    status: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def put_app(spec: AppSpec, *, create: bool = False) -> None:
+    """Create (create=True fails if it exists) or update an application's spec."""
+    data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+    ref = _app_ref(spec.name)
+    if create:
+        try:
+            ref.create({**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}})
+        except gexc.AlreadyExists as exc:
+            raise FileExistsError(f"application {spec.name!r} already exists") from exc
+    else:
+        ref.set(data, merge=True)
+
+
+def get_app(name: str) -> App:
+    snap = _app_ref(name).get()
+    if not snap.exists:
+        raise NotFound(f"application {name!r} not found")
+    return _to_app(snap)
+
+
+def _to_app(snap: firestore.DocumentSnapshot) -> App:
+    doc = snap.to_dict() or {}
+    return App(AppSpec.from_doc(snap.id, doc["spec"]), doc.get("status") or {})
+
+
+def list_apps() -> list[App]:
+    return [_to_app(s) for s in client().collection(APPS).stream()]
+
+
+def apps_for_repo(repo_key: str) -> list[App]:
+    query = client().collection(APPS).where(filter=firestore.FieldFilter("repoKey", "==", repo_key))
+    return [_to_app(s) for s in query.stream()]
+
+
+def delete_app(name: str) -> None:
+    ref = _app_ref(name)
+    for sub in ("revisions", "history", "drift"):
+        for doc in ref.collection(sub).list_documents():
+            doc.delete()
+    ref.delete()
+
+
+def update_status(name: str, fields: dict[str, Any]) -> None:
+    """Merge fields into status (dotted keys allowed: {"render.error": ...})."""
+    _app_ref(name).update({f"status.{k}": v for k, v in fields.items()})
+
+
+# ---- webhook deliveries -------------------------------------------------------------
+
+def record_delivery(delivery_id: str, ttl: dt.timedelta = dt.timedelta(days=7)) -> bool:
+    """Remember a GitHub delivery id; False when it was seen before (a redelivery)."""
+    try:
+        client().collection(DELIVERIES).document(delivery_id).create(
+            {"receivedAt": now(), "expireAt": now() + ttl})
+    except gexc.AlreadyExists:
+        return False
+    return True
+
+
+# ---- revisions --------------------------------------------------------------------
+
+def put_revision(app: str, revision_id: str, doc: dict[str, Any]) -> None:
+    _app_ref(app).collection("revisions").document(revision_id).set(doc)
+
+
+def get_revision(app: str, revision_id: str) -> dict[str, Any]:
+    snap = _app_ref(app).collection("revisions").document(revision_id).get()
+    if not snap.exists:
+        raise NotFound(f"revision {revision_id!r} of application {app!r} not found")
+    return snap.to_dict() or {}
+
+
+# ---- sync operations: lease, history ------------------------------------------------
+
+@dataclass(frozen=True)
+class Begun:
+    """What `begin_operation` decided."""
+
+    sequence: int  # the history entry this operation writes (0 when not started)
+    duplicate: bool = False  # the operation already finished: do nothing
+    app: App | None = None
+
+
+def begin_operation(app_name: str, operation: str, lease_s: int = 300) -> Begun:
+    """Take the app's lease for an operation and allocate its history sequence number.
+
+    A redelivery of a finished operation returns duplicate=True. A redelivery of an
+    operation that died half way gets its lease and sequence back. Another live
+    operation's lease raises LeaseBusy.
+    """
+    ref = _app_ref(app_name)
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> Begun:
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            raise NotFound(f"application {app_name!r} not found")
+        doc = snap.to_dict() or {}
+        app = _to_app(snap)
+        if operation in (doc.get("doneOperations") or []):
+            return Begun(0, duplicate=True, app=app)
+        lease = doc.get("lease") or {}
+        if lease.get("operation") == operation:
+            seq = int(lease["sequence"])
+        elif lease and lease.get("expiresAt") and lease["expiresAt"] > now():
+            raise LeaseBusy(f"application {app_name!r} is being synced by {lease.get('operation')}")
+        else:
+            seq = int((doc.get("status") or {}).get("historyCount", 0)) + 1
+        tx.update(ref, {"lease": {"operation": operation, "sequence": seq,
+                                  "expiresAt": now() + dt.timedelta(seconds=lease_s)}})
+        return Begun(seq, app=app)
+
+    return run(transaction)
+
+
+def finish_operation(app_name: str, operation: str, sequence: int, entry: dict[str, Any] | None,
+                     status: dict[str, Any]) -> None:
+    """Write the history entry (if any) and the status, mark the operation done, free the lease."""
+    ref = _app_ref(app_name)
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        doc = snap.to_dict() or {}
+        done = [*(doc.get("doneOperations") or []), operation][-DONE_OPERATIONS_KEPT:]
+        update: dict[str, Any] = {f"status.{k}": v for k, v in status.items()}
+        if entry is not None:
+            tx.set(ref.collection("history").document(f"{sequence:06d}"), entry)
+            update["status.historyCount"] = sequence
+        update["doneOperations"] = done
+        if (doc.get("lease") or {}).get("operation") == operation:
+            update["lease"] = firestore.DELETE_FIELD
+        tx.update(ref, update)
+
+    run(transaction)
+
+
+def release_lease(app_name: str, operation: str) -> None:
+    """Give the lease back without finishing (e.g. after a transient failure)."""
+    ref = _app_ref(app_name)
+    snap = ref.get()
+    if snap.exists and ((snap.to_dict() or {}).get("lease") or {}).get("operation") == operation:
+        ref.update({"lease": firestore.DELETE_FIELD})
+
+
+def history(app: str) -> list[dict[str, Any]]:
+    query = _app_ref(app).collection("history").order_by("sequence")
+    return [s.to_dict() or {} for s in query.stream()]
+
+
+def get_history(app: str, sequence: int) -> dict[str, Any]:
+    snap = _app_ref(app).collection("history").document(f"{sequence:06d}").get()
+    if not snap.exists:
+        raise NotFound(f"history entry {sequence} of application {app!r} not found")
+    return snap.to_dict() or {}
+
+
+# ---- drift ------------------------------------------------------------------------
+
+def put_drift(app: str, record: dict[str, Any]) -> str:
+    ref = _app_ref(app).collection("drift").document(record["detectedAt"].strftime("%Y%m%dT%H%M%S.%fZ"))
+    ref.set(record)
+    return ref.id
+
+
+def drift_records(app: str) -> Iterator[dict[str, Any]]:
+    query = _app_ref(app).collection("drift").order_by("detectedAt")
+    for snap in query.stream():
+        yield snap.to_dict() or {}

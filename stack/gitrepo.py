@@ -1,0 +1,55 @@
+"""A working copy that commits and pushes over smart HTTP to the local git server (dulwich)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from dulwich import porcelain
+from dulwich.repo import Repo
+
+AUTHOR = b"Dana Developer <dana@example.com>"
+
+
+class WorkRepo:
+    """A repository on the git server plus a local working copy that pushes to it."""
+
+    def __init__(self, server_root: str, base_url: str, name: str, branch: str = "main") -> None:
+        self.name, self.branch = name, branch
+        self.url = f"{base_url}/{name}.git"
+        bare = Path(server_root) / f"{name}.git"
+        if not bare.exists():
+            Repo.init_bare(str(bare), mkdir=True).refs.set_symbolic_ref(
+                b"HEAD", f"refs/heads/{branch}".encode())
+        self.path = tempfile.mkdtemp(prefix=f"work-{name}-")
+        self.repo = Repo.init(self.path)
+        self.repo.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
+
+    def write(self, files: dict[str, str | None]) -> None:
+        """Write (or, with None, delete) files in the working copy and stage them."""
+        for rel, content in files.items():
+            full = os.path.join(self.path, rel)
+            if content is None:
+                if os.path.exists(full):
+                    porcelain.remove(self.repo, [full])
+                continue
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            Path(full).write_text(content)
+            porcelain.add(self.repo, [full])
+
+    def commit(self, message: str, files: dict[str, str | None] | None = None) -> str:
+        if files:
+            self.write(files)
+        sha = porcelain.commit(self.repo, message.encode(), author=AUTHOR, committer=AUTHOR)
+        return sha.decode()
+
+    def push(self) -> None:
+        ref = f"refs/heads/{self.branch}".encode()
+        with open(os.devnull, "wb") as quiet:
+            porcelain.push(self.repo, self.url, ref, outstream=quiet, errstream=quiet)
+
+    def commit_and_push(self, message: str, files: dict[str, str | None]) -> str:
+        sha = self.commit(message, files)
+        self.push()
+        return sha

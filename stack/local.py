@@ -1,0 +1,313 @@
+"""The local stack, one command up and one down.
+
+    python -m stack.local up      # start everything (safe to run twice); prints env exports
+    python -m stack.local env     # print the env exports of the running stack
+    python -m stack.local down    # stop exactly the processes `up` started
+
+Everything listens on 127.0.0.1 on free ports chosen at start; all state lives in
+one folder ($GITOPS_STACK_DIR, default ./.stack).
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import json
+import os
+import secrets
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stack import procs
+from stack.procs import Proc
+
+PROJECT = "gitops-local"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SDK = Path(os.environ.get("CLOUDSDK_ROOT", "/usr/lib/google-cloud-sdk"))
+CACHE = Path(os.environ.get("GITOPS_CACHE", Path.home() / ".cache" / "gitops"))
+FUNCTION_NAMES = ("intake", "render", "apply", "audit")
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Stack:
+    dir: Path
+    procs: list[Proc] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "state.json"
+
+    def save(self) -> None:
+        self.state_file.write_text(json.dumps(
+            {"procs": [p.to_dict() for p in self.procs], "env": self.env}, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> Stack | None:
+        path = directory / "state.json"
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(directory, [Proc(**p) for p in data["procs"]], data["env"])
+
+    def alive(self) -> bool:
+        return bool(self.procs) and all(p.alive() for p in self.procs)
+
+    def exports(self) -> str:
+        return "".join(f"export {k}={v}\n" for k, v in sorted(self.env.items()))
+
+    def proc(self, name: str) -> Proc:
+        return next(p for p in self.procs if p.name == name)
+
+    def url(self, function: str) -> str:
+        return f"http://127.0.0.1:{self.proc(function).port}"
+
+
+def stack_dir() -> Path:
+    return Path(os.environ.get("GITOPS_STACK_DIR", REPO_ROOT / ".stack")).resolve()
+
+
+# ---- components ---------------------------------------------------------------------
+
+def _java(jar_args: list[str], name: str) -> list[str]:
+    archive = CACHE / "cds" / f"{name}.jsa"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    flags = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"]
+    if archive.exists():
+        flags.append(f"-XX:SharedArchiveFile={archive}")
+    else:
+        flags.append(f"-XX:ArchiveClassesAtExit={archive}")
+    return ["java", *flags, *jar_args]
+
+
+def start_emulators(st: Stack) -> None:
+    fs_port, ps_port = procs.free_port(), procs.free_port()
+    fs_jar = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+    ps_jars = sorted(glob.glob(str(SDK / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")))
+    if not fs_jar.exists() or not ps_jars:
+        raise RuntimeError(f"Cloud SDK emulators not found under {SDK} (see README set-up)")
+    logs = st.dir / "logs"
+    fs = procs.start("firestore", _java(
+        ["-cp", str(fs_jar), "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+         "start", "--host=127.0.0.1", f"--port={fs_port}"], "firestore"),
+        str(logs / "firestore.log"), port=fs_port)
+    st.procs.append(fs)
+    ps = procs.start("pubsub", _java(
+        ["-jar", ps_jars[-1], "--host=127.0.0.1", f"--port={ps_port}"], "pubsub"),
+        str(logs / "pubsub.log"), port=ps_port)
+    st.procs.append(ps)
+    for p in (fs, ps):
+        procs.wait_until(lambda p=p: procs.http_ok(f"http://127.0.0.1:{p.port}/"),
+                         f"{p.name} emulator", 60, p, str(logs / f"{p.name}.log"))
+    st.env.update({
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "PUBSUB_PROJECT_ID": PROJECT,
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{ps_port}",
+    })
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def start_kube(st: Stack) -> None:
+    kube_bin = Path(subprocess.run(["bash", str(REPO_ROOT / "stack/build-kube.sh")], check=True,
+                                   capture_output=True, text=True).stdout.strip())
+    pki = st.dir / "pki"
+    pki.mkdir(exist_ok=True)
+    if not (pki / "server.crt").exists():
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+                 "-keyout", str(pki / "server.key"), "-out", str(pki / "server.crt"),
+                 "-subj", "/CN=kube-apiserver",
+                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+        _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
+        _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+        token = secrets.token_hex(16)
+        (pki / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
+        (pki / "tokens.csv").chmod(0o600)
+    token = (pki / "tokens.csv").read_text().split(",")[0]
+    logs = st.dir / "logs"
+    etcd_port, peer_port, api_port = procs.free_port(), procs.free_port(), procs.free_port()
+    etcd_dir = st.dir / "etcd"
+    shutil.rmtree(etcd_dir, ignore_errors=True)
+    etcd = procs.start("etcd", [
+        "etcd", "--name=local", f"--data-dir={etcd_dir}",
+        f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+        f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+        f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+        f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+        f"--initial-cluster=local=http://127.0.0.1:{peer_port}",
+        "--unsafe-no-fsync"], str(logs / "etcd.log"), port=etcd_port)
+    st.procs.append(etcd)
+    procs.wait_until(lambda: procs.http_ok(f"http://127.0.0.1:{etcd_port}/health"), "etcd", 30,
+                     etcd, str(logs / "etcd.log"))
+    api = procs.start("kube-apiserver", [
+        str(kube_bin / "kube-apiserver"),
+        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+        f"--secure-port={api_port}", "--insecure-port=0",
+        "--endpoint-reconciler-type=none",
+        f"--tls-cert-file={pki / 'server.crt'}", f"--tls-private-key-file={pki / 'server.key'}",
+        f"--client-ca-file={pki / 'server.crt'}", f"--token-auth-file={pki / 'tokens.csv'}",
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        "--api-audiences=https://kubernetes.default.svc",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
+    ], str(logs / "kube-apiserver.log"), port=api_port)
+    st.procs.append(api)
+    ctx = ssl.create_default_context(cafile=str(pki / "server.crt"))
+    auth = {"Authorization": f"Bearer {token}"}
+    procs.wait_until(lambda: procs.http_ok(f"https://127.0.0.1:{api_port}/readyz", auth, ctx),
+                     "kube-apiserver", 90, api, str(logs / "kube-apiserver.log"))
+    kubeconfig = st.dir / "kubeconfig"
+    ca = base64.b64encode((pki / "server.crt").read_bytes()).decode()
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "local",
+        "clusters": [{"name": "local", "cluster": {
+            "server": f"https://127.0.0.1:{api_port}", "certificate-authority-data": ca}}],
+        "users": [{"name": "admin", "user": {"token": token}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+    }, indent=2))
+    kubeconfig.chmod(0o600)
+    kcm = procs.start("kube-controller-manager", [
+        str(kube_bin / "kube-controller-manager"), f"--kubeconfig={kubeconfig}",
+        "--leader-elect=false", "--port=0", "--secure-port=0",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        f"--root-ca-file={pki / 'server.crt'}", "--use-service-account-credentials=false",
+    ], str(logs / "kube-controller-manager.log"))
+    st.procs.append(kcm)
+    sa_url = f"https://127.0.0.1:{api_port}/api/v1/namespaces/default/serviceaccounts/default"
+    procs.wait_until(lambda: procs.http_ok(sa_url, auth, ctx), "default service account", 60,
+                     kcm, str(logs / "kube-controller-manager.log"))
+    st.env["KUBECONFIG"] = str(kubeconfig)
+
+
+def start_git(st: Stack) -> None:
+    root = st.dir / "git"
+    root.mkdir(exist_ok=True)
+    port = procs.free_port()
+    git = procs.start("git", [sys.executable, "-m", "stack.gitserver", str(root), str(port)],
+                      str(st.dir / "logs" / "git.log"), port=port, cwd=str(REPO_ROOT))
+    st.procs.append(git)
+    procs.wait_until(lambda: procs.port_open(port), "git server", 20, git)
+    st.env["GITOPS_GIT_URL"] = f"http://127.0.0.1:{port}"
+    st.env["GITOPS_GIT_ROOT"] = str(root)
+
+
+def start_functions(st: Stack) -> None:
+    from shared import topology
+
+    secret_file = st.dir / "webhook-secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_hex(20))
+        secret_file.chmod(0o600)
+    ff = str(Path(sys.executable).parent / "functions-framework")
+    started = []
+    for name in FUNCTION_NAMES:
+        source, target, signature = topology.FUNCTIONS[name]
+        port = procs.free_port()
+        runtime = st.dir / "run" / name
+        runtime.mkdir(parents=True, exist_ok=True)
+        env = {**st.env, "XDG_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1",
+               "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name), "THREADS": "8"}
+        if name == "intake":
+            env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
+        p = procs.start(name, [ff, f"--source={REPO_ROOT / source}", f"--target={target}",
+                               f"--signature-type={signature}", "--host=127.0.0.1",
+                               f"--port={port}"],
+                        str(st.dir / "logs" / f"{name}.log"), env=env, port=port,
+                        cwd=str(REPO_ROOT))
+        st.procs.append(p)
+        started.append(p)
+    for p in started:
+        procs.wait_until(lambda p=p: procs.port_open(p.port), f"function {p.name}", 30, p,
+                         str(st.dir / "logs" / f"{p.name}.log"))
+    st.env["GITOPS_INTAKE_URL"] = st.url("intake")
+    st.env["GITOPS_WEBHOOK_SECRET_FILE"] = str(secret_file)
+
+
+def create_topology(st: Stack) -> None:
+    from shared import bus
+
+    os.environ.update(st.env)
+    bus.ensure_topology({name: st.url(name) for name in FUNCTION_NAMES}, project=PROJECT)
+
+
+# ---- commands -------------------------------------------------------------------------
+
+def up(directory: Path | None = None) -> Stack:
+    directory = directory or stack_dir()
+    existing = Stack.load(directory)
+    if existing and existing.alive():
+        say(f"already running (state in {directory})")
+        return existing
+    if existing:
+        say("a previous stack is partly down; stopping what is left")
+        down(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
+    st = Stack(directory)
+    st.env["GITOPS_STACK_DIR"] = str(directory)
+    t0 = time.monotonic()
+    try:
+        for step, what in ((start_emulators, "Firestore and Pub/Sub emulators"),
+                           (start_kube, "etcd, kube-apiserver, kube-controller-manager"),
+                           (start_git, "git server"),
+                           (start_functions, "the four functions"),
+                           (create_topology, "Pub/Sub topics and push subscriptions")):
+            say(f"starting {what}")
+            step(st)
+            st.save()
+    except BaseException:
+        st.save()
+        down(directory)
+        raise
+    (directory / "env.sh").write_text(st.exports())
+    say(f"up in {time.monotonic() - t0:.1f}s; env in {directory / 'env.sh'}")
+    return st
+
+
+def down(directory: Path | None = None) -> None:
+    directory = directory or stack_dir()
+    st = Stack.load(directory)
+    if st is None:
+        say("nothing to stop")
+        return
+    for p in reversed(st.procs):
+        procs.stop(p)
+    st.state_file.unlink()
+    say(f"stopped {len(st.procs)} processes")
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "up"
+    if command == "up":
+        print(up().exports(), end="")
+    elif command == "env":
+        st = Stack.load(stack_dir())
+        if st is None or not st.alive():
+            say("no running stack; run: python -m stack.local up")
+            return 1
+        print(st.exports(), end="")
+    elif command == "down":
+        down()
+    else:
+        say(f"unknown command {command!r}: use up, env or down")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

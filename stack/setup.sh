@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian machine (as root) to run the local stack, the demo and the tests:
+# checks the Cloud SDK emulators and Java, installs the Debian packages the API server
+# build needs, builds (or reuses the cached) kube-apiserver, and creates .venv.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "[setup] $*" >&2; }
+
+for tool in java gcloud openssl; do
+  command -v "$tool" >/dev/null || { log "missing $tool: install openjdk-17-jre-headless and google-cloud-cli (with its firestore and pubsub emulator packages)"; exit 1; }
+done
+sdk=/usr/lib/google-cloud-sdk/platform
+[[ -f $sdk/cloud-firestore-emulator/cloud-firestore-emulator.jar ]] || { log "missing google-cloud-cli-firestore-emulator"; exit 1; }
+ls $sdk/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar >/dev/null 2>&1 || { log "missing google-cloud-cli-pubsub-emulator"; exit 1; }
+command -v kubectl >/dev/null || log "note: kubectl not found; the demo's hand edit and the benchmarks need it"
+
+bash stack/build-kube.sh >/dev/null
+
+PY=${PYTHON:-python3}
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -f $stamp ]]; then
+  log "creating .venv and installing the project"
+  [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >&2
+  .venv/bin/pip install -q -e '.[dev]' >&2
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
