@@ -71,36 +71,36 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
     except UnicodeDecodeError as exc:
         out.errors.append(Finding(path, 0, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
         return
+    loader = Loader(text)
     try:
-        nodes = list(yaml.compose_all(text, Loader=Loader))
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            doc = loader.construct_document(node)
+            if doc is not None:
+                _collect(path, node, line, doc, out)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        out.errors.append(Finding(path, line, col, "", f"YAML: {exc.problem or exc}"))
-        return
+        where = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        out.errors.append(Finding(path, *where, "", f"YAML: {exc.problem or exc}"))
     except yaml.YAMLError as exc:
         out.errors.append(Finding(path, 0, 0, "", f"YAML: {exc}"))
-        return
-    for node in nodes:
-        if node is None:
+    finally:
+        loader.dispose()
+
+
+def _collect(path: str, node: yaml.Node, line: int, doc: Any, out: Rendered) -> None:
+    for index, obj in enumerate(_flatten(doc)):
+        where = f"items[{index}]." if obj is not doc else ""
+        problem = _structure_problem(obj)
+        if problem:
+            fld, msg = problem
+            out.errors.append(Finding(path, _line_of(node, fld) or line, 1, where + fld, msg))
             continue
-        line = node.start_mark.line + 1
-        try:
-            doc = yaml.load(yaml.serialize(node), Loader=Loader)
-        except yaml.YAMLError as exc:
-            out.errors.append(Finding(path, line, 1, "", f"YAML: {exc}"))
-            continue
-        if doc is None:
-            continue
-        for index, obj in enumerate(_flatten(doc)):
-            where = f"items[{index}]." if obj is not doc else ""
-            problem = _structure_problem(obj)
-            if problem:
-                fld, msg = problem
-                out.errors.append(Finding(path, _line_of(node, fld) or line, 1, where + fld, msg))
-                continue
-            out.objects.append(obj)
-            out.sources.append(Source(path, line))
+        out.objects.append(obj)
+        out.sources.append(Source(path, line))
 
 
 def _flatten(doc: Any) -> list[Any]:
@@ -125,18 +125,18 @@ def _structure_problem(obj: Any) -> tuple[str, str] | None:
 
 
 def _line_of(node: yaml.Node, dotted: str) -> int:
-    """Line (1-based) of a dotted field inside a composed document, or of its parent."""
-    current = node
+    """Line (1-based) of a dotted field's key in a composed document, or of its deepest parent."""
+    current, line = node, node.start_mark.line + 1
     for part in dotted.split("."):
         if not isinstance(current, yaml.MappingNode):
             break
         for key, value in current.value:
             if getattr(key, "value", None) == part:
-                current = value
+                current, line = value, key.start_mark.line + 1
                 break
         else:
             break
-    return current.start_mark.line + 1
+    return line
 
 
 def _check_duplicates(out: Rendered) -> None:

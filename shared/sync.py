@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import config, health, ordering
+from shared import config, drift, health, ordering
 from shared.kube import Cluster, KubeError
 from shared.manifests import ObjectId
 from shared.model import AppSpec
@@ -162,31 +162,62 @@ def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]],
 
 def apply_all(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
               old_inventory: list[dict[str, str]], *, prune: bool) -> SyncResult:
-    """Apply prepared objects in order, then prune what the old inventory had and this lacks."""
-    result = SyncResult()
+    """Apply prepared objects in order, then prune what the old inventory had and this lacks.
+
+    Two passes. First a server-side dry-run of every object: an object the dry-run
+    predicts equal to live is `unchanged` and never written, and any object the API
+    server refuses fails the whole sync before anything is written (nothing is ever
+    half-applied because of bad input). Then the real applies, in order.
+    """
     live = live_objects(cluster, spec.name, desired)
-    failed = False
+    outcome: dict[ObjectId, ObjectResult] = {}
+    to_write = []
     for obj in desired:
         oid = ObjectId.of(obj)
+        try:
+            _, predicted = with_retries(lambda o=obj: cluster.apply(
+                o, field_manager=config.FIELD_MANAGER, dry_run=True))
+        except KubeError as exc:
+            if exc.transient:
+                raise
+            if exc.status == 404 and _created_by_this_sync(obj, desired):
+                to_write.append(obj)  # its CRD or namespace comes earlier in this sync
+            else:
+                outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
+            continue
+        before = live.get(oid)
+        if before is not None and not drift.changes(predicted, before):
+            outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(before))
+        else:
+            to_write.append(obj)
+    result = SyncResult()
+    if any(r.action == "failed" for r in outcome.values()):
+        for obj in desired:
+            oid = ObjectId.of(obj)
+            result.objects.append(outcome.get(oid) or ObjectResult(
+                oid, "skipped", "not applied: another object failed the server-side dry-run"))
+        result.inventory = list(old_inventory)
+        return result
+    failed = False
+    for obj in to_write:
+        oid = ObjectId.of(obj)
         if failed:
-            result.objects.append(ObjectResult(oid, "skipped", "an earlier object failed"))
+            outcome[oid] = ObjectResult(oid, "skipped", "an earlier object failed")
             continue
         try:
             status, applied = with_retries(
                 lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER))
         except KubeError as exc:
             failed = True
-            result.objects.append(ObjectResult(oid, "failed", f"{oid}: {exc}"))
+            outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
             continue
-        before = live.get(oid)
-        if status == 201 or before is None:
-            action = "created"
-        elif before["metadata"].get("resourceVersion") == applied["metadata"].get("resourceVersion"):
-            action = "unchanged"
-        else:
-            action = "configured"
-        result.objects.append(ObjectResult(oid, action, health=health.of(applied)))
-        result.inventory.append(inventory_entry(obj))
+        action = "created" if status == 201 or oid not in live else "configured"
+        outcome[oid] = ObjectResult(oid, action, health=health.of(applied))
+    for obj in desired:
+        oid = ObjectId.of(obj)
+        result.objects.append(outcome[oid])
+        if outcome[oid].action in ("created", "configured", "unchanged"):
+            result.inventory.append(inventory_entry(obj))
     if failed:
         # keep everything the app may still own, so a later sync can prune it
         have = {entry_id(e) for e in result.inventory}
@@ -194,6 +225,20 @@ def apply_all(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
         return result
     result.objects.extend(_prune(cluster, spec, old_inventory, prune, result))
     return result
+
+
+def _created_by_this_sync(obj: dict[str, Any], desired: list[dict[str, Any]]) -> bool:
+    """True when the object's kind (a CRD) or namespace is itself part of this sync."""
+    group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
+    namespace = obj["metadata"].get("namespace")
+    for other in desired:
+        if other["kind"] == "CustomResourceDefinition":
+            names = (other.get("spec") or {}).get("names") or {}
+            if names.get("kind") == obj["kind"] and (other.get("spec") or {}).get("group") == group:
+                return True
+        if other["kind"] == "Namespace" and namespace and other["metadata"]["name"] == namespace:
+            return True
+    return False
 
 
 def _prune(cluster: Cluster, spec: AppSpec, old_inventory: list[dict[str, str]], prune: bool,

@@ -64,3 +64,22 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
 
 def dead_letter_topics() -> tuple[str, ...]:
     return tuple(sorted({s.dead_letter_topic for s in SUBSCRIPTIONS}))
+
+
+def terraform_vars() -> dict[str, object]:
+    """The topology as Terraform variables (infra/topology.auto.tfvars.json is generated from it)."""
+    return {
+        "topics": {t.name: t.purpose for t in TOPICS},
+        "dead_letter_topics": list(dead_letter_topics()),
+        "subscriptions": {
+            s.name: {
+                "topic": s.topic, "function": s.function, "ordering": s.ordering,
+                "ack_deadline_seconds": s.ack_deadline_s,
+                "max_delivery_attempts": s.max_delivery_attempts,
+                "minimum_backoff": f"{s.min_backoff_s}s", "maximum_backoff": f"{s.max_backoff_s}s",
+                "dead_letter_topic": s.dead_letter_topic,
+            } for s in SUBSCRIPTIONS
+        },
+        "functions": {name: {"source": src, "entry_point": target, "signature": sig}
+                      for name, (src, target, sig) in FUNCTIONS.items()},
+    }

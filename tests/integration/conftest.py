@@ -1,0 +1,171 @@
+"""One local stack for the whole integration session: emulators, kube-apiserver, git, functions.
+
+Set GITOPS_TEST_STACK_DIR to reuse a stack that is already up (faster local runs);
+otherwise a fresh one is started in a temporary folder and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stack import local
+from stack.gitrepo import WorkRepo
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
+    reuse = os.environ.get("GITOPS_TEST_STACK_DIR")
+    directory = Path(reuse) if reuse else tmp_path_factory.mktemp("stack")
+    st = local.up(directory)
+    os.environ.update(st.env)
+    yield st
+    if not reuse:
+        local.down(directory)
+
+
+@pytest.fixture
+def uid() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+@pytest.fixture
+def repo(stack: local.Stack, uid: str) -> WorkRepo:
+    return WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"repo-{uid}")
+
+
+@pytest.fixture
+def namespace(stack: local.Stack, uid: str) -> Iterator[str]:
+    name = f"t-{uid}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+def secret(stack: local.Stack) -> bytes:
+    return Path(stack.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
+
+
+def kubectl(*args: str) -> str:
+    return subprocess.run(["kubectl", *args], check=True, capture_output=True, text=True).stdout
+
+
+def kubectl_json(*args: str) -> dict[str, Any]:
+    return json.loads(kubectl(*args, "-o", "json"))
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def webhook(stack: local.Stack, secret: bytes | None, body: bytes, event: str = "push",
+            delivery: str | None = None, signature: str | None = None) -> tuple[int, dict[str, Any]]:
+    from shared import github
+
+    headers = {"Content-Type": "application/json", "X-GitHub-Event": event,
+               "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    elif secret is not None:
+        headers["X-Hub-Signature-256"] = github.sign(secret, body)
+    return post(stack.env["GITOPS_INTAKE_URL"], body, headers)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def history_count(app: str) -> int:
+    from shared import store
+
+    return int(store.get_app(app).status.get("historyCount", 0))
+
+
+def wait_history(app: str, count: int, timeout: float = 30) -> dict[str, Any]:
+    from shared import store
+
+    wait_for(lambda: history_count(app) >= count, f"history entry {count} of {app}", timeout)
+    return store.get_history(app, count)
+
+
+def create_app(name: str, repo: WorkRepo, namespace: str, *, automated: bool = True,
+               prune: bool = True, self_heal: bool | None = None, path: str = "app",
+               revision: str = "main") -> None:
+    from shared import cli
+
+    args = ["app", "create", name, "--repo", repo.url, "--path", path, "--revision", revision,
+            "--dest-namespace", namespace, "--sync-policy", "automated" if automated else "manual"]
+    args += ["--auto-prune"] if prune else []
+    args += ["--self-heal"] if (automated if self_heal is None else self_heal) else []
+    assert cli.main(args) == 0
+
+
+def function_log(stack: local.Stack, name: str) -> str:
+    return (stack.dir / "logs" / f"{name}.log").read_text(errors="replace")
+
+
+class Observer:
+    """A pull subscription on a topic, to see exactly what was published to it."""
+
+    def __init__(self, topic: str) -> None:
+        from google.cloud import pubsub_v1
+
+        self.client = pubsub_v1.SubscriberClient()
+        project = os.environ["GOOGLE_CLOUD_PROJECT"]
+        self.path = f"projects/{project}/subscriptions/observe-{topic}-{uuid.uuid4().hex[:6]}"
+        self.client.create_subscription(name=self.path, topic=f"projects/{project}/topics/{topic}")
+
+    def drain(self, settle: float = 1.0) -> list[dict[str, Any]]:
+        """Everything published since creation (waits `settle` seconds for stragglers)."""
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            resp = self.client.pull(request={"subscription": self.path, "max_messages": 100,
+                                             "return_immediately": True}, timeout=5)
+            if resp.received_messages:
+                self.client.acknowledge(request={"subscription": self.path, "ack_ids": [
+                    m.ack_id for m in resp.received_messages]})
+                out += [json.loads(m.message.data) for m in resp.received_messages]
+            else:
+                time.sleep(0.1)
+        return out
+
+    def close(self) -> None:
+        self.client.delete_subscription(subscription=self.path)
+
+
+@pytest.fixture
+def observe(stack: local.Stack) -> Iterator[Callable[[str], Observer]]:
+    made: list[Observer] = []
+
+    def make(topic: str) -> Observer:
+        made.append(Observer(topic))
+        return made[-1]
+
+    yield make
+    for o in made:
+        o.close()

@@ -1,0 +1,186 @@
+"""Render and apply through the served functions: errors, manual sync, idempotency, order, prune."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import bus, cli, github, messages, store, topology
+from shared.messages import ApplyRequest
+from tests.integration import manifests
+from tests.integration.conftest import (
+    create_app,
+    function_log,
+    history_count,
+    kubectl,
+    kubectl_json,
+    wait_for,
+    wait_history,
+    webhook,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def push(stack, secret, repo, message, files, before=github.ZERO_SHA):
+    sha = repo.commit_and_push(message, files)
+    status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", before, sha))
+    assert status == 200
+    return sha
+
+
+def image_of(namespace, name="web"):
+    return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"][
+        "containers"][0]["image"]
+
+
+def test_first_sync_creates_objects_in_order_and_records_history(stack, secret, uid, repo, namespace):
+    app = f"first-{uid}"
+    create_app(app, repo, namespace)
+    sha = push(stack, secret, repo, "deploy", {
+        "app/deploy.yaml": manifests.deployment(), "app/svc.yaml": manifests.service(),
+        "app/config/cm.yaml": manifests.configmap()})
+    entry = wait_history(app, 1)
+    assert entry["commit"] == sha and entry["initiator"] == "webhook"
+    assert entry["phase"] == "Succeeded"
+    assert [(r["kind"], r["action"]) for r in entry["resources"]] == [
+        ("ConfigMap", "created"), ("Service", "created"), ("Deployment", "created")]
+    cm = kubectl_json("get", "configmap", "settings", "-n", namespace)
+    assert cm["metadata"]["labels"]["gitops.dev/app"] == app
+    status = store.get_app(app).status
+    assert status["sync"]["status"] == "Synced" and status["sync"]["commit"] == sha
+    assert len(status["inventory"]) == 3
+
+
+def test_render_error_is_recorded_and_nothing_is_applied(stack, secret, uid, repo, namespace):
+    app = f"bad-{uid}"
+    create_app(app, repo, namespace)
+    good = push(stack, secret, repo, "good", {"app/deploy.yaml": manifests.deployment()})
+    wait_history(app, 1)
+    broken = manifests.deployment(image="nginx:2").replace("  replicas: 0", "   replicas: 0")
+    bad = push(stack, secret, repo, "broken", {"app/deploy.yaml": broken,
+                                               "app/cm.yaml": manifests.configmap()}, before=good)
+    render = wait_for(lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == bad
+                      and r, "render error")
+    assert render["errors"][0]["file"] == "app/deploy.yaml"
+    # replicas is indented one space too far (line 7); the parser stops at the next key (line 8)
+    assert render["errors"][0]["line"] == 8
+    assert "app/deploy.yaml:8:" in render["message"]
+    assert history_count(app) == 1
+    assert image_of(namespace) == "nginx:1.25"  # the last good revision keeps running
+    assert "settings" not in kubectl("get", "configmap", "-n", namespace)  # nothing half-applied
+
+
+def test_manual_app_is_rendered_but_applied_only_by_sync(stack, secret, uid, repo, namespace):
+    app = f"manual-{uid}"
+    create_app(app, repo, namespace, automated=False)
+    sha = push(stack, secret, repo, "deploy", {"app/cm.yaml": manifests.configmap()})
+    wait_for(lambda: store.get_app(app).status.get("render", {}).get("commit") == sha, "render")
+    assert store.get_app(app).status["sync"]["status"] == "OutOfSync"
+    assert history_count(app) == 0
+    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    entry = store.get_history(app, 1)
+    assert (entry["initiator"], entry["commit"]) == ("manual", sha)
+    assert entry["triggeredBy"].startswith("cli:")
+
+
+def test_redelivered_apply_does_not_duplicate_history(stack, secret, uid, repo, namespace):
+    app = f"redeliver-{uid}"
+    create_app(app, repo, namespace)
+    push(stack, secret, repo, "deploy", {"app/cm.yaml": manifests.configmap()})
+    entry = wait_history(app, 1)
+    again = ApplyRequest(app=app, revision=entry["revision"], initiator="webhook",
+                         operation=entry["operation"], triggered_by="redelivery")
+    bus.publish(topology.APPLY, [again, again])
+    wait_for(lambda: function_log(stack, "apply").count(f'"operation":"{entry["operation"]}"') >= 3,
+             "the redeliveries to be handled")
+    assert history_count(app) == 1
+
+
+def test_older_revision_delivered_late_is_skipped(stack, secret, uid, repo, namespace):
+    app = f"late-{uid}"
+    create_app(app, repo, namespace)
+    old = push(stack, secret, repo, "v1", {"app/deploy.yaml": manifests.deployment(image="nginx:1")})
+    first = wait_history(app, 1)
+    repo_time_gap()
+    push(stack, secret, repo, "v2", {"app/deploy.yaml": manifests.deployment(image="nginx:2")}, old)
+    wait_history(app, 2)
+    late = ApplyRequest(app=app, revision=first["revision"], initiator="webhook",
+                        operation=f"late-{uid}", triggered_by="late")
+    bus.publish(topology.APPLY, [late])
+    wait_for(lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("operation")
+             == f"late-{uid}", "the late revision to be skipped")
+    assert history_count(app) == 2
+    assert image_of(namespace) == "nginx:2"
+
+
+def repo_time_gap():
+    """Commit times have one-second resolution: keep two commits in distinct seconds."""
+    import time
+
+    time.sleep(1.05)
+
+
+def test_removed_object_is_pruned_only_with_prune(stack, secret, uid, repo, namespace):
+    for prune in (True, False):
+        mode = "on" if prune else "off"
+        app, cm, path = f"prune-{mode}-{uid}", f"extra-{mode}", f"app-{mode}"
+        create_app(app, repo, namespace, prune=prune, path=path)
+        first = push(stack, secret, repo, "two", {f"{path}/a.yaml": manifests.configmap(f"keep-{mode}"),
+                                                  f"{path}/b.yaml": manifests.configmap(cm)})
+        wait_history(app, 1)
+        push(stack, secret, repo, "one", {f"{path}/b.yaml": None}, before=first)
+        entry = wait_history(app, 2)
+        actions = {r["name"]: r["action"] for r in entry["resources"]}
+        assert actions[cm] == ("pruned" if prune else "skipped")
+        present = cm in kubectl("get", "configmap", "-n", namespace)
+        assert present is (not prune)
+
+
+def test_poison_messages_are_dropped_and_the_function_keeps_serving(stack, secret, uid, repo,
+                                                                    namespace):
+    bus.publish_raw(topology.APPLY, b"this is not json")
+    bus.publish_raw(topology.APPLY, messages.encode(ApplyRequest(
+        app=f"nobody-{uid}", revision="r", initiator="webhook", operation=f"poison-{uid}")))
+    wait_for(lambda: f"nobody-{uid}" in function_log(stack, "apply"), "the unknown app to be logged")
+    assert "poison message dropped" in function_log(stack, "apply")
+    app = f"after-poison-{uid}"
+    create_app(app, repo, namespace)
+    push(stack, secret, repo, "deploy", {"app/cm.yaml": manifests.configmap()})
+    assert wait_history(app, 1)["phase"] == "Succeeded"
+
+
+def test_object_refused_by_the_api_server_means_nothing_is_written(stack, secret, uid, repo,
+                                                                  namespace):
+    app = f"refused-{uid}"
+    create_app(app, repo, namespace)
+    push(stack, secret, repo, "bad name", {"app/a.yaml": manifests.configmap("fine"),
+                                           "app/b.yaml": manifests.configmap("Not_Valid")})
+    entry = wait_history(app, 1)
+    assert entry["phase"] == "Failed"
+    results = {r["name"]: r for r in entry["resources"]}
+    assert results["Not_Valid"]["action"] == "failed"
+    assert "Not_Valid" in results["Not_Valid"]["message"]
+    assert results["fine"]["action"] == "skipped"
+    assert "fine" not in kubectl("get", "configmap", "-n", namespace)
+    assert store.get_app(app).status["sync"]["status"] == "OutOfSync"
+
+
+def test_resync_of_the_same_revision_writes_nothing(stack, secret, uid, repo, namespace):
+    app = f"noop-{uid}"
+    create_app(app, repo, namespace)
+    push(stack, secret, repo, "deploy", {"app/deploy.yaml": manifests.deployment(),
+                                         "app/svc.yaml": manifests.service(),
+                                         "app/cm.yaml": manifests.configmap()})
+    wait_history(app, 1)
+
+    def versions():
+        items = kubectl_json("get", "deployment,service,configmap", "-n", namespace,
+                             "-l", f"gitops.dev/app={app}")["items"]
+        return {(i["kind"], i["metadata"]["name"]): i["metadata"]["resourceVersion"] for i in items
+                if i["kind"] != "Deployment"}  # the deployment controller writes its status
+
+    before = versions()
+    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    entry = store.get_history(app, 2)
+    assert {r["action"] for r in entry["resources"]} == {"unchanged"}
+    assert versions() == before

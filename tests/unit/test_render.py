@@ -1,0 +1,66 @@
+"""Rendering a folder of manifests: objects out, or errors with file, line and field."""
+
+from shared.render import render_files
+
+DEPLOY = b"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+"""
+
+
+def test_multi_document_yaml_json_and_lists_are_flattened():
+    files = [
+        ("app/a.yaml", DEPLOY + b"---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"),
+        ("app/b.json", b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}'),
+        ("app/list.yml", b"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, "
+                         b"metadata: {name: s}}\n"),
+        ("app/README.md", b"# not a manifest"),
+    ]
+    out = render_files(files)
+    assert out.errors == []
+    assert [(o["kind"], o["metadata"]["name"]) for o in out.objects] == [
+        ("Deployment", "web"), ("Service", "web"), ("ConfigMap", "c"), ("Secret", "s")]
+    assert [(s.file, s.line) for s in out.sources] == [
+        ("app/a.yaml", 1), ("app/a.yaml", 9), ("app/b.json", 1), ("app/list.yml", 1)]
+
+
+def test_yaml_syntax_error_names_file_line_and_column():
+    bad = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: {a: b}\n"
+    out = render_files([("app/bad.yaml", bad)])
+    assert len(out.errors) == 1
+    err = out.errors[0]
+    assert (err.file, err.line) == ("app/bad.yaml", 5)
+    assert str(err).startswith("app/bad.yaml:5:")
+
+
+def test_missing_fields_name_the_field_and_its_line():
+    doc = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n"
+    out = render_files([("x.yaml", b"---\n" + DEPLOY + b"---\n" + doc)])
+    assert [str(e) for e in out.errors] == ["x.yaml:11:1: metadata.name: required"]
+    out = render_files([("y.yaml", b"kind: ConfigMap\nmetadata: {name: a}\n")])
+    assert [str(e) for e in out.errors] == ["y.yaml:1:1: apiVersion: required"]
+
+
+def test_non_mapping_document_is_an_error():
+    out = render_files([("z.yaml", b"- a\n- b\n")])
+    assert "a manifest must be a mapping" in str(out.errors[0])
+
+
+def test_duplicate_objects_across_files_point_at_both():
+    out = render_files([("a.yaml", DEPLOY), ("b.yaml", b"# comment\n" + DEPLOY)])
+    assert [str(e) for e in out.errors] == [
+        "b.yaml:2:1: metadata.name: Deployment.apps/web is also defined at a.yaml:1"]
+
+
+def test_digest_is_stable_and_content_sensitive():
+    a = render_files([("a.yaml", DEPLOY)]).digest
+    assert a == render_files([("a.yaml", DEPLOY)]).digest
+    assert a != render_files([("a.yaml", DEPLOY.replace(b"replicas: 1", b"replicas: 2"))]).digest
+
+
+def test_binary_file_is_an_error_not_a_crash():
+    out = render_files([("bin.yaml", b"\xff\xfe\x00")])
+    assert "not UTF-8" in str(out.errors[0])
