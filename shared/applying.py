@@ -11,9 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from shared import kube, logs, manifests, store
+from shared import kube, logs, manifests, rendering, store
+from shared.gitfetch import FetchError
 from shared.kube import KubeError
 from shared.messages import ApplyRequest
+from shared.secrets import SecretMismatch
 from shared.sync import ObjectResult, SyncResult, apply_all, prepare
 
 FORWARD_ONLY = ("webhook", "sweep")
@@ -46,14 +48,14 @@ def apply(req: ApplyRequest) -> Outcome:
         return Outcome("skipped", message=message)
 
     started = store.now()
-    objs = manifests.load(revision["manifests"])
     cluster = kube.cluster(spec.destination.cluster)
     old_inventory = status.get("inventory") or []
     try:
+        objs = rendering.revision_objects(spec, revision)
         desired = prepare(spec, objs, cluster)
         result = apply_all(cluster, spec, desired, old_inventory, prune=spec.syncPolicy.prune)
-    except KubeError as exc:
-        if exc.transient:
+    except (KubeError, FetchError, SecretMismatch) as exc:
+        if isinstance(exc, FetchError) or getattr(exc, "transient", False):
             store.release_lease(req.app, req.operation)
             raise  # the message is redelivered and the same operation resumes
         result = SyncResult(objects=[], inventory=old_inventory)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import config, drift, kube, logs, manifests, store
+from shared import config, drift, kube, logs, rendering, store
 from shared.kube import Cluster
 from shared.manifests import ObjectId
 from shared.messages import ApplyRequest, AuditRequest, SweepRequest
@@ -96,7 +96,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
     cluster = kube.cluster(app.spec.destination.cluster)
-    desired = prepare(app.spec, manifests.load(revision["manifests"]), cluster)
+    desired = prepare(app.spec, rendering.revision_objects(app.spec, revision), cluster)
     inventory_kinds = [{"apiVersion": e["apiVersion"], "kind": e["kind"],
                         "metadata": {"namespace": e["namespace"], "name": e["name"]}}
                        for e in app.status.get("inventory") or []]

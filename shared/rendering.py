@@ -7,9 +7,11 @@ None when nothing should be applied (render error, or manual sync policy).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from shared import gitfetch, logs, manifests, store
+from shared import gitfetch, logs, manifests, secrets, store
 from shared.messages import ApplyRequest, RenderRequest
+from shared.model import AppSpec
 from shared.render import Finding, render_files
 
 
@@ -27,6 +29,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     except FileNotFoundError as exc:
         return _failed(req, [Finding(spec.path, 0, 0, "path", str(exc))])
     rendered = render_files(files)
+    stored, redacted = secrets.redact(rendered.objects)
     if rendered.errors:
         return _failed(req, rendered.errors)
     if not rendered.objects:
@@ -43,7 +46,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "digest": rendered.digest,
         "objectCount": len(rendered.objects),
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
-        "manifests": manifests.dump(rendered.objects),
+        "manifests": manifests.dump(stored),
+        "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
         "renderedAt": store.now(),
     })
     apply_now = spec.syncPolicy.automated or req.initiator in ("manual", "rollback")
@@ -57,6 +61,16 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         return None
     return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,
                         operation=req.operation, triggered_by=req.triggered_by)
+
+
+def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of a stored revision, with Secret values read back from its commit."""
+    objs = manifests.load(revision["manifests"])
+    if not revision.get("secretsInGit"):
+        return objs
+    repo = gitfetch.fetch(spec.repoURL, revision["commit"], revision.get("ref") or None)
+    files = gitfetch.read_folder(repo, revision["commit"], revision.get("path", spec.path))
+    return secrets.restore(objs, render_files(files).objects)
 
 
 def _failed(req: RenderRequest, errors: list[Finding]) -> None:

@@ -184,3 +184,30 @@ def test_resync_of_the_same_revision_writes_nothing(stack, secret, uid, repo, na
     entry = store.get_history(app, 2)
     assert {r["action"] for r in entry["resources"]} == {"unchanged"}
     assert versions() == before
+
+
+SECRET_VALUE = "cGFzc3dvcmQtZm9yLXRlc3Rz"  # base64 of a password
+
+
+def test_secret_values_reach_the_cluster_but_never_firestore_or_logs(stack, secret, uid, repo,
+                                                                    namespace):
+    app = f"secret-{uid}"
+    create_app(app, repo, namespace)
+    manifest = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n"
+                f"data:\n  password: {SECRET_VALUE}\n")
+    first = push(stack, secret, repo, "secret", {"app/secret.yaml": manifest,
+                                                 "app/cm.yaml": manifests.configmap()})
+    entry = wait_history(app, 1)
+    assert entry["phase"] == "Succeeded"
+    assert kubectl_json("get", "secret", "db", "-n", namespace)["data"]["password"] == SECRET_VALUE
+    revision = store.get_revision(app, entry["revision"])
+    assert SECRET_VALUE not in repr(revision) and SECRET_VALUE not in repr(entry)
+    # a rollback re-reads the value from Git at that commit
+    push(stack, secret, repo, "drop secret", {"app/secret.yaml": None}, before=first)
+    wait_history(app, 2)
+    assert "db" not in kubectl("get", "secret", "-n", namespace)
+    assert cli.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
+    assert kubectl_json("get", "secret", "db", "-n", namespace)["data"]["password"] == SECRET_VALUE
+    for name in ("intake", "render", "apply", "audit"):
+        assert SECRET_VALUE not in function_log(stack, name)
+    assert SECRET_VALUE not in repr(store.get_app(app).status)
