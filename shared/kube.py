@@ -8,8 +8,10 @@ retry can help.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import tempfile
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -160,8 +162,19 @@ def cluster(name: str = IN_CLUSTER) -> Cluster:
 
 
 def _api_client(name: str) -> kclient.ApiClient:
+    """Connection settings for a cluster name, in this order:
+
+    1. `GITOPS_CLUSTERS` (JSON: name -> {"endpoint", "caCertificate" (base64 PEM)}), which
+       infra/ fills from the GKE clusters: authenticated with the function's own Google
+       credentials, refreshed as they expire.
+    2. Inside a pod, for `in-cluster`: the pod's service account.
+    3. A kubeconfig context of that name (`in-cluster` = the current context).
+    """
     configuration = kclient.Configuration()
-    if name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
+    registered = json.loads(os.environ.get("GITOPS_CLUSTERS") or "{}")
+    if name in registered:
+        _configure_gke(configuration, registered[name])
+    elif name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
         kconfig.load_incluster_config(client_configuration=configuration)
     else:
         context = None if name == IN_CLUSTER else name
@@ -172,3 +185,26 @@ def _api_client(name: str) -> kclient.ApiClient:
     configuration.connection_pool_maxsize = 16
     return kclient.ApiClient(configuration)
 
+
+def _configure_gke(configuration: kclient.Configuration, cluster: dict[str, str]) -> None:
+    import google.auth
+    import google.auth.transport.requests
+
+    configuration.host = cluster["endpoint"]
+    if not configuration.host.startswith("https://"):
+        configuration.host = "https://" + configuration.host
+    with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
+        ca.write(base64.b64decode(cluster["caCertificate"]))
+    configuration.ssl_ca_cert = ca.name
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    lock = threading.Lock()
+
+    def refresh(config: kclient.Configuration) -> None:
+        with lock:
+            if not credentials.valid:
+                credentials.refresh(google.auth.transport.requests.Request())
+            config.api_key = {"BearerToken": credentials.token}
+            config.api_key_prefix = {"BearerToken": "Bearer"}
+
+    configuration.refresh_api_key_hook = refresh
+    refresh(configuration)

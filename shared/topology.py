@@ -53,6 +53,14 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription(f"{AUDIT}-push", AUDIT, "audit", ordering=True),
 )
 
+# Which topics each function publishes to (IAM grants exactly these; a test checks the code).
+PUBLISHES: dict[str, tuple[str, ...]] = {
+    "intake": (RENDER,),
+    "render": (APPLY,),
+    "apply": (),
+    "audit": (AUDIT, APPLY),
+}
+
 # The four functions: name -> (module source under functions/, entry point, signature)
 FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "intake": ("functions/intake/main.py", "intake", "http"),
@@ -82,4 +90,6 @@ def terraform_vars() -> dict[str, object]:
         },
         "functions": {name: {"source": src, "entry_point": target, "signature": sig}
                       for name, (src, target, sig) in FUNCTIONS.items()},
+        "function_publishes": {name: list(topics) for name, topics in PUBLISHES.items()},
+        "sweep_topic": SWEEP,
     }

@@ -1,0 +1,22 @@
+# Firestore in native mode: applications, their revisions, history and drift, webhook deliveries.
+resource "google_firestore_database" "default" {
+  name        = "(default)"
+  location_id = var.region
+  type        = "FIRESTORE_NATIVE"
+  depends_on  = [google_project_service.apis]
+}
+
+# Webhook delivery records (dedupe of GitHub redeliveries) expire by their expireAt field.
+resource "google_firestore_field" "webhook_delivery_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "webhookDeliveries"
+  field      = "expireAt"
+  ttl_config {}
+  # no single-field index needed on a TTL timestamp
+  index_config {}
+}
+
+# Every query the code makes is listed in shared/store.py QUERIES. Single-field queries
+# (equality on applications.repoKey, order by history.sequence, order by drift.detectedAt)
+# use Firestore's automatic single-field indexes; a composite index goes here as soon as a
+# query needs one, and tests/unit/test_infra.py fails until it does.

@@ -1,0 +1,106 @@
+# One service account per function, each with only what it needs.
+
+resource "google_service_account" "functions" {
+  for_each     = var.functions
+  account_id   = "gitops-${each.key}"
+  display_name = "gitops ${each.key} function"
+}
+
+# Pub/Sub pushes to render/apply/audit with an OIDC token of this account; nothing else may.
+resource "google_service_account" "pusher" {
+  account_id   = "gitops-pusher"
+  display_name = "gitops Pub/Sub push identity"
+}
+
+locals {
+  pubsub_agent    = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  scheduler_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+  sa              = { for name, account in google_service_account.functions : name => "serviceAccount:${account.email}" }
+
+  publish_grants = merge([
+    for fn, topics in var.function_publishes : { for t in topics : "${fn}/${t}" => { function = fn, topic = t } }
+  ]...)
+}
+
+# Firestore: every function reads and writes application state (intake: delivery dedupe).
+resource "google_project_iam_member" "firestore_user" {
+  for_each = var.functions
+  project  = var.project_id
+  role     = "roles/datastore.user"
+  member   = local.sa[each.key]
+}
+
+resource "google_pubsub_topic_iam_member" "publish" {
+  for_each = local.publish_grants
+  topic    = google_pubsub_topic.topics[each.value.topic].id
+  role     = "roles/pubsub.publisher"
+  member   = local.sa[each.value.function]
+}
+
+# Repository credentials: render fetches commits; apply and audit read Secret values back
+# from the commit (they are never stored in Firestore).
+resource "google_secret_manager_secret_iam_member" "repo_credentials" {
+  for_each  = toset(["render", "apply", "audit"])
+  secret_id = google_secret_manager_secret.repo_credentials.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.sa[each.value]
+}
+
+resource "google_secret_manager_secret_iam_member" "webhook_secret" {
+  secret_id = google_secret_manager_secret.webhook.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.sa["intake"]
+}
+
+# GKE: enough IAM to reach the clusters' API servers; what they may do inside is Kubernetes
+# RBAC (infra/kubernetes/rbac.yaml binds these identities).
+resource "google_project_iam_member" "gke_access" {
+  for_each = toset(["apply", "audit"])
+  project  = var.project_id
+  role     = "roles/container.clusterViewer"
+  member   = local.sa[each.value]
+}
+
+# Invocation: GitHub calls intake (HMAC-verified in code); only the pusher calls the others.
+resource "google_cloud_run_service_iam_member" "intake_public" {
+  location = var.region
+  service  = google_cloudfunctions2_function.functions["intake"].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+resource "google_cloud_run_service_iam_member" "pusher_invokes" {
+  for_each = toset(["render", "apply", "audit"])
+  location = var.region
+  service  = google_cloudfunctions2_function.functions[each.value].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pusher.email}"
+}
+
+# The Pub/Sub service agent mints the pusher's OIDC tokens and moves dead letters.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  service_account_id = google_service_account.pusher.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  for_each = toset(var.dead_letter_topics)
+  topic    = google_pubsub_topic.dead_letter[each.value].id
+  role     = "roles/pubsub.publisher"
+  member   = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  for_each     = var.subscriptions
+  subscription = google_pubsub_subscription.push[each.key].id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+# Cloud Scheduler publishes the sweep.
+resource "google_pubsub_topic_iam_member" "scheduler_publishes_sweep" {
+  topic  = google_pubsub_topic.topics[var.sweep_topic].id
+  role   = "roles/pubsub.publisher"
+  member = local.scheduler_agent
+}

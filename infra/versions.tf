@@ -1,0 +1,22 @@
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.30, < 7.0"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4"
+    }
+  }
+  # State in a GCS bucket you create once: terraform init -backend-config=bucket=BUCKET
+  backend "gcs" {
+    prefix = "gitops/state"
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}

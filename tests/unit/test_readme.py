@@ -1,0 +1,67 @@
+"""The README's commands stay true: the two first-line commands, and every deploy command's
+files, Terraform names and CLI flags exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from shared import cli
+from tests.unit.test_infra import INFRA, VARIABLES, _blocks
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"```\n(.*?)```", README, re.S)
+
+
+def test_first_block_is_exactly_the_demo_and_test_commands():
+    lines = BLOCKS[0].strip().splitlines()
+    assert lines == ["bash stack/setup.sh && .venv/bin/python -m stack.demo",
+                     "bash stack/setup.sh && .venv/bin/python -m pytest"]
+    assert (ROOT / "stack" / "setup.sh").exists() and (ROOT / "stack" / "demo.py").exists()
+    assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
+
+
+def deploy_commands() -> list[list[str]]:
+    section = README.split("## Deploy to Google Cloud", 1)[1]
+    commands = []
+    for block in re.findall(r"```\n(.*?)```", section, re.S):
+        for line in block.strip().splitlines():
+            for part in line.split("|"):
+                commands.append(shlex.split(part))
+    return commands
+
+
+def test_deploy_commands_refer_to_what_exists():
+    secrets = {b["secret_id"].strip('"') for t, _, b in _blocks("resource")
+               if t == "google_secret_manager_secret"}
+    outputs = {n for n, _, _ in _blocks("output")}
+    resources = {f"{t}.{n}" for t, n, _ in _blocks("resource")}
+    seen = set()
+    for argv in deploy_commands():
+        env = [a for a in argv if re.match(r"^[A-Z_]+=", a)]
+        argv = argv[len(env):]
+        if argv[0] == "export":
+            assert {a.split("=")[0] for a in argv[1:]} == {"PROJECT_ID", "BUCKET"}
+        elif argv[0] == "terraform":
+            assert argv[1] == "-chdir=infra" and INFRA.is_dir()
+            for arg in argv:
+                if arg.startswith("-var="):
+                    assert arg[5:].split("=")[0] in VARIABLES, arg
+                if arg.startswith("-target="):
+                    assert arg[8:] in resources, arg
+            if argv[2] == "output":
+                assert argv[3] in outputs
+            seen.add(f"terraform {argv[2]}")
+        elif argv[:3] == ["gcloud", "secrets", "versions"]:
+            assert argv[4] in secrets
+            seen.add("secret")
+        elif argv[0] == "sed":
+            assert (ROOT / argv[-1]).exists()
+            seen.add("rbac")
+        elif argv[0] == "gitops":
+            assert cli.parser().parse_args(argv[1:]).func is cli.app_create
+            seen.add("gitops")
+    assert seen >= {"terraform init", "terraform apply", "terraform output", "secret", "rbac",
+                    "gitops"}
