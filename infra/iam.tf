@@ -37,6 +37,14 @@ resource "google_pubsub_topic_iam_member" "publish" {
   member   = local.sa[each.value.function]
 }
 
+# Poison messages go straight to the dead-letter topic of the subscription that delivered them.
+resource "google_pubsub_topic_iam_member" "publish_dead_letters" {
+  for_each = var.subscriptions
+  topic    = google_pubsub_topic.dead_letter[each.value.dead_letter_topic].id
+  role     = "roles/pubsub.publisher"
+  member   = local.sa[each.value.function]
+}
+
 # Repository credentials: render fetches commits; apply and audit read Secret values back
 # from the commit (they are never stored in Firestore).
 resource "google_secret_manager_secret_iam_member" "repo_credentials" {

@@ -11,12 +11,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from shared import kube, logs, manifests, rendering, store
+from shared import kube, logs, manifests, projects, rendering, store
 from shared.gitfetch import FetchError
 from shared.kube import KubeError
+from shared.manifests import ObjectId
 from shared.messages import ApplyRequest
+from shared.model import AppSpec
+from shared.prepare import prepare
 from shared.secrets import SecretMismatch
-from shared.sync import ObjectResult, SyncResult, apply_all, prepare
+from shared.sync import ObjectResult, Options, SyncResult, apply_all
 
 FORWARD_ONLY = ("webhook", "sweep")
 
@@ -53,7 +56,8 @@ def apply(req: ApplyRequest) -> Outcome:
     try:
         objs = rendering.revision_objects(spec, revision)
         desired = prepare(spec, objs, cluster)
-        result = apply_all(cluster, spec, desired, old_inventory, prune=spec.syncPolicy.prune)
+        result = apply_all(cluster, spec, desired, old_inventory, Options.of(spec),
+                           refused=_refused_by_project(spec, desired))
     except (KubeError, FetchError, SecretMismatch) as exc:
         if isinstance(exc, FetchError) or getattr(exc, "transient", False):
             store.release_lease(req.app, req.operation)
@@ -67,6 +71,20 @@ def apply(req: ApplyRequest) -> Outcome:
     logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
               counts=result.counts())
     return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"])
+
+
+def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[ObjectId, str]:
+    """Everything the application's project forbids, checked before any write."""
+    project = store.get_project(spec.project)
+    if project is None:
+        if spec.project != "default":
+            why = f"project {spec.project!r} does not exist"
+            return {ObjectId.of(o): why for o in desired} or {ObjectId("", "", "", ""): why}
+        project = projects.ALLOW_ALL
+    source = projects.check_source(spec.project, project, spec)
+    if source:
+        return {ObjectId.of(o): source[0] for o in desired} or {ObjectId("", "", "", ""): source[0]}
+    return projects.check_objects(spec.project, project, spec, desired)
 
 
 def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
@@ -91,6 +109,8 @@ def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result
         "phase": phase,
         "health": result.health.to_doc(),
         "counts": counts,
+        "requests": result.requests,
+        "writes": result.writes,
         "resources": [r.to_doc() for r in result.objects],
         "startedAt": started,
         "finishedAt": finished,

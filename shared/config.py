@@ -7,6 +7,8 @@ import os
 FIELD_MANAGER = "gitops-apply"
 LABEL_APP = "gitops.dev/app"
 ANNOTATION_TRACKING = "gitops.dev/tracking-id"
+ANNOTATION_WAVE = "gitops.dev/sync-wave"  # integer, default 0: lower waves apply first
+ANNOTATION_OPTIONS = "gitops.dev/sync-options"  # CSV: Prune=false, Recreate=true
 
 
 def project() -> str:

@@ -6,18 +6,28 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import logs, messages, store
+from shared import bus, logs, messages, store, topology
 
 Handler = Callable[[Any, str], None]
 
 
-def handle(cloud_event: Any, handlers: Mapping[type, Handler]) -> None:
+def source_topic(cloud_event: Any, default: str) -> str:
+    """The topic a push came from (the push URL ends in /projects/P/topics/T)."""
+    try:
+        source = str(cloud_event["source"] or "")
+    except (KeyError, TypeError):
+        source = ""
+    return source.rsplit("/topics/", 1)[1] if "/topics/" in source else default
+
+
+def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> None:
     """Decode the message, pick its handler by kind, run it with the Pub/Sub message id.
 
-    Malformed messages and messages for applications that do not exist can never
-    succeed: they are logged at ERROR (an operator can alert on it) and acknowledged.
+    Poison messages (malformed, or naming an application or revision that does not
+    exist) can never succeed: they go straight to the topic's dead-letter topic with the
+    reason, are logged at ERROR (an operator can alert on it), and are acknowledged.
     Any other exception propagates, the function answers 500, and Pub/Sub redelivers
-    with backoff until the dead-letter topic takes the message.
+    with backoff until, after its bounded attempts, the dead-letter policy takes it.
     """
     logs.clear()
     with contextlib.suppress(KeyError, TypeError):
@@ -25,15 +35,16 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler]) -> None:
     data = cloud_event.data if isinstance(cloud_event.data, dict) else {}
     message_id = str((data.get("message") or {}).get("messageId", ""))
     logs.bind(messageId=message_id)
+    raw = b""
     try:
         raw, _attributes = messages.from_cloud_event_data(data)
         message = messages.decode(raw, *handlers)
-    except messages.BadMessage as exc:
-        logs.error("poison message dropped", reason=str(exc))
-        return
-    logs.bind(kind=message.kind, app=getattr(message, "app", ""),
-              operation=getattr(message, "operation", ""))
-    try:
+        logs.bind(kind=message.kind, app=getattr(message, "app", ""),
+                  operation=getattr(message, "operation", ""))
         handlers[type(message)](message, message_id)
-    except store.NotFound as exc:
-        logs.error("message for something that does not exist dropped", reason=str(exc))
+    except (messages.BadMessage, store.NotFound) as exc:
+        dead_letter = topology.dead_letter_of(topic)
+        bus.publish_raw(dead_letter, raw, reason=str(exc)[:1000], messageId=message_id,
+                        sourceTopic=topic)
+        logs.error("poison message sent to the dead-letter topic", reason=str(exc),
+                   deadLetterTopic=dead_letter)

@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,19 @@ class Cluster:
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], ApiResource] = {}
+        self._count_lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # by verb: get list apply dry-run delete
+
+    def request_counts(self) -> dict[str, int]:
+        with self._count_lock:
+            return dict(self.requests)
+
+    def forget_discovery(self) -> None:
+        """Drop cached API discovery (after CRDs are created, their kinds resolve afresh)."""
+        with self._lock:
+            self._resources.clear()
+            if self._dynamic is not None:
+                self._dynamic.resources.invalidate_cache()
 
     # -- discovery ----------------------------------------------------------------
 
@@ -81,8 +95,10 @@ class Cluster:
 
     # -- requests -------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, query: dict[str, str] | None = None,
+    def _call(self, verb: str, method: str, path: str, query: dict[str, str] | None = None,
               body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+        with self._count_lock:
+            self.requests[verb] += 1
         url = self.api.configuration.host + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
@@ -106,7 +122,7 @@ class Cluster:
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         res = self.resource(api_version, kind)
         try:
-            return self._call("GET", res.path(namespace, name))[1]
+            return self._call("get", "GET", res.path(namespace, name))[1]
         except KubeError as exc:
             if exc.status == 404:
                 return None
@@ -116,7 +132,7 @@ class Cluster:
              label_selector: str = "") -> list[dict[str, Any]]:
         res = self.resource(api_version, kind)
         query = {"labelSelector": label_selector} if label_selector else None
-        _, payload = self._call("GET", res.path(namespace), query)
+        _, payload = self._call("list", "GET", res.path(namespace), query)
         items = payload.get("items") or []
         for item in items:  # list items carry no apiVersion/kind
             item.setdefault("apiVersion", api_version)
@@ -131,14 +147,16 @@ class Cluster:
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         if dry_run:
             query["dryRun"] = "All"
-        return self._call("PATCH", res.path(meta.get("namespace", ""), meta["name"]), query,
-                          obj, APPLY_PATCH)
+        return self._call("dry-run" if dry_run else "apply", "PATCH",
+                          res.path(meta.get("namespace", ""), meta["name"]), query, obj, APPLY_PATCH)
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
-        """Delete (background propagation); False when it was already gone."""
+    def delete(self, api_version: str, kind: str, namespace: str, name: str,
+               propagation: str = "Background") -> bool:
+        """Delete; False when it was already gone."""
         res = self.resource(api_version, kind)
         try:
-            self._call("DELETE", res.path(namespace, name), body={"propagationPolicy": "Background"})
+            self._call("delete", "DELETE", res.path(namespace, name),
+                       body={"propagationPolicy": propagation})
         except KubeError as exc:
             if exc.status == 404:
                 return False

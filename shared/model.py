@@ -14,6 +14,7 @@ from shared import repourl
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"
+SYNC_OPTIONS = ("CreateNamespace", "Recreate", "WaveTimeout")
 
 
 class SpecError(ValueError):
@@ -31,6 +32,19 @@ class SyncPolicy:
     automated: bool = False
     prune: bool = False
     selfHeal: bool = False
+    allowEmpty: bool = False  # a render with no objects may prune everything
+    # Argo CD-style options: CreateNamespace=true, Recreate=true, WaveTimeout=120
+    syncOptions: tuple[str, ...] = ()
+
+    def option(self, name: str) -> str | None:
+        for item in self.syncOptions:
+            key, _, value = item.partition("=")
+            if key == name:
+                return value
+        return None
+
+    def enabled(self, name: str) -> bool:
+        return (self.option(name) or "").lower() == "true"
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,11 @@ class AppSpec:
             raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
         if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
             raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")
+        for item in self.syncPolicy.syncOptions:
+            key, sep, _ = item.partition("=")
+            if not sep or key not in SYNC_OPTIONS:
+                raise SpecError(f"syncPolicy.syncOptions: {item!r} is not one of "
+                                f"{', '.join(o + '=...' for o in SYNC_OPTIONS)}")
         return self
 
     @property
@@ -66,6 +85,7 @@ class AppSpec:
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)
         doc.pop("name")
+        doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
         return doc
 
     @classmethod
@@ -76,7 +96,8 @@ class AppSpec:
             path=doc.get("path", "."),
             targetRevision=doc.get("targetRevision", "HEAD"),
             destination=Destination(**doc.get("destination", {})),
-            syncPolicy=SyncPolicy(**doc.get("syncPolicy", {})),
+            syncPolicy=SyncPolicy(**{**doc.get("syncPolicy", {}), "syncOptions": tuple(
+                (doc.get("syncPolicy") or {}).get("syncOptions") or ())}),
             project=doc.get("project", "default"),
         )
 

@@ -118,6 +118,20 @@ def update_status(name: str, fields: dict[str, Any]) -> None:
     _app_ref(name).update({f"status.{k}": v for k, v in fields.items()})
 
 
+# ---- projects ---------------------------------------------------------------------
+
+PROJECTS = "projects"
+
+
+def put_project(name: str, doc: dict[str, Any]) -> None:
+    client().collection(PROJECTS).document(name).set({**doc, "updatedAt": now()})
+
+
+def get_project(name: str) -> dict[str, Any] | None:
+    snap = client().collection(PROJECTS).document(name).get()
+    return (snap.to_dict() or {}) if snap.exists else None
+
+
 # ---- webhook deliveries -------------------------------------------------------------
 
 def record_delivery(delivery_id: str, ttl: dt.timedelta = dt.timedelta(days=7)) -> bool:

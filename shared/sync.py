@@ -1,24 +1,39 @@
-"""Apply one revision of an application to its destination cluster.
+"""Apply one revision of an application to its destination cluster: the sync engine.
+
+1. Decide, per object, whether to write, exactly. An object whose desired digest and live
+   state are both unchanged since our last apply (see `inventory`) needs no request at
+   all. Every other object gets a server-side dry-run apply: predicted equal to live means
+   `unchanged` and no write; any object the API server refuses fails the whole sync before
+   anything is written.
+2. Write, wave by wave (`gitops.dev/sync-wave`, default 0): in each wave the definitions
+   (CRDs, Namespaces, cluster RBAC, *Class kinds) first, waited for, then the rest in
+   kind order; a wave must be healthy before the next starts.
+3. Prune, in reverse order, what the previous inventory had and this revision lacks.
 
 The result is data: one `ObjectResult` per object (created, configured, unchanged,
-pruned, skipped, failed) with the reason. Nothing raises past a sync except a
-transient cluster error before any write (so the message is retried).
+pruned, skipped, failed, with the reason) and the request counts. Only a transient
+cluster error raises (the message is then redelivered and the sync resumes).
 """
 
 from __future__ import annotations
 
-import copy
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import config, drift, health, ordering
+from shared import config, drift, health, inventory, ordering
 from shared.kube import Cluster, KubeError
 from shared.manifests import ObjectId
 from shared.model import AppSpec
+from shared.prepare import group_of
 
 RETRIES = 4
+DEFINITION_KINDS = ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding")
+IMMUTABLE = re.compile(r"field is immutable|updates to statefulset spec for fields other than|"
+                       r"spec\.selector.*immutable", re.I)
+WRITE_VERBS = ("apply", "delete")
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,7 @@ class ObjectResult:
 class SyncResult:
     objects: list[ObjectResult] = field(default_factory=list)
     inventory: list[dict[str, str]] = field(default_factory=list)  # what the app now owns
+    requests: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -52,6 +68,10 @@ class SyncResult:
     def health(self) -> health.Health:
         return health.worst(r.health for r in self.objects if r.health)
 
+    @property
+    def writes(self) -> int:
+        return sum(self.requests.get(v, 0) for v in WRITE_VERBS)
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for r in self.objects:
@@ -59,71 +79,36 @@ class SyncResult:
         return out
 
 
-def inventory_entry(obj: dict[str, Any]) -> dict[str, str]:
-    meta = obj.get("metadata") or {}
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
-            "namespace": meta.get("namespace", ""), "name": meta["name"]}
+@dataclass(frozen=True)
+class Options:
+    prune: bool = False
+    allow_empty: bool = False
+    recreate: bool = False  # app-wide opt-in to delete-and-recreate on immutable changes
+    create_namespace: str = ""  # the destination namespace, created when missing
+    wave_timeout_s: float = 120.0
+    poll_s: float = 0.5
+
+    @classmethod
+    def of(cls, spec: AppSpec) -> Options:
+        policy = spec.syncPolicy
+        return cls(prune=policy.prune, allow_empty=policy.allowEmpty,
+                   recreate=policy.enabled("Recreate"),
+                   create_namespace=spec.destination.namespace
+                   if policy.enabled("CreateNamespace") else "",
+                   wave_timeout_s=float(policy.option("WaveTimeout") or 120))
 
 
-def entry_id(entry: dict[str, str]) -> ObjectId:
-    return ObjectId.of({"apiVersion": entry["apiVersion"], "kind": entry["kind"],
-                        "metadata": {"namespace": entry["namespace"], "name": entry["name"]}})
+def object_options(obj: dict[str, Any]) -> set[str]:
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(config.ANNOTATION_OPTIONS, "")
+    return {o.strip() for o in raw.split(",") if o.strip()}
 
 
-def tracking_id(app: str, oid: ObjectId) -> str:
-    return f"{app}:{oid.group}/{oid.kind}:{oid.namespace}/{oid.name}"
-
-
-def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list[dict[str, Any]]:
-    """Copies of the objects as they will be applied: namespace, tracking marks, normalised."""
-    crd_scopes = _crd_scopes(objs)
-    out = []
-    for src in objs:
-        obj = copy.deepcopy(src)
-        meta = obj.setdefault("metadata", {})
-        namespaced = crd_scopes.get((obj["apiVersion"].split("/")[0], obj["kind"]))
-        if namespaced is None:
-            namespaced = cluster.is_namespaced(obj["apiVersion"], obj["kind"])
-        if namespaced:
-            meta.setdefault("namespace", spec.destination.namespace)
-        else:
-            meta.pop("namespace", None)
-        meta.setdefault("labels", {})[config.LABEL_APP] = spec.name
-        meta.setdefault("annotations", {})[config.ANNOTATION_TRACKING] = tracking_id(
-            spec.name, ObjectId.of(obj))
-        _normalise(obj)
-        out.append(obj)
-    return ordering.in_apply_order(out)
-
-
-def _crd_scopes(objs: list[dict[str, Any]]) -> dict[tuple[str, str], bool]:
-    """(group, kind) -> namespaced, for custom resources defined in the same revision."""
-    scopes = {}
-    for obj in objs:
-        if obj.get("kind") == "CustomResourceDefinition":
-            spec = obj.get("spec") or {}
-            kind = (spec.get("names") or {}).get("kind", "")
-            scopes[(spec.get("group", ""), kind)] = spec.get("scope") == "Namespaced"
-    return scopes
-
-
-def _normalise(obj: dict[str, Any]) -> None:
-    """Fix what the API server would reject or report as drift forever."""
-    if obj["kind"] == "Service" and obj["apiVersion"] == "v1":
-        for port in (obj.get("spec") or {}).get("ports") or []:
-            port.setdefault("protocol", "TCP")
-    for pod_spec in _pod_specs(obj):
-        for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
-            for port in container.get("ports") or []:
-                port.setdefault("protocol", "TCP")
-
-
-def _pod_specs(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = obj.get("spec") or {}
-    if obj["kind"] == "Pod":
-        return [spec]
-    template = ((spec.get("jobTemplate") or {}).get("spec") or spec).get("template") or {}
-    return [template["spec"]] if isinstance(template.get("spec"), dict) else []
+def wave_of(obj: dict[str, Any]) -> int:
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(config.ANNOTATION_WAVE, "0")
+    try:
+        return int(raw)
+    except ValueError:
+        return 0
 
 
 def with_retries(call: Callable[[], Any], deadline_s: float = 30.0) -> Any:
@@ -140,11 +125,9 @@ def with_retries(call: Callable[[], Any], deadline_s: float = 30.0) -> Any:
     raise AssertionError("unreachable")
 
 
-def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]],
-                 extra: list[ObjectId] = ()) -> dict[ObjectId, dict[str, Any]]:
+def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]]) -> dict[ObjectId, dict[str, Any]]:
     """The app's live objects: one list request per (apiVersion, kind, namespace)."""
-    groups: set[tuple[str, str, str]] = {
-        (o["apiVersion"], o["kind"], o["metadata"].get("namespace", "")) for o in objs}
+    groups = {(o["apiVersion"], o["kind"], o["metadata"].get("namespace", "")) for o in objs}
     live: dict[ObjectId, dict[str, Any]] = {}
     selector = f"{config.LABEL_APP}={app}"
     for api_version, kind, namespace in sorted(groups):
@@ -152,7 +135,7 @@ def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]],
             items = with_retries(lambda a=api_version, k=kind, n=namespace:
                                  cluster.list(a, k, n, selector))
         except KubeError as exc:
-            if exc.status == 404:  # the kind does not exist yet (CRD in this revision)
+            if exc.status == 404:  # the kind does not exist yet (its CRD is in this revision)
                 continue
             raise
         for item in items:
@@ -160,20 +143,28 @@ def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]],
     return live
 
 
-def apply_all(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
-              old_inventory: list[dict[str, str]], *, prune: bool) -> SyncResult:
-    """Apply prepared objects in order, then prune what the old inventory had and this lacks.
+def is_immutable(exc: KubeError) -> bool:
+    return exc.status == 422 and bool(IMMUTABLE.search(str(exc)))
 
-    Two passes. First a server-side dry-run of every object: an object the dry-run
-    predicts equal to live is `unchanged` and never written, and any object the API
-    server refuses fails the whole sync before anything is written (nothing is ever
-    half-applied because of bad input). Then the real applies, in order.
-    """
-    live = live_objects(cluster, spec.name, desired)
-    outcome: dict[ObjectId, ObjectResult] = {}
-    to_write = []
+
+@dataclass
+class _Plan:
+    write: list[dict[str, Any]] = field(default_factory=list)
+    recreate: set[ObjectId] = field(default_factory=set)
+    outcome: dict[ObjectId, ObjectResult] = field(default_factory=dict)
+    entries: dict[ObjectId, dict[str, str]] = field(default_factory=dict)
+
+
+def _plan(cluster: Cluster, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]],
+          old: dict[ObjectId, dict[str, str]], opts: Options) -> _Plan:
+    plan = _Plan()
     for obj in desired:
         oid = ObjectId.of(obj)
+        current = live.get(oid)
+        if inventory.untouched(old.get(oid), obj, current):
+            plan.outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(current))
+            plan.entries[oid] = old[oid]
+            continue
         try:
             _, predicted = with_retries(lambda o=obj: cluster.apply(
                 o, field_manager=config.FIELD_MANAGER, dry_run=True))
@@ -181,81 +172,227 @@ def apply_all(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
             if exc.transient:
                 raise
             if exc.status == 404 and _created_by_this_sync(obj, desired):
-                to_write.append(obj)  # its CRD or namespace comes earlier in this sync
+                plan.write.append(obj)  # its CRD or namespace comes earlier in this sync
+            elif is_immutable(exc) and (opts.recreate or "Recreate=true" in object_options(obj)):
+                plan.write.append(obj)
+                plan.recreate.add(oid)
+            elif is_immutable(exc):
+                plan.outcome[oid] = ObjectResult(oid, "failed", (
+                    f"{oid}: {exc} (an immutable field changed: opt in to delete and recreate "
+                    f"with the annotation {config.ANNOTATION_OPTIONS}: Recreate=true, or the "
+                    "application's syncOptions Recreate=true)"))
             else:
-                outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
+                plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
             continue
-        before = live.get(oid)
-        if before is not None and not drift.changes(predicted, before):
-            outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(before))
+        if current is not None and not drift.changes(predicted, current):
+            plan.outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(current))
+            plan.entries[oid] = inventory.entry(obj, current)
         else:
-            to_write.append(obj)
-    result = SyncResult()
-    if any(r.action == "failed" for r in outcome.values()):
-        for obj in desired:
-            oid = ObjectId.of(obj)
-            result.objects.append(outcome.get(oid) or ObjectResult(
-                oid, "skipped", "not applied: another object failed the server-side dry-run"))
-        result.inventory = list(old_inventory)
-        return result
-    failed = False
-    for obj in to_write:
+            plan.write.append(obj)
+    return plan
+
+
+def apply_all(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
+              old_inventory: list[dict[str, str]], opts: Options,
+              refused: dict[ObjectId, str] | None = None) -> SyncResult:
+    """Sync prepared objects (see the module doc). `refused`: objects a policy rejected."""
+    before = cluster.request_counts()
+    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {})
+    after = cluster.request_counts()
+    result.requests = {k: after.get(k, 0) - before.get(k, 0) for k in after
+                       if after.get(k, 0) != before.get(k, 0)}
+    return result
+
+
+def _refuse_all(desired: list[dict[str, Any]], outcome: dict[ObjectId, ObjectResult],
+                old_inventory: list[dict[str, str]], reason: str) -> SyncResult:
+    result = SyncResult(inventory=list(old_inventory))
+    for obj in desired:
         oid = ObjectId.of(obj)
-        if failed:
-            outcome[oid] = ObjectResult(oid, "skipped", "an earlier object failed")
-            continue
+        result.objects.append(outcome.get(oid) or ObjectResult(oid, "skipped", reason))
+    return result
+
+
+def _sync(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
+          old_inventory: list[dict[str, str]], opts: Options,
+          refused: dict[ObjectId, str]) -> SyncResult:
+    if refused:
+        outcome = {oid: ObjectResult(oid, "failed", why) for oid, why in refused.items()}
+        return _refuse_all(desired, outcome, old_inventory, "not applied: the sync was refused")
+    if not desired and old_inventory and not opts.allow_empty:
+        return SyncResult(objects=[ObjectResult(ObjectId("", "", "", ""), "failed", (
+            "the revision has no objects; refusing to prune everything the application owns "
+            "(set syncPolicy.allowEmpty to allow it)"))], inventory=list(old_inventory))
+    created_namespace = _ensure_namespace(cluster, opts.create_namespace)
+    old = {inventory.entry_id(e): e for e in old_inventory}
+    live = live_objects(cluster, spec.name, desired)
+    plan = _plan(cluster, desired, live, old, opts)
+    if any(r.action == "failed" for r in plan.outcome.values()):
+        return _refuse_all(desired, plan.outcome, old_inventory,
+                           "not applied: another object failed the server-side dry-run")
+    failed = _write_waves(cluster, desired, plan, live, opts)
+    result = SyncResult(objects=[created_namespace] if created_namespace else [])
+    for obj in desired:
+        oid = ObjectId.of(obj)
+        result.objects.append(plan.outcome[oid])
+        if oid in plan.entries:
+            result.inventory.append(plan.entries[oid])
+    if failed:
+        # keep everything the app may still own, so a later sync can prune it
+        have = set(plan.entries)
+        result.inventory += [e for oid, e in old.items() if oid not in have]
+        return result
+    result.objects.extend(_prune(cluster, spec, old, plan.entries, opts, result))
+    return result
+
+
+def _ensure_namespace(cluster: Cluster, name: str) -> ObjectResult | None:
+    """CreateNamespace: create the destination namespace when missing (not owned, never pruned)."""
+    if not name or with_retries(lambda: cluster.get("v1", "Namespace", "", name)) is not None:
+        return None
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    with_retries(lambda: cluster.apply(ns, field_manager=config.FIELD_MANAGER))
+    return ObjectResult(ObjectId.of(ns), "created", "CreateNamespace=true")
+
+
+def _write_waves(cluster: Cluster, desired: list[dict[str, Any]], plan: _Plan,
+                 live: dict[ObjectId, dict[str, Any]], opts: Options) -> bool:
+    """Apply what the plan writes, wave by wave; True when something failed."""
+    waves = sorted({wave_of(o) for o in desired})
+    for index, wave in enumerate(waves):
+        members = [o for o in plan.write if wave_of(o) == wave]
+        definitions = [o for o in members if _is_definition(o)]
+        rest = [o for o in members if not _is_definition(o)]
+        for batch in (definitions, rest):
+            if not _write(cluster, batch, plan, live):
+                _skip_rest(plan, desired, "an earlier object failed")
+                return True
+            if batch is definitions and definitions:
+                problem = _wait_established(cluster, definitions, opts)
+                if problem:
+                    _skip_rest(plan, desired, problem)
+                    return True
+        if index < len(waves) - 1:
+            problem = _wait_healthy(cluster, [o for o in desired if wave_of(o) == wave], opts)
+            if problem:
+                _skip_rest(plan, desired, f"wave {wave} did not become healthy: {problem}")
+                return True
+    return False
+
+
+def _is_definition(obj: dict[str, Any]) -> bool:
+    return obj["kind"] in DEFINITION_KINDS or obj["kind"].endswith("Class")
+
+
+def _write(cluster: Cluster, objs: list[dict[str, Any]], plan: _Plan,
+           live: dict[ObjectId, dict[str, Any]]) -> bool:
+    for obj in objs:
+        oid = ObjectId.of(obj)
+        note = ""
         try:
+            if oid in plan.recreate:
+                _delete_and_wait(cluster, obj)
+                note = "recreated: an immutable field changed"
             status, applied = with_retries(
                 lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER))
         except KubeError as exc:
-            failed = True
-            outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
-            continue
-        action = "created" if status == 201 or oid not in live else "configured"
-        outcome[oid] = ObjectResult(oid, action, health=health.of(applied))
+            plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
+            return False
+        created = status == 201 or oid not in live
+        plan.outcome[oid] = ObjectResult(oid, "created" if created else "configured", note,
+                                         health.of(applied))
+        plan.entries[oid] = inventory.entry(obj, applied)
+    return True
+
+
+def _skip_rest(plan: _Plan, desired: list[dict[str, Any]], reason: str) -> None:
     for obj in desired:
-        oid = ObjectId.of(obj)
-        result.objects.append(outcome[oid])
-        if outcome[oid].action in ("created", "configured", "unchanged"):
-            result.inventory.append(inventory_entry(obj))
-    if failed:
-        # keep everything the app may still own, so a later sync can prune it
-        have = {entry_id(e) for e in result.inventory}
-        result.inventory += [e for e in old_inventory if entry_id(e) not in have]
-        return result
-    result.objects.extend(_prune(cluster, spec, old_inventory, prune, result))
-    return result
+        plan.outcome.setdefault(ObjectId.of(obj), ObjectResult(ObjectId.of(obj), "skipped", reason))
+
+
+def _delete_and_wait(cluster: Cluster, obj: dict[str, Any], timeout_s: float = 60.0) -> None:
+    meta = obj["metadata"]
+    args = (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
+    with_retries(lambda: cluster.delete(*args, propagation="Foreground"))
+    deadline = time.monotonic() + timeout_s
+    while with_retries(lambda: cluster.get(*args)) is not None:
+        if time.monotonic() > deadline:
+            raise KubeError(0, f"{ObjectId.of(obj)} was not deleted within {timeout_s:.0f}s",
+                            transient=False)
+        time.sleep(0.2)
+
+
+def _wait_established(cluster: Cluster, defs: list[dict[str, Any]], opts: Options) -> str:
+    """Wait for CRDs to be Established and Namespaces Active; '' when they are."""
+    deadline = time.monotonic() + opts.wave_timeout_s
+    pending = [o for o in defs if o["kind"] in ("CustomResourceDefinition", "Namespace")]
+    while pending:
+        pending = [o for o in pending if not _ready(o, with_retries(lambda o=o: cluster.get(
+            o["apiVersion"], o["kind"], "", o["metadata"]["name"])))]
+        if pending and time.monotonic() > deadline:
+            return f"{ObjectId.of(pending[0])} not ready within {opts.wave_timeout_s:.0f}s"
+        if pending:
+            time.sleep(opts.poll_s)
+    if any(o["kind"] == "CustomResourceDefinition" for o in defs):
+        cluster.forget_discovery()
+    return ""
+
+
+def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    if live is None:
+        return False
+    if obj["kind"] == "Namespace":
+        return (live.get("status") or {}).get("phase") == "Active"
+    return health.of(live).status == "Healthy"
+
+
+def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -> str:
+    """Poll a wave's objects until all are Healthy; the problem ('' when healthy)."""
+    deadline = time.monotonic() + opts.wave_timeout_s
+    while True:
+        worst = health.HEALTHY
+        for obj in objs:
+            meta = obj["metadata"]
+            live = with_retries(lambda o=obj, m=meta: cluster.get(
+                o["apiVersion"], o["kind"], m.get("namespace", ""), m["name"]))
+            h = health.of(live)
+            if h.status != "Healthy":
+                worst = health.Health(h.status, f"{ObjectId.of(obj)}: {h.status} {h.message}".strip())
+                break
+        if worst.status == "Healthy":
+            return ""
+        if worst.status == "Degraded" or time.monotonic() > deadline:
+            return worst.message
+        time.sleep(opts.poll_s)
 
 
 def _created_by_this_sync(obj: dict[str, Any], desired: list[dict[str, Any]]) -> bool:
     """True when the object's kind (a CRD) or namespace is itself part of this sync."""
-    group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
     namespace = obj["metadata"].get("namespace")
     for other in desired:
-        if other["kind"] == "CustomResourceDefinition":
-            names = (other.get("spec") or {}).get("names") or {}
-            if names.get("kind") == obj["kind"] and (other.get("spec") or {}).get("group") == group:
-                return True
+        spec = other.get("spec") or {}
+        if (other["kind"] == "CustomResourceDefinition"
+                and (spec.get("names") or {}).get("kind") == obj["kind"]
+                and spec.get("group") == group_of(obj)):
+            return True
         if other["kind"] == "Namespace" and namespace and other["metadata"]["name"] == namespace:
             return True
     return False
 
 
-def _prune(cluster: Cluster, spec: AppSpec, old_inventory: list[dict[str, str]], prune: bool,
+def _prune(cluster: Cluster, spec: AppSpec, old: dict[ObjectId, dict[str, str]],
+           keep: dict[ObjectId, dict[str, str]], opts: Options,
            result: SyncResult) -> list[ObjectResult]:
-    keep = {entry_id(e) for e in result.inventory}
-    gone = [e for e in old_inventory if entry_id(e) not in keep]
-    gone.sort(key=lambda e: ordering.sort_key(
-        {"kind": e["kind"], "apiVersion": e["apiVersion"],
-         "metadata": {"namespace": e["namespace"], "name": e["name"]}}), reverse=True)
+    gone = [e for oid, e in old.items() if oid not in keep]
+    gone.sort(key=lambda e: ordering.sort_key(inventory.as_stub(e)), reverse=True)
     out = []
-    for entry in gone:
-        oid = entry_id(entry)
-        if not prune:
+    for e in gone:
+        oid = inventory.entry_id(e)
+        if not opts.prune:
             out.append(ObjectResult(oid, "skipped", "no longer in Git; prune is off"))
-            result.inventory.append(entry)
+            result.inventory.append(e)
             continue
-        args = (entry["apiVersion"], entry["kind"], entry["namespace"], entry["name"])
+        args = (e["apiVersion"], e["kind"], e["namespace"], e["name"])
         try:
             live = with_retries(lambda a=args: cluster.get(*a))
             if live is None:
@@ -264,9 +401,13 @@ def _prune(cluster: Cluster, spec: AppSpec, old_inventory: list[dict[str, str]],
             if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != spec.name:
                 out.append(ObjectResult(oid, "skipped", "not pruned: it no longer carries this app's label"))
                 continue
+            if "Prune=false" in object_options(live):
+                out.append(ObjectResult(oid, "skipped", f"not pruned: {config.ANNOTATION_OPTIONS} "
+                                                        "Prune=false"))
+                continue
             with_retries(lambda a=args: cluster.delete(*a))
             out.append(ObjectResult(oid, "pruned"))
         except KubeError as exc:
             out.append(ObjectResult(oid, "failed", f"prune {oid}: {exc}"))
-            result.inventory.append(entry)
+            result.inventory.append(e)
     return out

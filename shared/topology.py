@@ -25,7 +25,7 @@ class Subscription:
 
     @property
     def dead_letter_topic(self) -> str:
-        return f"{self.topic}-dead-letter"
+        return dead_letter_of(self.topic)
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "apply": ("functions/apply/main.py", "apply", "cloudevent"),
     "audit": ("functions/audit/main.py", "audit", "cloudevent"),
 }
+
+
+def dead_letter_of(topic: str) -> str:
+    return f"{topic}-dead-letter"
 
 
 def dead_letter_topics() -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import functions_framework
 
-from shared import applying, events
+from shared import applying, events, topology
 from shared.messages import ApplyRequest
 
 
@@ -16,4 +16,4 @@ def _apply(req: ApplyRequest, _message_id: str) -> None:
 
 @functions_framework.cloud_event
 def apply(cloud_event: Any) -> None:
-    events.handle(cloud_event, {ApplyRequest: _apply})
+    events.handle(cloud_event, {ApplyRequest: _apply}, topology.APPLY)

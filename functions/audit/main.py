@@ -22,4 +22,5 @@ def _audit(req: AuditRequest, _message_id: str) -> None:
 
 @functions_framework.cloud_event
 def audit(cloud_event: Any) -> None:
-    events.handle(cloud_event, {SweepRequest: _sweep, AuditRequest: _audit})
+    topic = events.source_topic(cloud_event, topology.AUDIT)
+    events.handle(cloud_event, {SweepRequest: _sweep, AuditRequest: _audit}, topic)

@@ -18,4 +18,4 @@ def _render(req: RenderRequest, _message_id: str) -> None:
 
 @functions_framework.cloud_event
 def render(cloud_event: Any) -> None:
-    events.handle(cloud_event, {RenderRequest: _render})
+    events.handle(cloud_event, {RenderRequest: _render}, topology.RENDER)

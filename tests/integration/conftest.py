@@ -146,7 +146,11 @@ class Observer:
 
     def drain(self, settle: float = 1.0) -> list[dict[str, Any]]:
         """Everything published since creation (waits `settle` seconds for stragglers)."""
-        out: list[dict[str, Any]] = []
+        return [json.loads(data) for data, _ in self.drain_raw(settle)]
+
+    def drain_raw(self, settle: float = 1.0) -> list[tuple[bytes, dict[str, str]]]:
+        """(data, attributes) of everything published since the last drain."""
+        out: list[tuple[bytes, dict[str, str]]] = []
         deadline = time.monotonic() + settle
         while time.monotonic() < deadline:
             resp = self.client.pull(request={"subscription": self.path, "max_messages": 100,
@@ -154,7 +158,8 @@ class Observer:
             if resp.received_messages:
                 self.client.acknowledge(request={"subscription": self.path, "ack_ids": [
                     m.ack_id for m in resp.received_messages]})
-                out += [json.loads(m.message.data) for m in resp.received_messages]
+                out += [(m.message.data, dict(m.message.attributes))
+                        for m in resp.received_messages]
             else:
                 time.sleep(0.1)
         return out

@@ -68,6 +68,6 @@ def test_function_serves_with_its_deploy_config(stack, tmp_path, name):
             status, _ = post(f"{url}/projects/p/topics/{topic}", json.dumps(envelope).encode(),
                              {"Content-Type": "application/json"})
             assert status in (200, 204)
-            assert "poison message dropped" in log.read_text()
+            assert "poison message sent to the dead-letter topic" in log.read_text()
     finally:
         procs.stop(proc)

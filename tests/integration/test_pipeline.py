@@ -136,13 +136,19 @@ def test_removed_object_is_pruned_only_with_prune(stack, secret, uid, repo, name
         assert present is (not prune)
 
 
-def test_poison_messages_are_dropped_and_the_function_keeps_serving(stack, secret, uid, repo,
-                                                                    namespace):
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_function_keeps_serving(
+        stack, secret, uid, repo, namespace, observe):
+    dead = observe(topology.dead_letter_of(topology.APPLY))
     bus.publish_raw(topology.APPLY, b"this is not json")
     bus.publish_raw(topology.APPLY, messages.encode(ApplyRequest(
         app=f"nobody-{uid}", revision="r", initiator="webhook", operation=f"poison-{uid}")))
-    wait_for(lambda: f"nobody-{uid}" in function_log(stack, "apply"), "the unknown app to be logged")
-    assert "poison message dropped" in function_log(stack, "apply")
+    got = wait_for(lambda: (ms := dead.drain_raw(0.3)) and ms, "dead letters", timeout=15)
+    got += dead.drain_raw(1.0)
+    reasons = sorted(attrs["reason"] for _, attrs in got)
+    assert len(got) == 2
+    assert reasons[0].startswith("application 'nobody-")
+    assert reasons[1].startswith("message is not JSON")
+    assert "poison message sent to the dead-letter topic" in function_log(stack, "apply")
     app = f"after-poison-{uid}"
     create_app(app, repo, namespace)
     push(stack, secret, repo, "deploy", {"app/cm.yaml": manifests.configmap()})
