@@ -8,6 +8,7 @@ older than the one already synced is skipped (never go backwards).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +33,18 @@ class Outcome:
 
 
 def apply(req: ApplyRequest) -> Outcome:
-    begun = store.begin_operation(req.app, req.operation)
+    holder = uuid.uuid4().hex
+    begun = store.begin_operation(req.app, req.operation, holder)
     if begun.duplicate:
         logs.info("operation already finished; ignoring redelivery", app=req.app,
                   operation=req.operation)
         return Outcome("duplicate")
+    assert begun.app is not None
+    with store.heartbeat(req.app, holder):
+        return _apply(req, holder, begun)
+
+
+def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     assert begun.app is not None
     spec, status = begun.app.spec, begun.app.status
     revision = store.get_revision(req.app, req.revision)
@@ -44,7 +52,7 @@ def apply(req: ApplyRequest) -> Outcome:
     if req.initiator in FORWARD_ONLY and synced_at and revision["committedAt"] < synced_at:
         message = (f"revision {req.revision} ({revision['commit'][:7]}) is older than the synced "
                    f"{(status.get('sync') or {}).get('commit', '')[:7]}; not going backwards")
-        store.finish_operation(req.app, req.operation, begun.sequence, None, {
+        store.finish_operation(req.app, req.operation, holder, begun.sequence, None, {
             "lastSkipped": {"revision": req.revision, "operation": req.operation,
                             "message": message, "at": store.now()}})
         logs.warning("skipped older revision", app=req.app, revision=req.revision)
@@ -60,14 +68,14 @@ def apply(req: ApplyRequest) -> Outcome:
                            refused=_refused_by_project(spec, desired))
     except (KubeError, FetchError, SecretMismatch) as exc:
         if isinstance(exc, FetchError) or getattr(exc, "transient", False):
-            store.release_lease(req.app, req.operation)
+            store.release_lease(req.app, holder)
             raise  # the message is redelivered and the same operation resumes
         result = SyncResult(objects=[], inventory=old_inventory)
         result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
     finished = store.now()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished)
     new_status = _status(req, begun.sequence, revision, result, finished, entry)
-    store.finish_operation(req.app, req.operation, begun.sequence, entry, new_status)
+    store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
     logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
               counts=result.counts())
     return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"])

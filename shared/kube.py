@@ -197,7 +197,9 @@ def _api_client(name: str) -> kclient.ApiClient:
     else:
         context = None if name == IN_CLUSTER else name
         try:
-            kconfig.load_kube_config(context=context, client_configuration=configuration)
+            # KUBECONFIG is read now, not when the kubernetes package was imported
+            kconfig.load_kube_config(config_file=os.environ.get("KUBECONFIG"), context=context,
+                                     client_configuration=configuration)
         except kconfig.ConfigException as exc:
             raise KubeError(0, f"cluster {name!r}: {exc}", transient=False) from exc
     configuration.connection_pool_maxsize = 16

@@ -14,8 +14,10 @@ infra/ declares an index for each.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -168,12 +170,19 @@ class Begun:
     app: App | None = None
 
 
-def begin_operation(app_name: str, operation: str, lease_s: int = 300) -> Begun:
-    """Take the app's lease for an operation and allocate its history sequence number.
+class LeaseLost(RuntimeError):
+    """Our lease expired and another delivery took over: write nothing (retry later)."""
 
-    A redelivery of a finished operation returns duplicate=True. A redelivery of an
-    operation that died half way gets its lease and sequence back. Another live
-    operation's lease raises LeaseBusy.
+
+LEASE_S = 60  # renewed every LEASE_S/3 while the holder lives: a dead holder frees it soon
+
+
+def begin_operation(app_name: str, operation: str, holder: str, lease_s: int = LEASE_S) -> Begun:
+    """Take the app's lease for one delivery of an operation; allocate its history number.
+
+    A finished operation (redelivered) returns duplicate=True. A live lease of anyone else
+    (another operation, or another delivery of this one still running) raises LeaseBusy.
+    An expired lease is taken over; if it was this operation's, its sequence is reused.
     """
     ref = _app_ref(app_name)
     transaction = client().transaction()
@@ -188,22 +197,52 @@ def begin_operation(app_name: str, operation: str, lease_s: int = 300) -> Begun:
         if operation in (doc.get("doneOperations") or []):
             return Begun(0, duplicate=True, app=app)
         lease = doc.get("lease") or {}
+        if lease and lease.get("holder") != holder and lease.get("expiresAt", now()) > now():
+            raise LeaseBusy(f"application {app_name!r} is being synced by {lease.get('operation')}")
         if lease.get("operation") == operation:
             seq = int(lease["sequence"])
-        elif lease and lease.get("expiresAt") and lease["expiresAt"] > now():
-            raise LeaseBusy(f"application {app_name!r} is being synced by {lease.get('operation')}")
         else:
             seq = int((doc.get("status") or {}).get("historyCount", 0)) + 1
-        tx.update(ref, {"lease": {"operation": operation, "sequence": seq,
+        tx.update(ref, {"lease": {"operation": operation, "holder": holder, "sequence": seq,
                                   "expiresAt": now() + dt.timedelta(seconds=lease_s)}})
         return Begun(seq, app=app)
 
     return run(transaction)
 
 
-def finish_operation(app_name: str, operation: str, sequence: int, entry: dict[str, Any] | None,
-                     status: dict[str, Any]) -> None:
-    """Write the history entry (if any) and the status, mark the operation done, free the lease."""
+@contextlib.contextmanager
+def heartbeat(app_name: str, holder: str, lease_s: int = LEASE_S) -> Iterator[None]:
+    """Keep renewing the lease while the block runs (stops renewing if it was lost)."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_s / 3):
+            try:
+                ref = _app_ref(app_name)
+                snap = ref.get()
+                lease = (snap.to_dict() or {}).get("lease") or {}
+                if lease.get("holder") != holder:
+                    return
+                ref.update({"lease.expiresAt": now() + dt.timedelta(seconds=lease_s)},
+                           option=client().write_option(last_update_time=snap.update_time))
+            except Exception:
+                continue
+
+    thread = threading.Thread(target=renew, name=f"lease-{app_name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
+                     entry: dict[str, Any] | None, status: dict[str, Any]) -> None:
+    """Write the history entry (if any) and the status, mark the operation done, free the lease.
+
+    Raises LeaseLost, writing nothing, when another delivery took the lease meanwhile.
+    """
     ref = _app_ref(app_name)
     transaction = client().transaction()
 
@@ -211,25 +250,27 @@ def finish_operation(app_name: str, operation: str, sequence: int, entry: dict[s
     def run(tx: firestore.Transaction) -> None:
         snap = ref.get(transaction=tx)
         doc = snap.to_dict() or {}
+        if (doc.get("lease") or {}).get("holder") != holder:
+            raise LeaseLost(f"the lease on {app_name!r} was taken over; {operation} not recorded")
         done = [*(doc.get("doneOperations") or []), operation][-DONE_OPERATIONS_KEPT:]
         update: dict[str, Any] = {f"status.{k}": v for k, v in status.items()}
         if entry is not None:
             tx.set(ref.collection("history").document(f"{sequence:06d}"), entry)
             update["status.historyCount"] = sequence
         update["doneOperations"] = done
-        if (doc.get("lease") or {}).get("operation") == operation:
-            update["lease"] = firestore.DELETE_FIELD
+        update["lease"] = firestore.DELETE_FIELD
         tx.update(ref, update)
 
     run(transaction)
 
 
-def release_lease(app_name: str, operation: str) -> None:
+def release_lease(app_name: str, holder: str) -> None:
     """Give the lease back without finishing (e.g. after a transient failure)."""
     ref = _app_ref(app_name)
     snap = ref.get()
-    if snap.exists and ((snap.to_dict() or {}).get("lease") or {}).get("operation") == operation:
-        ref.update({"lease": firestore.DELETE_FIELD})
+    if snap.exists and ((snap.to_dict() or {}).get("lease") or {}).get("holder") == holder:
+        ref.update({"lease": firestore.DELETE_FIELD},
+                   option=client().write_option(last_update_time=snap.update_time))
 
 
 def history(app: str) -> list[dict[str, Any]]:

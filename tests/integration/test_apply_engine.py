@@ -1,0 +1,232 @@
+"""The sync engine against the real API server: order, zero-write no-ops, prune, immutable
+fields, waves, health, projects, concurrency. (Like Flux's envtest suite: real kube-apiserver,
+each test in its own namespace.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import yaml
+
+from shared import applying, health, kube, store
+from shared.messages import ApplyRequest
+from shared.model import AppSpec, Destination, SyncPolicy
+from shared.prepare import prepare
+from shared.sync import Options, apply_all
+from tests.integration import manifests
+from tests.integration.conftest import (
+    create_app,
+    kubectl,
+    kubectl_json,
+    wait_for,
+    wait_history,
+    webhook,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def spec_for(app, namespace, **policy):
+    return AppSpec(name=app, repoURL="http://127.0.0.1/none.git",
+                   destination=Destination(namespace=namespace), syncPolicy=SyncPolicy(**policy))
+
+
+def sync(app, namespace, texts, inventory=(), **opts):
+    cluster = kube.cluster()
+    spec = spec_for(app, namespace)
+    objs = [yaml.safe_load(t) for t in texts]
+    result = apply_all(cluster, spec, prepare(spec, objs, cluster), list(inventory), Options(**opts))
+    return result, {r.id.name: r for r in result.objects}
+
+
+def crd(group):
+    return f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+"""
+
+
+def test_crd_and_its_custom_resource_in_one_sync(stack, uid, namespace):
+    group = f"t{uid}.example.com"
+    widget = f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n"
+    result, by_name = sync(f"crd-{uid}", namespace, [widget, crd(group)])
+    assert not result.failed, [r.message for r in result.objects]
+    assert [r.id.kind for r in result.objects] == ["CustomResourceDefinition", "Widget"]
+    assert by_name["w1"].action == "created"
+    assert kubectl_json("get", f"widgets.{group}", "w1", "-n", namespace)["spec"]["size"] == 3
+    kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
+
+
+def test_noop_sync_makes_no_write_and_no_per_object_request(stack, uid, namespace):
+    texts = [manifests.deployment(), manifests.service(), manifests.configmap(),
+             manifests.ingress()]
+    first, _ = sync(f"noop-{uid}", namespace, texts)
+    assert first.counts() == {"created": 4}
+    time.sleep(1.5)  # let the deployment controller write status and its revision annotation
+    before = {i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
+              for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]}
+    second, _ = sync(f"noop-{uid}", namespace, texts, first.inventory)
+    assert second.counts() == {"unchanged": 4}
+    assert second.writes == 0
+    assert second.requests == {"list": 4}  # one per kind, nothing per object
+    after = {i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
+             for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]}
+    assert after == before
+    # one object changed in Git: exactly one dry-run and one write
+    texts[2] = manifests.configmap(greeting="changed")
+    third, by_name = sync(f"noop-{uid}", namespace, texts, second.inventory)
+    assert by_name["settings"].action == "configured"
+    assert third.requests == {"list": 4, "dry-run": 1, "apply": 1}
+
+
+def test_hand_edit_is_caught_by_the_dry_run_not_the_fast_path(stack, uid, namespace):
+    first, _ = sync(f"edit-{uid}", namespace, [manifests.configmap()])
+    kubectl("patch", "configmap", "settings", "-n", namespace, "-p", '{"data":{"greeting":"x"}}')
+    _, by_name = sync(f"edit-{uid}", namespace, [manifests.configmap()], first.inventory)
+    assert by_name["settings"].action == "configured"
+    assert kubectl_json("get", "configmap", "settings", "-n", namespace)["data"]["greeting"] == "hello"
+
+
+def test_empty_render_never_prunes_everything_unless_allowed(stack, uid, namespace):
+    first, _ = sync(f"empty-{uid}", namespace, [manifests.configmap()], prune=True)
+    refused, _ = sync(f"empty-{uid}", namespace, [], first.inventory, prune=True)
+    assert refused.failed and "refusing to prune everything" in refused.objects[0].message
+    assert refused.writes == 0 and refused.inventory == first.inventory
+    kubectl("get", "configmap", "settings", "-n", namespace)
+    _, by_name = sync(f"empty-{uid}", namespace, [], first.inventory, prune=True,
+                            allow_empty=True)
+    assert by_name["settings"].action == "pruned"
+
+
+def test_prune_false_annotation_keeps_the_object(stack, uid, namespace):
+    keep = manifests.configmap("kept").replace(
+        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-options: Prune=false}\n")
+    first, _ = sync(f"keep-{uid}", namespace, [keep, manifests.configmap("other")], prune=True)
+    _, by_name = sync(f"keep-{uid}", namespace, [manifests.configmap("other")],
+                           first.inventory, prune=True)
+    assert by_name["kept"].action == "skipped" and "Prune=false" in by_name["kept"].message
+    kubectl("get", "configmap", "kept", "-n", namespace)
+
+
+def test_immutable_field_fails_with_a_hint_and_recreates_on_opt_in(stack, uid, namespace):
+    first, _ = sync(f"imm-{uid}", namespace, [manifests.deployment()])
+    changed = manifests.deployment().replace("matchLabels: {app: web}", "matchLabels: {app: web, v: two}") \
+        .replace("labels: {app: web}\n    spec:", "labels: {app: web, v: two}\n    spec:")
+    failed, by_name = sync(f"imm-{uid}", namespace, [changed], first.inventory)
+    assert failed.failed and failed.writes == 0
+    assert "immutable" in by_name["web"].message and "Recreate=true" in by_name["web"].message
+    uid_before = kubectl_json("get", "deployment", "web", "-n", namespace)["metadata"]["uid"]
+    recreated, by_name = sync(f"imm-{uid}", namespace, [changed], first.inventory, recreate=True)
+    assert not recreated.failed, by_name["web"].message
+    assert by_name["web"].message.startswith("recreated")
+    live = kubectl_json("get", "deployment", "web", "-n", namespace)
+    assert live["metadata"]["uid"] != uid_before
+    assert live["spec"]["selector"]["matchLabels"] == {"app": "web", "v": "two"}
+
+
+def test_create_namespace(stack, uid):
+    ns = f"created-{uid}"
+    result, by_name = sync(f"ns-{uid}", ns, [manifests.configmap()], create_namespace=ns)
+    assert by_name[ns].action == "created" and by_name["settings"].action == "created"
+    assert all(e["kind"] != "Namespace" for e in result.inventory)  # created, not owned
+    kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_health_zero_replicas_is_healthy_and_a_missed_deadline_degraded(stack, uid, namespace):
+    sync(f"health-{uid}", namespace, [manifests.deployment("idle", replicas=0),
+                                      manifests.deployment("stuck", replicas=1).replace(
+                                          "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")])
+
+    def health_of(name):
+        return health.of(kubectl_json("get", "deployment", name, "-n", namespace))
+
+    wait_for(lambda: health_of("idle").status == "Healthy", "idle to be Healthy")
+    assert health_of("stuck").status in ("Progressing", "Degraded")
+    degraded = wait_for(lambda: (h := health_of("stuck")).status == "Degraded" and h, "Degraded",
+                        timeout=60)
+    assert "progress" in degraded.message.lower()
+
+
+def test_a_wave_must_be_healthy_before_the_next(stack, uid, namespace):
+    stuck = manifests.deployment("stuck", replicas=1).replace(
+        "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1").replace(
+        "metadata:\n  name: stuck", "metadata:\n  name: stuck\n  annotations: {gitops.dev/sync-wave: '0'}")
+    later = manifests.configmap("later").replace(
+        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-wave: '1'}\n")
+    early = manifests.configmap("early").replace(
+        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-wave: '-1'}\n")
+    _, by_name = sync(f"waves-{uid}", namespace, [later, stuck, early], wave_timeout_s=60)
+    assert by_name["early"].action == "created" and by_name["stuck"].action == "created"
+    assert by_name["later"].action == "skipped"
+    assert "wave 0 did not become healthy" in by_name["later"].message
+    assert "later" not in kubectl("get", "configmap", "-n", namespace)
+
+
+def test_two_concurrent_deliveries_of_one_sync_apply_once(stack, secret, uid, repo, namespace):
+    app = f"twice-{uid}"
+    create_app(app, repo, namespace, automated=False)
+    repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})
+    from shared import cli
+
+    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    revision = store.get_history(app, 1)["revision"]
+    req = ApplyRequest(app=app, revision=revision, initiator="manual", operation=f"both-{uid}")
+    outcomes, errors = [], []
+
+    def deliver():
+        try:
+            outcomes.append(applying.apply(req).action)
+        except store.LeaseBusy as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("synced") == 1
+    assert len(outcomes) + len(errors) == 2  # the other one is busy (retried) or a duplicate
+    assert store.get_app(app).status["historyCount"] == 2
+
+
+def test_project_violation_is_refused_before_any_write(stack, secret, uid, repo, namespace):
+    from shared import github
+
+    store.put_project(f"team-{uid}", {
+        "sourceRepos": [repo.url], "destinations": [{"cluster": "*", "namespace": namespace}],
+        "clusterResourceWhitelist": [], "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}]})
+    app = f"tenant-{uid}"
+    from shared import cli
+
+    assert cli.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+                     "--dest-namespace", namespace, "--sync-policy", "automated",
+                     "--project", f"team-{uid}"]) == 0
+    role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: x-" + uid + "}\n"
+    other_ns = manifests.configmap("elsewhere").replace("metadata:\n",
+                                                        "metadata:\n  namespace: kube-system\n")
+    sha = repo.commit_and_push("escape", {"app/ok.yaml": manifests.configmap(), "app/role.yaml": role,
+                                          "app/other.yaml": other_ns})
+    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
+    entry = wait_history(app, 1)
+    assert entry["phase"] == "Failed" and entry["writes"] == 0
+    results = {r["name"]: r for r in entry["resources"]}
+    assert "clusterResourceWhitelist" in results[f"x-{uid}"]["message"]
+    assert "namespace 'kube-system'" in results["elsewhere"]["message"]
+    assert results["settings"]["action"] == "skipped"
+    assert "settings" not in kubectl("get", "configmap", "-n", namespace)
