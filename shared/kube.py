@@ -26,6 +26,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from shared.model import IN_CLUSTER
 
 APPLY_PATCH = "application/apply-patch+yaml"
+USER_AGENT = "gitops/0.1"  # names our requests in the API server's audit log
 
 
 class KubeError(RuntimeError):
@@ -102,7 +103,8 @@ class Cluster:
         url = self.api.configuration.host + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": "application/json", "Content-Type": content_type,
+                   "User-Agent": USER_AGENT}
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         data = json.dumps(body).encode() if body is not None else None
         try:

@@ -17,9 +17,11 @@ cluster error raises (the message is then redelivered and the sync resumes).
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ from shared.model import AppSpec
 from shared.prepare import group_of
 
 RETRIES = 4
+CONCURRENCY = 8  # requests in flight: dry-runs, and applies within a run of one kind
 DEFINITION_KINDS = ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding")
 IMMUTABLE = re.compile(r"field is immutable|updates to statefulset spec for fields other than|"
                        r"spec\.selector.*immutable", re.I)
@@ -155,36 +158,47 @@ class _Plan:
     entries: dict[ObjectId, dict[str, str]] = field(default_factory=dict)
 
 
+def _dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError:
+    """The object a server-side apply would produce, or the permanent error refusing it."""
+    try:
+        return with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER,
+                                                  dry_run=True))[1]
+    except KubeError as exc:
+        if exc.transient:
+            raise
+        return exc
+
+
 def _plan(cluster: Cluster, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]],
           old: dict[ObjectId, dict[str, str]], opts: Options) -> _Plan:
     plan = _Plan()
+    suspects = [o for o in desired
+                if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))]
+    with ThreadPoolExecutor(CONCURRENCY) as pool:  # dry-runs are independent of each other
+        predicted = dict(zip((ObjectId.of(o) for o in suspects),
+                             pool.map(lambda o: _dry_run(cluster, o), suspects), strict=True))
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)
-        if inventory.untouched(old.get(oid), obj, current):
+        if oid not in predicted:
             plan.outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(current))
             plan.entries[oid] = old[oid]
             continue
-        try:
-            _, predicted = with_retries(lambda o=obj: cluster.apply(
-                o, field_manager=config.FIELD_MANAGER, dry_run=True))
-        except KubeError as exc:
-            if exc.transient:
-                raise
-            if exc.status == 404 and _created_by_this_sync(obj, desired):
+        outcome = predicted[oid]
+        if isinstance(outcome, KubeError):
+            if outcome.status == 404 and _created_by_this_sync(obj, desired):
                 plan.write.append(obj)  # its CRD or namespace comes earlier in this sync
-            elif is_immutable(exc) and (opts.recreate or "Recreate=true" in object_options(obj)):
+            elif is_immutable(outcome) and (opts.recreate or "Recreate=true" in object_options(obj)):
                 plan.write.append(obj)
                 plan.recreate.add(oid)
-            elif is_immutable(exc):
+            elif is_immutable(outcome):
                 plan.outcome[oid] = ObjectResult(oid, "failed", (
-                    f"{oid}: {exc} (an immutable field changed: opt in to delete and recreate "
+                    f"{oid}: {outcome} (an immutable field changed: opt in to delete and recreate "
                     f"with the annotation {config.ANNOTATION_OPTIONS}: Recreate=true, or the "
                     "application's syncOptions Recreate=true)"))
             else:
-                plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
-            continue
-        if current is not None and not drift.changes(predicted, current):
+                plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {outcome}")
+        elif current is not None and not drift.changes(outcome, current):
             plan.outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(current))
             plan.entries[oid] = inventory.entry(obj, current)
         else:
@@ -286,22 +300,32 @@ def _is_definition(obj: dict[str, Any]) -> bool:
 
 def _write(cluster: Cluster, objs: list[dict[str, Any]], plan: _Plan,
            live: dict[ObjectId, dict[str, Any]]) -> bool:
-    for obj in objs:
-        oid = ObjectId.of(obj)
-        note = ""
-        try:
-            if oid in plan.recreate:
-                _delete_and_wait(cluster, obj)
-                note = "recreated: an immutable field changed"
-            status, applied = with_retries(
-                lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER))
-        except KubeError as exc:
-            plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
+    """Apply in order: runs of one kind concurrently, kinds one after the other."""
+    for _, run in itertools.groupby(objs, key=lambda o: (o["apiVersion"], o["kind"])):
+        batch = list(run)
+        with ThreadPoolExecutor(min(CONCURRENCY, len(batch))) as pool:
+            ok = list(pool.map(lambda o: _write_one(cluster, o, plan, live), batch))
+        if not all(ok):
             return False
-        created = status == 201 or oid not in live
-        plan.outcome[oid] = ObjectResult(oid, "created" if created else "configured", note,
-                                         health.of(applied))
-        plan.entries[oid] = inventory.entry(obj, applied)
+    return True
+
+
+def _write_one(cluster: Cluster, obj: dict[str, Any], plan: _Plan,
+               live: dict[ObjectId, dict[str, Any]]) -> bool:
+    oid = ObjectId.of(obj)
+    note = ""
+    try:
+        if oid in plan.recreate:
+            _delete_and_wait(cluster, obj)
+            note = "recreated: an immutable field changed"
+        status, applied = with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER))
+    except KubeError as exc:
+        plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
+        return False
+    created = status == 201 or oid not in live
+    plan.outcome[oid] = ObjectResult(oid, "created" if created else "configured", note,
+                                     health.of(applied))
+    plan.entries[oid] = inventory.entry(obj, applied)
     return True
 
 

@@ -32,6 +32,18 @@ SDK = Path(os.environ.get("CLOUDSDK_ROOT", "/usr/lib/google-cloud-sdk"))
 CACHE = Path(os.environ.get("GITOPS_CACHE", Path.home() / ".cache" / "gitops"))
 FUNCTION_NAMES = ("intake", "render", "apply", "audit")
 
+# The API server's audit log records every write (who, with which client, what): the
+# benchmarks count write requests from it, side by side for us and for kubectl.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+"""
+
 
 def say(message: str) -> None:
     print(f"[stack] {message}", file=sys.stderr, flush=True)
@@ -136,6 +148,8 @@ def start_kube(st: Stack) -> None:
         (pki / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
         (pki / "tokens.csv").chmod(0o600)
     token = (pki / "tokens.csv").read_text().split(",")[0]
+    policy = st.dir / "audit-policy.yaml"
+    policy.write_text(AUDIT_POLICY)
     logs = st.dir / "logs"
     etcd_port, peer_port, api_port = procs.free_port(), procs.free_port(), procs.free_port()
     etcd_dir = st.dir / "etcd"
@@ -165,6 +179,8 @@ def start_kube(st: Stack) -> None:
         f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-account-key-file={pki / 'sa.pub'}",
         "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
+        f"--audit-policy-file={policy}", f"--audit-log-path={logs / 'kube-audit.log'}",
+        "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
     ], str(logs / "kube-apiserver.log"), port=api_port)
     st.procs.append(api)
     ctx = ssl.create_default_context(cafile=str(pki / "server.crt"))
@@ -192,6 +208,7 @@ def start_kube(st: Stack) -> None:
     procs.wait_until(lambda: procs.http_ok(sa_url, auth, ctx), "default service account", 60,
                      kcm, str(logs / "kube-controller-manager.log"))
     st.env["KUBECONFIG"] = str(kubeconfig)
+    st.env["GITOPS_KUBE_AUDIT_LOG"] = str(logs / "kube-audit.log")
 
 
 def start_git(st: Stack) -> None:

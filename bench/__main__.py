@@ -1,0 +1,30 @@
+"""python -m bench [GROUP ...]: run benchmark groups (default: all that exist) and write results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import report
+
+GROUPS = ("apply",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("groups", nargs="*", help=f"any of: {', '.join(GROUPS)} (default: all)")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.groups) - set(GROUPS))
+    if unknown:
+        p.error(f"unknown group(s) {unknown}; choose from {', '.join(GROUPS)}")
+    records: list[report.Record] = []
+    for group in args.groups or GROUPS:
+        module = __import__(f"bench.{group}", fromlist=["run"])
+        records += module.run()
+    path = report.write(records)
+    print(f"results: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
