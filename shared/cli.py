@@ -64,7 +64,8 @@ def app_create(args: argparse.Namespace) -> int:
         name=args.name, repoURL=args.repo, path=args.path, targetRevision=args.revision,
         destination=Destination(cluster=args.dest_cluster, namespace=args.dest_namespace),
         syncPolicy=SyncPolicy(automated=args.sync_policy == "automated", prune=args.auto_prune,
-                              selfHeal=args.self_heal),
+                              selfHeal=args.self_heal, allowEmpty=args.allow_empty,
+                              syncOptions=tuple(args.sync_option)),
         project=args.project,
     )
     try:
@@ -235,6 +236,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--sync-policy", choices=("manual", "automated"), default="manual")
     c.add_argument("--auto-prune", action="store_true")
     c.add_argument("--self-heal", action="store_true")
+    c.add_argument("--allow-empty", action="store_true", help="a revision with no objects may prune all")
+    c.add_argument("--sync-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="CreateNamespace=true, Recreate=true, WaveTimeout=SECONDS (repeatable)")
     c.add_argument("--project", default="default")
     c.add_argument("--upsert", action="store_true", help="update it if it exists")
     c.set_defaults(func=app_create)

@@ -186,14 +186,16 @@ def _api_client(name: str) -> kclient.ApiClient:
 
     1. `GITOPS_CLUSTERS` (JSON: name -> {"endpoint", "caCertificate" (base64 PEM)}), which
        infra/ fills from the GKE clusters: authenticated with the function's own Google
-       credentials, refreshed as they expire.
+       credentials, refreshed as they expire; or, for any other API server, with a bearer
+       token read from "tokenFile" or the environment variable "tokenEnv" (where Cloud Run
+       mounts or injects a Secret Manager secret).
     2. Inside a pod, for `in-cluster`: the pod's service account.
     3. A kubeconfig context of that name (`in-cluster` = the current context).
     """
     configuration = kclient.Configuration()
     registered = json.loads(os.environ.get("GITOPS_CLUSTERS") or "{}")
     if name in registered:
-        _configure_gke(configuration, registered[name])
+        _configure_registered(configuration, registered[name])
     elif name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
         kconfig.load_incluster_config(client_configuration=configuration)
     else:
@@ -208,16 +210,34 @@ def _api_client(name: str) -> kclient.ApiClient:
     return kclient.ApiClient(configuration)
 
 
-def _configure_gke(configuration: kclient.Configuration, cluster: dict[str, str]) -> None:
-    import google.auth
-    import google.auth.transport.requests
-
+def _configure_registered(configuration: kclient.Configuration, cluster: dict[str, str]) -> None:
     configuration.host = cluster["endpoint"]
     if not configuration.host.startswith("https://"):
         configuration.host = "https://" + configuration.host
     with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
         ca.write(base64.b64decode(cluster["caCertificate"]))
     configuration.ssl_ca_cert = ca.name
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    if cluster.get("tokenFile") or cluster.get("tokenEnv"):
+        def read_token(config: kclient.Configuration) -> None:
+            if cluster.get("tokenFile"):
+                with open(cluster["tokenFile"]) as f:
+                    token = f.read().strip()
+            else:
+                token = os.environ.get(cluster["tokenEnv"], "").strip()
+            config.api_key = {"BearerToken": token}
+
+        configuration.refresh_api_key_hook = read_token
+        read_token(configuration)
+        return
+    _google_token(configuration)
+
+
+def _google_token(configuration: kclient.Configuration) -> None:
+    """Bearer tokens from the function's Google credentials (GKE), refreshed as they expire."""
+    import google.auth
+    import google.auth.transport.requests
+
     credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     lock = threading.Lock()
 

@@ -32,9 +32,9 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     stored, redacted = secrets.redact(rendered.objects)
     if rendered.errors:
         return _failed(req, rendered.errors)
-    if not rendered.objects:
-        return _failed(req, [Finding(spec.path, 0, 0, "", "no manifests found (refusing to sync "
-                                                            "an empty revision)")])
+    if not rendered.objects and not spec.syncPolicy.allowEmpty:
+        return _failed(req, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
+                                                            "is synced only with allowEmpty)")])
     rev = revision_id(req.commit, rendered.digest)
     store.put_revision(req.app, rev, {
         "commit": req.commit,
