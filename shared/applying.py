@@ -74,8 +74,11 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
     finished = store.now()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished)
-    new_status = _status(req, begun.sequence, revision, result, finished, entry)
+    new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
     store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
+    store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
+        req.revision, (status.get("pin") or {}).get("revision", ""),
+        (status.get("lastHealthy") or {}).get("revision", "")})
     logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
               counts=result.counts())
     return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"])
@@ -126,14 +129,21 @@ def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result
     }
 
 
-def _status(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
-            finished: dt.datetime, entry: dict[str, Any]) -> dict[str, Any]:
+def _status(req: ApplyRequest, spec: AppSpec, seq: int, revision: dict[str, Any],
+            result: SyncResult, finished: dt.datetime, entry: dict[str, Any]) -> dict[str, Any]:
     status: dict[str, Any] = {
         "operation": {"phase": entry["phase"], "sequence": seq, "initiator": req.initiator,
                       "message": entry["summary"], "finishedAt": finished},
         "health": result.health.to_doc(),
         "inventory": result.inventory,
     }
+    if not result.failed and req.initiator == "rollback" and spec.syncPolicy.automated:
+        # auto-sync would undo the rollback at the next push: pin until unpinned or synced
+        who, _, why = req.triggered_by.partition(": ")
+        status["pin"] = {"revision": req.revision, "commit": revision["commit"], "by": who,
+                         "at": finished, "reason": why or f"rollback to {revision['commit'][:7]}"}
+    elif not result.failed and req.initiator == "manual":
+        status["pin"] = None  # an explicit sync moves the application on
     if not result.failed:
         status["sync"] = {"status": "Synced", "revision": req.revision,
                           "commit": revision["commit"], "committedAt": revision["committedAt"],

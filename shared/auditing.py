@@ -1,21 +1,29 @@
 """The audit step: the sweep's fan-out, and one application's drift audit.
 
-Live state is read with one list request per kind and namespace (by the tracking
-label); each object that exists is then compared with what a server-side dry-run
-apply of its desired state predicts, so server defaults never count as drift.
+Live state is read with one list request per kind and namespace (by the tracking label).
+An object untouched since our apply (inventory digests) costs nothing more; the others
+are compared with what a server-side dry-run apply of their desired state predicts, so
+server defaults never count as drift. Each drifted field is attributed to the field
+manager that owns it now, and the object to its last writer in the audit log.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import config, drift, inventory, kube, logs, rendering, store
+from shared import audittrail, config, drift, gitfetch, health, inventory, kube, logs, rendering, store
 from shared.kube import Cluster
 from shared.manifests import ObjectId
-from shared.messages import ApplyRequest, AuditRequest, SweepRequest
+from shared.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
+from shared.model import AppSpec
 from shared.prepare import prepare
 from shared.sync import live_objects, with_retries
+
+UNRECORDED = ("no field manager recorded this write (Kubernetes < 1.22 does not track "
+              "/scale subresource writes such as kubectl scale)")
 
 
 @dataclass
@@ -23,36 +31,85 @@ class ObjectDrift:
     id: ObjectId
     kind: str  # modified | missing | extra
     fields: list[dict[str, Any]] = field(default_factory=list)
+    writer: str = ""  # the last writer from the audit log, when one is readable
 
     def to_doc(self) -> dict[str, Any]:
-        return {"object": str(self.id), "drift": self.kind, "fields": self.fields}
+        doc = {"object": str(self.id), "drift": self.kind, "fields": self.fields}
+        if self.writer:
+            doc["lastWriter"] = self.writer
+        return doc
 
     def describe(self) -> str:
+        by = f" (last written by {self.writer})" if self.writer else ""
         if self.kind != "modified":
-            return f"{self.id} {self.kind}"
+            return f"{self.id} {self.kind}{by}"
         parts = []
         for f in self.fields:
             who = (f" by {f['manager']} at {f['time']}" if f.get("manager")
                    else " by an unrecorded writer" if f.get("note") else "")
             parts.append(f"{f['path']}: {f['desired']!r} -> {f['live']!r}{who}")
-        return f"{self.id} modified: " + "; ".join(parts)
+        return f"{self.id} modified: " + "; ".join(parts) + by
 
 
 @dataclass(frozen=True)
 class AuditOutcome:
     drifted: list[ObjectDrift]
-    heal: ApplyRequest | None
+    apply: ApplyRequest | None  # a self-heal or an automated rollback
 
 
-def fan_out(req: SweepRequest, operation: str) -> list[AuditRequest]:
-    """One audit request per application (all, or those the sweep names)."""
-    names = [a.name for a in store.list_apps()]
+# ---- the sweep ----------------------------------------------------------------------
+
+def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list[RenderRequest]]:
+    """One audit request per application (all, a project's, or those named), and a render
+    request for every automated application whose target moved without a webhook."""
+    apps = store.list_apps()
     if req.apps:
-        names = [n for n in names if n in set(req.apps)]
-    return [AuditRequest(app=n, operation=f"{operation}:{n}") for n in sorted(names)]
+        apps = [a for a in apps if a.name in set(req.apps)]
+    if req.project:
+        apps = [a for a in apps if a.spec.project == req.project]
+    audits = [AuditRequest(app=a.name, operation=f"{operation}:{a.name}")
+              for a in sorted(apps, key=lambda a: a.name)]
+    return audits, missed_pushes(apps, operation)
 
 
-def find_drift(cluster: Cluster, desired: list[dict[str, Any]],
+def missed_pushes(apps: list[store.App], operation: str) -> list[RenderRequest]:
+    """Compare each automated app's target head (one ref listing per repository) with what
+    was last rendered: a difference is a push whose webhook never arrived."""
+    heads: dict[str, dict[str, str] | None] = {}
+    out = []
+    for app in apps:
+        spec = app.spec
+        if not spec.syncPolicy.automated or app.status.get("pin"):
+            continue
+        if spec.repoURL not in heads:
+            try:
+                heads[spec.repoURL] = gitfetch.ls_remote(spec.repoURL)
+            except Exception as exc:
+                logs.warning("cannot list refs", repo=spec.repoURL, reason=str(exc))
+                heads[spec.repoURL] = None
+        refs = heads[spec.repoURL]
+        ref, commit = _target(spec, refs or {})
+        rendered = (app.status.get("render") or {}).get("commit")
+        if commit and commit != rendered:
+            out.append(RenderRequest(app=spec.name, commit=commit, ref=ref, initiator="sweep",
+                                     operation=f"{operation}:render:{spec.name}:{commit[:12]}",
+                                     triggered_by=f"sweep:{operation}"))
+    return out
+
+
+def _target(spec: AppSpec, refs: dict[str, str]) -> tuple[str, str]:
+    target = spec.targetRevision
+    candidates = ["HEAD"] if target in ("HEAD", "") else [
+        target, f"refs/heads/{target}", f"refs/tags/{target}"]
+    for c in candidates:
+        if c in refs:
+            return ("" if c == "HEAD" else c), refs[c]
+    return "", ""
+
+
+# ---- one application ----------------------------------------------------------------------
+
+def find_drift(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
                live: dict[ObjectId, dict[str, Any]],
                owned: dict[ObjectId, dict[str, str]]) -> list[ObjectDrift]:
     """Drift of every desired object; objects untouched since our apply cost no request."""
@@ -69,16 +126,31 @@ def find_drift(cluster: Cluster, desired: list[dict[str, Any]],
             continue
         _, predicted = with_retries(
             lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER, dry_run=True))
-        found = [drift.mask(oid.kind, c) for c in drift.changes(predicted, current)]
-        if found:
-            fields = [_attributed(change, current) for change in found]
+        rules = drift.rules_for(spec.ignoreDifferences, oid.group, oid.kind, oid.namespace, oid.name)
+        fields = _changed_fields(oid, predicted, current, rules)
+        if fields:
             out.append(ObjectDrift(oid, "modified", fields))
     out.extend(ObjectDrift(oid, "extra") for oid in sorted(set(live) - wanted))
     return out
 
 
-UNRECORDED = ("no field manager recorded this write (Kubernetes < 1.22 does not track "
-              "/scale subresource writes such as kubectl scale)")
+def _changed_fields(oid: ObjectId, predicted: dict[str, Any], current: dict[str, Any],
+                    rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if rules:
+        predicted, compared = copy.deepcopy(predicted), copy.deepcopy(current)
+        for rule in rules:
+            for pointer in rule.get("jsonPointers") or []:
+                drift.remove_pointer(predicted, pointer)
+                drift.remove_pointer(compared, pointer)
+    else:
+        compared = current
+    ignored_managers = {m for r in rules for m in r.get("managedFieldsManagers") or []}
+    fields = []
+    for change in drift.changes(predicted, compared):
+        record = _attributed(drift.mask(oid.kind, change), current)
+        if record["manager"] not in ignored_managers:
+            fields.append(record)
+    return fields
 
 
 def _attributed(change: drift.Change, live: dict[str, Any]) -> dict[str, Any]:
@@ -93,43 +165,111 @@ def _attributed(change: drift.Change, live: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> None:
+    """Name each drifted object's last writer from the audit log (after our last sync)."""
+    resources = {d.id: plural for d in drifted if (plural := cluster.plural(d.id.group, d.id.kind))}
+    since_s = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(since, dt.datetime) else ""
+    writers = audittrail.last_writers([d.id for d in drifted], resources, since_s)
+    for d in drifted:
+        if d.id in writers:
+            d.writer = writers[d.id].describe()
+
+
+def _app_health(desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]) -> health.Health:
+    return health.worst(health.of(live.get(ObjectId.of(o))) for o in desired)
+
+
 def audit(req: AuditRequest) -> AuditOutcome:
     app = store.get_app(req.app)
-    sync = app.status.get("sync") or {}
+    spec, status = app.spec, app.status
+    sync = status.get("sync") or {}
     if not sync.get("revision"):
         logs.info("nothing synced yet; nothing to audit", app=req.app)
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
-    cluster = kube.cluster(app.spec.destination.cluster)
-    desired = prepare(app.spec, rendering.revision_objects(app.spec, revision), cluster)
-    owned = {inventory.entry_id(e): e for e in app.status.get("inventory") or []}
+    cluster = kube.cluster(spec.destination.cluster)
+    desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
+    owned = {inventory.entry_id(e): e for e in status.get("inventory") or []}
     live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()])
-    drifted = find_drift(cluster, desired, live, owned)
+    drifted = find_drift(cluster, spec, desired, live, owned)
+    app_health = _app_health(desired, live)
     now = store.now()
+    update: dict[str, Any] = {"health": app_health.to_doc(), "lastAuditAt": now}
+    if app_health.status == "Healthy":
+        update["lastHealthy"] = {"revision": sync["revision"], "commit": sync.get("commit", ""),
+                                 "at": now}
+    rollback = _auto_rollback(app, app_health, req)
+    if rollback is not None:
+        update["pin"] = rollback[1]
     if not drifted:
-        store.update_status(req.app, {"sync.status": "Synced", "drift": None,
-                                      "lastAuditAt": now})
-        logs.info("audit clean", app=req.app, objects=len(desired))
-        return AuditOutcome([], None)
-    heal = None
-    if app.spec.syncPolicy.selfHeal:
-        heal = ApplyRequest(app=req.app, revision=sync["revision"], initiator="self-heal",
-                            operation=f"heal:{req.operation}", triggered_by=req.operation)
+        store.update_status(req.app, {**update, "sync.status": "Synced", "drift": None})
+        logs.info("audit clean", app=req.app, objects=len(desired), health=app_health.status)
+        return AuditOutcome([], rollback[0] if rollback else None)
+    _name_writers(cluster, drifted, sync.get("syncedAt"))
+    heal, action, heals = _self_heal(app, drifted, req, now)
     record = {
         "detectedAt": now,
         "revision": sync["revision"],
         "commit": sync.get("commit", ""),
         "objects": [d.to_doc() for d in drifted],
         "summary": "; ".join(d.describe() for d in drifted)[:1500],
-        "action": "self-heal requested" if heal else "reported (self-heal is off)",
+        "action": action,
         "operation": req.operation,
     }
     record_id = store.put_drift(req.app, record)
     store.update_status(req.app, {
-        "sync.status": "OutOfSync", "lastAuditAt": now,
+        **update, "sync.status": "OutOfSync", "heals": heals,
         "drift": {"detectedAt": now, "record": record_id, "objects": len(drifted),
-                  "summary": record["summary"]}})
-    logs.warning("drift found", app=req.app, drift=record["summary"], heal=bool(heal))
-    return AuditOutcome(drifted, heal)
+                  "summary": record["summary"], "action": action}})
+    logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
+    return AuditOutcome(drifted, rollback[0] if rollback else heal)
 
 
+def _self_heal(app: store.App, drifted: list[ObjectDrift], req: AuditRequest,
+               now: dt.datetime) -> tuple[ApplyRequest | None, str, list[dict[str, Any]]]:
+    """A heal request unless off, pinned by a conflict, or the same fields were healed too often.
+
+    A controller fighting us (say an HPA owning replicas) would otherwise make every sweep
+    re-apply: after SelfHealLimit heals of one field within SelfHealWindow seconds, healing
+    stops for the application and the conflict is reported instead.
+    """
+    policy = app.spec.syncPolicy
+    window = dt.timedelta(seconds=float(policy.option("SelfHealWindow") or 3600))
+    limit = int(policy.option("SelfHealLimit") or 3)
+    heals = [h for h in app.status.get("heals") or [] if h["at"] > now - window]
+    if not policy.selfHeal:
+        return None, "reported (self-heal is off)", heals
+    keys = sorted({f"{d.id}:{f['path']}" if d.fields else f"{d.id}:{d.kind}"
+                   for d in drifted for f in (d.fields or [{}])})
+    fighting = [k for k in keys if sum(1 for h in heals if h["key"] == k) >= limit]
+    if fighting:
+        return None, (f"self-heal stopped: {fighting[0]} was healed {limit} times within "
+                      f"{int(window.total_seconds())}s and changed back each time (a conflict with "
+                      "another controller or person)"), heals
+    heals += [{"key": k, "at": now} for k in keys]
+    heal = ApplyRequest(app=app.name, revision=(app.status.get("sync") or {})["revision"],
+                        initiator="self-heal", operation=f"heal:{req.operation}",
+                        triggered_by=req.operation)
+    return heal, "self-heal requested", heals[-200:]
+
+
+def _auto_rollback(app: store.App, app_health: health.Health,
+                   req: AuditRequest) -> tuple[ApplyRequest, dict[str, Any]] | None:
+    """Opt-in: a sync that left the app Degraded within the window rolls back to the last
+    revision seen Healthy, and pins it."""
+    policy, status = app.spec.syncPolicy, app.status
+    if not policy.enabled("AutoRollback") or app_health.status != "Degraded" or status.get("pin"):
+        return None
+    sync, healthy = status.get("sync") or {}, status.get("lastHealthy") or {}
+    window = dt.timedelta(seconds=float(policy.option("AutoRollbackWindow") or 600))
+    if (not healthy.get("revision") or healthy["revision"] == sync.get("revision")
+            or not sync.get("syncedAt") or store.now() - sync["syncedAt"] > window):
+        return None
+    reason = (f"automated rollback: {sync.get('commit', '')[:7]} left the application Degraded "
+              f"({app_health.message}); back to {healthy.get('commit', '')[:7]}, the last Healthy")
+    pin = {"revision": healthy["revision"], "commit": healthy.get("commit", ""),
+           "by": "auto-rollback", "reason": reason, "at": store.now()}
+    logs.warning(reason, app=app.name)
+    return ApplyRequest(app=app.name, revision=healthy["revision"], initiator="rollback",
+                        operation=f"auto-rollback:{req.operation}",
+                        triggered_by=f"auto-rollback: {reason}"), pin

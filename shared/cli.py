@@ -67,6 +67,7 @@ def app_create(args: argparse.Namespace) -> int:
                               selfHeal=args.self_heal, allowEmpty=args.allow_empty,
                               syncOptions=tuple(args.sync_option)),
         project=args.project,
+        revisionHistoryLimit=args.revision_history_limit,
     )
     try:
         spec.validate()
@@ -192,6 +193,38 @@ def app_rollback(args: argparse.Namespace) -> int:
                        since)
 
 
+def app_unpin(args: argparse.Namespace) -> int:
+    """Clear a rollback pin and sync the target's head again."""
+    app = store.get_app(args.name)
+    pin = app.status.get("pin")
+    if not pin:
+        raise CliError(f"application {args.name!r} is not pinned")
+    store.update_status(args.name, {"pin": None})
+    _progress(f"unpinned {args.name} (was pinned to {pin.get('commit', '')[:7]} by {pin.get('by')})")
+    args.revision, args.wait = "", getattr(args, "wait", False)
+    return app_sync(args)
+
+
+def app_diff(args: argparse.Namespace) -> int:
+    """Unified diff per object; exit 1 when there are differences (like kubectl diff)."""
+    from shared import diffing, kube
+
+    app = store.get_app(args.name)
+    if args.revisions:
+        entries = [store.get_history(args.name, int(i)) for i in args.revisions]
+        diffs = diffing.between_revisions(args.name, entries[0]["revision"], entries[1]["revision"])
+    else:
+        if not (app.status.get("sync") or {}).get("revision"):
+            raise CliError(f"application {args.name!r} has not been synced yet")
+        diffs = diffing.desired_vs_live(kube.cluster(app.spec.destination.cluster), app)
+    if args.output == "json":
+        print(json.dumps([d.to_doc() for d in diffs], indent=2))
+    else:
+        for d in diffs:
+            print(d.diff, end="" if d.diff.endswith("\n") else "\n")
+    return 1 if diffs else 0
+
+
 def sweep(args: argparse.Namespace) -> int:
     started = store.now()
     op = f"sweep-{uuid.uuid4().hex[:12]}"
@@ -241,6 +274,7 @@ def parser() -> argparse.ArgumentParser:
                    help="CreateNamespace=true, Recreate=true, WaveTimeout=SECONDS (repeatable)")
     c.add_argument("--project", default="default")
     c.add_argument("--upsert", action="store_true", help="update it if it exists")
+    c.add_argument("--revision-history-limit", type=int, default=100)
     c.set_defaults(func=app_create)
 
     app.add_parser("list", help="list applications").set_defaults(func=app_list)
@@ -261,6 +295,16 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--wait", action="store_true", help="wait for the history entry")
         s.add_argument("--timeout", type=float, default=120)
         s.set_defaults(func=func)
+
+    u = app.add_parser("unpin", help="clear a rollback pin and sync the target's head")
+    u.add_argument("name")
+    u.add_argument("--wait", action="store_true")
+    u.add_argument("--timeout", type=float, default=120)
+    u.set_defaults(func=app_unpin)
+    d = app.add_parser("diff", help="desired vs live (or two history entries); exit 1 if they differ")
+    d.add_argument("name")
+    d.add_argument("--revisions", nargs=2, metavar=("ID", "ID"), help="two history ids to compare")
+    d.set_defaults(func=app_diff)
 
     sw = sub.add_parser("sweep", help="run the drift sweep now")
     sw.add_argument("apps", nargs="*")

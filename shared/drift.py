@@ -9,6 +9,7 @@ in the live object, from `metadata.managedFields`.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -151,3 +152,30 @@ def mask(obj_kind: str, change: Change) -> Change:
         return Change(change.path, SECRET_MASK if change.desired is not None else None,
                       SECRET_MASK if change.live is not None else None)
     return change
+
+
+def remove_pointer(obj: Any, pointer: str) -> None:
+    """Delete the value at a JSON pointer (RFC 6901), if present."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+    node = obj
+    for part in parts[:-1]:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return
+    last = parts[-1]
+    if isinstance(node, dict):
+        node.pop(last, None)
+    elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node.pop(int(last))
+
+
+def rules_for(rules: tuple[dict[str, Any], ...] | list[dict[str, Any]], group: str, kind: str,
+              namespace: str, name: str) -> list[dict[str, Any]]:
+    """The ignoreDifferences rules that apply to one object (group and kind may be globs)."""
+    return [r for r in rules
+            if fnmatch.fnmatchcase(group, r.get("group", "") or "")
+            and fnmatch.fnmatchcase(kind, r.get("kind", "*"))
+            and r.get("name", name) == name and r.get("namespace", namespace) == namespace]

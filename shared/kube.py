@@ -165,6 +165,15 @@ class Cluster:
             raise
         return True
 
+    def plural(self, group: str, kind: str) -> str | None:
+        """The resource name (e.g. deployments) of a kind in any version of its group."""
+        with self._lock:
+            if self._dynamic is None:
+                self._dynamic = DynamicClient(self.api)
+            found = [r for r in self._dynamic.resources.search(group=group, kind=kind)
+                     if "/" not in r.name]
+        return found[0].name if found else None
+
     def is_namespaced(self, api_version: str, kind: str) -> bool:
         return self.resource(api_version, kind).namespaced
 

@@ -53,6 +53,7 @@ class SweepRequest:
     kind: ClassVar[str] = "sweep"
     apps: tuple[str, ...] = ()
     operation: str = ""
+    project: str = ""
 
 
 @dataclass(frozen=True)

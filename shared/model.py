@@ -14,7 +14,8 @@ from shared import repourl
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"
-SYNC_OPTIONS = ("CreateNamespace", "Recreate", "WaveTimeout")
+SYNC_OPTIONS = ("CreateNamespace", "Recreate", "WaveTimeout", "AutoRollback", "AutoRollbackWindow",
+                "SelfHealLimit", "SelfHealWindow")
 
 
 class SpecError(ValueError):
@@ -33,7 +34,8 @@ class SyncPolicy:
     prune: bool = False
     selfHeal: bool = False
     allowEmpty: bool = False  # a render with no objects may prune everything
-    # Argo CD-style options: CreateNamespace=true, Recreate=true, WaveTimeout=120
+    # Argo CD-style options: CreateNamespace=true, Recreate=true, WaveTimeout=120,
+    # AutoRollback=true (AutoRollbackWindow=600), SelfHealLimit=3, SelfHealWindow=3600
     syncOptions: tuple[str, ...] = ()
 
     def option(self, name: str) -> str | None:
@@ -56,6 +58,10 @@ class AppSpec:
     destination: Destination = field(default_factory=Destination)
     syncPolicy: SyncPolicy = field(default_factory=SyncPolicy)
     project: str = "default"
+    # Argo CD's ignoreDifferences: [{group, kind, name?, namespace?, jsonPointers,
+    # managedFieldsManagers}], applied to drift detection
+    ignoreDifferences: tuple[dict[str, Any], ...] = ()
+    revisionHistoryLimit: int = 100
 
     def validate(self) -> AppSpec:
         if not NAME_RE.match(self.name):
@@ -71,6 +77,15 @@ class AppSpec:
             raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
         if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
             raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")
+        if self.revisionHistoryLimit < 1:
+            raise SpecError("revisionHistoryLimit: must be at least 1")
+        for i, rule in enumerate(self.ignoreDifferences):
+            if not rule.get("kind") or not (rule.get("jsonPointers") or rule.get("managedFieldsManagers")):
+                raise SpecError(f"ignoreDifferences[{i}]: needs kind and jsonPointers or "
+                                "managedFieldsManagers")
+            for pointer in rule.get("jsonPointers") or []:
+                if not str(pointer).startswith("/"):
+                    raise SpecError(f"ignoreDifferences[{i}].jsonPointers: {pointer!r} must start with /")
         for item in self.syncPolicy.syncOptions:
             key, sep, _ = item.partition("=")
             if not sep or key not in SYNC_OPTIONS:
@@ -86,6 +101,7 @@ class AppSpec:
         doc = asdict(self)
         doc.pop("name")
         doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
+        doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
         return doc
 
     @classmethod
@@ -99,6 +115,8 @@ class AppSpec:
             syncPolicy=SyncPolicy(**{**doc.get("syncPolicy", {}), "syncOptions": tuple(
                 (doc.get("syncPolicy") or {}).get("syncOptions") or ())}),
             project=doc.get("project", "default"),
+            ignoreDifferences=tuple(doc.get("ignoreDifferences") or ()),
+            revisionHistoryLimit=int(doc.get("revisionHistoryLimit", 100)),
         )
 
     def matches_ref(self, ref: str, default_branch: str | None) -> bool:

@@ -50,10 +50,15 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
         "renderedAt": store.now(),
     })
-    apply_now = spec.syncPolicy.automated or req.initiator in ("manual", "rollback")
-    status = {"render": {"commit": req.commit, "revision": rev, "at": store.now(), "errors": []}}
+    pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
+    apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
+    status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),
+                                         "errors": []}}
     if not apply_now and app.status.get("sync", {}).get("revision") != rev:
         status["sync.status"] = "OutOfSync"
+    if pinned:
+        logs.info("pinned: rendered, not applied", app=req.app, commit=req.commit,
+                  pin=app.status["pin"].get("commit"))
     store.update_status(req.app, status)
     logs.info("rendered", app=req.app, commit=req.commit, revision=rev,
               objects=len(rendered.objects), apply=apply_now)

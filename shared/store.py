@@ -273,9 +273,34 @@ def release_lease(app_name: str, holder: str) -> None:
                    option=client().write_option(last_update_time=snap.update_time))
 
 
+def trim_history(app: str, limit: int, keep_revisions: set[str]) -> int:
+    """Keep the newest `limit` history entries; drop older ones, then every rendered
+    revision no remaining entry (nor the pin, nor the last healthy) refers to."""
+    entries = _history_snapshots(app)
+    dropped = entries[:-limit] if len(entries) > limit else []
+    if not dropped:
+        return 0
+    batch = client().batch()
+    for snap in dropped:
+        batch.delete(snap.reference)
+    kept = [s.to_dict() or {} for s in entries[-limit:]]
+    wanted = keep_revisions | {e.get("revision") for e in kept}
+    oldest_kept = min(e["startedAt"] for e in kept)
+    for snap in _app_ref(app).collection("revisions").select(["renderedAt"]).stream():
+        rendered = (snap.to_dict() or {}).get("renderedAt")
+        # only revisions older than every kept entry: newer ones may still be synced
+        if snap.id not in wanted and rendered is not None and rendered < oldest_kept:
+            batch.delete(snap.reference)
+    batch.commit()
+    return len(dropped)
+
+
+def _history_snapshots(app: str) -> list[firestore.DocumentSnapshot]:
+    return list(_app_ref(app).collection("history").order_by("sequence").stream())
+
+
 def history(app: str) -> list[dict[str, Any]]:
-    query = _app_ref(app).collection("history").order_by("sequence")
-    return [s.to_dict() or {} for s in query.stream()]
+    return [s.to_dict() or {} for s in _history_snapshots(app)]
 
 
 def get_history(app: str, sequence: int) -> dict[str, Any]:

@@ -58,7 +58,7 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (RENDER,),
     "render": (APPLY,),
     "apply": (),
-    "audit": (AUDIT, APPLY),
+    "audit": (AUDIT, RENDER, APPLY),
 }
 
 # The four functions: name -> (module source under functions/, entry point, signature)

@@ -11,13 +11,16 @@ from shared.messages import AuditRequest, SweepRequest
 
 
 def _sweep(req: SweepRequest, message_id: str) -> None:
-    bus.publish(topology.AUDIT, auditing.fan_out(req, req.operation or f"sweep-{message_id}"))
+    audits, renders = auditing.fan_out(req, req.operation or f"sweep-{message_id}")
+    bus.publish(topology.AUDIT, audits)
+    if renders:
+        bus.publish(topology.RENDER, renders)
 
 
 def _audit(req: AuditRequest, _message_id: str) -> None:
     outcome = auditing.audit(req)
-    if outcome.heal is not None:
-        bus.publish(topology.APPLY, [outcome.heal])
+    if outcome.apply is not None:
+        bus.publish(topology.APPLY, [outcome.apply])
 
 
 @functions_framework.cloud_event

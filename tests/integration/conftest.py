@@ -59,8 +59,9 @@ def secret(stack: local.Stack) -> bytes:
     return Path(stack.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
 
 
-def kubectl(*args: str) -> str:
-    return subprocess.run(["kubectl", *args], check=True, capture_output=True, text=True).stdout
+def kubectl(*args: str, input_text: str | None = None) -> str:
+    return subprocess.run(["kubectl", *args], check=True, capture_output=True, text=True,
+                          input=input_text).stdout
 
 
 def kubectl_json(*args: str) -> dict[str, Any]:
