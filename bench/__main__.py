@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench import report
 
-GROUPS = ("apply",)
+GROUPS = ("apply", "audit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.groups) - set(GROUPS))
     if unknown:
         p.error(f"unknown group(s) {unknown}; choose from {', '.join(GROUPS)}")
+    os.environ.setdefault("GITOPS_LOG_LEVEL", "WARNING")  # keep the figures readable
     records: list[report.Record] = []
     for group in args.groups or GROUPS:
         module = __import__(f"bench.{group}", fromlist=["run"])

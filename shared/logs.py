@@ -46,7 +46,12 @@ def clear() -> None:
     _trace.set(None)
 
 
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
 def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
+    if LEVELS[severity] < LEVELS.get(os.environ.get("GITOPS_LOG_LEVEL", "INFO").upper(), 20):
+        return
     entry: dict[str, Any] = {
         "severity": severity,
         "message": message,
@@ -62,8 +67,7 @@ def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
 
 
 def debug(message: str, **fields: Any) -> None:
-    if os.environ.get("GITOPS_DEBUG"):
-        _emit("DEBUG", message, fields)
+    _emit("DEBUG", message, fields)
 
 
 def info(message: str, **fields: Any) -> None:
