@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared import audittrail, config, drift, gitfetch, health, inventory, kube, logs, rendering, store
-from shared.kube import Cluster
+from shared.kube import Cluster, KubeError
 from shared.manifests import ObjectId
 from shared.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.model import AppSpec
 from shared.prepare import prepare
-from shared.sync import live_objects, with_retries
+from shared.sync import CONCURRENCY, dry_run, live_objects
 
 UNRECORDED = ("no field manager recorded this write (Kubernetes < 1.22 does not track "
               "/scale subresource writes such as kubectl scale)")
@@ -113,23 +114,27 @@ def find_drift(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
                live: dict[ObjectId, dict[str, Any]],
                owned: dict[ObjectId, dict[str, str]]) -> list[ObjectDrift]:
     """Drift of every desired object; objects untouched since our apply cost no request."""
+    suspects = [o for o in desired if (oid := ObjectId.of(o)) in live
+                and not inventory.untouched(owned.get(oid), o, live[oid])]
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        predicted = dict(zip((ObjectId.of(o) for o in suspects),
+                             pool.map(lambda o: dry_run(cluster, o), suspects), strict=True))
     out: list[ObjectDrift] = []
-    wanted = set()
     for obj in desired:
         oid = ObjectId.of(obj)
-        wanted.add(oid)
-        current = live.get(oid)
-        if current is None:
+        if oid not in live:
             out.append(ObjectDrift(oid, "missing"))
-            continue
-        if inventory.untouched(owned.get(oid), obj, current):
-            continue
-        _, predicted = with_retries(
-            lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER, dry_run=True))
-        rules = drift.rules_for(spec.ignoreDifferences, oid.group, oid.kind, oid.namespace, oid.name)
-        fields = _changed_fields(oid, predicted, current, rules)
-        if fields:
-            out.append(ObjectDrift(oid, "modified", fields))
+        elif isinstance(predicted.get(oid), KubeError):
+            out.append(ObjectDrift(oid, "modified", [{
+                "path": "", "desired": None, "live": None, "manager": "", "operation": "",
+                "time": "", "note": f"the API server refuses the desired object: {predicted[oid]}"}]))
+        elif oid in predicted:
+            rules = drift.rules_for(spec.ignoreDifferences, oid.group, oid.kind, oid.namespace,
+                                    oid.name)
+            fields = _changed_fields(oid, predicted[oid], live[oid], rules)
+            if fields:
+                out.append(ObjectDrift(oid, "modified", fields))
+    wanted = {ObjectId.of(o) for o in desired}
     out.extend(ObjectDrift(oid, "extra") for oid in sorted(set(live) - wanted))
     return out
 
@@ -187,11 +192,20 @@ def audit(req: AuditRequest) -> AuditOutcome:
         logs.info("nothing synced yet; nothing to audit", app=req.app)
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
-    cluster = kube.cluster(spec.destination.cluster)
-    desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
-    owned = {inventory.entry_id(e): e for e in status.get("inventory") or []}
-    live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()])
-    drifted = find_drift(cluster, spec, desired, live, owned)
+    try:
+        cluster = kube.cluster(spec.destination.cluster)
+        desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
+        owned = {inventory.entry_id(e): e for e in status.get("inventory") or []}
+        live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()])
+        drifted = find_drift(cluster, spec, desired, live, owned)
+    except KubeError as exc:
+        # the cluster cannot tell us: say so rather than keep a stale Synced
+        store.update_status(req.app, {"sync.status": "Unknown", "lastAuditAt": store.now(),
+                                      "drift": {"error": str(exc)[:500], "detectedAt": store.now()}})
+        logs.error("audit failed", app=req.app, reason=str(exc))
+        if exc.transient:
+            raise  # redelivered with backoff
+        return AuditOutcome([], None)
     app_health = _app_health(desired, live)
     now = store.now()
     update: dict[str, Any] = {"health": app_health.to_doc(), "lastAuditAt": now}

@@ -158,7 +158,7 @@ class _Plan:
     entries: dict[ObjectId, dict[str, str]] = field(default_factory=dict)
 
 
-def _dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError:
+def dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError:
     """The object a server-side apply would produce, or the permanent error refusing it."""
     try:
         return with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER,
@@ -176,7 +176,7 @@ def _plan(cluster: Cluster, desired: list[dict[str, Any]], live: dict[ObjectId, 
                 if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))]
     with ThreadPoolExecutor(CONCURRENCY) as pool:  # dry-runs are independent of each other
         predicted = dict(zip((ObjectId.of(o) for o in suspects),
-                             pool.map(lambda o: _dry_run(cluster, o), suspects), strict=True))
+                             pool.map(lambda o: dry_run(cluster, o), suspects), strict=True))
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)
