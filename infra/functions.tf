@@ -22,6 +22,19 @@ locals {
     })
   }
   timeouts = { intake = 60, render = 540, apply = 540, audit = 540 }
+  # secrets injected as environment variables, per function (never in Terraform state)
+  secret_env = {
+    intake = { GITHUB_WEBHOOK_SECRET = google_secret_manager_secret.webhook.secret_id }
+    render = {
+      GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id
+      GITOPS_GITHUB_TOKEN     = google_secret_manager_secret.github_token.secret_id
+    }
+    apply = {
+      GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id
+      GITOPS_GITHUB_TOKEN     = google_secret_manager_secret.github_token.secret_id
+    }
+    audit = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
+  }
 }
 
 resource "google_storage_bucket" "source" {
@@ -77,11 +90,11 @@ resource "google_cloudfunctions2_function" "functions" {
     environment_variables          = local.function_env
 
     dynamic "secret_environment_variables" {
-      for_each = each.key == "intake" ? [google_secret_manager_secret.webhook] : []
+      for_each = local.secret_env[each.key]
       content {
-        key        = "GITHUB_WEBHOOK_SECRET"
+        key        = secret_environment_variables.key
         project_id = var.project_id
-        secret     = secret_environment_variables.value.secret_id
+        secret     = secret_environment_variables.value
         version    = "latest"
       }
     }

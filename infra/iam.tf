@@ -54,6 +54,13 @@ resource "google_secret_manager_secret_iam_member" "repo_credentials" {
   member    = local.sa[each.value]
 }
 
+resource "google_secret_manager_secret_iam_member" "github_token" {
+  for_each  = toset(["render", "apply"])
+  secret_id = google_secret_manager_secret.github_token.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.sa[each.value]
+}
+
 resource "google_secret_manager_secret_iam_member" "webhook_secret" {
   secret_id = google_secret_manager_secret.webhook.id
   role      = "roles/secretmanager.secretAccessor"

@@ -15,3 +15,12 @@ resource "google_secret_manager_secret" "repo_credentials" {
   }
   depends_on = [google_project_service.apis]
 }
+
+# A GitHub token that may set commit statuses (repo:status); "none" turns statuses off.
+resource "google_secret_manager_secret" "github_token" {
+  secret_id = "gitops-github-token"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from shared import kube, logs, manifests, projects, rendering, store
+from shared import githubapi, kube, logs, manifests, notifications, projects, rendering, store
 from shared.gitfetch import FetchError
 from shared.kube import KubeError
 from shared.manifests import ObjectId
@@ -30,6 +30,7 @@ class Outcome:
     action: str  # synced | failed | skipped | duplicate
     sequence: int = 0
     message: str = ""
+    event: dict[str, Any] | None = None  # for the notifications topic
 
 
 def apply(req: ApplyRequest) -> Outcome:
@@ -81,7 +82,10 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         (status.get("lastHealthy") or {}).get("revision", "")})
     logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
               counts=result.counts())
-    return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"])
+    githubapi.set_status(spec.repoURL, revision["commit"],
+                         "failure" if result.failed else "success", entry["summary"], spec.name)
+    return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"],
+                   notifications.sync_event(spec.name, spec.project, entry))
 
 
 def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[ObjectId, str]:

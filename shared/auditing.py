@@ -15,7 +15,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import audittrail, config, drift, gitfetch, health, inventory, kube, logs, rendering, store
+from shared import (
+    audittrail,
+    config,
+    drift,
+    gitfetch,
+    health,
+    inventory,
+    kube,
+    logs,
+    notifications,
+    rendering,
+    store,
+)
 from shared.kube import Cluster, KubeError
 from shared.manifests import ObjectId
 from shared.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
@@ -56,6 +68,7 @@ class ObjectDrift:
 class AuditOutcome:
     drifted: list[ObjectDrift]
     apply: ApplyRequest | None  # a self-heal or an automated rollback
+    event: dict[str, Any] | None = None  # for the notifications topic
 
 
 # ---- the sweep ----------------------------------------------------------------------
@@ -236,7 +249,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
         "drift": {"detectedAt": now, "record": record_id, "objects": len(drifted),
                   "summary": record["summary"], "action": action}})
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
-    return AuditOutcome(drifted, rollback[0] if rollback else heal)
+    return AuditOutcome(drifted, rollback[0] if rollback else heal,
+                        notifications.drift_event(req.app, spec.project, record))
 
 
 def _self_heal(app: store.App, drifted: list[ObjectDrift], req: AuditRequest,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 from collections.abc import Sequence
 
@@ -29,25 +30,38 @@ def topic_path(topic: str) -> str:
     return f"projects/{config.project()}/topics/{topic}"
 
 
-def publish(topic: str, batch: Sequence[messages.Message], *, order_by_app: bool = True) -> list[str]:
-    """Publish messages to a topic; return their message ids. Raises on any failure."""
+def _publish_all(topic: str, items: list[tuple[str, bytes, dict[str, str]]]) -> list[str]:
+    """Publish (ordering key, data, attributes) items together, then wait for them all."""
     client = _publisher()
     path = topic_path(topic)
-    futures = []
-    for message in batch:
-        app = getattr(message, "app", "")
-        key = app if order_by_app and app else ""
-        attributes = {"kind": message.kind, "app": app, "operation": message.operation}
-        futures.append((key, client.publish(path, messages.encode(message), ordering_key=key, **attributes)))
+    futures = [(key, client.publish(path, data, ordering_key=key, **attrs))
+               for key, data, attrs in items]
     ids = []
     for key, future in futures:
         try:
             ids.append(future.result(timeout=60))
         except Exception:
             if key:
-                client.resume_publish(path, key)
+                client.resume_publish(path, key)  # ordering keys pause after a failure
             raise
     return ids
+
+
+def publish(topic: str, batch: Sequence[messages.Message], *, order_by_app: bool = True) -> list[str]:
+    """Publish messages to a topic; return their message ids. Raises on any failure."""
+    items = []
+    for message in batch:
+        app = getattr(message, "app", "")
+        items.append((app if order_by_app else "", messages.encode(message),
+                      {"kind": message.kind, "app": app, "operation": message.operation}))
+    return _publish_all(topic, items)
+
+
+def publish_events(topic: str, events: Sequence[dict]) -> list[str]:
+    """Publish notification events (JSON), ordered per application, with type/app attributes."""
+    return _publish_all(topic, [
+        (e.get("app", ""), json.dumps(e, separators=(",", ":"), default=str).encode(),
+         {"type": e.get("type", ""), "app": e.get("app", "")}) for e in events])
 
 
 def publish_raw(topic: str, data: bytes, **attributes: str) -> str:

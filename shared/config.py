@@ -26,3 +26,8 @@ def webhook_secrets() -> list[bytes]:
 
 def history_limit() -> int:
     return int(os.environ.get("GITOPS_HISTORY_LIMIT", "100"))
+
+
+def max_webhook_bytes() -> int:
+    """Largest webhook body accepted (GitHub caps payloads at 25 MB)."""
+    return int(os.environ.get("GITOPS_MAX_WEBHOOK_BYTES", str(25 * 1024 * 1024)))

@@ -14,11 +14,14 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dulwich.client import get_transport_and_path
 from dulwich.errors import NotGitRepository
 from dulwich.objects import Commit, Tree
 from dulwich.repo import Repo
+
+from shared import credentials
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -55,10 +58,37 @@ def _open_cache(url: str) -> Repo:
         return Repo.init_bare(path)
 
 
+def _client(url: str) -> tuple[Any, str, credentials.Credential | None]:
+    """A dulwich client for the URL, with the repository's credential if one is registered."""
+    cred = credentials.for_url(url)
+    kwargs: dict[str, Any] = {}
+    if cred is not None and cred.ssh_private_key:
+        kwargs["key_filename"], kwargs["ssh_command"] = _ssh_files(url, cred)
+    elif cred is not None:
+        kwargs["username"], kwargs["password"] = cred.username, cred.password
+    client, path = get_transport_and_path(url, **kwargs)
+    return client, path, cred
+
+
+def _ssh_files(url: str, cred: credentials.Credential) -> tuple[str, str]:
+    """Key and known-hosts files (0600, in a private folder) and an ssh command that checks them."""
+    folder = os.path.join(tempfile.gettempdir(), "gitops-ssh", hashlib.sha256(url.encode()).hexdigest()[:16])
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    key, hosts = os.path.join(folder, "key"), os.path.join(folder, "known_hosts")
+    for path, content in ((key, cred.ssh_private_key), (hosts, cred.known_hosts)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(content if content.endswith("\n") else content + "\n")
+    return key, f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes"
+
+
 def ls_remote(url: str) -> dict[str, str]:
     """The remote's refs: name -> sha (e.g. {'refs/heads/main': '3f2a...', 'HEAD': ...})."""
-    client, path = get_transport_and_path(url)
-    result = client.get_refs(path)
+    client, path, cred = _client(url)
+    try:
+        result = client.get_refs(path)
+    except Exception as exc:
+        raise FetchError(credentials.redact(f"listing refs of {url}: {exc}", cred)) from None
     refs = getattr(result, "refs", result)
     return {k.decode(): v.decode() for k, v in refs.items() if v is not None}
 
@@ -69,7 +99,7 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
         repo = _open_cache(url)
         if sha.encode() in repo.object_store:
             return repo
-        client, path = get_transport_and_path(url)
+        client, path, cred = _client(url)
 
         def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             if ref and ref.encode() in refs:
@@ -79,7 +109,7 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
         try:
             client.fetch(path, repo, determine_wants=wants)
         except Exception as exc:
-            raise FetchError(f"fetching {url}: {exc}") from exc
+            raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
         if sha.encode() not in repo.object_store:
             raise FetchError(f"commit {sha} is not reachable from {ref or 'any branch'} of {url}")
         return repo

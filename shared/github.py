@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 ZERO_SHA = "0" * 40
 
@@ -38,6 +39,35 @@ def verify_signature(secrets: list[bytes], body: bytes, header: str | None) -> N
         raise WebhookError(401, "signature does not match")
 
 
+MAX_COMMITS = 2048  # GitHub lists at most this many commits in a push payload
+
+
+def read_limited(content_length: int | None, stream: BinaryIO, limit: int) -> bytes:
+    """The raw body, refusing (413) one over the limit without reading all of it."""
+    if content_length is not None and content_length > limit:
+        raise WebhookError(413, f"body of {content_length} bytes is over the {limit}-byte limit")
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise WebhookError(413, f"body is over the {limit}-byte limit")
+    return body
+
+
+def payload_of(mimetype: str, body: bytes) -> bytes:
+    """The JSON payload: the body itself, or the `payload` field of a form post."""
+    if mimetype == "application/json":
+        return body
+    if mimetype == "application/x-www-form-urlencoded":
+        try:
+            fields = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise WebhookError(400, f"form body cannot be parsed: {exc}") from exc
+        if "payload" not in fields:
+            raise WebhookError(400, "form body has no payload field")
+        return fields["payload"][0].encode()
+    raise WebhookError(415, f"content type {mimetype or 'none'!r} is not application/json or "
+                            "application/x-www-form-urlencoded")
+
+
 @dataclass(frozen=True)
 class Push:
     repo_urls: tuple[str, ...]  # every URL form GitHub gives for the repository
@@ -47,6 +77,17 @@ class Push:
     deleted: bool
     pusher: str
     head_message: str
+    # every path the pushed commits added, modified or removed; None when the payload
+    # cannot tell (no or too many commits listed, a new branch): then every app matches
+    changed_paths: frozenset[str] | None = None
+
+
+def hook_id(payload: bytes) -> int | None:
+    try:
+        value = json.loads(payload).get("hook_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def parse_push(body: bytes) -> Push:
@@ -68,6 +109,7 @@ def parse_push(body: bytes) -> Push:
         raise WebhookError(400, "push payload's repository has no URL")
     head = payload.get("head_commit") or {}
     pusher = payload.get("pusher") or {}
+    before = payload.get("before")
     return Push(
         repo_urls=urls,
         ref=ref,
@@ -76,11 +118,25 @@ def parse_push(body: bytes) -> Push:
         deleted=bool(payload.get("deleted")) or after == ZERO_SHA,
         pusher=str(pusher.get("name") or ""),
         head_message=str(head.get("message") or "")[:200],
+        changed_paths=None if before in (None, ZERO_SHA) else _changed_paths(payload.get("commits")),
     )
 
 
+def _changed_paths(commits: Any) -> frozenset[str] | None:
+    if not isinstance(commits, list) or not commits or len(commits) >= MAX_COMMITS:
+        return None
+    paths: set[str] = set()
+    for commit in commits:
+        lists = [commit.get(k) for k in ("added", "modified", "removed")] if isinstance(commit, dict) else []
+        if not lists or any(not isinstance(x, list) for x in lists):
+            return None  # a commit without its file lists: the payload cannot tell
+        paths.update(str(p) for x in lists for p in x)
+    return frozenset(paths)
+
+
 def push_payload(repo_url: str, ref: str, before: str, after: str, message: str = "",
-                 pusher: str = "dana", default_branch: str = "main") -> bytes:
+                 pusher: str = "dana", default_branch: str = "main",
+                 changed: dict[str, list[str]] | None = None) -> bytes:
     """A push event body shaped like GitHub's (the fields intake reads, and more)."""
     name = repo_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
     return json.dumps({
@@ -90,5 +146,7 @@ def push_payload(repo_url: str, ref: str, before: str, after: str, message: str 
                        "html_url": repo_url.removesuffix(".git"), "default_branch": default_branch},
         "pusher": {"name": pusher, "email": f"{pusher}@example.com"},
         "head_commit": {"id": after, "message": message},
-        "commits": [{"id": after, "message": message, "added": [], "modified": [], "removed": []}],
+        # file lists only when the caller knows them (GitHub omits nothing, but a caller
+        # that does not say which files changed must not make the push look empty)
+        "commits": [{"id": after, "message": message, **(changed or {})}],
     }).encode()

@@ -24,6 +24,8 @@ def plan_push(push: Push, delivery: str) -> Plan:
             plan.skipped[name] = f"targets {app.spec.targetRevision}, push is to {push.ref}"
         elif push.deleted:
             plan.skipped[name] = f"{push.ref} was deleted"
+        elif not app.spec.concerned_by(push.changed_paths):
+            plan.skipped[name] = f"no change under {app.spec.path} or its watched paths"
         else:
             plan.requests.append(RenderRequest(
                 app=name, commit=push.after, ref=push.ref, initiator="webhook",

@@ -62,6 +62,8 @@ class AppSpec:
     # managedFieldsManagers}], applied to drift detection
     ignoreDifferences: tuple[dict[str, Any], ...] = ()
     revisionHistoryLimit: int = 100
+    # more folders whose changes concern this app (e.g. a shared base), besides `path`
+    watchPaths: tuple[str, ...] = ()
 
     def validate(self) -> AppSpec:
         if not NAME_RE.match(self.name):
@@ -102,6 +104,7 @@ class AppSpec:
         doc.pop("name")
         doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
         doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
+        doc["watchPaths"] = list(self.watchPaths)
         return doc
 
     @classmethod
@@ -117,7 +120,17 @@ class AppSpec:
             project=doc.get("project", "default"),
             ignoreDifferences=tuple(doc.get("ignoreDifferences") or ()),
             revisionHistoryLimit=int(doc.get("revisionHistoryLimit", 100)),
+            watchPaths=tuple(doc.get("watchPaths") or ()),
         )
+
+    def concerned_by(self, changed: frozenset[str] | None) -> bool:
+        """True when a change to these repository paths may change what this app renders."""
+        if changed is None:
+            return True
+        folders = [p.strip("/") for p in (self.path, *self.watchPaths)]
+        if any(f in ("", ".") for f in folders):
+            return True
+        return any(c == f or c.startswith(f + "/") for c in changed for f in folders)
 
     def matches_ref(self, ref: str, default_branch: str | None) -> bool:
         """True when a pushed ref (refs/heads/x, refs/tags/y) is this app's target."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared import gitfetch, logs, manifests, secrets, store
+from shared import gitfetch, githubapi, logs, manifests, secrets, store
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.render import Finding, render_files
@@ -22,18 +22,19 @@ def revision_id(commit: str, digest: str) -> str:
 def render(req: RenderRequest) -> ApplyRequest | None:
     app = store.get_app(req.app)
     spec = app.spec
+    githubapi.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
     repo = gitfetch.fetch(spec.repoURL, req.commit, req.ref)
     info = gitfetch.commit_info(repo, req.commit)
     try:
         files = list(gitfetch.read_folder(repo, req.commit, spec.path))
     except FileNotFoundError as exc:
-        return _failed(req, [Finding(spec.path, 0, 0, "path", str(exc))])
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "path", str(exc))])
     rendered = render_files(files)
     stored, redacted = secrets.redact(rendered.objects)
     if rendered.errors:
-        return _failed(req, rendered.errors)
+        return _failed(req, spec, rendered.errors)
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
-        return _failed(req, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
                                                             "is synced only with allowEmpty)")])
     rev = revision_id(req.commit, rendered.digest)
     store.put_revision(req.app, rev, {
@@ -78,14 +79,14 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     return secrets.restore(objs, render_files(files).objects)
 
 
-def _failed(req: RenderRequest, errors: list[Finding]) -> None:
+def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding]) -> None:
     """Record the render errors on the app; the cluster keeps running the last good revision."""
+    message = (f"render of {req.commit[:7]} failed: {errors[0]}"
+               + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
     store.update_status(req.app, {"render": {
         "commit": req.commit, "revision": None, "at": store.now(),
-        "errors": [e.to_doc() for e in errors[:50]],
-        "message": f"render of {req.commit[:7]} failed: {errors[0]}"
-                   + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-    }})
+        "errors": [e.to_doc() for e in errors[:50]], "message": message}})
+    githubapi.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
     logs.error("render failed", app=req.app, commit=req.commit,
                errors=[str(e) for e in errors[:20]])
     return None

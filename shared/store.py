@@ -146,6 +146,11 @@ def record_delivery(delivery_id: str, ttl: dt.timedelta = dt.timedelta(days=7)) 
     return True
 
 
+def forget_delivery(delivery_id: str) -> None:
+    """Undo record_delivery (its publish failed: GitHub's redelivery must be processed)."""
+    client().collection(DELIVERIES).document(delivery_id).delete()
+
+
 # ---- revisions --------------------------------------------------------------------
 
 def put_revision(app: str, revision_id: str, doc: dict[str, Any]) -> None:

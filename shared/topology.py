@@ -38,12 +38,15 @@ RENDER = f"{PREFIX}-render"
 APPLY = f"{PREFIX}-apply"
 SWEEP = f"{PREFIX}-sweep"
 AUDIT = f"{PREFIX}-audit"
+NOTIFICATIONS = f"{PREFIX}-notifications"
 
 TOPICS: tuple[Topic, ...] = (
     Topic(RENDER, "render requests: one application at one commit"),
     Topic(APPLY, "apply requests: one stored revision of one application"),
     Topic(SWEEP, "the periodic drift sweep, published by Cloud Scheduler"),
     Topic(AUDIT, "audit requests: one application"),
+    Topic(NOTIFICATIONS, "sync, drift and rollback events for anyone to subscribe to "
+                         "(schema in shared/notifications.py)"),
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
@@ -57,8 +60,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (RENDER,),
     "render": (APPLY,),
-    "apply": (),
-    "audit": (AUDIT, RENDER, APPLY),
+    "apply": (NOTIFICATIONS,),
+    "audit": (AUDIT, RENDER, APPLY, NOTIFICATIONS),
 }
 
 # The four functions: name -> (module source under functions/, entry point, signature)

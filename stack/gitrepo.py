@@ -15,14 +15,16 @@ AUTHOR = b"Dana Developer <dana@example.com>"
 class WorkRepo:
     """A repository on the git server plus a local working copy that pushes to it."""
 
-    def __init__(self, server_root: str, base_url: str, name: str, branch: str = "main") -> None:
-        self.name, self.branch = name, branch
+    def __init__(self, server_root: str, base_url: str, name: str, branch: str = "main",
+                 auth: tuple[str, str] | None = None) -> None:
+        self.name, self.branch, self.auth = name, branch, auth
         self.url = f"{base_url}/{name}.git"
         bare = Path(server_root) / f"{name}.git"
         if not bare.exists():
+            bare.parent.mkdir(parents=True, exist_ok=True)
             Repo.init_bare(str(bare), mkdir=True).refs.set_symbolic_ref(
                 b"HEAD", f"refs/heads/{branch}".encode())
-        self.path = tempfile.mkdtemp(prefix=f"work-{name}-")
+        self.path = tempfile.mkdtemp(prefix=f"work-{name.replace('/', '-')}-")
         self.repo = Repo.init(self.path)
         self.repo.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
 
@@ -47,7 +49,9 @@ class WorkRepo:
     def push(self) -> None:
         ref = f"refs/heads/{self.branch}".encode()
         with open(os.devnull, "wb") as quiet:
-            porcelain.push(self.repo, self.url, ref, outstream=quiet, errstream=quiet)
+            porcelain.push(self.repo, self.url, ref, outstream=quiet, errstream=quiet,
+                           username=self.auth[0] if self.auth else None,
+                           password=self.auth[1] if self.auth else None)
 
     def commit_and_push(self, message: str, files: dict[str, str | None]) -> str:
         sha = self.commit(message, files)

@@ -211,25 +211,47 @@ def start_kube(st: Stack) -> None:
     st.env["GITOPS_KUBE_AUDIT_LOG"] = str(logs / "kube-audit.log")
 
 
+def _secret_file(path: Path, content: str) -> Path:
+    if not path.exists():
+        path.write_text(content)
+        path.chmod(0o600)
+    return path
+
+
 def start_git(st: Stack) -> None:
     root = st.dir / "git"
-    root.mkdir(exist_ok=True)
+    (root / "private").mkdir(parents=True, exist_ok=True)
     port = procs.free_port()
+    auth = _secret_file(st.dir / "git-auth", f"dana:{secrets.token_hex(12)}").read_text()
     git = procs.start("git", [sys.executable, "-m", "stack.gitserver", str(root), str(port)],
-                      str(st.dir / "logs" / "git.log"), port=port, cwd=str(REPO_ROOT))
+                      str(st.dir / "logs" / "git.log"), port=port, cwd=str(REPO_ROOT),
+                      env={"GITOPS_GIT_AUTH": auth})
     st.procs.append(git)
     procs.wait_until(lambda: procs.port_open(port), "git server", 20, git)
     st.env["GITOPS_GIT_URL"] = f"http://127.0.0.1:{port}"
     st.env["GITOPS_GIT_ROOT"] = str(root)
+    st.env["GITOPS_GIT_AUTH_FILE"] = str(st.dir / "git-auth")
+    # the local secret store of repository credentials (Secret Manager in production)
+    st.env["GITOPS_REPO_CREDENTIALS_FILE"] = str(_secret_file(st.dir / "repo-credentials.json", "{}"))
+
+
+def start_github_api(st: Stack) -> None:
+    """A recording stand-in for GitHub's REST API (commit statuses land in a JSONL file)."""
+    port = procs.free_port()
+    record = st.dir / "github-api.jsonl"
+    api = procs.start("github-api", [sys.executable, "-m", "stack.githubapi", str(record), str(port)],
+                      str(st.dir / "logs" / "github-api.log"), port=port, cwd=str(REPO_ROOT))
+    st.procs.append(api)
+    procs.wait_until(lambda: procs.port_open(port), "GitHub API stand-in", 20, api)
+    st.env["GITOPS_GITHUB_API_URL"] = f"http://127.0.0.1:{port}"
+    st.env["GITOPS_GITHUB_API_RECORD"] = str(record)
 
 
 def start_functions(st: Stack) -> None:
     from shared import topology
 
-    secret_file = st.dir / "webhook-secret"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_hex(20))
-        secret_file.chmod(0o600)
+    secret_file = _secret_file(st.dir / "webhook-secret", secrets.token_hex(20))
+    github_token = _secret_file(st.dir / "github-token", secrets.token_hex(16)).read_text()
     ff = str(Path(sys.executable).parent / "functions-framework")
     started = []
     for name in FUNCTION_NAMES:
@@ -241,6 +263,8 @@ def start_functions(st: Stack) -> None:
                "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name), "THREADS": "8"}
         if name == "intake":
             env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
+        if name in ("render", "apply"):
+            env["GITOPS_GITHUB_TOKEN"] = github_token
         p = procs.start(name, [ff, f"--source={REPO_ROOT / source}", f"--target={target}",
                                f"--signature-type={signature}", "--host=127.0.0.1",
                                f"--port={port}"],
@@ -282,6 +306,7 @@ def up(directory: Path | None = None) -> Stack:
         for step, what in ((start_emulators, "Firestore and Pub/Sub emulators"),
                            (start_kube, "etcd, kube-apiserver, kube-controller-manager"),
                            (start_git, "git server"),
+                           (start_github_api, "GitHub API stand-in"),
                            (start_functions, "the four functions"),
                            (create_topology, "Pub/Sub topics and push subscriptions")):
             say(f"starting {what}")

@@ -6,12 +6,14 @@ from typing import Any
 
 import functions_framework
 
-from shared import applying, events, topology
+from shared import applying, bus, events, topology
 from shared.messages import ApplyRequest
 
 
 def _apply(req: ApplyRequest, _message_id: str) -> None:
-    applying.apply(req)
+    outcome = applying.apply(req)
+    if outcome.event is not None:
+        bus.publish_events(topology.NOTIFICATIONS, [outcome.event])
 
 
 @functions_framework.cloud_event

@@ -21,6 +21,8 @@ def _audit(req: AuditRequest, _message_id: str) -> None:
     outcome = auditing.audit(req)
     if outcome.apply is not None:
         bus.publish(topology.APPLY, [outcome.apply])
+    if outcome.event is not None:
+        bus.publish_events(topology.NOTIFICATIONS, [outcome.event])
 
 
 @functions_framework.cloud_event

@@ -22,16 +22,17 @@ def intake(request: flask.Request) -> flask.Response:
     delivery = request.headers.get("X-GitHub-Delivery", "")
     event = request.headers.get("X-GitHub-Event", "")
     logs.bind(delivery=delivery, event=event)
-    body = request.get_data(cache=False)
     try:
+        body = github.read_limited(request.content_length, request.stream, config.max_webhook_bytes())
         github.verify_signature(config.webhook_secrets(), body,
                                 request.headers.get("X-Hub-Signature-256"))
+        payload = github.payload_of(request.mimetype, body)
         if event == "ping":
-            return _answer(200, result="pong")
+            return _answer(200, result="pong", hook_id=github.hook_id(payload))
         if event != "push":
             logs.info("event ignored")
             return _answer(202, result="ignored", reason=f"event {event!r} is not handled")
-        push = github.parse_push(body)
+        push = github.parse_push(payload)
     except github.WebhookError as exc:
         logs.warning("webhook refused", status=exc.status, reason=str(exc))
         return _answer(exc.status, error=str(exc))
@@ -39,8 +40,13 @@ def intake(request: flask.Request) -> flask.Response:
         logs.info("duplicate delivery")
         return _answer(200, result="duplicate")
     plan = plan_push(push, delivery)
-    if plan.requests:
-        bus.publish(topology.RENDER, plan.requests)
+    try:
+        if plan.requests:
+            bus.publish(topology.RENDER, plan.requests)
+    except Exception:
+        if delivery:
+            store.forget_delivery(delivery)  # so that GitHub's redelivery is processed
+        raise
     logs.info("push handled", ref=push.ref, commit=push.after,
               matched=[r.app for r in plan.requests], skipped=plan.skipped)
     return _answer(200, result="accepted", apps=[r.app for r in plan.requests],

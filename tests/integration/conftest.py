@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +44,8 @@ def uid() -> str:
 
 @pytest.fixture
 def repo(stack: local.Stack, uid: str) -> WorkRepo:
-    return WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"repo-{uid}")
+    # owner/name, like a GitHub repository (commit statuses address it so)
+    return WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"dana/repo-{uid}")
 
 
 @pytest.fixture
@@ -180,3 +182,32 @@ def observe(stack: local.Stack) -> Iterator[Callable[[str], Observer]]:
     yield make
     for o in made:
         o.close()
+
+
+@pytest.fixture
+def serve_function(stack: local.Stack, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start one more instance of a function with extra environment; yields its URL."""
+    from stack import procs
+
+    started = []
+
+    def start(name: str, **env: str) -> str:
+        from shared import topology
+
+        source, target, signature = topology.FUNCTIONS[name]
+        port = procs.free_port()
+        log = tmp_path / f"{name}-{port}.log"
+        ff = str(Path(sys.executable).parent / "functions-framework")
+        root = Path(__file__).resolve().parents[2]
+        proc = procs.start(name, [ff, f"--source={root / source}", f"--target={target}",
+                                  f"--signature-type={signature}", "--host=127.0.0.1",
+                                  f"--port={port}"], str(log),
+                           env={**stack.env, "XDG_RUNTIME_DIR": str(tmp_path), **env},
+                           port=port, cwd=str(root))
+        started.append(proc)
+        procs.wait_until(lambda: procs.port_open(port), name, 30, proc, str(log))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in started:
+        procs.stop(proc)

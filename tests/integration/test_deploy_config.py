@@ -32,9 +32,10 @@ def deploy_env(name: str, stack_env: dict[str, str]) -> dict[str, str]:
     local = {"GOOGLE_CLOUD_PROJECT": stack_env["GOOGLE_CLOUD_PROJECT"], "LOG_EXECUTION_ID": "true",
              "GITOPS_CLUSTERS": "{}"}
     env = {k: local[k] for k in keys}
-    if name == "intake":
-        assert 'key        = "GITHUB_WEBHOOK_SECRET"' in text
-        env["GITHUB_WEBHOOK_SECRET"] = "deploy-config-secret"
+    secret_env = re.search(rf"^    {name} = (\{{[^\n]*\}}|\{{.*?\n    \}})", text, re.M | re.S).group(1)
+    for key in re.findall(r"([A-Z_]+)\s*=", secret_env):
+        env[key] = {"GITHUB_WEBHOOK_SECRET": "deploy-config-secret",
+                    "GITOPS_REPO_CREDENTIALS": "{}", "GITOPS_GITHUB_TOKEN": "none"}[key]
     env.update({k: stack_env[k] for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")})
     return env
 

@@ -100,7 +100,8 @@ def test_no_broad_roles_and_each_function_has_its_own_account():
 def test_publisher_grants_are_exactly_what_the_code_publishes():
     for name, (source, _, _) in topology.FUNCTIONS.items():
         code = (ROOT / source).read_text()
-        used = {getattr(topology, attr) for attr in re.findall(r"bus\.publish\(topology\.([A-Z]+)\b", code)}
+        calls = re.findall(r"bus\.publish(?:_events)?\(topology\.([A-Z]+)\b", code)
+        used = {getattr(topology, attr) for attr in calls}
         assert used == set(topology.PUBLISHES[name]), f"{name} publishes to {used}"
     assert TFVARS["function_publishes"] == {k: list(v) for k, v in topology.PUBLISHES.items()}
 

@@ -1,0 +1,52 @@
+"""Events on the notifications topic, for Slack bridges, BigQuery or anything else.
+
+Every event is one JSON object (schema version 1):
+
+    {"schema": 1, "type": "sync" | "drift" | "rollback", "app": str, "project": str,
+     "time": RFC 3339, "summary": str,                   # a sentence a person can read
+     "commit": str, "revision": str,
+     # sync and rollback:
+     "sequence": int, "initiator": str, "phase": "Succeeded" | "Failed",
+     "health": str, "counts": {action: n}, "triggeredBy": str,
+     # drift:
+     "objects": [{"object": str, "drift": "modified" | "missing" | "extra",
+                  "fields": [str], "lastWriter": str}], "action": str}
+
+Message attributes: type, app (filters can select on them). Secret values never appear:
+drift fields carry paths only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+SCHEMA = 1
+TYPES = ("sync", "drift", "rollback")
+
+
+def _time(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value or "")
+
+
+def sync_event(app: str, project: str, entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA, "type": "rollback" if entry["initiator"] == "rollback" else "sync",
+        "app": app, "project": project, "time": _time(entry.get("finishedAt")),
+        "summary": entry["summary"], "commit": entry["commit"], "revision": entry["revision"],
+        "sequence": entry["sequence"], "initiator": entry["initiator"], "phase": entry["phase"],
+        "health": (entry.get("health") or {}).get("status", ""), "counts": entry.get("counts", {}),
+        "triggeredBy": entry.get("triggeredBy", ""),
+    }
+
+
+def drift_event(app: str, project: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA, "type": "drift", "app": app, "project": project,
+        "time": _time(record.get("detectedAt")), "summary": record["summary"],
+        "commit": record.get("commit", ""), "revision": record.get("revision", ""),
+        "objects": [{"object": o["object"], "drift": o["drift"],
+                     "fields": [f["path"] for f in o.get("fields") or []],
+                     "lastWriter": o.get("lastWriter", "")} for o in record["objects"]],
+        "action": record.get("action", ""),
+    }
