@@ -8,7 +8,7 @@ import sys
 
 from bench import report
 
-GROUPS = ("apply", "audit")
+GROUPS = ("apply", "audit", "intake")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ resource "google_firestore_field" "webhook_delivery_ttl" {
 }
 
 # Every query the code makes is listed in shared/store.py QUERIES. Single-field queries
-# (equality on applications.repoKey, order by history.sequence, order by drift.detectedAt)
+# (order by history.sequence, order by drift.detectedAt; pushes read one repositories/{hash}
+# document, no query)
 # use Firestore's automatic single-field indexes; a composite index goes here as soon as a
 # query needs one, and tests/unit/test_infra.py fails until it does.

@@ -19,13 +19,13 @@ def plan_push(push: Push, delivery: str) -> Plan:
     plan = Plan()
     keys = {repourl.normalize(u) for u in push.repo_urls}
     apps = {a.name: a for key in sorted(keys) for a in store.apps_for_repo(key)}
-    for name, app in sorted(apps.items()):
-        if not app.spec.matches_ref(push.ref, push.default_branch):
-            plan.skipped[name] = f"targets {app.spec.targetRevision}, push is to {push.ref}"
+    for name, spec in sorted(apps.items()):
+        if not spec.matches_ref(push.ref, push.default_branch):
+            plan.skipped[name] = f"targets {spec.targetRevision}, push is to {push.ref}"
         elif push.deleted:
             plan.skipped[name] = f"{push.ref} was deleted"
-        elif not app.spec.concerned_by(push.changed_paths):
-            plan.skipped[name] = f"no change under {app.spec.path} or its watched paths"
+        elif not spec.concerned_by(push.changed_paths):
+            plan.skipped[name] = f"no change under {spec.path} or its watched paths"
         else:
             plan.requests.append(RenderRequest(
                 app=name, commit=push.after, ref=push.ref, initiator="webhook",

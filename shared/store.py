@@ -6,6 +6,7 @@ Layout, meant to be read by a person in the GCP console:
     applications/{name}/revisions/{id}    a rendered revision: commit, author, manifests
     applications/{name}/history/{000042}  one deployment: who, what, result per object
     applications/{name}/drift/{id}        what a sweep found, who changed it, what was done
+    repositories/{hash}                   per repository: its apps' routing (revision, paths)
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
 
 Every query this module makes is listed in QUERIES, so a test can check that
@@ -17,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +33,11 @@ from shared.model import AppSpec
 
 APPS = "applications"
 DELIVERIES = "webhookDeliveries"
+REPOSITORIES = "repositories"
 DONE_OPERATIONS_KEPT = 50
 
 # (collection, field filters, order by) of every query below
 QUERIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    (APPS, ("repoKey",), ()),
     ("history", (), ("sequence",)),
     ("drift", (), ("detectedAt",)),
 )
@@ -73,17 +76,57 @@ class App:
         return self.spec.name
 
 
+def _repo_ref(repo_key: str) -> firestore.DocumentReference:
+    return client().collection(REPOSITORIES).document(hashlib.sha256(repo_key.encode()).hexdigest()[:32])
+
+
+def _routes(snap: firestore.DocumentSnapshot) -> dict[str, dict[str, Any]]:
+    raw = snap.get("routes") if snap.exists else None
+    return json.loads(raw) if raw else {}
+
+
+def _routes_doc(repo_key: str, routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    # one JSON string: a push decodes it in microseconds (a map of maps costs a deep copy)
+    return {"repoKey": repo_key, "apps": sorted(routes), "routes": json.dumps(routes, sort_keys=True),
+            "updatedAt": now()}
+
+
+def _route(spec: AppSpec) -> dict[str, Any]:
+    """What intake needs to route a push to an application, kept on its repository's document."""
+    return {"repoURL": spec.repoURL, "targetRevision": spec.targetRevision, "path": spec.path,
+            "watchPaths": list(spec.watchPaths)}
+
+
 def put_app(spec: AppSpec, *, create: bool = False) -> None:
-    """Create (create=True fails if it exists) or update an application's spec."""
-    data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+    """Create (create=True fails if it exists) or update an application's spec.
+
+    The application's routing (revision, path, watched paths) is kept in the same
+    transaction on `repositories/{hash of repo}`, so a push reads one document however
+    many applications share the repository.
+    """
     ref = _app_ref(spec.name)
-    if create:
-        try:
-            ref.create({**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}})
-        except gexc.AlreadyExists as exc:
-            raise FileExistsError(f"application {spec.name!r} already exists") from exc
-    else:
-        ref.set(data, merge=True)
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        if snap.exists and create:
+            raise FileExistsError(f"application {spec.name!r} already exists")
+        old_key = (snap.to_dict() or {}).get("repoKey") if snap.exists else None
+        repos = {key: _routes(_repo_ref(key).get(transaction=tx))
+                 for key in {old_key, spec.repo_key} if key}
+        data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+        if snap.exists:
+            tx.update(ref, data)
+        else:
+            tx.set(ref, {**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}})
+        if old_key and old_key != spec.repo_key:
+            repos[old_key].pop(spec.name, None)
+        repos[spec.repo_key][spec.name] = _route(spec)
+        for key, routes in repos.items():
+            tx.set(_repo_ref(key), _routes_doc(key, routes))
+
+    run(transaction)
 
 
 def get_app(name: str) -> App:
@@ -102,13 +145,29 @@ def list_apps() -> list[App]:
     return [_to_app(s) for s in client().collection(APPS).stream()]
 
 
-def apps_for_repo(repo_key: str) -> list[App]:
-    query = client().collection(APPS).where(filter=firestore.FieldFilter("repoKey", "==", repo_key))
-    return [_to_app(s) for s in query.stream()]
+def apps_for_repo(repo_key: str) -> list[AppSpec]:
+    """The applications on a repository, as much of their spec as routing a push needs
+    (one document read, however many applications share the repository)."""
+    routes = _routes(_repo_ref(repo_key).get(field_paths=["routes"]))
+    return [AppSpec(name=name, repoURL=r["repoURL"], path=r.get("path", "."),
+                    targetRevision=r.get("targetRevision", "HEAD"),
+                    watchPaths=tuple(r.get("watchPaths") or ())) for name, r in sorted(routes.items())]
 
 
 def delete_app(name: str) -> None:
     ref = _app_ref(name)
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def unroute(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        key = (snap.to_dict() or {}).get("repoKey") if snap.exists else None
+        if key:
+            routes = _routes(_repo_ref(key).get(transaction=tx))
+            routes.pop(name, None)
+            tx.set(_repo_ref(key), _routes_doc(key, routes))
+
+    unroute(transaction)
     for sub in ("revisions", "history", "drift"):
         for doc in ref.collection(sub).list_documents():
             doc.delete()

@@ -263,6 +263,7 @@ def start_functions(st: Stack) -> None:
                "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name), "THREADS": "8"}
         if name == "intake":
             env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
+            env["WORKERS"] = "2"  # GitHub's bursts: one process per core
         if name in ("render", "apply"):
             env["GITOPS_GITHUB_TOKEN"] = github_token
         p = procs.start(name, [ff, f"--source={REPO_ROOT / source}", f"--target={target}",

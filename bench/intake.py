@@ -1,0 +1,155 @@
+"""intake: signed push webhooks at 200 requests/s for 60 s against the served intake function.
+
+A monorepo with 50 registered applications; each push touches one of them, so each should
+produce exactly one render request. Render requests are counted at the other end (a pull
+subscription on the render topic, with the render function's push subscription paused so
+the load measures intake alone): lost, duplicated, and latency percentiles. Open loop:
+requests are sent on schedule, whatever the answers' latency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import statistics
+import threading
+import time
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.stack import running
+
+RATE = int(os.environ.get("GITOPS_BENCH_INTAKE_RATE", "200"))
+SECONDS = int(os.environ.get("GITOPS_BENCH_INTAKE_SECONDS", "60"))
+# a second, lighter phase: what one instance sustains on this machine within the p99 target
+SUSTAINED_RATE = int(os.environ.get("GITOPS_BENCH_INTAKE_SUSTAINED_RATE", "80"))
+SUSTAINED_SECONDS = 30
+APPS = 50
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run() -> list[report.Record]:
+    with running() as st:
+        full = _load(st, RATE, SECONDS)
+        sustained = _load(st, SUSTAINED_RATE, SUSTAINED_SECONDS)
+    records = [
+        report.Record("intake.p99_ms", full["p99_ms"], "ms", {**full, "note": (
+            "target < 100 ms; one instance of the function on 2 cores shared with the emulators "
+            "and the load generator")}),
+        report.Record("intake.p50_ms", full["p50_ms"], "ms", full),
+        report.Record("intake.lost", full["lost"] + sustained["lost"], "render requests", full),
+        report.Record("intake.duplicated", full["duplicated"] + sustained["duplicated"],
+                      "render requests", full),
+        report.Record(f"intake.p99_ms_at_{SUSTAINED_RATE}_per_s", sustained["p99_ms"], "ms", sustained),
+    ]
+    return records
+
+
+def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
+    """One open-loop phase at `rate` pushes/s; latencies and what reached the render topic."""
+    from google.cloud import pubsub_v1
+
+    from shared import github, store, topology
+    from shared.model import AppSpec, Destination
+
+    total = rate * seconds
+    print(f"[bench intake] {total} signed pushes at {rate}/s for {seconds}s, {APPS} apps", flush=True)
+    project = st.env["GOOGLE_CLOUD_PROJECT"]
+    secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
+    run_id = uuid.uuid4().hex[:6]
+    repo_url = f"{st.env['GITOPS_GIT_URL']}/bench/monorepo-{run_id}.git"
+    for i in range(APPS):
+        store.put_app(AppSpec(name=f"load-{run_id}-{i:02d}", repoURL=repo_url, path=f"apps/a{i:02d}",
+                              targetRevision="main", destination=Destination(namespace="default")))
+    subscriber = pubsub_v1.SubscriberClient()
+    render_sub = f"projects/{project}/subscriptions/{topology.RENDER}-push"
+    counter_sub = f"projects/{project}/subscriptions/bench-intake-{run_id}"
+    subscriber.create_subscription(name=counter_sub, topic=f"projects/{project}/topics/{topology.RENDER}")
+    subscriber.modify_push_config(request={"subscription": render_sub, "push_config": {}})
+    bodies = []
+    for n in range(total):
+        app = n % APPS
+        sha = hashlib.sha1(f"{run_id}-{n}".encode()).hexdigest()
+        bodies.append(github.push_payload(
+            repo_url, "refs/heads/main", "1" * 40, sha, f"push {n}",
+            changed={"added": [], "modified": [f"apps/a{app:02d}/deploy.yaml"], "removed": []}))
+    host = urllib.parse.urlparse(st.env["GITOPS_INTAKE_URL"])
+    local = threading.local()
+    latencies: list[float] = [0.0] * total
+    lags: list[float] = [0.0] * total
+    statuses: list[int] = [0] * total
+    deliveries = [str(uuid.uuid4()) for _ in range(total)]
+
+    def send(n: int, due: float) -> None:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        lags[n] = max(0.0, time.perf_counter() - due)
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+        body = bodies[n]
+        headers = {"Content-Type": "application/json", "X-GitHub-Event": "push",
+                   "X-GitHub-Delivery": deliveries[n], "X-Hub-Signature-256": github.sign(secret, body)}
+        t0 = time.perf_counter()
+        for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
+            try:
+                local.conn.request("POST", "/", body=body, headers=headers)
+                resp = local.conn.getresponse()
+                resp.read()
+                statuses[n] = resp.status
+                break
+            except (OSError, http.client.HTTPException):
+                local.conn.close()
+                local.conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+                statuses[n] = -attempt
+        latencies[n] = time.perf_counter() - t0
+
+    start = time.perf_counter() + 0.5
+    with ThreadPoolExecutor(64) as pool:
+        for n in range(total):
+            pool.submit(send, n, start + n / rate)
+    elapsed = time.perf_counter() - start
+    accepted = sum(1 for s in statuses if s == 200)
+    print(f"[bench intake] sent {total} in {elapsed:.1f}s, {accepted} accepted; counting", flush=True)
+    received: list[str] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < 3:
+        resp = subscriber.pull(request={"subscription": counter_sub, "max_messages": 1000}, timeout=10)
+        if resp.received_messages:
+            quiet_since = time.monotonic()
+            subscriber.acknowledge(request={"subscription": counter_sub,
+                                            "ack_ids": [m.ack_id for m in resp.received_messages]})
+            received += [json.loads(m.message.data)["operation"] for m in resp.received_messages]
+    # put the render function's subscription back (fresh, without the load's backlog)
+    subscriber.delete_subscription(subscription=counter_sub)
+    subscriber.delete_subscription(subscription=render_sub)
+    from shared import bus
+
+    bus.ensure_topology({name: st.url(name) for name in ("intake", "render", "apply", "audit")})
+
+    expected = {f"{deliveries[n]}:load-{run_id}-{n % APPS:02d}" for n in range(total) if statuses[n] == 200}
+    unique = set(received)
+    lost = len(expected - unique)
+    duplicated = len(received) - len(unique)
+    ms = [v * 1000 for v in latencies]
+    detail = {"requests": total, "rate_per_s": rate, "seconds": seconds, "apps": APPS,
+              "accepted": accepted, "non_200": total - accepted,
+              "achieved_rate_per_s": round(total / elapsed, 1),
+              "p50_ms": round(percentile(ms, 50), 1), "p90_ms": round(percentile(ms, 90), 1),
+              "p99_ms": round(percentile(ms, 99), 1), "max_ms": round(max(ms), 1),
+              "mean_ms": round(statistics.mean(ms), 1),
+              "send_lag_p99_ms": round(percentile([x * 1000 for x in lags], 99), 1),
+              "render_requests_received": len(received),
+              "statuses": {str(c): statuses.count(c) for c in sorted(set(statuses))},
+              "lost": lost, "duplicated": duplicated}
+    return detail
