@@ -59,7 +59,40 @@ def _progress(message: str) -> None:
 
 # ---- app ----------------------------------------------------------------------------
 
+def _manifests(path: str) -> list[dict[str, Any]]:
+    import yaml
+
+    try:
+        with open(path) if path != "-" else sys.stdin as f:
+            return [d for d in yaml.safe_load_all(f) if d]
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise CliError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _create_from_file(args: argparse.Namespace) -> int:
+    from shared import argocd
+
+    created = []
+    for doc in _manifests(args.file):
+        try:
+            spec, warnings = argocd.application(doc)
+        except SpecError as exc:
+            raise CliError(f"{args.file}: {exc}") from exc
+        for w in warnings:
+            print(f"warning: {spec.name}: {w}", file=sys.stderr)
+        store.put_app(spec, create=not args.upsert)
+        created.append({"name": spec.name, "spec": spec.to_doc(), "warnings": warnings})
+    _print(args, created, lambda: [["application", c["name"], "created"] for c in created])
+    return 0
+
+
 def app_create(args: argparse.Namespace) -> int:
+    if args.file:
+        return _create_from_file(args)
+    if not args.name or not args.repo:
+        raise CliError("app create needs NAME and --repo, or -f FILE (hint: gitops app create -h)")
     spec = AppSpec(
         name=args.name, repoURL=args.repo, path=args.path, targetRevision=args.revision,
         destination=Destination(cluster=args.dest_cluster, namespace=args.dest_namespace),
@@ -193,6 +226,59 @@ def app_rollback(args: argparse.Namespace) -> int:
                        since)
 
 
+def app_delete(args: argparse.Namespace) -> int:
+    """Unregister an application; with --cascade, delete what it owns in the cluster first."""
+    from shared import kube
+    from shared.sync import delete_all
+
+    app = store.get_app(args.name)
+    results = []
+    if args.cascade:
+        cluster = kube.cluster(app.spec.destination.cluster)
+        results = [r.to_doc() for r in delete_all(cluster, app.spec, app.status.get("inventory") or [])]
+        _progress(f"deleted {sum(r['action'] == 'pruned' for r in results)} objects of {args.name}")
+    store.delete_app(args.name)
+    _print(args, {"name": args.name, "cascade": args.cascade, "objects": results},
+           lambda: [["application", args.name, "deleted"]] + [
+               [r["kind"], f"{r['namespace']}/{r['name']}", r["action"]] for r in results])
+    return 1 if any(r["action"] == "failed" for r in results) else 0
+
+
+def project_create(args: argparse.Namespace) -> int:
+    from shared import argocd
+
+    names = []
+    for doc in _manifests(args.file):
+        try:
+            name, project, warnings = argocd.project(doc)
+        except SpecError as exc:
+            raise CliError(f"{args.file}: {exc}") from exc
+        for w in warnings:
+            print(f"warning: project {name}: {w}", file=sys.stderr)
+        store.put_project(name, project)
+        names.append(name)
+    _print(args, names, lambda: [["project", n, "created"] for n in names])
+    return 0
+
+
+def project_get(args: argparse.Namespace) -> int:
+    project = store.get_project(args.name)
+    if project is None:
+        raise CliError(f"project {args.name!r} not found")
+    _print(args, {"name": args.name, **project}, lambda: [[f"{k}:", json.dumps(v, default=str)]
+                                                          for k, v in sorted(project.items())])
+    return 0
+
+
+def project_list(args: argparse.Namespace) -> int:
+    projects = store.list_projects()
+    _print(args, projects, lambda: [["NAME", "SOURCES", "DESTINATIONS"]] + [
+        [p["name"], ",".join(p.get("sourceRepos") or []),
+         ",".join(f"{d['cluster']}/{d['namespace']}" for d in p.get("destinations") or [])]
+        for p in projects])
+    return 0
+
+
 def app_unpin(args: argparse.Namespace) -> int:
     """Clear a rollback pin and sync the target's head again."""
     app = store.get_app(args.name)
@@ -259,9 +345,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="group", required=True)
     app = sub.add_parser("app", help="applications").add_subparsers(dest="command", required=True)
 
-    c = app.add_parser("create", help="register an application")
-    c.add_argument("name")
-    c.add_argument("--repo", required=True, help="repository URL")
+    c = app.add_parser("create", help="register an application (flags, or -f with our or Argo "
+                                      "CD's Application manifests)")
+    c.add_argument("name", nargs="?")
+    c.add_argument("-f", "--file", help="Application manifest(s), ours or Argo CD's; - for stdin")
+    c.add_argument("--repo", help="repository URL")
     c.add_argument("--path", default=".", help="folder of manifests in the repository")
     c.add_argument("--revision", default="HEAD", help="branch, tag or HEAD")
     c.add_argument("--dest-cluster", default="in-cluster")
@@ -295,6 +383,21 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--wait", action="store_true", help="wait for the history entry")
         s.add_argument("--timeout", type=float, default=120)
         s.set_defaults(func=func)
+
+    rm = app.add_parser("delete", help="unregister an application")
+    rm.add_argument("name")
+    rm.add_argument("--cascade", action="store_true", help="also delete what it owns in the cluster")
+    rm.set_defaults(func=app_delete)
+
+    proj = sub.add_parser("project", help="projects (multi-tenancy)").add_subparsers(
+        dest="command", required=True)
+    pc = proj.add_parser("create", help="create or update projects from AppProject manifests")
+    pc.add_argument("-f", "--file", required=True)
+    pc.set_defaults(func=project_create)
+    proj.add_parser("list", help="list projects").set_defaults(func=project_list)
+    pg = proj.add_parser("get", help="show one project")
+    pg.add_argument("name")
+    pg.set_defaults(func=project_get)
 
     u = app.add_parser("unpin", help="clear a rollback pin and sync the target's head")
     u.add_argument("name")

@@ -8,7 +8,10 @@ FIELD_MANAGER = "gitops-apply"
 LABEL_APP = "gitops.dev/app"
 ANNOTATION_TRACKING = "gitops.dev/tracking-id"
 ANNOTATION_WAVE = "gitops.dev/sync-wave"  # integer, default 0: lower waves apply first
-ANNOTATION_OPTIONS = "gitops.dev/sync-options"  # CSV: Prune=false, Recreate=true
+ANNOTATION_OPTIONS = "gitops.dev/sync-options"  # CSV: Prune=false, Delete=false, Recreate=true
+# Argo CD's own annotations are honoured too, so manifests migrate as they are
+ARGO_ANNOTATION_WAVE = "argocd.argoproj.io/sync-wave"
+ARGO_ANNOTATION_OPTIONS = "argocd.argoproj.io/sync-options"
 
 
 def project() -> str:

@@ -102,12 +102,15 @@ class Options:
 
 
 def object_options(obj: dict[str, Any]) -> set[str]:
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(config.ANNOTATION_OPTIONS, "")
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    raw = ",".join(annotations.get(k, "") for k in (config.ANNOTATION_OPTIONS,
+                                                     config.ARGO_ANNOTATION_OPTIONS))
     return {o.strip() for o in raw.split(",") if o.strip()}
 
 
 def wave_of(obj: dict[str, Any]) -> int:
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(config.ANNOTATION_WAVE, "0")
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(config.ANNOTATION_WAVE) or annotations.get(config.ARGO_ANNOTATION_WAVE, "0")
     try:
         return int(raw)
     except ValueError:
@@ -404,9 +407,17 @@ def _created_by_this_sync(obj: dict[str, Any], desired: list[dict[str, Any]]) ->
     return False
 
 
+def delete_all(cluster: Cluster, spec: AppSpec, owned: list[dict[str, str]]) -> list[ObjectResult]:
+    """Cascade delete of an application: everything it owns, in reverse order (skipping
+    objects that lost its label or carry Prune=false or Delete=false)."""
+    result = SyncResult()
+    old = {inventory.entry_id(e): e for e in owned}
+    return _prune(cluster, spec, old, {}, Options(prune=True), result, deleting=True)
+
+
 def _prune(cluster: Cluster, spec: AppSpec, old: dict[ObjectId, dict[str, str]],
            keep: dict[ObjectId, dict[str, str]], opts: Options,
-           result: SyncResult) -> list[ObjectResult]:
+           result: SyncResult, deleting: bool = False) -> list[ObjectResult]:
     gone = [e for oid, e in old.items() if oid not in keep]
     gone.sort(key=lambda e: ordering.sort_key(inventory.as_stub(e)), reverse=True)
     out = []
@@ -425,9 +436,10 @@ def _prune(cluster: Cluster, spec: AppSpec, old: dict[ObjectId, dict[str, str]],
             if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != spec.name:
                 out.append(ObjectResult(oid, "skipped", "not pruned: it no longer carries this app's label"))
                 continue
-            if "Prune=false" in object_options(live):
-                out.append(ObjectResult(oid, "skipped", f"not pruned: {config.ANNOTATION_OPTIONS} "
-                                                        "Prune=false"))
+            kept_by = {"Prune=false"} | ({"Delete=false"} if deleting else set())
+            if kept_by & object_options(live):
+                out.append(ObjectResult(oid, "skipped", "not deleted: sync option "
+                                                        f"{sorted(kept_by & object_options(live))[0]}"))
                 continue
             with_retries(lambda a=args: cluster.delete(*a))
             out.append(ObjectResult(oid, "pruned"))

@@ -1,0 +1,99 @@
+"""The CLI against the local stack: Argo CD manifests as they are, projects, delete --cascade."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from shared import cli, github, store
+from tests.integration import manifests
+from tests.integration.conftest import kubectl, kubectl_json, wait_history, webhook
+
+pytestmark = pytest.mark.integration
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_argo_cd_application_manifest_creates_a_working_application(stack, secret, uid, repo,
+                                                                    namespace, tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: guestbook-{uid}
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: {repo.url}
+    targetRevision: HEAD
+    path: guestbook
+    helm:
+      releaseName: guestbook
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {namespace}
+  syncPolicy:
+    automated: {{prune: true, selfHeal: true}}
+""")
+    code, out, err = run("app", "create", "-f", str(manifest))
+    assert code == 0
+    assert f"warning: guestbook-{uid}: spec.source.helm: not supported (ignored)" in err
+    sha = repo.commit_and_push("guestbook", {"guestbook/cm.yaml": manifests.configmap("guestbook")})
+    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
+    assert wait_history(f"guestbook-{uid}", 1)["phase"] == "Succeeded"
+    kubectl("get", "configmap", "guestbook", "-n", namespace)
+    code, out, _ = run("-o", "json", "app", "list")
+    assert code == 0 and f"guestbook-{uid}" in {a["name"] for a in json.loads(out)}
+
+
+def test_app_project_manifest_and_delete_cascade(stack, secret, uid, repo, namespace, tmp_path):
+    project = tmp_path / "project.yaml"
+    project.write_text(f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {{name: team-{uid}, namespace: argocd}}
+spec:
+  sourceRepos: ['{repo.url}']
+  destinations: [{{namespace: '{namespace}', server: https://kubernetes.default.svc}}]
+""")
+    assert run("project", "create", "-f", str(project))[0] == 0
+    code, out, _ = run("-o", "json", "project", "get", f"team-{uid}")
+    assert json.loads(out)["destinations"] == [{"cluster": "in-cluster", "namespace": namespace}]
+    assert f"team-{uid}" in run("project", "list")[1]
+    app = f"cascade-{uid}"
+    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+               "--dest-namespace", namespace, "--sync-policy", "automated",
+               "--project", f"team-{uid}")[0] == 0
+    kept = manifests.configmap("kept").replace(
+        "metadata:\n", "metadata:\n  annotations: {argocd.argoproj.io/sync-options: Delete=false}\n")
+    sha = repo.commit_and_push("two", {"app/a.yaml": manifests.configmap("gone"), "app/b.yaml": kept})
+    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
+    assert wait_history(app, 1)["phase"] == "Succeeded"
+    code, out, _ = run("-o", "json", "app", "delete", app, "--cascade")
+    assert code == 0
+    actions = {o["name"]: o["action"] for o in json.loads(out)["objects"]}
+    assert actions == {"gone": "pruned", "kept": "skipped"}
+    assert "gone" not in kubectl("get", "configmap", "-n", namespace)
+    assert kubectl_json("get", "configmap", "kept", "-n", namespace)
+    with pytest.raises(store.NotFound):
+        store.get_app(app)
+    code, _, err = run("app", "get", app)
+    assert code == 1 and "not found" in err
+
+
+def test_usage_errors_exit_2_and_errors_1(stack):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["app", "frobnicate"])
+    assert exc.value.code == 2
+    code, _, err = run("app", "create", "only-a-name")
+    assert code == 1 and "hint" in err

@@ -1,0 +1,104 @@
+"""Argo CD manifests accepted as they are, every unsupported field named in a warning."""
+
+import pytest
+import yaml
+
+from shared import argocd
+from shared.model import SpecError
+
+# the shape of Argo CD's documented declarative-setup example
+GUESTBOOK = yaml.safe_load("""
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: guestbook
+  namespace: argocd
+  finalizers:
+    - resources-finalizer.argocd.argoproj.io
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/argoproj/argocd-example-apps.git
+    targetRevision: HEAD
+    path: guestbook
+    helm:
+      releaseName: guestbook
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: guestbook
+  syncPolicy:
+    automated:
+      prune: true
+      selfHeal: true
+      allowEmpty: false
+    syncOptions:
+      - CreateNamespace=true
+      - ApplyOutOfSyncOnly=true
+      - PruneLast=true
+    retry:
+      limit: 5
+  ignoreDifferences:
+    - group: apps
+      kind: Deployment
+      jsonPointers: [/spec/replicas]
+  revisionHistoryLimit: 10
+""")
+
+
+def test_argo_application_maps_to_our_spec_with_named_warnings():
+    spec, warnings = argocd.application(GUESTBOOK)
+    assert (spec.name, spec.repoURL, spec.path, spec.targetRevision) == (
+        "guestbook", "https://github.com/argoproj/argocd-example-apps.git", "guestbook", "HEAD")
+    assert (spec.destination.cluster, spec.destination.namespace) == ("in-cluster", "guestbook")
+    policy = spec.syncPolicy
+    assert (policy.automated, policy.prune, policy.selfHeal) == (True, True, True)
+    assert policy.syncOptions == ("CreateNamespace=true",)
+    assert spec.ignoreDifferences == ({"group": "apps", "kind": "Deployment",
+                                       "jsonPointers": ["/spec/replicas"]},)
+    assert spec.revisionHistoryLimit == 10
+    assert sorted(warnings) == sorted([
+        "metadata.finalizers: not supported (ignored)",
+        "spec.source.helm: not supported (ignored)",
+        "spec.syncPolicy.retry: not supported (ignored)",
+        "spec.syncPolicy.syncOptions: PruneLast=true is not supported (ignored)",
+    ])
+
+
+def test_manual_sync_policy_and_named_destination():
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
+           "spec": {"source": {"repoURL": "https://x/y.git", "path": "p"},
+                    "destination": {"name": "prod", "namespace": "web"}}}
+    spec, warnings = argocd.application(doc)
+    assert not spec.syncPolicy.automated and spec.destination.cluster == "prod" and warnings == []
+
+
+def test_our_own_manifest_and_bad_ones():
+    ours = {"apiVersion": "gitops.dev/v1", "kind": "Application", "metadata": {"name": "mine"},
+            "spec": {"repoURL": "https://x/y.git", "path": "app", "watchPaths": ["base"]}}
+    spec, warnings = argocd.application(ours)
+    assert spec.watchPaths == ("base",) and warnings == []
+    with pytest.raises(SpecError, match="apiVersion/kind"):
+        argocd.application({"apiVersion": "v1", "kind": "ConfigMap"})
+    multi = {**GUESTBOOK, "spec": {"sources": [{"repoURL": "a"}]}}
+    with pytest.raises(SpecError, match=r"spec\.sources"):
+        argocd.application(multi)
+
+
+def test_app_project():
+    name, project, warnings = argocd.project(yaml.safe_load("""
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {name: team-a, namespace: argocd}
+spec:
+  description: Team A
+  sourceRepos: ['https://github.com/org/*']
+  destinations:
+    - {namespace: 'team-a-*', server: https://kubernetes.default.svc}
+  clusterResourceWhitelist: [{group: '', kind: Namespace}]
+  namespaceResourceBlacklist: [{group: '', kind: ResourceQuota}]
+  roles: [{name: read-only}]
+"""))
+    assert name == "team-a"
+    assert project["destinations"] == [{"cluster": "in-cluster", "namespace": "team-a-*"}]
+    assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    assert warnings == ["spec.roles: not supported (ignored)"]
