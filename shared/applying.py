@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from shared import githubapi, kube, logs, manifests, notifications, projects, rendering, store
+from shared import appofapps, githubapi, kube, logs, manifests, notifications, projects, rendering, store
 from shared.gitfetch import FetchError
 from shared.kube import KubeError
 from shared.manifests import ObjectId
-from shared.messages import ApplyRequest
+from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.prepare import prepare
 from shared.secrets import SecretMismatch
@@ -31,6 +31,7 @@ class Outcome:
     sequence: int = 0
     message: str = ""
     event: dict[str, Any] | None = None  # for the notifications topic
+    renders: list[RenderRequest] = field(default_factory=list)  # children to render (app of apps)
 
 
 def apply(req: ApplyRequest) -> Outcome:
@@ -62,11 +63,16 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     started = store.now()
     cluster = kube.cluster(spec.destination.cluster)
     old_inventory = status.get("inventory") or []
+    renders: list[RenderRequest] = []
     try:
-        objs = rendering.revision_objects(spec, revision)
+        children, objs = appofapps.split(rendering.revision_objects(spec, revision))
         desired = prepare(spec, objs, cluster)
         result = apply_all(cluster, spec, desired, old_inventory, Options.of(spec),
                            refused=_refused_by_project(spec, desired))
+        if children and not result.failed:
+            child_results, renders = appofapps.reconcile(spec, children, prune=spec.syncPolicy.prune,
+                                                         operation=req.operation)
+            result.objects.extend(child_results)
     except (KubeError, FetchError, SecretMismatch) as exc:
         if isinstance(exc, FetchError) or getattr(exc, "transient", False):
             store.release_lease(req.app, holder)
@@ -85,7 +91,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     githubapi.set_status(spec.repoURL, revision["commit"],
                          "failure" if result.failed else "success", entry["summary"], spec.name)
     return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"],
-                   notifications.sync_event(spec.name, spec.project, entry))
+                   notifications.sync_event(spec.name, spec.project, entry), renders)
 
 
 def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[ObjectId, str]:

@@ -1,4 +1,4 @@
-"""The operator's CLI: `gitops app create|list|get|history|sync|rollback`, `gitops sweep`.
+"""The operator's CLI: `gitops app|project|repo|render|webhook|sweep` (see `gitops --help`).
 
 Targets the GCP project and emulators named by the usual environment variables
 (GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST): the local
@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 import time
 import uuid
@@ -43,10 +44,27 @@ def _print(args: argparse.Namespace, data: Any, table: Callable[[], list[list[st
     if args.output == "json":
         print(json.dumps(data, default=_json_default, indent=2, sort_keys=True))
         return
+    if args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump(json.loads(json.dumps(data, default=_json_default)), sort_keys=True), end="")
+        return
     rows = table()
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        print("  ".join(_colour(c.ljust(w)) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+COLOURS = {"Synced": 32, "Healthy": 32, "Succeeded": 32, "OutOfSync": 33, "Progressing": 33,
+           "Degraded": 31, "Failed": 31, "Missing": 31}
+
+
+def _colour(cell: str) -> str:
+    """Statuses in colour, only on a terminal (and never with NO_COLOR)."""
+    code = COLOURS.get(cell.strip())
+    if code is None or not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return cell
+    return f"\033[{code}m{cell}\033[0m"
 
 
 def _time(value: Any) -> str:
@@ -121,9 +139,12 @@ def _app_row(app: store.App) -> list[str]:
 
 def app_list(args: argparse.Namespace) -> int:
     apps = store.list_apps()
+    wide = args.output == "wide"
     _print(args, [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
-           lambda: [["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]]
-           + [_app_row(a) for a in apps])
+           lambda: [["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]
+                    + (["REPO", "PATH", "TARGET"] if wide else [])]
+           + [_app_row(a) + ([a.spec.repoURL, a.spec.path, a.spec.targetRevision] if wide else [])
+              for a in apps])
     return 0
 
 
@@ -145,6 +166,21 @@ def app_get(args: argparse.Namespace) -> int:
             rows.append(["Render error:", render["message"]])
         if (st.get("drift") or {}).get("summary"):
             rows.append(["Drift:", st["drift"]["summary"]])
+        if st.get("pin"):
+            rows.append(["Pinned:", f"{st['pin'].get('commit', '')[:7]} by {st['pin'].get('by')}: "
+                                    f"{st['pin'].get('reason', '')}"])
+        drifted = {o.split(" ")[0] for o in ((st.get("drift") or {}).get("summary") or "").split("; ")}
+        count = int(st.get("historyCount", 0))
+        resources = store.get_history(spec.name, count).get("resources", []) if count else []
+        if resources:
+            rows.append(["", ""])
+            rows.append(["KIND", "NAMESPACE/NAME  LAST-SYNC  SYNC  HEALTH"])
+            for r in resources:
+                oid = f"{r['kind']}.{r['group']}" if r["group"] else r["kind"]
+                key = f"{oid}/{r['namespace']}/{r['name']}" if r["namespace"] else f"{oid}/{r['name']}"
+                sync = "OutOfSync" if key in drifted else "Synced"
+                rows.append([oid, f"{r['namespace']}/{r['name']}  {r['action']}  {sync}  "
+                                  f"{r.get('health', '')}"])
         return rows
 
     _print(args, {"name": spec.name, "spec": spec.to_doc(), "status": st}, table)
@@ -341,7 +377,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops", description=__doc__.splitlines()[0])
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     sub = p.add_subparsers(dest="group", required=True)
     app = sub.add_parser("app", help="applications").add_subparsers(dest="command", required=True)
 
@@ -408,6 +444,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("name")
     d.add_argument("--revisions", nargs=2, metavar=("ID", "ID"), help="two history ids to compare")
     d.set_defaults(func=app_diff)
+
+    from shared import cli_ops
+
+    cli_ops.register(sub, app)
 
     sw = sub.add_parser("sweep", help="run the drift sweep now")
     sw.add_argument("apps", nargs="*")

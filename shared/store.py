@@ -38,6 +38,7 @@ DONE_OPERATIONS_KEPT = 50
 
 # (collection, field filters, order by) of every query below
 QUERIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (APPS, ("parent",), ()),
     ("history", (), ("sequence",)),
     ("drift", (), ("detectedAt",)),
 )
@@ -70,6 +71,7 @@ def _app_ref(name: str) -> firestore.DocumentReference:
 class App:
     spec: AppSpec
     status: dict[str, Any]
+    parent: str = ""  # the app-of-apps application that registered this one
 
     @property
     def name(self) -> str:
@@ -97,7 +99,7 @@ def _route(spec: AppSpec) -> dict[str, Any]:
             "watchPaths": list(spec.watchPaths)}
 
 
-def put_app(spec: AppSpec, *, create: bool = False) -> None:
+def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -> None:
     """Create (create=True fails if it exists) or update an application's spec.
 
     The application's routing (revision, path, watched paths) is kept in the same
@@ -116,6 +118,8 @@ def put_app(spec: AppSpec, *, create: bool = False) -> None:
         repos = {key: _routes(_repo_ref(key).get(transaction=tx))
                  for key in {old_key, spec.repo_key} if key}
         data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+        if parent is not None:
+            data["parent"] = parent
         if snap.exists:
             tx.update(ref, data)
         else:
@@ -138,7 +142,12 @@ def get_app(name: str) -> App:
 
 def _to_app(snap: firestore.DocumentSnapshot) -> App:
     doc = snap.to_dict() or {}
-    return App(AppSpec.from_doc(snap.id, doc["spec"]), doc.get("status") or {})
+    return App(AppSpec.from_doc(snap.id, doc["spec"]), doc.get("status") or {}, doc.get("parent", ""))
+
+
+def children_of(parent: str) -> list[App]:
+    query = client().collection(APPS).where(filter=firestore.FieldFilter("parent", "==", parent))
+    return [_to_app(s) for s in query.stream()]
 
 
 def list_apps() -> list[App]:

@@ -60,7 +60,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (RENDER,),
     "render": (APPLY,),
-    "apply": (NOTIFICATIONS,),
+    "apply": (RENDER, NOTIFICATIONS),
     "audit": (AUDIT, RENDER, APPLY, NOTIFICATIONS),
 }
 

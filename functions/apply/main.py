@@ -12,6 +12,8 @@ from shared.messages import ApplyRequest
 
 def _apply(req: ApplyRequest, _message_id: str) -> None:
     outcome = applying.apply(req)
+    if outcome.renders:
+        bus.publish(topology.RENDER, outcome.renders)
     if outcome.event is not None:
         bus.publish_events(topology.NOTIFICATIONS, [outcome.event])
 

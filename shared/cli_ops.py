@@ -1,0 +1,250 @@
+"""More `gitops` commands: app set/pin/wait/promote, render PATH, webhook send, repo add/list/remove.
+
+Registered into the parser of `shared.cli`, with its output helpers (one CLI, one style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from shared import bus, github, store, topology
+from shared.messages import RenderRequest
+from shared.model import SpecError
+
+
+def _cli() -> Any:
+    from shared import cli
+
+    return cli
+
+
+def app_set(args: argparse.Namespace) -> int:
+    """Change an application's target, path, sync policy or options."""
+    cli = _cli()
+    spec = store.get_app(args.name).spec
+    policy = spec.syncPolicy
+    if args.sync_policy:
+        policy = dataclasses.replace(policy, automated=args.sync_policy == "automated")
+    for flag, field in (("auto_prune", "prune"), ("self_heal", "selfHeal"), ("allow_empty", "allowEmpty")):
+        if getattr(args, flag) is not None:
+            policy = dataclasses.replace(policy, **{field: getattr(args, flag)})
+    if args.sync_option:
+        options = {o.partition("=")[0]: o for o in policy.syncOptions}
+        options.update({o.partition("=")[0]: o for o in args.sync_option})
+        policy = dataclasses.replace(policy, syncOptions=tuple(options.values()))
+    changes: dict[str, Any] = {"syncPolicy": policy}
+    for flag, field in (("revision", "targetRevision"), ("path", "path")):
+        if getattr(args, flag):
+            changes[field] = getattr(args, flag)
+    try:
+        spec = dataclasses.replace(spec, **changes).validate()
+    except SpecError as exc:
+        raise cli.CliError(f"invalid change: {exc}") from exc
+    store.put_app(spec)
+    cli._print(args, {"name": spec.name, "spec": spec.to_doc()},
+               lambda: [["application", spec.name, "updated"]])
+    return 0
+
+
+def app_pin(args: argparse.Namespace) -> int:
+    """Hold the application at its synced revision: pushes render but do not apply."""
+    cli = _cli()
+    sync = store.get_app(args.name).status.get("sync") or {}
+    if not sync.get("revision"):
+        raise cli.CliError(f"application {args.name!r} has not been synced yet")
+    pin = {"revision": sync["revision"], "commit": sync.get("commit", ""), "by": cli._who(),
+           "reason": args.reason or "pinned by hand", "at": store.now()}
+    store.update_status(args.name, {"pin": pin})
+    cli._print(args, pin, lambda: [["pinned", args.name, "to", pin["commit"][:7]]])
+    return 0
+
+
+def app_wait(args: argparse.Namespace) -> int:
+    """Wait until the application is Synced and Healthy (or its health is Degraded)."""
+    cli = _cli()
+    deadline, last = time.monotonic() + args.timeout, ""
+    while time.monotonic() < deadline:
+        status = store.get_app(args.name).status
+        sync = (status.get("sync") or {}).get("status", "Unknown")
+        health = (status.get("health") or {}).get("status", "Unknown")
+        if f"{sync}/{health}" != last:
+            last = f"{sync}/{health}"
+            cli._progress(f"{args.name}: {sync}, {health}")
+        if sync == "Synced" and (health == "Healthy" or not args.health):
+            cli._print(args, {"name": args.name, "sync": sync, "health": health},
+                       lambda s=sync, h=health: [[args.name, s, h]])
+            return 0
+        if health == "Degraded" and args.health:
+            raise cli.CliError(f"{args.name} is Degraded: {(status.get('health') or {}).get('message', '')}")
+        time.sleep(0.5)
+    raise cli.CliError(f"timed out after {args.timeout:.0f}s; last seen {last or 'nothing'}")
+
+
+def app_promote(args: argparse.Namespace) -> int:
+    """Move DST to the exact commit SRC is synced and Healthy with (recorded in DST's history)."""
+    cli = _cli()
+    src = store.get_app(args.src)
+    sync, health = src.status.get("sync") or {}, src.status.get("health") or {}
+    if sync.get("status") != "Synced" or health.get("status") != "Healthy":
+        state = f"{sync.get('status', 'Unknown')}/{health.get('status', 'Unknown')}"
+        raise cli.CliError(f"{args.src} is {state}; only a Synced and Healthy application can be "
+                           f"promoted from (hint: gitops app wait {args.src} --health)")
+    dst = store.get_app(args.dst)
+    commit = sync["commit"]
+    store.put_app(dataclasses.replace(dst.spec, targetRevision=commit))
+    since = store.now()
+    before = int(dst.status.get("historyCount", 0))
+    op = f"promote-{uuid.uuid4().hex[:12]}"
+    bus.publish(topology.RENDER, [RenderRequest(app=args.dst, commit=commit, ref="", initiator="manual",
+                                                operation=op,
+                                                triggered_by=f"promote from {args.src} by {cli._who()}")])
+    cli._progress(f"promoting {args.dst} to {commit[:7]} (what {args.src} runs)")
+    args.wait = True
+    return cli._maybe_wait(args, args.dst, before, {"operation": op, "commit": commit}, since)
+
+
+def render_path(args: argparse.Namespace) -> int:
+    """Render and check a local folder, like a linter: file:line:col message; exit 1 on errors."""
+    from shared.render import EXTENSIONS, render_files
+
+    root = Path(args.path)
+    if not root.is_dir():
+        raise _cli().CliError(f"{args.path} is not a folder")
+    files = [(str(p.relative_to(root)), p.read_bytes()) for p in sorted(root.rglob("*"))
+             if p.is_file() and p.suffix in EXTENSIONS]
+    out = render_files(files)
+    if args.output == "json":
+        print(json.dumps({"objects": len(out.objects), "errors": [e.to_doc() for e in out.errors]}, indent=2))
+    else:
+        for err in out.errors:
+            print(err)
+        print(f"{len(out.objects)} objects, {len(out.errors)} errors", file=sys.stderr)
+    return 1 if out.errors else 0
+
+
+def webhook_send(args: argparse.Namespace) -> int:
+    """Send a correctly signed GitHub push webhook to an intake URL."""
+    cli = _cli()
+    secret = (args.secret or os.environ.get("GITHUB_WEBHOOK_SECRET")
+              or _read(os.environ.get("GITOPS_WEBHOOK_SECRET_FILE", "")))
+    if not secret:
+        raise cli.CliError("no webhook secret: pass --secret or set GITHUB_WEBHOOK_SECRET")
+    body = github.push_payload(args.repo, args.ref, args.before, args.sha, args.message)
+    req = urllib.request.Request(args.url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": github.sign(secret.encode(), body)})
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            status, answer = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, answer = exc.code, exc.read().decode()
+    except urllib.error.URLError as exc:
+        raise cli.CliError(f"cannot reach {args.url}: {exc.reason}") from exc
+    cli._print(args, {"status": status, "answer": answer}, lambda: [[str(status), answer]])
+    return 0 if status < 300 else 1
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text().strip() if path and Path(path).exists() else ""
+
+
+def _credentials_file() -> Path:
+    path = os.environ.get("GITOPS_REPO_CREDENTIALS_FILE")
+    if not path:
+        raise _cli().CliError("no local credential store (GITOPS_REPO_CREDENTIALS_FILE); in Google "
+                              "Cloud add a version of the secret gitops-repo-credentials instead")
+    return Path(path)
+
+
+def repo_add(args: argparse.Namespace) -> int:
+    """Register credentials for a repository URL or prefix (read from stdin, never echoed)."""
+    path = _credentials_file()
+    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    secret = sys.stdin.readline().strip() if args.password_stdin else ""
+    data[args.url] = {"username": args.username, "password": secret}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    _cli()._print(args, {"url": args.url, "username": args.username, "password": "set" if secret else ""},
+                  lambda: [["repository", args.url, "registered"]])
+    return 0
+
+
+def repo_list(args: argparse.Namespace) -> int:
+    path = _credentials_file()
+    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    rows = [{"url": url, "username": c.get("username", ""),
+             "password": "set" if c.get("password") or c.get("sshPrivateKey") else ""}
+            for url, c in sorted(data.items())]
+    _cli()._print(args, rows, lambda: [["URL", "USERNAME", "SECRET"]] + [
+        [r["url"], r["username"], r["password"]] for r in rows])
+    return 0
+
+
+def repo_remove(args: argparse.Namespace) -> int:
+    path = _credentials_file()
+    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    if data.pop(args.url, None) is None:
+        raise _cli().CliError(f"no credentials registered for {args.url}")
+    path.write_text(json.dumps(data))
+    _cli()._print(args, {"url": args.url}, lambda: [["repository", args.url, "removed"]])
+    return 0
+
+
+def register(sub: Any, app: Any) -> None:
+    s = app.add_parser("set", help="change an application's target, path or sync policy")
+    s.add_argument("name")
+    s.add_argument("--revision")
+    s.add_argument("--path")
+    s.add_argument("--sync-policy", choices=("manual", "automated"))
+    for flag in ("auto-prune", "self-heal", "allow-empty"):
+        s.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None)
+    s.add_argument("--sync-option", action="append", default=[], metavar="NAME=VALUE")
+    s.set_defaults(func=app_set)
+    p = app.add_parser("pin", help="hold the application at its synced revision")
+    p.add_argument("name")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=app_pin)
+    w = app.add_parser("wait", help="wait until Synced (and, with --health, Healthy)")
+    w.add_argument("name")
+    w.add_argument("--health", action="store_true")
+    w.add_argument("--timeout", type=float, default=300)
+    w.set_defaults(func=app_wait)
+    pr = app.add_parser("promote", help="move DST to the commit SRC is synced and Healthy with")
+    pr.add_argument("src")
+    pr.add_argument("dst")
+    pr.add_argument("--timeout", type=float, default=120)
+    pr.set_defaults(func=app_promote)
+    r = sub.add_parser("render", help="render and check a local folder of manifests")
+    r.add_argument("path")
+    r.set_defaults(func=render_path)
+    wh = sub.add_parser("webhook", help="webhooks").add_subparsers(dest="command", required=True)
+    ws = wh.add_parser("send", help="send a signed test push to an intake URL")
+    ws.add_argument("url")
+    ws.add_argument("--repo", required=True)
+    ws.add_argument("--sha", required=True)
+    ws.add_argument("--ref", default="refs/heads/main")
+    ws.add_argument("--before", default=github.ZERO_SHA)
+    ws.add_argument("--message", default="test push")
+    ws.add_argument("--secret", default="")
+    ws.set_defaults(func=webhook_send)
+    repo = sub.add_parser("repo", help="repository credentials").add_subparsers(dest="command", required=True)
+    ra = repo.add_parser("add", help="register credentials (password/token on stdin)")
+    ra.add_argument("url")
+    ra.add_argument("--username", default="git")
+    ra.add_argument("--password-stdin", action="store_true")
+    ra.set_defaults(func=repo_add)
+    repo.add_parser("list", help="list registered repositories").set_defaults(func=repo_list)
+    rr = repo.add_parser("remove", help="forget a repository's credentials")
+    rr.add_argument("url")
+    rr.set_defaults(func=repo_remove)
