@@ -7,6 +7,7 @@ older than the one already synced is skipped (never go backwards).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -67,7 +68,10 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     try:
         children, objs = appofapps.split(rendering.revision_objects(spec, revision))
         desired = prepare(spec, objs, cluster)
-        result = apply_all(cluster, spec, desired, old_inventory, Options.of(spec),
+        options = Options.of(spec)
+        if req.prune:
+            options = dataclasses.replace(options, prune=True)
+        result = apply_all(cluster, spec, desired, old_inventory, options,
                            refused=_refused_by_project(spec, desired))
         if children and not result.failed:
             child_results, renders = appofapps.reconcile(spec, children, prune=spec.syncPolicy.prune,

@@ -230,12 +230,42 @@ def app_sync(args: argparse.Namespace) -> int:
         if found is None:
             raise CliError(f"revision {target!r} not found in {spec.repoURL}")
         commit, ref = refs[found], "" if found == "HEAD" else found
+    if args.dry_run:
+        return _sync_preview(args, app, commit, ref)
     op = f"sync-{uuid.uuid4().hex[:12]}"
     bus.publish(topology.RENDER, [RenderRequest(app=spec.name, commit=commit, ref=ref,
                                                 initiator="manual", operation=op,
-                                                triggered_by=_who())])
+                                                triggered_by=_who(), prune=args.prune)])
     _progress(f"sync of {spec.name} to {commit[:7]} requested ({op})")
     return _maybe_wait(args, spec.name, before, {"operation": op, "commit": commit}, since)
+
+
+def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: str) -> int:
+    """gitops app sync --dry-run: render the commit here and ask the API server, write nothing."""
+    import dataclasses
+
+    from shared import appofapps, kube
+    from shared.prepare import prepare
+    from shared.render import render_files
+    from shared.sync import Options, preview
+
+    spec = app.spec
+    repo = gitfetch.fetch(spec.repoURL, commit, ref or None)
+    rendered = render_files(gitfetch.read_folder(repo, commit, spec.path))
+    if rendered.errors:
+        raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")
+    _, objs = appofapps.split(rendered.objects)
+    cluster = kube.cluster(spec.destination.cluster)
+    options = Options.of(spec)
+    if args.prune:
+        options = dataclasses.replace(options, prune=True)
+    results = preview(cluster, spec, prepare(spec, objs, cluster), app.status.get("inventory") or [],
+                      options)
+    docs = [r.to_doc() for r in results]
+    _print(args, {"commit": commit, "dryRun": True, "objects": docs},
+           lambda: [["KIND", "NAMESPACE", "NAME", "WOULD BE", "NOTE"]] + [
+               [d["kind"], d["namespace"], d["name"], d["action"], d.get("message", "")] for d in docs])
+    return 0
 
 
 def _maybe_wait(args: argparse.Namespace, name: str, before: int, data: dict[str, Any],
@@ -378,6 +408,9 @@ def sweep(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops", description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
+    p.add_argument("--gcp-project", help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT)")
+    p.add_argument("--firestore-emulator", help="host:port (default: $FIRESTORE_EMULATOR_HOST)")
+    p.add_argument("--pubsub-emulator", help="host:port (default: $PUBSUB_EMULATOR_HOST)")
     sub = p.add_subparsers(dest="group", required=True)
     app = sub.add_parser("app", help="applications").add_subparsers(dest="command", required=True)
 
@@ -416,6 +449,9 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("id", type=int, help="history id to roll back to")
         else:
             s.add_argument("--revision", default="", help="commit sha (default: the target's head)")
+            s.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+            s.add_argument("--prune", action="store_true", help="prune this time even if the policy "
+                                                               "does not")
         s.add_argument("--wait", action="store_true", help="wait for the history entry")
         s.add_argument("--timeout", type=float, default=120)
         s.set_defaults(func=func)
@@ -434,6 +470,15 @@ def parser() -> argparse.ArgumentParser:
     pg = proj.add_parser("get", help="show one project")
     pg.add_argument("name")
     pg.set_defaults(func=project_get)
+    from shared import cli_ops
+
+    pset = proj.add_parser("set", help="replace a project's repositories, destinations or kind rules")
+    pset.add_argument("name")
+    pset.add_argument("--source-repo", action="append", default=[], help="repeatable; globs allowed")
+    pset.add_argument("--destination", action="append", default=[], metavar="CLUSTER/NAMESPACE")
+    pset.add_argument("--allow-cluster-kind", action="append", default=[], metavar="GROUP/KIND")
+    pset.add_argument("--deny-kind", action="append", default=[], metavar="GROUP/KIND")
+    pset.set_defaults(func=cli_ops.project_set)
 
     u = app.add_parser("unpin", help="clear a rollback pin and sync the target's head")
     u.add_argument("name")
@@ -444,8 +489,6 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("name")
     d.add_argument("--revisions", nargs=2, metavar=("ID", "ID"), help="two history ids to compare")
     d.set_defaults(func=app_diff)
-
-    from shared import cli_ops
 
     cli_ops.register(sub, app)
 
@@ -459,6 +502,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    for flag, variable in (("gcp_project", "GOOGLE_CLOUD_PROJECT"),
+                           ("firestore_emulator", "FIRESTORE_EMULATOR_HOST"),
+                           ("pubsub_emulator", "PUBSUB_EMULATOR_HOST")):
+        if getattr(args, flag):
+            os.environ[variable] = getattr(args, flag)
     try:
         return int(args.func(args))
     except (CliError, store.NotFound, FileExistsError) as exc:

@@ -201,6 +201,83 @@ def repo_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clusters_file() -> Path:
+    path = os.environ.get("GITOPS_CLUSTERS_FILE")
+    if not path:
+        raise _cli().CliError("no local cluster registry (GITOPS_CLUSTERS_FILE); in Google Cloud "
+                              "destinations come from infra/ (variable clusters)")
+    return Path(path)
+
+
+def cluster_add(args: argparse.Namespace) -> int:
+    """Register a destination: a kubeconfig context, or an API server URL + CA + token file."""
+    import base64
+
+    cli = _cli()
+    path = _clusters_file()
+    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    if args.context:
+        entry = {"context": args.context}
+    elif args.server and args.ca_file and args.token_file:
+        entry = {"endpoint": args.server, "tokenFile": str(Path(args.token_file).resolve()),
+                 "caCertificate": base64.b64encode(Path(args.ca_file).read_bytes()).decode()}
+    else:
+        raise cli.CliError("cluster add needs --context, or --server with --ca-file and --token-file")
+    data[args.name] = entry
+    path.write_text(json.dumps(data, indent=2))
+    cli._print(args, {"name": args.name, **{k: v for k, v in entry.items() if k != "caCertificate"}},
+               lambda: [["cluster", args.name, "registered"]])
+    return 0
+
+
+def cluster_list(args: argparse.Namespace) -> int:
+    from shared import kube
+
+    rows = [{"name": n, "server": c.get("endpoint", ""), "context": c.get("context", ""),
+             "token": "file" if c.get("tokenFile") else "env" if c.get("tokenEnv") else
+             "google" if c.get("endpoint") else ""}
+            for n, c in sorted(kube.registered_clusters().items())]
+    _cli()._print(args, rows, lambda: [["NAME", "SERVER", "CONTEXT", "TOKEN"]] + [
+        [r["name"], r["server"], r["context"], r["token"]] for r in rows])
+    return 0
+
+
+def cluster_remove(args: argparse.Namespace) -> int:
+    path = _clusters_file()
+    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    if data.pop(args.name, None) is None:
+        raise _cli().CliError(f"no cluster {args.name!r} in the local registry")
+    path.write_text(json.dumps(data, indent=2))
+    _cli()._print(args, {"name": args.name}, lambda: [["cluster", args.name, "removed"]])
+    return 0
+
+
+def _kinds(values: list[str]) -> list[dict[str, str]]:
+    out = []
+    for v in values:
+        group, _, kind = v.rpartition("/")
+        out.append({"group": group, "kind": kind})
+    return out
+
+
+def project_set(args: argparse.Namespace) -> int:
+    """Replace a project's source repositories, destinations or kind rules (creates it if new)."""
+    project = store.get_project(args.name) or {}
+    project.pop("updatedAt", None)
+    if args.source_repo:
+        project["sourceRepos"] = args.source_repo
+    if args.destination:
+        project["destinations"] = [{"cluster": d.split("/", 1)[0], "namespace": d.split("/", 1)[1]}
+                                   for d in args.destination if "/" in d]
+    if args.allow_cluster_kind:
+        project["clusterResourceWhitelist"] = _kinds(args.allow_cluster_kind)
+    if args.deny_kind:
+        project["namespaceResourceBlacklist"] = _kinds(args.deny_kind)
+    store.put_project(args.name, project)
+    _cli()._print(args, {"name": args.name, **project}, lambda: [["project", args.name, "updated"]])
+    return 0
+
+
 def register(sub: Any, app: Any) -> None:
     s = app.add_parser("set", help="change an application's target, path or sync policy")
     s.add_argument("name")
@@ -238,6 +315,19 @@ def register(sub: Any, app: Any) -> None:
     ws.add_argument("--message", default="test push")
     ws.add_argument("--secret", default="")
     ws.set_defaults(func=webhook_send)
+    cl = sub.add_parser("cluster", help="destination clusters").add_subparsers(dest="command",
+                                                                                required=True)
+    ca = cl.add_parser("add", help="register a destination cluster")
+    ca.add_argument("name")
+    ca.add_argument("--context", help="a kubeconfig context")
+    ca.add_argument("--server", help="API server URL")
+    ca.add_argument("--ca-file", help="the API server's CA certificate (PEM)")
+    ca.add_argument("--token-file", help="a file holding a bearer token (never copied)")
+    ca.set_defaults(func=cluster_add)
+    cl.add_parser("list", help="list destination clusters").set_defaults(func=cluster_list)
+    cr = cl.add_parser("remove", help="forget a destination cluster")
+    cr.add_argument("name")
+    cr.set_defaults(func=cluster_remove)
     repo = sub.add_parser("repo", help="repository credentials").add_subparsers(dest="command", required=True)
     ra = repo.add_parser("add", help="register credentials (password/token on stdin)")
     ra.add_argument("url")

@@ -202,7 +202,10 @@ def _api_client(name: str) -> kclient.ApiClient:
     3. A kubeconfig context of that name (`in-cluster` = the current context).
     """
     configuration = kclient.Configuration()
-    registered = json.loads(os.environ.get("GITOPS_CLUSTERS") or "{}")
+    registered = registered_clusters()
+    if name in registered and registered[name].get("context"):
+        name = registered[name]["context"]  # a kubeconfig context under another name
+        registered = {}
     if name in registered:
         _configure_registered(configuration, registered[name])
     elif name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -217,6 +220,17 @@ def _api_client(name: str) -> kclient.ApiClient:
             raise KubeError(0, f"cluster {name!r}: {exc}", transient=False) from exc
     configuration.connection_pool_maxsize = 16
     return kclient.ApiClient(configuration)
+
+
+def registered_clusters() -> dict[str, dict[str, str]]:
+    """GITOPS_CLUSTERS (from infra/) merged with the local registry file GITOPS_CLUSTERS_FILE
+    (`gitops cluster add`); entries name an endpoint + CA + token source, or a context."""
+    out = json.loads(os.environ.get("GITOPS_CLUSTERS") or "{}")
+    path = os.environ.get("GITOPS_CLUSTERS_FILE")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            out.update(json.load(f))
+    return out
 
 
 def _configure_registered(configuration: kclient.Configuration, cluster: dict[str, str]) -> None:

@@ -32,6 +32,7 @@ class RenderRequest:
     initiator: str
     operation: str  # idempotency key: one operation = at most one history entry
     triggered_by: str = ""  # delivery id, CLI user, scheduler job
+    prune: bool = False  # prune this once even if the policy does not (gitops app sync --prune)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ApplyRequest:
     initiator: str
     operation: str
     triggered_by: str = ""
+    prune: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ def decode(data: bytes, *expected: type[Message]) -> Message:
     except TypeError as exc:
         raise BadMessage(f"{kind} message: {exc}") from exc
     for name, value in values.items():
-        if name != "apps" and not isinstance(value, str):
+        if name == "prune" and not isinstance(value, bool):
+            raise BadMessage(f"prune: expected a boolean, got {type(value).__name__}")
+        if name not in ("apps", "prune") and not isinstance(value, str):
             raise BadMessage(f"{name}: expected a string, got {type(value).__name__}")
     if getattr(message, "initiator", "webhook") not in INITIATORS:
         raise BadMessage(f"initiator: {message.initiator!r} is not one of {INITIATORS}")  # type: ignore[union-attr]

@@ -66,7 +66,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     if not apply_now:
         return None
     return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,
-                        operation=req.operation, triggered_by=req.triggered_by)
+                        operation=req.operation, triggered_by=req.triggered_by, prune=req.prune)
 
 
 def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:

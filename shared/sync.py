@@ -407,6 +407,25 @@ def _created_by_this_sync(obj: dict[str, Any], desired: list[dict[str, Any]]) ->
     return False
 
 
+def preview(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
+            old_inventory: list[dict[str, str]], opts: Options) -> list[ObjectResult]:
+    """What a sync would do, object by object, from dry-runs only: nothing is written."""
+    old = {inventory.entry_id(e): e for e in old_inventory}
+    live = live_objects(cluster, spec.name, desired)
+    plan = _plan(cluster, desired, live, old, opts)
+    out = []
+    for obj in desired:
+        oid = ObjectId.of(obj)
+        out.append(plan.outcome.get(oid) or ObjectResult(
+            oid, "created" if oid not in live else "configured",
+            "would be recreated" if oid in plan.recreate else ""))
+    wanted = {ObjectId.of(o) for o in desired}
+    out += [ObjectResult(oid, "pruned" if opts.prune else "skipped",
+                         "" if opts.prune else "no longer in Git; prune is off")
+            for oid in old if oid not in wanted]
+    return out
+
+
 def delete_all(cluster: Cluster, spec: AppSpec, owned: list[dict[str, str]]) -> list[ObjectResult]:
     """Cascade delete of an application: everything it owns, in reverse order (skipping
     objects that lost its label or carry Prune=false or Delete=false)."""

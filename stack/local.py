@@ -208,6 +208,8 @@ def start_kube(st: Stack) -> None:
     procs.wait_until(lambda: procs.http_ok(sa_url, auth, ctx), "default service account", 60,
                      kcm, str(logs / "kube-controller-manager.log"))
     st.env["KUBECONFIG"] = str(kubeconfig)
+    # the local registry of destination clusters (gitops cluster add); infra/ fills GITOPS_CLUSTERS
+    st.env["GITOPS_CLUSTERS_FILE"] = str(_secret_file(st.dir / "clusters.json", "{}"))
     st.env["GITOPS_KUBE_AUDIT_LOG"] = str(logs / "kube-audit.log")
 
 

@@ -142,3 +142,46 @@ def test_webhook_send_and_repo_credentials(stack, secret, uid, repo, namespace, 
     assert oct(Path(stack.env["GITOPS_REPO_CREDENTIALS_FILE"]).stat().st_mode)[-3:] == "600"
     assert run("repo", "remove", url)[0] == 0
     assert run("repo", "remove", url)[0] == 1
+
+
+def test_cluster_registry_project_set_and_sync_dry_run_and_prune(stack, secret, uid, repo, namespace,
+                                                                 tmp_path):
+    target = f"ctx-alias-{uid}"
+    assert run("cluster", "add", target, "--context", "local")[0] == 0
+    with open(stack.env["KUBECONFIG"]) as f:
+        config = yaml.safe_load(f)
+    import base64
+
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
+    token = tmp_path / "token"
+    token.write_text(config["users"][0]["user"]["token"])
+    assert run("cluster", "add", f"url-{uid}", "--server", config["clusters"][0]["cluster"]["server"],
+               "--ca-file", str(ca), "--token-file", str(token))[0] == 0
+    code, out, _ = run("-o", "json", "cluster", "list")
+    listed = {c["name"]: c for c in json.loads(out)}
+    assert listed[target]["context"] == "local" and listed[f"url-{uid}"]["token"] == "file"
+    assert config["users"][0]["user"]["token"] not in out
+    assert run("cluster", "add", "broken")[0] == 1
+    code, _, _ = run("project", "set", f"p-{uid}", "--source-repo", repo.url, "--destination",
+                     f"{target}/{namespace}", "--allow-cluster-kind", "/Namespace")
+    assert code == 0
+    assert store.get_project(f"p-{uid}")["destinations"] == [{"cluster": target, "namespace": namespace}]
+    app = f"via-{uid}"
+    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+               "--dest-cluster", target, "--dest-namespace", namespace, "--project", f"p-{uid}")[0] == 0
+    repo.commit_and_push("two", {"app/a.yaml": manifests.configmap("a"),
+                                 "app/b.yaml": manifests.configmap("b")})
+    code, out, _ = run("-o", "json", "app", "sync", app, "--dry-run")
+    assert code == 0 and {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {
+        "a": "created", "b": "created"}
+    assert "configmap/a\n" not in kubectl("get", "configmap", "-n", namespace, "-o", "name")
+    assert run("app", "sync", app, "--wait", "--timeout", "30")[0] == 0
+    repo.commit_and_push("one", {"app/b.yaml": None})
+    code, out, _ = run("-o", "json", "app", "sync", app, "--dry-run")
+    assert {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {"a": "unchanged",
+                                                                           "b": "skipped"}
+    assert run("app", "sync", app, "--prune", "--wait", "--timeout", "30")[0] == 0
+    assert {r["name"]: r["action"] for r in store.get_history(app, 2)["resources"]} == {
+        "a": "unchanged", "b": "pruned"}
+    assert run("cluster", "remove", f"url-{uid}")[0] == 0
