@@ -353,7 +353,7 @@ def app_unpin(args: argparse.Namespace) -> int:
         raise CliError(f"application {args.name!r} is not pinned")
     store.update_status(args.name, {"pin": None})
     _progress(f"unpinned {args.name} (was pinned to {pin.get('commit', '')[:7]} by {pin.get('by')})")
-    args.revision, args.wait = "", getattr(args, "wait", False)
+    args.revision, args.dry_run, args.prune = "", False, False
     return app_sync(args)
 
 
