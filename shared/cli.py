@@ -199,7 +199,7 @@ def app_history(args: argparse.Namespace) -> int:
 
 
 def _wait_for_history(name: str, after: int, timeout: float, since: dt.datetime) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    deadline, seen = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
         st = store.get_app(name).status
         if int(st.get("historyCount", 0)) > after:
@@ -207,6 +207,9 @@ def _wait_for_history(name: str, after: int, timeout: float, since: dt.datetime)
         render = st.get("render") or {}
         if render.get("errors") and render.get("at") and render["at"] > since:
             raise CliError(render.get("message") or "render failed")
+        if render.get("at") and render["at"] > since and seen != render.get("revision"):
+            seen = render.get("revision") or ""
+            _progress(f"rendered {str(render.get('commit', ''))[:7]} as {seen}; applying")
         time.sleep(0.2)
     raise CliError(f"timed out after {timeout:.0f}s waiting for {name!r} to sync "
                    f"(hint: gitops app get {name})")
@@ -274,8 +277,28 @@ def _maybe_wait(args: argparse.Namespace, name: str, before: int, data: dict[str
         _print(args, data, lambda: [[f"{k}: {v}"] for k, v in data.items()])
         return 0
     entry = _wait_for_history(name, before, args.timeout, since)
-    _print(args, entry, lambda: [[entry["summary"]]])
-    return 0 if entry.get("phase") == "Succeeded" else 1
+    _progress(entry["summary"])
+    if entry.get("phase") == "Succeeded" and getattr(args, "health", False):
+        entry["health"] = _wait_healthy(name, args.timeout)
+    _print(args, entry, lambda: [[entry["summary"]], [f"health: {entry['health'].get('status')}"]])
+    return 0 if entry.get("phase") == "Succeeded" and entry["health"].get("status") != "Degraded" else 1
+
+
+def _wait_healthy(name: str, timeout: float) -> dict[str, Any]:
+    """Ask the audit function to look again every few seconds until Healthy or Degraded."""
+    from shared.messages import AuditRequest
+
+    deadline, last = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        bus.publish(topology.AUDIT, [AuditRequest(app=name, operation=f"wait-{uuid.uuid4().hex[:8]}")])
+        time.sleep(2)
+        health = store.get_app(name).status.get("health") or {}
+        if health.get("status") != last:
+            last = health.get("status", "")
+            _progress(f"health: {last} {health.get('message', '')}".rstrip())
+        if last in ("Healthy", "Degraded"):
+            return health
+    raise CliError(f"timed out after {timeout:.0f}s waiting for {name!r} to be Healthy (last: {last})")
 
 
 def app_rollback(args: argparse.Namespace) -> int:
@@ -452,7 +475,8 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
             s.add_argument("--prune", action="store_true", help="prune this time even if the policy "
                                                                "does not")
-        s.add_argument("--wait", action="store_true", help="wait for the history entry")
+        s.add_argument("--wait", action="store_true", help="wait for the history entry, with progress")
+        s.add_argument("--health", action="store_true", help="with --wait: until Healthy too")
         s.add_argument("--timeout", type=float, default=120)
         s.set_defaults(func=func)
 

@@ -109,7 +109,7 @@ def app_promote(args: argparse.Namespace) -> int:
                                                 operation=op,
                                                 triggered_by=f"promote from {args.src} by {cli._who()}")])
     cli._progress(f"promoting {args.dst} to {commit[:7]} (what {args.src} runs)")
-    args.wait = True
+    args.wait, args.health = True, False
     return cli._maybe_wait(args, args.dst, before, {"operation": op, "commit": commit}, since)
 
 

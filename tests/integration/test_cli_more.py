@@ -185,3 +185,14 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(stack, secret, 
     assert {r["name"]: r["action"] for r in store.get_history(app, 2)["resources"]} == {
         "a": "unchanged", "b": "pruned"}
     assert run("cluster", "remove", f"url-{uid}")[0] == 0
+
+
+def test_sync_wait_health_reports_progress_until_healthy(stack, uid, repo, namespace):
+    app = f"healthy-{uid}"
+    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+               "--dest-namespace", namespace)[0] == 0
+    repo.commit_and_push("idle", {"app/deploy.yaml": manifests.deployment(replicas=0)})
+    code, out, err = run("-o", "json", "app", "sync", app, "--wait", "--health", "--timeout", "60")
+    assert code == 0, err
+    assert json.loads(out)["health"]["status"] == "Healthy"
+    assert "applying" in err and "health: Healthy" in err
