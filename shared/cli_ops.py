@@ -115,6 +115,7 @@ def app_promote(args: argparse.Namespace) -> int:
 
 def render_path(args: argparse.Namespace) -> int:
     """Render and check a local folder, like a linter: file:line:col message; exit 1 on errors."""
+    from shared import checks
     from shared.render import EXTENSIONS, render_files
 
     root = Path(args.path)
@@ -123,13 +124,20 @@ def render_path(args: argparse.Namespace) -> int:
     files = [(str(p.relative_to(root)), p.read_bytes()) for p in sorted(root.rglob("*"))
              if p.is_file() and p.suffix in EXTENSIONS]
     out = render_files(files)
+    modes = dict(c.split("=", 1) for c in args.check if "=" in c)
+    findings = checks.run(out, modes) if not out.errors else []
+    blocked = checks.blocking(findings)
     if args.output == "json":
-        print(json.dumps({"objects": len(out.objects), "errors": [e.to_doc() for e in out.errors]}, indent=2))
+        print(json.dumps({"objects": len(out.objects), "errors": [e.to_doc() for e in out.errors],
+                          "findings": [f.to_doc() for f in findings]}, indent=2))
     else:
         for err in out.errors:
             print(err)
-        print(f"{len(out.objects)} objects, {len(out.errors)} errors", file=sys.stderr)
-    return 1 if out.errors else 0
+        for f in findings:
+            print(f"{f}{' [blocks]' if f.mode == 'enforce' else ''}")
+        print(f"{len(out.objects)} objects, {len(out.errors)} errors, {len(findings)} findings "
+              f"({len(blocked)} blocking)", file=sys.stderr)
+    return 1 if out.errors or blocked else 0
 
 
 def webhook_send(args: argparse.Namespace) -> int:
@@ -304,6 +312,8 @@ def register(sub: Any, app: Any) -> None:
     pr.set_defaults(func=app_promote)
     r = sub.add_parser("render", help="render and check a local folder of manifests")
     r.add_argument("path")
+    r.add_argument("--check", action="append", default=[], metavar="ID=MODE",
+                   help="enforce, warn or off for one check (repeatable)")
     r.set_defaults(func=render_path)
     wh = sub.add_parser("webhook", help="webhooks").add_subparsers(dest="command", required=True)
     ws = wh.add_parser("send", help="send a signed test push to an intake URL")

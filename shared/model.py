@@ -64,6 +64,8 @@ class AppSpec:
     revisionHistoryLimit: int = 100
     # more folders whose changes concern this app (e.g. a shared base), besides `path`
     watchPaths: tuple[str, ...] = ()
+    # the security gate per check id: enforce | warn | off (shared/checks.py has the defaults)
+    checks: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> AppSpec:
         if not NAME_RE.match(self.name):
@@ -79,6 +81,9 @@ class AppSpec:
             raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
         if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
             raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")
+        for check_id, mode in self.checks.items():
+            if mode not in ("enforce", "warn", "off"):
+                raise SpecError(f"checks.{check_id}: {mode!r} is not enforce, warn or off")
         if self.revisionHistoryLimit < 1:
             raise SpecError("revisionHistoryLimit: must be at least 1")
         for i, rule in enumerate(self.ignoreDifferences):
@@ -121,6 +126,7 @@ class AppSpec:
             ignoreDifferences=tuple(doc.get("ignoreDifferences") or ()),
             revisionHistoryLimit=int(doc.get("revisionHistoryLimit", 100)),
             watchPaths=tuple(doc.get("watchPaths") or ()),
+            checks=dict(doc.get("checks") or {}),
         )
 
     def concerned_by(self, changed: frozenset[str] | None) -> bool:

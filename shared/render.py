@@ -40,6 +40,24 @@ class Finding:
 class Source:
     file: str
     line: int
+    node: yaml.Node | None = field(default=None, compare=False, repr=False)  # for positions
+
+    def position(self, path: tuple[str | int, ...]) -> tuple[int, int]:
+        """(line, column), 1-based, of a field inside this object's YAML (or its deepest parent)."""
+        current, where = self.node, (self.line, 1)
+        for seg in path:
+            if isinstance(current, yaml.MappingNode) and isinstance(seg, str):
+                nxt = next(((k, v) for k, v in current.value if getattr(k, "value", None) == seg), None)
+                if nxt is None:
+                    break
+                where = (nxt[0].start_mark.line + 1, nxt[0].start_mark.column + 1)
+                current = nxt[1]
+            elif isinstance(current, yaml.SequenceNode) and isinstance(seg, int) and seg < len(current.value):
+                current = current.value[seg]
+                where = (current.start_mark.line + 1, current.start_mark.column + 1)
+            else:
+                break
+        return where
 
 
 @dataclass
@@ -99,8 +117,17 @@ def _collect(path: str, node: yaml.Node, line: int, doc: Any, out: Rendered) -> 
             fld, msg = problem
             out.errors.append(Finding(path, _line_of(node, fld) or line, 1, where + fld, msg))
             continue
+        item = node if obj is doc else _item_node(node, index)
         out.objects.append(obj)
-        out.sources.append(Source(path, line))
+        out.sources.append(Source(path, item.start_mark.line + 1 if item is not None else line, item))
+
+
+def _item_node(node: yaml.Node, index: int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "items" and isinstance(value, yaml.SequenceNode):
+                return value.value[index] if index < len(value.value) else None
+    return None
 
 
 def _flatten(doc: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared import gitfetch, githubapi, logs, manifests, secrets, store
+from shared import checks, gitfetch, githubapi, logs, manifests, secrets, store
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.render import Finding, render_files
@@ -33,6 +33,13 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     stored, redacted = secrets.redact(rendered.objects)
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
+    findings = checks.run(rendered, spec.checks, spec.destination.namespace)
+    blocked = checks.blocking(findings)
+    if blocked:
+        return _failed(req, spec, [Finding(f.finding.file, f.finding.line, f.finding.column,
+                                           f.finding.field, f"{f.check.id} {f.check.name}: "
+                                           f"{f.finding.message} ({f.object})") for f in blocked],
+                       what="blocked by the security gate")
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
         return _failed(req, spec, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
                                                             "is synced only with allowEmpty)")])
@@ -49,12 +56,14 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
         "manifests": manifests.dump(stored),
         "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
+        "findings": [f.to_doc() for f in findings[:200]],
         "renderedAt": store.now(),
     })
     pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
     apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
     status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),
-                                         "errors": []}}
+                                         "errors": [], "warnings": len(findings),
+                                         "findings": [str(f) for f in findings[:20]]}}
     if not apply_now and app.status.get("sync", {}).get("revision") != rev:
         status["sync.status"] = "OutOfSync"
     if pinned:
@@ -79,9 +88,10 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     return secrets.restore(objs, render_files(files).objects)
 
 
-def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding]) -> None:
+def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding],
+            what: str = "failed") -> None:
     """Record the render errors on the app; the cluster keeps running the last good revision."""
-    message = (f"render of {req.commit[:7]} failed: {errors[0]}"
+    message = (f"render of {req.commit[:7]} {what}: {errors[0]}"
                + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
     store.update_status(req.app, {"render": {
         "commit": req.commit, "revision": None, "at": store.now(),

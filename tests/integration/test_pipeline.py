@@ -217,3 +217,19 @@ def test_secret_values_reach_the_cluster_but_never_firestore_or_logs(stack, secr
     for name in ("intake", "render", "apply", "audit"):
         assert SECRET_VALUE not in function_log(stack, name)
     assert SECRET_VALUE not in repr(store.get_app(app).status)
+
+
+def test_privileged_container_is_blocked_by_the_security_gate(stack, secret, uid, repo, namespace):
+    app = f"gate-{uid}"
+    create_app(app, repo, namespace)
+    good = push(stack, secret, repo, "good", {"app/deploy.yaml": manifests.deployment(image="nginx:1")})
+    wait_history(app, 1)
+    privileged = manifests.deployment(image="nginx:2").replace(
+        "          resources:", "          securityContext: {privileged: true}\n          resources:")
+    bad = push(stack, secret, repo, "privileged", {"app/deploy.yaml": privileged}, before=good)
+    render = wait_for(lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == bad
+                      and r, "the gate's verdict")
+    assert "blocked by the security gate" in render["message"]
+    assert "SEC001 privileged" in render["message"] and "app/deploy.yaml:" in render["message"]
+    assert render["errors"][0]["field"].endswith("securityContext.privileged")
+    assert history_count(app) == 1 and image_of(namespace) == "nginx:1"

@@ -24,7 +24,7 @@ def test_multi_document_yaml_json_and_lists_are_flattened():
     assert [(o["kind"], o["metadata"]["name"]) for o in out.objects] == [
         ("Deployment", "web"), ("Service", "web"), ("ConfigMap", "c"), ("Secret", "s")]
     assert [(s.file, s.line) for s in out.sources] == [
-        ("app/a.yaml", 1), ("app/a.yaml", 9), ("app/b.json", 1), ("app/list.yml", 1)]
+        ("app/a.yaml", 1), ("app/a.yaml", 9), ("app/b.json", 1), ("app/list.yml", 4)]
 
 
 def test_yaml_syntax_error_names_file_line_and_column():

@@ -1,0 +1,201 @@
+"""The security gate: checks every rendered object before anything touches the cluster.
+
+Each check has a stable id, a severity and a default mode. Per application the mode of
+any check can be set (`checks: {ID: enforce|warn|off}` in the spec): an `enforce`d
+finding blocks the revision (the cluster keeps the last good one), a `warn`ed one is
+recorded and shown. One object opts out of one check with the annotation
+`gitops.dev/allow-<ID>: <reason>` (the reason is required and recorded).
+
+Findings carry the file, line and column of the field, and the object's identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from shared.manifests import ObjectId
+from shared.render import Finding, Rendered
+
+Path = tuple[str | int, ...]
+POD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
+             "ReplicationController")
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    name: str
+    severity: str  # error | warning
+    default: str  # enforce | warn | off
+    run: Callable[[dict[str, Any]], Iterator[tuple[Path, str]]]
+
+
+def _pod_spec(obj: dict[str, Any]) -> tuple[Path, dict[str, Any]] | None:
+    if obj.get("kind") not in POD_KINDS:
+        return None
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "Pod":
+        return ("spec",), spec
+    if obj["kind"] == "CronJob":
+        tpl = (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")
+        return (("spec", "jobTemplate", "spec", "template", "spec"), tpl) if isinstance(tpl, dict) else None
+    tpl = (spec.get("template") or {}).get("spec")
+    return (("spec", "template", "spec"), tpl) if isinstance(tpl, dict) else None
+
+
+def _containers(obj: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any], dict[str, Any]]]:
+    """(path of the container, the container, the pod spec) for every container and init container."""
+    found = _pod_spec(obj)
+    if found is None:
+        return
+    base, pod = found
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(pod.get(key) or []):
+            if isinstance(c, dict):
+                yield (*base, key, i), c, pod
+
+
+def _privileged(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    for path, c, _ in _containers(obj):
+        if (c.get("securityContext") or {}).get("privileged") is True:
+            yield (*path, "securityContext", "privileged"), f"container {c.get('name')} is privileged"
+
+
+def _escalation(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    for path, c, _ in _containers(obj):
+        value = (c.get("securityContext") or {}).get("allowPrivilegeEscalation")
+        if value is not False:
+            state = "true" if value is True else "unset (defaults to true)"
+            yield (*path, "securityContext", "allowPrivilegeEscalation") if value is True else path, (
+                f"container {c.get('name')}: allowPrivilegeEscalation is {state}")
+
+
+def _non_root(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    for path, c, pod in _containers(obj):
+        value = (c.get("securityContext") or {}).get("runAsNonRoot",
+                                                      (pod.get("securityContext") or {}).get("runAsNonRoot"))
+        if value is not True:
+            yield path, f"container {c.get('name')}: runAsNonRoot is {'false' if value is False else 'unset'}"
+
+
+def _read_only_root(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    for path, c, _ in _containers(obj):
+        if (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+            yield path, f"container {c.get('name')}: readOnlyRootFilesystem is not set"
+
+
+def _resources(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    for path, c, _ in _containers(obj):
+        res = c.get("resources") or {}
+        missing = [f"{kind}.{r}" for kind in ("requests", "limits") for r in ("cpu", "memory")
+                   if r not in (res.get(kind) or {})]
+        if missing:
+            yield path, f"container {c.get('name')}: no {', '.join(missing)}"
+
+
+def _latest(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    for path, c, _ in _containers(obj):
+        image = str(c.get("image", ""))
+        name = image.rsplit("/", 1)[-1]
+        if "@" not in image and (":" not in name or name.endswith(":latest")):
+            yield (*path, "image"), f"container {c.get('name')}: image {image!r} is untagged or :latest"
+
+
+def _host_namespaces(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    found = _pod_spec(obj)
+    if found is None:
+        return
+    base, pod = found
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(key) is True:
+            yield (*base, key), f"{key} is true"
+
+
+def _host_path(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    found = _pod_spec(obj)
+    if found is None:
+        return
+    base, pod = found
+    for i, v in enumerate(pod.get("volumes") or []):
+        if isinstance(v, dict) and "hostPath" in v:
+            yield (*base, "volumes", i, "hostPath"), f"volume {v.get('name')} mounts a host path"
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("SEC001", "privileged", "error", "enforce", _privileged),
+    Check("SEC002", "privilege-escalation", "error", "warn", _escalation),
+    Check("SEC003", "run-as-non-root", "warning", "warn", _non_root),
+    Check("SEC004", "read-only-root-filesystem", "warning", "warn", _read_only_root),
+    Check("SEC005", "host-namespaces", "error", "enforce", _host_namespaces),
+    Check("SEC006", "host-path", "error", "enforce", _host_path),
+    Check("RES001", "resources", "warning", "warn", _resources),
+    Check("IMG001", "latest-tag", "warning", "warn", _latest),
+)
+NETWORK_POLICY = Check("NET001", "namespace-without-network-policy", "warning", "warn",
+                       lambda obj: iter(()))
+BY_ID = {c.id: c for c in (*CHECKS, NETWORK_POLICY)}
+
+
+@dataclass(frozen=True)
+class CheckFinding:
+    check: Check
+    finding: Finding
+    object: str
+    mode: str  # enforce | warn
+
+    def __str__(self) -> str:
+        f = self.finding
+        return f"{f.file}:{f.line}:{f.column}: {self.check.id} {self.check.name}: {f.message} ({self.object})"
+
+    def to_doc(self) -> dict[str, Any]:
+        return {**self.finding.to_doc(), "check": self.check.id, "name": self.check.name,
+                "severity": self.check.severity, "mode": self.mode, "object": self.object}
+
+
+def _allowed(obj: dict[str, Any], check_id: str) -> bool:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return bool(str(annotations.get(f"gitops.dev/allow-{check_id}", "")).strip())
+
+
+def run(rendered: Rendered, modes: dict[str, str] | None = None,
+        default_namespace: str = "default") -> list[CheckFinding]:
+    """Every finding of every check over a render, in file order, with its mode."""
+    modes = modes or {}
+    out: list[CheckFinding] = []
+    namespaces: dict[str, tuple[int, str]] = {}
+    policies: set[str] = set()
+    for index, (obj, src) in enumerate(zip(rendered.objects, rendered.sources, strict=True)):
+        oid = ObjectId.of(obj, default_namespace)
+        if obj.get("kind") == "NetworkPolicy":
+            policies.add(oid.namespace)
+        if oid.namespace and obj.get("kind") in POD_KINDS:
+            namespaces.setdefault(oid.namespace, (index, str(oid)))
+        for check in CHECKS:
+            mode = modes.get(check.id, check.default)
+            if mode == "off" or _allowed(obj, check.id):
+                continue
+            for path, message in check.run(obj):
+                line, column = src.position(path)
+                out.append(CheckFinding(check, Finding(src.file, line, column, _dotted(path), message),
+                                        str(oid), mode))
+    mode = modes.get(NETWORK_POLICY.id, NETWORK_POLICY.default)
+    for ns, (index, first) in sorted(namespaces.items()):
+        if mode != "off" and ns not in policies:
+            src = rendered.sources[index]
+            out.append(CheckFinding(NETWORK_POLICY, Finding(
+                src.file, src.line, 1, "", f"namespace {ns} has workloads and no NetworkPolicy in this app"),
+                first, mode))
+    return out
+
+
+def blocking(findings: list[CheckFinding]) -> list[CheckFinding]:
+    return [f for f in findings if f.mode == "enforce"]
+
+
+def _dotted(path: Path) -> str:
+    text = ""
+    for seg in path:
+        text += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if text else seg)
+    return text
