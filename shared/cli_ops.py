@@ -166,31 +166,44 @@ def _read(path: str) -> str:
     return Path(path).read_text().strip() if path and Path(path).exists() else ""
 
 
-def _credentials_file() -> Path:
-    path = os.environ.get("GITOPS_REPO_CREDENTIALS_FILE")
+def _local_json(variable: str, what: str, instead: str) -> tuple[Path, dict[str, Any]]:
+    """A local JSON store named by an environment variable, and its content."""
+    path = os.environ.get(variable)
     if not path:
-        raise _cli().CliError("no local credential store (GITOPS_REPO_CREDENTIALS_FILE); in Google "
-                              "Cloud add a version of the secret gitops-repo-credentials instead")
-    return Path(path)
+        raise _cli().CliError(f"no local {what} ({variable}); in Google Cloud {instead}")
+    p = Path(path)
+    return p, (json.loads(p.read_text() or "{}") if p.exists() else {})
+
+
+def _save_json(path: Path, data: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+
+
+def _credentials() -> tuple[Path, dict[str, Any]]:
+    return _local_json("GITOPS_REPO_CREDENTIALS_FILE", "credential store",
+                       "add a version of the secret gitops-repo-credentials instead")
+
+
+def _clusters() -> tuple[Path, dict[str, Any]]:
+    return _local_json("GITOPS_CLUSTERS_FILE", "cluster registry",
+                       "destinations come from infra/ (variable clusters)")
 
 
 def repo_add(args: argparse.Namespace) -> int:
     """Register credentials for a repository URL or prefix (read from stdin, never echoed)."""
-    path = _credentials_file()
-    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    path, data = _credentials()
     secret = sys.stdin.readline().strip() if args.password_stdin else ""
     data[args.url] = {"username": args.username, "password": secret}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f)
+    _save_json(path, data)
     _cli()._print(args, {"url": args.url, "username": args.username, "password": "set" if secret else ""},
                   lambda: [["repository", args.url, "registered"]])
     return 0
 
 
 def repo_list(args: argparse.Namespace) -> int:
-    path = _credentials_file()
-    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    _, data = _credentials()
     rows = [{"url": url, "username": c.get("username", ""),
              "password": "set" if c.get("password") or c.get("sshPrivateKey") else ""}
             for url, c in sorted(data.items())]
@@ -200,21 +213,12 @@ def repo_list(args: argparse.Namespace) -> int:
 
 
 def repo_remove(args: argparse.Namespace) -> int:
-    path = _credentials_file()
-    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    path, data = _credentials()
     if data.pop(args.url, None) is None:
         raise _cli().CliError(f"no credentials registered for {args.url}")
-    path.write_text(json.dumps(data))
+    _save_json(path, data)
     _cli()._print(args, {"url": args.url}, lambda: [["repository", args.url, "removed"]])
     return 0
-
-
-def _clusters_file() -> Path:
-    path = os.environ.get("GITOPS_CLUSTERS_FILE")
-    if not path:
-        raise _cli().CliError("no local cluster registry (GITOPS_CLUSTERS_FILE); in Google Cloud "
-                              "destinations come from infra/ (variable clusters)")
-    return Path(path)
 
 
 def cluster_add(args: argparse.Namespace) -> int:
@@ -222,8 +226,7 @@ def cluster_add(args: argparse.Namespace) -> int:
     import base64
 
     cli = _cli()
-    path = _clusters_file()
-    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    path, data = _clusters()
     if args.context:
         entry = {"context": args.context}
     elif args.server and args.ca_file and args.token_file:
@@ -232,7 +235,7 @@ def cluster_add(args: argparse.Namespace) -> int:
     else:
         raise cli.CliError("cluster add needs --context, or --server with --ca-file and --token-file")
     data[args.name] = entry
-    path.write_text(json.dumps(data, indent=2))
+    _save_json(path, data)
     cli._print(args, {"name": args.name, **{k: v for k, v in entry.items() if k != "caCertificate"}},
                lambda: [["cluster", args.name, "registered"]])
     return 0
@@ -251,11 +254,10 @@ def cluster_list(args: argparse.Namespace) -> int:
 
 
 def cluster_remove(args: argparse.Namespace) -> int:
-    path = _clusters_file()
-    data = json.loads(path.read_text() or "{}") if path.exists() else {}
+    path, data = _clusters()
     if data.pop(args.name, None) is None:
         raise _cli().CliError(f"no cluster {args.name!r} in the local registry")
-    path.write_text(json.dumps(data, indent=2))
+    _save_json(path, data)
     _cli()._print(args, {"name": args.name}, lambda: [["cluster", args.name, "removed"]])
     return 0
 

@@ -77,3 +77,27 @@ def configmap(name: str = "settings", greeting: str = "hello") -> str:
 
 def ingress(name: str = "web") -> str:
     return INGRESS.format(name=name)
+
+
+def crd(group: str, kind: str = "Widget", plural: str = "widgets") -> str:
+    """A namespaced v1 CRD with an integer spec.size and a defaulted spec.mode."""
+    return f"""\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: {plural}.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: {plural}, singular: {kind.lower()}, kind: {kind}}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties: {{size: {{type: integer}}, mode: {{type: string, default: fast}}}}
+"""

@@ -41,31 +41,10 @@ def sync(app, namespace, texts, inventory=(), **opts):
     return result, {r.id.name: r for r in result.objects}
 
 
-def crd(group):
-    return f"""\
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: widgets.{group}}}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{plural: widgets, singular: widget, kind: Widget}}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec: {{type: object, properties: {{size: {{type: integer}}}}}}
-"""
-
-
 def test_crd_and_its_custom_resource_in_one_sync(stack, uid, namespace):
     group = f"t{uid}.example.com"
     widget = f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n"
-    result, by_name = sync(f"crd-{uid}", namespace, [widget, crd(group)])
+    result, by_name = sync(f"crd-{uid}", namespace, [widget, manifests.crd(group)])
     assert not result.failed, [r.message for r in result.objects]
     assert [r.id.kind for r in result.objects] == ["CustomResourceDefinition", "Widget"]
     assert by_name["w1"].action == "created"

@@ -195,4 +195,4 @@ def test_sync_wait_health_reports_progress_until_healthy(stack, uid, repo, names
     code, out, err = run("-o", "json", "app", "sync", app, "--wait", "--health", "--timeout", "60")
     assert code == 0, err
     assert json.loads(out)["health"]["status"] == "Healthy"
-    assert "applying" in err and "health: Healthy" in err
+    assert "sync 1 of" in err and "health: Healthy" in err  # progress lines on stderr

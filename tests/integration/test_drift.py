@@ -61,26 +61,7 @@ def run_cli(*args):
 
 def test_custom_resource_audits_clean_and_scale_names_its_writer(stack, secret, uid, repo, namespace):
     group = f"d{uid}.example.com"
-    kubectl("apply", "-f", "-", input_text=f"""
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {{name: gadgets.{group}}}
-spec:
-  group: {group}
-  scope: Namespaced
-  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            spec:
-              type: object
-              properties: {{size: {{type: integer}}, mode: {{type: string, default: fast}}}}
-""")
+    kubectl("apply", "-f", "-", input_text=manifests.crd(group, "Gadget", "gadgets"))
     wait_for(lambda: "Established" in kubectl("get", "crd", f"gadgets.{group}", "-o",
                                               "jsonpath={.status.conditions[*].type}"), "CRD")
     app = f"cr-{uid}"
