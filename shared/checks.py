@@ -133,9 +133,30 @@ CHECKS: tuple[Check, ...] = (
     Check("RES001", "resources", "warning", "warn", _resources),
     Check("IMG001", "latest-tag", "warning", "warn", _latest),
 )
+def _matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _template_labels(obj: dict[str, Any]) -> dict[str, Any]:
+    return ((((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {}
+
+
+def _selector_matches_template(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    if obj.get("kind") not in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        return
+    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if selector and not _matches(selector, _template_labels(obj)):
+        yield ("spec", "selector", "matchLabels"), (
+            f"selector {selector} does not match the pod template's labels {_template_labels(obj)}")
+
+
+CHECKS += (Check("XREF002", "selector-matches-template", "error", "enforce", _selector_matches_template),)
 NETWORK_POLICY = Check("NET001", "namespace-without-network-policy", "warning", "warn",
                        lambda obj: iter(()))
-BY_ID = {c.id: c for c in (*CHECKS, NETWORK_POLICY)}
+SERVICE_SELECTS_NOTHING = Check("XREF001", "service-selects-no-pods", "warning", "warn",
+                                lambda obj: iter(()))
+INGRESS_BACKEND = Check("XREF003", "ingress-backend-missing", "warning", "warn", lambda obj: iter(()))
+BY_ID = {c.id: c for c in (*CHECKS, NETWORK_POLICY, SERVICE_SELECTS_NOTHING, INGRESS_BACKEND)}
 
 
 @dataclass(frozen=True)
@@ -180,6 +201,7 @@ def run(rendered: Rendered, modes: dict[str, str] | None = None,
                 line, column = src.position(path)
                 out.append(CheckFinding(check, Finding(src.file, line, column, _dotted(path), message),
                                         str(oid), mode))
+    out += _cross_references(rendered, modes, default_namespace)
     mode = modes.get(NETWORK_POLICY.id, NETWORK_POLICY.default)
     for ns, (index, first) in sorted(namespaces.items()):
         if mode != "off" and ns not in policies:
@@ -187,6 +209,47 @@ def run(rendered: Rendered, modes: dict[str, str] | None = None,
             out.append(CheckFinding(NETWORK_POLICY, Finding(
                 src.file, src.line, 1, "", f"namespace {ns} has workloads and no NetworkPolicy in this app"),
                 first, mode))
+    return out
+
+
+def _cross_references(rendered: Rendered, modes: dict[str, str],
+                      default_namespace: str) -> list[CheckFinding]:
+    """Links inside the application: Services that select no pod template, Ingress backends
+    naming a Service (or port) the application does not define."""
+    objs = list(zip(rendered.objects, rendered.sources, strict=True))
+    templates = [(ObjectId.of(o, default_namespace).namespace, _template_labels(o)
+                  or ((o.get("metadata") or {}).get("labels") or {} if o.get("kind") == "Pod" else {}))
+                 for o, _ in objs if o.get("kind") in POD_KINDS]
+    services = {(ObjectId.of(o, default_namespace).namespace, o["metadata"]["name"]): o
+                for o, _ in objs if o.get("kind") == "Service"}
+    out: list[CheckFinding] = []
+    for obj, src in objs:
+        oid = ObjectId.of(obj, default_namespace)
+        if obj.get("kind") == "Service" and modes.get("XREF001", "warn") != "off":
+            selector = (obj.get("spec") or {}).get("selector") or {}
+            if selector and templates and not any(ns == oid.namespace and _matches(selector, labels)
+                                                  for ns, labels in templates):
+                line, col = src.position(("spec", "selector"))
+                out.append(CheckFinding(SERVICE_SELECTS_NOTHING, Finding(
+                    src.file, line, col, "spec.selector",
+                    f"selector {selector} matches no pod template in this application"),
+                    str(oid), modes.get("XREF001", "warn")))
+        if obj.get("kind") == "Ingress" and modes.get("XREF003", "warn") != "off":
+            for i, rule in enumerate((obj.get("spec") or {}).get("rules") or []):
+                for j, p in enumerate(((rule or {}).get("http") or {}).get("paths") or []):
+                    backend = ((p or {}).get("backend") or {}).get("service") or {}
+                    svc = services.get((oid.namespace, backend.get("name")))
+                    number = (backend.get("port") or {}).get("number")
+                    ports = [q.get("port") for q in ((svc or {}).get("spec") or {}).get("ports") or []]
+                    problem = (f"Service {backend.get('name')!r} is not in this application" if svc is None
+                               else f"Service {backend.get('name')!r} has no port {number}"
+                               if number is not None and number not in ports else "")
+                    if backend and problem:
+                        path = ("spec", "rules", i, "http", "paths", j, "backend", "service")
+                        line, col = src.position(path)
+                        out.append(CheckFinding(INGRESS_BACKEND, Finding(
+                            src.file, line, col, _dotted(path), problem), str(oid),
+                            modes.get("XREF003", "warn")))
     return out
 
 

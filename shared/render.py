@@ -7,6 +7,7 @@ takes (path, bytes) pairs and returns objects or errors; it never touches a clus
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,9 @@ import yaml
 from shared.manifests import Loader, ObjectId, digest
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_RBAC_NAME = re.compile(r"^[^/%]+$")  # RBAC objects allow ':' and more (e.g. system:foo)
+_RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
@@ -89,12 +93,21 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
     except UnicodeDecodeError as exc:
         out.errors.append(Finding(path, 0, 0, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"))
         return
+    tab = _tab_in_indentation(text)
+    if tab:
+        out.errors.append(Finding(path, tab[0], tab[1], "", "YAML: a tab in indentation (YAML "
+                                                             "indents with spaces only)"))
+        return
     loader = Loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
+            problems = _node_problems(path, node)
+            if problems:
+                out.errors.extend(problems)
+                continue  # not constructed: a duplicate key would silently keep the last value
             line = node.start_mark.line + 1
             doc = loader.construct_document(node)
             if doc is not None:
@@ -107,6 +120,50 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
         out.errors.append(Finding(path, 0, 0, "", f"YAML: {exc}"))
     finally:
         loader.dispose()
+
+
+MAX_NODES = 200_000  # alias expansions included: a "billion laughs" document stops here
+
+
+def _tab_in_indentation(text: str) -> tuple[int, int] | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            return number, indent.index("\t") + 1
+    return None
+
+
+def _node_problems(path: str, root: yaml.Node) -> list[Finding]:
+    """Duplicate keys, non-string keys, and alias bombs, which PyYAML would let through."""
+    problems: list[Finding] = []
+    stack, visited = [root], 0
+    while stack:
+        node = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            return [Finding(path, root.start_mark.line + 1, 1, "", f"YAML: more than {MAX_NODES} "
+                            "nodes once aliases are expanded (an alias bomb?)")]
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                where = (key.start_mark.line + 1, key.start_mark.column + 1)
+                if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
+                    if key.tag != "tag:yaml.org,2002:merge":
+                        problems.append(Finding(path, *where, "", f"YAML: key {_text(key)!r} is not a "
+                                                                  "string (quote it)"))
+                elif key.value in seen:
+                    problems.append(Finding(path, *where, str(key.value), (
+                        f"YAML: duplicate key (first at line {seen[key.value]}); the last would win")))
+                else:
+                    seen[key.value] = where[0]
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return problems
+
+
+def _text(node: yaml.Node) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else node.tag
 
 
 def _collect(path: str, node: yaml.Node, line: int, doc: Any, out: Rendered) -> None:
@@ -148,6 +205,11 @@ def _structure_problem(obj: Any) -> tuple[str, str] | None:
         return "metadata", "required"
     if not isinstance(meta.get("name"), str) or not meta.get("name"):
         return "metadata.name", "required"
+    name = meta["name"]
+    pattern = _RBAC_NAME if obj["kind"] in _RBAC_KINDS else _NAME
+    if len(name) > 253 or not pattern.match(name):
+        return "metadata.name", (f"{name!r} is not a valid name (lowercase letters, digits, '-' and "
+                                 "'.', starting and ending with a letter or digit)")
     return None
 
 

@@ -159,13 +159,15 @@ def test_object_refused_by_the_api_server_means_nothing_is_written(stack, secret
                                                                   namespace):
     app = f"refused-{uid}"
     create_app(app, repo, namespace)
-    push(stack, secret, repo, "bad name", {"app/a.yaml": manifests.configmap("fine"),
-                                           "app/b.yaml": manifests.configmap("Not_Valid")})
+    # a port out of range: only the API server's validation knows
+    bad_port = manifests.service("bad-port").replace("- port: 80", "- port: 70000")
+    push(stack, secret, repo, "bad port", {"app/a.yaml": manifests.configmap("fine"),
+                                           "app/b.yaml": bad_port})
     entry = wait_history(app, 1)
     assert entry["phase"] == "Failed"
     results = {r["name"]: r for r in entry["resources"]}
-    assert results["Not_Valid"]["action"] == "failed"
-    assert "Not_Valid" in results["Not_Valid"]["message"]
+    assert results["bad-port"]["action"] == "failed"
+    assert "70000" in results["bad-port"]["message"]
     assert results["fine"]["action"] == "skipped"
     assert "fine" not in kubectl("get", "configmap", "-n", namespace)
     assert store.get_app(app).status["sync"]["status"] == "OutOfSync"

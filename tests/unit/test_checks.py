@@ -92,3 +92,39 @@ def test_latest_and_digests():
     assert ("IMG001", "k8s/web.yaml:11:11", "warn") in findings(text)
     pinned = SAFE.replace("nginx:1.27", "registry.local:5000/nginx@sha256:" + "a" * 64)
     assert findings(pinned) == set()
+
+
+def test_cross_references_inside_the_application():
+    text = SAFE + """\
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lost, namespace: shop}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: safe, namespace: shop}
+spec:
+  selector: {app: safe}
+  ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  rules:
+    - http:
+        paths:
+          - {path: /, pathType: Prefix, backend: {service: {name: safe, port: {number: 81}}}}
+          - {path: /x, pathType: Prefix, backend: {service: {name: gone, port: {number: 80}}}}
+"""
+    found = findings(text)
+    assert ("XREF001", "k8s/web.yaml:27:3", "warn") in found      # selector {app: nobody}
+    assert ("XREF003", "k8s/web.yaml:44:51", "warn") in found     # port 81 on Service safe
+    assert ("XREF003", "k8s/web.yaml:45:52", "warn") in found     # Service gone
+    assert not any(f[0] == "XREF001" and f[1].startswith("k8s/web.yaml:34") for f in found)
+    mismatch = SAFE.replace("selector: {matchLabels: {app: safe}}", "selector: {matchLabels: {app: other}}")
+    assert ("XREF002", "k8s/web.yaml:5:14", "enforce") in findings(mismatch)

@@ -64,3 +64,41 @@ def test_digest_is_stable_and_content_sensitive():
 def test_binary_file_is_an_error_not_a_crash():
     out = render_files([("bin.yaml", b"\xff\xfe\x00")])
     assert "not UTF-8" in str(out.errors[0])
+
+
+def test_tabs_in_indentation_are_named_with_their_column():
+    out = render_files([("t.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n")])
+    assert [str(e) for e in out.errors] == [
+        "t.yaml:4:1: YAML: a tab in indentation (YAML indents with spaces only)"]
+
+
+def test_duplicate_keys_are_errors_not_silently_the_last():
+    text = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: one\n  k: two\n"
+    out = render_files([("d.yaml", text)])
+    assert [str(e) for e in out.errors] == [
+        "d.yaml:7:3: k: YAML: duplicate key (first at line 6); the last would win"]
+    assert out.objects == []
+
+
+def test_non_string_keys_are_errors():
+    text = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  on: x\n  1: y\n"
+    messages = [str(e) for e in render_files([("n.yaml", text)]).errors]
+    assert messages == ["n.yaml:5:3: YAML: key 'on' is not a string (quote it)",
+                        "n.yaml:6:3: YAML: key '1' is not a string (quote it)"]
+
+
+def test_alias_bombs_stop_early():
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
+    out = render_files([("bomb.yaml", "\n".join(lines).encode())])
+    assert "alias bomb" in str(out.errors[0])
+
+
+def test_invalid_names():
+    out = render_files([("x.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n"),
+                        ("r.yaml", b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                                   b"metadata:\n  name: system:reader\n")])
+    assert len(out.errors) == 1
+    assert str(out.errors[0]).startswith("x.yaml:4:1: metadata.name: 'Not_Valid' is not a valid name")
+    assert [o["metadata"]["name"] for o in out.objects] == ["system:reader"]
