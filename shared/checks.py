@@ -153,10 +153,62 @@ def _selector_matches_template(obj: dict[str, Any]) -> Iterator[tuple[Path, str]
 CHECKS += (Check("XREF002", "selector-matches-template", "error", "enforce", _selector_matches_template),)
 NETWORK_POLICY = Check("NET001", "namespace-without-network-policy", "warning", "warn",
                        lambda obj: iter(()))
+# (apiVersion, kind) -> (first served, deprecated, removed); "" = not applicable
+API_VERSIONS: dict[tuple[str, str], tuple[str, str, str]] = {
+    **{("extensions/v1beta1", k): ("", "1.8", "1.16") for k in
+       ("Deployment", "DaemonSet", "ReplicaSet", "NetworkPolicy", "PodSecurityPolicy")},
+    ("extensions/v1beta1", "Ingress"): ("", "1.14", "1.22"),
+    **{(f"apps/{v}", k): ("", "1.9", "1.16") for v in ("v1beta1", "v1beta2")
+       for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")},
+    ("networking.k8s.io/v1beta1", "Ingress"): ("", "1.19", "1.22"),
+    ("networking.k8s.io/v1beta1", "IngressClass"): ("", "1.19", "1.22"),
+    ("networking.k8s.io/v1", "Ingress"): ("1.19", "", ""),
+    ("policy/v1beta1", "PodDisruptionBudget"): ("", "1.21", "1.25"),
+    ("policy/v1beta1", "PodSecurityPolicy"): ("", "1.21", "1.25"),
+    ("policy/v1", "PodDisruptionBudget"): ("1.21", "", ""),
+    ("batch/v1beta1", "CronJob"): ("", "1.21", "1.25"),
+    ("batch/v1", "CronJob"): ("1.21", "", ""),
+    ("autoscaling/v2beta1", "HorizontalPodAutoscaler"): ("", "1.22", "1.25"),
+    ("autoscaling/v2beta2", "HorizontalPodAutoscaler"): ("", "1.23", "1.26"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("1.23", "", ""),
+    ("discovery.k8s.io/v1beta1", "EndpointSlice"): ("", "1.21", "1.25"),
+    ("discovery.k8s.io/v1", "EndpointSlice"): ("1.21", "", ""),
+    **{("rbac.authorization.k8s.io/v1beta1", k): ("", "1.17", "1.22") for k in
+       ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"): ("", "1.16", "1.22"),
+    **{("admissionregistration.k8s.io/v1beta1", k): ("", "1.16", "1.22") for k in
+       ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")},
+}
+UNSERVED_API = Check("API001", "api-not-served", "error", "enforce", lambda obj: iter(()))
+DEPRECATED_API = Check("API002", "api-deprecated", "warning", "warn", lambda obj: iter(()))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".")[:2] if p.isdigit())
+
+
+def _api_findings(obj: dict[str, Any], kube_version: str) -> tuple[Check, str] | None:
+    entry = API_VERSIONS.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+    if entry is None or not kube_version:
+        return None
+    target = _version(kube_version)
+    served, deprecated, removed = entry
+    api, runs = f"{obj['apiVersion']} {obj['kind']}", f"(the destination runs {kube_version})"
+    if removed and target >= _version(removed):
+        return UNSERVED_API, f"{api} was removed in Kubernetes {removed} {runs}"
+    if served and target < _version(served):
+        return UNSERVED_API, f"{api} is served from Kubernetes {served} {runs}"
+    if deprecated and target >= _version(deprecated):
+        return DEPRECATED_API, (f"{api} is deprecated since Kubernetes {deprecated}"
+                                + (f" and removed in {removed}" if removed else ""))
+    return None
+
+
 SERVICE_SELECTS_NOTHING = Check("XREF001", "service-selects-no-pods", "warning", "warn",
                                 lambda obj: iter(()))
 INGRESS_BACKEND = Check("XREF003", "ingress-backend-missing", "warning", "warn", lambda obj: iter(()))
-BY_ID = {c.id: c for c in (*CHECKS, NETWORK_POLICY, SERVICE_SELECTS_NOTHING, INGRESS_BACKEND)}
+BY_ID = {c.id: c for c in (*CHECKS, NETWORK_POLICY, SERVICE_SELECTS_NOTHING, INGRESS_BACKEND,
+                            UNSERVED_API, DEPRECATED_API)}
 
 
 @dataclass(frozen=True)
@@ -181,8 +233,11 @@ def _allowed(obj: dict[str, Any], check_id: str) -> bool:
 
 
 def run(rendered: Rendered, modes: dict[str, str] | None = None,
-        default_namespace: str = "default") -> list[CheckFinding]:
-    """Every finding of every check over a render, in file order, with its mode."""
+        default_namespace: str = "default", kube_version: str = "") -> list[CheckFinding]:
+    """Every finding of every check over a render, in file order, with its mode.
+
+    `kube_version` (e.g. "1.20") is the destination's version, for the API version checks.
+    """
     modes = modes or {}
     out: list[CheckFinding] = []
     namespaces: dict[str, tuple[int, str]] = {}
@@ -193,6 +248,11 @@ def run(rendered: Rendered, modes: dict[str, str] | None = None,
             policies.add(oid.namespace)
         if oid.namespace and obj.get("kind") in POD_KINDS:
             namespaces.setdefault(oid.namespace, (index, str(oid)))
+        api = _api_findings(obj, kube_version)
+        if api and modes.get(api[0].id, api[0].default) != "off" and not _allowed(obj, api[0].id):
+            line, column = src.position(("apiVersion",))
+            out.append(CheckFinding(api[0], Finding(src.file, line, column, "apiVersion", api[1]),
+                                    str(oid), modes.get(api[0].id, api[0].default)))
         for check in CHECKS:
             mode = modes.get(check.id, check.default)
             if mode == "off" or _allowed(obj, check.id):

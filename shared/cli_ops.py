@@ -125,7 +125,7 @@ def render_path(args: argparse.Namespace) -> int:
              if p.is_file() and p.suffix in EXTENSIONS]
     out = render_files(files)
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
-    findings = checks.run(out, modes) if not out.errors else []
+    findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
     blocked = checks.blocking(findings)
     if args.output == "json":
         print(json.dumps({"objects": len(out.objects), "errors": [e.to_doc() for e in out.errors],
@@ -316,6 +316,7 @@ def register(sub: Any, app: Any) -> None:
     r.add_argument("path")
     r.add_argument("--check", action="append", default=[], metavar="ID=MODE",
                    help="enforce, warn or off for one check (repeatable)")
+    r.add_argument("--kube-version", default="", help="the destination's version, e.g. 1.20")
     r.set_defaults(func=render_path)
     wh = sub.add_parser("webhook", help="webhooks").add_subparsers(dest="command", required=True)
     ws = wh.add_parser("send", help="send a signed test push to an intake URL")

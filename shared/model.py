@@ -15,7 +15,7 @@ from shared import repourl
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"
 SYNC_OPTIONS = ("CreateNamespace", "Recreate", "WaveTimeout", "AutoRollback", "AutoRollbackWindow",
-                "SelfHealLimit", "SelfHealWindow")
+                "SelfHealLimit", "SelfHealWindow", "KubeVersion")
 
 
 class SpecError(ValueError):

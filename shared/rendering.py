@@ -7,6 +7,7 @@ None when nothing should be applied (render error, or manual sync policy).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 from shared import checks, gitfetch, githubapi, logs, manifests, secrets, store
@@ -33,7 +34,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     stored, redacted = secrets.redact(rendered.objects)
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
-    findings = checks.run(rendered, spec.checks, spec.destination.namespace)
+    findings = checks.run(rendered, spec.checks, spec.destination.namespace,
+                          spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", ""))
     blocked = checks.blocking(findings)
     if blocked:
         return _failed(req, spec, [Finding(f.finding.file, f.finding.line, f.finding.column,

@@ -262,7 +262,8 @@ def start_functions(st: Stack) -> None:
         runtime = st.dir / "run" / name
         runtime.mkdir(parents=True, exist_ok=True)
         env = {**st.env, "XDG_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1",
-               "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name), "THREADS": "8"}
+               "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name), "THREADS": "8",
+               "GITOPS_KUBE_VERSION": "1.20"}  # the local API server's, for the API checks
         if name == "intake":
             env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
             env["WORKERS"] = "2"  # GitHub's bursts: one process per core

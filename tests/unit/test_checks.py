@@ -128,3 +128,21 @@ spec:
     assert not any(f[0] == "XREF001" and f[1].startswith("k8s/web.yaml:34") for f in found)
     mismatch = SAFE.replace("selector: {matchLabels: {app: safe}}", "selector: {matchLabels: {app: other}}")
     assert ("XREF002", "k8s/web.yaml:5:14", "enforce") in findings(mismatch)
+
+
+def test_api_versions_against_the_destination_version():
+    def api(text, version):
+        return {(f.check.id, f.finding.line, f.mode) for f in checks.run(
+            render_files([("a.yaml", text.encode())]), {}, kube_version=version)
+            if f.check.id.startswith("API")}
+
+    pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {}\n"
+    assert api(pdb, "1.20") == {("API001", 1, "enforce")}  # not served before 1.21
+    assert api(pdb, "1.29") == set()
+    old = pdb.replace("policy/v1", "policy/v1beta1")
+    assert api(old, "1.20") == set()
+    assert api(old, "1.21") == {("API002", 1, "warn")}
+    assert api(old, "1.25") == {("API001", 1, "enforce")}
+    ingress = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec: {}\n"
+    assert api(ingress, "1.20") == {("API002", 1, "warn")}
+    assert api(ingress, "") == set()
