@@ -4,7 +4,7 @@ Live state is read with one list request per kind and namespace (by the tracking
 An object untouched since our apply (inventory digests) costs nothing more; the others
 are compared with what a server-side dry-run apply of their desired state predicts, so
 server defaults never count as drift. Each drifted field is attributed to the field
-manager that owns it now, and the object to its last writer in the audit log.
+manager that owns it now, and the object to the writes the audit log recorded for it.
 """
 
 from __future__ import annotations
@@ -44,16 +44,16 @@ class ObjectDrift:
     id: ObjectId
     kind: str  # modified | missing | extra
     fields: list[dict[str, Any]] = field(default_factory=list)
-    writer: str = ""  # the last writer from the audit log, when one is readable
+    writer: str = ""  # who wrote it since our sync, from the audit log, when one is readable
 
     def to_doc(self) -> dict[str, Any]:
         doc = {"object": str(self.id), "drift": self.kind, "fields": self.fields}
         if self.writer:
-            doc["lastWriter"] = self.writer
+            doc["writtenBy"] = self.writer
         return doc
 
     def describe(self) -> str:
-        by = f" (last written by {self.writer})" if self.writer else ""
+        by = f" (written by {self.writer})" if self.writer else ""
         if self.kind != "modified":
             return f"{self.id} {self.kind}{by}"
         parts = []
@@ -184,13 +184,13 @@ def _attributed(change: drift.Change, live: dict[str, Any]) -> dict[str, Any]:
 
 
 def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> None:
-    """Name each drifted object's last writer from the audit log (after our last sync)."""
+    """Name who wrote each drifted object since our last sync, from the audit log."""
     resources = {d.id: plural for d in drifted if (plural := cluster.plural(d.id.group, d.id.kind))}
     since_s = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(since, dt.datetime) else ""
-    writers = audittrail.last_writers([d.id for d in drifted], resources, since_s)
+    found = audittrail.writers([d.id for d in drifted], resources, since_s)
     for d in drifted:
-        if d.id in writers:
-            d.writer = writers[d.id].describe()
+        if d.id in found:
+            d.writer = "; ".join(w.describe() for w in found[d.id])
 
 
 def _app_health(desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]) -> health.Health:

@@ -4,7 +4,7 @@ managedFields name the field manager that owns a changed field, but not the pers
 Kubernetes before 1.22 records no manager at all for writes through `/scale` (kubectl
 scale). The audit log records every write with its user and client. Where one is
 readable (`GITOPS_KUBE_AUDIT_LOG`: the local stack keeps one; on GKE the same events are
-in Cloud Audit Logs), drift records name the last writer of each drifted object.
+in Cloud Audit Logs), drift records name who wrote each drifted object since our sync.
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ class Writer:
         return f"{self.user} ({client}, {what}) at {self.time}"
 
 
-def last_writers(ids: list[ObjectId], resources: dict[ObjectId, str], since: str = "",
-                 exclude_agent: str = "gitops/") -> dict[ObjectId, Writer]:
-    """The last write to each object by anyone but us, after `since` (RFC 3339)."""
+def writers(ids: list[ObjectId], resources: dict[ObjectId, str], since: str = "",
+            exclude_agent: str = "gitops/", most: int = 5) -> dict[ObjectId, list[Writer]]:
+    """The writes to each object by anyone but us after `since` (RFC 3339), oldest first
+    (the last `most` of them)."""
     path = os.environ.get("GITOPS_KUBE_AUDIT_LOG")
     if not path or not os.path.exists(path) or not ids:
         return {}
     wanted = {(resources[i], i.namespace, i.name): i for i in ids if i in resources}
-    found: dict[ObjectId, Writer] = {}
+    found: dict[ObjectId, list[Writer]] = {}
     with open(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)
         f.seek(max(0, size - TAIL_BYTES))
@@ -60,7 +61,7 @@ def last_writers(ids: list[ObjectId], resources: dict[ObjectId, str], since: str
             at = event.get("stageTimestamp") or event.get("requestReceivedTimestamp", "")
             if since and at < since:
                 continue
-            found[wanted[key]] = Writer((event.get("user") or {}).get("username", "?"),
-                                        event.get("userAgent", ""), event["verb"],
-                                        ref.get("subresource", ""), at)
-    return found
+            found.setdefault(wanted[key], []).append(Writer(
+                (event.get("user") or {}).get("username", "?"), event.get("userAgent", ""),
+                event["verb"], ref.get("subresource", ""), at))
+    return {oid: ws[-most:] for oid, ws in found.items()}

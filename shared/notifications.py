@@ -10,7 +10,7 @@ Every event is one JSON object (schema version 1):
      "health": str, "counts": {action: n}, "triggeredBy": str,
      # drift:
      "objects": [{"object": str, "drift": "modified" | "missing" | "extra",
-                  "fields": [str], "lastWriter": str}], "action": str}
+                  "fields": [str], "writtenBy": str}], "action": str}
 
 Message attributes: type, app (filters can select on them). Secret values never appear:
 drift fields carry paths only.
@@ -47,6 +47,6 @@ def drift_event(app: str, project: str, record: dict[str, Any]) -> dict[str, Any
         "commit": record.get("commit", ""), "revision": record.get("revision", ""),
         "objects": [{"object": o["object"], "drift": o["drift"],
                      "fields": [f["path"] for f in o.get("fields") or []],
-                     "lastWriter": o.get("lastWriter", "")} for o in record["objects"]],
+                     "writtenBy": o.get("writtenBy", "")} for o in record["objects"]],
         "action": record.get("action", ""),
     }

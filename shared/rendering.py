@@ -31,11 +31,10 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     except FileNotFoundError as exc:
         return _failed(req, spec, [Finding(spec.path, 0, 0, "path", str(exc))])
     rendered = render_files(files)
-    stored, redacted = secrets.redact(rendered.objects)
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
-    findings = checks.run(rendered, spec.checks, spec.destination.namespace,
-                          spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", ""))
+    kube_version = spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
+    findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
     blocked = checks.blocking(findings)
     if blocked:
         return _failed(req, spec, [Finding(f.finding.file, f.finding.line, f.finding.column,
@@ -46,6 +45,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         return _failed(req, spec, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
                                                             "is synced only with allowEmpty)")])
     rev = revision_id(req.commit, rendered.digest)
+    stored, redacted = secrets.redact(rendered.objects)
     store.put_revision(req.app, rev, {
         "commit": req.commit,
         "ref": req.ref,

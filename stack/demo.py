@@ -158,6 +158,9 @@ def run() -> None:
     gitops("sweep", APP, "--wait")
     for record in store.drift_records(APP):
         for obj in record["objects"]:
+            if obj.get("writtenBy"):
+                show(f"who: {obj['object']} was written by {obj['writtenBy']} "
+                     "(the API server's audit log)")
             for f in obj["fields"]:
                 who = f"{f['manager']} ({f['operation']}) at {f['time']}" if f["manager"] else f.get(
                     "note", "unknown")

@@ -76,7 +76,7 @@ def test_custom_resource_audits_clean_and_scale_names_its_writer(stack, secret, 
     sweep(app)
     (obj,) = drift_records(app)[-1]["objects"]
     assert obj["fields"][0]["path"] == "spec.replicas"
-    assert "kubectl" in obj["lastWriter"] and "scale" in obj["lastWriter"]
+    assert "kubectl" in obj["writtenBy"] and "scale" in obj["writtenBy"]
     kubectl("delete", "crd", f"gadgets.{group}", "--wait=false")
 
 
