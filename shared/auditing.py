@@ -247,7 +247,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
     store.update_status(req.app, {
         **update, "sync.status": "OutOfSync", "heals": heals,
         "drift": {"detectedAt": now, "record": record_id, "objects": len(drifted),
-                  "summary": record["summary"], "action": action}})
+                  "ids": [str(d.id) for d in drifted], "summary": record["summary"],
+                  "action": action}})
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
     return AuditOutcome(drifted, rollback[0] if rollback else heal,
                         notifications.drift_event(req.app, spec.project, record))

@@ -123,16 +123,6 @@ def _host_path(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
             yield (*base, "volumes", i, "hostPath"), f"volume {v.get('name')} mounts a host path"
 
 
-CHECKS: tuple[Check, ...] = (
-    Check("SEC001", "privileged", "error", "enforce", _privileged),
-    Check("SEC002", "privilege-escalation", "error", "warn", _escalation),
-    Check("SEC003", "run-as-non-root", "warning", "warn", _non_root),
-    Check("SEC004", "read-only-root-filesystem", "warning", "warn", _read_only_root),
-    Check("SEC005", "host-namespaces", "error", "enforce", _host_namespaces),
-    Check("SEC006", "host-path", "error", "enforce", _host_path),
-    Check("RES001", "resources", "warning", "warn", _resources),
-    Check("IMG001", "latest-tag", "warning", "warn", _latest),
-)
 def _matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -150,7 +140,18 @@ def _selector_matches_template(obj: dict[str, Any]) -> Iterator[tuple[Path, str]
             f"selector {selector} does not match the pod template's labels {_template_labels(obj)}")
 
 
-CHECKS += (Check("XREF002", "selector-matches-template", "error", "enforce", _selector_matches_template),)
+CHECKS: tuple[Check, ...] = (
+    Check("SEC001", "privileged", "error", "enforce", _privileged),
+    Check("SEC002", "privilege-escalation", "error", "warn", _escalation),
+    Check("SEC003", "run-as-non-root", "warning", "warn", _non_root),
+    Check("SEC004", "read-only-root-filesystem", "warning", "warn", _read_only_root),
+    Check("SEC005", "host-namespaces", "error", "enforce", _host_namespaces),
+    Check("SEC006", "host-path", "error", "enforce", _host_path),
+    Check("RES001", "resources", "warning", "warn", _resources),
+    Check("IMG001", "latest-tag", "warning", "warn", _latest),
+    Check("XREF002", "selector-matches-template", "error", "enforce", _selector_matches_template),
+)
+# checks over the whole application rather than one object (run in `run` itself)
 NETWORK_POLICY = Check("NET001", "namespace-without-network-policy", "warning", "warn",
                        lambda obj: iter(()))
 # (apiVersion, kind) -> (first served, deprecated, removed); "" = not applicable

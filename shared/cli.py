@@ -169,7 +169,7 @@ def app_get(args: argparse.Namespace) -> int:
         if st.get("pin"):
             rows.append(["Pinned:", f"{st['pin'].get('commit', '')[:7]} by {st['pin'].get('by')}: "
                                     f"{st['pin'].get('reason', '')}"])
-        drifted = {o.split(" ")[0] for o in ((st.get("drift") or {}).get("summary") or "").split("; ")}
+        drifted = set((st.get("drift") or {}).get("ids") or [])
         count = int(st.get("historyCount", 0))
         resources = store.get_history(spec.name, count).get("resources", []) if count else []
         if resources:

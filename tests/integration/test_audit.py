@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
+
 import pytest
 
 from shared import cli, github, store
@@ -92,6 +95,11 @@ def test_without_self_heal_drift_is_reported_not_healed(stack, secret, uid, repo
     assert latest_drift(app)["action"] == "reported (self-heal is off)"
     assert history_count(app) == 1
     assert kubectl_json("get", "configmap", "settings", "-n", namespace)["data"]["greeting"] == "hi"
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(["app", "get", app]) == 0
+    row = next(line for line in out.getvalue().splitlines() if line.startswith("ConfigMap"))
+    assert "settings" in row and "OutOfSync" in row  # the resource table marks the drifted object
 
 
 def test_orphan_with_the_apps_label_is_reported_as_extra(stack, secret, uid, repo, namespace):
