@@ -87,13 +87,10 @@ def _first_renders(children: list[AppSpec], parent: AppSpec, operation: str) -> 
     for child in children:
         if child.repoURL not in heads:
             heads[child.repoURL] = gitfetch.ls_remote(child.repoURL)
-        refs, target = heads[child.repoURL], child.targetRevision
-        candidates = ["HEAD"] if target in ("HEAD", "") else [target, f"refs/heads/{target}",
-                                                                f"refs/tags/{target}"]
-        ref = next((c for c in candidates if c in refs), None)
-        if ref is None:
+        head = child.head(heads[child.repoURL])
+        if head is None:
             continue
-        out.append(RenderRequest(app=child.name, commit=refs[ref], ref="" if ref == "HEAD" else ref,
+        out.append(RenderRequest(app=child.name, commit=head[1], ref=head[0],
                                  initiator="sweep", operation=f"{operation}:child:{child.name}",
                                  triggered_by=f"app-of-apps:{parent.name}"))
     return out

@@ -101,24 +101,13 @@ def missed_pushes(apps: list[store.App], operation: str) -> list[RenderRequest]:
             except Exception as exc:
                 logs.warning("cannot list refs", repo=spec.repoURL, reason=str(exc))
                 heads[spec.repoURL] = None
-        refs = heads[spec.repoURL]
-        ref, commit = _target(spec, refs or {})
+        ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", "")
         rendered = (app.status.get("render") or {}).get("commit")
         if commit and commit != rendered:
             out.append(RenderRequest(app=spec.name, commit=commit, ref=ref, initiator="sweep",
                                      operation=f"{operation}:render:{spec.name}:{commit[:12]}",
                                      triggered_by=f"sweep:{operation}"))
     return out
-
-
-def _target(spec: AppSpec, refs: dict[str, str]) -> tuple[str, str]:
-    target = spec.targetRevision
-    candidates = ["HEAD"] if target in ("HEAD", "") else [
-        target, f"refs/heads/{target}", f"refs/tags/{target}"]
-    for c in candidates:
-        if c in refs:
-            return ("" if c == "HEAD" else c), refs[c]
-    return "", ""
 
 
 # ---- one application ----------------------------------------------------------------------

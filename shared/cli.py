@@ -226,13 +226,10 @@ def app_sync(args: argparse.Namespace) -> int:
             refs = gitfetch.ls_remote(spec.repoURL)
         except Exception as exc:
             raise CliError(f"cannot read refs of {spec.repoURL}: {exc}") from exc
-        target = spec.targetRevision
-        candidates = (["HEAD"] if target in ("HEAD", "") else
-                      [target, f"refs/heads/{target}", f"refs/tags/{target}"])
-        found = next((c for c in candidates if c in refs), None)
-        if found is None:
-            raise CliError(f"revision {target!r} not found in {spec.repoURL}")
-        commit, ref = refs[found], "" if found == "HEAD" else found
+        head = spec.head(refs)
+        if head is None:
+            raise CliError(f"revision {spec.targetRevision!r} not found in {spec.repoURL}")
+        ref, commit = head
     if args.dry_run:
         return _sync_preview(args, app, commit, ref)
     op = f"sync-{uuid.uuid4().hex[:12]}"

@@ -138,6 +138,14 @@ class AppSpec:
             return True
         return any(c == f or c.startswith(f + "/") for c in changed for f in folders)
 
+    def head(self, refs: dict[str, str]) -> tuple[str, str] | None:
+        """(ref, commit) the target revision points at in a remote's refs ('' ref for HEAD)."""
+        target = self.targetRevision
+        candidates = ["HEAD"] if target in ("HEAD", "") else [
+            target, f"refs/heads/{target}", f"refs/tags/{target}"]
+        found = next((c for c in candidates if c in refs), None)
+        return None if found is None else ("" if found == "HEAD" else found, refs[found])
+
     def matches_ref(self, ref: str, default_branch: str | None) -> bool:
         """True when a pushed ref (refs/heads/x, refs/tags/y) is this app's target."""
         target = self.targetRevision

@@ -48,3 +48,11 @@ def test_doc_round_trip():
     spec = AppSpec(name="a", repoURL="r", path="p", targetRevision="main",
                    destination=Destination("c", "ns"), syncPolicy=SyncPolicy(True, True, True))
     assert AppSpec.from_doc("a", spec.to_doc()) == spec
+
+
+def test_head_resolves_the_target_in_a_remotes_refs():
+    refs = {"HEAD": "a" * 40, "refs/heads/main": "a" * 40, "refs/tags/v1": "b" * 40}
+    assert AppSpec(name="a", repoURL="r").head(refs) == ("", "a" * 40)
+    assert AppSpec(name="a", repoURL="r", targetRevision="main").head(refs) == ("refs/heads/main", "a" * 40)
+    assert AppSpec(name="a", repoURL="r", targetRevision="v1").head(refs) == ("refs/tags/v1", "b" * 40)
+    assert AppSpec(name="a", repoURL="r", targetRevision="nope").head(refs) is None
