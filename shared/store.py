@@ -4,6 +4,7 @@ Layout, meant to be read by a person in the GCP console:
 
     applications/{name}                   spec (Argo CD field names) + status + lease
     applications/{name}/revisions/{id}    a rendered revision: commit, author, manifests
+    applications/{name}/revisions/{id}/parts/{000}  a big revision's manifests, compressed
     applications/{name}/history/{000042}  one deployment: who, what, result per object
     applications/{name}/drift/{id}        what a sweep found, who changed it, what was done
     repositories/{hash}                   per repository: its apps' routing (revision, paths)
@@ -21,6 +22,7 @@ import functools
 import hashlib
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +30,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared import config
+from shared import config, metering
 from shared.model import AppSpec
 
 APPS = "applications"
@@ -58,7 +60,7 @@ def now() -> dt.datetime:
 
 @functools.cache
 def client() -> firestore.Client:
-    return firestore.Client(project=config.project())
+    return metering.observe(firestore.Client(project=config.project()))
 
 
 def _app_ref(name: str) -> firestore.DocumentReference:
@@ -179,6 +181,9 @@ def delete_app(name: str) -> None:
     unroute(transaction)
     for sub in ("revisions", "history", "drift"):
         for doc in ref.collection(sub).list_documents():
+            if sub == "revisions":
+                for part in doc.collection("parts").list_documents():
+                    part.delete()
             doc.delete()
     ref.delete()
 
@@ -225,15 +230,57 @@ def forget_delivery(delivery_id: str) -> None:
 
 # ---- revisions --------------------------------------------------------------------
 
+# A revision's manifests are kept as readable YAML in its document up to INLINE_BYTES;
+# bigger ones (Firestore caps a document at 1 MiB) are zlib-compressed and split across
+# revisions/{id}/parts/{000..} documents, written before the revision document itself so
+# a reader never sees a revision whose parts are missing. Read back exactly (sha256).
+INLINE_BYTES = 256 * 1024
+PART_BYTES = 900 * 1024
+_PACKED = ("manifests", "objects", "findings")
+
+
 def put_revision(app: str, revision_id: str, doc: dict[str, Any]) -> None:
-    _app_ref(app).collection("revisions").document(revision_id).set(doc)
+    ref = _app_ref(app).collection("revisions").document(revision_id)
+    payload = {k: doc[k] for k in _PACKED if k in doc}
+    raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    if len(raw) <= INLINE_BYTES:
+        ref.set(doc)
+        return
+    packed = zlib.compress(raw, 6)
+    parts = [packed[i:i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
+    for i, part in enumerate(parts):
+        ref.collection("parts").document(f"{i:03d}").set({"data": part})
+    head = {k: v for k, v in doc.items() if k not in _PACKED}
+    ref.set(head | {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
+                               "compressedBytes": len(packed),
+                               "sha256": hashlib.sha256(raw).hexdigest()},
+                    "manifests": f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"})
 
 
 def get_revision(app: str, revision_id: str) -> dict[str, Any]:
-    snap = _app_ref(app).collection("revisions").document(revision_id).get()
+    ref = _app_ref(app).collection("revisions").document(revision_id)
+    snap = ref.get()
     if not snap.exists:
         raise NotFound(f"revision {revision_id!r} of application {app!r} not found")
-    return snap.to_dict() or {}
+    doc = snap.to_dict() or {}
+    packed = doc.pop("packed", None)
+    if not packed:
+        return doc
+    parts = sorted(ref.collection("parts").stream(), key=lambda p: p.id)
+    try:
+        raw = zlib.decompress(b"".join((p.to_dict() or {})["data"] for p in parts))
+    except zlib.error:
+        raw = b""
+    if len(parts) != packed["parts"] or hashlib.sha256(raw).hexdigest() != packed["sha256"]:
+        raise NotFound(f"revision {revision_id!r} of application {app!r} is incomplete "
+                       f"({len(parts)} of {packed['parts']} parts)")
+    return doc | json.loads(raw)
+
+
+def _delete_revision(batch: firestore.WriteBatch, ref: firestore.DocumentReference) -> None:
+    for part in ref.collection("parts").list_documents():
+        batch.delete(part)
+    batch.delete(ref)
 
 
 # ---- sync operations: lease, history ------------------------------------------------
@@ -367,7 +414,7 @@ def trim_history(app: str, limit: int, keep_revisions: set[str]) -> int:
         rendered = (snap.to_dict() or {}).get("renderedAt")
         # only revisions older than every kept entry: newer ones may still be synced
         if snap.id not in wanted and rendered is not None and rendered < oldest_kept:
-            batch.delete(snap.reference)
+            _delete_revision(batch, snap.reference)
     batch.commit()
     return len(dropped)
 

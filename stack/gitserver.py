@@ -16,8 +16,13 @@ import sys
 from collections.abc import Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from dulwich import web
 from dulwich.server import BackendRepo, FileSystemBackend
 from dulwich.web import make_wsgi_chain
+
+# dulwich's client sends a whole pack as one HTTP chunk, and its server refuses chunks
+# over 1 MiB: allow pushes of big test repositories (GitHub takes pushes up to 2 GiB).
+MAX_CHUNK_BYTES = 256 * 1024 * 1024
 
 
 class _RootBackend(FileSystemBackend):
@@ -56,6 +61,7 @@ def _basic_auth(app: Callable, credential: str) -> Callable:
 
 
 def serve(root: str, port: int) -> None:
+    web._chunk_iter.__defaults__ = (MAX_CHUNK_BYTES, max(web.MAX_REQUEST_SIZE, MAX_CHUNK_BYTES))
     app = make_wsgi_chain(_RootBackend(root))
     if os.environ.get("GITOPS_GIT_AUTH"):
         app = _basic_auth(app, os.environ["GITOPS_GIT_AUTH"])
