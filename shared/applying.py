@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         result = SyncResult(objects=[], inventory=old_inventory)
         result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
     finished = store.now()
+    t_applied = time.perf_counter()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished)
     new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
     store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
@@ -91,7 +93,8 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         req.revision, (status.get("pin") or {}).get("revision", ""),
         (status.get("lastHealthy") or {}).get("revision", "")})
     logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
-              counts=result.counts())
+              counts=result.counts(), apply_ms=round((finished - started).total_seconds() * 1000, 1),
+              record_ms=round((time.perf_counter() - t_applied) * 1000, 1))
     githubapi.set_status(spec.repoURL, revision["commit"],
                          "failure" if result.failed else "success", entry["summary"], spec.name)
     return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"],

@@ -21,7 +21,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
-from shared import config, messages, topology
+from shared import config, messages, metering, topology
 
 MAX_PER_REQUEST = 1000  # the Publish RPC's limit
 
@@ -54,6 +54,8 @@ def _publish_all(topic: str, items: list[tuple[str, bytes, dict[str, str]]]) -> 
         batch = [pubsub_v1.types.PubsubMessage(data=data, attributes=attrs, ordering_key=key)
                  for key, data, attrs in items[start:start + MAX_PER_REQUEST]]
         ids += list(api.publish(topic=path, messages=batch, timeout=60).message_ids)
+        metering.count("published", len(batch))
+        metering.count("published_bytes", sum(max(1000, len(m.data)) for m in batch))  # as billed
     return ids
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import bus, logs, messages, store, topology
+from shared import bus, logs, messages, metering, store, topology
 
 Handler = Callable[[Any, str], None]
 
@@ -30,6 +31,8 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
     with backoff until, after its bounded attempts, the dead-letter policy takes it.
     """
     logs.clear()
+    metering.reset()
+    started, t0 = time.time(), time.perf_counter()
     with contextlib.suppress(KeyError, TypeError):
         logs.bind_trace(cloud_event["traceparent"])
     data = cloud_event.data if isinstance(cloud_event.data, dict) else {}
@@ -48,3 +51,6 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
                         sourceTopic=topic)
         logs.error("poison message sent to the dead-letter topic", reason=str(exc),
                    deadLetterTopic=dead_letter)
+    finally:  # one line per invocation, failed ones too: what it cost (bench/ reads these)
+        logs.info("handled", topic=topic, started=round(started, 3),
+                  ms=round((time.perf_counter() - t0) * 1000, 1), **metering.snapshot())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from typing import Any
 
 from shared import checks, gitfetch, githubapi, logs, manifests, secrets, store
@@ -24,12 +25,14 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     app = store.get_app(req.app)
     spec = app.spec
     githubapi.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
+    t0 = time.perf_counter()  # stage times for the log line (bench/e2e.py reads them)
     repo = gitfetch.fetch(spec.repoURL, req.commit, req.ref)
     info = gitfetch.commit_info(repo, req.commit)
     try:
         files = list(gitfetch.read_folder(repo, req.commit, spec.path))
     except FileNotFoundError as exc:
         return _failed(req, spec, [Finding(spec.path, 0, 0, "path", str(exc))])
+    t_fetched = time.perf_counter()
     rendered = render_files(files)
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
@@ -44,6 +47,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
         return _failed(req, spec, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
                                                             "is synced only with allowEmpty)")])
+    t_rendered = time.perf_counter()
     rev = revision_id(req.commit, rendered.digest)
     stored, redacted = secrets.redact(rendered.objects)
     store.put_revision(req.app, rev, {
@@ -73,7 +77,9 @@ def render(req: RenderRequest) -> ApplyRequest | None:
                   pin=app.status["pin"].get("commit"))
     store.update_status(req.app, status)
     logs.info("rendered", app=req.app, commit=req.commit, revision=rev,
-              objects=len(rendered.objects), apply=apply_now)
+              objects=len(rendered.objects), apply=apply_now,
+              fetch_ms=round((t_fetched - t0) * 1000, 1), render_ms=round((t_rendered - t_fetched) * 1000, 1),
+              store_ms=round((time.perf_counter() - t_rendered) * 1000, 1))
     if not apply_now:
         return None
     return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,

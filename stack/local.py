@@ -269,6 +269,9 @@ def start_functions(st: Stack) -> None:
             env["WORKERS"] = "2"  # GitHub's bursts: one process per core
         if name in ("render", "apply"):
             env["GITOPS_GITHUB_TOKEN"] = github_token
+        for knob in ("WORKERS", "THREADS"):  # a benchmark may size every function's instance
+            if os.environ.get(f"GITOPS_FUNCTION_{knob}"):
+                env[knob] = os.environ[f"GITOPS_FUNCTION_{knob}"]
         p = procs.start(name, [ff, f"--source={REPO_ROOT / source}", f"--target={target}",
                                f"--signature-type={signature}", "--host=127.0.0.1",
                                f"--port={port}"],

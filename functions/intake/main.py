@@ -7,7 +7,7 @@ import json
 import flask
 import functions_framework
 
-from shared import bus, config, github, logs, store, topology
+from shared import bus, config, github, logs, metering, store, topology
 from shared.intake import plan_push
 
 
@@ -18,6 +18,7 @@ def _answer(status: int, **body: object) -> flask.Response:
 @functions_framework.http
 def intake(request: flask.Request) -> flask.Response:
     logs.clear()
+    metering.reset()
     logs.bind_trace(request.headers.get("X-Cloud-Trace-Context") or request.headers.get("traceparent"))
     delivery = request.headers.get("X-GitHub-Delivery", "")
     event = request.headers.get("X-GitHub-Event", "")
@@ -48,6 +49,6 @@ def intake(request: flask.Request) -> flask.Response:
             store.forget_delivery(delivery)  # so that GitHub's redelivery is processed
         raise
     logs.info("push handled", ref=push.ref, commit=push.after,
-              matched=[r.app for r in plan.requests], skipped=plan.skipped)
+              matched=[r.app for r in plan.requests], skipped=plan.skipped, **metering.snapshot())
     return _answer(200, result="accepted", apps=[r.app for r in plan.requests],
                    skipped=plan.skipped)
