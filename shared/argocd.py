@@ -45,12 +45,9 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     source = spec.get("source") or {}
     if not source and spec.get("sources"):
         raise SpecError("spec.sources: multiple sources are not supported; use spec.source")
-    _unknown(source, {"repoURL", "targetRevision", "path", "directory"}, "spec.source.", warnings)
-    directory = source.get("directory") or {}
-    if directory.get("recurse") is False:
-        warnings.append("spec.source.directory.recurse: false is not supported (folders are "
-                        "always read recursively)")
-    _unknown(directory, {"recurse"}, "spec.source.directory.", warnings)
+    _unknown(source, {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
+             "spec.source.", warnings)
+    options = _source_options(source, warnings)
     destination = spec.get("destination") or {}
     _unknown(destination, {"server", "name", "namespace"}, "spec.destination.", warnings)
     cluster = destination.get("name") or destination.get("server") or IN_CLUSTER
@@ -62,10 +59,10 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     if isinstance(automated, dict):
         _unknown(automated, {"prune", "selfHeal", "allowEmpty"}, "spec.syncPolicy.automated.",
                  warnings)
-    options = []
+    sync_options = []
     for option in policy.get("syncOptions") or []:
         if option in SUPPORTED_OPTIONS:
-            options.append(SUPPORTED_OPTIONS[option])
+            sync_options.append(SUPPORTED_OPTIONS[option])
         elif option not in ALWAYS:
             warnings.append(f"spec.syncPolicy.syncOptions: {option} is not supported (ignored)")
     ignore = []
@@ -85,12 +82,39 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
             prune=bool((automated or {}).get("prune")),
             selfHeal=bool((automated or {}).get("selfHeal")),
             allowEmpty=bool((automated or {}).get("allowEmpty")),
-            syncOptions=tuple(options)),
+            syncOptions=tuple(sync_options)),
         project=spec.get("project") or "default",
         ignoreDifferences=tuple(ignore),
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
+        source=options,
     )
     return app.validate(), warnings
+
+
+# Argo CD's source fields we render with, by source kind (shared/sourceopts.py)
+SOURCE_FIELDS = {
+    "directory": ("recurse", "include", "exclude"),
+    "kustomize": ("namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations", "namespace"),
+    "helm": ("valueFiles", "values", "releaseName", "namespace"),
+}
+
+
+def _source_options(source: dict[str, Any], warnings: list[str]) -> dict[str, dict[str, Any]]:
+    """spec.source.{directory,kustomize,helm} as our source options (directory.jsonnet -> jsonnet)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind, fields in SOURCE_FIELDS.items():
+        given = dict(source.get(kind) or {}) if kind in source else None
+        if given is None:
+            continue
+        if kind == "helm" and "valuesObject" in given:
+            given["values"] = given.pop("valuesObject")
+        jsonnet = given.pop("jsonnet", None) if kind == "directory" else None
+        _unknown(given, set(fields), f"spec.source.{kind}.", warnings)
+        out[kind] = {k: v for k, v in given.items() if k in fields}
+        if jsonnet:
+            _unknown(jsonnet, {"extVars", "tlas"}, "spec.source.directory.jsonnet.", warnings)
+            out["jsonnet"] = {k: jsonnet[k] for k in ("extVars", "tlas") if jsonnet.get(k)}
+    return out
 
 
 def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:

@@ -66,6 +66,9 @@ class AppSpec:
     watchPaths: tuple[str, ...] = ()
     # the security gate per check id: enforce | warn | off (shared/checks.py has the defaults)
     checks: dict[str, str] = field(default_factory=dict)
+    # how the path is rendered, Argo CD's names: {directory|kustomize|helm|jsonnet: {options}}
+    # (shared/sourceopts.py); empty: chosen from the path's files
+    source: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate(self) -> AppSpec:
         if not NAME_RE.match(self.name):
@@ -84,6 +87,9 @@ class AppSpec:
         for check_id, mode in self.checks.items():
             if mode not in ("enforce", "warn", "off"):
                 raise SpecError(f"checks.{check_id}: {mode!r} is not enforce, warn or off")
+        from shared import sourceopts  # imports SpecError from here
+
+        sourceopts.validate(self.source)
         if self.revisionHistoryLimit < 1:
             raise SpecError("revisionHistoryLimit: must be at least 1")
         for i, rule in enumerate(self.ignoreDifferences):
@@ -127,6 +133,7 @@ class AppSpec:
             revisionHistoryLimit=int(doc.get("revisionHistoryLimit", 100)),
             watchPaths=tuple(doc.get("watchPaths") or ()),
             checks=dict(doc.get("checks") or {}),
+            source=dict(doc.get("source") or {}),
         )
 
     def concerned_by(self, changed: frozenset[str] | None) -> bool:

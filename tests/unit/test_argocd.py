@@ -56,12 +56,32 @@ def test_argo_application_maps_to_our_spec_with_named_warnings():
     assert spec.ignoreDifferences == ({"group": "apps", "kind": "Deployment",
                                        "jsonPointers": ["/spec/replicas"]},)
     assert spec.revisionHistoryLimit == 10
+    assert spec.source == {"helm": {"releaseName": "guestbook"}}
     assert sorted(warnings) == sorted([
         "metadata.finalizers: not supported (ignored)",
-        "spec.source.helm: not supported (ignored)",
         "spec.syncPolicy.retry: not supported (ignored)",
         "spec.syncPolicy.syncOptions: PruneLast=true is not supported (ignored)",
     ])
+
+
+def test_source_options_map_to_ours():
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
+           "spec": {"source": {"repoURL": "https://x/y.git", "path": "p", "directory": {
+               "recurse": False, "exclude": "test/*",
+               "jsonnet": {"extVars": [{"name": "env", "value": "prod"}], "libs": ["vendor"]}}}}}
+    spec, warnings = argocd.application(doc)
+    assert spec.source == {"directory": {"recurse": False, "exclude": "test/*"},
+                           "jsonnet": {"extVars": [{"name": "env", "value": "prod"}]}}
+    assert warnings == ["spec.source.directory.jsonnet.libs: not supported (ignored)"]
+    doc["spec"]["source"] = {"repoURL": "https://x/y.git", "path": "p", "kustomize": {
+        "namePrefix": "prod-", "images": ["nginx=nginx:1.27"], "version": "v5"}}
+    spec, warnings = argocd.application(doc)
+    assert spec.source == {"kustomize": {"namePrefix": "prod-", "images": ["nginx=nginx:1.27"]}}
+    assert warnings == ["spec.source.kustomize.version: not supported (ignored)"]
+    doc["spec"]["source"] = {"repoURL": "https://x/y.git", "path": "p",
+                             "helm": {"valuesObject": {"replicas": 2}, "valueFiles": ["/etc/passwd"]}}
+    with pytest.raises(SpecError, match=r"source.helm.valueFiles\[0\]: '/etc/passwd' must be a path"):
+        argocd.application(doc)
 
 
 def test_manual_sync_policy_and_named_destination():
