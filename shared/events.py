@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import bus, logs, messages, metering, store, topology
+from shared import bus, gitfetch, logs, messages, metering, store, topology
 
 Handler = Callable[[Any, str], None]
 
@@ -24,8 +24,8 @@ def source_topic(cloud_event: Any, default: str) -> str:
 def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> None:
     """Decode the message, pick its handler by kind, run it with the Pub/Sub message id.
 
-    Poison messages (malformed, or naming an application or revision that does not
-    exist) can never succeed: they go straight to the topic's dead-letter topic with the
+    Poison messages (malformed, or naming an application, revision or commit that does
+    not exist) can never succeed: they go straight to the topic's dead-letter topic with the
     reason, are logged at ERROR (an operator can alert on it), and are acknowledged.
     Any other exception propagates, the function answers 500, and Pub/Sub redelivers
     with backoff until, after its bounded attempts, the dead-letter policy takes it.
@@ -45,7 +45,7 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
         logs.bind(kind=message.kind, app=getattr(message, "app", ""),
                   operation=getattr(message, "operation", ""))
         handlers[type(message)](message, message_id)
-    except (messages.BadMessage, store.NotFound) as exc:
+    except (messages.BadMessage, store.NotFound, gitfetch.CommitNotFound) as exc:
         dead_letter = topology.dead_letter_of(topic)
         bus.publish_raw(dead_letter, raw, reason=str(exc)[:1000], messageId=message_id,
                         sourceTopic=topic)

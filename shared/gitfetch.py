@@ -31,6 +31,10 @@ class FetchError(RuntimeError):
     """The repository or commit could not be fetched (retryable unless the commit is gone)."""
 
 
+class CommitNotFound(FetchError):
+    """The repository answered but does not have the commit: retrying cannot help."""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -111,14 +115,14 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
         except Exception as exc:
             raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
         if sha.encode() not in repo.object_store:
-            raise FetchError(f"commit {sha} is not reachable from {ref or 'any branch'} of {url}")
+            raise CommitNotFound(f"commit {sha} is not reachable from {ref or 'any branch'} of {url}")
         return repo
 
 
 def commit_info(repo: Repo, sha: str) -> CommitInfo:
     commit = repo[sha.encode()]
     if not isinstance(commit, Commit):
-        raise FetchError(f"{sha} is not a commit")
+        raise CommitNotFound(f"{sha} is not a commit")
     return CommitInfo(
         sha=sha,
         author=commit.author.decode(errors="replace"),

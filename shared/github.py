@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 ZERO_SHA = "0" * 40
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class WebhookError(ValueError):
@@ -107,6 +109,10 @@ def parse_push(body: bytes) -> Push:
     )
     if not urls:
         raise WebhookError(400, "push payload's repository has no URL")
+    if not _SHA.fullmatch(after):
+        raise WebhookError(400, f"after: {after[:80]!r} is not a commit id (40 or 64 hex digits)")
+    if not ref.startswith("refs/"):
+        raise WebhookError(400, f"ref: {ref[:80]!r} is not a full ref name (refs/heads/..., refs/tags/...)")
     head = payload.get("head_commit") or {}
     pusher = payload.get("pusher") or {}
     before = payload.get("before")

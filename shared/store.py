@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -298,7 +299,8 @@ class LeaseLost(RuntimeError):
     """Our lease expired and another delivery took over: write nothing (retry later)."""
 
 
-LEASE_S = 60  # renewed every LEASE_S/3 while the holder lives: a dead holder frees it soon
+# renewed every LEASE_S/3 while the holder lives: a dead holder frees it soon
+LEASE_S = int(os.environ.get("GITOPS_LEASE_S", "60"))
 
 
 def begin_operation(app_name: str, operation: str, holder: str, lease_s: int = LEASE_S) -> Begun:

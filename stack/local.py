@@ -11,6 +11,7 @@ one folder ($GITOPS_STACK_DIR, default ./.stack).
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import json
 import os
@@ -20,6 +21,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,6 +293,55 @@ def create_topology(st: Stack) -> None:
 
     os.environ.update(st.env)
     bus.ensure_topology({name: st.url(name) for name in FUNCTION_NAMES}, project=PROJECT)
+
+
+# ---- stopping and starting one component (fault injection) ---------------------------
+
+def stop_component(st: Stack, name: str, *, kill: bool = False) -> procs.Launch:
+    """Stop one component (SIGKILL its group with kill=True, like a crash); return how to
+    start it again."""
+    proc = st.proc(name)
+    launch = procs.launch_of(proc)
+    if kill:
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    procs.stop(proc)
+    return launch
+
+
+def _ready(st: Stack, proc: Proc) -> Callable[[], bool]:
+    base = f"http://127.0.0.1:{proc.port}"
+    if proc.name in ("firestore", "pubsub"):
+        return lambda: procs.http_ok(base + "/")
+    if proc.name == "etcd":
+        return lambda: procs.http_ok(base + "/health")
+    if proc.name == "kube-apiserver":
+        pki = st.dir / "pki"
+        token = (pki / "tokens.csv").read_text().split(",")[0]
+        ctx = ssl.create_default_context(cafile=str(pki / "server.crt"))
+        return lambda: procs.http_ok(f"https://127.0.0.1:{proc.port}/readyz",
+                                     {"Authorization": f"Bearer {token}"}, ctx)
+    return lambda: not proc.port or procs.port_open(proc.port)
+
+
+def start_component(st: Stack, launch: procs.Launch, env: dict[str, str] | None = None) -> Proc:
+    """Start a stopped component again on its port and wait until it serves; the Pub/Sub
+    emulator keeps nothing, so its topics and subscriptions are created again."""
+    log = st.dir / "logs" / f"{launch.name}.log"
+    proc = procs.relaunch(launch, str(log), env)
+    st.procs = [proc if p.name == launch.name else p for p in st.procs]
+    st.save()
+    procs.wait_until(_ready(st, proc), f"{launch.name} (restarted)", 90, proc, str(log))
+    if launch.name == "pubsub":
+        create_topology(st)
+    return proc
+
+
+def restart(st: Stack, name: str, *, kill: bool = False, env: dict[str, str] | None = None) -> Proc:
+    """Stop one component and start it again exactly as it was (plus env overrides)."""
+    return start_component(st, stop_component(st, name, kill=kill), env)
 
 
 # ---- commands -------------------------------------------------------------------------

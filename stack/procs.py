@@ -113,3 +113,38 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a running process was started (read back from /proc), to start it again."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str
+    port: int
+
+
+def launch_of(proc: Proc) -> Launch:
+    """The command line, environment and folder of one of our running processes."""
+    with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+        argv = [a.decode() for a in f.read().split(b"\0") if a]
+    with open(f"/proc/{proc.pid}/environ", "rb") as f:
+        env = dict(e.decode(errors="replace").split("=", 1) for e in f.read().split(b"\0") if b"=" in e)
+    return Launch(proc.name, argv, env, os.readlink(f"/proc/{proc.pid}/cwd"), proc.port)
+
+
+def relaunch(launch: Launch, log_path: str, env: dict[str, str] | None = None) -> Proc:
+    """Start a process again exactly as it was (same port), with optional env overrides."""
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+    popen = subprocess.Popen(launch.argv, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, env={**launch.env, **(env or {})},
+                             cwd=launch.cwd, start_new_session=True)
+    log.close()
+    for _ in range(100):
+        started = _start_time(popen.pid)
+        if started:
+            return Proc(launch.name, popen.pid, started, launch.port)
+        time.sleep(0.01)
+    raise RuntimeError(f"{launch.name} did not start again (see {log_path})")
