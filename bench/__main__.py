@@ -8,7 +8,7 @@ import sys
 
 from bench import report
 
-GROUPS = ("apply", "audit", "intake")
+GROUPS = ("apply", "audit", "intake", "e2e")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# GITOPS_BENCH_RESULTS: somewhere else for trial runs (keeps bench/results/latest.* as they are)
+RESULTS = Path(os.environ.get("GITOPS_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 @dataclass
