@@ -12,6 +12,11 @@ from shared.intake import plan_push
 
 
 def _answer(status: int, **body: object) -> flask.Response:
+    if status == 413:
+        # functions-framework reads the whole body before answering, unless the answer is
+        # streamed: so a body over the limit is answered at once and never read
+        return flask.Response(iter([json.dumps(body)]), status=status, mimetype="application/json",
+                              headers={"Connection": "close"})
     return flask.Response(json.dumps(body), status=status, mimetype="application/json")
 
 
