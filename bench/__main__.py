@@ -8,13 +8,16 @@ import sys
 
 from bench import report
 
-GROUPS = ("apply", "audit", "intake", "e2e")
+GROUPS = ("apply", "audit", "intake", "e2e", "fleet")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("groups", nargs="*", help=f"any of: {', '.join(GROUPS)} (default: all)")
+    p.add_argument("--apps", type=int, help="fleet size for the fleet group (default 1000)")
     args = p.parse_args(argv)
+    if args.apps:
+        os.environ["GITOPS_BENCH_FLEET_APPS"] = str(args.apps)
     unknown = sorted(set(args.groups) - set(GROUPS))
     if unknown:
         p.error(f"unknown group(s) {unknown}; choose from {', '.join(GROUPS)}")

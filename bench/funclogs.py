@@ -45,6 +45,27 @@ class Logs:
                     except ValueError:
                         continue
 
+    def process_delta(self, function: str, field: str) -> int:
+        """How much a per-process running total grew since the mark, over all processes."""
+        before: dict[int, int] = {}
+        after: dict[int, int] = {}
+        offset = self.offsets.get(function, 0)
+        with open(path(self.dir, function), "rb") as f:
+            position = 0
+            for raw in f:
+                position += len(raw)
+                if not raw.startswith(b"{") or b'"handled"' not in raw:
+                    continue
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue
+                if field not in line:
+                    continue
+                side = before if position <= offset else after
+                side[line["pid"]] = max(side.get(line["pid"], 0), int(line[field]))
+        return sum(v - before.get(pid, 0) for pid, v in after.items())
+
     def invocations(self) -> dict[str, Any]:
         """Per function: invocations and the operations they counted, and their total."""
         per: dict[str, dict[str, float]] = {}
@@ -57,6 +78,7 @@ class Logs:
                 totals["ms"] += float(line.get("ms", 0))
                 for kind in metering.KINDS:
                     totals[kind] += int(line.get(kind, 0))
+            totals["kube_requests"] = self.process_delta(function, "kube_requests_total")
             per[function] = {k: round(v, 1) for k, v in totals.items()}
         total = {k: round(sum(p[k] for p in per.values()), 1) for k in next(iter(per.values()))}
         return {"per_function": per, "total": total}

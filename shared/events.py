@@ -53,4 +53,5 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
                    deadLetterTopic=dead_letter)
     finally:  # one line per invocation, failed ones too: what it cost (bench/ reads these)
         logs.info("handled", topic=topic, started=round(started, 3),
-                  ms=round((time.perf_counter() - t0) * 1000, 1), **metering.snapshot())
+                  ms=round((time.perf_counter() - t0) * 1000, 1), **metering.snapshot(),
+                  **metering.process_totals())

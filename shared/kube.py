@@ -23,6 +23,7 @@ from kubernetes import config as kconfig
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from shared import metering
 from shared.model import IN_CLUSTER
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -100,6 +101,7 @@ class Cluster:
               body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
         with self._count_lock:
             self.requests[verb] += 1
+        metering.count_process("kube_requests")
         url = self.api.configuration.host + path
         if query:
             url += "?" + urllib.parse.urlencode(query)

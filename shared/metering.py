@@ -6,17 +6,38 @@ Firestore client's RPC layer once (documents returned by gets and queries are re
 least one per query as Firestore bills; each write of a commit is a write or a delete), and
 shared/bus.py counts what it publishes. Counts are kept per request context (each function
 request runs in its own thread) and read with `snapshot()` when the invocation ends.
+Kubernetes requests are also made from worker threads (concurrent dry-runs), which do not
+share the request's context: they are counted per process (`process_totals()`), and a
+benchmark takes the difference between two moments.
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 KINDS = ("fs_reads", "fs_writes", "fs_deletes", "published", "published_bytes")
 
 _counts: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("counts", default=None)
+
+
+_process: dict[str, int] = {}
+_process_lock = threading.Lock()
+
+
+def count_process(kind: str, n: int = 1) -> None:
+    """Count for the whole process (any thread): e.g. Kubernetes requests."""
+    with _process_lock:
+        _process[kind] = _process.get(kind, 0) + n
+
+
+def process_totals() -> dict[str, int]:
+    """This process's running totals (with its pid, to tell worker processes apart)."""
+    with _process_lock:
+        return {"pid": os.getpid(), **{f"{k}_total": v for k, v in _process.items()}}
 
 
 def reset() -> None:

@@ -1,0 +1,280 @@
+"""fleet: 1,000 applications in one repository, one push that changes all of them, then a sweep.
+
+Each application is a folder with a Deployment (0 replicas), a ServiceAccount, a Service and
+an Ingress (the shape of Flux's published 1,000-Kustomization benchmark), all registered
+in the store. Phases, on one fresh stack:
+
+    first   the push that creates every application's objects (the first sync)
+    change  one push that changes every Deployment: time from the webhook until every
+            application's apply invocation has finished (history written) and every
+            Deployment is Healthy in the cluster (rollout observed)
+    sweep   one Cloud Scheduler-style sweep message: time until every application is audited
+
+Invocations, Firestore documents read/written and Pub/Sub messages are summed from the
+functions' per-invocation `handled` lines (shared/metering.py counts them); how many
+invocations ran at once is computed from the same lines. Size: GITOPS_BENCH_FLEET_APPS or
+`python -m bench fleet --apps 100` (default 1,000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import funclogs, report
+from bench.e2e import post_webhook
+from bench.stack import running
+
+TIMEOUT_S = float(os.environ.get("GITOPS_BENCH_FLEET_TIMEOUT", "900"))
+COUNTS_FILE = report.RESULTS / "counts.json"  # the last measured counts, for bench/cost.py
+
+
+def apps() -> int:
+    return int(os.environ.get("GITOPS_BENCH_FLEET_APPS", "1000"))
+
+
+def app_files(i: int, version: int) -> str:
+    name = f"app-{i:04d}"
+    labels = {"app": name}
+    objs = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+         "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": {
+             "metadata": {"labels": labels}, "spec": {"serviceAccountName": name, "containers": [
+                 {"name": "web", "image": "nginx:1.25", "env": [{"name": "VERSION", "value": str(version)}],
+                  "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+                  "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+         "spec": {"selector": labels, "ports": [{"port": 80, "protocol": "TCP"}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name},
+         "spec": {"rules": [{"host": f"{name}.example.com", "http": {"paths": [
+             {"path": "/", "pathType": "Prefix",
+              "backend": {"service": {"name": name, "port": {"number": 80}}}}]}}]}},
+    ]
+    return yaml.safe_dump_all(objs)
+
+
+def run() -> list[report.Record]:
+    n = apps()
+    # one worker process per core for every function (the emulator, not the workers, limits
+    # how many messages arrive at once; see the report), unless the caller sized them
+    workers = os.environ.get("GITOPS_FUNCTION_WORKERS")
+    os.environ["GITOPS_FUNCTION_WORKERS"] = workers or str(os.cpu_count() or 1)
+    try:
+        with funclogs.log_level("INFO"), running() as st:
+            result = _measure(st, n)
+    finally:
+        if workers is None:
+            os.environ.pop("GITOPS_FUNCTION_WORKERS", None)
+    detail = {**result, "apps": n, "objects": 4 * n}
+    note_emulator = ("the Pub/Sub emulator pushes at most ~2 messages at a time per push "
+                     f"subscription (max concurrent invocations seen: {result['max_concurrency']}); "
+                     "Cloud Run would fan out to many instances")
+    records = [
+        report.Record("fleet.sync_all_seconds", result["change_seconds"], "s",
+                      {**detail, "note": f"{n} apps, one push changing all; target <= 120 s; "
+                                         + note_emulator}),
+        report.Record("fleet.first_sync_seconds", result["first_seconds"], "s",
+                      {**detail, "note": f"{n} apps created from one push"}),
+        report.Record("fleet.sweep_seconds", result["sweep_seconds"], "s",
+                      {**detail, "note": f"full drift sweep of {n} apps (one audit invocation each)"}),
+        report.Record("fleet.change.invocations", result["change"]["total"]["invocations"], "invocations",
+                      {**detail, "note": "intake + render + apply for the push"}),
+        report.Record("fleet.change.firestore_reads", result["change"]["total"]["fs_reads"], "documents",
+                      detail),
+        report.Record("fleet.change.firestore_writes",
+                      result["change"]["total"]["fs_writes"] + result["change"]["total"]["fs_deletes"],
+                      "documents", detail),
+        report.Record("fleet.change.pubsub_messages", result["change"]["total"]["published"], "messages",
+                      detail),
+        report.Record("fleet.sweep.invocations", result["sweep"]["total"]["invocations"], "invocations",
+                      detail),
+        report.Record("fleet.sweep.firestore_reads", result["sweep"]["total"]["fs_reads"], "documents",
+                      detail),
+        report.Record("fleet.sweep.firestore_writes",
+                      result["sweep"]["total"]["fs_writes"] + result["sweep"]["total"]["fs_deletes"],
+                      "documents", detail),
+        report.Record("fleet.sweep.pubsub_messages", result["sweep"]["total"]["published"], "messages",
+                      detail),
+        report.Record("fleet.sweep.kube_requests", result["sweep_kube_requests"], "requests",
+                      {**detail, "note": "Kubernetes API requests of the whole sweep (lists, dry-runs)"}),
+    ]
+    save_counts(n, result)
+    return records
+
+
+def save_counts(n: int, result: dict[str, Any]) -> None:
+    """The measured operations per application, for bench/cost.py."""
+    def per_app(phase: dict[str, Any]) -> dict[str, Any]:
+        return {f: {k: round(v / n, 3) for k, v in c.items()} for f, c in phase["per_function"].items()}
+
+    COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(COUNTS_FILE.read_text()) if COUNTS_FILE.exists() else {}
+    old["fleet"] = {"apps": n, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "push_per_app": per_app(result["change"]), "sweep_per_app": per_app(result["sweep"])}
+    COUNTS_FILE.write_text(json.dumps(old, indent=2) + "\n")
+
+
+def _write_all(repo: Any, n: int, version: int) -> str:
+    """Write every app's file and commit once (one `add` for all: dulwich's index is rewritten
+    per call)."""
+    from dulwich import porcelain
+
+    paths = []
+    for i in range(n):
+        full = os.path.join(repo.path, "apps", f"a{i:04d}", "app.yaml")
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        Path(full).write_text(app_files(i, version))
+        paths.append(full)
+    porcelain.add(repo.repo, paths)
+    sha = repo.commit(f"fleet version {version}")
+    repo.push()
+    return sha
+
+
+def _wait(what: str, done: Any, timeout: float = TIMEOUT_S, every: float = 0.5) -> float:
+    t0 = time.monotonic()
+    while not done():
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+    return time.time()
+
+
+def _count_handled(logs: funclogs.Logs, function: str, prefix: str, kind: str) -> tuple[int, float]:
+    """Invocations of `kind` whose operation starts with prefix, and the latest end time."""
+    count, end = 0, 0.0
+    for line in logs.lines(function):
+        if (line.get("message") == "handled" and line.get("kind") == kind
+                and str(line.get("operation", "")).startswith(prefix)):
+            count += 1
+            end = max(end, line["started"] + line["ms"] / 1000)
+    return count, end
+
+
+def concurrency(logs: funclogs.Logs, function: str) -> dict[str, float]:
+    """Max and mean invocations in flight, from start times and durations."""
+    events: list[tuple[float, int]] = []
+    busy = 0.0
+    for line in logs.lines(function):
+        if line.get("message") == "handled":
+            start = float(line["started"])
+            events += [(start, 1), (start + line["ms"] / 1000, -1)]
+            busy += line["ms"] / 1000
+    if not events:
+        return {"max": 0, "mean": 0.0}
+    events.sort()
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    span = events[-1][0] - events[0][0]
+    return {"max": peak, "mean": round(busy / span, 2) if span else 0.0}
+
+
+def _push(st: Any, repo: Any, before: str, after: str, n: int, what: str) -> dict[str, Any]:
+    from shared import github
+
+    logs = funclogs.Logs(st.dir)
+    logs.mark()
+    secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
+    delivery = str(uuid.uuid4())
+    body = github.push_payload(repo.url, "refs/heads/main", before, after, what)
+    sent = time.time()
+    status = post_webhook(st.env["GITOPS_INTAKE_URL"], secret, body, delivery)
+    if status != 200:
+        raise RuntimeError(f"intake answered {status}")
+    progress = {"at": 0.0, "count": 0}
+
+    def all_applied() -> bool:
+        count, progress["end"] = _count_handled(logs, "apply", delivery, "apply")
+        if time.monotonic() - progress["at"] > 15:
+            print(f"[bench fleet] {what}: {count}/{n} applied after {time.time() - sent:.0f}s", flush=True)
+            progress["at"] = time.monotonic()
+        return count >= n
+
+    _wait(f"{n} applies of {what}", all_applied)
+    return {"sent": sent, "applied_end": progress["end"], "logs": logs}
+
+
+def _measure(st: Any, n: int) -> dict[str, Any]:
+    from shared import bus, health, kube, store, topology
+    from shared.messages import SweepRequest
+    from shared.model import AppSpec, Destination, SyncPolicy
+    from stack.gitrepo import WorkRepo
+
+    uid = uuid.uuid4().hex[:6]
+    ns = f"fleet-{uid}"
+    cluster = kube.cluster("in-cluster")
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, field_manager="bench")
+    repo = WorkRepo(st.env["GITOPS_GIT_ROOT"], st.env["GITOPS_GIT_URL"], f"bench/fleet-{uid}")
+    print(f"[bench fleet] {n} applications, {4 * n} objects, one repository", flush=True)
+    first = _write_all(repo, n, 0)
+    t0 = time.perf_counter()
+    for i in range(n):
+        store.put_app(AppSpec(name=f"fleet-{uid}-{i:04d}", repoURL=repo.url, path=f"apps/a{i:04d}",
+                              targetRevision="main", destination=Destination(namespace=ns),
+                              syncPolicy=SyncPolicy(automated=True, prune=True, selfHeal=True)))
+    register_s = time.perf_counter() - t0
+    print(f"[bench fleet] registered {n} applications in {register_s:.1f}s", flush=True)
+
+    created = _push(st, repo, "0" * 40, first, n, "first push")
+    first_s = created["applied_end"] - created["sent"]
+    print(f"[bench fleet] first sync of {n} apps: {first_s:.1f}s", flush=True)
+
+    second = _write_all(repo, n, 1)
+    changed = _push(st, repo, first, second, n, "changing push")
+
+    def healthy() -> bool:
+        deploys = cluster.list("apps/v1", "Deployment", ns)
+        return len(deploys) >= n and all(health.of(d).status == "Healthy" for d in deploys)
+
+    healthy_at = _wait("every Deployment Healthy", healthy, every=1.0)
+    change_end = max(changed["applied_end"], healthy_at)
+    change_s = change_end - changed["sent"]
+    change_logs: funclogs.Logs = changed["logs"]
+    print(f"[bench fleet] changing push, {n} apps synced and Healthy: {change_s:.1f}s "
+          f"(applies done after {changed['applied_end'] - changed['sent']:.1f}s)", flush=True)
+    change_counts = change_logs.invocations()
+    change_concurrency = {f: concurrency(change_logs, f) for f in ("render", "apply")}
+
+    sweep_logs = funclogs.Logs(st.dir)
+    sweep_logs.mark()
+    operation = f"bench-sweep-{uid}"
+    sent = time.time()
+    bus.publish(topology.SWEEP, [SweepRequest(operation=operation)], order_by_app=False)
+    ended = {"at": 0.0}
+
+    def all_audited() -> bool:
+        count, ended["at"] = _count_handled(sweep_logs, "audit", f"{operation}:", "audit")
+        return count >= n
+
+    _wait(f"{n} audits", all_audited)
+    sweep_s = ended["at"] - sent
+    print(f"[bench fleet] sweep of {n} apps: {sweep_s:.1f}s", flush=True)
+    sweep_counts = sweep_logs.invocations()
+    apps_now = [a for a in store.list_apps() if a.name.startswith(f"fleet-{uid}-")]
+    healthy_apps = sum(1 for a in apps_now if (a.status.get("health") or {}).get("status") == "Healthy")
+    synced_apps = sum(1 for a in apps_now if (a.status.get("sync") or {}).get("commit") == second)
+    return {
+        "register_seconds": round(register_s, 1),
+        "first_seconds": round(first_s, 1),
+        "change_seconds": round(change_s, 1),
+        "change_applied_seconds": round(changed["applied_end"] - changed["sent"], 1),
+        "sweep_seconds": round(sweep_s, 1),
+        "change": change_counts, "sweep": sweep_counts,
+        "change_concurrency": change_concurrency,
+        "sweep_concurrency": {"audit": concurrency(sweep_logs, "audit")},
+        "max_concurrency": max(c["max"] for c in change_concurrency.values()),
+        "sweep_kube_requests": sweep_counts["total"]["kube_requests"],
+        "apps_synced_to_pushed_commit": synced_apps, "apps_healthy_after_sweep": healthy_apps,
+        "workers": os.environ.get("GITOPS_FUNCTION_WORKERS", ""),
+        "threads": os.environ.get("GITOPS_FUNCTION_THREADS", "8"),
+    }
+
