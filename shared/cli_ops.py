@@ -113,29 +113,54 @@ def app_promote(args: argparse.Namespace) -> int:
     return cli._maybe_wait(args, args.dst, before, {"operation": op, "commit": commit}, since)
 
 
-def render_path(args: argparse.Namespace) -> int:
-    """Render and check a local folder, like a linter: file:line:col message; exit 1 on errors."""
-    from shared import checks
-    from shared.render import EXTENSIONS, render_files
+def _source_options(text: str) -> dict[str, Any]:
+    import yaml
 
-    root = Path(args.path)
-    if not root.is_dir():
+    from shared import sourceopts
+    from shared.model import SpecError
+
+    try:
+        options = yaml.safe_load(text) or {}
+        sourceopts.validate(options)
+    except (yaml.YAMLError, SpecError) as exc:
+        raise _cli().CliError(f"--source: {exc}") from None
+    return options
+
+
+def render_path(args: argparse.Namespace) -> int:
+    """Render and check a local folder, like a linter: file:line:col message; exit 1 on errors.
+
+    The folder is rendered as the render function would (Directory, Kustomize, Helm or Jsonnet,
+    chosen from its files); inside a Git checkout, paths are named from the checkout's top."""
+    from shared import checks, sources
+
+    folder = Path(args.path).resolve()
+    if not folder.is_dir():
         raise _cli().CliError(f"{args.path} is not a folder")
-    files = [(str(p.relative_to(root)), p.read_bytes()) for p in sorted(root.rglob("*"))
-             if p.is_file() and p.suffix in EXTENSIONS]
-    out = render_files(files)
+    top = Path(args.root).resolve() if args.root else next(
+        (p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
+    if not folder.is_relative_to(top):
+        raise _cli().CliError(f"{args.path} is not inside --root {args.root}")
+    options = _source_options(args.source)
+    helm = options.get("helm") or {}
+    request = sources.Request(str(folder.relative_to(top)) or ".", options,
+                              kube_version=args.kube_version or "",
+                              namespace=helm.get("namespace") or "default",
+                              release=helm.get("releaseName") or "release")
+    kind, out = sources.render(sources.FolderTree(top), request)
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
     findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
     blocked = checks.blocking(findings)
     if args.output == "json":
-        print(json.dumps({"objects": len(out.objects), "errors": [e.to_doc() for e in out.errors],
+        print(json.dumps({"source": kind, "objects": len(out.objects),
+                          "errors": [e.to_doc() for e in out.errors],
                           "findings": [f.to_doc() for f in findings]}, indent=2))
     else:
         for err in out.errors:
             print(err)
         for f in findings:
             print(f"{f}{' [blocks]' if f.mode == 'enforce' else ''}")
-        print(f"{len(out.objects)} objects, {len(out.errors)} errors, {len(findings)} findings "
+        print(f"{kind}: {len(out.objects)} objects, {len(out.errors)} errors, {len(findings)} findings "
               f"({len(blocked)} blocking)", file=sys.stderr)
     return 1 if out.errors or blocked else 0
 
@@ -317,6 +342,10 @@ def register(sub: Any, app: Any) -> None:
     r.add_argument("--check", action="append", default=[], metavar="ID=MODE",
                    help="enforce, warn or off for one check (repeatable)")
     r.add_argument("--kube-version", default="", help="the destination's version, e.g. 1.20")
+    r.add_argument("--source", default="", metavar="YAML",
+                   help="source options as in spec.source, e.g. '{helm: {valueFiles: [prod.yaml]}}'")
+    r.add_argument("--root", help="the repository's top folder, which renderers may read (default: "
+                                  "the Git checkout holding PATH, else PATH)")
     r.set_defaults(func=render_path)
     wh = sub.add_parser("webhook", help="webhooks").add_subparsers(dest="command", required=True)
     ws = wh.add_parser("send", help="send a signed test push to an intake URL")

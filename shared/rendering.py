@@ -11,10 +11,10 @@ import os
 import time
 from typing import Any
 
-from shared import checks, gitfetch, githubapi, logs, manifests, secrets, store
+from shared import checks, gitfetch, githubapi, logs, manifests, rendercache, secrets, sources, store
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
-from shared.render import Finding, render_files
+from shared.render import Finding
 
 
 def revision_id(commit: str, digest: str) -> str:
@@ -28,15 +28,14 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     t0 = time.perf_counter()  # stage times for the log line (bench/e2e.py reads them)
     repo = gitfetch.fetch(spec.repoURL, req.commit, req.ref)
     info = gitfetch.commit_info(repo, req.commit)
-    try:
-        files = list(gitfetch.read_folder(repo, req.commit, spec.path))
-    except FileNotFoundError as exc:
-        return _failed(req, spec, [Finding(spec.path, 0, 0, "path", str(exc))])
     t_fetched = time.perf_counter()
-    rendered = render_files(files)
+    kube_version = _kube_version(spec)
+    # one render per (repo, commit, path, source options) however many apps share it
+    result = rendercache.render(sources.GitTree(repo, req.commit), spec.repo_key, req.commit,
+                                sources.Request.of(spec, kube_version))
+    rendered = result.rendered
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
-    kube_version = spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
     findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
     blocked = checks.blocking(findings)
     if blocked:
@@ -57,6 +56,9 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "message": info.message,
         "committedAt": dt.datetime.fromtimestamp(info.committed_at, dt.UTC),
         "path": spec.path,
+        "source": result.kind,  # and how: the options and kube version it was rendered with
+        "sourceOptions": spec.source,
+        "kubeVersion": kube_version,
         "digest": rendered.digest,
         "objectCount": len(rendered.objects),
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
@@ -77,7 +79,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
                   pin=app.status["pin"].get("commit"))
     store.update_status(req.app, status)
     logs.info("rendered", app=req.app, commit=req.commit, revision=rev,
-              objects=len(rendered.objects), apply=apply_now,
+              objects=len(rendered.objects), apply=apply_now, source=result.kind,
+              render_cache=result.cached or "miss",
               fetch_ms=round((t_fetched - t0) * 1000, 1), render_ms=round((t_rendered - t_fetched) * 1000, 1),
               store_ms=round((time.perf_counter() - t_rendered) * 1000, 1))
     if not apply_now:
@@ -91,9 +94,17 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     objs = manifests.load(revision["manifests"])
     if not revision.get("secretsInGit"):
         return objs
-    repo = gitfetch.fetch(spec.repoURL, revision["commit"], revision.get("ref") or None)
-    files = gitfetch.read_folder(repo, revision["commit"], revision.get("path", spec.path))
-    return secrets.restore(objs, render_files(files).objects)
+    commit = revision["commit"]
+    repo = gitfetch.fetch(spec.repoURL, commit, revision.get("ref") or None)
+    request = sources.Request.of(spec, revision.get("kubeVersion", ""), path=revision.get("path", spec.path),
+                                 source=revision.get("sourceOptions", spec.source))
+    # rendered as the revision was (same source and options); Secret values never leave memory
+    result = rendercache.render(sources.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
+    return secrets.restore(objs, result.rendered.objects)
+
+
+def _kube_version(spec: AppSpec) -> str:
+    return spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
 
 
 def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding],

@@ -69,6 +69,20 @@ class Tree:
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         raise NotImplementedError
 
+    def materialise(self, dest: Path, budget: _Budget) -> Path:
+        """The repository as a folder for a renderer (written under dest); its path."""
+        for entry in self.entries(""):
+            budget.take(entry)
+            out = dest / entry.path
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if entry.link is not None:
+                _link_target(entry)
+                os.symlink(entry.link, out)
+            else:
+                out.write_bytes(entry.data)
+        dest.mkdir(parents=True, exist_ok=True)
+        return dest
+
 
 class GitTree(Tree):
     def __init__(self, repo: Any, commit: str) -> None:
@@ -85,7 +99,10 @@ class FolderTree(Tree):
     """A local checkout (for `gitops render PATH`); root is the repository's top folder."""
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+        self.root = Path(root).resolve()
+
+    def materialise(self, dest: Path, budget: _Budget) -> Path:
+        return self.root  # the user's own checkout: renderers read it in place
 
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         top = self.root / folder.strip("/") if folder.strip("/") not in ("", ".") else self.root
@@ -134,19 +151,6 @@ class _Budget:
                                                         "read (limit)"))
 
 
-def materialise(tree: Tree, dest: Path, budget: _Budget) -> None:
-    """Write the whole repository under dest; symlinks inside it are kept, others refused."""
-    for entry in tree.entries(""):
-        budget.take(entry)
-        out = dest / entry.path
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if entry.link is not None:
-            _link_target(entry)
-            os.symlink(entry.link, out)
-        else:
-            out.write_bytes(entry.data)
-
-
 # ---- choosing the source ---------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -160,9 +164,12 @@ class Request:
     kube_version: str = ""
 
     @classmethod
-    def of(cls, spec: Any, kube_version: str = "") -> Request:
-        helm = spec.source.get("helm") or {}
-        return cls(path=spec.path.strip("/") or ".", source=spec.source,
+    def of(cls, spec: Any, kube_version: str = "", path: str | None = None,
+           source: dict[str, Any] | None = None) -> Request:
+        """The request for an AppSpec (path and source options may be given, e.g. a revision's)."""
+        source = spec.source if source is None else source
+        helm = source.get("helm") or {}
+        return cls(path=(spec.path if path is None else path).strip("/") or ".", source=source,
                    release=helm.get("releaseName") or spec.name,
                    namespace=helm.get("namespace") or spec.destination.namespace,
                    kube_version=kube_version)
@@ -203,8 +210,7 @@ def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Out
             _directory(tree, req, limits, out)
         else:
             with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
-                root = Path(tmp) / "repo"
-                materialise(tree, root, _Budget(req.path, limits))
+                root = tree.materialise(Path(tmp) / "repo", _Budget(req.path, limits))
                 {"kustomize": _kustomize, "helm": _helm}[kind](root, Path(tmp), req, limits, out)
     except Refused as exc:
         out.errors.append(exc.finding)
@@ -269,8 +275,7 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
     if jsonnet_files:
         out.kind = "jsonnet"
         with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
-            root = Path(tmp) / "repo"
-            materialise(tree, root, _Budget(req.path, limits))
+            root = tree.materialise(Path(tmp) / "repo", _Budget(req.path, limits))
             _jsonnet(root, Path(tmp), jsonnet_files, req, limits, out)
 
 
@@ -332,8 +337,8 @@ def _jsonnet(root: Path, tmp: Path, files: list[str], req: Request, limits: Limi
     job = {"root": str(root), "files": files,
            "extVars": sourceopts.jsonnet_vars(opts.get("extVars") or {}),
            "tlas": sourceopts.jsonnet_vars(opts.get("tlas") or {})}
-    result = json.loads(_run([sys.executable, "-I", "-c", _JSONNET], tmp, files[0], "jsonnet", limits,
-                             stdin=json.dumps(job).encode()))
+    result = json.loads(_run([sys.executable, "-I", "-c", _JSONNET], tmp, root, files[0], "jsonnet",
+                             limits, stdin=json.dumps(job).encode()))
     if "error" in result:
         text = result["error"].replace("RUNTIME ERROR: ", "").replace("importer error: ", "")
         where = _JSONNET_WHERE.search(text)
@@ -481,7 +486,7 @@ def _kustomize(root: Path, tmp: Path, req: Request, limits: Limits, out: Output)
     if not binary and not shutil.which("kubectl"):
         raise Refused(Finding(req.path, 0, 0, "", "kustomize is not installed (neither kustomize nor "
                                                   "kubectl is on PATH)"))
-    result = _run(command, tmp, req.path, "kustomize build", limits)
+    result = _run(command, tmp, root, req.path, "kustomize build", limits)
     out.files.append((f"{req.path} (kustomize build).yaml", result))
 
 
@@ -523,7 +528,7 @@ def _helm(root: Path, tmp: Path, req: Request, limits: Limits, out: Output) -> N
         command += ["--values", str(inline)]
     if req.kube_version:
         command += ["--kube-version", req.kube_version]
-    result = _run(command, tmp, req.path, "helm template", limits)
+    result = _run(command, tmp, root, req.path, "helm template", limits)
     out.files.append((f"{req.path} (helm template).yaml", result))
 
 
@@ -543,9 +548,9 @@ def sandbox_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], tmp: Path, where: str, what: str, limits: Limits,
+def _run(command: list[str], tmp: Path, root: Path, where: str, what: str, limits: Limits,
          stdin: bytes | None = None) -> bytes:
-    """stdout of a renderer run in the sandbox (in tmp, the repository in tmp/repo); Refused
+    """stdout of a renderer run in the sandbox (in tmp, the repository at root); Refused
     with the renderer's own message when it fails."""
     try:
         proc = subprocess.run(command, input=stdin, capture_output=True, cwd=tmp, env=sandbox_env(tmp),
@@ -556,14 +561,14 @@ def _run(command: list[str], tmp: Path, where: str, what: str, limits: Limits,
     if len(proc.stdout) > limits.bytes:
         raise Refused(Finding(where, 0, 0, "", f"{what} printed more than {limits.bytes:,} bytes (limit)"))
     if proc.returncode != 0:
-        raise Refused(Finding(where, 0, 0, "", f"{what}: {_error_text(proc.stderr, tmp)}"))
+        raise Refused(Finding(where, 0, 0, "", f"{what}: {_error_text(proc.stderr, tmp, root)}"))
     return proc.stdout
 
 
-def _error_text(stderr: bytes, tmp: Path) -> str:
-    """The renderer's message (its last lines), with our temp folder taken out of the paths it names."""
+def _error_text(stderr: bytes, tmp: Path, root: Path) -> str:
+    """The renderer's message (its last lines), with our folders taken out of the paths it names."""
     text = stderr.decode(errors="replace")
-    for folder in (tmp / "repo", tmp.resolve() / "repo", tmp, tmp.resolve()):
+    for folder in (root, root.resolve(), tmp, tmp.resolve()):
         text = text.replace(str(folder) + "/", "")
     text = text.strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]

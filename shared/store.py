@@ -8,6 +8,7 @@ Layout, meant to be read by a person in the GCP console:
     applications/{name}/history/{000042}  one deployment: who, what, result per object
     applications/{name}/drift/{id}        what a sweep found, who changed it, what was done
     repositories/{hash}                   per repository: its apps' routing (revision, paths)
+    renders/{digest}                      render-once cache: one (repo, commit, path, options) render
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
 
 Every query this module makes is listed in QUERIES, so a test can check that
@@ -241,28 +242,42 @@ _PACKED = ("manifests", "objects", "findings")
 
 
 def put_revision(app: str, revision_id: str, doc: dict[str, Any]) -> None:
-    ref = _app_ref(app).collection("revisions").document(revision_id)
-    payload = {k: doc[k] for k in _PACKED if k in doc}
+    _put_packed(_app_ref(app).collection("revisions").document(revision_id), doc)
+
+
+def get_revision(app: str, revision_id: str) -> dict[str, Any]:
+    doc = _get_packed(_app_ref(app).collection("revisions").document(revision_id),
+                      f"revision {revision_id!r} of application {app!r}")
+    if doc is None:
+        raise NotFound(f"revision {revision_id!r} of application {app!r} not found")
+    return doc
+
+
+def _put_packed(ref: firestore.DocumentReference, doc: dict[str, Any],
+                packed_fields: tuple[str, ...] = _PACKED, merge: bool = False) -> None:
+    """Write doc; its big fields compressed into parts documents when they pass INLINE_BYTES."""
+    payload = {k: doc[k] for k in packed_fields if k in doc}
     raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
     if len(raw) <= INLINE_BYTES:
-        ref.set(doc)
+        ref.set(doc, merge=merge)
         return
     packed = zlib.compress(raw, 6)
     parts = [packed[i:i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
     for i, part in enumerate(parts):
         ref.collection("parts").document(f"{i:03d}").set({"data": part})
-    head = {k: v for k, v in doc.items() if k not in _PACKED}
+    head = {k: v for k, v in doc.items() if k not in packed_fields}
     ref.set(head | {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
                                "compressedBytes": len(packed),
                                "sha256": hashlib.sha256(raw).hexdigest()},
-                    "manifests": f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"})
+                    packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"},
+            merge=merge)
 
 
-def get_revision(app: str, revision_id: str) -> dict[str, Any]:
-    ref = _app_ref(app).collection("revisions").document(revision_id)
+def _get_packed(ref: firestore.DocumentReference, what: str) -> dict[str, Any] | None:
+    """A document written by _put_packed, read back exactly; None when it does not exist."""
     snap = ref.get()
     if not snap.exists:
-        raise NotFound(f"revision {revision_id!r} of application {app!r} not found")
+        return None
     doc = snap.to_dict() or {}
     packed = doc.pop("packed", None)
     if not packed:
@@ -273,8 +288,7 @@ def get_revision(app: str, revision_id: str) -> dict[str, Any]:
     except zlib.error:
         raw = b""
     if len(parts) != packed["parts"] or hashlib.sha256(raw).hexdigest() != packed["sha256"]:
-        raise NotFound(f"revision {revision_id!r} of application {app!r} is incomplete "
-                       f"({len(parts)} of {packed['parts']} parts)")
+        raise NotFound(f"{what} is incomplete ({len(parts)} of {packed['parts']} parts)")
     return doc | json.loads(raw)
 
 
@@ -282,6 +296,30 @@ def _delete_revision(batch: firestore.WriteBatch, ref: firestore.DocumentReferen
     for part in ref.collection("parts").list_documents():
         batch.delete(part)
     batch.delete(ref)
+
+
+# ---- render-once cache (shared/rendercache.py) ----------------------------------------
+
+RENDERS = "renders"
+
+
+def get_render(digest: str) -> dict[str, Any] | None:
+    """A cached render (renderer output files, errors, counters) by its digest, or None."""
+    return _get_packed(client().collection(RENDERS).document(digest), f"render {digest[:12]}")
+
+
+def put_render(digest: str, doc: dict[str, Any]) -> None:
+    """Record one render (counted in `renders`, and its first use in `uses`)."""
+    _put_packed(client().collection(RENDERS).document(digest),
+                doc | {"renders": firestore.Increment(1), "uses": firestore.Increment(1)},
+                packed_fields=("files", "errors"), merge=True)
+
+
+def count_render_use(digest: str) -> None:
+    """One more application took this render from the cache."""
+    with contextlib.suppress(gexc.NotFound):
+        client().collection(RENDERS).document(digest).update({"uses": firestore.Increment(1),
+                                                              "usedAt": now()})
 
 
 # ---- sync operations: lease, history ------------------------------------------------
