@@ -271,8 +271,8 @@ def start_functions(st: Stack) -> None:
             env["WORKERS"] = "2"  # GitHub's bursts: one process per core
         if name in ("render", "apply"):
             env["GITOPS_GITHUB_TOKEN"] = github_token
-            if (CACHE / "bin" / "helm").is_file():  # Helm sources (stack/setup.sh installs it)
-                env["GITOPS_HELM"] = str(CACHE / "bin" / "helm")
+        if (CACHE / "bin" / "helm").is_file():  # Helm sources (stack/setup.sh installs it)
+            env["GITOPS_HELM"] = str(CACHE / "bin" / "helm")
         for knob in ("WORKERS", "THREADS"):  # a benchmark may size every function's instance
             if os.environ.get(f"GITOPS_FUNCTION_{knob}"):
                 env[knob] = os.environ[f"GITOPS_FUNCTION_{knob}"]
