@@ -59,6 +59,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "source": result.kind,  # and how: the options and kube version it was rendered with
         "sourceOptions": spec.source,
         "kubeVersion": kube_version,
+        "renderDigest": result.digest,  # renders/{digest}: the render this app shares
         "digest": rendered.digest,
         "objectCount": len(rendered.objects),
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],

@@ -1,0 +1,83 @@
+"""Sources through the served functions: a Kustomize overlay synced from an Argo CD manifest, and
+one commit shared by many applications rendered once (renders/{digest} counts it)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from shared import cli, gitfetch, github, rendercache, sources, store
+from tests.integration import manifests
+from tests.integration.conftest import create_app, kubectl, kubectl_json, wait_history, webhook
+
+pytestmark = pytest.mark.integration
+
+
+def push(stack, secret, repo, files):
+    sha = repo.commit_and_push("sources", files)
+    status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
+    assert status == 200
+    return sha
+
+
+def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo, namespace, tmp_path):
+    app = f"kust-{uid}"
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(textwrap.dedent(f"""\
+        apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: {{name: {app}}}
+        spec:
+          source:
+            repoURL: {repo.url}
+            targetRevision: main
+            path: overlays/prod
+            kustomize:
+              namePrefix: prod-
+              commonLabels: {{tier: web}}
+          destination: {{server: https://kubernetes.default.svc, namespace: {namespace}}}
+          syncPolicy: {{automated: {{prune: true}}}}
+        """))
+    assert cli.main(["app", "create", "-f", str(manifest)]) == 0
+    sha = push(stack, secret, repo, {
+        "base/kustomization.yaml": "resources: [cm.yaml]\n",
+        "base/cm.yaml": manifests.configmap(),
+        "overlays/prod/kustomization.yaml": "resources: [../../base]\nnameSuffix: -v1\n"})
+    entry = wait_history(app, 1, timeout=60)
+    assert entry["commit"] == sha and entry["phase"] == "Succeeded"
+    cm = kubectl_json("get", "configmap", "prod-settings-v1", "-n", namespace)
+    assert cm["metadata"]["labels"]["tier"] == "web"
+    revision = store.get_revision(app, entry["revision"])
+    assert revision["source"] == "kustomize"
+    assert revision["sourceOptions"]["kustomize"]["namePrefix"] == "prod-"
+
+
+def test_many_apps_on_one_commit_and_path_render_once(stack, secret, uid, repo):
+    names = [f"share{i}-{uid}" for i in range(4)]
+    namespaces = [f"t-{uid}-{i}" for i in range(4)]
+    try:
+        for app, ns in zip(names, namespaces, strict=True):
+            kubectl("create", "namespace", ns)
+            create_app(app, repo, ns)
+        sha = push(stack, secret, repo, {"app/cm.yaml": manifests.configmap()})
+        revisions = [store.get_revision(app, wait_history(app, 1, timeout=60)["revision"]) for app in names]
+        digests = {r["renderDigest"] for r in revisions}
+        assert len(digests) == 1
+        digest = digests.pop()
+        cached = store.get_render(digest)
+        assert cached is not None and (cached["renders"], cached["uses"]) == (1, 4)
+        assert cached["kind"] == "directory" and cached["files"][0]["name"] == "app/cm.yaml"
+        # another instance (this process: nothing in memory) parses the stored output, renders nothing
+        spec = store.get_app(names[0]).spec
+        tree = sources.GitTree(gitfetch.fetch(spec.repoURL, sha, "refs/heads/main"), sha)
+        again = rendercache.render(tree, spec.repo_key, sha, sources.Request.of(spec))
+        assert (again.cached, again.digest) == ("store", digest)
+        assert again.rendered.sources[0].file == "app/cm.yaml"
+        after = store.get_render(digest) or {}
+        assert (after["renders"], after["uses"]) == (1, 5)
+        for ns in namespaces:  # each app still applied its own copy
+            assert kubectl_json("get", "configmap", "settings", "-n", ns)["metadata"]["name"] == "settings"
+    finally:
+        for ns in namespaces:
+            kubectl("delete", "namespace", ns, "--wait=false")
