@@ -46,6 +46,8 @@ def app_set(args: argparse.Namespace) -> int:
     for flag, field in (("revision", "targetRevision"), ("path", "path")):
         if getattr(args, flag):
             changes[field] = getattr(args, flag)
+    if args.source is not None:
+        changes["source"] = _source_options(args.source)
     try:
         spec = dataclasses.replace(spec, **changes).validate()
     except SpecError as exc:
@@ -322,6 +324,8 @@ def register(sub: Any, app: Any) -> None:
     for flag in ("auto-prune", "self-heal", "allow-empty"):
         s.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None)
     s.add_argument("--sync-option", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--source", metavar="YAML", help="replace the source options (spec.source), e.g. "
+                                                    "'{kustomize: {namePrefix: prod-}}'; '{}' to clear")
     s.set_defaults(func=app_set)
     p = app.add_parser("pin", help="hold the application at its synced revision")
     p.add_argument("name")

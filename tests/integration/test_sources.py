@@ -51,6 +51,10 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
     revision = store.get_revision(app, entry["revision"])
     assert revision["source"] == "kustomize"
     assert revision["sourceOptions"]["kustomize"]["namePrefix"] == "prod-"
+    # app set --source changes the options, validated by field
+    assert cli.main(["app", "set", app, "--source", "{kustomize: {images: ['bad image']}}"]) == 1
+    assert cli.main(["app", "set", app, "--source", "{kustomize: {namePrefix: staging-}}"]) == 0
+    assert store.get_app(app).spec.source == {"kustomize": {"namePrefix": "staging-"}}
 
 
 def test_many_apps_on_one_commit_and_path_render_once(stack, secret, uid, repo):

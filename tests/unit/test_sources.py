@@ -1,6 +1,7 @@
 """Sources: Directory, Kustomize, Helm, Jsonnet on small fixture repositories; the sandbox's refusals
 and limits, each with the exact finding; source options in the spec; the render-once cache."""
 
+import json
 import textwrap
 
 import pytest
@@ -333,3 +334,26 @@ def test_render_once_per_digest_in_memory(tmp_path, monkeypatch):
     assert rendercache.key("r", "c", Request("chart", release="a"), "helm") != rendercache.key(
         "r", "c", Request("chart", release="b"), "helm")
     rendercache.clear()
+
+
+def printed(capsys) -> dict:
+    """The JSON document the CLI printed (log lines may come before it)."""
+    lines = capsys.readouterr().out.splitlines()
+    return json.loads("\n".join(lines[lines.index("{"):]))
+
+
+def test_cli_render_path_uses_sources(tmp_path, capsys):
+    from shared import cli
+
+    folder(tmp_path, {**BASE, **JSONNET})
+    assert cli.main(["render", str(tmp_path / "overlays/prod")]) == 1  # ../../base leaves PATH
+    assert capsys.readouterr().out.strip() == (
+        "kustomization.yaml:1:13: resources[0]: '../../base': leaves the repository (refused)")
+    (tmp_path / ".git").mkdir()  # inside a checkout, its top is the root
+    assert cli.main(["-o", "json", "render", str(tmp_path / "overlays/prod"), "--check", "RES001=off",
+                     "--check", "SEC004=off", "--check", "NET001=off"]) == 0
+    assert printed(capsys)["source"] == "kustomize"
+    assert cli.main(["-o", "json", "render", str(tmp_path / "js"), "--source",
+                     "{jsonnet: {extVars: {env: dev}, tlas: {replicas: '2'}}}"]) == 0
+    out = printed(capsys)
+    assert (out["source"], out["objects"], out["errors"]) == ("jsonnet", 1, [])
