@@ -13,6 +13,7 @@ port on 127.0.0.1, and the limits in LIMITS (time, files, bytes, resources) give
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -21,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -60,7 +61,11 @@ class Refused(Exception):
 class Entry:
     path: str  # relative to the repository root
     link: str | None  # a symlink's target as written, else None
-    data: bytes = field(repr=False, default=b"")
+    read: Callable[[], bytes] = field(repr=False, compare=False, default=bytes)  # read when needed
+
+    @property
+    def data(self) -> bytes:
+        return self.read()
 
 
 class Tree:
@@ -72,14 +77,15 @@ class Tree:
     def materialise(self, dest: Path, budget: _Budget) -> Path:
         """The repository as a folder for a renderer (written under dest); its path."""
         for entry in self.entries(""):
-            budget.take(entry)
+            data = entry.data if entry.link is None else b""
+            budget.take(len(data))
             out = dest / entry.path
             out.parent.mkdir(parents=True, exist_ok=True)
             if entry.link is not None:
                 _link_target(entry)
                 os.symlink(entry.link, out)
             else:
-                out.write_bytes(entry.data)
+                out.write_bytes(data)
         dest.mkdir(parents=True, exist_ok=True)
         return dest
 
@@ -90,9 +96,10 @@ class GitTree(Tree):
 
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         for path, mode, blob in gitfetch.entries(self.repo, self.commit, folder, recurse):
-            data = gitfetch.blob(self.repo, blob)
-            is_link = (mode & 0o170000) == 0o120000
-            yield Entry(path, data.decode(errors="replace") if is_link else None, b"" if is_link else data)
+            if (mode & 0o170000) == 0o120000:
+                yield Entry(path, gitfetch.blob(self.repo, blob).decode(errors="replace"))
+            else:
+                yield Entry(path, None, functools.partial(gitfetch.blob, self.repo, blob))
 
 
 class FolderTree(Tree):
@@ -119,7 +126,7 @@ class FolderTree(Tree):
                 if os.path.islink(full):
                     yield Entry(rel, os.readlink(full))
                 elif os.path.isfile(full):
-                    yield Entry(rel, None, Path(full).read_bytes())
+                    yield Entry(rel, None, Path(full).read_bytes)
             if not recurse:
                 return
 
@@ -140,9 +147,9 @@ class _Budget:
     def __init__(self, where: str, limits: Limits) -> None:
         self.where, self.limits, self.files, self.bytes = where, limits, 0, 0
 
-    def take(self, entry: Entry) -> None:
+    def take(self, size: int) -> None:
         self.files += 1
-        self.bytes += len(entry.data)
+        self.bytes += size
         if self.files > self.limits.files:
             raise Refused(Finding(self.where, 0, 0, "", f"more than {self.limits.files:,} files to "
                                                         "read (limit)"))
@@ -265,13 +272,15 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
             continue
         if (include and not any(fnmatch(rel, g) for g in include)) or any(fnmatch(rel, g) for g in exclude):
             continue
-        budget.take(entry)
         if entry.link is not None:
             entry = _read_link(tree, entry)
         if entry.path.endswith(".jsonnet"):
+            budget.take(0)
             jsonnet_files.append(entry.path)
         else:
-            out.files.append((entry.path, entry.data))
+            data = entry.data
+            budget.take(len(data))
+            out.files.append((entry.path, data))
     if jsonnet_files:
         out.kind = "jsonnet"
         with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
@@ -284,7 +293,7 @@ def _read_link(tree: Tree, entry: Entry) -> Entry:
     target = _link_target(entry)
     for found in tree.entries(posixpath.dirname(target), recurse=False):
         if found.path == target and found.link is None:
-            return Entry(entry.path, None, found.data)
+            return Entry(entry.path, None, found.read)
     raise Refused(Finding(entry.path, 0, 0, "", f"symlink to {entry.link!r}: not a file in the "
                                                 "repository"))
 
