@@ -7,10 +7,11 @@ takes (path, bytes) pairs and returns objects or errors; it never touches a clus
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -40,15 +41,79 @@ class Finding:
                 "field": self.field, "message": self.message}
 
 
+_STR, _MAP, _SEQ = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+class _Loader(Loader):  # type: ignore[misc, valid-type]
+    """The C loader with PyYAML's own implicit types, resolved with less work per scalar (the
+    composer asks for every node; SafeLoader has no path resolvers and no wildcard ones)."""
+
+    _implicit: ClassVar[dict[Any, tuple[Any, ...]]] = {
+        k: tuple(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+class _Text:
+    """One file's YAML, composed again only when a position inside it is asked for (keeping
+    every node of a large render alive would cost far more memory and time than parsing)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._documents: list[yaml.Node] | None = None
+
+    def document(self, index: int) -> yaml.Node | None:
+        if self._documents is None:
+            loader = _Loader(self.text)
+            try:
+                self._documents = []
+                while loader.check_node():
+                    self._documents.append(loader.get_node())
+            finally:
+                loader.dispose()
+        return self._documents[index] if index < len(self._documents) else None
+
+
+@dataclass(frozen=True)
+class _Where:
+    text: _Text
+    document: int
+    item: int | None  # index in a List's items
+
+    def node(self) -> yaml.Node | None:
+        node = self.text.document(self.document)
+        return node if self.item is None or node is None else _item_node(node, self.item)
+
+
 @dataclass(frozen=True)
 class Source:
     file: str
     line: int
-    node: yaml.Node | None = field(default=None, compare=False, repr=False)  # for positions
+    where: _Where | None = field(default=None, compare=False, repr=False)  # for positions
+
+    @property
+    def node(self) -> yaml.Node | None:
+        return self.where.node() if self.where is not None else None
 
     def position(self, path: tuple[str | int, ...]) -> tuple[int, int]:
         """(line, column), 1-based, of a field inside this object's YAML (or its deepest parent)."""
-        current, where = self.node, (self.line, 1)
+        where = (self.line, 1)
+        if not path:
+            return where
+        current = self.node
         for seg in path:
             if isinstance(current, yaml.MappingNode) and isinstance(seg, str):
                 nxt = next(((k, v) for k, v in current.value if getattr(k, "value", None) == seg), None)
@@ -78,11 +143,17 @@ class Rendered:
 def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
     """Parse every manifest file (sorted by path) into objects; collect all errors."""
     out = Rendered()
-    for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
-        if len(data) > MAX_FILE_BYTES:
-            out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
-            continue
-        _render_file(path, data, out)
+    collecting = gc.isenabled()
+    gc.disable()  # parsing allocates millions of objects and no cycles: collections only cost time
+    try:
+        for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
+            if len(data) > MAX_FILE_BYTES:
+                out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
+                continue
+            _render_file(path, data, out)
+    finally:
+        if collecting:
+            gc.enable()
     _check_duplicates(out)
     return out
 
@@ -98,39 +169,99 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
         out.errors.append(Finding(path, tab[0], tab[1], "", "YAML: a tab in indentation (YAML "
                                                              "indents with spaces only)"))
         return
-    loader = Loader(text)
+    loader = _Loader(text)
+    holder = _Text(text)
+    index = -1
     try:
         while loader.check_node():
             node = loader.get_node()
+            index += 1
             if node is None:
                 continue
-            problems = _node_problems(path, node)
-            if problems:
-                out.errors.extend(problems)
-                continue  # not constructed: a duplicate key would silently keep the last value
-            line = node.start_mark.line + 1
-            doc = loader.construct_document(node)
+            doc = _build(loader, node)
+            if doc is _CAREFUL:
+                problems = _node_problems(path, node)
+                if problems:
+                    out.errors.extend(problems)
+                    continue  # not constructed: a duplicate key would silently keep the last value
+                doc = loader.construct_document(node)
             if doc is not None:
-                _collect(path, node, line, doc, out)
+                _collect(path, node, doc, _Where(holder, index, None), out)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        out.errors.append(Finding(path, *where, "", f"YAML: {exc.problem or exc}"))
+        shown = f" in {_line(text, mark.line)!r}" if mark and _line(text, mark.line).strip() else ""
+        out.errors.append(Finding(path, *where, "", f"YAML: {exc.problem or exc}{shown}"))
     except yaml.YAMLError as exc:
         out.errors.append(Finding(path, 0, 0, "", f"YAML: {exc}"))
     finally:
         loader.dispose()
 
 
+def _line(text: str, number: int) -> str:
+    """Line `number` (0-based) of text, trimmed for a message."""
+    lines = text.splitlines()
+    line = lines[number].rstrip() if 0 <= number < len(lines) else ""
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
+_SCALARS = {tag: fn for tag, fn in yaml.SafeLoader.yaml_constructors.items()
+            if tag and tag.rsplit(":", 1)[-1] in ("null", "bool", "int", "float", "timestamp")}
+_CAREFUL = object()  # _build's answer when a document needs the careful path
+
+
+class _Careful(Exception):
+    pass
+
+
+def _build(loader: Any, root: yaml.Node) -> Any:
+    """The document's value in one pass over its nodes, or _CAREFUL when it has anything the
+    plain constructor and _node_problems must see (duplicate or non-string keys, merge keys,
+    other tags, too many nodes): then nothing differs from the careful path but the time."""
+    budget = [MAX_NODES]
+
+    def value(node: yaml.Node) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            fn = _SCALARS.get(node.tag)
+            if fn is None:
+                raise _Careful
+            return fn(loader, node)
+        items = node.value
+        budget[0] -= len(items)
+        if budget[0] < 0:
+            raise _Careful
+        if cls is yaml.MappingNode and node.tag == _MAP:
+            mapping: dict[str, Any] = {}
+            for key, item in items:
+                if key.__class__ is not yaml.ScalarNode or key.tag != _STR or key.value in mapping:
+                    raise _Careful
+                mapping[key.value] = value(item)
+            return mapping
+        if cls is yaml.SequenceNode and node.tag == _SEQ:
+            return [value(item) for item in items]
+        raise _Careful
+
+    try:
+        return value(root)
+    except (_Careful, RecursionError):
+        return _CAREFUL
+
+
 MAX_NODES = 200_000  # alias expansions included: a "billion laughs" document stops here
 
 
+_TAB_INDENT = re.compile(r"^[ \t]*\t", re.MULTILINE)
+
+
 def _tab_in_indentation(text: str) -> tuple[int, int] | None:
-    for number, line in enumerate(text.splitlines(), 1):
-        indent = line[: len(line) - len(line.lstrip(" \t"))]
-        if "\t" in indent:
-            return number, indent.index("\t") + 1
-    return None
+    found = _TAB_INDENT.search(text)
+    if found is None:
+        return None
+    line = text[text.rfind("\n", 0, found.start()) + 1: text.find("\n", found.start()) % (len(text) + 1)]
+    return text.count("\n", 0, found.start()) + 1, line.index("\t") + 1
 
 
 def _node_problems(path: str, root: yaml.Node) -> list[Finding]:
@@ -166,17 +297,23 @@ def _text(node: yaml.Node) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else node.tag
 
 
-def _collect(path: str, node: yaml.Node, line: int, doc: Any, out: Rendered) -> None:
+def _collect(path: str, node: yaml.Node, doc: Any, where: _Where, out: Rendered) -> None:
+    line = node.start_mark.line + 1
     for index, obj in enumerate(_flatten(doc)):
-        where = f"items[{index}]." if obj is not doc else ""
+        prefix = f"items[{index}]." if obj is not doc else ""
         problem = _structure_problem(obj)
         if problem:
             fld, msg = problem
-            out.errors.append(Finding(path, _line_of(node, fld) or line, 1, where + fld, msg))
+            out.errors.append(Finding(path, _line_of(node, fld) or line, 1, prefix + fld, msg))
             continue
-        item = node if obj is doc else _item_node(node, index)
+        if obj is doc:
+            out.objects.append(obj)
+            out.sources.append(Source(path, line, where))
+            continue
+        item = _item_node(node, index)
         out.objects.append(obj)
-        out.sources.append(Source(path, item.start_mark.line + 1 if item is not None else line, item))
+        out.sources.append(Source(path, item.start_mark.line + 1 if item is not None else line,
+                                  _Where(where.text, where.document, index)))
 
 
 def _item_node(node: yaml.Node, index: int) -> yaml.Node | None:
