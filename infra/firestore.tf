@@ -16,6 +16,15 @@ resource "google_firestore_field" "webhook_delivery_ttl" {
   index_config {}
 }
 
+# Render-once records (shared/rendercache.py) expire by their expireAt field (30 days on).
+resource "google_firestore_field" "render_ttl" {
+  database   = google_firestore_database.default.name
+  collection = "renders"
+  field      = "expireAt"
+  ttl_config {}
+  index_config {}
+}
+
 # Every query the code makes is listed in shared/store.py QUERIES. Single-field queries
 # (order by history.sequence, order by drift.detectedAt; pushes read one repositories/{hash}
 # document, no query)

@@ -141,11 +141,13 @@ def test_every_query_has_an_index(query):
     assert (collection, fields) in _composite_indexes(), f"declare a composite index for {query}"
 
 
-def test_delivery_records_have_a_ttl_policy():
-    (body,) = [b for t, n, b in _blocks("resource") if t == "google_firestore_field"]
-    assert (_unquote(body["collection"]), _unquote(body["field"])) == ("webhookDeliveries", "expireAt")
-    assert "ttl_config" in body
+def test_delivery_and_render_records_have_a_ttl_policy():
+    bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field"]
+    assert sorted((_unquote(b["collection"]), _unquote(b["field"])) for b in bodies) == [
+        ("renders", "expireAt"), ("webhookDeliveries", "expireAt")]
+    assert all("ttl_config" in b for b in bodies)
     assert '"expireAt"' in (ROOT / "shared" / "store.py").read_text()
+    assert '"expireAt"' in (ROOT / "shared" / "rendercache.py").read_text()
 
 
 def test_scheduler_publishes_a_valid_sweep_message():
