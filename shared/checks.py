@@ -18,7 +18,7 @@ from typing import Any
 
 from shared import logs, schema
 from shared.manifests import ObjectId
-from shared.render import Finding, Rendered
+from shared.render import Finding, Rendered, without_gc
 
 Path = tuple[str | int, ...]
 POD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
@@ -304,9 +304,15 @@ def run(rendered: Rendered, modes: dict[str, str] | None = None,
     `kube_version` (e.g. "1.20") is the destination's version, for the API version checks and
     the schemas (the nearest bundled version when its own is not bundled; "" = the newest).
     """
+    with without_gc():
+        return _run(rendered, modes or {}, default_namespace, kube_version)
+
+
+def _run(rendered: Rendered, modes: dict[str, str], default_namespace: str,
+         kube_version: str) -> list[CheckFinding]:
     objs = rendered.objects
     ids = [ObjectId.of(o, default_namespace) for o in objs]
-    gate = _Gate(rendered, modes or {}, ids)
+    gate = _Gate(rendered, modes, ids)
     active = [c for c in CHECKS if gate.mode(c) != "off"]
     validate = gate.mode(SCHEMA) != "off" or gate.mode(SCHEMA_UNKNOWN) != "off"
     validator = _SchemaRun(objs, kube_version) if validate else None

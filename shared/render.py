@@ -7,9 +7,10 @@ takes (path, bytes) pairs and returns objects or errors; it never touches a clus
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -143,19 +144,27 @@ class Rendered:
 def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
     """Parse every manifest file (sorted by path) into objects; collect all errors."""
     out = Rendered()
-    collecting = gc.isenabled()
-    gc.disable()  # parsing allocates millions of objects and no cycles: collections only cost time
-    try:
+    with without_gc():
         for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
             if len(data) > MAX_FILE_BYTES:
                 out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
                 continue
             _render_file(path, data, out)
+        _check_duplicates(out)
+    return out
+
+
+@contextlib.contextmanager
+def without_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: parsing and checking allocate millions of objects
+    and no cycles, and each collection would walk all of them again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()
-    _check_duplicates(out)
-    return out
 
 
 def _render_file(path: str, data: bytes, out: Rendered) -> None:
@@ -191,6 +200,9 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
         mark = exc.problem_mark or exc.context_mark
         where = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         shown = f" in {_line(text, mark.line)!r}" if mark and _line(text, mark.line).strip() else ""
+        context = exc.context_mark
+        if exc.context and context and context is not mark:
+            shown += f" ({exc.context} at line {context.line + 1}: {_line(text, context.line)!r})"
         out.errors.append(Finding(path, *where, "", f"YAML: {exc.problem or exc}{shown}"))
     except yaml.YAMLError as exc:
         out.errors.append(Finding(path, 0, 0, "", f"YAML: {exc}"))

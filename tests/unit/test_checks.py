@@ -146,3 +146,143 @@ def test_api_versions_against_the_destination_version():
     ingress = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec: {}\n"
     assert api(ingress, "1.20") == {("API002", 1, "warn")}
     assert api(ingress, "") == set()
+
+
+REFERENCES = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: refs, namespace: shop}
+spec:
+  selector: {matchLabels: {app: refs}}
+  template:
+    metadata: {labels: {app: refs}}
+    spec:
+      serviceAccountName: robot
+      imagePullSecrets: [{name: registry}]
+      volumes:
+        - {name: a, configMap: {name: settings}}
+        - {name: b, secret: {secretName: tls}}
+        - {name: c, persistentVolumeClaim: {claimName: data}}
+        - name: d
+          projected:
+            sources: [{configMap: {name: extra}}, {secret: {name: extra-secret, optional: true}}]
+      containers:
+        - name: app
+          image: nginx:1.27
+          envFrom: [{configMapRef: {name: env}}, {secretRef: {name: here}}]
+          env:
+            - {name: A, valueFrom: {secretKeyRef: {name: password, key: p}}}
+            - {name: B, valueFrom: {configMapKeyRef: {name: maybe, key: k, optional: true}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: here, namespace: shop}
+"""
+
+
+def test_references_to_objects_not_in_the_application_are_warnings():
+    found = {(f"{f.finding.line}:{f.finding.column}", f.finding.field, f.finding.message.split(" is not")[0])
+             for f in checks.run(render_files([("k8s/refs.yaml", REFERENCES.encode())]), {})
+             if f.check.id == "XREF004" and f.mode == "warn"
+             and f.finding.message.endswith(" is not in this application (it may exist in the cluster)")}
+    pod = "spec.template.spec."
+    assert found == {  # the Secret 'here' is in the app; optional references are left out
+        ("9:7", pod + "serviceAccountName", "ServiceAccount 'robot'"),
+        ("10:27", pod + "imagePullSecrets[0].name", "Secret 'registry'"),
+        ("12:33", pod + "volumes[0].configMap.name", "ConfigMap 'settings'"),
+        ("13:30", pod + "volumes[1].secret.secretName", "Secret 'tls'"),
+        ("14:45", pod + "volumes[2].persistentVolumeClaim.claimName", "PersistentVolumeClaim 'data'"),
+        ("17:36", pod + "volumes[3].projected.sources[0].configMap.name", "ConfigMap 'extra'"),
+        ("21:37", pod + "containers[0].envFrom[0].configMapRef.name", "ConfigMap 'env'"),
+        ("23:52", pod + "containers[0].env[0].valueFrom.secretKeyRef.name", "Secret 'password'"),
+    }
+
+
+def test_ingress_backends_in_the_v1beta1_shape_and_by_port_name():
+    text = SAFE + """\
+---
+apiVersion: v1
+kind: Service
+metadata: {name: safe, namespace: shop}
+spec:
+  selector: {app: safe}
+  ports: [{name: http, port: 80}]
+---
+apiVersion: networking.k8s.io/v1beta1
+kind: Ingress
+metadata: {name: old, namespace: shop}
+spec:
+  backend: {serviceName: safe, servicePort: http}
+  rules:
+    - http:
+        paths:
+          - {path: /, backend: {serviceName: safe, servicePort: 8080}}
+          - {path: /x, backend: {serviceName: gone, servicePort: 80}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: new, namespace: shop}
+spec:
+  defaultBackend: {service: {name: safe, port: {name: https}}}
+"""
+    found = {(f.check.id, f"{f.finding.line}:{f.finding.column}", f.finding.message)
+             for f in checks.run(render_files([("k8s/web.yaml", text.encode())]), {})
+             if f.check.id == "XREF003"}
+    assert found == {
+        ("XREF003", "38:33", "Service 'safe' has no port 8080"),  # serviceName/servicePort (v1beta1)
+        ("XREF003", "39:34", "Service 'gone' is not in this application"),
+        ("XREF003", "45:20", "Service 'safe' has no port 'https'"),  # v1 defaultBackend, port by name
+    }
+
+
+@pytest.mark.parametrize("api,kind,version,expected", [
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.32", "API001"),
+    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.29", "API002"),
+    ("storage.k8s.io/v1beta1", "CSIStorageCapacity", "1.27", "API001"),
+    ("events.k8s.io/v1beta1", "Event", "1.25", "API001"),
+    ("node.k8s.io/v1beta1", "RuntimeClass", "1.20", "API002"),
+    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest", "1.22", "API001"),
+    ("scheduling.k8s.io/v1beta1", "PriorityClass", "1.21", "API002"),
+    ("networking.k8s.io/v1", "IngressClass", "1.18", "API001"),  # not served yet
+    ("apps/v1", "Deployment", "1.16", None),
+])
+def test_the_api_table_covers_removals_from_1_16_to_1_32(api, kind, version, expected):
+    text = f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\n"
+    found = [f.check.id for f in checks.run(render_files([("a.yaml", text.encode())]), {},
+                                            kube_version=version) if f.check.id.startswith("API")]
+    assert found == ([expected] if expected else [])
+
+
+def test_every_check_has_a_unique_stable_id_and_a_severity():
+    assert set(checks.BY_ID) == {"SEC001", "SEC002", "SEC003", "SEC004", "SEC005", "SEC006", "RES001",
+                                 "IMG001", "NET001", "XREF001", "XREF002", "XREF003", "XREF004",
+                                 "API001", "API002", "SCH001", "SCH002"}
+    assert all(c.severity in ("error", "warning") and c.default in ("enforce", "warn")
+               for c in checks.BY_ID.values())
+
+
+@pytest.mark.parametrize("old,new,check_id", [
+    ("            allowPrivilegeEscalation: false\n", "", "SEC002"),  # unset
+    ("            runAsNonRoot: true\n", "", "SEC003"),
+    ("            readOnlyRootFilesystem: true\n", "", "SEC004"),
+    ("limits: {cpu: 100m, memory: 64Mi}", "limits: {cpu: 100m}", "RES001"),
+])
+def test_each_unset_hardening_field_is_named(old, new, check_id):
+    found = {(f.check.id, f.finding.field, f.finding.line) for f in
+             checks.run(render_files([("a.yaml", SAFE.replace(old, new).encode())]), {})}
+    assert found == {(check_id, "spec.template.spec.containers[0]", 10)}
+
+
+@pytest.mark.parametrize("field", ["hostPID", "hostIPC"])
+def test_host_pid_and_ipc(field):
+    text = POD.replace("hostNetwork: true", f"{field}: true")
+    assert ("SEC005", "k8s/web.yaml:11:7", "enforce") in findings(text)
+
+
+def test_run_as_non_root_false_at_pod_level():
+    text = SAFE.replace("            runAsNonRoot: true\n", "").replace(
+        "    spec:\n      containers:",
+        "    spec:\n      securityContext: {runAsNonRoot: false}\n      containers:")
+    found = [f.finding.message for f in checks.run(render_files([("a.yaml", text.encode())]), {})
+             if f.check.id == "SEC003"]
+    assert found == ["container app: runAsNonRoot is false"]

@@ -33,7 +33,16 @@ def test_yaml_syntax_error_names_file_line_and_column():
     assert len(out.errors) == 1
     err = out.errors[0]
     assert (err.file, err.line) == ("app/bad.yaml", 5)
-    assert str(err).startswith("app/bad.yaml:5:")
+    assert str(err) == ("app/bad.yaml:5:10: YAML: mapping values are not allowed in this context "
+                        "in '   labels: {a: b}'")  # the offending line is shown
+
+
+def test_yaml_error_at_the_end_shows_where_the_unclosed_part_began():
+    out = render_files([("q.yaml", b'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n'
+                                   b'data: {k: "unterminated}\n')])
+    assert [str(e) for e in out.errors] == [
+        "q.yaml:5:1: YAML: found unexpected end of stream (while scanning a quoted scalar at line 4: "
+        "'data: {k: \"unterminated}')"]
 
 
 def test_missing_fields_name_the_field_and_its_line():
@@ -42,6 +51,9 @@ def test_missing_fields_name_the_field_and_its_line():
     assert [str(e) for e in out.errors] == ["x.yaml:11:1: metadata.name: required"]
     out = render_files([("y.yaml", b"kind: ConfigMap\nmetadata: {name: a}\n")])
     assert [str(e) for e in out.errors] == ["y.yaml:1:1: apiVersion: required"]
+    out = render_files([("k.yaml", b"apiVersion: v1\n\nmetadata: {name: a}\n"),
+                        ("m.yaml", b"apiVersion: v1\nkind: ConfigMap\ndata: {}\n")])
+    assert [str(e) for e in out.errors] == ["k.yaml:1:1: kind: required", "m.yaml:1:1: metadata: required"]
 
 
 def test_non_mapping_document_is_an_error():
@@ -102,3 +114,25 @@ def test_invalid_names():
     assert len(out.errors) == 1
     assert str(out.errors[0]).startswith("x.yaml:4:1: metadata.name: 'Not_Valid' is not a valid name")
     assert [o["metadata"]["name"] for o in out.objects] == ["system:reader"]
+
+
+def test_the_fast_path_builds_what_the_plain_constructor_builds():
+    import yaml
+
+    text = (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {n: '1'}}\n"
+            b"data: {a: yes, b: 0755, c: 1e3, d: 1.5, e: ~, f: 2020-01-02, g: '007', h: 1_000, i: 0x1f,\n"
+            b"  j: .inf, k: 1:20, l: !!str 12, m: [*x]}\nextra: &x [1, {y: on}]\n")
+    text = text.replace(b"m: [*x]}\nextra: &x [1, {y: on}]", b"m: &x [1, {y: on}], n: *x}")
+    out = render_files([("t.yaml", text)])
+    assert out.errors == []
+    assert out.objects == [yaml.safe_load(text)]
+    merged = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\nbase: &b {x: 1}\ndata: {<<: *b, y: 2}\n"
+    assert render_files([("m.yaml", merged)]).objects[0]["data"] == {"x": 1, "y": 2}  # the careful path
+
+
+def test_positions_are_found_again_after_parsing():
+    text = b"# c\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n" \
+           b"    metadata: {name: a}\n    data: {k: v}\n"
+    out = render_files([("l.yaml", text)])
+    assert out.sources[0].line == 5
+    assert out.sources[0].position(("data", "k")) == (8, 12)
