@@ -256,7 +256,7 @@ def _globs(value: Any) -> list[str]:
     out: list[str] = []
     for item in items:  # Argo CD's "{a.yaml,b/*.yaml}" form
         match = re.fullmatch(r"\{(.*)\}", item.strip())
-        out.extend(p.strip() for p in match.group(1).split(",")) if match else out.append(item.strip())
+        out.extend(p.strip() for p in (match.group(1).split(",") if match else [item]))
     return out
 
 

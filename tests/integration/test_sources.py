@@ -57,6 +57,25 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
     assert store.get_app(app).spec.source == {"kustomize": {"namePrefix": "staging-"}}
 
 
+def test_helm_chart_with_values_is_synced(stack, secret, uid, repo, namespace):
+    app = f"helm-{uid}"
+    create_app(app, repo, namespace, path="chart")
+    assert cli.main(["app", "set", app, "--source", "{helm: {valueFiles: [values-prod.yaml], "
+                     "values: 'greeting: hi'}}"]) == 0
+    sha = push(stack, secret, repo, {
+        "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+        "chart/values.yaml": "greeting: hello\nsize: small\n",
+        "chart/values-prod.yaml": "size: large\n",
+        "chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                   "  name: {{ .Release.Name }}-cfg\ndata:\n"
+                                   "  greeting: {{ .Values.greeting }}\n  size: {{ .Values.size }}\n"})
+    entry = wait_history(app, 1, timeout=60)
+    assert entry["commit"] == sha and entry["phase"] == "Succeeded"
+    cm = kubectl_json("get", "configmap", f"{app}-cfg", "-n", namespace)  # release name: the app's
+    assert cm["data"] == {"greeting": "hi", "size": "large"}
+    assert store.get_revision(app, entry["revision"])["source"] == "helm"
+
+
 def test_many_apps_on_one_commit_and_path_render_once(stack, secret, uid, repo):
     names = [f"share{i}-{uid}" for i in range(4)]
     namespaces = [f"t-{uid}-{i}" for i in range(4)]
