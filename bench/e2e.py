@@ -88,7 +88,7 @@ def run() -> list[report.Record]:
         "min_s": round(min(ours), 3), "max_s": round(max(ours), 3),
         "stage_median_ms": stage_medians,
         "stage_p90_ms": {s: round(percentile(v, 90), 1) for s, v in stages.items()},
-        "per_push_counts": counts,
+        "per_push_counts": counts, "load_average_1_5_15": os.getloadavg(),
         "baseline": f"git pull + kubectl apply --server-side: median {k50} s",
         "kubectl_median_s": k50, "kubectl_min_s": round(min(kubectl_s), 3),
         "kubectl_max_s": round(max(kubectl_s), 3),

@@ -274,6 +274,7 @@ def _measure(st: Any, n: int) -> dict[str, Any]:
         "max_concurrency": max(c["max"] for c in change_concurrency.values()),
         "sweep_kube_requests": sweep_counts["total"]["kube_requests"],
         "apps_synced_to_pushed_commit": synced_apps, "apps_healthy_after_sweep": healthy_apps,
+        "load_average_1_5_15": os.getloadavg(),  # the machine is shared: how busy it was
         "workers": os.environ.get("GITOPS_FUNCTION_WORKERS", ""),
         "threads": os.environ.get("GITOPS_FUNCTION_THREADS", "8"),
     }

@@ -89,6 +89,7 @@ def run() -> list[report.Record]:
     records = []
     for name in FUNCTIONS:
         detail = {"objects": OBJECTS, "idle": idle[name], "loaded": loaded[name], "timings_s": timings,
+                  "load_average_1_5_15": os.getloadavg(),
                   "baseline": f"idle {idle[name]['max_mib']:g} MiB",
                   "note": (f"target <= 256 MiB; largest of {loaded[name]['processes']} processes "
                            f"(all together {loaded[name]['sum_mib']:g} MiB); fresh stack")}
