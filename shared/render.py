@@ -230,36 +230,35 @@ def _build(loader: Any, root: yaml.Node) -> Any:
     """The document's value in one pass over its nodes, or _CAREFUL when it has anything the
     plain constructor and _node_problems must see (duplicate or non-string keys, merge keys,
     other tags, too many nodes): then nothing differs from the careful path but the time."""
-    budget = [MAX_NODES]
-
-    def value(node: yaml.Node) -> Any:
-        cls = node.__class__
-        if cls is yaml.ScalarNode:
-            if node.tag == _STR:
-                return node.value
-            fn = _SCALARS.get(node.tag)
-            if fn is None:
-                raise _Careful
-            return fn(loader, node)
-        items = node.value
-        budget[0] -= len(items)
-        if budget[0] < 0:
-            raise _Careful
-        if cls is yaml.MappingNode and node.tag == _MAP:
-            mapping: dict[str, Any] = {}
-            for key, item in items:
-                if key.__class__ is not yaml.ScalarNode or key.tag != _STR or key.value in mapping:
-                    raise _Careful
-                mapping[key.value] = value(item)
-            return mapping
-        if cls is yaml.SequenceNode and node.tag == _SEQ:
-            return [value(item) for item in items]
-        raise _Careful
-
     try:
-        return value(root)
+        return _value(loader, root, [MAX_NODES])
     except (_Careful, RecursionError):
         return _CAREFUL
+
+
+def _value(loader: Any, node: yaml.Node, budget: list[int]) -> Any:
+    cls = node.__class__
+    if cls is yaml.ScalarNode:
+        if node.tag == _STR:
+            return node.value
+        fn = _SCALARS.get(node.tag)
+        if fn is None:
+            raise _Careful
+        return fn(loader, node)
+    items = node.value
+    budget[0] -= len(items)
+    if budget[0] < 0:
+        raise _Careful
+    if cls is yaml.MappingNode and node.tag == _MAP:
+        mapping: dict[str, Any] = {}
+        for key, item in items:
+            if key.__class__ is not yaml.ScalarNode or key.tag != _STR or key.value in mapping:
+                raise _Careful
+            mapping[key.value] = _value(loader, item, budget)
+        return mapping
+    if cls is yaml.SequenceNode and node.tag == _SEQ:
+        return [_value(loader, item, budget) for item in items]
+    raise _Careful
 
 
 MAX_NODES = 200_000  # alias expansions included: a "billion laughs" document stops here
