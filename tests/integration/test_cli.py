@@ -37,8 +37,8 @@ spec:
     repoURL: {repo.url}
     targetRevision: HEAD
     path: guestbook
-    helm:
-      releaseName: guestbook
+    plugin:
+      name: cmp-guestbook
   destination:
     server: https://kubernetes.default.svc
     namespace: {namespace}
@@ -47,7 +47,7 @@ spec:
 """)
     code, out, err = run("app", "create", "-f", str(manifest))
     assert code == 0
-    assert f"warning: guestbook-{uid}: spec.source.helm: not supported (ignored)" in err
+    assert f"warning: guestbook-{uid}: spec.source.plugin: not supported (ignored)" in err
     sha = repo.commit_and_push("guestbook", {"guestbook/cm.yaml": manifests.configmap("guestbook")})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(f"guestbook-{uid}", 1)["phase"] == "Succeeded"
