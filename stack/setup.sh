@@ -14,7 +14,7 @@ done
 sdk=/usr/lib/google-cloud-sdk/platform
 [[ -f $sdk/cloud-firestore-emulator/cloud-firestore-emulator.jar ]] || { log "missing google-cloud-cli-firestore-emulator"; exit 1; }
 ls $sdk/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar >/dev/null 2>&1 || { log "missing google-cloud-cli-pubsub-emulator"; exit 1; }
-command -v kubectl >/dev/null || command -v kustomize >/dev/null || log "note: kubectl not found; Kustomize sources, the demo's hand edit and the benchmarks need it"
+command -v kubectl >/dev/null || log "note: kubectl not found; Kustomize sources, the demo's hand edit and the benchmarks need it"
 
 bash stack/build-kube.sh >/dev/null
 
