@@ -8,7 +8,8 @@ is counted (`renders` = actual renders, `uses` = applications served). Checks, t
 revision and the status stay per application.
 
 Outputs holding Secret values (or bytes that are not UTF-8) are not written to Firestore:
-only the record and counters are, and other instances render again.
+only the record and counters are, and other instances render again. Failed renders are
+not reused (a time limit may pass on a quieter machine): the next request tries again.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def render(tree: sources.Tree, repo_key: str, commit: str, request: sources.Requ
             return Result(output.kind, rendered, digest, "store")
         output = sources.produce(tree, request, kind)
         rendered = sources.parse(output)
-        _remember(digest, output.kind, rendered)
+        if not rendered.errors:  # a failure (a time limit on a busy machine...) is tried again
+            _remember(digest, output.kind, rendered)
         if shared:
             store.put_render(digest, _record(repo_key, commit, request, output, rendered))
         return Result(output.kind, rendered, digest, "")
@@ -114,8 +116,9 @@ def _record(repo_key: str, commit: str, request: sources.Request, output: source
         files = [{"name": name, "text": data.decode("utf-8")} for name, data in output.files]
     except UnicodeDecodeError:
         files = None
-    if has_secrets or files is None:
-        doc["filesKept"] = "no: " + ("Secret values are never stored" if has_secrets else "not UTF-8")
+    if rendered.errors or has_secrets or files is None:
+        doc["filesKept"] = "no: " + ("the render failed (it is tried again)" if rendered.errors else
+                                     "Secret values are never stored" if has_secrets else "not UTF-8")
     else:
         doc["files"] = files
     return doc

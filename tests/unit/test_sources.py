@@ -357,3 +357,12 @@ def test_cli_render_path_uses_sources(tmp_path, capsys):
                      "{jsonnet: {extVars: {env: dev}, tlas: {replicas: '2'}}}"]) == 0
     out = printed(capsys)
     assert (out["source"], out["objects"], out["errors"]) == ("jsonnet", 1, [])
+
+
+def test_failed_renders_are_tried_again(tmp_path):
+    rendercache.clear()
+    tree = git(tmp_path, {"app/kustomization.yaml": "resources: [missing.yaml]\n"})
+    first = rendercache.render(tree, "repo", tree.commit, Request("app"), shared=False)
+    again = rendercache.render(tree, "repo", tree.commit, Request("app"), shared=False)
+    assert first.rendered.errors and (first.cached, again.cached) == ("", "")
+    rendercache.clear()
