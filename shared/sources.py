@@ -318,7 +318,7 @@ def load(base, rel):
     full = os.path.join(base, rel)
     real = inside(full)
     if not os.path.isfile(real):
-        return full, None
+        refuse("import of %r: no such file in the repository" % os.path.relpath(full, root))
     with open(real, "rb") as f:
         return full, f.read()
 def args(items, code):
@@ -330,7 +330,7 @@ for name in job["files"]:
             os.path.join(root, name), import_callback=load, max_stack=500,
             ext_vars=args(job["extVars"], False), ext_codes=args(job["extVars"], True),
             tla_vars=args(job["tlas"], False), tla_codes=args(job["tlas"], True))
-    except RuntimeError as exc:
+    except Exception as exc:
         text = str(exc).replace(root + os.sep, "")
         if refused:
             text = refused[0] + "\n" + text.split("\n", 1)[-1]

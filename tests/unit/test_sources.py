@@ -242,6 +242,9 @@ def test_jsonnet_errors_name_file_line_column(tmp_path):
     tree = git(tmp_path, {"js/main.jsonnet": "{a: }\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
         'js/main.jsonnet:1:5: jsonnet: js/main.jsonnet:1:5-6 Unexpected: "}" while parsing terminal']
+    tree = git(tmp_path / "2", {"js/main.jsonnet": "\nimport 'nope.libsonnet'\n"})
+    assert errors(sources.render(tree, Request("js"))[1]) == [
+        "js/main.jsonnet:2:1: jsonnet: import of 'js/nope.libsonnet': no such file in the repository"]
 
 
 # ---- limits ------------------------------------------------------------------------------
