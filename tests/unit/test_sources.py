@@ -9,9 +9,10 @@ from dulwich.index import commit_tree
 from dulwich.objects import Blob, Commit
 from dulwich.repo import Repo
 
-from shared import rendercache, sources
+from shared import rendercache, sandbox, sources
 from shared.model import AppSpec, SpecError
-from shared.sources import FolderTree, GitTree, Limits, Request
+from shared.sandbox import FolderTree, GitTree, Limits
+from shared.sources import Request
 
 DEPLOY = textwrap.dedent("""\
     apiVersion: apps/v1
@@ -281,7 +282,7 @@ def test_binary_manifest_is_reported_and_other_binaries_skipped(tmp_path):
 def test_renderers_get_a_minimal_environment_without_network(tmp_path, monkeypatch):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/secret.json")
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-    env = sources.sandbox_env(tmp_path)
+    env = sandbox.environment(tmp_path)
     assert env["HTTPS_PROXY"] == env["https_proxy"] == env["HTTP_PROXY"] == "http://127.0.0.1:9"
     assert env["HOME"] == str(tmp_path / "home")
     assert not {"GOOGLE_APPLICATION_CREDENTIALS", "GITHUB_TOKEN"} & set(env)
