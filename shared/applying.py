@@ -45,7 +45,13 @@ def apply(req: ApplyRequest) -> Outcome:
         return Outcome("duplicate")
     assert begun.app is not None
     with store.heartbeat(req.app, holder):
-        return _apply(req, holder, begun)
+        try:
+            return _apply(req, holder, begun)
+        except BaseException:
+            # a poison message (its revision is gone) or a crash must not leave the lease to
+            # expire: the application's next message would wait LEASE_S for nothing
+            store.release_lease(req.app, holder)
+            raise
 
 
 def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:

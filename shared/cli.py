@@ -512,6 +512,9 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=app_diff)
 
     cli_ops.register(sub, app)
+    from shared import recovery
+
+    recovery.register(sub)
 
     sw = sub.add_parser("sweep", help="run the drift sweep now")
     sw.add_argument("apps", nargs="*")

@@ -323,6 +323,8 @@ def _write_one(cluster: Cluster, obj: dict[str, Any], plan: _Plan,
             note = "recreated: an immutable field changed"
         status, applied = with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER))
     except KubeError as exc:
+        if exc.transient:
+            raise  # the API server is away: the whole sync is redelivered and resumes
         plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
         return False
     created = status == 201 or oid not in live

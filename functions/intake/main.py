@@ -10,6 +10,8 @@ import functions_framework
 from shared import bus, config, github, logs, metering, store, topology
 from shared.intake import plan_push
 
+PUBLISH_TIMEOUT_S = 5
+
 
 def _answer(status: int, **body: object) -> flask.Response:
     if status == 413:
@@ -48,7 +50,9 @@ def intake(request: flask.Request) -> flask.Response:
     plan = plan_push(push, delivery)
     try:
         if plan.requests:
-            bus.publish(topology.RENDER, plan.requests)
+            # GitHub waits 10 s for an answer: fail before that, so its redelivery is not
+            # taken for a duplicate of a delivery still being published
+            bus.publish(topology.RENDER, plan.requests, timeout=PUBLISH_TIMEOUT_S)
     except Exception:
         if delivery:
             store.forget_delivery(delivery)  # so that GitHub's redelivery is processed
