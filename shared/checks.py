@@ -32,6 +32,7 @@ class Check:
     severity: str  # error | warning
     default: str  # enforce | warn | off
     run: Callable[[dict[str, Any]], Iterator[tuple[Path, str]]]
+    kinds: tuple[str, ...] = POD_KINDS  # the kinds it looks at (others are skipped unasked)
 
 
 def _pod_spec(obj: dict[str, Any]) -> tuple[Path, dict[str, Any]] | None:
@@ -214,6 +215,7 @@ UNSERVED_API = Check("API001", "api-not-served", "error", "enforce", lambda obj:
 DEPRECATED_API = Check("API002", "api-deprecated", "warning", "warn", lambda obj: iter(()))
 
 
+@functools.cache
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".")[:2] if p.isdigit())
 
@@ -329,7 +331,7 @@ def _run(rendered: Rendered, modes: dict[str, str], default_namespace: str,
             gate.add(api[0], index, ("apiVersion",), api[1])
         allow = gate.allow[index]
         for check in active:
-            if check.id in allow:
+            if check.id in allow or kind not in check.kinds:
                 continue
             for path, message in check.run(obj):
                 gate.add(check, index, path, message)
