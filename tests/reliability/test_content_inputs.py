@@ -20,7 +20,14 @@ from dulwich.repo import MemoryRepo
 from shared import gitfetch, store
 from shared.render import MAX_FILE_BYTES, render_files
 from tests.integration import manifests
-from tests.integration.conftest import create_app, function_log, history_count, kubectl, wait_for
+from tests.integration.conftest import (
+    create_app,
+    function_log,
+    history_count,
+    kubectl,
+    kubectl_json,
+    wait_for,
+)
 from tests.integration.test_pipeline import push
 
 pytestmark = pytest.mark.adversarial
@@ -195,23 +202,97 @@ def test_broken_content_through_the_pipeline_keeps_the_last_good_revision(
 
 
 def test_symlinks_and_binary_files_in_a_pushed_repository(stack, secret, uid, repo, namespace):
+    """A symlink inside the repository is read; one leaving it is refused by name; a binary
+    file that is not a manifest is skipped."""
     app = f"links-{uid}"
     create_app(app, repo, namespace)
-    repo.write({"app/cm.yaml": manifests.configmap(),
-                "elsewhere/leak.yaml": manifests.configmap("leaked")})
-    for link, target in (("app/passwd.yaml", "/etc/passwd"), ("app/leak.yaml", "../elsewhere/leak.yaml")):
-        os.symlink(target, os.path.join(repo.path, link))
-        porcelain.add(repo.repo, [os.path.join(repo.path, link)])
+    repo.write({"app/cm.yaml": manifests.configmap(), "shared/inside.yaml": manifests.configmap("inside")})
+
+    def link(path: str, target: str) -> None:
+        os.symlink(target, os.path.join(repo.path, path))
+        porcelain.add(repo.repo, [os.path.join(repo.path, path)])
+
+    link("app/inside.yaml", "../shared/inside.yaml")
     with open(os.path.join(repo.path, "app", "logo.png"), "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     porcelain.add(repo.repo, [os.path.join(repo.path, "app", "logo.png")])
-    sha = repo.commit("links")
+    good = repo.commit("links")
     repo.push()
     from shared import github
     from tests.integration.conftest import wait_history, webhook
 
-    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
+    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, good))
     entry = wait_history(app, 1)
     assert entry["phase"] == "Succeeded"
-    assert [(r["kind"], r["name"]) for r in entry["resources"]] == [("ConfigMap", "settings")]
-    assert "leaked" not in kubectl("get", "configmap", "-n", namespace)
+    assert sorted(r["name"] for r in entry["resources"]) == ["inside", "settings"]
+    link("app/passwd.yaml", "/etc/passwd")
+    link("app/up.yaml", "../../../../etc/hostname")
+    bad = repo.commit("links leaving the repository")
+    repo.push()
+    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", good, bad))
+    render = _render_error(app, bad)
+    assert render["errors"][0]["message"] == "symlink to '/etc/passwd' leaves the repository (refused)"
+    assert render["errors"][0]["file"] == "app/passwd.yaml"
+    assert all("leaves the repository (refused)" in e["message"] for e in render["errors"])
+    assert history_count(app) == 1
+
+
+CHART = {"chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+         "chart/templates/cm.yaml": manifests.configmap("from-chart")}
+SOURCES = [
+    # (id, files, source options, the error's file, its message)
+    ("kustomize-remote-url", {"app/kustomization.yaml": "resources:\n- cm.yaml\n"
+                                                         "- https://github.com/acme/app//base?ref=v1\n",
+                              "app/cm.yaml": manifests.configmap()}, {},
+     "app/kustomization.yaml", "remote resources are not fetched (no network while rendering) (refused)"),
+    ("kustomize-absolute-path", {"app/kustomization.yaml": "resources:\n- /etc/kubernetes\n"}, {},
+     "app/kustomization.yaml", "'/etc/kubernetes': absolute paths are not allowed (refused)"),
+    ("kustomize-outside", {"app/kustomization.yaml": "resources:\n- ../../../outside\n"}, {},
+     "app/kustomization.yaml", "'../../../outside': leaves the repository (refused)"),
+    ("helm-values-outside", CHART, {"helm": {"valueFiles": ["../../etc/passwd"]}},
+     "chart", "source.helm.valueFiles[0]: '../../etc/passwd' leaves the repository (refused)"),
+    ("helm-values-dot-dot-inside-chart", CHART, {"helm": {"valueFiles": ["templates/../../../x.yaml"]}},
+     "chart", "source.helm.valueFiles[0]: 'templates/../../../x.yaml' leaves the repository (refused)"),
+    ("jsonnet-import-outside", {"app/main.jsonnet": "import '../../../etc/hosts'\n"}, {},
+     "app/main.jsonnet", "jsonnet: import of '../../etc/hosts' leaves the repository (refused)"),
+    ("jsonnet-import-absolute", {"app/main.jsonnet": "importstr '/etc/hosts'\n"}, {},
+     "app/main.jsonnet", "jsonnet: import of absolute path '/etc/hosts' (refused)"),
+]
+
+
+def test_helm_values_at_an_absolute_path_are_refused_when_the_app_is_registered(tmp_path, capsys):
+    manifest = tmp_path / "app.json"
+    manifest.write_text(json.dumps({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "abs-values"},
+        "spec": {"source": {"repoURL": "http://127.0.0.1:1/x.git", "path": "chart",
+                            "helm": {"valueFiles": ["/etc/passwd"]}}}}))
+    from shared import cli
+
+    assert cli.main(["app", "create", "-f", str(manifest)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {manifest}: source.helm.valueFiles[0]: '/etc/passwd' must be a path inside the "
+        "repository, relative to the chart\n")
+
+
+@pytest.mark.parametrize("files, source, file, message", [c[1:] for c in SOURCES],
+                         ids=[c[0] for c in SOURCES])
+def test_sources_reaching_outside_the_repository_are_refused_through_the_pipeline(
+        stack, secret, uid, repo, namespace, tmp_path, files, source, file, message):
+    app = f"src-{uid}"
+    path = file.split("/")[0]
+    manifest = tmp_path / "app.json"
+    manifest.write_text(json.dumps({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": app},
+        "spec": {"project": "default", "destination": {"namespace": namespace},
+                 "source": {"repoURL": repo.url, "path": path, "targetRevision": "main", **source},
+                 "syncPolicy": {"automated": {}}}}))
+    from shared import cli
+
+    assert cli.main(["app", "create", "-f", str(manifest)]) == 0
+    sha = push(stack, secret, repo, "reach out", files)
+    render = _render_error(app, sha)
+    assert render["revision"] is None
+    error = render["errors"][0]
+    assert error["file"] == file and message in f"{error['field']}: {error['message']}", render
+    assert history_count(app) == 0
+    assert kubectl_json("get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}")["items"] == []
