@@ -37,9 +37,10 @@ class Result:
     rendered: Rendered  # shared between applications: read, never change
     digest: str  # the cache key
     cached: str  # "" (rendered here), "memory" or "store"
+    reads: tuple[str, ...] = ()  # folders outside the path the render read (sources.Output.outside)
 
 
-_memory: OrderedDict[str, tuple[str, Rendered]] = OrderedDict()
+_memory: OrderedDict[str, tuple[str, Rendered, tuple[str, ...]]] = OrderedDict()
 _guard = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
 
@@ -56,16 +57,16 @@ def _lock(digest: str) -> threading.Lock:
         return _locks.setdefault(digest, threading.Lock())
 
 
-def _remember(digest: str, kind: str, rendered: Rendered) -> None:
+def _remember(digest: str, kind: str, rendered: Rendered, reads: tuple[str, ...]) -> None:
     with _guard:
-        _memory[digest] = (kind, rendered)
+        _memory[digest] = (kind, rendered, reads)
         _memory.move_to_end(digest)
         while len(_memory) > 1 and (len(_memory) > MEMORY_ENTRIES or sum(
-                len(r.objects) for _, r in _memory.values()) > MEMORY_OBJECTS):
+                len(r.objects) for _, r, _ in _memory.values()) > MEMORY_OBJECTS):
             _memory.popitem(last=False)
 
 
-def _recall(digest: str) -> tuple[str, Rendered] | None:
+def _recall(digest: str) -> tuple[str, Rendered, tuple[str, ...]] | None:
     with _guard:
         hit = _memory.get(digest)
         if hit is not None:
@@ -86,22 +87,24 @@ def render(tree: sandbox.Tree, repo_key: str, commit: str, request: sources.Requ
         if hit is not None:
             if shared:
                 store.count_render_use(digest)
-            return Result(hit[0], hit[1], digest, "memory")
+            return Result(hit[0], hit[1], digest, "memory", hit[2])
         doc = store.get_render(digest) if shared else None
         if doc and isinstance(doc.get("files"), list):
             output = sources.Output(doc["kind"], [(f["name"], f["text"].encode()) for f in doc["files"]],
                                     [Finding(**e) for e in doc.get("errors") or []])
             rendered = sources.parse(output)
+            reads = tuple(doc.get("reads") or ())
             store.count_render_use(digest)
-            _remember(digest, output.kind, rendered)
-            return Result(output.kind, rendered, digest, "store")
+            _remember(digest, output.kind, rendered, reads)
+            return Result(output.kind, rendered, digest, "store", reads)
         output = sources.produce(tree, request, kind)
         rendered = sources.parse(output)
+        reads = tuple(output.outside(request.path))
         if not rendered.errors:  # a failure (a time limit on a busy machine...) is tried again
-            _remember(digest, output.kind, rendered)
+            _remember(digest, output.kind, rendered, reads)
         if shared:
             store.put_render(digest, _record(repo_key, commit, request, output, rendered))
-        return Result(output.kind, rendered, digest, "")
+        return Result(output.kind, rendered, digest, "", reads)
 
 
 def _record(repo_key: str, commit: str, request: sources.Request, output: sources.Output,
@@ -109,7 +112,8 @@ def _record(repo_key: str, commit: str, request: sources.Request, output: source
     doc: dict[str, Any] = {
         "repoKey": repo_key, "commit": commit, "path": request.path, "kind": output.kind,
         "key": request.key(output.kind), "objectCount": len(rendered.objects),
-        "errorCount": len(rendered.errors), "renderedAt": store.now(), "expireAt": store.now() + KEPT,
+        "errorCount": len(rendered.errors), "reads": output.outside(request.path),
+        "renderedAt": store.now(), "expireAt": store.now() + KEPT,
         "errors": [e.to_doc() for e in output.errors[:50]]}
     _, has_secrets = secrets.redact(rendered.objects)
     try:

@@ -68,6 +68,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "findings": [f.to_doc() for f in findings[:200]],
         "renderedAt": store.now(),
     })
+    if result.reads:  # pushes changing a base, value files or imports outside the path concern it
+        store.set_reads(spec, list(result.reads))
     pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
     apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
     status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),

@@ -83,6 +83,16 @@ class Output:
     kind: str
     files: list[tuple[str, bytes]] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
+    # folders outside the path the render read (a base, value files, imports): a push changing
+    # them concerns the application too
+    reads: set[str] = field(default_factory=set)
+
+    def outside(self, path: str) -> list[str]:
+        """The folders read that are not under path ('.' for the repository's top)."""
+        top = path.strip("/")
+        if top in ("", "."):
+            return []
+        return sorted({r or "." for r in self.reads if r != top and not r.startswith(top + "/")})
 
 
 def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Output:
@@ -149,6 +159,7 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
         if (include and not any(fnmatch(rel, g) for g in include)) or any(fnmatch(rel, g) for g in exclude):
             continue
         if entry.link is not None:
+            out.reads.add(posixpath.dirname(link_target(entry)))
             entry = _read_link(tree, entry)
         if entry.path.endswith(".jsonnet"):
             budget.take(0)
@@ -180,6 +191,7 @@ import _gojsonnet
 job = json.load(sys.stdin)
 root = os.path.realpath(job["root"])
 refused = []  # the binding may garble long messages raised in a callback: keep ours here
+imports = set()
 def refuse(message):
     refused.append(message)
     raise RuntimeError("refused")
@@ -195,6 +207,7 @@ def load(base, rel):
     real = inside(full)
     if not os.path.isfile(real):
         refuse("import of %r: no such file in the repository" % os.path.relpath(full, root))
+    imports.add(os.path.relpath(os.path.dirname(real), root))
     with open(real, "rb") as f:
         return full, f.read()
 def args(items, code):
@@ -212,7 +225,7 @@ for name in job["files"]:
             text = refused[0] + "\n" + text.split("\n", 1)[-1]
         json.dump({"error": text, "file": name}, sys.stdout)
         sys.exit(0)
-json.dump({"outputs": out}, sys.stdout)
+json.dump({"outputs": out, "imports": sorted(imports)}, sys.stdout)
 """
 _JSONNET_WHERE = re.compile(r"^\s*(?P<file>[^\s:]+\.(?:jsonnet|libsonnet)):(?P<line>\d+):(?P<col>\d+)", re.M)
 
@@ -231,6 +244,7 @@ def _jsonnet(root: Path, tmp: Path, files: list[str], req: Request, limits: Limi
             result["file"], 0, 0)
         out.errors.append(Finding(file, line, col, "", "jsonnet: " + text.splitlines()[0].strip()))
         return
+    out.reads |= {"" if d == "." else d for d in result["imports"]}
     for name, text in sorted(result["outputs"].items()):
         value = json.loads(text)
         docs = value if isinstance(value, list) else [value]
@@ -274,9 +288,11 @@ def _references(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield "helmCharts", "helmCharts"
 
 
-def check_kustomization(root: Path, folder: str) -> None:
-    """Refuse remote, absolute and outside references in the kustomizations `folder` builds."""
+def check_kustomization(root: Path, folder: str) -> set[str]:
+    """Refuse remote, absolute and outside references in the kustomizations `folder` builds;
+    the folders the build reads."""
     seen: set[str] = set()
+    reads: set[str] = set()
     todo = [folder]
     while todo:
         current = todo.pop()
@@ -303,6 +319,9 @@ def check_kustomization(root: Path, folder: str) -> None:
             target = posixpath.normpath(posixpath.join(current, ref))
             if (root / target).is_dir():
                 todo.append(target)
+            else:
+                reads.add(posixpath.dirname(target))
+    return seen | reads
 
 
 def _reference_problem(folder: str, ref: str) -> str | None:
@@ -347,7 +366,7 @@ def _kustomize(root: Path, tmp: Path, req: Request, limits: Limits, out: Output)
     path = req.path.strip("/") or "."
     if _kustomization(root / path) is None:
         raise Refused(Finding(req.path, 0, 0, "", f"no {' or '.join(KUSTOMIZATIONS)} in {req.path}"))
-    check_kustomization(root, path)
+    out.reads |= check_kustomization(root, path)
     opts = req.source.get("kustomize") or {}
     target = root / path
     if opts:
@@ -407,6 +426,7 @@ def _helm(root: Path, tmp: Path, req: Request, limits: Limits, out: Output) -> N
         if not os.path.isfile(real):
             raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r}: no such file in the repository"))
         command += ["--values", real]
+        out.reads.add(posixpath.dirname(resolved))
     if opts.get("values"):
         inline = tmp / "inline-values.yaml"
         inline.write_text(yaml.safe_dump(sourceopts.helm_values(opts["values"])))

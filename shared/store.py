@@ -130,7 +130,8 @@ def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -
             tx.set(ref, {**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}})
         if old_key and old_key != spec.repo_key:
             repos[old_key].pop(spec.name, None)
-        repos[spec.repo_key][spec.name] = _route(spec)
+        reads = repos[spec.repo_key].get(spec.name, {}).get("reads")  # kept until the next render
+        repos[spec.repo_key][spec.name] = _route(spec) | ({"reads": reads} if reads else {})
         for key, routes in repos.items():
             tx.set(_repo_ref(key), _routes_doc(key, routes))
 
@@ -164,7 +165,29 @@ def apps_for_repo(repo_key: str) -> list[AppSpec]:
     routes = _routes(_repo_ref(repo_key).get(field_paths=["routes"]))
     return [AppSpec(name=name, repoURL=r["repoURL"], path=r.get("path", "."),
                     targetRevision=r.get("targetRevision", "HEAD"),
-                    watchPaths=tuple(r.get("watchPaths") or ())) for name, r in sorted(routes.items())]
+                    watchPaths=(*(r.get("watchPaths") or ()), *(r.get("reads") or ())))
+            for name, r in sorted(routes.items())]
+
+
+def set_reads(spec: AppSpec, reads: list[str]) -> None:
+    """Route pushes changing these folders (outside its path: a Kustomize base, Helm value
+    files, Jsonnet imports, as its last render read them) to the application too."""
+    ref = _repo_ref(spec.repo_key)
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        routes = _routes(ref.get(transaction=tx))
+        route = routes.get(spec.name)
+        if route is None or sorted(route.get("reads") or []) == sorted(reads):
+            return
+        if reads:
+            route["reads"] = sorted(reads)
+        else:
+            route.pop("reads", None)
+        tx.set(ref, _routes_doc(spec.repo_key, routes))
+
+    run(transaction)
 
 
 def delete_app(name: str) -> None:

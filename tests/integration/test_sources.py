@@ -51,6 +51,12 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
     revision = store.get_revision(app, entry["revision"])
     assert revision["source"] == "kustomize"
     assert revision["sourceOptions"]["kustomize"]["namePrefix"] == "prod-"
+    # the render read base/: a push changing only base/ concerns the overlay's application
+    change = repo.commit_and_push("base only", {"base/cm.yaml": manifests.configmap(greeting="hi")})
+    status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", sha, change,
+                                                           changed={"modified": ["base/cm.yaml"]}))
+    assert status == 200
+    assert wait_history(app, 2, timeout=60)["commit"] == change
     # app set --source changes the options, validated by field
     assert cli.main(["app", "set", app, "--source", "{kustomize: {images: ['bad image']}}"]) == 1
     assert cli.main(["app", "set", app, "--source", "{kustomize: {namePrefix: staging-}}"]) == 0

@@ -370,3 +370,17 @@ def test_failed_renders_are_tried_again(tmp_path):
     again = rendercache.render(tree, "repo", tree.commit, Request("app"), shared=False)
     assert first.rendered.errors and (first.cached, again.cached) == ("", "")
     rendercache.clear()
+
+
+def test_folders_read_outside_the_path_are_reported_for_routing(tmp_path):
+    tree = git(tmp_path, {**BASE, **CHART, **JSONNET})
+
+    def outside(req):
+        return sources.produce(tree, req, sources.detect(tree, req.path, req.source)).outside(req.path)
+
+    assert outside(Request("overlays/prod")) == ["base"]
+    value_files = ["values-prod.yaml", "../values/shared.yaml"]
+    assert outside(Request("chart", {"helm": {"valueFiles": value_files}})) == ["values"]
+    jsonnet = {"extVars": {"env": "a"}, "tlas": {"replicas": "1"}}
+    assert outside(Request("js", {"jsonnet": jsonnet})) == ["lib"]
+    assert outside(Request("base")) == []
