@@ -257,7 +257,9 @@ class CheckFinding:
 
     def __str__(self) -> str:
         f = self.finding
-        return f"{f.file}:{f.line}:{f.column}: {self.check.id} {self.check.name}: {f.message} ({self.object})"
+        field = f"{f.field}: " if f.field else ""
+        return (f"{f.file}:{f.line}:{f.column}: {self.check.id} {self.check.name}: {field}{f.message} "
+                f"({self.object})")
 
     def to_doc(self) -> dict[str, Any]:
         return {**self.finding.to_doc(), "check": self.check.id, "name": self.check.name,
