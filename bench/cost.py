@@ -36,7 +36,8 @@ COMMITTED_COUNTS = Path(__file__).resolve().parent / "results" / "counts.json"
 DAYS = 30
 KINDS = ("invocations", "ms", "fs_reads", "fs_writes", "fs_deletes", "published", "published_bytes")
 
-# Per application, from `python -m bench fleet --apps 100` on 2026-11-27 (2-core machine).
+# Per application, from `python -m bench fleet --apps 100` on 2026-11-27 (2-core machine, load
+# average ~3). Durations measured on a busier machine inflate the compute part of the bill.
 DEFAULT_COUNTS: dict[str, Any] = {
     "apps": 100, "measured_at": "2026-11-27 (built-in default)",
     "push_per_app": {
@@ -178,6 +179,7 @@ def run() -> list[report.Record]:
             "usd_without_free_tier": row["usd_without_free_tier"], "model": model.__dict__,
             "counts_from": counts["source"], "counts_measured_at": counts.get("measured_at", ""),
             "counts_apps": counts["apps"], "prices_taken": prices["taken"],
+            "counts_load_average": counts.get("load_average_1_5_15"),
             "baseline": f"without free tiers ${row['usd_without_free_tier']['total']:g}",
             "note": what + (" (target < $5 at 100 apps)" if apps == 100 and not row["idle"] else "")}))
     return records

@@ -117,6 +117,7 @@ def save_counts(n: int, result: dict[str, Any]) -> None:
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(COUNTS_FILE.read_text()) if COUNTS_FILE.exists() else {}
     old["fleet"] = {"apps": n, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "load_average_1_5_15": result.get("load_average_1_5_15"),  # durations depend on it
                     "push_per_app": per_app(result["change"]), "sweep_per_app": per_app(result["sweep"])}
     COUNTS_FILE.write_text(json.dumps(old, indent=2) + "\n")
 
