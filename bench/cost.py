@@ -37,7 +37,8 @@ DAYS = 30
 KINDS = ("invocations", "ms", "fs_reads", "fs_writes", "fs_deletes", "published", "published_bytes")
 
 # Per application, from `python -m bench fleet --apps 100` on 2026-11-27 (2-core machine, load
-# average ~3). Durations measured on a busier machine inflate the compute part of the bill.
+# average not recorded, a quieter moment than the 1,000-app run). Durations measured on a busier
+# machine inflate the compute part of the bill.
 DEFAULT_COUNTS: dict[str, Any] = {
     "apps": 100, "measured_at": "2026-11-27 (built-in default)",
     "push_per_app": {
