@@ -1,5 +1,7 @@
 """Rendering a folder of manifests: objects out, or errors with file, line and field."""
 
+import pytest
+
 from shared.render import render_files
 
 DEPLOY = b"""apiVersion: apps/v1
@@ -136,3 +138,26 @@ def test_positions_are_found_again_after_parsing():
     out = render_files([("l.yaml", text)])
     assert out.sources[0].line == 5
     assert out.sources[0].position(("data", "k")) == (8, 12)
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: -0x1A\nc: 0o17\nd: 0b101\ne: 1_0\nf: 190:20:30\ng: 1.5e+3\nh: -.inf\n"
+    "j: 2001-12-14t21:59:43.10-05:00\nk: 2002-12-14\nl: Null\nm: ~\nn: ''\no: NO\np: Off\nq: y\n",
+    "a: |\n  line1\n  line2\nb: >-\n  folded\n  text\nc: 'it''s'\nd: \"esc\\t\\u00e9\"\n",
+    "e: !!binary aGVsbG8=\n",
+    "a: &x {b: 1}\nc: *x\nd: [*x, *x]\n",
+    "a: !!str 1\nb: !!int '3'\nc: !!float '1'\nd: !!bool 'yes'\ne: !!null ''\n",
+    "? complex\n: value\n",
+    "a:\n  - b: 1\n    c: [1, 2, {d: e}]\n  -\n  - null\n",
+    "a: !!set {x, y}\n",
+    "x: 3.\ny: 1e3\nz: +12\nw: 012\nv: 09\nu: 1:20\n",
+    "a: plain\n  multi line\nb: 'single\n  quoted'\n",
+])
+def test_the_fast_builder_agrees_with_pyyaml_or_steps_aside(text):
+    import yaml
+
+    from shared import render
+
+    node = yaml.compose(text, Loader=render._Loader)
+    fast = render._build(yaml.CSafeLoader(text), node)
+    assert fast is render._CAREFUL or fast == yaml.load(text, Loader=yaml.CSafeLoader)
