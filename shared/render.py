@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -58,14 +58,16 @@ class _Loader(Loader):  # type: ignore[misc, valid-type]
     def ascend_resolver(self) -> None:
         return None
 
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is yaml.ScalarNode:
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool],
+                _scalar: type = yaml.ScalarNode, _seq: type = yaml.SequenceNode,
+                _get: Callable[..., Any] = _implicit.get) -> str:  # bound once: called per node
+        if kind is _scalar:
             if implicit[0]:
-                for tag, regexp in self._implicit.get(value[:1], ()):
+                for tag, regexp in _get(value[:1], ()):
                     if regexp.match(value):
                         return tag
             return _STR
-        return _SEQ if kind is yaml.SequenceNode else _MAP
+        return _SEQ if kind is _seq else _MAP
 
 
 class _Text:
@@ -237,8 +239,9 @@ def _build(loader: Any, root: yaml.Node) -> Any:
 
 
 def _value(loader: Any, node: yaml.Node, budget: list[int]) -> Any:
+    scalar = yaml.ScalarNode
     cls = node.__class__
-    if cls is yaml.ScalarNode:
+    if cls is scalar:
         if node.tag == _STR:
             return node.value
         fn = _SCALARS.get(node.tag)
@@ -252,12 +255,15 @@ def _value(loader: Any, node: yaml.Node, budget: list[int]) -> Any:
     if cls is yaml.MappingNode and node.tag == _MAP:
         mapping: dict[str, Any] = {}
         for key, item in items:
-            if key.__class__ is not yaml.ScalarNode or key.tag != _STR or key.value in mapping:
+            if key.__class__ is not scalar or key.tag != _STR or key.value in mapping:
                 raise _Careful
-            mapping[key.value] = _value(loader, item, budget)
+            # a plain string, the most common value, without a call
+            mapping[key.value] = (item.value if item.__class__ is scalar and item.tag == _STR
+                                  else _value(loader, item, budget))
         return mapping
     if cls is yaml.SequenceNode and node.tag == _SEQ:
-        return [_value(loader, item, budget) for item in items]
+        return [item.value if item.__class__ is scalar and item.tag == _STR else _value(loader, item, budget)
+                for item in items]
     raise _Careful
 
 
