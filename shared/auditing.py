@@ -193,6 +193,11 @@ def audit(req: AuditRequest) -> AuditOutcome:
     if not sync.get("revision"):
         logs.info("nothing synced yet; nothing to audit", app=req.app)
         return AuditOutcome([], None)
+    if req.operation and status.get("lastAuditOperation") == req.operation:
+        # a redelivery: looking again could find the drift its own heal is repairing right
+        # now and leave the application OutOfSync (and a second drift record) once healed
+        logs.info("audit already done; ignoring redelivery", app=req.app, operation=req.operation)
+        return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
     try:
         cluster = kube.cluster(spec.destination.cluster)
@@ -210,7 +215,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], None)
     app_health = _app_health(desired, live)
     now = store.now()
-    update: dict[str, Any] = {"health": app_health.to_doc(), "lastAuditAt": now}
+    update: dict[str, Any] = {"health": app_health.to_doc(), "lastAuditAt": now,
+                              "lastAuditOperation": req.operation}
     if app_health.status == "Healthy":
         update["lastHealthy"] = {"revision": sync["revision"], "commit": sync.get("commit", ""),
                                  "at": now}
