@@ -259,7 +259,9 @@ def _raw_request(url: str, head: str, body: bytes) -> tuple[int, bytes]:
         while True:
             chunk = s.recv(65536)
             data += chunk
-            if not chunk or (b"\r\n\r\n" in data and b"Connection: close" not in head.encode()):
+            head_done = b"\r\n\r\n" in data
+            body_done = b"Transfer-Encoding: chunked" not in data or data.endswith(b"0\r\n\r\n")
+            if not chunk or (head_done and body_done and b"Connection: close" not in head.encode()):
                 break
         return int(data.split(b" ", 2)[1]), data
 
