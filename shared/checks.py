@@ -275,10 +275,6 @@ def _allowances(obj: dict[str, Any]) -> set[str]:
             if isinstance(k, str) and k.startswith(_ALLOW) and str(v).strip()}
 
 
-def _allowed(obj: dict[str, Any], check_id: str) -> bool:
-    return check_id in _allowances(obj)
-
-
 class _Gate:
     """One run of the gate: modes, opt-outs, and findings placed at their source positions."""
 
@@ -340,7 +336,7 @@ def _run(rendered: Rendered, modes: dict[str, str], default_namespace: str,
         if validator is not None:
             for check, path, message in validator.check(obj):
                 gate.add(check, index, path, message)
-    _cross_references(gate, default_namespace)
+    _cross_references(gate)
     for ns, index in sorted(namespaces.items()):
         if ns not in policies:
             gate.add(NETWORK_POLICY, index, (),
@@ -450,7 +446,7 @@ def _ingress_backends(obj: dict[str, Any]) -> Iterator[tuple[Path, Any, Any]]:
             yield (*path, "serviceName"), backend.get("serviceName"), backend.get("servicePort")
 
 
-def _cross_references(gate: _Gate, default_namespace: str) -> None:
+def _cross_references(gate: _Gate) -> None:
     """Links inside the application: Services that select no pod template, Ingress backends
     naming a Service (or port) the application does not define, pods needing a ConfigMap,
     Secret, ServiceAccount or PersistentVolumeClaim the application does not define."""
