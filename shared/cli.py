@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shared import bus, gitfetch, store, topology
+from shared import bus, gitfetch, logs, store, topology
 from shared.messages import ApplyRequest, RenderRequest, SweepRequest
 from shared.model import AppSpec, Destination, SpecError, SyncPolicy
 
@@ -526,6 +526,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logs.to_stderr()
     for flag, variable in (("gcp_project", "GOOGLE_CLOUD_PROJECT"),
                            ("firestore_emulator", "FIRESTORE_EMULATOR_HOST"),
                            ("pubsub_emulator", "PUBSUB_EMULATOR_HOST")):

@@ -47,6 +47,12 @@ def clear() -> None:
 
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_to_stderr = contextvars.ContextVar("to_stderr", default=False)
+
+
+def to_stderr() -> None:
+    """For command-line tools: keep stdout for the command's own output (`-o json`)."""
+    _to_stderr.set(True)
 
 
 def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
@@ -62,8 +68,9 @@ def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
         entry["logging.googleapis.com/trace"] = trace
     entry.update(_fields.get() or {})
     entry.update(fields)
-    sys.stdout.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+    stream = sys.stderr if _to_stderr.get() else sys.stdout
+    stream.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
+    stream.flush()
 
 
 def debug(message: str, **fields: Any) -> None:
