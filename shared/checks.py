@@ -126,6 +126,18 @@ def _host_path(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
             yield (*base, "volumes", i, "hostPath"), f"volume {v.get('name')} mounts a host path"
 
 
+def _secret_in_git(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
+    if obj.get("kind") != "Secret" or obj.get("apiVersion") != "v1":
+        return
+    for key in ("data", "stringData"):
+        values = obj.get(key)
+        if isinstance(values, dict) and values:
+            # names only: the values never reach a finding, a log or Firestore
+            names = ", ".join(sorted(map(str, values)))
+            yield (key,), (f"{len(values)} value(s) in plain text in Git ({names}); base64 is not "
+                           "encryption: use Sealed Secrets, SOPS or External Secrets")
+
+
 def _matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -150,6 +162,7 @@ CHECKS: tuple[Check, ...] = (
     Check("SEC004", "read-only-root-filesystem", "warning", "warn", _read_only_root),
     Check("SEC005", "host-namespaces", "error", "enforce", _host_namespaces),
     Check("SEC006", "host-path", "error", "enforce", _host_path),
+    Check("SEC007", "secret-in-git", "warning", "warn", _secret_in_git, kinds=("Secret",)),
     Check("RES001", "resources", "warning", "warn", _resources),
     Check("IMG001", "latest-tag", "warning", "warn", _latest),
     Check("XREF002", "selector-matches-template", "error", "enforce", _selector_matches_template),

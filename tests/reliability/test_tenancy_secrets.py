@@ -195,6 +195,8 @@ def test_credentials_and_secrets_never_leak(stack, secret, uid, namespace, capsy
     sha = push(stack, secret, repo, "secret", {"app/secret.yaml": plain,
                                                "app/cm.yaml": manifests.configmap()})
     assert wait_history(app, 1)["phase"] == "Succeeded"
+    # warned where an operator looks, by key name only
+    assert any("SEC007" in f and "password" in f for f in store.get_app(app).status["render"]["findings"])
     # a hand edit of the Secret: drift, and a diff an operator would read
     kubectl("patch", "secret", "db", "-n", namespace, "-p", '{"stringData":{"password":"hand-edit"}}')
     assert cli.main(["sweep", app, "--wait", "--timeout", "30"]) == 0

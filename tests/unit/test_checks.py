@@ -254,8 +254,8 @@ def test_the_api_table_covers_removals_from_1_16_to_1_32(api, kind, version, exp
 
 
 def test_every_check_has_a_unique_stable_id_and_a_severity():
-    assert set(checks.BY_ID) == {"SEC001", "SEC002", "SEC003", "SEC004", "SEC005", "SEC006", "RES001",
-                                 "IMG001", "NET001", "XREF001", "XREF002", "XREF003", "XREF004",
+    assert set(checks.BY_ID) == {"SEC001", "SEC002", "SEC003", "SEC004", "SEC005", "SEC006", "SEC007",
+                                 "RES001", "IMG001", "NET001", "XREF001", "XREF002", "XREF003", "XREF004",
                                  "API001", "API002", "SCH001", "SCH002"}
     assert all(c.severity in ("error", "warning") and c.default in ("enforce", "warn")
                for c in checks.BY_ID.values())
@@ -286,3 +286,14 @@ def test_run_as_non_root_false_at_pod_level():
     found = [f.finding.message for f in checks.run(render_files([("a.yaml", text.encode())]), {})
              if f.check.id == "SEC003"]
     assert found == ["container app: runAsNonRoot is false"]
+
+
+def test_a_secret_in_plain_text_is_warned_by_key_names_never_values():
+    text = ("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+            "data:\n  password: aHVudGVyMg==\nstringData:\n  token: s3cr3t-value\n")
+    found = [f for f in checks.run(render_files([("k8s/secret.yaml", text.encode())]), {})
+             if f.check.id == "SEC007"]
+    assert [(f.finding.file, f.finding.line, f.finding.column, f.finding.field) for f in found] == [
+        ("k8s/secret.yaml", 4, 1, "data"), ("k8s/secret.yaml", 6, 1, "stringData")]
+    assert "password" in found[0].finding.message and not checks.blocking(found)
+    assert not any("aHVudGVyMg" in str(f) or "s3cr3t" in str(f) for f in found)
