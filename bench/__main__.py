@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from bench import report
@@ -27,12 +28,18 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown group(s) {unknown}; choose from {', '.join(GROUPS)}")
     os.environ.setdefault("GITOPS_LOG_LEVEL", "WARNING")  # keep the figures readable
     records: list[report.Record] = []
+    failed = []
     for group in args.groups or GROUPS:
         module = __import__(f"bench.{group}", fromlist=["run"])
-        records += module.run()
+        try:
+            records += module.run()
+        except Exception:  # one broken group must not lose the others' figures
+            traceback.print_exc()
+            failed.append(group)
     path = report.write(records)
-    print(f"results: {path}", file=sys.stderr)
-    return 0
+    print(f"results: {path}" + (f"; FAILED groups: {', '.join(failed)}" if failed else ""),
+          file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

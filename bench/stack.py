@@ -19,11 +19,19 @@ def running() -> Iterator[local.Stack]:
     directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="bench-stack-"))
     st = local.up(directory)
     os.environ.update(st.env)
+    _forget_clients()  # an earlier group's stack had other ports
     try:
         yield st
     finally:
         if not reuse:
             local.down(directory)
+
+
+def _forget_clients() -> None:
+    from shared import bus, kube, store
+
+    for module in (store, bus, kube):
+        module.forget_clients()
 
 
 class WriteCounter:

@@ -27,6 +27,12 @@ from shared import config, messages, metering, topology
 MAX_PER_REQUEST = 1000  # the Publish RPC's limit
 
 
+def forget_clients() -> None:
+    """Drop cached clients (a process that moves to another emulator, e.g. benchmarks)."""
+    _publisher.cache_clear()
+    _publish_rpc.cache_clear()
+
+
 @functools.cache
 def _publisher() -> pubsub_v1.PublisherClient:
     return pubsub_v1.PublisherClient()

@@ -184,6 +184,12 @@ _clusters: dict[str, Cluster] = {}
 _clusters_lock = threading.Lock()
 
 
+def forget_clients() -> None:
+    """Drop cached clusters (a process that moves to another API server, e.g. benchmarks)."""
+    with _clusters_lock:
+        _clusters.clear()
+
+
 def cluster(name: str = IN_CLUSTER) -> Cluster:
     """The connection for a destination cluster: a kubeconfig context, or the current one."""
     with _clusters_lock:

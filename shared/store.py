@@ -60,6 +60,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def forget_clients() -> None:
+    """Drop the cached client (a process that moves to another emulator, e.g. benchmarks)."""
+    client.cache_clear()
+
+
 @functools.cache
 def client() -> firestore.Client:
     return metering.observe(firestore.Client(project=config.project()))
