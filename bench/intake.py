@@ -142,8 +142,9 @@ async def _open_loop(host: str, port: int, wire: list[bytes],
     loop = asyncio.get_running_loop()
 
     async def exchange(n: int) -> None:
-        for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
-            reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+        for attempt in (1, 2):  # a kept-alive connection the server closed: once more, on a new one
+            fresh = attempt == 2 or not idle
+            reader, writer = await asyncio.open_connection(host, port) if fresh else idle.pop()
             try:
                 writer.write(wire[n])
                 status_line = await reader.readline()
