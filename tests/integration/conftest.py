@@ -6,6 +6,7 @@ otherwise a fresh one is started in a temporary folder and stopped at the end.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -130,6 +131,27 @@ def create_app(name: str, repo: WorkRepo, namespace: str, *, automated: bool = T
     args += ["--auto-prune"] if prune else []
     args += ["--self-heal"] if (automated if self_heal is None else self_heal) else []
     assert cli.main(args) == 0
+
+
+def register_credential(url: str, username: str, password: str) -> None:
+    """`gitops repo add URL --password-stdin`, as an operator registers one (password on stdin)."""
+    from shared import cli
+
+    stdin, sys.stdin = sys.stdin, io.StringIO(password + "\n")
+    try:
+        assert cli.main(["repo", "add", url, "--username", username, "--password-stdin"]) == 0
+    finally:
+        sys.stdin = stdin
+
+
+def private_repo(stack: local.Stack, name: str) -> tuple[WorkRepo, str, str]:
+    """A repository under private/ (the git server wants basic auth), its credential registered
+    for the private/ prefix: (repo, username, password)."""
+    user, password = Path(stack.env["GITOPS_GIT_AUTH_FILE"]).read_text().split(":", 1)
+    register_credential(f"{stack.env['GITOPS_GIT_URL']}/private/", user, password)
+    repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"private/{name}",
+                    auth=(user, password))
+    return repo, user, password
 
 
 def function_log(stack: local.Stack, name: str) -> str:

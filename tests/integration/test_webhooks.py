@@ -11,13 +11,13 @@ import pytest
 
 from shared import cli, github, store, topology
 from shared.model import AppSpec
-from stack.gitrepo import WorkRepo
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
     function_log,
     kubectl_json,
     post,
+    private_repo,
     wait_for,
     wait_history,
     webhook,
@@ -100,17 +100,11 @@ def test_monorepo_push_renders_only_the_apps_whose_paths_changed(stack, secret, 
 
 
 def test_private_repository_over_basic_auth_keeps_the_credential_secret(stack, secret, uid, namespace):
-    user, password = Path(stack.env["GITOPS_GIT_AUTH_FILE"]).read_text().split(":", 1)
-    repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"private/repo-{uid}",
-                    auth=(user, password))
+    # without a credential the render fails and the push is retried, so it is registered first
+    repo, _, password = private_repo(stack, f"repo-{uid}")
     sha = repo.commit_and_push("private", {"app/cm.yaml": manifests.configmap("private-cm")})
     app = f"private-{uid}"
     create_app(app, repo, namespace)
-    # without a credential the render fails and the push is retried, so register it first
-    creds_file = Path(stack.env["GITOPS_REPO_CREDENTIALS_FILE"])
-    creds = json.loads(creds_file.read_text())
-    creds[f"{stack.env['GITOPS_GIT_URL']}/private/"] = {"username": user, "password": password}
-    creds_file.write_text(json.dumps(creds))
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(app, 1)["phase"] == "Succeeded"
     assert kubectl_json("get", "configmap", "private-cm", "-n", namespace)["data"]["greeting"] == "hello"

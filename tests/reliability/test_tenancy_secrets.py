@@ -8,7 +8,6 @@ every log file of the stack, history, diffs, CLI output and exception messages.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +15,13 @@ import pytest
 from shared import cli, credentials, gitfetch, projects, store
 from shared.manifests import ObjectId
 from shared.model import AppSpec, Destination
-from stack.gitrepo import WorkRepo
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
     kubectl,
     kubectl_json,
+    private_repo,
+    register_credential,
     wait_for,
     wait_history,
 )
@@ -179,17 +179,11 @@ def firestore_dump() -> str:
 
 
 def test_credentials_and_secrets_never_leak(stack, secret, uid, namespace, capsys):
-    user, password = Path(stack.env["GITOPS_GIT_AUTH_FILE"]).read_text().split(":", 1)
     webhook_secret = secret.decode()
     value = f"plain-text-value-{uid}"
-    repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"private/leak-{uid}",
-                    auth=(user, password))
+    repo, user, password = private_repo(stack, f"leak-{uid}")
     app = f"leak-{uid}"
     create_app(app, repo, namespace)
-    creds_file = Path(stack.env["GITOPS_REPO_CREDENTIALS_FILE"])
-    creds = json.loads(creds_file.read_text())
-    creds[f"{stack.env['GITOPS_GIT_URL']}/private/"] = {"username": user, "password": password}
-    creds_file.write_text(json.dumps(creds))
     plain = ("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: Opaque\n"
              f"stringData: {{password: {value}}}\n")
     sha = push(stack, secret, repo, "secret", {"app/secret.yaml": plain,
@@ -203,14 +197,11 @@ def test_credentials_and_secrets_never_leak(stack, secret, uid, namespace, capsy
     wait_for(lambda: history_count_at_least(app, 2), "the self-heal")
     # a wrong credential: the error names the repository, never the password tried
     wrong = credentials.Credential(username=user, password=f"wrong-{uid}")
-    creds[f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}"] = {"username": user,
-                                                                  "password": wrong.password}
-    creds_file.write_text(json.dumps(creds))
+    register_credential(f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}", user, wrong.password)
     with pytest.raises(gitfetch.FetchError) as err:
         gitfetch.ls_remote(repo.url)
     assert wrong.password not in str(err.value) and repo.url in str(err.value)
-    del creds[f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}"]
-    creds_file.write_text(json.dumps(creds))
+    assert cli.main(["repo", "remove", f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}"]) == 0
     capsys.readouterr()
     for argv in (["-o", "json", "app", "get", app], ["-o", "yaml", "app", "history", app],
                  ["app", "diff", app, "--revisions", "1", "2"], ["app", "diff", app],
