@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bench import report
+from bench import report, workload
 from bench.stack import WriteCounter, running
 
 OBJECTS = 500
@@ -31,17 +31,9 @@ def manifests(version: int = 0, changed: int = 0) -> list[dict[str, Any]]:
     per_kind = OBJECTS // 3 + 1
     for i in range(per_kind):
         name = f"app-{i:03d}"
-        labels = {"app": name}
-        objs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-                     "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": {
-                         "metadata": {"labels": labels}, "spec": {"containers": [
-                             {"name": "web", "image": "nginx:1.25",
-                              "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}})
-        objs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                     "spec": {"selector": labels, "ports": [{"port": 80, "protocol": "TCP"}]}})
         config_version = version if i < changed else 0
-        objs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                     "data": {"greeting": f"hello {config_version}"}})
+        objs += [workload.deployment(name, {"ports": workload.PORTS}), workload.service(name),
+                 workload.configmap(name, greeting=f"hello {config_version}")]
     return objs[:OBJECTS]
 
 

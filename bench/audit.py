@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bench import report
+from bench import report, workload
 from bench.stack import running
 
 APPS = 10
@@ -29,15 +29,9 @@ REPEAT = 3
 def app_objects(i: int) -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = []
     for j in range(PER_APP // 3 + 1):
-        name, labels = f"svc-{i}-{j:02d}", {"app": f"svc-{i}-{j:02d}"}
-        objs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-                     "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": {
-                         "metadata": {"labels": labels}, "spec": {"containers": [
-                             {"name": "web", "image": "nginx:1.25", "ports": [{"containerPort": 80}]}]}}}})
-        objs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                     "spec": {"selector": labels, "ports": [{"port": 80}]}})
-        objs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                     "data": {"greeting": "hello"}})
+        name = f"svc-{i}-{j:02d}"
+        objs += [workload.deployment(name, {"ports": [{"containerPort": 80}]}),
+                 workload.service(name, {"port": 80}), workload.configmap(name, greeting="hello")]
     return objs[:PER_APP]
 
 

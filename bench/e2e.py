@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from bench import funclogs, report
+from bench import funclogs, report, workload
 from bench.funclogs import percentile
 from bench.stack import running
 
@@ -44,18 +44,11 @@ def manifests(version: int) -> dict[str, str]:
     first ConfigMap carries `version`."""
     deploys, services, configs = [], [], []
     for i in range(5):
-        name, labels = f"web-{i}", {"app": f"web-{i}"}
-        deploys.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-                        "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": {
-                            "metadata": {"labels": labels}, "spec": {"containers": [
-                                {"name": "web", "image": "nginx:1.25",
-                                 "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
-                                 "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}})
-        services.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                         "spec": {"selector": labels, "ports": [{"port": 80, "protocol": "TCP"}]}})
+        name = f"web-{i}"
+        deploys.append(workload.deployment(name, {"resources": workload.LIMITS, "ports": workload.PORTS}))
+        services.append(workload.service(name))
     for i in range(10):
-        configs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"conf-{i}"},
-                        "data": {"version": str(version if i == 0 else 0)}})
+        configs.append(workload.configmap(f"conf-{i}", version=str(version if i == 0 else 0)))
     return {"app/deployments.yaml": yaml.safe_dump_all(deploys),
             "app/services.yaml": yaml.safe_dump_all(services),
             "app/config-a.yaml": yaml.safe_dump_all(configs[:5]),

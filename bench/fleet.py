@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from bench import funclogs, report
+from bench import funclogs, report, workload
 from bench.e2e import post_webhook
 from bench.stack import running
 
@@ -41,22 +41,11 @@ def apps() -> int:
 
 def app_files(i: int, version: int) -> str:
     name = f"app-{i:04d}"
-    labels = {"app": name}
-    objs = [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-         "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": {
-             "metadata": {"labels": labels}, "spec": {"serviceAccountName": name, "containers": [
-                 {"name": "web", "image": "nginx:1.25", "env": [{"name": "VERSION", "value": str(version)}],
-                  "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
-                  "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-         "spec": {"selector": labels, "ports": [{"port": 80, "protocol": "TCP"}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name},
-         "spec": {"rules": [{"host": f"{name}.example.com", "http": {"paths": [
-             {"path": "/", "pathType": "Prefix",
-              "backend": {"service": {"name": name, "port": {"number": 80}}}}]}}]}},
-    ]
+    container = {"env": [{"name": "VERSION", "value": str(version)}], "resources": workload.LIMITS,
+                 "ports": workload.PORTS}
+    objs = [workload.service_account(name),
+            workload.deployment(name, container, serviceAccountName=name),
+            workload.service(name), workload.ingress(name)]
     return yaml.safe_dump_all(objs)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bench import report
+from bench import report, workload
 from bench.e2e import post_webhook
 from bench.stack import running
 
@@ -32,18 +32,11 @@ def manifests(version: int) -> dict[str, str]:
     ServiceAccounts; ConfigMaps whose index is below version*OBJECTS/40 change with version."""
     objs: list[dict[str, Any]] = []
     for i in range(OBJECTS // 4 + 1):
-        name, labels = f"m-{i:04d}", {"app": f"m-{i:04d}"}
-        objs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-                     "spec": {"replicas": 0, "selector": {"matchLabels": labels}, "template": {
-                         "metadata": {"labels": labels}, "spec": {"containers": [
-                             {"name": "web", "image": "nginx:1.25",
-                              "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}}})
-        objs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                     "spec": {"selector": labels, "ports": [{"port": 80, "protocol": "TCP"}]}})
+        name = f"m-{i:04d}"
         changed = version and i < OBJECTS // 40
-        objs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                     "data": {"version": str(version if changed else 0)}})
-        objs.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+        objs += [workload.deployment(name, {"resources": workload.LIMITS}), workload.service(name),
+                 workload.configmap(name, version=str(version if changed else 0)),
+                 workload.service_account(name)]
     objs = objs[:OBJECTS]
     return {f"app/part-{k // 50:03d}.yaml": yaml.safe_dump_all(objs[k:k + 50])
             for k in range(0, len(objs), 50)}
