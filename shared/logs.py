@@ -47,12 +47,13 @@ def clear() -> None:
 
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
-_to_stderr = contextvars.ContextVar("to_stderr", default=False)
+_to_stderr = False  # for the whole process: a command's worker threads log there too
 
 
 def to_stderr() -> None:
     """For command-line tools: keep stdout for the command's own output (`-o json`)."""
-    _to_stderr.set(True)
+    global _to_stderr
+    _to_stderr = True
 
 
 def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
@@ -68,7 +69,7 @@ def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
         entry["logging.googleapis.com/trace"] = trace
     entry.update(_fields.get() or {})
     entry.update(fields)
-    stream = sys.stderr if _to_stderr.get() else sys.stdout
+    stream = sys.stderr if _to_stderr else sys.stdout
     stream.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
     stream.flush()
 
