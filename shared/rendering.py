@@ -68,12 +68,15 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "findings": [f.to_doc() for f in findings[:200]],
         "renderedAt": store.now(),
     })
-    if result.reads:  # pushes changing a base, value files or imports outside the path concern it
-        store.set_reads(spec, list(result.reads))
+    reads = sorted(result.reads)
+    if reads != (app.status.get("render") or {}).get("reads", []):
+        # pushes changing a base, value files or imports outside the path concern it (and
+        # no longer, once a render stops reading them); unchanged, the routing is not read
+        store.set_reads(spec, reads)
     pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
     apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
     status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),
-                                         "errors": [], "warnings": len(findings),
+                                         "reads": reads, "errors": [], "warnings": len(findings),
                                          "findings": [str(f) for f in findings[:20]]}}
     if not apply_now and app.status.get("sync", {}).get("revision") != rev:
         status["sync.status"] = "OutOfSync"

@@ -14,6 +14,11 @@ from tests.integration.conftest import create_app, kubectl, kubectl_json, wait_h
 pytestmark = pytest.mark.integration
 
 
+# the file lists of a push changing only base/ (all three: a commit without them changes
+# "unknown files", which concerns every application)
+BASE_ONLY = {"added": [], "modified": ["base/cm.yaml"], "removed": []}
+
+
 def push(stack, secret, repo, files):
     sha = repo.commit_and_push("sources", files)
     status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
@@ -54,9 +59,17 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
     # the render read base/: a push changing only base/ concerns the overlay's application
     change = repo.commit_and_push("base only", {"base/cm.yaml": manifests.configmap(greeting="hi")})
     status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", sha, change,
-                                                           changed={"modified": ["base/cm.yaml"]}))
+                                                           changed=BASE_ONLY))
     assert status == 200
     assert wait_history(app, 2, timeout=60)["commit"] == change
+    # once the overlay stops reading base/, a push changing only base/ no longer concerns it
+    own = push(stack, secret, repo, {"overlays/prod/kustomization.yaml": "resources: [cm.yaml]\n",
+                                     "overlays/prod/cm.yaml": manifests.configmap()})
+    assert wait_history(app, 3, timeout=60)["commit"] == own
+    later = repo.commit_and_push("base again", {"base/cm.yaml": manifests.configmap(greeting="ho")})
+    status, answer = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", own, later,
+                                                                changed=BASE_ONLY))
+    assert status == 200 and app in answer["skipped"] and app not in answer["apps"]
     # app set --source changes the options, validated by field
     assert cli.main(["app", "set", app, "--source", "{kustomize: {images: ['bad image']}}"]) == 1
     assert cli.main(["app", "set", app, "--source", "{kustomize: {namePrefix: staging-}}"]) == 0
