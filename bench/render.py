@@ -27,7 +27,7 @@ from typing import Any
 from bench import report
 
 RESOURCES = int(os.environ.get("GITOPS_BENCH_RENDER_RESOURCES", "10000"))
-ROUNDS = int(os.environ.get("GITOPS_BENCH_RENDER_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("GITOPS_BENCH_RENDER_ROUNDS", "5"))
 KUSTOMIZE_RESOURCES = int(os.environ.get("GITOPS_BENCH_RENDER_KUSTOMIZE_RESOURCES", "1000"))
 KUBE_VERSION = "1.20"  # the local API server's
 TARGET = 7500

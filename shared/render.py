@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from shared import fastyaml
 from shared.manifests import Loader, ObjectId, digest
 
 EXTENSIONS = (".yaml", ".yml", ".json")
@@ -104,12 +105,20 @@ class _Where:
 @dataclass(frozen=True)
 class Source:
     file: str
-    line: int
+    first_line: int  # 0 until asked: the fast path keeps no positions
     where: _Where | None = field(default=None, compare=False, repr=False)  # for positions
 
     @property
     def node(self) -> yaml.Node | None:
         return self.where.node() if self.where is not None else None
+
+    @property
+    def line(self) -> int:
+        """The object's first line, 1-based (0 when unknown)."""
+        if self.first_line:
+            return self.first_line
+        node = self.node
+        return node.start_mark.line + 1 if node is not None else 0
 
     def position(self, path: tuple[str | int, ...]) -> tuple[int, int]:
         """(line, column), 1-based, of a field inside this object's YAML (or its deepest parent)."""
@@ -180,8 +189,11 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
         out.errors.append(Finding(path, tab[0], tab[1], "", "YAML: a tab in indentation (YAML "
                                                              "indents with spaces only)"))
         return
-    loader = _Loader(text)
     holder = _Text(text)
+    plain = fastyaml.documents(text)
+    if plain is not None and _collect_plain(path, plain, holder, out):
+        return
+    loader = _Loader(text)
     index = -1
     try:
         while loader.check_node():
@@ -333,6 +345,18 @@ def _collect(path: str, node: yaml.Node, doc: Any, where: _Where, out: Rendered)
                                   _Where(where.text, where.document, index)))
 
 
+def _collect_plain(path: str, docs: list[Any], holder: _Text, out: Rendered) -> bool:
+    """The fast path's documents as objects, when each is one valid object; False (nothing
+    added) for a List kind or a structure error, whose positions only the careful path has."""
+    found = [(index, doc) for index, doc in enumerate(docs) if doc is not None]
+    if any(_is_list_kind(doc) or _structure_problem(doc) for _, doc in found):
+        return False
+    for index, doc in found:
+        out.objects.append(doc)
+        out.sources.append(Source(path, 0, _Where(holder, index, None)))
+    return True
+
+
 def _item_node(node: yaml.Node, index: int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -341,8 +365,12 @@ def _item_node(node: yaml.Node, index: int) -> yaml.Node | None:
     return None
 
 
+def _is_list_kind(doc: Any) -> bool:
+    return isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and "items" in doc
+
+
 def _flatten(doc: Any) -> list[Any]:
-    if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and "items" in doc:
+    if _is_list_kind(doc):
         items = doc.get("items") or []
         return list(items) if isinstance(items, list) else [doc]
     return [doc]

@@ -46,7 +46,7 @@ class Rule:
     errors, a Rule = they are checked against it, None = anything goes."""
 
     __slots__ = ("accept", "all_of", "any_of", "enum", "extra", "items", "leaf", "limits", "one_of",
-                 "pattern", "props", "required", "trivial", "type_text")
+                 "pattern", "plain", "props", "required", "trivial", "type_text")
 
     def __init__(self) -> None:
         self.accept: frozenset[type] | None = None
@@ -63,6 +63,7 @@ class Rule:
         self.limits: dict[str, float] = {}
         self.leaf = False  # only a type check
         self.trivial = False  # nothing to check at all
+        self.plain = False  # only types, properties, required and items
 
     def finish(self) -> Rule:
         structure = (self.props is not None or self.extra is not None or self.items is not None
@@ -70,6 +71,8 @@ class Rule:
                      or self.all_of or self.pattern is not None or self.limits)
         self.leaf = self.accept is not None and not structure
         self.trivial = self.accept is None and not structure
+        self.plain = not (self.enum is not None or self.one_of or self.any_of or self.all_of
+                          or self.pattern is not None or self.limits)
         return self
 
 
@@ -171,8 +174,6 @@ def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
         return
     if value is None:
         return
-    if rule.enum is not None and value not in rule.enum:
-        out.append((path, f"{_short(value)} is not one of {', '.join(map(repr, rule.enum))}"))
     if kind is dict:
         props, extra = rule.props, rule.extra
         if props is not None or extra is not None:
@@ -199,6 +200,10 @@ def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
             for i, item in enumerate(value):
                 if not (items.leaf and type(item) in items.accept):  # type: ignore[operator]
                     walk(items, item, (*path, i), out)
+    if rule.plain:
+        return
+    if rule.enum is not None and value not in rule.enum:
+        out.append((path, f"{_short(value)} is not one of {', '.join(map(repr, rule.enum))}"))
     if rule.pattern is not None and isinstance(value, str) and not rule.pattern.search(value):
         out.append((path, f"{_short(value)} does not match {rule.pattern.pattern!r}"))
     if rule.limits:
