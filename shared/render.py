@@ -411,12 +411,13 @@ def _line_of(node: yaml.Node, dotted: str) -> int:
 
 
 def _check_duplicates(out: Rendered) -> None:
-    seen: dict[ObjectId, Source] = {}
+    seen: dict[tuple[str, str, str, str], Source] = {}
     for obj, src in zip(out.objects, out.sources, strict=True):
-        oid = ObjectId.of(obj)
-        if oid in seen:
-            first = seen[oid]
+        # ObjectId.of's fields, as a plain tuple: every object passed _structure_problem
+        meta = obj["metadata"]
+        key = (obj["apiVersion"].rpartition("/")[0], obj["kind"], str(meta.get("namespace") or ""),
+               meta["name"])
+        first = seen.setdefault(key, src)
+        if first is not src:
             out.errors.append(Finding(src.file, src.line, 1, "metadata.name",
-                                      f"{oid} is also defined at {first.file}:{first.line}"))
-        else:
-            seen[oid] = src
+                                      f"{ObjectId.of(obj)} is also defined at {first.file}:{first.line}"))
