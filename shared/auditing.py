@@ -203,7 +203,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
         cluster = kube.cluster(spec.destination.cluster)
         desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
         owned = {inventory.entry_id(e): e for e in status.get("inventory") or []}
-        live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()])
+        live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()],
+                            complete=True, cached=True)
         drifted = find_drift(cluster, spec, desired, live, owned)
     except KubeError as exc:
         # the cluster cannot tell us: say so rather than keep a stale Synced

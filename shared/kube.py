@@ -133,10 +133,14 @@ class Cluster:
             raise
 
     def list(self, api_version: str, kind: str, namespace: str = "",
-             label_selector: str = "") -> list[dict[str, Any]]:
+             label_selector: str = "", cached: bool = False) -> list[dict[str, Any]]:
+        """`cached`: from the API server's watch cache (resourceVersion=0: no etcd read, may
+        trail the latest write by moments) rather than a consistent read from etcd."""
         res = self.resource(api_version, kind)
-        query = {"labelSelector": label_selector} if label_selector else None
-        _, payload = self._call("list", "GET", res.path(namespace), query)
+        query = {"labelSelector": label_selector} if label_selector else {}
+        if cached:
+            query["resourceVersion"] = "0"
+        _, payload = self._call("list", "GET", res.path(namespace), query or None)
         items = payload.get("items") or []
         for item in items:  # list items carry no apiVersion/kind
             item.setdefault("apiVersion", api_version)

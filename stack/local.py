@@ -204,6 +204,10 @@ def start_kube(st: Stack) -> None:
         "--leader-elect=false", "--port=0", "--secure-port=0",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'server.crt'}", "--use-service-account-credentials=false",
+        # its client's default 20 requests/s (burst 30) let a 1,000-Deployment rollout wait
+        # minutes on the controller, not on us; a managed control plane is not throttled so
+        "--kube-api-qps=300", "--kube-api-burst=600", "--concurrent-deployment-syncs=10",
+        "--concurrent-replicaset-syncs=10",
     ], str(logs / "kube-controller-manager.log"))
     st.procs.append(kcm)
     sa_url = f"https://127.0.0.1:{api_port}/api/v1/namespaces/default/serviceaccounts/default"

@@ -52,7 +52,7 @@ def test_crd_and_its_custom_resource_in_one_sync(stack, uid, namespace):
     kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
 
 
-def test_noop_sync_makes_no_write_and_no_per_object_request(stack, uid, namespace):
+def test_noop_sync_makes_no_write_and_only_point_reads(stack, uid, namespace):
     texts = [manifests.deployment(), manifests.service(), manifests.configmap(),
              manifests.ingress()]
     first, _ = sync(f"noop-{uid}", namespace, texts)
@@ -63,7 +63,7 @@ def test_noop_sync_makes_no_write_and_no_per_object_request(stack, uid, namespac
     second, _ = sync(f"noop-{uid}", namespace, texts, first.inventory)
     assert second.counts() == {"unchanged": 4}
     assert second.writes == 0
-    assert second.requests == {"list": 4}  # one per kind, nothing per object
+    assert second.requests == {"get": 4}  # one point read per object, no dry-run, no write
     after = {i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
              for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]}
     assert after == before
@@ -71,7 +71,32 @@ def test_noop_sync_makes_no_write_and_no_per_object_request(stack, uid, namespac
     texts[2] = manifests.configmap(greeting="changed")
     third, by_name = sync(f"noop-{uid}", namespace, texts, second.inventory)
     assert by_name["settings"].action == "configured"
-    assert third.requests == {"list": 4, "dry-run": 1, "apply": 1}
+    assert third.requests == {"get": 4, "dry-run": 1, "apply": 1}
+
+
+def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack, uid, namespace):
+    from shared.sync import GET_AT_MOST, live_objects
+
+    app = f"live-{uid}"
+    many = [manifests.configmap(name=f"cm{i}") for i in range(GET_AT_MOST + 1)]
+    result, _ = sync(app, namespace, [manifests.service(), *many])
+    assert not result.failed
+    # a Service of the same kind and namespace that is not the app's (no label): never its own
+    kubectl("create", "service", "clusterip", "stranger", "--tcp=80:80", "-n", namespace)
+    cluster = kube.cluster()
+    wanted = [yaml.safe_load(t) for t in [manifests.service(), *many]]
+    stranger = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "stranger", "namespace": namespace}}
+    for obj in wanted:
+        obj["metadata"]["namespace"] = namespace
+    before = cluster.request_counts()
+    live = live_objects(cluster, app, [*wanted, stranger])
+    after = cluster.request_counts()
+    assert {oid.name for oid in live} == {"web", *(f"cm{i}" for i in range(GET_AT_MOST + 1))}
+    # two Services read by name (the stranger's answer is dropped), the ConfigMaps listed
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)} \
+        == {"get": 2, "list": 1}
+    listed = live_objects(cluster, app, [wanted[0]], complete=True)  # what `gitops diff` does
+    assert {oid.name for oid in listed} == {"web"}
 
 
 def test_hand_edit_is_caught_by_the_dry_run_not_the_fast_path(stack, uid, namespace):
