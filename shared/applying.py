@@ -97,7 +97,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
     store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
         req.revision, (status.get("pin") or {}).get("revision", ""),
-        (status.get("lastHealthy") or {}).get("revision", "")})
+        (status.get("lastHealthy") or {}).get("revision", "")}, newest=begun.sequence)
     logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
               counts=result.counts(), apply_ms=round((finished - started).total_seconds() * 1000, 1),
               record_ms=round((time.perf_counter() - t_applied) * 1000, 1))

@@ -465,19 +465,28 @@ def release_lease(app_name: str, holder: str) -> None:
                    option=client().write_option(last_update_time=snap.update_time))
 
 
-def trim_history(app: str, limit: int, keep_revisions: set[str]) -> int:
+def trim_history(app: str, limit: int, keep_revisions: set[str], newest: int) -> int:
     """Keep the newest `limit` history entries; drop older ones, then every rendered
-    revision no remaining entry (nor the pin, nor the last healthy) refers to."""
-    entries = _history_snapshots(app)
-    dropped = entries[:-limit] if len(entries) > limit else []
+    revision no remaining entry (nor the pin, nor the last healthy) refers to.
+
+    `newest` is the sequence just written. Sequences are dense (each operation takes the
+    next one), so nothing is read while there are at most `limit` entries, and then only the
+    entries falling off and the kept ones' revision and start (it read every entry in full
+    after every sync)."""
+    if newest <= limit:
+        return 0
+    history = _app_ref(app).collection("history")
+    cut = firestore.FieldFilter("sequence", "<=", newest - limit)
+    dropped = list(history.where(filter=cut).select([]).stream())
     if not dropped:
         return 0
     batch = client().batch()
     for snap in dropped:
         batch.delete(snap.reference)
-    kept = [s.to_dict() or {} for s in entries[-limit:]]
+    kept = [s.to_dict() or {} for s in history.where(filter=firestore.FieldFilter(
+        "sequence", ">", newest - limit)).select(["revision", "startedAt"]).stream()]
     wanted = keep_revisions | {e.get("revision") for e in kept}
-    oldest_kept = min(e["startedAt"] for e in kept)
+    oldest_kept = min((e["startedAt"] for e in kept if "startedAt" in e), default=now())
     for snap in _app_ref(app).collection("revisions").select(["renderedAt"]).stream():
         rendered = (snap.to_dict() or {}).get("renderedAt")
         # only revisions older than every kept entry: newer ones may still be synced
