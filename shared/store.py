@@ -44,6 +44,10 @@ DONE_OPERATIONS_KEPT = 50
 QUERIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     (APPS, ("parent",), ()),
     ("history", (), ("sequence",)),
+    # trim_history: the entries falling off (sequence <=) and the kept ones (sequence >); a
+    # range on one field is served by the automatic single-field index
+    ("history", ("sequence",), ()),
+    ("history", ("sequence",), ()),
     ("drift", (), ("detectedAt",)),
 )
 

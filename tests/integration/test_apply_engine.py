@@ -85,7 +85,8 @@ def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack
     kubectl("create", "service", "clusterip", "stranger", "--tcp=80:80", "-n", namespace)
     cluster = kube.cluster()
     wanted = [yaml.safe_load(t) for t in [manifests.service(), *many]]
-    stranger = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "stranger", "namespace": namespace}}
+    stranger = {"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "stranger", "namespace": namespace}}
     for obj in wanted:
         obj["metadata"]["namespace"] = namespace
     before = cluster.request_counts()
