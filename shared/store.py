@@ -477,7 +477,7 @@ def trim_history(app: str, limit: int, keep_revisions: set[str], newest: int) ->
     next one), so nothing is read while there are at most `limit` entries, and then only the
     entries falling off and the kept ones' revision and start (it read every entry in full
     after every sync)."""
-    if newest <= limit:
+    if limit < 1 or newest <= limit:  # AppSpec refuses a limit under 1; never drop the newest
         return 0
     history = _app_ref(app).collection("history")
     cut = firestore.FieldFilter("sequence", "<=", newest - limit)
