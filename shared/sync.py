@@ -148,18 +148,18 @@ def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]], complet
     LIST's. Sync looks up only `objs`' own identities; the audit (orphans are drift) and
     `gitops diff` list, the audit from the watch cache, which filters in memory.
     """
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str], set[str]] = {}
     for o in objs:
         meta = o["metadata"]
-        groups.setdefault((o["apiVersion"], o["kind"], meta.get("namespace", "")), []).append(meta["name"])
+        groups.setdefault((o["apiVersion"], o["kind"], meta.get("namespace", "")), set()).add(meta["name"])
     live: dict[ObjectId, dict[str, Any]] = {}
     selector = f"{config.LABEL_APP}={app}"
     for (api_version, kind, namespace), names in sorted(groups.items()):
         try:
-            if not complete and len(set(names)) <= GET_AT_MOST and (
+            if not complete and len(names) <= GET_AT_MOST and (
                     namespace or not cluster.is_namespaced(api_version, kind)):
                 found = [with_retries(lambda a=api_version, k=kind, n=namespace, m=name:
-                                      cluster.get(a, k, n, m)) for name in sorted(set(names))]
+                                      cluster.get(a, k, n, m)) for name in sorted(names)]
                 items = [i for i in found if i is not None
                          and ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == app]
             else:
