@@ -1,36 +1,38 @@
 """All Pub/Sub access: publishing messages, and creating the topology.
 
-A call publishes all its messages in one request per 1,000 (the Publish RPC itself, with
-the client library's retry policy) and returns their ids. Every caller waits for its
-messages anyway, so the library's background batching, which starts threads and timers
-for each batch, would only add latency and CPU (awaiting publishes one by one through it
-costs ~18 ms per message). Messages of one ordering key keep their order: they travel in
-one request, in order, or in requests sent one after the other.
+A call publishes all its messages in one request per 1,000 (the Publish RPC itself, on the
+client library's channel with its retry policy: shared/rpc.py) and returns their ids.
+Every caller waits for its messages anyway, so the library's background batching, which
+starts threads and timers for each batch, would only add latency and CPU (awaiting
+publishes one by one through it costs ~18 ms per message). Messages of one ordering key
+keep their order: they travel in one request, in order, or in requests sent one after the
+other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import os
-import warnings
 from collections.abc import Sequence
-from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.api_core import retry as retries
 from google.cloud import pubsub_v1
+from google.pubsub_v1.types import pubsub as _pb
 
-from shared import config, messages, metering, topology
+from shared import coalesce, config, messages, metering, rpc, topology
 
 MAX_PER_REQUEST = 1000  # the Publish RPC's limit
+Item = tuple[str, bytes, dict[str, str]]  # a message: ordering key, data, attributes
 
 
 def forget_clients() -> None:
     """Drop cached clients (a process that moves to another emulator, e.g. benchmarks)."""
     _publisher.cache_clear()
     _publish_rpc.cache_clear()
+    _together.cache_clear()
 
 
 @functools.cache
@@ -39,53 +41,62 @@ def _publisher() -> pubsub_v1.PublisherClient:
 
 
 @functools.cache
-def _publish_rpc() -> Any:
-    """The generated client under the library's wrapper: its transport already honours
-    PUBSUB_EMULATOR_HOST. Reached through `.api`, which the library keeps but marks
-    deprecated (its own `publish` is the batching one we do not want here)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return _publisher().api
+def _publish_rpc() -> rpc.Unary:
+    """Publish as a plain protobuf RPC on the library's channel (shared/rpc.py says why),
+    whose transport already honours PUBSUB_EMULATOR_HOST; with the retryable codes of the
+    library's own policy."""
+    return rpc.Unary(_publisher().transport.grpc_channel, "/google.pubsub.v1.Publisher/Publish",
+                     _pb.PublishRequest.pb(), _pb.PublishResponse.pb(),
+                     (gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError,
+                      gexc.ResourceExhausted, gexc.ServiceUnavailable, gexc.Unknown, gexc.Cancelled))
 
 
 def topic_path(topic: str) -> str:
     return f"projects/{config.project()}/topics/{topic}"
 
 
-def _retry(timeout: float) -> retries.Retry:
-    """Pub/Sub's retryable codes, retried within `timeout` seconds in all (the generated
-    client's default policy would keep retrying an unreachable server far longer)."""
-    return retries.Retry(predicate=retries.if_exception_type(
-        gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.ResourceExhausted,
-        gexc.ServiceUnavailable, gexc.Unknown, gexc.Cancelled), timeout=timeout)
-
-
-def _publish_all(topic: str, items: list[tuple[str, bytes, dict[str, str]]],
+def _publish_all(topic: str, items: list[Item],
                  timeout: float = 60) -> list[str]:
-    """Publish (ordering key, data, attributes) items together, then wait for them all."""
-    api = _publish_rpc()
+    """Publish (ordering key, data, attributes) items together, then wait for them all;
+    within `timeout` seconds per request of up to 1,000, retries included."""
+    publish_rpc, message = _publish_rpc(), _pb.PubsubMessage.pb()
     path = topic_path(topic)
+    metadata = [rpc.routing_header(topic=path)]
     ids: list[str] = []
     for start in range(0, len(items), MAX_PER_REQUEST):
-        batch = [pubsub_v1.types.PubsubMessage(data=data, attributes=attrs, ordering_key=key)
+        batch = [message(data=data, attributes=attrs, ordering_key=key)
                  for key, data, attrs in items[start:start + MAX_PER_REQUEST]]
-        ids += list(api.publish(topic=path, messages=batch, timeout=timeout,
-                                retry=_retry(timeout)).message_ids)
+        request = _pb.PublishRequest.pb()(topic=path, messages=batch)
+        ids += publish_rpc(request, timeout=timeout, metadata=metadata).message_ids
         metering.count("published", len(batch))
         metering.count("published_bytes", sum(max(1000, len(m.data)) for m in batch))  # as billed
     return ids
 
 
 def publish(topic: str, batch: Sequence[messages.Message], *, order_by_app: bool = True,
-            timeout: float = 60) -> list[str]:
+            timeout: float = 60, together: bool = False) -> list[str]:
     """Publish messages to a topic; return their message ids. Raises on any failure (after
-    retrying for up to `timeout` seconds)."""
+    retrying for up to `timeout` seconds). `together`: in one request with what other
+    threads of the process publish to the topic at the same moment (shared/coalesce.py)."""
     items = []
     for message in batch:
         app = getattr(message, "app", "")
         items.append((app if order_by_app else "", messages.encode(message),
                       {"kind": message.kind, "app": app, "operation": message.operation}))
+    if together:
+        return _together(topic).submit(items, timeout)
     return _publish_all(topic, items, timeout)
+
+
+@functools.cache
+def _together(topic: str) -> coalesce.Coalescer[list[Item], list[str]]:
+    def publish_groups(groups: Sequence[list[Item]], timeout: float) -> list[list[str]]:
+        ids = _publish_all(topic, [item for group in groups for item in group], timeout)
+        starts = list(itertools.accumulate((len(g) for g in groups), initial=0))
+        return [ids[a:b] for a, b in itertools.pairwise(starts)]
+
+    return coalesce.Coalescer(publish_groups, max_items=100,
+                              linger_s=float(os.environ.get('GITOPS_LINGER_MS', '2')) / 1000)
 
 
 def publish_events(topic: str, events: Sequence[dict]) -> list[str]:

@@ -15,16 +15,21 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # app -> why
 
 
-def plan_push(push: Push, delivery: str) -> Plan:
+def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
     plan = Plan()
     keys = {repourl.normalize(u) for u in push.repo_urls}
-    apps = {a.name: a for key in sorted(keys) for a in store.apps_for_repo(key)}
+    repos = [store.apps_for_repo(key, timeout) for key in sorted(keys)]
+    apps = {a.name: a for repo in repos for a in repo.specs}
+    concerned: set[str] = set()
+    for repo in repos:
+        names = repo.concerned(push.changed_paths)
+        concerned |= {a.name for a in repo.specs} if names is None else names
     for name, spec in sorted(apps.items()):
         if not spec.matches_ref(push.ref, push.default_branch):
             plan.skipped[name] = f"targets {spec.targetRevision}, push is to {push.ref}"
         elif push.deleted:
             plan.skipped[name] = f"{push.ref} was deleted"
-        elif not spec.concerned_by(push.changed_paths):
+        elif name not in concerned:
             plan.skipped[name] = f"no change under {spec.path} or its watched paths"
         else:
             plan.requests.append(RenderRequest(

@@ -136,15 +136,6 @@ class AppSpec:
             source=dict(doc.get("source") or {}),
         )
 
-    def concerned_by(self, changed: frozenset[str] | None) -> bool:
-        """True when a change to these repository paths may change what this app renders."""
-        if changed is None:
-            return True
-        folders = [p.strip("/") for p in (self.path, *self.watchPaths)]
-        if any(f in ("", ".") for f in folders):
-            return True
-        return any(c == f or c.startswith(f + "/") for c in changed for f in folders)
-
     def head(self, refs: dict[str, str]) -> tuple[str, str] | None:
         """(ref, commit) the target revision points at in a remote's refs ('' ref for HEAD)."""
         target = self.targetRevision
@@ -161,3 +152,37 @@ class AppSpec:
         if target.startswith("refs/"):
             return ref == target
         return ref in (f"refs/heads/{target}", f"refs/tags/{target}")
+
+
+class RepoApps:
+    """The applications on one repository, indexed to route a push: which of them a set of
+    changed paths concerns, in one dictionary look-up per folder of each path rather than a
+    comparison per application (a monorepo's index is built once per version of its routes).
+
+    A change concerns an application when it is in the application's path or one of its
+    watched paths, or in any folder under them; an application on the repository's root
+    (path "" or ".") is concerned by every change."""
+
+    def __init__(self, specs: tuple[AppSpec, ...]) -> None:
+        self.specs = specs
+        self._everything: set[str] = set()  # apps on the repository's root
+        self._by_folder: dict[str, set[str]] = {}
+        for spec in specs:
+            folders = [p.strip("/") for p in (spec.path, *spec.watchPaths)]
+            if any(f in ("", ".") for f in folders):
+                self._everything.add(spec.name)
+            for f in folders:
+                self._by_folder.setdefault(f, set()).add(spec.name)
+
+    def concerned(self, changed: frozenset[str] | None) -> set[str] | None:
+        """The names of the applications these changed paths concern; None (all of them)
+        when the push does not say which paths it changed."""
+        if changed is None:
+            return None
+        found = set(self._everything)
+        for path in changed:
+            # the path itself and each folder above it (a/b/c: a, a/b, a/b/c)
+            ends = [i for i, ch in enumerate(path) if ch == "/"]
+            for folder in (*(path[:i] for i in ends), path):
+                found.update(self._by_folder.get(folder, ()))
+        return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import flask
 import functions_framework
@@ -10,7 +11,9 @@ import functions_framework
 from shared import bus, config, github, logs, metering, store, topology
 from shared.intake import plan_push
 
-PUBLISH_TIMEOUT_S = 5
+# GitHub waits 10 s for an answer: the Firestore and Pub/Sub calls give up before that, so a
+# redelivery is never taken for a duplicate of a delivery still being processed
+ANSWER_WITHIN_S = 8.0
 
 
 def _answer(status: int, **body: object) -> flask.Response:
@@ -44,15 +47,15 @@ def intake(request: flask.Request) -> flask.Response:
     except github.WebhookError as exc:
         logs.warning("webhook refused", status=exc.status, reason=str(exc))
         return _answer(exc.status, error=str(exc))
-    if delivery and not store.record_delivery(delivery):
+    deadline = time.monotonic() + ANSWER_WITHIN_S
+    if delivery and not store.record_delivery(delivery, timeout=deadline - time.monotonic()):
         logs.info("duplicate delivery")
         return _answer(200, result="duplicate")
-    plan = plan_push(push, delivery)
     try:
+        plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
         if plan.requests:
-            # GitHub waits 10 s for an answer: fail before that, so its redelivery is not
-            # taken for a duplicate of a delivery still being published
-            bus.publish(topology.RENDER, plan.requests, timeout=PUBLISH_TIMEOUT_S)
+            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(),
+                        together=True)
     except Exception:
         if delivery:
             store.forget_delivery(delivery)  # so that GitHub's redelivery is processed

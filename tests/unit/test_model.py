@@ -1,9 +1,11 @@
-"""Application specs: validation, ref matching, repo URL normalisation."""
+"""Application specs: validation, ref matching, repo URL normalisation, push routing."""
+
+import random
 
 import pytest
 
 from shared import repourl
-from shared.model import AppSpec, Destination, SpecError, SyncPolicy
+from shared.model import AppSpec, Destination, RepoApps, SpecError, SyncPolicy
 
 
 @pytest.mark.parametrize("url", [
@@ -56,3 +58,47 @@ def test_head_resolves_the_target_in_a_remotes_refs():
     assert AppSpec(name="a", repoURL="r", targetRevision="main").head(refs) == ("refs/heads/main", "a" * 40)
     assert AppSpec(name="a", repoURL="r", targetRevision="v1").head(refs) == ("refs/tags/v1", "b" * 40)
     assert AppSpec(name="a", repoURL="r", targetRevision="nope").head(refs) is None
+
+
+def _repo(**paths: tuple[str, ...]) -> RepoApps:
+    """Apps named by keyword: (path, *watched paths)."""
+    return RepoApps(tuple(AppSpec(name=name, repoURL="r", path=p[0], watchPaths=p[1:])
+                          for name, p in paths.items()))
+
+
+@pytest.mark.parametrize("changed,concerned", [
+    ({"apps/a1/deploy.yaml"}, {"a1"}),
+    ({"apps/a10/deploy.yaml"}, {"a10"}),            # a1 is not a prefix of a10
+    ({"apps/a1"}, {"a1"}),                          # the folder itself (a submodule, a rename)
+    ({"apps/a1x/deploy.yaml"}, set()),
+    ({"base/common.yaml"}, {"a1", "a10"}),          # a watched shared base
+    ({"base/x/y.yaml", "apps/b/z.yaml"}, {"a1", "a10", "b"}),
+    ({"README.md"}, set()),
+    (set(), set()),
+])
+def test_a_push_concerns_the_apps_whose_folders_it_changed(changed, concerned):
+    repo = _repo(a1=("apps/a1", "base/"), a10=("/apps/a10/", "base"), b=("apps/b",))
+    assert repo.concerned(frozenset(changed)) == concerned
+
+
+def test_an_app_on_the_root_is_concerned_by_every_change_and_unknown_paths_concern_all():
+    repo = _repo(root=(".",), a=("apps/a",))
+    assert repo.concerned(frozenset({"docs/x.md"})) == {"root"}
+    assert repo.concerned(None) is None
+
+
+def test_the_index_agrees_with_the_plain_rule_on_random_trees():
+    def plain(spec, changed):  # the rule, one comparison per application and path
+        folders = [p.strip("/") for p in (spec.path, *spec.watchPaths)]
+        return any(f in ("", ".") for f in folders) or any(
+            c == f or c.startswith(f + "/") for c in changed for f in folders)
+
+    rng = random.Random(7)
+    parts = ["a", "b", "ab", "a.b", "c-d"]
+    folder = lambda: "/".join(rng.choice(parts) for _ in range(rng.randint(1, 3)))  # noqa: E731
+    for _ in range(500):
+        specs = tuple(AppSpec(name=f"app{i}", repoURL="r", path=folder(),
+                              watchPaths=tuple(folder() for _ in range(rng.randint(0, 2))))
+                      for i in range(rng.randint(1, 6)))
+        changed = frozenset(folder() + rng.choice(["", "/x.yaml"]) for _ in range(rng.randint(0, 4)))
+        assert RepoApps(specs).concerned(changed) == {s.name for s in specs if plain(s, changed)}
