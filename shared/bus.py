@@ -95,8 +95,7 @@ def _together(topic: str) -> coalesce.Coalescer[list[Item], list[str]]:
         starts = list(itertools.accumulate((len(g) for g in groups), initial=0))
         return [ids[a:b] for a, b in itertools.pairwise(starts)]
 
-    return coalesce.Coalescer(publish_groups, max_items=100,
-                              linger_s=float(os.environ.get('GITOPS_LINGER_MS', '2')) / 1000)
+    return coalesce.Coalescer(publish_groups, max_items=100)
 
 
 def publish_events(topic: str, events: Sequence[dict]) -> list[str]:

@@ -13,7 +13,6 @@ reads was read after each of its items arrived.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,11 +48,9 @@ class Coalescer(Generic[T, R]):
     the exception."""
 
     def __init__(self, call: Callable[[Sequence[T], float], Sequence[R | Exception]],
-                 max_items: int, linger_s: float = 0.0) -> None:
+                 max_items: int) -> None:
         self._call = call
         self._max = max_items
-        self._linger = linger_s
-        self._last_end = -math.inf
         self._lock = threading.Lock()
         self._waiting: list[_Slot[T, R]] = []
         self._busy = False  # a call is in flight (or its successor is being handed over)
@@ -69,8 +66,6 @@ class Coalescer(Generic[T, R]):
         if not lead:
             slot.wake.acquire()
         if not slot.done:  # this thread makes the next call, with the oldest waiting items
-            if time.monotonic() - self._last_end < self._linger:
-                time.sleep(self._linger)  # back-to-back calls: let the next one gather more
             with self._lock:
                 batch = [slot, *self._waiting[:self._max - 1]]
                 del self._waiting[:self._max - 1]
@@ -97,7 +92,6 @@ class Coalescer(Generic[T, R]):
         for s in batch[1:]:  # batch[0] is this thread's own
             s.wake.release()
         with self._lock:
-            self._last_end = time.monotonic()
             successor = self._waiting.pop(0) if self._waiting else None
             self._busy = successor is not None
         if successor is not None:

@@ -282,7 +282,6 @@ def _delivery_ref(delivery_id: str) -> firestore.DocumentReference:
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 COMMIT_MAX = 500  # writes per commit
-LINGER_S = float(os.environ.get('GITOPS_LINGER_MS', '2')) / 1000
 
 
 class _HotPath:
@@ -301,8 +300,7 @@ class _HotPath:
                               _pb.GetDocumentRequest.pb(), _pb_doc.Document.pb(),
                               (gexc.DeadlineExceeded, gexc.InternalServerError,
                                gexc.ResourceExhausted, gexc.ServiceUnavailable))
-        self._creates = coalesce.Coalescer(self._create_all, max_items=COMMIT_MAX,
-                                           linger_s=LINGER_S)
+        self._creates = coalesce.Coalescer(self._create_all, max_items=COMMIT_MAX)
         self._reads: dict[str, coalesce.Coalescer[None, str]] = {}
         self._reads_lock = threading.Lock()
 
@@ -363,7 +361,7 @@ class _HotPath:
             if reads is None:
                 reads = self._reads[name] = coalesce.Coalescer(
                     lambda items, timeout, name=name: [self._read_routes(name, timeout)] * len(items),
-                    max_items=1_000_000, linger_s=LINGER_S)
+                    max_items=1_000_000)
         return reads.submit(None, timeout)
 
     def _read_routes(self, name: str, timeout: float) -> str:
