@@ -8,6 +8,7 @@ answers a good request afterwards.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.parse
 import uuid
@@ -259,9 +260,11 @@ def _raw_request(url: str, head: str, body: bytes) -> tuple[int, bytes]:
         while True:
             chunk = s.recv(65536)
             data += chunk
-            head_done = b"\r\n\r\n" in data
-            body_done = b"Transfer-Encoding: chunked" not in data or data.endswith(b"0\r\n\r\n")
-            if not chunk or (head_done and body_done and b"Connection: close" not in head.encode()):
+            answer_head, done, answer_body = data.partition(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length: *(\d+)", answer_head)
+            body_done = (len(answer_body) >= int(length.group(1)) if length
+                         else answer_body.endswith(b"0\r\n\r\n"))  # chunked
+            if not chunk or (done and body_done and b"Connection: close" not in head.encode()):
                 break
         return int(data.split(b" ", 2)[1]), data
 
