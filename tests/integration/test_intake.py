@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from shared import github, store, topology
@@ -62,6 +64,36 @@ def test_redelivery_of_the_same_delivery_id_publishes_nothing(stack, secret, uid
     status, body = webhook(stack, secret, pushed[1], delivery=f"dup-{uid}")
     assert (status, body["result"]) == (200, "duplicate")
     assert len(seen.drain()) == 1
+
+
+def test_a_burst_with_redeliveries_among_it_publishes_each_delivery_once(stack, secret, uid, repo,
+                                                                        namespace, pushed, observe):
+    """Concurrent requests share their Firestore commits and Publish requests (shared/coalesce.py):
+    each still gets its own answer, and a redelivery racing its original is a duplicate."""
+    create_app(f"burst-{uid}", repo, namespace, automated=False)
+    seen = observe(topology.RENDER)
+    deliveries = [f"burst-{uid}-{i}" for i in range(24)] + [f"burst-{uid}-{i}" for i in range(0, 24, 3)]
+    with ThreadPoolExecutor(len(deliveries)) as pool:
+        answers = list(pool.map(lambda d: webhook(stack, secret, pushed[1], delivery=d), deliveries))
+    assert all(status == 200 for status, _ in answers)
+    results = [body["result"] for _, body in answers]
+    assert results.count("accepted") == 24 and results.count("duplicate") == 8
+    operations = [m["operation"] for m in seen.drain(2)]
+    assert sorted(operations) == sorted(f"burst-{uid}-{i}:burst-{uid}" for i in range(24))
+
+
+def test_creates_committed_together_answer_each_for_itself(stack, uid):
+    """One atomic commit of several creates; when one exists, each is tried alone."""
+    hot = store._hot()
+    name = lambda i: store._delivery_ref(f"together-{uid}-{i}")._document_path  # noqa: E731
+    assert store.record_delivery(f"together-{uid}-1")
+    when = {"expireAt": store.now()}
+    items = [(name(0), when), (name(1), when), (name(2), when), (name(0), when)]
+    assert hot._create_all(items, 10) == [True, False, True, False]
+    assert hot._create_all([(name(3), when), (name(4), when)], 10) == [True, True]
+    assert not store.record_delivery(f"together-{uid}-4")
+    # an id that is no plain document id is kept under its hash, not refused
+    assert store.record_delivery(f"odd/{uid}/id") and not store.record_delivery(f"odd/{uid}/id")
 
 
 def test_other_events_and_branch_deletions_publish_nothing(stack, secret, uid, repo, namespace,
