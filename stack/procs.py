@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,10 +38,22 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+_given: set[int] = set()
+_given_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, and never one this process handed out before: the kernel may give a
+    just-released port again, and components started together bind theirs only later (two
+    functions once got the same one, and the second never started)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with _given_lock:
+            if port not in _given:
+                _given.add(port)
+                return port
 
 
 def start(name: str, argv: list[str], log_path: str, env: dict[str, str] | None = None,
