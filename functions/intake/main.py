@@ -34,8 +34,7 @@ async def intake(request: Request) -> Response:
         body = await _read_limited(request, config.max_webhook_bytes())
     except github.WebhookError as exc:
         # answered at once, and the connection closed: the rest of the body is never read
-        status, answer = await asyncio.to_thread(_refused, request.headers, exc)
-        return _response(status, answer, close=True)
+        return _response(*_refused(request.headers, exc), close=True)
     status, answer = await asyncio.to_thread(handle, request.headers, body)
     return _response(status, answer)
 
