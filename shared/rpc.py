@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 from google.api_core import exceptions as gexc
+from google.api_core.gapic_v1 import routing_header as gapic_routing_header
 
 Metadata = Sequence[tuple[str, str]]
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.1, 10.0
@@ -56,6 +57,4 @@ class Unary:
 
 def routing_header(**params: str) -> tuple[str, str]:
     """The `x-goog-request-params` header Google's front ends route a request by."""
-    from google.api_core.gapic_v1 import routing_header as header
-
-    return header.to_grpc_metadata(tuple(params.items()))
+    return gapic_routing_header.to_grpc_metadata(tuple(params.items()))

@@ -293,6 +293,7 @@ class _HotPath:
         channel = fs._firestore_api.transport.grpc_channel
         self._database = fs._database_string
         self._metadata = list(fs._rpc_metadata)  # the database prefix (and the emulator's auth)
+        self._commit_metadata = [*self._metadata, rpc.routing_header(database=self._database)]
         self._commit = rpc.Unary(channel, "/google.firestore.v1.Firestore/Commit",
                                  _pb.CommitRequest.pb(), _pb.CommitResponse.pb(),
                                  (gexc.ResourceExhausted, gexc.ServiceUnavailable))
@@ -350,26 +351,25 @@ class _HotPath:
 
     def _commit_writes(self, writes: list[Any], timeout: float) -> None:
         request = _pb.CommitRequest.pb()(database=self._database, writes=writes)
-        self._commit(request, timeout=timeout, metadata=[
-            *self._metadata, rpc.routing_header(database=self._database)])
+        self._commit(request, timeout=timeout, metadata=self._commit_metadata)
 
     def routes(self, ref: firestore.DocumentReference, timeout: float) -> str:
         """A repository document's routes, as stored (JSON; empty if it does not exist)."""
         name = ref._document_path
         with self._reads_lock:
             reads = self._reads.get(name)
-            if reads is None:
+            if reads is None:  # one per repository, with its request made once
+                request = _pb.GetDocumentRequest.pb()(name=name)
+                request.mask.field_paths.append("routes")
+                metadata = [*self._metadata, rpc.routing_header(name=name)]
                 reads = self._reads[name] = coalesce.Coalescer(
-                    lambda items, timeout, name=name: [self._read_routes(name, timeout)] * len(items),
+                    lambda items, timeout: [self._read_routes(request, metadata, timeout)] * len(items),
                     max_items=1_000_000)
         return reads.submit(None, timeout)
 
-    def _read_routes(self, name: str, timeout: float) -> str:
-        request = _pb.GetDocumentRequest.pb()(name=name)
-        request.mask.field_paths.append("routes")
+    def _read_routes(self, request: Any, metadata: rpc.Metadata, timeout: float) -> str:
         try:
-            doc = self._get(request, timeout=timeout,
-                            metadata=[*self._metadata, rpc.routing_header(name=name)])
+            doc = self._get(request, timeout=timeout, metadata=metadata)
             raw = doc.fields["routes"].string_value if "routes" in doc.fields else ""
         except gexc.NotFound:
             raw = ""
