@@ -244,14 +244,14 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     """gitops app sync --dry-run: render the commit here and ask the API server, write nothing."""
     import dataclasses
 
-    from shared import appofapps, kube, sandbox, sources
+    from shared import appofapps, kube, sources, trees
     from shared.prepare import prepare
     from shared.sync import Options, preview
 
     spec = app.spec
     repo = gitfetch.fetch(spec.repoURL, commit, ref or None)
     kube_version = spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
-    _, rendered = sources.render(sandbox.GitTree(repo, commit), sources.Request.of(spec, kube_version))
+    _, rendered = sources.render(trees.GitTree(repo, commit), sources.Request.of(spec, kube_version))
     if rendered.errors:
         raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")
     _, objs = appofapps.split(rendered.objects)

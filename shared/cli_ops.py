@@ -134,7 +134,7 @@ def render_path(args: argparse.Namespace) -> int:
 
     The folder is rendered as the render function would (Directory, Kustomize, Helm or Jsonnet,
     chosen from its files); inside a Git checkout, paths are named from the checkout's top."""
-    from shared import checks, sandbox, sources
+    from shared import checks, sources, trees
 
     folder = Path(args.path).resolve()
     if not folder.is_dir():
@@ -149,7 +149,7 @@ def render_path(args: argparse.Namespace) -> int:
                               kube_version=args.kube_version or "",
                               namespace=helm.get("namespace") or "default",
                               release=helm.get("releaseName") or "release")
-    kind, out = sources.render(sandbox.FolderTree(top), request)
+    kind, out = sources.render(trees.FolderTree(top), request)
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
     findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
     blocked = checks.blocking(findings)

@@ -3,6 +3,11 @@
 Repositories are cached as bare repos under a temp folder, keyed by URL, so a warm
 function instance only fetches what is new. Files are read straight from the
 object store (no checkout on disk).
+
+The remote is untrusted (a tenant may run its own git server): the pack it sends is
+spooled to disk within MAX_PACK_BYTES and screened (shared/packscreen.py: every object's
+inflated size, deltas included, read from its header) before dulwich inflates anything,
+so a small pack holding a 1 GB sparse blob never reaches memory.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dulwich.errors import NotGitRepository
 from dulwich.objects import Commit, Tree
 from dulwich.repo import Repo
 
-from shared import credentials
+from shared import credentials, packscreen
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -111,7 +116,15 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
             return [v for k, v in refs.items() if k.startswith((b"refs/heads/", b"refs/tags/"))]
 
         try:
-            client.fetch(path, repo, determine_wants=wants)
+            with tempfile.TemporaryFile(prefix="incoming-", dir=repo.controldir()) as pack:
+                sink = packscreen.CappedWriter(pack, packscreen.MAX_PACK_BYTES)
+                client.fetch_pack(path, wants, repo.get_graph_walker(), sink.write)
+                if pack.tell():
+                    packscreen.screen(pack)
+                    pack.seek(0)
+                    repo.object_store.add_thin_pack(pack.read, None)
+        except packscreen.TooLarge as exc:
+            raise CommitNotFound(f"fetching {url}: {exc}") from None
         except Exception as exc:
             raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
         if sha.encode() not in repo.object_store:
@@ -135,12 +148,13 @@ def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]
     """Yield (path relative to the repo root, content) of every regular file under folder."""
     for path, mode, blob in entries(repo, sha, folder):
         if stat.S_ISREG(mode):
-            yield path, repo[blob].data
+            yield path.decode(errors="replace"), repo[blob].data
 
 
-def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator[tuple[str, int, bytes]]:
-    """Yield (path relative to the repo root, mode, blob id) of the files and symlinks under folder
-    (submodules are left out). FileNotFoundError when the folder is not in the commit."""
+def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator[tuple[bytes, int, bytes]]:
+    """Yield (path relative to the repo root, as raw bytes: the caller checks it, mode, blob id)
+    of the files and symlinks under folder (submodules are left out). FileNotFoundError when
+    the folder is not in the commit."""
     commit = repo[sha.encode()]
     tree = repo[commit.tree]
     prefix = folder.strip("/")
@@ -157,7 +171,7 @@ def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator
             raise FileNotFoundError(f"path {folder!r} is not a folder at {sha[:7]}")
     else:
         prefix = ""
-    yield from _walk(repo, tree, prefix, recurse)
+    yield from _walk(repo, tree, prefix.encode(), recurse)
 
 
 def blob(repo: Repo, blob_id: bytes) -> bytes:
@@ -165,10 +179,30 @@ def blob(repo: Repo, blob_id: bytes) -> bytes:
     return repo[blob_id].data
 
 
-def _walk(repo: Repo, tree: Tree, prefix: str, recurse: bool) -> Iterator[tuple[str, int, bytes]]:
+def blob_size(repo: Repo, blob_id: bytes) -> int:
+    """A blob's size, read from its object header (its content is not inflated)."""
+    return packscreen.object_size(repo, blob_id)
+
+
+def lookup(repo: Repo, sha: str, path: str) -> tuple[int, bytes] | None:
+    """(mode, object id) of one path in the commit, or None when it is not there."""
+    node: Any = repo[repo[sha.encode()].tree]
+    mode, obj = stat.S_IFDIR, node.id
+    for part in path.split("/") if path not in ("", ".") else []:
+        if not isinstance(node, Tree):
+            return None
+        try:
+            mode, obj = node[part.encode()]
+        except KeyError:
+            return None
+        node = repo[obj] if stat.S_ISDIR(mode) else None
+    return mode, obj
+
+
+def _walk(repo: Repo, tree: Tree, prefix: bytes, recurse: bool) -> Iterator[tuple[bytes, int, bytes]]:
     for entry in tree.iteritems():
-        name = entry.path.decode(errors="replace")
-        path = f"{prefix}/{name}" if prefix else name
+        name = entry.path
+        path = prefix + b"/" + name if prefix else name
         if stat.S_ISDIR(entry.mode):
             if recurse:
                 yield from _walk(repo, repo[entry.sha], path, recurse)

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from shared import sandbox, secrets, sources, store
+from shared import secrets, sources, store, trees
 from shared.render import Finding, Rendered
 
 VERSION = 1  # bump when a renderer's output for the same input changes (a new tool version)
@@ -74,7 +74,7 @@ def _recall(digest: str) -> tuple[str, Rendered, tuple[str, ...]] | None:
         return hit
 
 
-def render(tree: sandbox.Tree, repo_key: str, commit: str, request: sources.Request,
+def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Request,
            shared: bool = True) -> Result:
     """The request's render at commit: from memory, from Firestore (shared=True), or made here."""
     try:

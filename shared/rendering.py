@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-from shared import checks, gitfetch, githubapi, logs, manifests, rendercache, sandbox, secrets, sources, store
+from shared import checks, gitfetch, githubapi, logs, manifests, rendercache, secrets, sources, store, trees
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.render import Finding
@@ -31,7 +31,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)
     # one render per (repo, commit, path, source options) however many apps share it
-    result = rendercache.render(sandbox.GitTree(repo, req.commit), spec.repo_key, req.commit,
+    result = rendercache.render(trees.GitTree(repo, req.commit), spec.repo_key, req.commit,
                                 sources.Request.of(spec, kube_version))
     rendered = result.rendered
     if rendered.errors:
@@ -105,7 +105,7 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     request = sources.Request.of(spec, revision.get("kubeVersion", ""), path=revision.get("path", spec.path),
                                  source=revision.get("sourceOptions", spec.source))
     # rendered as the revision was (same source and options); Secret values never leave memory
-    result = rendercache.render(sandbox.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
+    result = rendercache.render(trees.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
     return secrets.restore(objs, result.rendered.objects)
 
 

@@ -5,9 +5,12 @@ the path's files: a kustomization file -> Kustomize, Chart.yaml -> Helm, else Di
 (whose `.jsonnet` files are evaluated). Every source ends in the same place: files of
 YAML/JSON handed to render.render_files, so errors and findings read the same.
 
-Renderers run in the sandbox (shared/sandbox.py: materialised repository, no network,
-limits); here, before anything runs, kustomization files naming remote, absolute or outside
-resources, Helm value files outside the repository and Jsonnet imports leaving it are refused.
+Renderers run in the OS sandbox (shared/sandbox.py) over the checked tree (shared/trees.py);
+here, before anything runs, every reference a kustomization makes is read as a YAML value and
+refused unless it is a plain relative path to a file or folder in the repository (URLs,
+go-getter forms, absolute and outside paths, control characters), and Helm value files outside
+the repository are refused. Jsonnet imports are checked by the evaluator's import callback,
+inside the sandbox. The sandbox's lack of network and host files is the second wall.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import os
 import posixpath
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,9 +29,9 @@ from typing import Any
 
 import yaml
 
-from shared import sourceopts
+from shared import sandbox, sourceopts
 from shared.render import EXTENSIONS, Finding, Rendered, render_files
-from shared.sandbox import LIMITS, Budget, Entry, Limits, Refused, Tree, link_target, run
+from shared.trees import LIMITS, Budget, Limits, Refused, Tree, refused, shown
 
 KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -103,13 +105,23 @@ def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Out
             _directory(tree, req, limits, out)
         else:
             with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
-                root = tree.materialise(Path(tmp) / "repo", Budget(req.path, limits))
-                {"kustomize": _kustomize, "helm": _helm}[kind](root, Path(tmp), req, limits, out)
+                root, inputs = _workspace(tree, Path(tmp), req, limits)
+                {"kustomize": _kustomize, "helm": _helm}[kind](root, inputs, req, limits, out)
     except Refused as exc:
         out.errors.append(exc.finding)
     except FileNotFoundError as exc:
         out.errors.append(Finding(req.path, 0, 0, "path", str(exc)))
     return out
+
+
+def _workspace(tree: Tree, tmp: Path, req: Request, limits: Limits) -> tuple[Path, Path]:
+    """The checked tree materialised for a renderer, and a folder for our own inputs to it
+    (readable by the sandbox's own uid; the temp folder above them cannot be listed)."""
+    tmp.chmod(0o711)
+    root = tree.materialise(tmp / "repo", Budget(req.path, limits))
+    inputs = tmp / "in"
+    inputs.mkdir(mode=0o755)
+    return root, inputs
 
 
 def parse(output: Output, limits: Limits = LIMITS) -> Rendered:
@@ -159,52 +171,42 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
         if (include and not any(fnmatch(rel, g) for g in include)) or any(fnmatch(rel, g) for g in exclude):
             continue
         if entry.link is not None:
-            out.reads.add(posixpath.dirname(link_target(entry)))
-            entry = _read_link(tree, entry)
+            out.reads.add(posixpath.dirname(tree.resolve(entry) or ""))
+            entry = tree.read_link(entry)
         if entry.path.endswith(".jsonnet"):
             budget.take(0)
             jsonnet_files.append(entry.path)
         else:
-            data = entry.data
-            budget.take(len(data))
-            out.files.append((entry.path, data))
+            budget.take(entry.size)  # counted before it is read
+            out.files.append((entry.path, entry.data))
     if jsonnet_files:
         out.kind = "jsonnet"
         with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
-            root = tree.materialise(Path(tmp) / "repo", Budget(req.path, limits))
-            _jsonnet(root, Path(tmp), jsonnet_files, req, limits, out)
-
-
-def _read_link(tree: Tree, entry: Entry) -> Entry:
-    """A symlinked manifest read from its target inside the repository."""
-    target = link_target(entry)
-    for found in tree.entries(posixpath.dirname(target), recurse=False):
-        if found.path == target and found.link is None:
-            return Entry(entry.path, None, found.read)
-    raise Refused(Finding(entry.path, 0, 0, "", f"symlink to {entry.link!r}: not a file in the "
-                                                "repository"))
+            root, inputs = _workspace(tree, Path(tmp), req, limits)
+            _jsonnet(root, inputs, jsonnet_files, req, limits, out)
 
 
 _JSONNET = r"""
 import json, os, sys
+job = json.load(open(sys.argv[1]))
+sys.path.insert(0, job["binding"])
 import _gojsonnet
-job = json.load(sys.stdin)
 root = os.path.realpath(job["root"])
 refused = []  # the binding may garble long messages raised in a callback: keep ours here
 imports = set()
 def refuse(message):
     refused.append(message)
     raise RuntimeError("refused")
-def inside(path):
+def inside(path, rel):
     real = os.path.realpath(path)
     if real != root and not real.startswith(root + os.sep):
-        refuse("import of %r leaves the repository (refused)" % os.path.relpath(path, root))
+        refuse("import of %r leaves the repository (refused)" % rel)
     return real
 def load(base, rel):
     if os.path.isabs(rel):
         refuse("import of absolute path %r (refused)" % rel)
     full = os.path.join(base, rel)
-    real = inside(full)
+    real = inside(full, rel)
     if not os.path.isfile(real):
         refuse("import of %r: no such file in the repository" % os.path.relpath(full, root))
     imports.add(os.path.relpath(os.path.dirname(real), root))
@@ -230,19 +232,29 @@ json.dump({"outputs": out, "imports": sorted(imports)}, sys.stdout)
 _JSONNET_WHERE = re.compile(r"^\s*(?P<file>[^\s:]+\.(?:jsonnet|libsonnet)):(?P<line>\d+):(?P<col>\d+)", re.M)
 
 
-def _jsonnet(root: Path, tmp: Path, files: list[str], req: Request, limits: Limits, out: Output) -> None:
+def _jsonnet(root: Path, inputs: Path, files: list[str], req: Request, limits: Limits, out: Output) -> None:
     opts = req.source.get("jsonnet") or {}
-    job = {"root": str(root), "files": files,
+    prog = sandbox.python_binary()
+    tree_at, inputs_at = sandbox.places(root, inputs)
+    binding = next((os.path.dirname(host if sandbox.disabled() else inside)
+                    for host, inside in prog.needs if "_gojsonnet" in inside), "")
+    job = {"root": tree_at, "files": files, "binding": binding,
            "extVars": sourceopts.jsonnet_vars(opts.get("extVars") or {}),
            "tlas": sourceopts.jsonnet_vars(opts.get("tlas") or {})}
-    result = json.loads(run([sys.executable, "-I", "-c", _JSONNET], tmp, root, files[0], "jsonnet",
-                             limits, stdin=json.dumps(job).encode()))
+    (inputs / "job.json").write_text(json.dumps(job))
+    (inputs / "jsonnet.py").write_text(_JSONNET)
+    printed = sandbox.run(prog, ["-I", "-S", f"{inputs_at}/jsonnet.py", f"{inputs_at}/job.json"],
+                          tree=root, inputs=inputs, where=files[0], what="jsonnet", limits=limits)
+    try:
+        result = json.loads(printed)
+    except ValueError:
+        raise refused(files[0], "jsonnet: the evaluator stopped without an answer") from None
     if "error" in result:
         text = result["error"].replace("RUNTIME ERROR: ", "").replace("importer error: ", "")
         where = _JSONNET_WHERE.search(text)
         file, line, col = (where["file"], int(where["line"]), int(where["col"])) if where else (
             result["file"], 0, 0)
-        out.errors.append(Finding(file, line, col, "", "jsonnet: " + text.splitlines()[0].strip()))
+        out.errors.append(Finding(file, line, col, "", "jsonnet: " + shown(text.splitlines()[0].strip())))
         return
     out.reads |= {"" if d == "." else d for d in result["imports"]}
     for name, text in sorted(result["outputs"].items()):
@@ -257,40 +269,56 @@ def _jsonnet(root: Path, tmp: Path, files: list[str], req: Request, limits: Limi
 _PATH_LISTS = ("resources", "bases", "components", "crds", "generators", "transformers", "validators",
                "patchesStrategicMerge", "configurations")
 _PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
-_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|[\w.-]+\.(com|org|io|net|dev)/|github\.com|gitlab\.com)",
-                     re.IGNORECASE)
+_HOSTLIKE = re.compile(r"^[\w-]+(\.[\w-]+)+/")  # github.com/org/repo, example.org/x
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _kustomization(folder: Path) -> Path | None:
     return next((folder / n for n in KUSTOMIZATIONS if (folder / n).is_file()), None)
 
 
-def _references(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(field, path or URL) of everything a kustomization file loads."""
+def _get(node: yaml.Node, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _items(node: yaml.Node | None) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _references(doc: yaml.Node) -> Iterator[tuple[str, yaml.Node, str]]:
+    """(field, its node, how to read its value) of everything a kustomization file loads."""
     for key in _PATH_LISTS:
-        for i, item in enumerate(doc.get(key) or []):
-            if isinstance(item, str) and "\n" not in item:
-                yield f"{key}[{i}]", item
+        for i, item in enumerate(_items(_get(doc, key))):
+            yield f"{key}[{i}]", item, "path"
     for key in _PATH_ITEMS:
-        for i, item in enumerate(doc.get(key) or []):
-            if isinstance(item, dict) and isinstance(item.get("path"), str):
-                yield f"{key}[{i}].path", item["path"]
+        for i, item in enumerate(_items(_get(doc, key))):
+            found = _get(item, "path")
+            if found is not None:
+                yield f"{key}[{i}].path", found, "path"
     for key in ("configMapGenerator", "secretGenerator"):
-        for i, gen in enumerate(doc.get(key) or []):
+        for i, gen in enumerate(_items(_get(doc, key))):
             for sub in ("files", "envs"):
-                for j, item in enumerate((gen or {}).get(sub) or []):
-                    yield f"{key}[{i}].{sub}[{j}]", str(item).split("=", 1)[-1]
-            if isinstance((gen or {}).get("env"), str):
-                yield f"{key}[{i}].env", gen["env"]
-    if isinstance((doc.get("openapi") or {}).get("path"), str):
-        yield "openapi.path", doc["openapi"]["path"]
-    if doc.get("helmCharts"):
-        yield "helmCharts", "helmCharts"
+                for j, item in enumerate(_items(_get(gen, sub))):
+                    yield f"{key}[{i}].{sub}[{j}]", item, "key=path" if sub == "files" else "path"
+            found = _get(gen, "env")
+            if found is not None:
+                yield f"{key}[{i}].env", found, "path"
+    found = _get(_get(doc, "openapi") or yaml.MappingNode("", []), "path")
+    if found is not None:
+        yield "openapi.path", found, "path"
+    for key in ("helmCharts", "helmChartInflationGenerator", "helmGlobals"):
+        found = _get(doc, key)
+        if found is not None:
+            yield key, found, "helm"
 
 
 def check_kustomization(root: Path, folder: str) -> set[str]:
-    """Refuse remote, absolute and outside references in the kustomizations `folder` builds;
-    the folders the build reads."""
+    """Refuse every reference in the kustomizations `folder` builds that is not a plain
+    relative path to a file or folder in the repository; the folders the build reads."""
     seen: set[str] = set()
     reads: set[str] = set()
     todo = [folder]
@@ -304,18 +332,21 @@ def check_kustomization(root: Path, folder: str) -> set[str]:
             continue
         rel_file = posixpath.join(current, file.name) if current not in ("", ".") else file.name
         try:
-            doc = yaml.safe_load(file.read_bytes()) or {}
+            doc = yaml.compose(file.read_bytes(), Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise Refused(Finding(rel_file, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0,
-                                  "", f"YAML: {getattr(exc, 'problem', None) or exc}")) from None
-        if not isinstance(doc, dict):
-            raise Refused(Finding(rel_file, 0, 0, "", "a kustomization must be a mapping"))
-        for where, ref in _references(doc):
-            problem = _reference_problem(current, ref)
+                                  "", f"YAML: {shown(str(getattr(exc, 'problem', None) or exc))}")) from None
+        if doc is None:
+            continue
+        if not isinstance(doc, yaml.MappingNode):
+            raise Refused(Finding(rel_file, 1, 1, "", "a kustomization must be a mapping"))
+        for where, node, how in _references(doc):
+            line, col = node.start_mark.line + 1, node.start_mark.column + 1
+            ref, problem = _reference(root, current, node, how)
             if problem:
-                raise Refused(Finding(rel_file, *_position(file, ref), where,
-                                      f"{ref!r}: {problem} (refused)"))
+                shown_ref = f"{shown(ref)!r}: " if ref else ""
+                raise Refused(Finding(rel_file, line, col, where, f"{shown_ref}{problem} (refused)"))
             target = posixpath.normpath(posixpath.join(current, ref))
             if (root / target).is_dir():
                 todo.append(target)
@@ -324,24 +355,33 @@ def check_kustomization(root: Path, folder: str) -> set[str]:
     return seen | reads
 
 
-def _reference_problem(folder: str, ref: str) -> str | None:
-    if ref == "helmCharts":
-        return "Helm charts inside kustomizations are not rendered (use a Helm source)"
-    if _REMOTE.match(ref):
-        return "remote resources are not fetched (no network while rendering)"
+def _reference(root: Path, folder: str, node: yaml.Node, how: str) -> tuple[str, str | None]:
+    """(the path a reference names, why it is refused or None)."""
+    if how == "helm":
+        return "", "Helm charts inside kustomizations are not rendered (use a Helm source)"
+    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+        return "", "must be a path (a string)"
+    ref = node.value
+    if how == "key=path" and "=" in ref:
+        ref = ref.split("=", 1)[1]
+    if _CONTROL.search(ref):
+        return ref, "a control character or line break in a path"
+    if ":" in ref or "?" in ref or "//" in ref or ref.startswith(("git@", "gh:")):
+        return ref, "remote resources are not fetched (no network while rendering)"
     if ref.startswith("/"):
-        return "absolute paths are not allowed"
+        return ref, "absolute paths are not allowed"
     resolved = posixpath.normpath(posixpath.join(folder, ref))
     if resolved == ".." or resolved.startswith("../"):
-        return "leaves the repository"
-    return None
-
-
-def _position(file: Path, text: str) -> tuple[int, int]:
-    for number, line in enumerate(file.read_text(errors="replace").splitlines(), 1):
-        if text in line:
-            return number, line.index(text) + 1
-    return 0, 0
+        return ref, "leaves the repository"
+    real = os.path.realpath(root / resolved)
+    top = os.path.realpath(root)
+    if real != top and not real.startswith(top + os.sep):
+        return ref, "leaves the repository"
+    if not os.path.exists(real):
+        if _HOSTLIKE.match(ref):
+            return ref, "remote resources are not fetched (no network while rendering)"
+        return ref, "not a file or folder in the repository"
+    return ref, None
 
 
 def _images(images: list[str]) -> list[dict[str, str]]:
@@ -362,18 +402,19 @@ def _images(images: list[str]) -> list[dict[str, str]]:
     return out
 
 
-def _kustomize(root: Path, tmp: Path, req: Request, limits: Limits, out: Output) -> None:
+def _kustomize(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -> None:
     path = req.path.strip("/") or "."
     if _kustomization(root / path) is None:
         raise Refused(Finding(req.path, 0, 0, "", f"no {' or '.join(KUSTOMIZATIONS)} in {req.path}"))
     out.reads |= check_kustomization(root, path)
     opts = req.source.get("kustomize") or {}
-    target = root / path
+    tree_at, inputs_at = sandbox.places(root, inputs)
+    target = posixpath.join(tree_at, path) if path != "." else tree_at
     if opts:
-        wrapper = tmp / "wrapper"
-        wrapper.mkdir()
+        wrapper = inputs / "wrapper"
+        wrapper.mkdir(mode=0o755)
         doc: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                               "resources": [os.path.relpath(target, wrapper)]}
+                               "resources": [posixpath.relpath(target, f"{inputs_at}/wrapper")]}
         for key in ("namePrefix", "nameSuffix", "namespace"):
             if opts.get(key):
                 doc[key] = opts[key]
@@ -384,13 +425,17 @@ def _kustomize(root: Path, tmp: Path, req: Request, limits: Limits, out: Output)
         if opts.get("commonAnnotations"):
             doc["commonAnnotations"] = opts["commonAnnotations"]
         (wrapper / "kustomization.yaml").write_text(yaml.safe_dump(doc))
-        target = wrapper
-    binary = shutil.which("kustomize")
-    command = [binary, "build", str(target)] if binary else ["kubectl", "kustomize", str(target)]
-    if not binary and not shutil.which("kubectl"):
+        target = f"{inputs_at}/wrapper"
+    found = shutil.which("kustomize")
+    if found:
+        prog, args = sandbox.binary(found), ["build", target]
+    elif shutil.which("kubectl"):
+        prog, args = sandbox.binary(shutil.which("kubectl") or ""), ["kustomize", target]
+    else:
         raise Refused(Finding(req.path, 0, 0, "", "kustomize is not installed (neither kustomize nor "
                                                   "kubectl is on PATH)"))
-    result = run(command, tmp, root, req.path, "kustomize build", limits)
+    result = sandbox.run(prog, args, tree=root, inputs=inputs, where=req.path, what="kustomize build",
+                         limits=limits)
     out.files.append((f"{req.path} (kustomize build).yaml", result))
 
 
@@ -403,7 +448,7 @@ def helm_binary() -> str | None:
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
-def _helm(root: Path, tmp: Path, req: Request, limits: Limits, out: Output) -> None:
+def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -> None:
     path = req.path.strip("/") or "."
     if not (root / path / "Chart.yaml").is_file():
         raise Refused(Finding(req.path, 0, 0, "", f"no Chart.yaml in {req.path}"))
@@ -413,25 +458,27 @@ def _helm(root: Path, tmp: Path, req: Request, limits: Limits, out: Output) -> N
                                                   "GITOPS_HELM (stack/setup.sh installs one in "
                                                   "~/.cache/gitops/bin/helm)"))
     opts = req.source.get("helm") or {}
-    command = [helm, "template", req.release, str(root / path), "--namespace", req.namespace,
-               "--include-crds"]
+    tree_at, inputs_at = sandbox.places(root, inputs)
+    top = os.path.realpath(root)
+    args = ["template", req.release, posixpath.join(tree_at, path) if path != "." else tree_at,
+            "--namespace", req.namespace, "--include-crds"]
     for i, value_file in enumerate(opts.get("valueFiles") or []):
         resolved = posixpath.normpath(posixpath.join(path, value_file))
         where = f"source.helm.valueFiles[{i}]"
         if value_file.startswith("/") or resolved == ".." or resolved.startswith("../"):
             raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r} leaves the repository (refused)"))
         real = os.path.realpath(root / resolved)
-        if not real.startswith(str(root.resolve()) + os.sep):
+        if not real.startswith(top + os.sep):
             raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r} leaves the repository (refused)"))
         if not os.path.isfile(real):
             raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r}: no such file in the repository"))
-        command += ["--values", real]
+        args += ["--values", posixpath.join(tree_at, os.path.relpath(real, top))]
         out.reads.add(posixpath.dirname(resolved))
     if opts.get("values"):
-        inline = tmp / "inline-values.yaml"
-        inline.write_text(yaml.safe_dump(sourceopts.helm_values(opts["values"])))
-        command += ["--values", str(inline)]
+        (inputs / "inline-values.yaml").write_text(yaml.safe_dump(sourceopts.helm_values(opts["values"])))
+        args += ["--values", f"{inputs_at}/inline-values.yaml"]
     if req.kube_version:
-        command += ["--kube-version", req.kube_version]
-    result = run(command, tmp, root, req.path, "helm template", limits)
+        args += ["--kube-version", req.kube_version]
+    result = sandbox.run(sandbox.binary(helm), args, tree=root, inputs=inputs, where=req.path,
+                         what="helm template", limits=limits)
     out.files.append((f"{req.path} (helm template).yaml", result))

@@ -18,6 +18,14 @@ command -v kubectl >/dev/null || log "note: kubectl not found; Kustomize sources
 
 bash stack/build-kube.sh >/dev/null
 
+# the renderers' OS sandbox (shared/sandbox.py): bubblewrap, with prlimit and setpriv
+# from util-linux; rendering fails closed without them
+if ! command -v bwrap >/dev/null; then
+  log "installing bubblewrap (the renderer sandbox)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq bubblewrap >&2 || { apt-get update -qq >&2 && apt-get install -y -qq bubblewrap >&2; }
+fi
+
 PY=${PYTHON:-python3}
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [[ ! -f $stamp ]]; then

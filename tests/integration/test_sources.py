@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from shared import cli, gitfetch, github, rendercache, sandbox, sources, store
+from shared import cli, gitfetch, github, rendercache, sources, store, trees
 from tests.integration import manifests
 from tests.integration.conftest import create_app, kubectl, kubectl_json, wait_history, webhook
 
@@ -112,7 +112,7 @@ def test_many_apps_on_one_commit_and_path_render_once(stack, secret, uid, repo):
         assert cached["kind"] == "directory" and cached["files"][0]["name"] == "app/cm.yaml"
         # another instance (this process: nothing in memory) parses the stored output, renders nothing
         spec = store.get_app(names[0]).spec
-        tree = sandbox.GitTree(gitfetch.fetch(spec.repoURL, sha, "refs/heads/main"), sha)
+        tree = trees.GitTree(gitfetch.fetch(spec.repoURL, sha, "refs/heads/main"), sha)
         again = rendercache.render(tree, spec.repo_key, sha, sources.Request.of(spec))
         assert (again.cached, again.digest) == ("store", digest)
         assert again.rendered.sources[0].file == "app/cm.yaml"

@@ -254,7 +254,7 @@ SOURCES = [
     ("helm-values-dot-dot-inside-chart", CHART, {"helm": {"valueFiles": ["templates/../../../x.yaml"]}},
      "chart", "source.helm.valueFiles[0]: 'templates/../../../x.yaml' leaves the repository (refused)"),
     ("jsonnet-import-outside", {"app/main.jsonnet": "import '../../../etc/hosts'\n"}, {},
-     "app/main.jsonnet", "jsonnet: import of '../../etc/hosts' leaves the repository (refused)"),
+     "app/main.jsonnet", "jsonnet: import of '../../../etc/hosts' leaves the repository (refused)"),
     ("jsonnet-import-absolute", {"app/main.jsonnet": "importstr '/etc/hosts'\n"}, {},
      "app/main.jsonnet", "jsonnet: import of absolute path '/etc/hosts' (refused)"),
 ]

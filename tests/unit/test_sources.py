@@ -2,6 +2,7 @@
 and limits, each with the exact finding; source options in the spec; the render-once cache."""
 
 import json
+import os
 import textwrap
 
 import pytest
@@ -11,8 +12,8 @@ from dulwich.repo import Repo
 
 from shared import rendercache, sandbox, sources
 from shared.model import AppSpec, SpecError
-from shared.sandbox import FolderTree, GitTree, Limits
 from shared.sources import Request
+from shared.trees import FolderTree, GitTree, Limits
 
 DEPLOY = textwrap.dedent("""\
     apiVersion: apps/v1
@@ -154,8 +155,13 @@ def test_kustomize_refuses_remote_references_in_a_base_it_uses(tmp_path):
 def test_kustomize_errors_name_the_file_not_the_sandbox(tmp_path):
     tree = git(tmp_path, {"app/kustomization.yaml": "resources: [missing.yaml]\n"})
     [error] = errors(sources.render(tree, Request("app"))[1])
-    assert error.startswith("app: kustomize build: ") and "missing.yaml" in error
-    assert "gitops-render-" not in error
+    assert error == ("app/kustomization.yaml:1:13: resources[0]: 'missing.yaml': not a file or folder in "
+                     "the repository (refused)")  # checked before kustomize runs
+    tree = git(tmp_path / "2", {"app/kustomization.yaml": "resources: [cm.yaml]\n",
+                                "app/cm.yaml": "kind: [\n"})
+    [error] = errors(sources.render(tree, Request("app"))[1])
+    assert error.startswith("app: kustomize build: ") and "cm.yaml" in error
+    assert "gitops-render-" not in error and "/src/" not in error
 
 
 # ---- Helm --------------------------------------------------------------------------------
@@ -233,7 +239,7 @@ def test_jsonnet_with_ext_vars_and_tlas(tmp_path):
 def test_jsonnet_imports_outside_the_repository_are_refused(tmp_path):
     tree = git(tmp_path, {"js/main.jsonnet": "import '../../../etc/hosts'\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
-        "js/main.jsonnet:1:1: jsonnet: import of '../../etc/hosts' leaves the repository (refused)"]
+        "js/main.jsonnet:1:1: jsonnet: import of '../../../etc/hosts' leaves the repository (refused)"]
     tree = git(tmp_path / "2", {"js/main.jsonnet": "importstr '/etc/hosts'\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
         "js/main.jsonnet:1:1: jsonnet: import of absolute path '/etc/hosts' (refused)"]
@@ -253,8 +259,11 @@ def test_jsonnet_errors_name_file_line_column(tmp_path):
 def test_time_limit(tmp_path):
     loop = "local f(n, acc) = if n == 0 then acc else f(n - 1, acc + 1) tailstrict; [f(1000000000, 0)]\n"
     tree = git(tmp_path, {"js/main.jsonnet": loop})
-    assert errors(sources.render(tree, Request("js"), Limits(seconds=0.5))[1]) == [
+    assert errors(sources.render(tree, Request("js"), Limits(seconds=0.5, memory=8 << 30))[1]) == [
         "js/main.jsonnet: jsonnet took longer than 0.5s (limit)"]
+    # with the default memory limit the same loop runs out of memory first
+    assert errors(sources.render(tree, Request("js"), Limits(seconds=30))[1]) == [
+        f"js/main.jsonnet: jsonnet needed more than {Limits().memory:,} bytes of memory (limit)"]
 
 
 def test_file_byte_and_resource_limits(tmp_path):
@@ -279,13 +288,19 @@ def test_binary_manifest_is_reported_and_other_binaries_skipped(tmp_path):
         "app/bin.yaml: not UTF-8 text (invalid start byte at byte 0)"]
 
 
-def test_renderers_get_a_minimal_environment_without_network(tmp_path, monkeypatch):
+def test_renderers_start_with_an_empty_environment_in_new_namespaces(tmp_path, monkeypatch):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/secret.json")
     monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
-    env = sandbox.environment(tmp_path)
-    assert env["HTTPS_PROXY"] == env["https_proxy"] == env["HTTP_PROXY"] == "http://127.0.0.1:9"
-    assert env["HOME"] == str(tmp_path / "home")
-    assert not {"GOOGLE_APPLICATION_CREDENTIALS", "GITHUB_TOKEN"} & set(env)
+    fds: list[int] = []
+    argv, env = sandbox.command_line(sandbox.binary("/usr/bin/true"), [], tmp_path, None, Limits(), fds)
+    for fd in fds:
+        os.close(fd)
+    assert env == {}  # bwrap (PID 1 inside) holds no environment of ours
+    assert "--unshare-all" in argv and "--die-with-parent" in argv
+    pairs = {argv[i + 1]: argv[i + 2] for i, a in enumerate(argv) if a == "--setenv"}
+    assert pairs["HTTPS_PROXY"] == pairs["HTTP_PROXY"] == "http://127.0.0.1:9"
+    assert not {"GOOGLE_APPLICATION_CREDENTIALS", "GITHUB_TOKEN"} & set(pairs)
+    assert argv[:1] == ["prlimit"] and f"--data={Limits().memory}" in argv
 
 
 # ---- choosing the source, the spec's options, the cache -----------------------------------
