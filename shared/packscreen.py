@@ -141,7 +141,7 @@ def object_size(repo: Any, sha: bytes) -> int:
             offset = pack.index.object_offset(sha if len(sha) == 20 else bytes.fromhex(sha.decode()))
         except KeyError:
             continue
-        with open(pack.data.filename, "rb") as f:
+        with open(pack.data.path, "rb") as f:
             f.seek(offset)
             kind, size = _header(f)
             return _delta_target(f) if kind in (_OFS_DELTA, _REF_DELTA) else size

@@ -81,6 +81,8 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
         kind = sources.detect(tree, request.path, request.source)
     except FileNotFoundError as exc:
         return Result("directory", Rendered(errors=[Finding(request.path, 0, 0, "path", str(exc))]), "", "")
+    except trees.Refused as exc:
+        return Result("directory", Rendered(errors=[exc.finding]), "", "")
     digest = key(repo_key, commit, request, kind)
     with _lock(digest):
         hit = _recall(digest)

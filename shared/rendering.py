@@ -36,7 +36,10 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     rendered = result.rendered
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
-    findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
+    try:
+        findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
+    except Exception as exc:  # tenant content must end in a finding, never in a redelivery loop
+        return _failed(req, spec, [sources.unexpected(spec.path, exc)], what="could not be checked")
     blocked = checks.blocking(findings)
     if blocked:
         return _failed(req, spec, [Finding(f.finding.file, f.finding.line, f.finding.column,

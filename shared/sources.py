@@ -21,6 +21,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -29,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from shared import sandbox, sourceopts
+from shared import logs, sandbox, sourceopts
 from shared.render import EXTENSIONS, Finding, Rendered, render_files
 from shared.trees import LIMITS, Budget, Limits, Refused, Tree, refused, shown
 
@@ -111,7 +112,17 @@ def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Out
         out.errors.append(exc.finding)
     except FileNotFoundError as exc:
         out.errors.append(Finding(req.path, 0, 0, "path", str(exc)))
+    except Exception as exc:  # a hostile tree must end in a finding, never in a redelivery loop
+        out.errors.append(unexpected(req.path, exc))
     return out
+
+
+def unexpected(where: str, exc: Exception) -> Finding:
+    """A finding for an error no rule foresaw (logged with its traceback for us to fix)."""
+    logs.error("unexpected error while rendering", where=where, error=type(exc).__name__,
+               stack_trace="".join(traceback.format_exception(exc))[-4000:])
+    return Finding(where, 0, 0, "", f"rendering stopped on an unexpected {type(exc).__name__} "
+                                    "(logged; the render is refused)")
 
 
 def _workspace(tree: Tree, tmp: Path, req: Request, limits: Limits) -> tuple[Path, Path]:
@@ -126,7 +137,10 @@ def _workspace(tree: Tree, tmp: Path, req: Request, limits: Limits) -> tuple[Pat
 
 def parse(output: Output, limits: Limits = LIMITS) -> Rendered:
     """The objects of a renderer's output (with the refusals first), within the resource limit."""
-    rendered = render_files(output.files)
+    try:
+        rendered = render_files(output.files)
+    except Exception as exc:
+        rendered = Rendered(errors=[unexpected(output.files[0][0] if output.files else "", exc)])
     rendered.errors[:0] = output.errors
     if len(rendered.objects) > limits.resources:
         where = output.files[0][0] if output.files else ""
@@ -141,6 +155,8 @@ def render(tree: Tree, req: Request, limits: Limits = LIMITS) -> tuple[str, Rend
         kind = detect(tree, req.path, req.source)
     except FileNotFoundError as exc:
         return "directory", Rendered(errors=[Finding(req.path, 0, 0, "path", str(exc))])
+    except Refused as exc:
+        return "directory", Rendered(errors=[exc.finding])
     output = produce(tree, req, kind, limits)
     return output.kind, parse(output, limits)
 
