@@ -144,7 +144,8 @@ def test_pack_screen_reads_sizes_from_headers(monkeypatch):
     # a ref-delta whose target is too large: its size is in the delta's own header
     delta = bytes([5, 0x80 | (5000 & 0x7F), 5000 >> 7]) + b"\x00"
     with pytest.raises(packscreen.TooLarge, match="an object of 5,000 bytes"):
-        packscreen.screen(_pack(_entry(7, len(delta), delta)[:1] + b"\0" * 20 + _entry(7, len(delta), delta)[1:]))
+        entry = _entry(7, len(delta), delta)
+        packscreen.screen(_pack(entry[:1] + b"\0" * 20 + entry[1:]))
 
 
 def test_capped_writer_refuses_past_the_cap():
