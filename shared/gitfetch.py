@@ -40,6 +40,11 @@ class CommitNotFound(FetchError):
     """The repository answered but does not have the commit: retrying cannot help."""
 
 
+class Refused(CommitNotFound):
+    """The repository sent what we refuse to take (an object over the size limit, too many
+    bytes, a malformed pack): retrying cannot help; the render records why."""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -124,7 +129,7 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
                     pack.seek(0)
                     repo.object_store.add_thin_pack(pack.read, None)
         except packscreen.TooLarge as exc:
-            raise CommitNotFound(f"fetching {url}: {exc}") from None
+            raise Refused(f"the repository's commit was refused: {exc}") from None
         except Exception as exc:
             raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
         if sha.encode() not in repo.object_store:

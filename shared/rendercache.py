@@ -83,6 +83,8 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
         return Result("directory", Rendered(errors=[Finding(request.path, 0, 0, "path", str(exc))]), "", "")
     except trees.Refused as exc:
         return Result("directory", Rendered(errors=[exc.finding]), "", "")
+    except Exception as exc:  # a hostile tree ends in a finding, never in a redelivery loop
+        return Result("directory", Rendered(errors=[sources.unexpected(request.path, exc)]), "", "")
     digest = key(repo_key, commit, request, kind)
     with _lock(digest):
         hit = _recall(digest)

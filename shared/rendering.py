@@ -26,7 +26,10 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     spec = app.spec
     githubapi.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
     t0 = time.perf_counter()  # stage times for the log line (bench/e2e.py reads them)
-    repo = gitfetch.fetch(spec.repoURL, req.commit, req.ref)
+    try:
+        repo = gitfetch.fetch(spec.repoURL, req.commit, req.ref)
+    except gitfetch.Refused as exc:  # too large or malformed: recorded, never retried
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", str(exc))])
     info = gitfetch.commit_info(repo, req.commit)
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)

@@ -102,6 +102,7 @@ def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Out
     """Run the source's renderer; problems become findings in Output.errors."""
     out = Output(kind)
     try:
+        tree.check()
         if kind == "directory":
             _directory(tree, req, limits, out)
         else:

@@ -26,11 +26,14 @@ import contextlib
 import os
 import posixpath
 import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dulwich.errors import ObjectFormatException
 from dulwich.index import validate_path_element_hfs, validate_path_element_ntfs
 
 from shared import gitfetch
@@ -184,6 +187,9 @@ def resolve(path: str, lookup: Callable[[str], tuple[str, str | None] | None]) -
 class Tree:
     """A repository's files at one commit (GitTree) or on disk (FolderTree), checked."""
 
+    def check(self) -> None:
+        """Refuse the whole tree (Refused) if any path or link in it would be refused."""
+
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         raise NotImplementedError
 
@@ -280,13 +286,47 @@ def verify_inside(root: Path) -> None:
                 raise refused(rel, "a materialised path resolves outside the repository (refused)")
 
 
+_CHECKED: OrderedDict[bytes, Refused | None] = OrderedDict()  # root tree id -> verdict
+_CHECKED_LOCK = threading.Lock()
+
+
 class GitTree(Tree):
-    """A commit read from dulwich's object store; every entry checked as it is read."""
+    """A commit read from dulwich's object store; every entry checked as it is read.
+
+    `check` walks the whole commit once per root tree (the verdict is remembered): a commit
+    holding a path git refuses to check out, or a symlink leaving the repository, is refused
+    as a whole whatever the source kind, as a checkout of it would be."""
 
     def __init__(self, repo: Any, commit: str) -> None:
         self.repo, self.commit = repo, commit
 
+    def check(self) -> None:
+        root = self.repo[self.commit.encode()].tree
+        with _CHECKED_LOCK:
+            known = _CHECKED.get(root, False)
+        if known is False:
+            verdict: Refused | None = None
+            try:
+                for entry in self.entries(""):
+                    if entry.link is not None:
+                        self.resolve(entry)
+            except Refused as exc:
+                verdict = exc
+            with _CHECKED_LOCK:
+                _CHECKED[root] = verdict
+                while len(_CHECKED) > 512:
+                    _CHECKED.popitem(last=False)
+            known = verdict
+        if known is not None:
+            raise known
+
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
+        try:
+            yield from self._entries(folder, recurse)
+        except ObjectFormatException as exc:
+            raise refused(folder or ".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
+
+    def _entries(self, folder: str, recurse: bool) -> Iterator[Entry]:
         for raw, mode, blob in gitfetch.entries(self.repo, self.commit, folder, recurse):
             problem = path_problem(raw)
             if problem:
@@ -296,7 +336,10 @@ class GitTree(Tree):
             if stat.S_ISLNK(mode):
                 if size > MAX_PATH_BYTES:
                     raise refused(path, f"a symlink target longer than {MAX_PATH_BYTES} bytes (refused)")
-                yield Entry(path, gitfetch.blob(self.repo, blob).decode("utf-8", errors="replace"), 0)
+                target = gitfetch.blob(self.repo, blob)
+                if any(c < 0x20 or c == 0x7F for c in target):
+                    raise refused(path, "a symlink target holds a NUL or control character (refused)")
+                yield Entry(path, target.decode("utf-8", errors="replace"), 0)
             else:
                 yield Entry(path, None, size, _reader(self.repo, blob))
 

@@ -148,6 +148,12 @@ def test_pack_screen_reads_sizes_from_headers(monkeypatch):
         packscreen.screen(_pack(entry[:1] + b"\0" * 20 + entry[1:]))
 
 
+def test_a_1_gib_object_is_refused_from_its_header_without_inflating_it():
+    # the payload is not even valid zlib: the header alone decides
+    with pytest.raises(packscreen.TooLarge, match="an object of 1,073,741,824 bytes is larger"):
+        packscreen.screen(_pack(_entry(3, 1 << 30, b"")[:5] + b"not zlib"))
+
+
 def test_capped_writer_refuses_past_the_cap():
     sink = io.BytesIO()
     writer = packscreen.CappedWriter(sink, 10)
