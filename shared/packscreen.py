@@ -147,8 +147,16 @@ def object_size(repo: Any, sha: bytes) -> int:
             return _delta_target(f) if kind in (_OFS_DELTA, _REF_DELTA) else size
     path = os.path.join(store.path, sha[:2].decode(), sha[2:].decode())
     if os.path.exists(path):
+        head = b""
         with open(path, "rb") as f:
             z = zlib.decompressobj()
-            head = z.decompress(f.read(64), 64)
-        return int(head.split(b"\0", 1)[0].split(b" ", 1)[1])
+            while b"\0" not in head and len(head) < 64 and not z.eof:
+                data = z.unconsumed_tail or f.read(512)
+                if not data:
+                    break
+                head += z.decompress(data, 64 - len(head))
+        try:
+            return int(head.split(b"\0", 1)[0].split(b" ", 1)[1])
+        except (IndexError, ValueError):
+            raise TooLarge("a malformed loose object") from None
     return len(repo[sha].data)

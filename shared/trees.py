@@ -36,7 +36,7 @@ from typing import Any
 from dulwich.errors import ObjectFormatException
 from dulwich.index import validate_path_element_hfs, validate_path_element_ntfs
 
-from shared import gitfetch
+from shared import gitfetch, packscreen
 from shared.render import Finding
 
 MAX_ELEMENT_BYTES = 255  # NAME_MAX
@@ -323,7 +323,7 @@ class GitTree(Tree):
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         try:
             yield from self._entries(folder, recurse)
-        except ObjectFormatException as exc:
+        except (ObjectFormatException, packscreen.TooLarge) as exc:
             raise refused(folder or ".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
 
     def _entries(self, folder: str, recurse: bool) -> Iterator[Entry]:

@@ -154,6 +154,20 @@ def test_a_1_gib_object_is_refused_from_its_header_without_inflating_it():
         packscreen.screen(_pack(_entry(3, 1 << 30, b"")[:5] + b"not zlib"))
 
 
+def test_object_sizes_are_read_from_headers_of_loose_and_packed_objects(tmp_path):
+    from dulwich.objects import Blob
+    from dulwich.repo import Repo
+
+    repo = Repo.init_bare(str(tmp_path / "r"), mkdir=True)
+    blobs = [Blob.from_string(os.urandom(n)) for n in (0, 10, 5000)]
+    blobs.append(Blob.from_string(b"apiVersion: v1\n" * 20_000))  # compresses well: a long stream
+    for blob in blobs:
+        repo.object_store.add_object(blob)
+    assert [packscreen.object_size(repo, b.id) for b in blobs] == [len(b.data) for b in blobs]
+    repo.object_store.pack_loose_objects()
+    assert [packscreen.object_size(repo, b.id) for b in blobs] == [len(b.data) for b in blobs]
+
+
 def test_capped_writer_refuses_past_the_cap():
     sink = io.BytesIO()
     writer = packscreen.CappedWriter(sink, 10)
