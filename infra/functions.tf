@@ -1,7 +1,12 @@
-# The four functions as Cloud Run functions (2nd gen), built from this repository.
-# Rendering needs no binaries today (plain manifest directories), so every function uses the
-# Python buildpack; when Kustomize/Helm rendering lands, the render function moves to a
-# container image built by cloudbuild.yaml that carries them.
+# The four functions as Cloud Run functions (2nd gen), built from this repository with the
+# Python buildpack.
+# The render runtime: Kustomize, Helm and Jsonnet renderers run in an OS sandbox
+# (shared/sandbox.py: bubblewrap with user, mount, PID and network namespaces). That needs
+# Cloud Run's second-generation execution environment (a microVM with namespaces; the first
+# generation is gVisor) and an image carrying bwrap, helm and kustomize. The buildpack image
+# has none of them, so as deployed here Directory sources render and the others fail closed
+# with the render error "bwrap is not installed"; the render function's move to a container
+# on Cloud Run with execution_environment = EXECUTION_ENVIRONMENT_GEN2 is the next step.
 
 data "google_container_cluster" "destinations" {
   for_each = var.clusters
