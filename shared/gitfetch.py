@@ -131,6 +131,31 @@ def commit_info(repo: Repo, sha: str) -> CommitInfo:
     )
 
 
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    """True when `ancestor` is `descendant` or in its history, by walking parents in the cache
+    (the descendant must be in it: once a commit is fetched, its whole history is). Never by
+    dates: dulwich.graph.can_fast_forward skips parents committed before the ancestor, so one
+    commit with a clock behind in between makes it answer False."""
+    if ancestor == descendant:
+        return True
+    wanted = ancestor.encode()
+    if wanted not in repo.object_store:
+        return False
+    seen: set[bytes] = set()
+    todo = [descendant.encode()]
+    while todo:
+        commit = repo.object_store[todo.pop()]
+        if not isinstance(commit, Commit):
+            raise CommitNotFound(f"{commit.id.decode()} is not a commit")
+        for parent in commit.parents:
+            if parent == wanted:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return False
+
+
 def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]]:
     """Yield (path relative to the repo root, content) of every regular file under folder."""
     for path, mode, blob in entries(repo, sha, folder):
