@@ -160,7 +160,8 @@ def app_get(args: argparse.Namespace) -> int:
                 ["Sync policy:", ("automated" if spec.syncPolicy.automated else "manual")
                  + (" prune" if spec.syncPolicy.prune else "")
                  + (" self-heal" if spec.syncPolicy.selfHeal else "")],
-                ["Sync:", f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"],
+                ["Sync:", f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"
+                          + (f" ({sync['message']})" if sync.get("message") else "")],
                 ["Health:", (st.get("health") or {}).get("status", "")]]
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
