@@ -40,6 +40,10 @@ from shared.prepare import prepare
 from shared.secrets import SecretMismatch
 from shared.sync import ObjectResult, Options, SyncResult, apply_all
 
+# a ref listing this recent may show the head to apply (the applies of one push to many
+# applications share it); one that would skip the delivery is always made again
+REFS_MAX_AGE_S = 2.0
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -133,7 +137,9 @@ def _delivery(req: ApplyRequest, spec: AppSpec, status: dict[str, Any],
                               synced_revision=str(sync.get("revision") or ""), before=req.before)
     if req.initiator not in gitorder.AUTOMATED:
         return known  # explicit: applied as asked, nothing to read
-    target = spec.head(gitfetch.ls_remote(spec.repoURL))
+    target = spec.head(gitfetch.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
+    if target is None or target[1] != commit:  # a skip is decided on a listing made now
+        target = spec.head(gitfetch.ls_remote(spec.repoURL))
     if target is None:
         return known
     ref, head = target

@@ -12,6 +12,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from shared import credentials
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+_listings: dict[str, tuple[float, dict[str, str]]] = {}  # url -> (monotonic time asked, refs)
 
 
 class FetchError(RuntimeError):
@@ -86,15 +88,27 @@ def _ssh_files(url: str, cred: credentials.Credential) -> tuple[str, str]:
     return key, f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes"
 
 
-def ls_remote(url: str) -> dict[str, str]:
-    """The remote's refs: name -> sha (e.g. {'refs/heads/main': '3f2a...', 'HEAD': ...})."""
+def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
+    """The remote's refs: name -> sha (e.g. {'refs/heads/main': '3f2a...', 'HEAD': ...}).
+
+    `max_age`: a listing this process made at most that many seconds ago will do (a push to a
+    repository of many applications fans out to as many applies, each asking for the head)."""
+    if max_age > 0:
+        with _locks_guard:
+            listed = _listings.get(url)
+        if listed is not None and time.monotonic() - listed[0] <= max_age:
+            return dict(listed[1])
     client, path, cred = _client(url)
+    started = time.monotonic()
     try:
         result = client.get_refs(path)
     except Exception as exc:
         raise FetchError(credentials.redact(f"listing refs of {url}: {exc}", cred)) from None
     refs = getattr(result, "refs", result)
-    return {k.decode(): v.decode() for k, v in refs.items() if v is not None}
+    out = {k.decode(): v.decode() for k, v in refs.items() if v is not None}
+    with _locks_guard:
+        _listings[url] = (started, out)
+    return dict(out)
 
 
 def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
