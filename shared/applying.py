@@ -132,9 +132,12 @@ def _delivery(req: ApplyRequest, spec: AppSpec, status: dict[str, Any],
     is redelivered): without the head, a delivery cannot be told stale or not."""
     sync = status.get("sync") or {}
     commit, synced = revision["commit"], str(sync.get("commit") or "")
+    # refs known on both sides and different: the target changed, the branch did not move
+    retargeted = bool(sync.get("ref") and revision.get("ref") and sync["ref"] != revision["ref"])
     known = gitorder.Delivery(initiator=req.initiator, commit=commit, revision=req.revision,
                               ref=revision.get("ref") or "", synced=synced,
-                              synced_revision=str(sync.get("revision") or ""), before=req.before)
+                              synced_revision=str(sync.get("revision") or ""), before=req.before,
+                              retargeted=retargeted)
     if req.initiator not in gitorder.AUTOMATED:
         return known  # explicit: applied as asked, nothing to read
     target = spec.head(gitfetch.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
@@ -240,8 +243,8 @@ def _status(req: ApplyRequest, spec: AppSpec, seq: int, revision: dict[str, Any]
         status["pin"] = None  # an explicit sync moves the application on
     if not result.failed:
         status["sync"] = {"status": "Synced", "revision": req.revision,
-                          "commit": revision["commit"], "committedAt": revision["committedAt"],
-                          "syncedAt": finished}
+                          "commit": revision["commit"], "ref": revision.get("ref") or "",
+                          "committedAt": revision["committedAt"], "syncedAt": finished}
         status["drift"] = None
     else:
         status["sync.status"] = "OutOfSync"

@@ -53,6 +53,7 @@ class Delivery:
     synced_in_head: bool = False  # the head is the synced commit or contains it
     in_synced: bool | None = None  # the delivery's commit is in the synced one's history
     before: str = ""  # the push's before (ZERO_SHA: the ref was created); '' if not a push
+    retargeted: bool = False  # the synced commit came from another ref than this delivery's
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ def decide(d: Delivery) -> Decision:
         )
     if d.initiator == "sweep" and d.revision and d.revision == d.synced_revision:
         return Decision(SKIP_SYNCED, f"{short} is already synced")
-    if not d.synced or d.synced == d.commit or d.synced_in_head:
-        return Decision(APPLY)
+    if not d.synced or d.synced == d.commit or d.synced_in_head or d.retargeted:
+        return Decision(APPLY)  # forward, or onto a new target (app set --revision): no move in Git
     return Decision(APPLY_BACKWARDS, move(d))
 
 

@@ -33,6 +33,7 @@ def delivery(
     revision="",
     synced_revision="",
     ref=MAIN,
+    retargeted=False,
 ):
     return Delivery(
         initiator=initiator,
@@ -45,6 +46,7 @@ def delivery(
         synced_in_head=synced_in_head,
         in_synced=in_synced,
         before=before,
+        retargeted=retargeted,
     )
 
 
@@ -141,6 +143,12 @@ def delivery(
         (
             "the sweep's new render of the synced commit",
             delivery(B, B, B, initiator="sweep", revision="r2", synced_revision="r", synced_in_head=True),
+            APPLY,
+            "",
+        ),
+        (
+            "the target changed to another branch (app set --revision): its head, no move in Git",
+            delivery(X, X, C, in_synced=False, retargeted=True),
             APPLY,
             "",
         ),
