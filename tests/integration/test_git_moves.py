@@ -179,3 +179,24 @@ def test_a_rollback_pin_still_wins_over_a_force_push_until_unpinned(stack, secre
     assert history_count(app) == 4 and image_of(namespace) == "nginx:v1"
     assert cli.main(["app", "unpin", app, "--wait", "--timeout", "30"]) == 0
     assert (synced_commit(app), image_of(namespace)) == (v2, "nginx:v2")
+
+
+def test_the_sweep_applies_a_head_that_was_rendered_but_never_applied(stack, secret, uid, repo, namespace):
+    """The issue's stuck state: the force push's webhook came and was rendered, its apply was
+    skipped (by the old clock rule; here: a pin), so the rendered commit is the head, and the
+    sweep used to compare the head with the rendered commit only."""
+    app = f"stuck-{uid}"
+    create_app(app, repo, namespace)
+    v1, v2 = two_syncs(stack, secret, repo, app)
+    assert cli.main(["app", "pin", app]) == 0
+    repo.reset(v1)
+    repo.push(force=True)
+    deliver(stack, secret, repo, v2, v1)
+    wait_for(lambda: store.get_app(app).status["render"]["commit"] == v1, "the render of v1")
+    store.update_status(app, {"pin": None})  # what the old rule left: rendered, not applied, unpinned
+    assert history_count(app) == 2 and synced_commit(app) == v2
+    assert cli.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
+    entry = wait_history(app, 3)
+    assert (entry["commit"], entry["initiator"]) == (v1, "sweep")
+    assert entry["gitMove"] == f"branch main moved from {v2[:7]} back to {v1[:7]} (found by the sweep)"
+    assert image_of(namespace) == "nginx:v1"
