@@ -194,7 +194,8 @@ def app_history(args: argparse.Namespace) -> int:
                                     "SUMMARY"]] + [
         [str(e["sequence"]), _time(e.get("finishedAt")), e.get("initiator", ""),
          e.get("commit", "")[:7], e.get("phase", ""), (e.get("health") or {}).get("status", ""),
-         ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))]
+         ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))
+         + (f"; {e['gitMove']}" if e.get("gitMove") else "")]
         for e in entries])
     return 0
 

@@ -14,6 +14,7 @@ import pytest
 from shared import cli, github, store
 from tests.integration import manifests
 from tests.integration.conftest import create_app, history_count, wait_for, wait_history, webhook
+from tests.integration.test_drift import run_cli
 from tests.integration.test_pipeline import image_of
 
 pytestmark = pytest.mark.integration
@@ -62,6 +63,9 @@ def test_a_force_push_to_an_ancestor_is_applied_and_recorded_as_a_move_backwards
     assert (entry["commit"], entry["initiator"], entry["phase"]) == (v1, "webhook", "Succeeded")
     assert entry["gitMove"] == f"branch main moved from {v2[:7]} back to {v1[:7]} (force push)"
     assert entry["summary"].endswith(entry["gitMove"])
+    code, out = run_cli("app", "history", app)
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["3"])
+    assert code == 0 and row.endswith(f"1 configured; {entry['gitMove']}")
     assert image_of(namespace) == "nginx:v1"
     sync = store.get_app(app).status["sync"]
     assert (sync["status"], sync["commit"]) == ("Synced", v1)
