@@ -1,8 +1,10 @@
 """The apply step: one stored revision of an application onto its cluster, recorded.
 
 Safe under at-least-once delivery: the application's lease admits one operation at
-a time, a finished operation is never run twice, and a webhook-driven revision
-older than the one already synced is skipped (never go backwards).
+a time, and a finished operation is never run twice. A webhook's or sweep's revision is
+applied only while its commit is the target's head (shared/gitorder.py): a late, stale
+delivery is skipped, and a head that no longer contains the synced commit (a force push, a
+reset, a branch recreated) is applied and recorded as a move backwards in Git.
 """
 
 from __future__ import annotations
@@ -14,7 +16,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import appofapps, githubapi, kube, logs, manifests, notifications, projects, rendering, store
+from dulwich.repo import Repo
+
+from shared import (
+    appofapps,
+    gitfetch,
+    githubapi,
+    gitorder,
+    kube,
+    logs,
+    manifests,
+    notifications,
+    projects,
+    rendering,
+    store,
+)
 from shared.gitfetch import FetchError
 from shared.kube import KubeError
 from shared.manifests import ObjectId
@@ -24,7 +40,9 @@ from shared.prepare import prepare
 from shared.secrets import SecretMismatch
 from shared.sync import ObjectResult, Options, SyncResult, apply_all
 
-FORWARD_ONLY = ("webhook", "sweep")
+# a ref listing this recent may show the head to apply (the applies of one push to many
+# applications share it); one that would skip the delivery is always made again
+REFS_MAX_AGE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,15 +76,15 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     assert begun.app is not None
     spec, status = begun.app.spec, begun.app.status
     revision = store.get_revision(req.app, req.revision)
-    synced_at = (status.get("sync") or {}).get("committedAt")
-    if req.initiator in FORWARD_ONLY and synced_at and revision["committedAt"] < synced_at:
-        message = (f"revision {req.revision} ({revision['commit'][:7]}) is older than the synced "
-                   f"{(status.get('sync') or {}).get('commit', '')[:7]}; not going backwards")
+    decision = gitorder.decide(_delivery(req, spec, status, revision))
+    if not decision.applies:
         store.finish_operation(req.app, req.operation, holder, begun.sequence, None, {
-            "lastSkipped": {"revision": req.revision, "operation": req.operation,
-                            "message": message, "at": store.now()}})
-        logs.warning("skipped older revision", app=req.app, revision=req.revision)
-        return Outcome("skipped", message=message)
+            "lastSkipped": {"revision": req.revision, "commit": revision["commit"],
+                            "operation": req.operation, "reason": decision.action,
+                            "message": decision.message, "at": store.now()}})
+        logs.warning(f"skipped: {decision.message}", app=req.app, revision=req.revision,
+                     decision=decision.action)
+        return Outcome("skipped", message=decision.message)
 
     started = store.now()
     cluster = kube.cluster(spec.destination.cluster)
@@ -92,7 +110,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
     finished = store.now()
     t_applied = time.perf_counter()
-    entry = _history_entry(req, begun.sequence, revision, result, started, finished)
+    entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
     new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
     store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
     store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
@@ -105,6 +123,54 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                          "failure" if result.failed else "success", entry["summary"], spec.name)
     return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"],
                    notifications.sync_event(spec.name, spec.project, entry), renders)
+
+
+def _delivery(req: ApplyRequest, spec: AppSpec, status: dict[str, Any],
+              revision: dict[str, Any]) -> gitorder.Delivery:
+    """What gitorder.decide needs: the target's head now (one ref listing) and, when it matters,
+    ancestry in the fetched repository. A listing or fetch that fails is retried (the message
+    is redelivered): without the head, a delivery cannot be told stale or not."""
+    sync = status.get("sync") or {}
+    commit, synced = revision["commit"], str(sync.get("commit") or "")
+    # refs known on both sides and different: the target changed, the branch did not move
+    retargeted = bool(sync.get("ref") and revision.get("ref") and sync["ref"] != revision["ref"])
+    known = gitorder.Delivery(initiator=req.initiator, commit=commit, revision=req.revision,
+                              ref=revision.get("ref") or "", synced=synced,
+                              synced_revision=str(sync.get("revision") or ""), before=req.before,
+                              retargeted=retargeted)
+    if req.initiator not in gitorder.AUTOMATED:
+        return known  # explicit: applied as asked, nothing to read
+    target = spec.head(gitfetch.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
+    if target is None or target[1] != commit:  # a skip is decided on a listing made now
+        target = spec.head(gitfetch.ls_remote(spec.repoURL))
+    if target is None:
+        return known
+    ref, head = target
+    known = dataclasses.replace(known, ref=ref, head=head)
+    if not synced or synced == commit:
+        return known
+    try:  # the head and its whole history, unless the cache has it already
+        repo = gitfetch.fetch(spec.repoURL, head, ref or None)
+    except gitfetch.CommitNotFound as exc:  # the target moved since it was listed: look again
+        raise FetchError(f"{exc}; the target moved, retrying") from None
+    synced_in_head = gitfetch.is_ancestor(repo, synced, head)
+    known = dataclasses.replace(known, synced_in_head=synced_in_head)
+    if commit != head and synced_in_head:  # late (in the synced history) or stale?
+        return dataclasses.replace(known, in_synced=gitfetch.is_ancestor(repo, commit, synced))
+    if commit == head and not synced_in_head:  # a move backwards: back to an ancestor?
+        return dataclasses.replace(known, in_synced=_in_history(spec.repoURL, repo, commit, synced))
+    return known
+
+
+def _in_history(url: str, repo: Repo, commit: str, synced: str) -> bool | None:
+    """Whether `commit` is in the history of `synced`, None when `synced` cannot be fetched any
+    more (a force push took it away and no branch or tag keeps it)."""
+    if synced.encode() not in repo.object_store:
+        try:
+            repo = gitfetch.fetch(url, synced)
+        except FetchError:
+            return None
+    return gitfetch.is_ancestor(repo, commit, synced)
 
 
 def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[ObjectId, str]:
@@ -122,13 +188,17 @@ def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[Ob
 
 
 def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
-                   started: dt.datetime, finished: dt.datetime) -> dict[str, Any]:
+                   started: dt.datetime, finished: dt.datetime,
+                   decision: gitorder.Decision) -> dict[str, Any]:
     counts = result.counts()
     phase = "Failed" if result.failed else "Succeeded"
     summary = (f"{'sync' if req.initiator != 'rollback' else 'rollback'} {seq} of "
                f"{revision['commit'][:7]} by {req.initiator}: "
                + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
                + f"; {phase}, {result.health.status}")
+    moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
+    if moved:
+        summary += f"; {moved}"
     return {
         "sequence": seq,
         "summary": summary,
@@ -149,6 +219,9 @@ def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result
         "startedAt": started,
         "finishedAt": finished,
         "durationSeconds": round((finished - started).total_seconds(), 3),
+        # a move backwards in Git this sync follows: "branch main moved from 029a7cc back to
+        # 0a32537 (force push)"; '' for a sync forward or an explicit one
+        "gitMove": moved,
     }
 
 
@@ -156,7 +229,8 @@ def _status(req: ApplyRequest, spec: AppSpec, seq: int, revision: dict[str, Any]
             result: SyncResult, finished: dt.datetime, entry: dict[str, Any]) -> dict[str, Any]:
     status: dict[str, Any] = {
         "operation": {"phase": entry["phase"], "sequence": seq, "initiator": req.initiator,
-                      "message": entry["summary"], "finishedAt": finished},
+                      "commit": revision["commit"], "message": entry["summary"],
+                      "finishedAt": finished},
         "health": result.health.to_doc(),
         "inventory": result.inventory,
     }
@@ -169,8 +243,8 @@ def _status(req: ApplyRequest, spec: AppSpec, seq: int, revision: dict[str, Any]
         status["pin"] = None  # an explicit sync moves the application on
     if not result.failed:
         status["sync"] = {"status": "Synced", "revision": req.revision,
-                          "commit": revision["commit"], "committedAt": revision["committedAt"],
-                          "syncedAt": finished}
+                          "commit": revision["commit"], "ref": revision.get("ref") or "",
+                          "committedAt": revision["committedAt"], "syncedAt": finished}
         status["drift"] = None
     else:
         status["sync.status"] = "OutOfSync"

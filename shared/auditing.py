@@ -20,6 +20,7 @@ from shared import (
     config,
     drift,
     gitfetch,
+    gitorder,
     health,
     inventory,
     kube,
@@ -75,39 +76,52 @@ class AuditOutcome:
 
 def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list[RenderRequest]]:
     """One audit request per application (all, a project's, or those named), and a render
-    request for every automated application whose target moved without a webhook."""
+    request for every automated application whose target's head is not synced (a push whose
+    webhook never arrived, a move backwards in Git)."""
     apps = store.list_apps()
     if req.apps:
         apps = [a for a in apps if a.name in set(req.apps)]
     if req.project:
         apps = [a for a in apps if a.spec.project == req.project]
-    audits = [AuditRequest(app=a.name, operation=f"{operation}:{a.name}")
-              for a in sorted(apps, key=lambda a: a.name)]
-    return audits, missed_pushes(apps, operation)
+    renders, behind = compare_heads(apps, operation)
+    audits = []
+    for app in sorted(apps, key=lambda a: a.name):
+        ref, head = behind.get(app.name, ("", ""))
+        audits.append(AuditRequest(app=app.name, operation=f"{operation}:{app.name}", head=head, ref=ref))
+    return audits, renders
 
 
-def missed_pushes(apps: list[store.App], operation: str) -> list[RenderRequest]:
-    """Compare each automated app's target head (one ref listing per repository) with what
-    was last rendered: a difference is a push whose webhook never arrived."""
+def compare_heads(apps: list[store.App], operation: str) -> tuple[list[RenderRequest],
+                                                                   dict[str, tuple[str, str]]]:
+    """Compare each unpinned app's target head (one ref listing per repository) with what is
+    synced (gitorder.sweep_action): render requests for the automated ones to move, and
+    (ref, head) of those that stay OutOfSync, for their audits to say so."""
     heads: dict[str, dict[str, str] | None] = {}
-    out = []
+    out, behind = [], {}
     for app in apps:
-        spec = app.spec
-        if not spec.syncPolicy.automated or app.status.get("pin"):
-            continue
+        spec, status = app.spec, app.status
+        if status.get("pin"):
+            continue  # a rollback or a pin wins until unpinned
         if spec.repoURL not in heads:
             try:
                 heads[spec.repoURL] = gitfetch.ls_remote(spec.repoURL)
             except Exception as exc:
                 logs.warning("cannot list refs", repo=spec.repoURL, reason=str(exc))
                 heads[spec.repoURL] = None
-        ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", "")
-        rendered = (app.status.get("render") or {}).get("commit")
-        if commit and commit != rendered:
+        ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", None)
+        render, operation_doc = status.get("render") or {}, status.get("operation") or {}
+        action = gitorder.sweep_action(
+            automated=spec.syncPolicy.automated, pinned=False, head=commit,
+            synced=str((status.get("sync") or {}).get("commit") or ""),
+            rendered=str(render.get("commit") or ""), render_failed=not render.get("revision"),
+            failed=str(operation_doc.get("commit") or "") if operation_doc.get("phase") == "Failed" else "")
+        if action == gitorder.RENDER and commit:
             out.append(RenderRequest(app=spec.name, commit=commit, ref=ref, initiator="sweep",
                                      operation=f"{operation}:render:{spec.name}:{commit[:12]}",
                                      triggered_by=f"sweep:{operation}"))
-    return out
+        elif action == gitorder.OUT_OF_SYNC and commit:
+            behind[spec.name] = (ref, commit)
+    return out, behind
 
 
 # ---- one application ----------------------------------------------------------------------
@@ -224,9 +238,16 @@ def audit(req: AuditRequest) -> AuditOutcome:
     rollback = _auto_rollback(app, app_health, req)
     if rollback is not None:
         update["pin"] = rollback[1]
+    # the target's head, when the sweep found it not synced and not about to be: OutOfSync
+    # whatever the cluster holds, naming both commits
+    behind = (gitorder.behind(req.ref, req.head, sync.get("commit", ""))
+              if req.head and req.head != sync.get("commit") else None)
+    update["sync.message"] = behind
     if not drifted:
-        store.update_status(req.app, {**update, "sync.status": "Synced", "drift": None})
-        logs.info("audit clean", app=req.app, objects=len(desired), health=app_health.status)
+        store.update_status(req.app, {**update, "sync.status": "OutOfSync" if behind else "Synced",
+                                      "drift": None})
+        logs.info("audit clean", app=req.app, objects=len(desired), health=app_health.status,
+                  **({"behind": behind} if behind else {}))
         return AuditOutcome([], rollback[0] if rollback else None)
     _name_writers(cluster, drifted, sync.get("syncedAt"))
     heal, action, heals = _self_heal(app, drifted, req, now)

@@ -160,7 +160,8 @@ def app_get(args: argparse.Namespace) -> int:
                 ["Sync policy:", ("automated" if spec.syncPolicy.automated else "manual")
                  + (" prune" if spec.syncPolicy.prune else "")
                  + (" self-heal" if spec.syncPolicy.selfHeal else "")],
-                ["Sync:", f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"],
+                ["Sync:", f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"
+                          + (f" ({sync['message']})" if sync.get("message") else "")],
                 ["Health:", (st.get("health") or {}).get("status", "")]]
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
@@ -193,7 +194,8 @@ def app_history(args: argparse.Namespace) -> int:
                                     "SUMMARY"]] + [
         [str(e["sequence"]), _time(e.get("finishedAt")), e.get("initiator", ""),
          e.get("commit", "")[:7], e.get("phase", ""), (e.get("health") or {}).get("status", ""),
-         ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))]
+         ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))
+         + (f"; {e['gitMove']}" if e.get("gitMove") else "")]
         for e in entries])
     return 0
 

@@ -17,6 +17,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from shared import credentials, packscreen
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+_listings: dict[str, tuple[float, dict[str, str]]] = {}  # url -> (monotonic time asked, refs)
 
 
 class FetchError(RuntimeError):
@@ -96,15 +98,27 @@ def _ssh_files(url: str, cred: credentials.Credential) -> tuple[str, str]:
     return key, f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes"
 
 
-def ls_remote(url: str) -> dict[str, str]:
-    """The remote's refs: name -> sha (e.g. {'refs/heads/main': '3f2a...', 'HEAD': ...})."""
+def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
+    """The remote's refs: name -> sha (e.g. {'refs/heads/main': '3f2a...', 'HEAD': ...}).
+
+    `max_age`: a listing this process made at most that many seconds ago will do (a push to a
+    repository of many applications fans out to as many applies, each asking for the head)."""
+    if max_age > 0:
+        with _locks_guard:
+            listed = _listings.get(url)
+        if listed is not None and time.monotonic() - listed[0] <= max_age:
+            return dict(listed[1])
     client, path, cred = _client(url)
+    started = time.monotonic()
     try:
         result = client.get_refs(path)
     except Exception as exc:
         raise FetchError(credentials.redact(f"listing refs of {url}: {exc}", cred)) from None
     refs = getattr(result, "refs", result)
-    return {k.decode(): v.decode() for k, v in refs.items() if v is not None}
+    out = {k.decode(): v.decode() for k, v in refs.items() if v is not None}
+    with _locks_guard:
+        _listings[url] = (started, out)
+    return dict(out)
 
 
 def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
@@ -147,6 +161,31 @@ def commit_info(repo: Repo, sha: str) -> CommitInfo:
         message=commit.message.decode(errors="replace").strip(),
         committed_at=commit.commit_time,
     )
+
+
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    """True when `ancestor` is `descendant` or in its history, by walking parents in the cache
+    (the descendant must be in it: once a commit is fetched, its whole history is). Never by
+    dates: dulwich.graph.can_fast_forward skips parents committed before the ancestor, so one
+    commit with a clock behind in between makes it answer False."""
+    if ancestor == descendant:
+        return True
+    wanted = ancestor.encode()
+    if wanted not in repo.object_store:
+        return False
+    seen: set[bytes] = set()
+    todo = [descendant.encode()]
+    while todo:
+        commit = repo.object_store[todo.pop()]
+        if not isinstance(commit, Commit):
+            raise CommitNotFound(f"{commit.id.decode()} is not a commit")
+        for parent in commit.parents:
+            if parent == wanted:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return False
 
 
 def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]]:

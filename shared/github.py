@@ -82,6 +82,7 @@ class Push:
     # every path the pushed commits added, modified or removed; None when the payload
     # cannot tell (no or too many commits listed, a new branch): then every app matches
     changed_paths: frozenset[str] | None = None
+    before: str = ""  # the ref's commit before the push (ZERO_SHA: the push created it)
 
 
 def hook_id(payload: bytes) -> int | None:
@@ -125,6 +126,7 @@ def parse_push(body: bytes) -> Push:
         pusher=str(pusher.get("name") or ""),
         head_message=str(head.get("message") or "")[:200],
         changed_paths=None if before in (None, ZERO_SHA) else _changed_paths(payload.get("commits")),
+        before=before if isinstance(before, str) and _SHA.fullmatch(before) else "",
     )
 
 

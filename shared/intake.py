@@ -34,5 +34,6 @@ def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
         else:
             plan.requests.append(RenderRequest(
                 app=name, commit=push.after, ref=push.ref, initiator="webhook",
-                operation=f"{delivery or push.after}:{name}", triggered_by=f"github:{delivery}"))
+                operation=f"{delivery or push.after}:{name}", triggered_by=f"github:{delivery}",
+                before=push.before))
     return plan

@@ -33,6 +33,7 @@ class RenderRequest:
     operation: str  # idempotency key: one operation = at most one history entry
     triggered_by: str = ""  # delivery id, CLI user, scheduler job
     prune: bool = False  # prune this once even if the policy does not (gitops app sync --prune)
+    before: str = ""  # a push's before commit (all zeros: the ref was created); '' otherwise
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ApplyRequest:
     operation: str
     triggered_by: str = ""
     prune: bool = False
+    before: str = ""  # the push's before commit, from the render request
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,14 @@ class SweepRequest:
 
 @dataclass(frozen=True)
 class AuditRequest:
-    """Audit one application against its last applied revision."""
+    """Audit one application against its last applied revision (and, from a sweep, its
+    target's head when that is not synced)."""
 
     kind: ClassVar[str] = "audit"
     app: str
     operation: str
+    head: str = ""  # the commit the target points at, when the sweep found it not synced
+    ref: str = ""  # the target's ref (refs/heads/main; '' for HEAD)
 
 
 Message = RenderRequest | ApplyRequest | SweepRequest | AuditRequest

@@ -11,7 +11,19 @@ import os
 import time
 from typing import Any
 
-from shared import checks, gitfetch, githubapi, logs, manifests, rendercache, secrets, sources, store, trees
+from shared import (
+    checks,
+    gitfetch,
+    githubapi,
+    gitorder,
+    logs,
+    manifests,
+    rendercache,
+    secrets,
+    sources,
+    store,
+    trees,
+)
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.render import Finding
@@ -84,8 +96,11 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),
                                          "reads": reads, "errors": [], "warnings": len(findings),
                                          "findings": [str(f) for f in findings[:20]]}}
-    if not apply_now and app.status.get("sync", {}).get("revision") != rev:
+    synced = app.status.get("sync") or {}
+    if not apply_now and synced.get("revision") != rev:
         status["sync.status"] = "OutOfSync"
+        if synced.get("commit") and synced["commit"] != req.commit:
+            status["sync.message"] = gitorder.behind(req.ref, req.commit, synced["commit"])
     if pinned:
         logs.info("pinned: rendered, not applied", app=req.app, commit=req.commit,
                   pin=app.status["pin"].get("commit"))
@@ -98,7 +113,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     if not apply_now:
         return None
     return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,
-                        operation=req.operation, triggered_by=req.triggered_by, prune=req.prune)
+                        operation=req.operation, triggered_by=req.triggered_by, prune=req.prune,
+                        before=req.before)
 
 
 def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:

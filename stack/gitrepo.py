@@ -40,18 +40,34 @@ class WorkRepo:
             Path(full).write_text(content)
             porcelain.add(self.repo, [full])
 
-    def commit(self, message: str, files: dict[str, str | None] | None = None) -> str:
+    def commit(self, message: str, files: dict[str, str | None] | None = None,
+               committed_at: float | None = None) -> str:
+        """Commit what is staged (and `files`); `committed_at`: the committer's clock (unix
+        seconds), e.g. a laptop's that is a day behind."""
         if files:
             self.write(files)
-        sha = porcelain.commit(self.repo, message.encode(), author=AUTHOR, committer=AUTHOR)
+        sha = porcelain.commit(self.repo, message.encode(), author=AUTHOR, committer=AUTHOR,
+                               commit_timestamp=committed_at, author_timestamp=committed_at)
         return sha.decode()
 
-    def push(self) -> None:
+    def push(self, force: bool = False) -> None:
+        """Push the branch (`force`: even when the server's branch is not in its history)."""
         ref = f"refs/heads/{self.branch}".encode()
+        self._push(ref, force=force)
+
+    def reset(self, sha: str) -> None:
+        """git reset --hard SHA: the branch and the working copy back to a commit."""
+        porcelain.reset(self.repo, "hard", sha.encode())
+
+    def delete_branch(self) -> None:
+        """git push --delete: remove the branch from the server (the local one stays)."""
+        self._push(f"refs/heads/{self.branch}".encode(), delete=True)
+
+    def _push(self, ref: bytes, **options: bool) -> None:
         with open(os.devnull, "wb") as quiet:
             porcelain.push(self.repo, self.url, ref, outstream=quiet, errstream=quiet,
                            username=self.auth[0] if self.auth else None,
-                           password=self.auth[1] if self.auth else None)
+                           password=self.auth[1] if self.auth else None, **options)
 
     def commit_and_push(self, message: str, files: dict[str, str | None]) -> str:
         sha = self.commit(message, files)
