@@ -8,6 +8,8 @@ sizes lie (more output than its header said) is refused too.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import zlib
 from typing import IO, Any
@@ -133,6 +135,20 @@ def screen(pack: IO[bytes]) -> None:
         _check(_inflate(pack, size, is_delta))
 
 
+def _view(data: Any, offset: int) -> IO[bytes]:
+    """The pack's bytes from offset: dulwich's own mapping when it has one (no open, no copy
+    beyond a header's worth), else the file."""
+    buffer = getattr(data, "_buffer", None)
+    if callable(buffer):
+        with contextlib.suppress(ValueError):
+            mapped = buffer()
+            return io.BytesIO(bytes(mapped[offset: offset + 4096]))
+    f = open(data.path, "rb")  # noqa: SIM115 - read and closed by the caller's scope
+    with f:
+        f.seek(offset)
+        return io.BytesIO(f.read(4096))
+
+
 def object_size(repo: Any, sha: bytes) -> int:
     """An object's inflated size from its header, without inflating it (packed or loose)."""
     store = repo.object_store
@@ -141,10 +157,9 @@ def object_size(repo: Any, sha: bytes) -> int:
             offset = pack.index.object_offset(sha if len(sha) == 20 else bytes.fromhex(sha.decode()))
         except KeyError:
             continue
-        with open(pack.data.path, "rb") as f:
-            f.seek(offset)
-            kind, size = _header(f)
-            return _delta_target(f) if kind in (_OFS_DELTA, _REF_DELTA) else size
+        f = _view(pack.data, offset)
+        kind, size = _header(f)
+        return _delta_target(f) if kind in (_OFS_DELTA, _REF_DELTA) else size
     path = os.path.join(store.path, sha[:2].decode(), sha[2:].decode())
     if os.path.exists(path):
         head = b""

@@ -307,9 +307,7 @@ class GitTree(Tree):
         if known is False:
             verdict: Refused | None = None
             try:
-                for entry in self.entries(""):
-                    if entry.link is not None:
-                        self.resolve(entry)
+                self._check_all()
             except Refused as exc:
                 verdict = exc
             with _CHECKED_LOCK:
@@ -319,6 +317,27 @@ class GitTree(Tree):
             known = verdict
         if known is not None:
             raise known
+
+    def _check_all(self) -> None:
+        """Every name of the commit, and where every link leads (no content read)."""
+        try:
+            for raw, mode, blob in gitfetch.entries(self.repo, self.commit, "", True):
+                problem = path_problem(raw)
+                if problem:
+                    raise refused(shown(raw), f"{problem} (refused)")
+                if stat.S_ISLNK(mode):
+                    path = raw.decode()
+                    self.resolve(Entry(path, self._link(path, blob), 0))
+        except (ObjectFormatException, packscreen.TooLarge) as exc:
+            raise refused(".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
+
+    def _link(self, path: str, blob: bytes) -> str:
+        if gitfetch.blob_size(self.repo, blob) > MAX_PATH_BYTES:
+            raise refused(path, f"a symlink target longer than {MAX_PATH_BYTES} bytes (refused)")
+        target = gitfetch.blob(self.repo, blob)
+        if any(c < 0x20 or c == 0x7F for c in target):
+            raise refused(path, "a symlink target holds a NUL or control character (refused)")
+        return target.decode("utf-8", errors="replace")
 
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         try:
@@ -332,16 +351,10 @@ class GitTree(Tree):
             if problem:
                 raise refused(shown(raw), f"{problem} (refused)")
             path = raw.decode()
-            size = gitfetch.blob_size(self.repo, blob)
             if stat.S_ISLNK(mode):
-                if size > MAX_PATH_BYTES:
-                    raise refused(path, f"a symlink target longer than {MAX_PATH_BYTES} bytes (refused)")
-                target = gitfetch.blob(self.repo, blob)
-                if any(c < 0x20 or c == 0x7F for c in target):
-                    raise refused(path, "a symlink target holds a NUL or control character (refused)")
-                yield Entry(path, target.decode("utf-8", errors="replace"), 0)
+                yield Entry(path, self._link(path, blob), 0)
             else:
-                yield Entry(path, None, size, _reader(self.repo, blob))
+                yield Entry(path, None, gitfetch.blob_size(self.repo, blob), _reader(self.repo, blob))
 
     def lookup(self, path: str) -> tuple[str, str | None] | None:
         found = gitfetch.lookup(self.repo, self.commit, path)
