@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dulwich.client import get_transport_and_path
-from dulwich.errors import NotGitRepository
-from dulwich.objects import Commit, Tree
+from dulwich.errors import NotGitRepository, ObjectFormatException
+from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from shared import credentials, packscreen
@@ -40,6 +40,14 @@ class FetchError(RuntimeError):
 
 class CommitNotFound(FetchError):
     """The repository answered but does not have the commit: retrying cannot help."""
+
+
+class MalformedEntry(ObjectFormatException):
+    """A tree entry git's fsck refuses (an empty name, or one holding '/' or NUL)."""
+
+    def __init__(self, path: bytes, message: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class Refused(CommitNotFound):
@@ -220,7 +228,10 @@ def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator
 
 def blob(repo: Repo, blob_id: bytes) -> bytes:
     """A file's content (or a symlink's target) by its blob id."""
-    return repo[blob_id].data
+    obj = repo[blob_id]
+    if not isinstance(obj, Blob):
+        raise ObjectFormatException(f"{blob_id.decode()[:12]} is a {obj.type_name.decode()}, not a blob")
+    return obj.data
 
 
 def blob_size(repo: Repo, blob_id: bytes) -> int:
@@ -244,8 +255,13 @@ def lookup(repo: Repo, sha: str, path: str) -> tuple[int, bytes] | None:
 
 
 def _walk(repo: Repo, tree: Tree, prefix: bytes, recurse: bool) -> Iterator[tuple[bytes, int, bytes]]:
+    if not isinstance(tree, Tree):
+        raise ObjectFormatException(f"{tree.id.decode()[:12]} is a {tree.type_name.decode()}, not a tree")
     for entry in tree.iteritems():
         name = entry.path
+        if not name or b"/" in name or b"\0" in name:  # git's fsck: a tree entry is one path element
+            raise MalformedEntry(prefix + b"/" + name if prefix else name,
+                                 "a tree entry holds a slash or NUL in its name, or has none")
         path = prefix + b"/" + name if prefix else name
         if stat.S_ISDIR(entry.mode):
             if recurse:

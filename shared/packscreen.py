@@ -16,6 +16,7 @@ from typing import IO, Any
 
 MAX_PACK_BYTES = 1024 * 1024 * 1024  # a fetched pack, as received (compressed)
 MAX_OBJECT_BYTES = 64 * 1024 * 1024  # one object, inflated (deltas: the object they make)
+MAX_INFLATED_BYTES = 2 * 1024 * 1024 * 1024  # all objects of a pack, inflated (screening CPU)
 _CHUNK = 1024 * 1024
 _OFS_DELTA, _REF_DELTA = 6, 7
 
@@ -127,11 +128,15 @@ def screen(pack: IO[bytes]) -> None:
     if len(head) < 12 or head[:4] != b"PACK":
         raise TooLarge("not a git pack")
     count = int.from_bytes(head[8:12], "big")
+    inflated = 0
     for _ in range(count):
         kind, size = _header(pack)
         is_delta = kind in (_OFS_DELTA, _REF_DELTA)
-        if not is_delta:
-            _check(size)
+        # a delta's own data is at most its target plus its copy and insert opcodes
+        _check(size if not is_delta else max(0, size - size // 64 - 1024))
+        inflated += size
+        if inflated > MAX_INFLATED_BYTES:
+            raise TooLarge(f"the pack inflates to more than {MAX_INFLATED_BYTES:,} bytes (limit)")
         _check(_inflate(pack, size, is_delta))
 
 

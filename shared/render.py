@@ -8,6 +8,7 @@ takes (path, bytes) pairs and returns objects or errors; it never touches a clus
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -152,14 +153,37 @@ class Rendered:
         return digest(self.objects)
 
 
+MAX_FILE_NODES = 400_000  # YAML nodes one file may hold (estimated before parsing)
+MAX_RENDER_NODES = 1_500_000  # and all the files of one render together
+
+
+def estimate_nodes(data: bytes) -> int:
+    """An estimate, from bytes alone, of the YAML/JSON nodes a text holds: every mapping
+    value, sequence item and flow collection needs one of these marks. Checked before any
+    parser runs, so a 5 MiB file of `- {}` never becomes a million objects in memory."""
+    return (data.count(b":") + data.count(b"- ") + data.count(b",") + data.count(b"[")
+            + data.count(b"{"))
+
+
 def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
     """Parse every manifest file (sorted by path) into objects; collect all errors."""
     out = Rendered()
+    total = 0
     with without_gc():
         for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
             if len(data) > MAX_FILE_BYTES:
                 out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
                 continue
+            nodes = estimate_nodes(data)
+            total += nodes
+            if nodes > MAX_FILE_NODES:
+                out.errors.append(Finding(path, 0, 0, "", f"about {nodes:,} YAML nodes: more than "
+                                                          f"{MAX_FILE_NODES:,} in one file (limit)"))
+                continue
+            if total > MAX_RENDER_NODES:
+                out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_RENDER_NODES:,} YAML nodes "
+                                                          "in the files of one render (limit)"))
+                break
             _render_file(path, data, out)
         _check_duplicates(out)
     return out
@@ -326,11 +350,36 @@ def _text(node: yaml.Node) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else node.tag
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _not_json(value: Any, at: str = "") -> tuple[str, str] | None:
+    """(field, why) of the first value JSON (and so the API server) cannot hold: YAML 1.1
+    timestamps, !!binary, !!set."""
+    if isinstance(value, _JSON_SCALARS):
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _not_json(item, f"{at}.{key}" if at else str(key))
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_json(item, f"{at}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, dt.date):
+        return at, f"YAML reads {value.isoformat()} as a date, not a string: quote it"
+    return at, f"a YAML {type(value).__name__} value is not JSON (write it as a string)"
+
+
 def _collect(path: str, node: yaml.Node, doc: Any, where: _Where, out: Rendered) -> None:
     line = node.start_mark.line + 1
     for index, obj in enumerate(_flatten(doc)):
         prefix = f"items[{index}]." if obj is not doc else ""
-        problem = _structure_problem(obj)
+        problem = _structure_problem(obj) or _not_json(obj)
         if problem:
             fld, msg = problem
             out.errors.append(Finding(path, _line_of(node, fld) or line, 1, prefix + fld, msg))

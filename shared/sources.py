@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from shared import logs, sandbox, sourceopts
-from shared.render import EXTENSIONS, Finding, Rendered, render_files
+from shared.render import EXTENSIONS, MAX_RENDER_NODES, Finding, Rendered, estimate_nodes, render_files
 from shared.trees import LIMITS, Budget, Limits, Refused, Tree, refused, shown
 
 KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -158,6 +158,8 @@ def render(tree: Tree, req: Request, limits: Limits = LIMITS) -> tuple[str, Rend
         return "directory", Rendered(errors=[Finding(req.path, 0, 0, "path", str(exc))])
     except Refused as exc:
         return "directory", Rendered(errors=[exc.finding])
+    except Exception as exc:  # a hostile tree ends in a finding (the CLI's dry-run calls this too)
+        return "directory", Rendered(errors=[unexpected(req.path, exc)])
     output = produce(tree, req, kind, limits)
     return output.kind, parse(output, limits)
 
@@ -262,6 +264,8 @@ def _jsonnet(root: Path, inputs: Path, files: list[str], req: Request, limits: L
     (inputs / "jsonnet.py").write_text(_JSONNET)
     printed = sandbox.run(prog, ["-I", "-S", f"{inputs_at}/jsonnet.py", f"{inputs_at}/job.json"],
                           tree=root, inputs=inputs, where=files[0], what="jsonnet", limits=limits)
+    if estimate_nodes(printed) > MAX_RENDER_NODES:  # checked before anything is parsed here
+        raise refused(files[0], f"jsonnet: the output holds more than {MAX_RENDER_NODES:,} nodes (limit)")
     try:
         result = json.loads(printed)
     except ValueError:

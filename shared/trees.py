@@ -328,13 +328,21 @@ class GitTree(Tree):
                 if stat.S_ISLNK(mode):
                     path = raw.decode()
                     self.resolve(Entry(path, self._link(path, blob), 0))
+        except gitfetch.MalformedEntry as exc:
+            raise refused(shown(exc.path), f"{exc} (refused)") from None
         except (ObjectFormatException, packscreen.TooLarge) as exc:
             raise refused(".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
+        except KeyError as exc:
+            raise refused(".", f"the commit refers to an object it does not hold ({shown(str(exc))}) "
+                          "(refused)") from None
 
     def _link(self, path: str, blob: bytes) -> str:
         if gitfetch.blob_size(self.repo, blob) > MAX_PATH_BYTES:
             raise refused(path, f"a symlink target longer than {MAX_PATH_BYTES} bytes (refused)")
-        target = gitfetch.blob(self.repo, blob)
+        try:
+            target = gitfetch.blob(self.repo, blob)
+        except ObjectFormatException:
+            raise refused(path, "a symlink whose target is not a blob (refused)") from None
         if any(c < 0x20 or c == 0x7F for c in target):
             raise refused(path, "a symlink target holds a NUL or control character (refused)")
         return target.decode("utf-8", errors="replace")
@@ -342,8 +350,13 @@ class GitTree(Tree):
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         try:
             yield from self._entries(folder, recurse)
+        except gitfetch.MalformedEntry as exc:
+            raise refused(shown(exc.path), f"{exc} (refused)") from None
         except (ObjectFormatException, packscreen.TooLarge) as exc:
             raise refused(folder or ".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
+        except KeyError as exc:
+            raise refused(folder or ".", f"the commit refers to an object it does not hold "
+                          f"({shown(str(exc))}) (refused)") from None
 
     def _entries(self, folder: str, recurse: bool) -> Iterator[Entry]:
         for raw, mode, blob in gitfetch.entries(self.repo, self.commit, folder, recurse):

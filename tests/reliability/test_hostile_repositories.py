@@ -205,6 +205,21 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         ("jsonnet-infinite-recursion", {"app/main.jsonnet": "local f(x) = f(x) + 1; f(1)\n"}, {},
          "app/main.jsonnet"),
     ]
+    # 4b. what the function parses itself (found by an adversarial review): values JSON cannot
+    # hold, and files whose node count would blow up the render's memory before any check
+    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a{}\nx:\n" + "- {{}}\n" * 999_000
+    doubling = "".join(f"local a{i} = a{i - 1} + a{i - 1};\n" for i in range(1, 20))
+    cases += [
+        ("dir-unquoted-date", {"app/a.yaml": CM + "  when: 2001-12-14\n"}, {}, "app/a.yaml"),
+        ("dir-binary-tag", {"app/a.yaml": CM + "  blob: !!binary aGVsbG8=\n"}, {}, "app/a.yaml"),
+        ("dir-node-bomb-files", {f"app/f{i}.yaml": bomb.format(i) for i in range(5)}, {}, "app/f0.yaml"),
+        ("jsonnet-node-bomb-output", {"app/x.jsonnet": "local a0 = [[]];\n" + doubling + (
+            "{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'a'}, x: a19 + a18}\n")}, {},
+         "app/x.jsonnet"),
+        ("crafted-link-to-a-tree", Crafted((((b"app", b"cm.yaml"), 0o100644, CM.encode()),
+                                            ((b"app", b"x.yaml"), stat.S_IFLNK, b"@tree"))), {},
+         "app/x.yaml"),
+    ]
     # 5. limits on what is read: a sparse blob far over the object and byte limits
     cases += [
         ("sparse-blob", {**_kust("resources: [cm.yaml]\n"), "app/big.yaml": Sparse(SPARSE)}, {}, "app"),
@@ -281,7 +296,10 @@ def _push_case(stack: local.Stack, work: Any, files: dict[str, Any] | Crafted) -
     repository (a tenant's own server can serve anything), then pointed to by main."""
     bare = Repo(str(Path(stack.env["GITOPS_GIT_ROOT"]) / f"{work.name}.git"))
     if isinstance(files, Crafted):
-        tree = _write_tree(bare, {p: (m, _blob(bare, c)) for p, m, c in files.entries})
+        empty = Tree()
+        bare.object_store.add_object(empty)
+        tree = _write_tree(bare, {p: (m, empty.id if c == b"@tree" else _blob(bare, c))
+                                  for p, m, c in files.entries})
         return _commit(bare, tree, None)
     plain: dict[tuple[bytes, ...], tuple[int, bytes]] = {}
     for path, value in files.items():

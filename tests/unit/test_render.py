@@ -122,7 +122,7 @@ def test_the_fast_path_builds_what_the_plain_constructor_builds():
     import yaml
 
     text = (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {n: '1'}}\n"
-            b"data: {a: yes, b: 0755, c: 1e3, d: 1.5, e: ~, f: 2020-01-02, g: '007', h: 1_000, i: 0x1f,\n"
+            b"data: {a: yes, b: 0755, c: 1e3, d: 1.5, e: ~, f: '2020-01-02', g: '007', h: 1_000, i: 0x1f,\n"
             b"  j: .inf, k: 1:20, l: !!str 12, m: [*x]}\nextra: &x [1, {y: on}]\n")
     text = text.replace(b"m: [*x]}\nextra: &x [1, {y: on}]", b"m: &x [1, {y: on}], n: *x}")
     out = render_files([("t.yaml", text)])
@@ -130,6 +130,29 @@ def test_the_fast_path_builds_what_the_plain_constructor_builds():
     assert out.objects == [yaml.safe_load(text)]
     merged = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\nbase: &b {x: 1}\ndata: {<<: *b, y: 2}\n"
     assert render_files([("m.yaml", merged)]).objects[0]["data"] == {"x": 1, "y": 2}  # the careful path
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2001-12-14", "YAML reads 2001-12-14 as a date, not a string: quote it"),
+    ("2001-12-14t21:59:43.10-05:00",
+     "YAML reads 2001-12-14T21:59:43.100000-05:00 as a date, not a string: quote it"),
+    ("!!binary aGVsbG8=", "a YAML bytes value is not JSON (write it as a string)"),
+    ("!!set {a, b}", "a YAML set value is not JSON (write it as a string)"),
+])
+def test_values_json_cannot_hold_are_errors_naming_the_field(value, message):
+    text = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata:\n  ok: x\n  when: {value}\n"
+    out = render_files([("d.yaml", text.encode())])
+    assert [str(e) for e in out.errors] == [f"d.yaml:6:1: data.when: {message}"] and out.objects == []
+
+
+def test_a_file_of_too_many_nodes_is_refused_before_parsing():
+    from shared.render import MAX_FILE_NODES
+
+    head = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nx:\n"
+    text = head + b"- {}\n" * (MAX_FILE_NODES // 2 + 1)
+    out = render_files([("n.yaml", text)])
+    assert [str(e) for e in out.errors] == [
+        f"n.yaml: about {MAX_FILE_NODES + 8:,} YAML nodes: more than {MAX_FILE_NODES:,} in one file (limit)"]
 
 
 def test_positions_are_found_again_after_parsing():

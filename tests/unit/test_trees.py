@@ -148,6 +148,22 @@ def test_pack_screen_reads_sizes_from_headers(monkeypatch):
         packscreen.screen(_pack(entry[:1] + b"\0" * 20 + entry[1:]))
 
 
+def test_a_delta_whose_own_data_is_huge_is_refused_from_its_header(monkeypatch):
+    """A delta claiming a small target but inflating to 0.5 GiB (dulwich would inflate it
+    whole while indexing): its own size is bounded too."""
+    monkeypatch.setattr(packscreen, "MAX_OBJECT_BYTES", 1 << 20)
+    delta = bytes([12, 1]) + b"\0" * 100
+    entry = _entry(7, 512 << 20, delta)
+    with pytest.raises(packscreen.TooLarge, match="is larger than 1,048,576"):
+        packscreen.screen(_pack(entry[:5] + b"\0" * 20 + entry[5:]))
+
+
+def test_a_pack_inflating_past_the_total_is_refused(monkeypatch):
+    monkeypatch.setattr(packscreen, "MAX_INFLATED_BYTES", 2500)
+    with pytest.raises(packscreen.TooLarge, match="inflates to more than 2,500 bytes"):
+        packscreen.screen(_pack(*[_entry(3, 1000, b"x" * 1000)] * 3))
+
+
 def test_a_1_gib_object_is_refused_from_its_header_without_inflating_it():
     # the payload is not even valid zlib: the header alone decides
     with pytest.raises(packscreen.TooLarge, match="an object of 1,073,741,824 bytes is larger"):
