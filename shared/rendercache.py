@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import secrets, sources, store, trees
-from shared.render import Finding, Rendered
+from shared.render import Finding, Rendered, estimate_nodes
 
 VERSION = 1  # bump when a renderer's output for the same input changes (a new tool version)
 MEMORY_ENTRIES = 16
 MEMORY_OBJECTS = 40_000  # parsed objects kept in memory across entries
+MEMORY_NODES = 1_500_000  # and their YAML nodes, estimated from the renderer's output bytes
 KEPT = dt.timedelta(days=30)  # renders/{digest} expireAt (a Firestore TTL policy may drop it)
 
 
@@ -41,6 +42,7 @@ class Result:
 
 
 _memory: OrderedDict[str, tuple[str, Rendered, tuple[str, ...]]] = OrderedDict()
+_weights: dict[str, int] = {}  # digest -> estimated nodes
 _guard = threading.Lock()
 _locks: dict[str, threading.Lock] = {}
 
@@ -57,13 +59,20 @@ def _lock(digest: str) -> threading.Lock:
         return _locks.setdefault(digest, threading.Lock())
 
 
-def _remember(digest: str, kind: str, rendered: Rendered, reads: tuple[str, ...]) -> None:
+def _remember(digest: str, kind: str, rendered: Rendered, reads: tuple[str, ...],
+              files: list[tuple[str, bytes]]) -> None:
+    """Keep a render in memory, within entries, objects and (estimated) nodes: a few
+    node-heavy renders must not hold the instance's memory."""
+    weight = sum(estimate_nodes(data) for _, data in files)
     with _guard:
         _memory[digest] = (kind, rendered, reads)
+        _weights[digest] = weight
         _memory.move_to_end(digest)
         while len(_memory) > 1 and (len(_memory) > MEMORY_ENTRIES or sum(
-                len(r.objects) for _, r, _ in _memory.values()) > MEMORY_OBJECTS):
-            _memory.popitem(last=False)
+                len(r.objects) for _, r, _ in _memory.values()) > MEMORY_OBJECTS
+                or sum(_weights.values()) > MEMORY_NODES):
+            gone, _ = _memory.popitem(last=False)
+            _weights.pop(gone, None)
 
 
 def _recall(digest: str) -> tuple[str, Rendered, tuple[str, ...]] | None:
@@ -99,13 +108,13 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
             rendered = sources.parse(output)
             reads = tuple(doc.get("reads") or ())
             store.count_render_use(digest)
-            _remember(digest, output.kind, rendered, reads)
+            _remember(digest, output.kind, rendered, reads, output.files)
             return Result(output.kind, rendered, digest, "store", reads)
         output = sources.produce(tree, request, kind)
         rendered = sources.parse(output)
         reads = tuple(output.outside(request.path))
         if not rendered.errors:  # a failure (a time limit on a busy machine...) is tried again
-            _remember(digest, output.kind, rendered, reads)
+            _remember(digest, output.kind, rendered, reads, output.files)
         if shared:
             store.put_render(digest, _record(repo_key, commit, request, output, rendered))
         return Result(output.kind, rendered, digest, "", reads)
@@ -136,3 +145,4 @@ def clear() -> None:
     """Forget the in-memory renders (tests)."""
     with _guard:
         _memory.clear()
+        _weights.clear()
