@@ -189,11 +189,16 @@ def _tree_round(repo: Path) -> dict[str, Any]:
 def sandbox_overhead(rounds: int = 21) -> dict[str, list[float]]:
     """Milliseconds per run of `true` and of `kubectl kustomize` on a one-object tree, run
     directly and through the sandbox (alternating)."""
+    from shared.sandbox import workspace
+
+    with workspace() as folder:
+        return _overhead(folder, rounds)
+
+
+def _overhead(tmp: Path, rounds: int) -> dict[str, list[float]]:
     from shared import sandbox
     from shared.trees import LIMITS
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
-    tmp.chmod(0o711)
     tree = tmp / "repo"
     tree.mkdir(mode=0o755)
     (tree / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
@@ -203,22 +208,19 @@ def sandbox_overhead(rounds: int = 21) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"true": [], "true_sandboxed": [], "kustomize": [],
                                      "kustomize_sandboxed": []}
     true, kubectl = sandbox.binary("/usr/bin/true"), sandbox.binary(shutil.which("kubectl") or "kubectl")
-    try:
-        for _ in range(rounds):
-            for name, run in (
-                    ("true", lambda: subprocess.run(["/usr/bin/true"], check=True)),
-                    ("true_sandboxed", lambda: sandbox.run(true, [], tree=tree, inputs=None, where="x",
-                                                           what="true", limits=LIMITS)),
-                    ("kustomize", lambda: subprocess.run(["kubectl", "kustomize", str(tree)], check=True,
-                                                         capture_output=True)),
-                    ("kustomize_sandboxed", lambda: sandbox.run(kubectl, ["kustomize", sandbox.TREE],
-                                                                tree=tree, inputs=None, where="x",
-                                                                what="kustomize", limits=LIMITS))):
-                t0 = time.perf_counter()
-                run()
-                times[name].append((time.perf_counter() - t0) * 1000)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for _ in range(rounds):
+        for name, run in (
+                ("true", lambda: subprocess.run(["/usr/bin/true"], check=True)),
+                ("true_sandboxed", lambda: sandbox.run(true, [], tree=tree, inputs=None, where="x",
+                                                       what="true", limits=LIMITS)),
+                ("kustomize", lambda: subprocess.run(["kubectl", "kustomize", str(tree)], check=True,
+                                                     capture_output=True)),
+                ("kustomize_sandboxed", lambda: sandbox.run(kubectl, ["kustomize", sandbox.TREE],
+                                                            tree=tree, inputs=None, where="x",
+                                                            what="kustomize", limits=LIMITS))):
+            t0 = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - t0) * 1000)
     return times
 
 

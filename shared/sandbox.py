@@ -6,7 +6,8 @@ materialised tree (shared/trees.py) inside bubblewrap, with:
 - new user, mount, PID, network, IPC and UTS namespaces (`--unshare-all`): only loopback,
   a fresh /proc showing the sandbox's own processes, no capabilities;
 - nothing of the host but /usr (read-only), the binary it runs, the checked tree at /src
-  (read-only), our own inputs at /in (read-only) and a size-limited tmpfs at /tmp;
+  (read-only), our own inputs at /in (read-only) and a size-limited tmpfs at /tmp, the only
+  place it can write (the root bwrap builds is remounted read-only);
 - an empty environment: bwrap itself starts with none (PID 1 inside is bwrap, and its
   /proc/1/environ would show ours), the renderer gets only PATH, HOME and the like;
 - a real uid of its own per run, so RLIMIT_NPROC counts only its processes; rlimits on
@@ -35,9 +36,10 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,22 @@ class Binary:
     host: str
     inside: str
     needs: tuple[tuple[str, str], ...] = ()  # (host path, path inside)
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[Path]:
+    """A private folder for one render (removed after), under a root-owned folder that any uid
+    may traverse but not list: the sandbox's own uid must be able to reach what it mounts,
+    whatever TMPDIR's parents allow. GITOPS_RENDER_TMP sets where (default /tmp/gitops-render)."""
+    top = Path(os.environ.get("GITOPS_RENDER_TMP") or "/tmp/gitops-render")
+    top.mkdir(mode=0o711, parents=True, exist_ok=True)
+    top.chmod(0o711)
+    folder = Path(tempfile.mkdtemp(prefix="render-", dir=top))
+    try:
+        folder.chmod(0o711)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def disabled() -> bool:
@@ -192,7 +210,8 @@ def _bwrap_argv(prog: Binary, tree: Path, inputs: Path | None, fds: list[int]) -
         argv += bind(host, inside)
     for name, value in _environment().items():
         argv += ["--setenv", name, value]
-    return [*argv, "--chdir", SCRATCH, "--uid", "65534", "--gid", "65534", "--"]
+    # the root bwrap builds is a tmpfs of no set size: read-only, so only /tmp (sized) is writable
+    return [*argv, "--remount-ro", "/", "--chdir", SCRATCH, "--uid", "65534", "--gid", "65534", "--"]
 
 
 def places(tree: Path, inputs: Path | None) -> tuple[str, str]:

@@ -20,7 +20,6 @@ import os
 import posixpath
 import re
 import shutil
-import tempfile
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -106,8 +105,8 @@ def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Out
         if kind == "directory":
             _directory(tree, req, limits, out)
         else:
-            with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
-                root, inputs = _workspace(tree, Path(tmp), req, limits)
+            with sandbox.workspace() as tmp:
+                root, inputs = _workspace(tree, tmp, req, limits)
                 {"kustomize": _kustomize, "helm": _helm}[kind](root, inputs, req, limits, out)
     except Refused as exc:
         out.errors.append(exc.finding)
@@ -129,7 +128,6 @@ def unexpected(where: str, exc: Exception) -> Finding:
 def _workspace(tree: Tree, tmp: Path, req: Request, limits: Limits) -> tuple[Path, Path]:
     """The checked tree materialised for a renderer, and a folder for our own inputs to it
     (readable by the sandbox's own uid; the temp folder above them cannot be listed)."""
-    tmp.chmod(0o711)
     root = tree.materialise(tmp / "repo", Budget(req.path, limits))
     inputs = tmp / "in"
     inputs.mkdir(mode=0o755)
@@ -200,8 +198,8 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
             out.files.append((entry.path, entry.data))
     if jsonnet_files:
         out.kind = "jsonnet"
-        with tempfile.TemporaryDirectory(prefix="gitops-render-") as tmp:
-            root, inputs = _workspace(tree, Path(tmp), req, limits)
+        with sandbox.workspace() as tmp:
+            root, inputs = _workspace(tree, tmp, req, limits)
             _jsonnet(root, inputs, jsonnet_files, req, limits, out)
 
 
