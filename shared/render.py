@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -157,20 +158,35 @@ MAX_FILE_NODES = 400_000  # YAML nodes one file may hold (estimated before parsi
 MAX_RENDER_NODES = 1_500_000  # and all the files of one render together
 
 
+MAX_FILE_ERRORS = 50  # errors reported per file: the rest of a file is not read
+MAX_RENDER_ERRORS = 500  # and per render: the remaining files are not read
+PARSE_SECONDS = 60.0  # parsing in the function's own process, like a renderer run
+
+
 def estimate_nodes(data: bytes) -> int:
     """An estimate, from bytes alone, of the YAML/JSON nodes a text holds: every mapping
-    value, sequence item and flow collection needs one of these marks. Checked before any
-    parser runs, so a 5 MiB file of `- {}` never becomes a million objects in memory."""
+    value, sequence item, flow collection and document needs one of these marks. Checked
+    before any parser runs, so a 5 MiB file of `- {}` (or of `---` documents) never becomes
+    a million objects in memory."""
     return (data.count(b":") + data.count(b"- ") + data.count(b",") + data.count(b"[")
-            + data.count(b"{"))
+            + data.count(b"{") + data.count(b"---") + data.count(b"..."))
 
 
 def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
     """Parse every manifest file (sorted by path) into objects; collect all errors."""
     out = Rendered()
     total = 0
+    deadline = time.monotonic() + PARSE_SECONDS
     with without_gc():
         for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
+            if len(out.errors) >= MAX_RENDER_ERRORS:
+                out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_RENDER_ERRORS} errors: the "
+                                                          "remaining files are not read (limit)"))
+                break
+            if time.monotonic() > deadline:
+                out.errors.append(Finding(path, 0, 0, "", f"parsing took longer than {PARSE_SECONDS:g}s: "
+                                                          "the remaining files are not read (limit)"))
+                break
             if len(data) > MAX_FILE_BYTES:
                 out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
                 continue
@@ -184,7 +200,7 @@ def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
                 out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_RENDER_NODES:,} YAML nodes "
                                                           "in the files of one render (limit)"))
                 break
-            _render_file(path, data, out)
+            _render_file(path, data, out, deadline)
         _check_duplicates(out)
     return out
 
@@ -202,7 +218,7 @@ def without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _render_file(path: str, data: bytes, out: Rendered) -> None:
+def _render_file(path: str, data: bytes, out: Rendered, deadline: float = float("inf")) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -219,8 +235,13 @@ def _render_file(path: str, data: bytes, out: Rendered) -> None:
         return
     loader = _Loader(text)
     index = -1
+    errors_before = len(out.errors)
     try:
         while loader.check_node():
+            if len(out.errors) - errors_before >= MAX_FILE_ERRORS or time.monotonic() > deadline:
+                out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_FILE_ERRORS} errors, or too "
+                                                          "long: the rest of the file is not read (limit)"))
+                return
             node = loader.get_node()
             index += 1
             if node is None:

@@ -72,7 +72,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "ref": req.ref,
         "author": info.author,
         "message": info.message,
-        "committedAt": dt.datetime.fromtimestamp(info.committed_at, dt.UTC),
+        "committedAt": _when(info.committed_at),
         "path": spec.path,
         "source": result.kind,  # and how: the options and kube version it was rendered with
         "sourceOptions": spec.source,
@@ -129,6 +129,15 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     # rendered as the revision was (same source and options); Secret values never leave memory
     result = rendercache.render(trees.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
     return secrets.restore(objs, result.rendered.objects)
+
+
+def _when(seconds: int) -> dt.datetime | None:
+    """A commit's time as a datetime; None for one no calendar holds (a crafted commit can
+    say year 11476, which must not stop the render)."""
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _kube_version(spec: AppSpec) -> str:

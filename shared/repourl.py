@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import SplitResult, urlsplit
 
 _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 
@@ -17,8 +18,15 @@ def normalize(url: str) -> str:
     """
     url = url.strip()
     if "://" in url:
-        rest = url.split("://", 1)[1]
-        rest = rest.split("@", 1)[-1] if "@" in rest.split("/", 1)[0] else rest
+        # the host a client connects to, as urllib (and so dulwich) reads it: a '?' or '#'
+        # before an '@' ends the authority, so `http://evil?@github.com/victim/repo` is evil's
+        # URL, never the victim's key (a credential or a project rule found by this key would
+        # otherwise go to evil)
+        parts = urlsplit(url)
+        host = (parts.hostname or "") + (f":{parts.port}" if _port(parts) else "")
+        rest = host + parts.path
+        if parts.query or parts.fragment or "\\" in url:
+            rest += "?" + parts.query + "#" + parts.fragment + ("\\" if "\\" in url else "")
     else:
         m = _SCP_LIKE.match(url)
         rest = f"{m.group(1)}/{m.group(2)}" if m else url
@@ -26,3 +34,10 @@ def normalize(url: str) -> str:
     if rest.endswith(".git"):
         rest = rest[:-4]
     return rest.lower()
+
+
+def _port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:  # not a number: keep it visible in the key rather than drop it
+        return None

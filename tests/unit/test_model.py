@@ -20,6 +20,19 @@ def test_repo_url_keeps_port_and_path():
     assert repourl.normalize("http://127.0.0.1:8080/x/app.git") == "127.0.0.1:8080/x/app"
 
 
+@pytest.mark.parametrize("url, host", [
+    ("http://127.0.0.1:18931?@github.com/victim/private", "127.0.0.1:18931"),
+    ("http://127.0.0.1:18931#@github.com/victim/private", "127.0.0.1:18931"),
+    ("http://github.com@127.0.0.1/victim/private", "127.0.0.1"),
+    ("http://127.0.0.1\\@github.com/victim/private", "github.com"),  # odd, but its key is its own
+])
+def test_a_url_whose_host_is_not_the_victims_never_gets_the_victims_key(url, host):
+    """The key picks credentials and project rules: it names the host a client connects to, and a
+    URL with a query, fragment or backslash never shares a key with a plain one."""
+    assert repourl.normalize(url) != "github.com/victim/private"
+    assert repourl.normalize(url).startswith(host)
+
+
 @pytest.mark.parametrize("target,ref,default,matches", [
     ("main", "refs/heads/main", "main", True),
     ("main", "refs/heads/dev", "main", False),

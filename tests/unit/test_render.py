@@ -155,6 +155,18 @@ def test_a_file_of_too_many_nodes_is_refused_before_parsing():
         f"n.yaml: about {MAX_FILE_NODES + 8:,} YAML nodes: more than {MAX_FILE_NODES:,} in one file (limit)"]
 
 
+def test_errors_are_capped_per_file_and_documents_count_as_nodes():
+    from shared.render import MAX_FILE_ERRORS
+
+    out = render_files([("x.yaml", b"---\na\n" * 60)])
+    assert len(out.errors) == MAX_FILE_ERRORS + 1
+    assert str(out.errors[-1]) == (f"x.yaml: more than {MAX_FILE_ERRORS} errors, or too long: the rest "
+                                   "of the file is not read (limit)")
+    out = render_files([("y.yaml", b"---\na\n" * 500_000)])  # 3 MB of scalar documents
+    assert [str(e) for e in out.errors] == [
+        "y.yaml: about 500,000 YAML nodes: more than 400,000 in one file (limit)"]
+
+
 def test_positions_are_found_again_after_parsing():
     text = b"# c\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n" \
            b"    metadata: {name: a}\n    data: {k: v}\n"

@@ -205,3 +205,11 @@ def test_cli_render_never_prints_content_from_outside_its_root(tmp_path, capsys)
     assert "CANARY" not in printed.out + printed.err
     assert "app/bad.yaml: symlink to '../../outside.yaml' leaves the repository (refused)" in printed.out
     Path(secret).unlink()
+
+
+def test_a_commit_time_no_calendar_holds_does_not_stop_the_render():
+    from shared import rendering
+
+    assert rendering._when(300_000_000_000) is None  # year 11476 (git fsck --strict accepts it)
+    assert rendering._when(-10**18) is None
+    assert rendering._when(0).year == 1970
