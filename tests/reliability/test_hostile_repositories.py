@@ -213,6 +213,8 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         ("dir-unquoted-date", {"app/a.yaml": CM + "  when: 2001-12-14\n"}, {}, "app/a.yaml"),
         ("dir-binary-tag", {"app/a.yaml": CM + "  blob: !!binary aGVsbG8=\n"}, {}, "app/a.yaml"),
         ("dir-node-bomb-files", {f"app/f{i}.yaml": bomb.format(i) for i in range(5)}, {}, "app/f0.yaml"),
+        ("dir-scalar-documents", {f"app/s{i}.yaml": "---\na\n" * 850_000 for i in range(3)}, {},
+         "app/s0.yaml"),
         ("jsonnet-node-bomb-output", {"app/x.jsonnet": "local a0 = [[]];\n" + doubling + (
             "{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'a'}, x: a19 + a18}\n")}, {},
          "app/x.jsonnet"),

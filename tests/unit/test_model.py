@@ -115,3 +115,17 @@ def test_the_index_agrees_with_the_plain_rule_on_random_trees():
                       for i in range(rng.randint(1, 6)))
         changed = frozenset(folder() + rng.choice(["", "/x.yaml"]) for _ in range(rng.randint(0, 4)))
         assert RepoApps(specs).concerned(changed) == {s.name for s in specs if plain(s, changed)}
+
+
+def test_a_credential_never_goes_to_a_host_that_only_looks_like_its_repository(monkeypatch):
+    import json
+
+    from shared import credentials
+
+    monkeypatch.setenv("GITOPS_REPO_CREDENTIALS", json.dumps(
+        {"github.com/victim": {"username": "x-access-token", "password": "canary-secret"}}))
+    assert credentials.for_url("https://github.com/victim/private.git").password == "canary-secret"
+    for url in ("http://127.0.0.1:18931?@github.com/victim/private",
+                "http://127.0.0.1:18931#@github.com/victim/private",
+                "http://github.com@127.0.0.1/victim/private"):
+        assert credentials.for_url(url) is None, url
