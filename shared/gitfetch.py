@@ -12,6 +12,7 @@ so a small pack holding a 1 GB sparse blob never reaches memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -27,11 +28,17 @@ from dulwich.errors import NotGitRepository, ObjectFormatException
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
-from shared import credentials, packscreen
+from shared import credentials, packscreen, repourl
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _listings: dict[str, tuple[float, dict[str, str]]] = {}  # url -> (monotonic time asked, refs)
+
+
+MAX_REFS_BYTES = 16 * 1024 * 1024  # a ref advertisement
+SOCKET_SECONDS = 30.0  # one read from a remote
+LIST_SECONDS = 60.0  # a whole ref listing
+FETCH_SECONDS = 300.0  # a whole fetch
 
 
 class FetchError(RuntimeError):
@@ -82,8 +89,69 @@ def _open_cache(url: str) -> Repo:
         return Repo.init_bare(path)
 
 
-def _client(url: str) -> tuple[Any, str, credentials.Credential | None]:
+class Budget:
+    """What one conversation with a remote may take: bytes read and wall time. The remote is
+    untrusted: an endless ref advertisement or a one-byte-a-minute drip must end."""
+
+    def __init__(self, what: str, max_bytes: int, seconds: float) -> None:
+        self.what, self.max_bytes, self.left = what, max_bytes, max_bytes
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise packscreen.TooLarge(f"{self.what} took longer than {self.seconds:g}s (limit)")
+
+    def take(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise packscreen.TooLarge(f"{self.what}: the repository sent more than {self.max_bytes:,} "
+                                      "bytes (limit)")
+
+
+def _guard(client: Any, budget: Budget) -> None:
+    """Every HTTP read of the client counted against the budget (dulwich reads refs and packs
+    through the read function its request returns)."""
+    inner = getattr(client, "_http_request", None)
+    if inner is None:
+        return
+
+    def request(url: str, headers: Any = None, data: Any = None, raise_for_status: bool = True) -> Any:
+        budget.check()
+        resp, read = inner(url, headers, data, raise_for_status)
+        # a read blocked on a drip-fed socket is interrupted at the deadline (urllib3's shutdown)
+        watchdog = threading.Timer(max(0.0, budget.deadline - time.monotonic()), _shutdown, (resp,))
+        watchdog.daemon = True
+        watchdog.start()
+
+        def limited(n: int = -1) -> bytes:
+            budget.check()
+            try:
+                chunk = read(n if 0 <= n <= 1 << 20 else 1 << 20)
+            except Exception:
+                budget.check()  # the deadline's shutdown, named as such
+                raise
+            budget.check()  # a read the deadline's shutdown cut short
+            budget.take(len(chunk))
+            if not chunk:
+                watchdog.cancel()
+            return chunk
+
+        return resp, limited
+
+    client._http_request = request
+
+
+def _shutdown(resp: Any) -> None:
+    with contextlib.suppress(Exception):
+        resp.shutdown()
+
+
+def _client(url: str, budget: Budget | None = None) -> tuple[Any, str, credentials.Credential | None]:
     """A dulwich client for the URL, with the repository's credential if one is registered."""
+    problem = repourl.problem(url)
+    if problem:
+        raise Refused(f"repository URL {url!r} {problem}")
     cred = credentials.for_url(url)
     kwargs: dict[str, Any] = {}
     if cred is not None and cred.ssh_private_key:
@@ -91,6 +159,12 @@ def _client(url: str) -> tuple[Any, str, credentials.Credential | None]:
     elif cred is not None:
         kwargs["username"], kwargs["password"] = cred.username, cred.password
     client, path = get_transport_and_path(url, **kwargs)
+    if hasattr(client, "_timeout"):  # dulwich's HTTP client: each request's socket timeout
+        client._timeout = SOCKET_SECONDS
+    if type(client).__name__ in ("LocalGitClient", "SubprocessGitClient"):
+        raise Refused(f"repository URL {url!r} is not a network repository")
+    if budget is not None:
+        _guard(client, budget)
     return client, path, cred
 
 
@@ -116,17 +190,26 @@ def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
             listed = _listings.get(url)
         if listed is not None and time.monotonic() - listed[0] <= max_age:
             return dict(listed[1])
-    client, path, cred = _client(url)
+    client, path, cred = _client(url, Budget(f"listing refs of {url}", MAX_REFS_BYTES, LIST_SECONDS))
     started = time.monotonic()
     try:
         result = client.get_refs(path)
+        refs = getattr(result, "refs", result)
+        # names that are not UTF-8 are left out: no branch or tag can be targeted by one
+        out = {k.decode(): v.decode() for k, v in refs.items() if v is not None and _utf8(k) and _utf8(v)}
     except Exception as exc:
         raise FetchError(credentials.redact(f"listing refs of {url}: {exc}", cred)) from None
-    refs = getattr(result, "refs", result)
-    out = {k.decode(): v.decode() for k, v in refs.items() if v is not None}
     with _locks_guard:
         _listings[url] = (started, out)
     return dict(out)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
@@ -135,7 +218,8 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
         repo = _open_cache(url)
         if sha.encode() in repo.object_store:
             return repo
-        client, path, cred = _client(url)
+        budget = Budget(f"fetching {url}", packscreen.MAX_PACK_BYTES + MAX_REFS_BYTES, FETCH_SECONDS)
+        client, path, cred = _client(url, budget)
 
         def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             if ref and ref.encode() in refs:
@@ -151,7 +235,12 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
                     pack.seek(0)
                     repo.object_store.add_thin_pack(pack.read, None)
         except packscreen.TooLarge as exc:
-            raise Refused(f"the repository's commit was refused: {exc}") from None
+            raise Refused(credentials.redact(f"the repository's commit was refused: {exc}", cred)) from None
+        except (ObjectFormatException, ValueError, TypeError, AttributeError, AssertionError) as exc:
+            # dulwich could not read what the remote sent (a malformed commit, a corrupt pack):
+            # the same bytes would come again on a retry
+            message = f"the repository sent a malformed object: {exc}"
+            raise Refused(credentials.redact(message, cred)) from None
         except Exception as exc:
             raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
         if sha.encode() not in repo.object_store:
@@ -160,15 +249,18 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
 
 
 def commit_info(repo: Repo, sha: str) -> CommitInfo:
-    commit = repo[sha.encode()]
-    if not isinstance(commit, Commit):
-        raise CommitNotFound(f"{sha} is not a commit")
-    return CommitInfo(
-        sha=sha,
-        author=commit.author.decode(errors="replace"),
-        message=commit.message.decode(errors="replace").strip(),
-        committed_at=commit.commit_time,
-    )
+    try:
+        commit = repo[sha.encode()]
+        if not isinstance(commit, Commit):
+            raise CommitNotFound(f"{sha} is not a commit")
+        return CommitInfo(
+            sha=sha,
+            author=(commit.author or b"").decode(errors="replace"),
+            message=(commit.message or b"").decode(errors="replace").strip(),
+            committed_at=int(commit.commit_time or 0),
+        )
+    except (ObjectFormatException, ValueError, TypeError, AttributeError) as exc:
+        raise Refused(f"commit {sha[:12]} is malformed: {exc}") from None
 
 
 def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:

@@ -78,6 +78,9 @@ class AppSpec:
             )
         if not self.repoURL:
             raise SpecError("repoURL: required")
+        url_problem = repourl.problem(self.repoURL)
+        if url_problem:
+            raise SpecError(f"repoURL: {self.repoURL!r} {url_problem}")
         if self.path.startswith("/") or ".." in self.path.split("/"):
             raise SpecError(f"path: {self.path!r} must be relative and stay inside the repository")
         if not NAME_RE.match(self.destination.namespace):

@@ -15,8 +15,9 @@ import zlib
 from typing import IO, Any
 
 MAX_PACK_BYTES = 1024 * 1024 * 1024  # a fetched pack, as received (compressed)
-MAX_OBJECT_BYTES = 64 * 1024 * 1024  # one object, inflated (deltas: the object they make)
-MAX_INFLATED_BYTES = 2 * 1024 * 1024 * 1024  # all objects of a pack, inflated (screening CPU)
+MAX_OBJECT_BYTES = 16 * 1024 * 1024  # one object, inflated (deltas: the object they make)
+MAX_INFLATED_BYTES = 1024 * 1024 * 1024  # all objects a pack makes, deltas resolved: what dulwich
+# inflates and hashes while indexing (a 30-byte delta can make a 16 MiB object)
 _CHUNK = 1024 * 1024
 _OFS_DELTA, _REF_DELTA = 6, 7
 
@@ -134,10 +135,11 @@ def screen(pack: IO[bytes]) -> None:
         is_delta = kind in (_OFS_DELTA, _REF_DELTA)
         # a delta's own data is at most its target plus its copy and insert opcodes
         _check(size if not is_delta else max(0, size - size // 64 - 1024))
-        inflated += size
+        made = _inflate(pack, size, is_delta)
+        _check(made)
+        inflated += max(size, made)
         if inflated > MAX_INFLATED_BYTES:
-            raise TooLarge(f"the pack inflates to more than {MAX_INFLATED_BYTES:,} bytes (limit)")
-        _check(_inflate(pack, size, is_delta))
+            raise TooLarge(f"the pack makes more than {MAX_INFLATED_BYTES:,} bytes of objects (limit)")
 
 
 def _view(data: Any, offset: int) -> IO[bytes]:

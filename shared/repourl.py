@@ -41,3 +41,34 @@ def _port(parts: SplitResult) -> int | None:
         return parts.port
     except ValueError:  # not a number: keep it visible in the key rather than drop it
         return None
+
+
+_SCHEMES = ("https://", "http://", "ssh://", "git://")
+_NETWORK_ONLY = "must be an https, http, ssh or git URL (local paths and file:// are not repositories here)"
+_CONTROL = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def problem(url: str) -> str | None:
+    """Why a repository URL is refused, or None: only network repositories (https, http, ssh,
+    git, or scp-like user@host:path), no local paths or file://, no query, fragment, dot
+    segments, spaces, backslashes or control characters (each would let a URL name one
+    repository to our checks and another to the client)."""
+    if _CONTROL.search(url):
+        return "holds a space, a backslash or a control character"
+    if "://" in url:
+        if not url.lower().startswith(_SCHEMES):
+            return _NETWORK_ONLY
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return "has no host"
+        if parts.query or parts.fragment or "?" in url or "#" in url:
+            return "must not have a query or a fragment"
+        path = parts.path
+    else:
+        m = _SCP_LIKE.match(url)
+        if not m or url.startswith(("/", ".", "-")):
+            return _NETWORK_ONLY
+        path = m.group(2)
+    if any(seg in (".", "..") for seg in path.split("/")):
+        return "must not have '.' or '..' segments"
+    return None

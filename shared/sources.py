@@ -360,6 +360,9 @@ def check_kustomization(root: Path, folder: str) -> set[str]:
             continue
         if not isinstance(doc, yaml.MappingNode):
             raise Refused(Finding(rel_file, 1, 1, "", "a kustomization must be a mapping"))
+        ambiguous = _ambiguous(doc)
+        if ambiguous:  # what we check must be what kustomize reads
+            raise Refused(Finding(rel_file, *ambiguous))
         for where, node, how in _references(doc):
             line, col = node.start_mark.line + 1, node.start_mark.column + 1
             ref, problem = _reference(root, current, node, how)
@@ -372,6 +375,28 @@ def check_kustomization(root: Path, folder: str) -> set[str]:
             else:
                 reads.add(posixpath.dirname(target))
     return seen | reads
+
+
+def _ambiguous(doc: yaml.Node) -> tuple[int, int, str, str] | None:
+    """(line, column, field, why) of a merge key or a duplicate key anywhere in a
+    kustomization: the check reads one value where kustomize may read another."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key, value in node.value:
+                where = (key.start_mark.line + 1, key.start_mark.column + 1)
+                if key.tag == "tag:yaml.org,2002:merge":
+                    return (*where, "<<", "merge keys are not allowed in a kustomization (refused)")
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        return (*where, str(key.value), "duplicate key in a kustomization (refused)")
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None
 
 
 def _reference(root: Path, folder: str, node: yaml.Node, how: str) -> tuple[str, str | None]:

@@ -45,7 +45,7 @@ def test_registered_api_server_with_a_token_from_a_secret_file(stack, uid, names
         "endpoint": cluster["server"], "caCertificate": cluster["certificate-authority-data"],
         "tokenFile": str(token_file)}}))
     remote = kube.cluster(name)
-    spec = AppSpec(name=f"reg-{uid}", repoURL="x", destination=Destination(name, namespace))
+    spec = AppSpec(name=f"reg-{uid}", repoURL="git@h:x", destination=Destination(name, namespace))
     result = apply_all(remote, spec, prepare(spec, [yaml.safe_load(manifests.configmap("remote"))],
                                              remote), [], Options())
     assert result.counts() == {"created": 1}

@@ -11,6 +11,8 @@ from shared.model import AppSpec, Destination, SpecError, SyncPolicy
 from shared.prepare import normalise
 from shared.sync import is_immutable, object_options, wave_of, with_retries
 
+R = "git@h:r"  # a valid repository URL for specs whose repository does not matter
+
 
 def test_normalise_service_ports_and_secret_string_data():
     svc = {"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"port": 80}]}}
@@ -33,7 +35,7 @@ def test_sync_options_are_validated():
     policy = SyncPolicy(syncOptions=("CreateNamespace=true", "WaveTimeout=30"))
     assert policy.enabled("CreateNamespace") and policy.option("WaveTimeout") == "30"
     with pytest.raises(SpecError, match=r"syncPolicy\.syncOptions"):
-        AppSpec(name="a", repoURL="r", syncPolicy=SyncPolicy(syncOptions=("Bogus=1",))).validate()
+        AppSpec(name="a", repoURL=R, syncPolicy=SyncPolicy(syncOptions=("Bogus=1",))).validate()
 
 
 def test_transient_errors_are_retried_permanent_ones_are_not():

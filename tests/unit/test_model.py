@@ -7,6 +7,8 @@ import pytest
 from shared import repourl
 from shared.model import AppSpec, Destination, RepoApps, SpecError, SyncPolicy
 
+R = "git@h:r"  # a valid repository URL for specs whose repository does not matter
+
 
 @pytest.mark.parametrize("url", [
     "https://github.com/Org/Repo.git", "https://github.com/org/repo", "git@github.com:org/repo.git",
@@ -42,17 +44,17 @@ def test_a_url_whose_host_is_not_the_victims_never_gets_the_victims_key(url, hos
     ("refs/heads/x", "refs/heads/x", "main", True),
 ])
 def test_matches_ref(target, ref, default, matches):
-    spec = AppSpec(name="a", repoURL="r", targetRevision=target)
+    spec = AppSpec(name="a", repoURL=R, targetRevision=target)
     assert spec.matches_ref(ref, default) is matches
 
 
 @pytest.mark.parametrize("spec,field", [
-    (AppSpec(name="Bad_Name", repoURL="r"), "name"),
+    (AppSpec(name="Bad_Name", repoURL=R), "name"),
     (AppSpec(name="a", repoURL=""), "repoURL"),
-    (AppSpec(name="a", repoURL="r", path="../etc"), "path"),
-    (AppSpec(name="a", repoURL="r", path="/abs"), "path"),
-    (AppSpec(name="a", repoURL="r", destination=Destination(namespace="NS")), "destination.namespace"),
-    (AppSpec(name="a", repoURL="r", syncPolicy=SyncPolicy(selfHeal=True)), "syncPolicy.selfHeal"),
+    (AppSpec(name="a", repoURL=R, path="../etc"), "path"),
+    (AppSpec(name="a", repoURL=R, path="/abs"), "path"),
+    (AppSpec(name="a", repoURL=R, destination=Destination(namespace="NS")), "destination.namespace"),
+    (AppSpec(name="a", repoURL=R, syncPolicy=SyncPolicy(selfHeal=True)), "syncPolicy.selfHeal"),
 ])
 def test_validation_names_the_field(spec, field):
     with pytest.raises(SpecError, match=f"^{field}:"):
@@ -60,22 +62,22 @@ def test_validation_names_the_field(spec, field):
 
 
 def test_doc_round_trip():
-    spec = AppSpec(name="a", repoURL="r", path="p", targetRevision="main",
+    spec = AppSpec(name="a", repoURL=R, path="p", targetRevision="main",
                    destination=Destination("c", "ns"), syncPolicy=SyncPolicy(True, True, True))
     assert AppSpec.from_doc("a", spec.to_doc()) == spec
 
 
 def test_head_resolves_the_target_in_a_remotes_refs():
     refs = {"HEAD": "a" * 40, "refs/heads/main": "a" * 40, "refs/tags/v1": "b" * 40}
-    assert AppSpec(name="a", repoURL="r").head(refs) == ("", "a" * 40)
-    assert AppSpec(name="a", repoURL="r", targetRevision="main").head(refs) == ("refs/heads/main", "a" * 40)
-    assert AppSpec(name="a", repoURL="r", targetRevision="v1").head(refs) == ("refs/tags/v1", "b" * 40)
-    assert AppSpec(name="a", repoURL="r", targetRevision="nope").head(refs) is None
+    assert AppSpec(name="a", repoURL=R).head(refs) == ("", "a" * 40)
+    assert AppSpec(name="a", repoURL=R, targetRevision="main").head(refs) == ("refs/heads/main", "a" * 40)
+    assert AppSpec(name="a", repoURL=R, targetRevision="v1").head(refs) == ("refs/tags/v1", "b" * 40)
+    assert AppSpec(name="a", repoURL=R, targetRevision="nope").head(refs) is None
 
 
 def _repo(**paths: tuple[str, ...]) -> RepoApps:
     """Apps named by keyword: (path, *watched paths)."""
-    return RepoApps(tuple(AppSpec(name=name, repoURL="r", path=p[0], watchPaths=p[1:])
+    return RepoApps(tuple(AppSpec(name=name, repoURL=R, path=p[0], watchPaths=p[1:])
                           for name, p in paths.items()))
 
 
@@ -110,7 +112,7 @@ def test_the_index_agrees_with_the_plain_rule_on_random_trees():
     parts = ["a", "b", "ab", "a.b", "c-d"]
     folder = lambda: "/".join(rng.choice(parts) for _ in range(rng.randint(1, 3)))  # noqa: E731
     for _ in range(500):
-        specs = tuple(AppSpec(name=f"app{i}", repoURL="r", path=folder(),
+        specs = tuple(AppSpec(name=f"app{i}", repoURL=R, path=folder(),
                               watchPaths=tuple(folder() for _ in range(rng.randint(0, 2))))
                       for i in range(rng.randint(1, 6)))
         changed = frozenset(folder() + rng.choice(["", "/x.yaml"]) for _ in range(rng.randint(0, 4)))

@@ -399,3 +399,14 @@ def test_folders_read_outside_the_path_are_reported_for_routing(tmp_path):
     jsonnet = {"extVars": {"env": "a"}, "tlas": {"replicas": "1"}}
     assert outside(Request("js", {"jsonnet": jsonnet})) == ["lib"]
     assert outside(Request("base")) == []
+
+
+@pytest.mark.parametrize("body, message", [
+    ("<<: {resources: [../other]}\n", "app/kustomization.yaml:1:1: <<: merge keys are not allowed in a "
+                                      "kustomization (refused)"),
+    ("resources: [cm.yaml]\nresources: [../other]\n", "app/kustomization.yaml:2:1: resources: duplicate key "
+                                                      "in a kustomization (refused)"),
+])
+def test_a_kustomization_we_would_read_differently_from_kustomize_is_refused(tmp_path, body, message):
+    tree = git(tmp_path, {"app/kustomization.yaml": body, "app/cm.yaml": cm("a"), "other/cm.yaml": cm("b")})
+    assert errors(sources.render(tree, Request("app"))[1]) == [message]

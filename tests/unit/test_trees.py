@@ -160,7 +160,7 @@ def test_a_delta_whose_own_data_is_huge_is_refused_from_its_header(monkeypatch):
 
 def test_a_pack_inflating_past_the_total_is_refused(monkeypatch):
     monkeypatch.setattr(packscreen, "MAX_INFLATED_BYTES", 2500)
-    with pytest.raises(packscreen.TooLarge, match="inflates to more than 2,500 bytes"):
+    with pytest.raises(packscreen.TooLarge, match="makes more than 2,500 bytes of objects"):
         packscreen.screen(_pack(*[_entry(3, 1000, b"x" * 1000)] * 3))
 
 
