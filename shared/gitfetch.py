@@ -97,6 +97,12 @@ class Budget:
         self.what, self.max_bytes, self.left = what, max_bytes, max_bytes
         self.deadline = time.monotonic() + seconds
         self.seconds = seconds
+        self.watchdogs: list[threading.Timer] = []
+
+    def close(self) -> None:
+        """The conversation is over: no watchdog thread outlives it."""
+        for watchdog in self.watchdogs:
+            watchdog.cancel()
 
     def check(self) -> None:
         if time.monotonic() > self.deadline:
@@ -122,6 +128,7 @@ def _guard(client: Any, budget: Budget) -> None:
         # a read blocked on a drip-fed socket is interrupted at the deadline (urllib3's shutdown)
         watchdog = threading.Timer(max(0.0, budget.deadline - time.monotonic()), _shutdown, (resp,))
         watchdog.daemon = True
+        budget.watchdogs.append(watchdog)
         watchdog.start()
 
         def limited(n: int = -1) -> bytes:
@@ -190,7 +197,8 @@ def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
             listed = _listings.get(url)
         if listed is not None and time.monotonic() - listed[0] <= max_age:
             return dict(listed[1])
-    client, path, cred = _client(url, Budget(f"listing refs of {url}", MAX_REFS_BYTES, LIST_SECONDS))
+    budget = Budget(f"listing refs of {url}", MAX_REFS_BYTES, LIST_SECONDS)
+    client, path, cred = _client(url, budget)
     started = time.monotonic()
     try:
         result = client.get_refs(path)
@@ -199,6 +207,8 @@ def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
         out = {k.decode(): v.decode() for k, v in refs.items() if v is not None and _utf8(k) and _utf8(v)}
     except Exception as exc:
         raise FetchError(credentials.redact(f"listing refs of {url}: {exc}", cred)) from None
+    finally:
+        budget.close()
     with _locks_guard:
         _listings[url] = (started, out)
     return dict(out)
@@ -243,6 +253,8 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
             raise Refused(credentials.redact(message, cred)) from None
         except Exception as exc:
             raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
+        finally:
+            budget.close()
         if sha.encode() not in repo.object_store:
             raise CommitNotFound(f"commit {sha} is not reachable from {ref or 'any branch'} of {url}")
         return repo
