@@ -184,7 +184,8 @@ def _ssh_files(url: str, cred: credentials.Credential) -> tuple[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(content if content.endswith("\n") else content + "\n")
-    return key, f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes"
+    return key, (f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes "
+                 "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4")
 
 
 def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
