@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dulwich.client import get_transport_and_path
-from dulwich.errors import NotGitRepository
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.objects import Commit, Tree
 from dulwich.repo import Repo
 
 from shared import credentials
+from shared.failures import Kind
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -33,6 +34,20 @@ class FetchError(RuntimeError):
 
 class CommitNotFound(FetchError):
     """The repository answered but does not have the commit: retrying cannot help."""
+
+
+def classify(exc: BaseException) -> Kind | None:
+    """A git error's kind; None when it is not one.
+
+    The repository answered without the commit (CommitNotFound: force-pushed away, or never
+    pushed): permanent. Anything else fetching (the network, the server, credentials not
+    registered yet) is transient: the next delivery fetches again.
+    """
+    if isinstance(exc, CommitNotFound):
+        return Kind.PERMANENT
+    if isinstance(exc, FetchError | HangupException | GitProtocolError):
+        return Kind.TRANSIENT
+    return None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ from google.cloud.firestore_v1.types import firestore as _pb
 from google.cloud.firestore_v1.types import write as _pb_write
 
 from shared import coalesce, config, metering, rpc
+from shared.docsize import DocumentTooLarge
+from shared.failures import Kind
 from shared.model import AppSpec, RepoApps
 
 APPS = "applications"
@@ -63,6 +65,33 @@ class NotFound(LookupError):
 
 class LeaseBusy(RuntimeError):
     """Another operation holds the application's lease (retry later)."""
+
+
+# Firestore's answers that no retry can change: an invalid argument (a document over 1 MiB
+# in production: "maximum entity size is 1048576 bytes", too many index entries), a failed
+# precondition (an index or a schema the database lacks), a value out of range
+PERMANENT = (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.OutOfRange)
+# unavailable, a deadline, contention (Aborted), a quota (ResourceExhausted), and credentials
+# or a role not granted yet (an operator can fix those; the bounded deliveries end in the
+# dead-letter topic otherwise)
+TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.ResourceExhausted,
+             gexc.InternalServerError, gexc.Unknown, gexc.Cancelled, gexc.PermissionDenied,
+             gexc.Unauthenticated, gexc.RetryError)
+PERMANENT_MESSAGES = ("maximum entity size", "too many index entries", "exceeds the maximum")
+
+
+def classify(exc: BaseException) -> Kind | None:
+    """A Firestore error's kind (see shared/failures.py); None when it is not one."""
+    if isinstance(exc, DocumentTooLarge | NotFound):
+        return Kind.PERMANENT
+    if isinstance(exc, gexc.GoogleAPICallError) and any(
+            text in str(exc) for text in PERMANENT_MESSAGES):
+        return Kind.PERMANENT
+    if isinstance(exc, PERMANENT):
+        return Kind.PERMANENT
+    if isinstance(exc, TRANSIENT):
+        return Kind.TRANSIENT
+    return None
 
 
 def now() -> dt.datetime:
