@@ -259,7 +259,7 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     options = Options.of(spec)
     if args.prune:
         options = dataclasses.replace(options, prune=True)
-    results = preview(cluster, spec, prepare(spec, objs, cluster), app.status.get("inventory") or [],
+    results = preview(cluster, spec, prepare(spec, objs, cluster), store.inventory(app.name, app.status),
                       options)
     docs = [r.to_doc() for r in results]
     _print(args, {"commit": commit, "dryRun": True, "objects": docs},
@@ -321,7 +321,7 @@ def app_delete(args: argparse.Namespace) -> int:
     results = []
     if args.cascade:
         cluster = kube.cluster(app.spec.destination.cluster)
-        results = [r.to_doc() for r in delete_all(cluster, app.spec, app.status.get("inventory") or [])]
+        results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
         _progress(f"deleted {sum(r['action'] == 'pruned' for r in results)} objects of {args.name}")
     store.delete_app(args.name)
     _print(args, {"name": args.name, "cascade": args.cascade, "objects": results},

@@ -11,10 +11,25 @@ import os
 import time
 from typing import Any
 
-from shared import checks, gitfetch, githubapi, logs, manifests, rendercache, sandbox, secrets, sources, store
+from shared import (
+    checks,
+    errorkinds,
+    failures,
+    gitfetch,
+    githubapi,
+    logs,
+    manifests,
+    rendercache,
+    sandbox,
+    secrets,
+    sources,
+    store,
+)
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.render import Finding
+
+COMMIT_MESSAGE_CHARS = 16 * 1024  # of a commit's message kept with its revision (Git has it all)
 
 
 def revision_id(commit: str, digest: str) -> str:
@@ -49,11 +64,11 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     t_rendered = time.perf_counter()
     rev = revision_id(req.commit, rendered.digest)
     stored, redacted = secrets.redact(rendered.objects)
-    store.put_revision(req.app, rev, {
+    revision = {
         "commit": req.commit,
         "ref": req.ref,
         "author": info.author,
-        "message": info.message,
+        "message": info.message[:COMMIT_MESSAGE_CHARS],
         "committedAt": dt.datetime.fromtimestamp(info.committed_at, dt.UTC),
         "path": spec.path,
         "source": result.kind,  # and how: the options and kube version it was rendered with
@@ -67,7 +82,14 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
         "findings": [f.to_doc() for f in findings[:200]],
         "renderedAt": store.now(),
-    })
+    }
+    try:
+        store.put_revision(req.app, rev, revision)
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            raise
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "the rendered revision could not be "
+                                           f"stored: {failures.describe(exc)}")])
     reads = sorted(result.reads)
     if reads != (app.status.get("render") or {}).get("reads", []):
         # pushes changing a base, value files or imports outside the path concern it (and

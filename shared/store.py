@@ -5,19 +5,30 @@ Layout, meant to be read by a person in the GCP console:
     applications/{name}                   spec (Argo CD field names) + status + lease
     applications/{name}/revisions/{id}    a rendered revision: commit, author, manifests
     applications/{name}/revisions/{id}/parts/{000}  a big revision's manifests, compressed
-    applications/{name}/history/{000042}  one deployment: who, what, result per object
+    applications/{name}/inventory/{generation}-{000}  what the app owns, in parts (status.inventory
+                                          points at the generation the last sync recorded)
+    applications/{name}/history/{000042}  one deployment: who, what, summary and counts
+    applications/{name}/history/{000042}/results/{000}  its result per object, in parts
     applications/{name}/drift/{id}        what a sweep found, who changed it, what was done
+    applications/{name}/drift/{id}/parts/{000}  the drifted objects beyond the first DRIFT_INLINE
     repositories/{hash}                   per repository: its apps' routing (revision, paths)
     renders/{digest}                      render-once cache: one (repo, commit, path, options) render
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
 
 Every query this module makes is listed in QUERIES, so a test can check that
 infra/ declares an index for each.
+
+Every document has a bound whatever the size of an application: lists that grow with it
+(inventory, per-object results, drifted objects) are kept in parts of at most PART_BYTES,
+and every write is checked against Firestore's limits first (shared/docsize.py): what
+Firestore would refuse is never sent, and raises DocumentTooLarge, a permanent error
+(`classify`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import functools
 import hashlib
@@ -37,7 +48,7 @@ from google.cloud.firestore_v1.types import document as _pb_doc
 from google.cloud.firestore_v1.types import firestore as _pb
 from google.cloud.firestore_v1.types import write as _pb_write
 
-from shared import coalesce, config, metering, rpc
+from shared import coalesce, config, docsize, metering, rpc
 from shared.docsize import DocumentTooLarge
 from shared.failures import Kind
 from shared.model import AppSpec, RepoApps
@@ -92,6 +103,35 @@ def classify(exc: BaseException) -> Kind | None:
     if isinstance(exc, TRANSIENT):
         return Kind.TRANSIENT
     return None
+
+
+def bounds() -> docsize.Bounds:
+    """Firestore's limits; GITOPS_FIRESTORE_MAX_BYTES lowers the document size (a fault test)."""
+    limit = os.environ.get("GITOPS_FIRESTORE_MAX_BYTES")
+    return docsize.Bounds(document_bytes=int(limit)) if limit else docsize.Bounds()
+
+
+def checked(ref: firestore.DocumentReference, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` if Firestore would store it as the document `ref`; else DocumentTooLarge."""
+    docsize.check(ref._document_path.split("/documents/", 1)[-1], data, bounds())
+    return data
+
+
+def merged(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """What a document becomes after an update with dotted field paths (for `checked`)."""
+    out = copy.deepcopy(doc)
+    for path, value in update.items():
+        *parents, last = path.split(".")
+        node = out
+        for key in parents:
+            child = node.get(key)
+            node[key] = child = child if isinstance(child, dict) else {}
+            node = child
+        if value is firestore.DELETE_FIELD:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return out
 
 
 def now() -> dt.datetime:
@@ -170,14 +210,16 @@ def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -
             data["parent"] = parent
         if snap.exists:
             tx.update(ref, data)
+            checked(ref, merged(snap.to_dict() or {}, data))
         else:
-            tx.set(ref, {**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}})
+            tx.set(ref, checked(ref, {**data, "createdAt": now(),
+                                      "status": {"sync": {"status": "Unknown"}}}))
         if old_key and old_key != spec.repo_key:
             repos[old_key].pop(spec.name, None)
         reads = repos[spec.repo_key].get(spec.name, {}).get("reads")  # kept until the next render
         repos[spec.repo_key][spec.name] = _route(spec) | ({"reads": reads} if reads else {})
         for key, routes in repos.items():
-            tx.set(_repo_ref(key), _routes_doc(key, routes))
+            tx.set(_repo_ref(key), checked(_repo_ref(key), _routes_doc(key, routes)))
 
     run(transaction)
 
@@ -236,7 +278,7 @@ def set_reads(spec: AppSpec, reads: list[str]) -> None:
             route["reads"] = sorted(reads)
         else:
             route.pop("reads", None)
-        tx.set(ref, _routes_doc(spec.repo_key, routes))
+        tx.set(ref, checked(ref, _routes_doc(spec.repo_key, routes)))
 
     run(transaction)
 
@@ -255,18 +297,31 @@ def delete_app(name: str) -> None:
             tx.set(_repo_ref(key), _routes_doc(key, routes))
 
     unroute(transaction)
-    for sub in ("revisions", "history", "drift"):
+    for sub in ("revisions", "history", "drift", INVENTORY):
         for doc in ref.collection(sub).list_documents():
-            if sub == "revisions":
-                for part in doc.collection("parts").list_documents():
+            for nested in ("parts", RESULTS):
+                for part in doc.collection(nested).list_documents():
                     part.delete()
             doc.delete()
     ref.delete()
 
 
 def update_status(name: str, fields: dict[str, Any]) -> None:
-    """Merge fields into status (dotted keys allowed: {"render.error": ...})."""
-    _app_ref(name).update({f"status.{k}": v for k, v in fields.items()})
+    """Merge fields into status (dotted keys allowed: {"render.error": ...}); checked against
+    the document's bound first (one read in the same transaction)."""
+    ref = _app_ref(name)
+    update = {f"status.{k}": v for k, v in fields.items()}
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            raise NotFound(f"application {name!r} not found")
+        checked(ref, merged(snap.to_dict() or {}, update))
+        tx.update(ref, update)
+
+    run(transaction)
 
 
 # ---- projects ---------------------------------------------------------------------
@@ -440,18 +495,19 @@ def _put_packed(ref: firestore.DocumentReference, doc: dict[str, Any],
     payload = {k: doc[k] for k in packed_fields if k in doc}
     raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
     if len(raw) <= INLINE_BYTES:
-        ref.set(doc, merge=merge)
+        ref.set(checked(ref, doc), merge=merge)
         return
     packed = zlib.compress(raw, 6)
     parts = [packed[i:i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
-    for i, part in enumerate(parts):
-        ref.collection("parts").document(f"{i:03d}").set({"data": part})
     head = {k: v for k, v in doc.items() if k not in packed_fields}
-    ref.set(head | {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
-                               "compressedBytes": len(packed),
-                               "sha256": hashlib.sha256(raw).hexdigest()},
-                    packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"},
-            merge=merge)
+    head |= {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
+                        "compressedBytes": len(packed), "sha256": hashlib.sha256(raw).hexdigest()},
+             packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"}
+    checked(ref, head)
+    for i, part in enumerate(parts):
+        part_ref = ref.collection("parts").document(f"{i:03d}")
+        part_ref.set(checked(part_ref, {"data": part}))
+    ref.set(head, merge=merge)
 
 
 def _get_packed(ref: firestore.DocumentReference, what: str) -> dict[str, Any] | None:
@@ -477,6 +533,107 @@ def _delete_revision(batch: firestore.WriteBatch, ref: firestore.DocumentReferen
     for part in ref.collection("parts").list_documents():
         batch.delete(part)
     batch.delete(ref)
+
+
+# ---- lists kept in parts: inventory, per-object results, drifted objects ----------------
+
+INVENTORY = "inventory"
+RESULTS = "results"
+PART_BYTES_JSON = 512 * 1024  # a part's JSON text: half the document limit, whatever the list
+
+
+def chunk(items: Sequence[Any], part_bytes: int = PART_BYTES_JSON) -> list[str]:
+    """JSON texts of consecutive runs of `items`, each at most `part_bytes` (unless a single
+    item is bigger: then alone, and the bound check refuses it)."""
+    parts: list[str] = []
+    run: list[str] = []
+    size = 2
+    for item in items:
+        text = json.dumps(item, separators=(",", ":"), sort_keys=True, default=str)
+        if run and size + len(text) + 1 > part_bytes:
+            parts.append("[" + ",".join(run) + "]")
+            run, size = [], 2
+        run.append(text)
+        size += len(text) + 1
+    if run:
+        parts.append("[" + ",".join(run) + "]")
+    return parts
+
+
+def _write_parts(refs: list[firestore.DocumentReference], texts: list[str],
+                 extra: dict[str, Any]) -> None:
+    """Write parts documents, every one checked before the first is written, in batches."""
+    docs = [checked(ref, {**extra, "part": i, "entries": text})
+            for i, (ref, text) in enumerate(zip(refs, texts, strict=True))]
+    for start in range(0, len(docs), 16):  # 16 parts of <= 512 KiB: within a 10 MiB commit
+        batch = client().batch()
+        for ref, doc in zip(refs[start:start + 16], docs[start:start + 16], strict=True):
+            batch.set(ref, doc)
+        batch.commit()
+
+
+def _read_parts(refs: list[firestore.DocumentReference], what: str) -> list[Any]:
+    snaps = {s.reference.path: s for s in client().get_all(refs)} if refs else {}
+    out: list[Any] = []
+    for ref in refs:
+        snap = snaps.get(ref.path)
+        if snap is None or not snap.exists:
+            raise NotFound(f"{what} is incomplete: {ref.id} is missing")
+        out += json.loads((snap.to_dict() or {})["entries"])
+    return out
+
+
+def _inventory_refs(app: str, generation: str, parts: int) -> list[firestore.DocumentReference]:
+    return [_app_ref(app).collection(INVENTORY).document(f"{generation}-{i:03d}") for i in range(parts)]
+
+
+def put_inventory(app: str, generation: str, entries: list[dict[str, str]]) -> dict[str, Any]:
+    """Write an inventory in parts (before the status points at it: a reader never sees a
+    generation whose parts are missing); returns what status.inventory keeps."""
+    texts = chunk(entries)
+    _write_parts(_inventory_refs(app, generation, len(texts)), texts, {"generation": generation})
+    return {"generation": generation, "parts": len(texts), "count": len(entries), "sha256": _digest(texts)}
+
+
+def _digest(texts: list[str]) -> str:
+    return hashlib.sha256("".join(texts).encode()).hexdigest()
+
+
+def inventory(app: str, status: dict[str, Any]) -> list[dict[str, str]]:
+    """What the application owns, as its last recorded sync left it (status.inventory points
+    at a generation of parts; an inline list is the layout before parts and still read)."""
+    pointer = status.get("inventory")
+    if not pointer:
+        return []
+    if isinstance(pointer, list):
+        return pointer
+    entries = _read_parts(_inventory_refs(app, pointer["generation"], int(pointer["parts"])),
+                          f"inventory {pointer['generation']} of application {app!r}")
+    if len(entries) != int(pointer["count"]):
+        raise NotFound(f"inventory {pointer['generation']} of application {app!r} has "
+                       f"{len(entries)} of {pointer['count']} entries")
+    return entries
+
+
+def unrecorded(status: dict[str, Any]) -> list[dict[str, str]]:
+    """Kinds and namespaces a sync may have applied without recording its inventory (its
+    record was refused): the next sync adds what it finds there with the app's label."""
+    pointer = status.get("inventory")
+    return list(pointer.get("unrecorded") or []) if isinstance(pointer, dict) else []
+
+
+def _drop_other_generations(app: str, keep: str) -> None:
+    batch, n = client().batch(), 0
+    for ref in _app_ref(app).collection(INVENTORY).list_documents():
+        if not ref.id.startswith(keep + "-"):
+            batch.delete(ref)
+            n += 1
+    if n:
+        batch.commit()
+
+
+def _results_refs(entry_ref: firestore.DocumentReference, parts: int) -> list[firestore.DocumentReference]:
+    return [entry_ref.collection(RESULTS).document(f"{i:03d}") for i in range(parts)]
 
 
 # ---- render-once cache (shared/rendercache.py) ----------------------------------------
@@ -583,12 +740,37 @@ def heartbeat(app_name: str, holder: str, lease_s: int = LEASE_S) -> Iterator[No
 
 
 def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
-                     entry: dict[str, Any] | None, status: dict[str, Any]) -> None:
+                     entry: dict[str, Any] | None, status: dict[str, Any],
+                     previous_inventory: Any = None) -> None:
     """Write the history entry (if any) and the status, mark the operation done, free the lease.
 
+    The entry's per-object `resources` go to history/{seq}/results parts and a list in
+    status `inventory` to inventory parts, both written first; the entry keeps its summary
+    and counts, the status a pointer. Every document is checked against its bound before
+    anything of the transaction is written (DocumentTooLarge, permanent). An inventory equal
+    to `previous_inventory` (the status' pointer the operation began with) is not written
+    again: a sync that changed nothing writes no parts for it.
     Raises LeaseLost, writing nothing, when another delivery took the lease meanwhile.
     """
     ref = _app_ref(app_name)
+    status = dict(status)
+    generation = ""
+    if isinstance(status.get("inventory"), list):
+        unchanged = (isinstance(previous_inventory, dict) and not previous_inventory.get("unrecorded")
+                     and previous_inventory.get("sha256") == _digest(chunk(status["inventory"]))
+                     and previous_inventory.get("count") == len(status["inventory"]))
+        if unchanged:
+            status["inventory"] = previous_inventory
+        else:
+            generation = f"{sequence:06d}-{holder[:8]}"
+            status["inventory"] = put_inventory(app_name, generation, status["inventory"])
+    if entry is not None and "resources" in entry:
+        entry = dict(entry)
+        results = entry.pop("resources")
+        texts = chunk(results)
+        _write_parts(_results_refs(ref.collection("history").document(f"{sequence:06d}"), len(texts)),
+                     texts, {"sequence": sequence})
+        entry["results"] = {"parts": len(texts), "count": len(results)}
     transaction = client().transaction()
 
     @firestore.transactional
@@ -600,13 +782,17 @@ def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
         done = [*(doc.get("doneOperations") or []), operation][-DONE_OPERATIONS_KEPT:]
         update: dict[str, Any] = {f"status.{k}": v for k, v in status.items()}
         if entry is not None:
-            tx.set(ref.collection("history").document(f"{sequence:06d}"), entry)
+            entry_ref = ref.collection("history").document(f"{sequence:06d}")
+            tx.set(entry_ref, checked(entry_ref, entry))
             update["status.historyCount"] = sequence
         update["doneOperations"] = done
         update["lease"] = firestore.DELETE_FIELD
+        checked(ref, merged(doc, update))
         tx.update(ref, update)
 
     run(transaction)
+    if generation:
+        _drop_other_generations(app_name, generation)
 
 
 def release_lease(app_name: str, holder: str) -> None:
@@ -635,6 +821,8 @@ def trim_history(app: str, limit: int, keep_revisions: set[str], newest: int) ->
         return 0
     batch = client().batch()
     for snap in dropped:
+        for part in snap.reference.collection(RESULTS).list_documents():
+            batch.delete(part)
         batch.delete(snap.reference)
     kept = [s.to_dict() or {} for s in history.where(filter=firestore.FieldFilter(
         "sequence", ">", newest - limit)).select(["revision", "startedAt"]).stream()]
@@ -654,25 +842,53 @@ def _history_snapshots(app: str) -> list[firestore.DocumentSnapshot]:
 
 
 def history(app: str) -> list[dict[str, Any]]:
+    """Every history entry: summary and counts (per-object results: get_history)."""
     return [s.to_dict() or {} for s in _history_snapshots(app)]
 
 
-def get_history(app: str, sequence: int) -> dict[str, Any]:
-    snap = _app_ref(app).collection("history").document(f"{sequence:06d}").get()
+def get_history(app: str, sequence: int, *, results: bool = True) -> dict[str, Any]:
+    """One history entry, with its per-object results read back from its parts as
+    `resources` (unless results=False)."""
+    ref = _app_ref(app).collection("history").document(f"{sequence:06d}")
+    snap = ref.get()
     if not snap.exists:
         raise NotFound(f"history entry {sequence} of application {app!r} not found")
-    return snap.to_dict() or {}
+    entry = snap.to_dict() or {}
+    pointer = entry.get("results")
+    if results and isinstance(pointer, dict) and "resources" not in entry:
+        entry["resources"] = _read_parts(_results_refs(ref, int(pointer["parts"])),
+                                         f"results of history entry {sequence} of {app!r}")
+    return entry
 
 
 # ---- drift ------------------------------------------------------------------------
 
+DRIFT_INLINE = 100  # drifted objects kept in the record itself; the rest in its parts
+
+
 def put_drift(app: str, record: dict[str, Any]) -> str:
+    """Record what an audit found: the first DRIFT_INLINE objects inline (readable in the
+    console), every object beyond them in drift/{id}/parts, written first."""
     ref = _app_ref(app).collection("drift").document(record["detectedAt"].strftime("%Y%m%dT%H%M%S.%fZ"))
-    ref.set(record)
+    objects = list(record.get("objects") or [])
+    record = {**record, "objects": objects[:DRIFT_INLINE], "objectCount": len(objects)}
+    if len(objects) > DRIFT_INLINE:
+        texts = chunk(objects[DRIFT_INLINE:])
+        _write_parts([ref.collection("parts").document(f"{i:03d}") for i in range(len(texts))],
+                     texts, {})
+        record["parts"] = len(texts)
+    ref.set(checked(ref, record))
     return ref.id
 
 
-def drift_records(app: str) -> Iterator[dict[str, Any]]:
+def drift_records(app: str, *, complete: bool = False) -> Iterator[dict[str, Any]]:
+    """Drift records, oldest first; `complete` reads every drifted object back from parts."""
     query = _app_ref(app).collection("drift").order_by("detectedAt")
     for snap in query.stream():
-        yield snap.to_dict() or {}
+        record = snap.to_dict() or {}
+        if complete and record.get("parts"):
+            refs = [snap.reference.collection("parts").document(f"{i:03d}")
+                    for i in range(int(record["parts"]))]
+            record["objects"] = [*record.get("objects", []),
+                                 *_read_parts(refs, f"drift record {snap.id} of {app!r}")]
+        yield record
