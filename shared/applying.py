@@ -198,7 +198,8 @@ def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, An
     small["commitMessage"] = (entry.get("commitMessage") or "").split("\n", 1)[0][:200]
     small["phase"] = "Failed"
     small["error"] = reason
-    small["summary"] = entry["summary"].rsplit(";", 1)[0] + f"; Failed: {reason}"[:700]
+    small["summary"] = (entry["summary"].rsplit(";", 1)[0]
+                        + f"; Failed: the sync's record was refused: {reason}")[:1000]
     return small
 
 
