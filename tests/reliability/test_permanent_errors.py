@@ -14,7 +14,14 @@ import pytest
 from shared import store, topology
 from stack import local
 from tests.integration import manifests
-from tests.integration.conftest import create_app, function_log, history_count, kubectl_json, wait_history
+from tests.integration.conftest import (
+    create_app,
+    function_log,
+    history_count,
+    kubectl_json,
+    wait_for,
+    wait_history,
+)
 from tests.integration.test_pipeline import push
 
 pytestmark = pytest.mark.fault
@@ -76,3 +83,34 @@ def test_a_refused_record_ends_the_sync_failed_once_and_the_next_sync_starts_fro
     status = store.get_app(app).status
     assert status["sync"]["status"] == "Synced" and "unrecorded" not in status["inventory"]
     assert len(store.inventory(app, status)) == 250
+
+
+@pytest.fixture
+def small_render_documents(stack):
+    """The render function refusing documents over 32 KiB (a revision of 400 ConfigMaps
+    keeps about 60 KiB of YAML inline)."""
+    local.restart(stack, "render", kill=True, env={"GITOPS_FIRESTORE_MAX_BYTES": "32768"})
+    yield
+    local.restart(stack, "render", kill=True, env={"GITOPS_FIRESTORE_MAX_BYTES": ""})
+
+
+def test_a_refused_revision_is_a_render_error_recorded_once(
+    stack, secret, uid, repo, namespace, small_render_documents
+):
+    app = f"refused-rev-{uid}"
+    create_app(app, repo, namespace)
+    push(stack, secret, repo, "400", {"app/cms.yaml": configmaps(400)})
+
+    def render_error():
+        return (store.get_app(app).status.get("render") or {}).get("message")
+
+    message = wait_for(render_error, "the render error", 60)
+    assert "the rendered revision could not be stored" in message and "document limit" in message
+    time.sleep(3)
+    handled = [
+        line
+        for line in function_log(stack, "render").splitlines()
+        if '"message":"handled"' in line and f'"app":"{app}"' in line
+    ]
+    assert len(handled) == 1  # rendered once, acknowledged
+    assert history_count(app) == 0 and owned(namespace, app) == set()
