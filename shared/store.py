@@ -175,10 +175,11 @@ def _routes(snap: firestore.DocumentSnapshot) -> dict[str, dict[str, Any]]:
     return json.loads(raw) if raw else {}
 
 
-def _routes_doc(repo_key: str, routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _routes_doc(repo_key: str, routes: dict[str, dict[str, Any]], sharded: bool = False) -> dict[str, Any]:
     # one JSON string: a push decodes it in microseconds (a map of maps costs a deep copy)
-    return {"repoKey": repo_key, "apps": sorted(routes), "routes": json.dumps(routes, sort_keys=True),
-            "updatedAt": now()}
+    doc = {"repoKey": repo_key, "apps": sorted(routes), "routes": json.dumps(routes, sort_keys=True),
+           "updatedAt": now()}
+    return doc | ({"sharded": True} if sharded else {})
 
 
 def _route(spec: AppSpec) -> dict[str, Any]:
@@ -187,12 +188,131 @@ def _route(spec: AppSpec) -> dict[str, Any]:
             "watchPaths": list(spec.watchPaths)}
 
 
+# A repository's routes are kept on its document while their JSON fits in ROUTES_INLINE_BYTES
+# (about 1,000 applications): a push reads that one document. Beyond, the document is marked
+# `sharded` and further applications are routed from repositories/{hash}/folders/{hash of
+# folder} documents, one per folder an application watches (its path, watched paths and
+# what its last render read), holding the routes of the applications watching that folder;
+# a push reads those of the folders above each changed path (every one only when the push
+# does not list its paths). No document holds every application of a monorepo, and a push
+# reads the routes of the folders it touched, not the whole fleet's.
+ROUTES_INLINE_BYTES = 256 * 1024
+FOLDERS = "folders"
+
+
+def _inline_bytes() -> int:
+    return int(os.environ.get("GITOPS_ROUTES_INLINE_BYTES") or ROUTES_INLINE_BYTES)
+
+
+def _folder(path: str) -> str:
+    folder = path.strip("/")
+    return "" if folder == "." else folder
+
+
+def route_folders(route: dict[str, Any]) -> list[str]:
+    """The folders a route is kept under when its repository's routes are sharded."""
+    paths = (route.get("path", "."), *(route.get("watchPaths") or ()), *(route.get("reads") or ()))
+    return sorted({_folder(p) for p in paths})
+
+
+def push_folders(changed: frozenset[str]) -> set[str]:
+    """The folders whose routes a push changing these paths needs: the root, every folder
+    above each path, and the path itself (RepoApps.concerned decides among them)."""
+    out = {""}
+    for path in changed:
+        path = path.strip("/")
+        out.update(path[:i] for i, ch in enumerate(path) if ch == "/")
+        out.add(path)
+    return out
+
+
+def _folder_ref(repo_key: str, folder: str) -> firestore.DocumentReference:
+    return _repo_ref(repo_key).collection(FOLDERS).document(hashlib.sha256(folder.encode()).hexdigest()[:32])
+
+
+class _Routing:
+    """Repositories' routes as one transaction reads (lazily, before any write) and writes
+    (flush, at the end) them."""
+
+    def __init__(self, tx: firestore.Transaction) -> None:
+        self.tx = tx
+        self.heads: dict[str, dict[str, dict[str, Any]]] = {}
+        self.sharded: dict[str, bool] = {}
+        self.shards: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.dirty: set[tuple[str, str | None]] = set()  # (repo, None: head | folder)
+
+    def head(self, key: str) -> dict[str, dict[str, Any]]:
+        if key not in self.heads:
+            snap = _repo_ref(key).get(transaction=self.tx)
+            self.heads[key] = _routes(snap)
+            self.sharded[key] = bool(snap.exists and (snap.to_dict() or {}).get("sharded"))
+        return self.heads[key]
+
+    def shard(self, key: str, folder: str) -> dict[str, dict[str, Any]]:
+        if (key, folder) not in self.shards:
+            self.shards[key, folder] = _routes(_folder_ref(key, folder).get(transaction=self.tx))
+        return self.shards[key, folder]
+
+    def find(self, key: str, name: str, folders: list[str] | None) -> dict[str, Any] | None:
+        """An application's route (on the head when `folders` is None, else in those shards)."""
+        if folders is None:
+            return self.head(key).get(name)
+        return next((self.shard(key, f)[name] for f in folders if name in self.shard(key, f)), None)
+
+    def remove(self, key: str, name: str, folders: list[str] | None) -> dict[str, Any] | None:
+        route = self.find(key, name, folders)
+        if folders is None:
+            if self.head(key).pop(name, None) is not None:
+                self.dirty.add((key, None))
+        else:
+            for f in folders:
+                if self.shard(key, f).pop(name, None) is not None:
+                    self.dirty.add((key, f))
+        return route
+
+    def place(self, key: str, name: str, route: dict[str, Any]) -> list[str] | None:
+        """Keep a route on the head while it fits, else in its folders' shards (returned)."""
+        head = self.head(key)
+        if not self.sharded[key]:
+            text = json.dumps({**head, name: route}, sort_keys=True)
+            if len(text) <= _inline_bytes():
+                head[name] = route
+                self.dirty.add((key, None))
+                return None
+            self.sharded[key] = True
+            self.dirty.add((key, None))
+        folders = route_folders(route)
+        for f in folders:
+            self.shard(key, f)[name] = route
+            self.dirty.add((key, f))
+        return folders
+
+    def flush(self) -> None:
+        for key, folder in sorted(self.dirty, key=lambda d: (d[0], d[1] or "")):
+            if folder is None:
+                ref = _repo_ref(key)
+                self.tx.set(ref, checked(ref, _routes_doc(key, self.heads[key], self.sharded[key])))
+                continue
+            ref, routes = _folder_ref(key, folder), self.shards[key, folder]
+            if routes:
+                self.tx.set(ref, checked(ref, {"repoKey": key, "folder": folder, "apps": sorted(routes),
+                                               "routes": json.dumps(routes, sort_keys=True),
+                                               "updatedAt": now()}))
+            else:
+                self.tx.delete(ref)
+
+
+def _placed(folders: list[str] | None) -> Any:
+    return folders if folders is not None else firestore.DELETE_FIELD
+
+
 def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -> None:
     """Create (create=True fails if it exists) or update an application's spec.
 
     The application's routing (revision, path, watched paths) is kept in the same
-    transaction on `repositories/{hash of repo}`, so a push reads one document however
-    many applications share the repository.
+    transaction on `repositories/{hash of repo}` (or its folder shards, see
+    ROUTES_INLINE_BYTES), so a push reads one document, or those of the folders it changed,
+    however many applications share the repository.
     """
     ref = _app_ref(spec.name)
     transaction = client().transaction()
@@ -202,24 +322,24 @@ def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -
         snap = ref.get(transaction=tx)
         if snap.exists and create:
             raise FileExistsError(f"application {spec.name!r} already exists")
-        old_key = (snap.to_dict() or {}).get("repoKey") if snap.exists else None
-        repos = {key: _routes(_repo_ref(key).get(transaction=tx))
-                 for key in {old_key, spec.repo_key} if key}
+        doc = (snap.to_dict() or {}) if snap.exists else {}
+        old_key = doc.get("repoKey")
+        routing = _Routing(tx)
+        old = routing.remove(old_key, spec.name, doc.get("routeFolders")) if old_key else None
+        reads = (old or {}).get("reads") if old_key == spec.repo_key else None  # kept until the next render
+        folders = routing.place(spec.repo_key, spec.name, _route(spec) | ({"reads": reads} if reads else {}))
         data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
         if parent is not None:
             data["parent"] = parent
         if snap.exists:
+            data["routeFolders"] = _placed(folders)
+            checked(ref, merged(doc, data))
             tx.update(ref, data)
-            checked(ref, merged(snap.to_dict() or {}, data))
         else:
+            data |= {"routeFolders": folders} if folders is not None else {}
             tx.set(ref, checked(ref, {**data, "createdAt": now(),
                                       "status": {"sync": {"status": "Unknown"}}}))
-        if old_key and old_key != spec.repo_key:
-            repos[old_key].pop(spec.name, None)
-        reads = repos[spec.repo_key].get(spec.name, {}).get("reads")  # kept until the next render
-        repos[spec.repo_key][spec.name] = _route(spec) | ({"reads": reads} if reads else {})
-        for key, routes in repos.items():
-            tx.set(_repo_ref(key), checked(_repo_ref(key), _routes_doc(key, routes)))
+        routing.flush()
 
     run(transaction)
 
@@ -245,10 +365,22 @@ def list_apps() -> list[App]:
     return [_to_app(s) for s in client().collection(APPS).stream()]
 
 
-def apps_for_repo(repo_key: str, timeout: float = 60) -> RepoApps:
-    """The applications on a repository, as much of their spec as routing a push needs
-    (one document read, however many applications share the repository)."""
-    return _repo_apps(_hot().routes(_repo_ref(repo_key), timeout))
+def apps_for_repo(repo_key: str, timeout: float = 60, changed: frozenset[str] | None = None) -> RepoApps:
+    """The applications on a repository a push changing `changed` (None: unknown) may concern,
+    as much of their spec as routing it needs: one document read, plus, on a sharded
+    repository, the folder documents above the changed paths (see ROUTES_INLINE_BYTES)."""
+    raw, sharded = _hot().routes(_repo_ref(repo_key), timeout)
+    if not sharded:
+        return _repo_apps(raw)
+    routes = json.loads(raw) if raw else {}
+    if changed is None:
+        snaps = list(_repo_ref(repo_key).collection(FOLDERS).select(["routes"]).stream())
+    else:
+        snaps = list(client().get_all([_folder_ref(repo_key, f) for f in sorted(push_folders(changed))],
+                                      field_paths=["routes"]))
+    for snap in snaps:
+        routes.update(_routes(snap))
+    return _repo_apps(json.dumps(routes, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=64)
@@ -265,20 +397,25 @@ def _repo_apps(raw_routes: str) -> RepoApps:
 def set_reads(spec: AppSpec, reads: list[str]) -> None:
     """Route pushes changing these folders (outside its path: a Kustomize base, Helm value
     files, Jsonnet imports, as its last render read them) to the application too."""
-    ref = _repo_ref(spec.repo_key)
+    ref = _app_ref(spec.name)
     transaction = client().transaction()
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> None:
-        routes = _routes(ref.get(transaction=tx))
-        route = routes.get(spec.name)
+        snap = ref.get(transaction=tx)
+        doc = (snap.to_dict() or {}) if snap.exists else {}
+        if doc.get("repoKey") != spec.repo_key:
+            return
+        routing = _Routing(tx)
+        route = routing.find(spec.repo_key, spec.name, doc.get("routeFolders"))
         if route is None or sorted(route.get("reads") or []) == sorted(reads):
             return
-        if reads:
-            route["reads"] = sorted(reads)
-        else:
-            route.pop("reads", None)
-        tx.set(ref, checked(ref, _routes_doc(spec.repo_key, routes)))
+        routing.remove(spec.repo_key, spec.name, doc.get("routeFolders"))
+        route = {k: v for k, v in route.items() if k != "reads"} | ({"reads": sorted(reads)} if reads else {})
+        folders = routing.place(spec.repo_key, spec.name, route)
+        if folders != doc.get("routeFolders"):
+            tx.update(ref, {"routeFolders": _placed(folders)})
+        routing.flush()
 
     run(transaction)
 
@@ -290,11 +427,11 @@ def delete_app(name: str) -> None:
     @firestore.transactional
     def unroute(tx: firestore.Transaction) -> None:
         snap = ref.get(transaction=tx)
-        key = (snap.to_dict() or {}).get("repoKey") if snap.exists else None
-        if key:
-            routes = _routes(_repo_ref(key).get(transaction=tx))
-            routes.pop(name, None)
-            tx.set(_repo_ref(key), _routes_doc(key, routes))
+        doc = (snap.to_dict() or {}) if snap.exists else {}
+        if doc.get("repoKey"):
+            routing = _Routing(tx)
+            routing.remove(doc["repoKey"], name, doc.get("routeFolders"))
+            routing.flush()
 
     unroute(transaction)
     for sub in ("revisions", "history", "drift", INVENTORY):
@@ -386,7 +523,7 @@ class _HotPath:
                               (gexc.DeadlineExceeded, gexc.InternalServerError,
                                gexc.ResourceExhausted, gexc.ServiceUnavailable))
         self._creates = coalesce.Coalescer(self._create_all, max_items=COMMIT_MAX)
-        self._reads: dict[str, coalesce.Coalescer[None, str]] = {}
+        self._reads: dict[str, coalesce.Coalescer[None, tuple[str, bool]]] = {}
         self._reads_lock = threading.Lock()
 
     def create(self, ref: firestore.DocumentReference, timestamps: dict[str, dt.datetime],
@@ -437,28 +574,30 @@ class _HotPath:
         request = _pb.CommitRequest.pb()(database=self._database, writes=writes)
         self._commit(request, timeout=timeout, metadata=self._commit_metadata)
 
-    def routes(self, ref: firestore.DocumentReference, timeout: float) -> str:
-        """A repository document's routes, as stored (JSON; empty if it does not exist)."""
+    def routes(self, ref: firestore.DocumentReference, timeout: float) -> tuple[str, bool]:
+        """A repository document's routes, as stored (JSON; empty if it does not exist), and
+        whether more are kept in its folder shards."""
         name = ref._document_path
         with self._reads_lock:
             reads = self._reads.get(name)
             if reads is None:  # one per repository, with its request made once
                 request = _pb.GetDocumentRequest.pb()(name=name)
-                request.mask.field_paths.append("routes")
+                request.mask.field_paths.extend(("routes", "sharded"))
                 metadata = [*self._metadata, rpc.routing_header(name=name)]
                 reads = self._reads[name] = coalesce.Coalescer(
                     lambda items, timeout: [self._read_routes(request, metadata, timeout)] * len(items),
                     max_items=1_000_000)
         return reads.submit(None, timeout)
 
-    def _read_routes(self, request: Any, metadata: rpc.Metadata, timeout: float) -> str:
+    def _read_routes(self, request: Any, metadata: rpc.Metadata, timeout: float) -> tuple[str, bool]:
         try:
             doc = self._get(request, timeout=timeout, metadata=metadata)
             raw = doc.fields["routes"].string_value if "routes" in doc.fields else ""
+            sharded = "sharded" in doc.fields and doc.fields["sharded"].boolean_value
         except gexc.NotFound:
-            raw = ""
+            raw, sharded = "", False
         metering.count("fs_reads")  # a missing document is billed as one read too
-        return raw
+        return raw, sharded
 
 
 @functools.cache

@@ -9,6 +9,7 @@ sync wrote against them (shared/docsize.py).
 
 from __future__ import annotations
 
+import json
 import time
 
 from shared import docsize, store
@@ -69,3 +70,77 @@ def test_5000_configmaps_one_push_ends_synced_with_one_history_entry(stack, secr
     time.sleep(5)
     assert function_log(stack, "apply").count(f'"app":"{app}"') == handled
     assert history_count(app) == 1
+
+
+def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
+    stack, secret, uid, repo, observe, monkeypatch
+):
+    """Routes beyond GITOPS_ROUTES_INLINE_BYTES (here 2 KB: about 8 applications) go to one
+    document per watched folder; a push reads those above its changed paths."""
+    from shared import cli, github, topology
+    from shared.model import AppSpec
+    from tests.integration.conftest import webhook
+
+    monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "2000")
+    names = [f"shard{i:02d}-{uid}" for i in range(30)]
+    for i, name in enumerate(names):
+        assert (
+            cli.main(
+                [
+                    "app",
+                    "create",
+                    name,
+                    "--repo",
+                    repo.url,
+                    "--path",
+                    f"apps/app{i:02d}",
+                    "--revision",
+                    "main",
+                    "--dest-namespace",
+                    "default",
+                ]
+            )
+            == 0
+        )
+    head = store._repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).get().to_dict()
+    inline = sorted(json.loads(head["routes"]))
+    assert head["sharded"] and 0 < len(inline) < 30 and len(head["routes"]) <= 2000
+    sharded = [n for n in names if n not in inline]
+    in_shard = names.index(sharded[-1])
+    files = {f"apps/app{i:02d}/cm.yaml": manifests.configmap(f"c{i}") for i in range(30)}
+    first = repo.commit_and_push("all", files)
+    seen = observe(topology.RENDER)
+
+    def push_one(i: int, before: str) -> tuple[str, list[str]]:
+        path = f"apps/app{i:02d}/cm.yaml"
+        sha = repo.commit_and_push(f"app{i}", {path: manifests.configmap(f"c{i}", "changed")})
+        body = github.push_payload(
+            repo.url,
+            "refs/heads/main",
+            before,
+            sha,
+            "one",
+            changed={"added": [], "modified": [path], "removed": []},
+        )
+        status, answer = webhook(stack, secret, body)
+        assert status == 200
+        return sha, answer["apps"]
+
+    second, apps = push_one(in_shard, first)
+    assert apps == [names[in_shard]]
+    third, apps = push_one(0, second)
+    assert apps == [names[0]]
+    body = github.push_payload(repo.url, "refs/heads/main", second, third, "no file lists")
+    assert sorted(webhook(stack, secret, body)[1]["apps"]) == sorted(names)
+    assert sorted(m["app"] for m in seen.drain()) == sorted([names[in_shard], names[0], *names])
+    # moving an application's path moves its route; deleting it removes it
+    assert cli.main(["app", "set", names[in_shard], "--path", "apps/moved"]) == 0
+    _, apps = push_one(in_shard, third)
+    assert apps == []
+    assert cli.main(["app", "delete", sharded[0]]) == 0
+    folders = store._repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).collection(store.FOLDERS)
+    shards = {s.get("folder"): json.loads(s.get("routes")) for s in folders.stream()}
+    assert names[in_shard] in shards["apps/moved"] and f"apps/app{in_shard:02d}" not in shards
+    assert all(sharded[0] not in routes for routes in shards.values())
+    for ref_path, data in [(s.reference.path, s.to_dict()) for s in folders.stream()]:
+        assert docsize.problems(ref_path, data) == []
