@@ -63,7 +63,10 @@ TRANSIENT = (gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError, gexc
 
 
 def classify(exc: BaseException) -> Kind | None:
-    """A Pub/Sub error's kind; None when it is not one (gRPC errors only)."""
+    """A Pub/Sub error's kind; None when it is not one (gRPC errors only). A request the
+    library gave up retrying is judged by its last error."""
+    if isinstance(exc, gexc.RetryError) and exc.cause is not None:
+        return classify(exc.cause) or Kind.TRANSIENT
     if isinstance(exc, PERMANENT):
         return Kind.PERMANENT
     if isinstance(exc, (*TRANSIENT, gexc.RetryError)):

@@ -88,11 +88,17 @@ PERMANENT = (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.OutOfRange)
 TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.ResourceExhausted,
              gexc.InternalServerError, gexc.Unknown, gexc.Cancelled, gexc.PermissionDenied,
              gexc.Unauthenticated, gexc.RetryError)
-PERMANENT_MESSAGES = ("maximum entity size", "too many index entries", "exceeds the maximum")
+PERMANENT_MESSAGES = ("maximum entity size", "too many index entries", "exceeds the maximum",
+                      "exceeds maximum size", "Transaction too big")
 
 
 def classify(exc: BaseException) -> Kind | None:
-    """A Firestore error's kind (see shared/failures.py); None when it is not one."""
+    """A Firestore error's kind (see shared/failures.py); None when it is not one. A request
+    the client library gave up retrying is judged by its last error (a request too big for
+    the server is answered ResourceExhausted, which the library retries to its deadline)."""
+    if isinstance(exc, gexc.RetryError):
+        cause = classify(exc.cause) if exc.cause is not None else None
+        return cause or Kind.TRANSIENT
     if isinstance(exc, DocumentTooLarge | NotFound):
         return Kind.PERMANENT
     if isinstance(exc, gexc.GoogleAPICallError) and any(
@@ -679,6 +685,9 @@ def _delete_revision(batch: firestore.WriteBatch, ref: firestore.DocumentReferen
 INVENTORY = "inventory"
 RESULTS = "results"
 PART_BYTES_JSON = 512 * 1024  # a part's JSON text: half the document limit, whatever the list
+# one commit's documents: a request is refused over 10 MiB in production, and over gRPC's
+# 4 MiB message limit by the emulator ("gRPC message exceeds maximum size")
+COMMIT_BYTES = 3 * 1024 * 1024
 
 
 def chunk(items: Sequence[Any], part_bytes: int = PART_BYTES_JSON) -> list[str]:
@@ -704,10 +713,15 @@ def _write_parts(refs: list[firestore.DocumentReference], texts: list[str],
     """Write parts documents, every one checked before the first is written, in batches."""
     docs = [checked(ref, {**extra, "part": i, "entries": text})
             for i, (ref, text) in enumerate(zip(refs, texts, strict=True))]
-    for start in range(0, len(docs), 16):  # 16 parts of <= 512 KiB: within a 10 MiB commit
-        batch = client().batch()
-        for ref, doc in zip(refs[start:start + 16], docs[start:start + 16], strict=True):
-            batch.set(ref, doc)
+    batch, size = client().batch(), 0
+    for ref, doc in zip(refs, docs, strict=True):
+        doc_size = docsize.document_size(ref.path, doc)
+        if size and size + doc_size > COMMIT_BYTES:
+            batch.commit()
+            batch, size = client().batch(), 0
+        batch.set(ref, doc)
+        size += doc_size
+    if size:
         batch.commit()
 
 

@@ -144,3 +144,82 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
     assert all(sharded[0] not in routes for routes in shards.values())
     for ref_path, data in [(s.reference.path, s.to_dict()) for s in folders.stream()]:
         assert docsize.problems(ref_path, data) == []
+
+
+def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
+    """The store alone (no cluster): a sync record of 20,000 objects, its inventory and
+    per-object results in parts, written in commits under the emulator's 4 MiB gRPC limit
+    and read back exactly."""
+    from shared.model import AppSpec
+
+    app = f"record-{uid}"
+    store.put_app(AppSpec(name=app, repoURL=f"http://127.0.0.1:1/{app}", path="app"), create=True)
+    entries = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "namespace": "big",
+            "name": f"cm-{i:05d}",
+            "digest": f"{i:064x}",
+            "liveDigest": f"{i * 7:064x}",
+        }
+        for i in range(20_000)
+    ]
+    results = [
+        {
+            "group": "",
+            "kind": "ConfigMap",
+            "namespace": "big",
+            "name": e["name"],
+            "action": "created",
+            "health": "Healthy",
+        }
+        for e in entries
+    ]
+    begun = store.begin_operation(app, "op-1", "holder-1")
+    entry = {
+        "sequence": begun.sequence,
+        "summary": "sync 1 of 0000000 by test: 20000 created",
+        "counts": {"created": 20_000},
+        "resources": results,
+    }
+    store.finish_operation(
+        app,
+        "op-1",
+        "holder-1",
+        begun.sequence,
+        entry,
+        {"inventory": entries, "operation": {"phase": "Succeeded"}},
+    )
+    status = store.get_app(app).status
+    assert status["inventory"]["count"] == 20_000 and status["inventory"]["parts"] >= 5
+    assert store.inventory(app, status) == entries
+    assert store.get_history(app, 1)["resources"] == results
+    assert store.history(app)[0]["results"]["count"] == 20_000
+    for path, data in _documents(app):
+        assert docsize.problems(path, data) == [], path
+    # the same inventory again writes no parts; a new one replaces the old generation
+    begun = store.begin_operation(app, "op-2", "holder-2")
+    store.finish_operation(
+        app,
+        "op-2",
+        "holder-2",
+        begun.sequence,
+        None,
+        {"inventory": entries},
+        previous_inventory=status["inventory"],
+    )
+    assert store.get_app(app).status["inventory"] == status["inventory"]
+    begun = store.begin_operation(app, "op-3", "holder-3")
+    store.finish_operation(
+        app,
+        "op-3",
+        "holder-3",
+        begun.sequence,
+        None,
+        {"inventory": entries[:10]},
+        previous_inventory=status["inventory"],
+    )
+    refs = store._app_ref(app).collection(store.INVENTORY).list_documents()
+    assert [r.id for r in refs] == [f"{begun.sequence:06d}-holder-3-000"]
+    store.delete_app(app)

@@ -53,6 +53,18 @@ def test_kubernetes(status, message, kind):
         (gexc.PermissionDenied("Missing or insufficient permissions."), T),
         (gexc.Unknown("maximum entity size is 1048576 bytes"), P),  # the message decides
         (DocumentTooLarge("applications/a", ["2,000,000 bytes is over the limit"]), P),
+        # a commit over gRPC's message limit: ResourceExhausted, retried by the library until
+        # its deadline (seen with 20,000 objects: the apply was redelivered again and again)
+        (gexc.ResourceExhausted("gRPC message exceeds maximum size 4194304: 4866883"), P),
+        (
+            gexc.RetryError(
+                "Timeout of 60.0s exceeded",
+                gexc.ResourceExhausted("gRPC message exceeds maximum size 4194304: 4866883"),
+            ),
+            P,
+        ),
+        (gexc.RetryError("Timeout of 60.0s exceeded", gexc.ServiceUnavailable("down")), T),
+        (gexc.RetryError("Timeout of 60.0s exceeded", None), T),
         (store.NotFound("application 'x' not found"), P),
     ],
 )
