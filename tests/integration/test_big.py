@@ -223,3 +223,37 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
     refs = store._app_ref(app).collection(store.INVENTORY).list_documents()
     assert [r.id for r in refs] == [f"{begun.sequence:06d}-holder-3-000"]
     store.delete_app(app)
+
+
+def test_a_drift_record_of_5000_objects_keeps_100_inline_and_the_rest_in_parts(stack, uid):
+    from shared.model import AppSpec
+
+    app = f"drift-{uid}"
+    store.put_app(AppSpec(name=app, repoURL=f"http://127.0.0.1:1/{app}", path="app"), create=True)
+    objects = [
+        {
+            "object": f"ConfigMap/big/cm-{i:05d}",
+            "drift": "modified",
+            "fields": [
+                {
+                    "path": "data.greeting",
+                    "desired": "hello",
+                    "live": "changed " * 20,
+                    "manager": "kubectl-edit",
+                    "time": "2026-11-30T01:00:00Z",
+                }
+            ],
+        }
+        for i in range(5_000)
+    ]
+    when = store.now()
+    record_id = store.put_drift(app, {"detectedAt": when, "objects": objects, "summary": "5,000 modified"})
+    (stored,) = store.drift_records(app)
+    assert len(stored["objects"]) == store.DRIFT_INLINE and stored["objectCount"] == 5_000
+    (complete,) = store.drift_records(app, complete=True)
+    assert complete["objects"] == objects
+    for path, data in _documents(app):
+        assert docsize.problems(path, data) == [], path
+    assert record_id and stored["parts"] >= 2
+    store.delete_app(app)
+    assert _documents(app) == []
