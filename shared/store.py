@@ -320,31 +320,56 @@ def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -
     ROUTES_INLINE_BYTES), so a push reads one document, or those of the folders it changed,
     however many applications share the repository.
     """
-    ref = _app_ref(spec.name)
+    put_apps([spec], create=create, parent=parent)
+
+
+APPS_PER_TRANSACTION = 100
+
+
+def put_apps(specs: Sequence[AppSpec], *, create: bool = False, parent: str | None = None) -> None:
+    """put_app for many applications (`app create -f` with many documents), in transactions
+    of APPS_PER_TRANSACTION: their repositories' routing is read and written once for each."""
+    unique = list({spec.name: spec for spec in specs}.values())  # a name twice: the last wins
+    for start in range(0, len(unique), APPS_PER_TRANSACTION):
+        _put_apps(unique[start:start + APPS_PER_TRANSACTION], create, parent)
+
+
+def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
+    refs = [_app_ref(spec.name) for spec in specs]
     transaction = client().transaction()
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> None:
-        snap = ref.get(transaction=tx)
-        if snap.exists and create:
-            raise FileExistsError(f"application {spec.name!r} already exists")
-        doc = (snap.to_dict() or {}) if snap.exists else {}
-        old_key = doc.get("repoKey")
+        snaps = {snap.id: snap for snap in tx.get_all(refs)}
         routing = _Routing(tx)
-        old = routing.remove(old_key, spec.name, doc.get("routeFolders")) if old_key else None
-        reads = (old or {}).get("reads") if old_key == spec.repo_key else None  # kept until the next render
-        folders = routing.place(spec.repo_key, spec.name, _route(spec) | ({"reads": reads} if reads else {}))
-        data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
-        if parent is not None:
-            data["parent"] = parent
-        if snap.exists:
-            data["routeFolders"] = _placed(folders)
-            checked(ref, merged(doc, data))
-            tx.update(ref, data)
-        else:
-            data |= {"routeFolders": folders} if folders is not None else {}
-            tx.set(ref, checked(ref, {**data, "createdAt": now(),
-                                      "status": {"sync": {"status": "Unknown"}}}))
+        writes = []
+        for spec, ref in zip(specs, refs, strict=True):
+            snap = snaps[spec.name]
+            if snap.exists and create:
+                raise FileExistsError(f"application {spec.name!r} already exists")
+            doc = (snap.to_dict() or {}) if snap.exists else {}
+            old_key = doc.get("repoKey")
+            old = routing.remove(old_key, spec.name, doc.get("routeFolders")) if old_key else None
+            # the reads of its last render are kept until the next render
+            reads = (old or {}).get("reads") if old_key == spec.repo_key else None
+            folders = routing.place(spec.repo_key, spec.name,
+                                    _route(spec) | ({"reads": reads} if reads else {}))
+            data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+            if parent is not None:
+                data["parent"] = parent
+            if snap.exists:
+                data["routeFolders"] = _placed(folders)
+                checked(ref, merged(doc, data))
+                writes.append((ref, data, True))
+            else:
+                data |= {"routeFolders": folders} if folders is not None else {}
+                writes.append((ref, checked(ref, {**data, "createdAt": now(),
+                                                  "status": {"sync": {"status": "Unknown"}}}), False))
+        for ref, data, update in writes:  # every read above, every write below
+            if update:
+                tx.update(ref, data)
+            else:
+                tx.set(ref, data)
         routing.flush()
 
     run(transaction)
