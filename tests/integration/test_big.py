@@ -257,3 +257,42 @@ def test_a_drift_record_of_5000_objects_keeps_100_inline_and_the_rest_in_parts(s
     assert record_id and stored["parts"] >= 2
     store.delete_app(app)
     assert _documents(app) == []
+
+
+def test_app_create_from_one_file_registers_250_applications_in_transactions_of_100(
+    stack, uid, tmp_path, monkeypatch
+):
+    import yaml
+
+    from shared import cli
+    from shared.model import AppSpec
+
+    monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "4000")
+    url = f"http://127.0.0.1:1/fleet-{uid}"
+    names = [f"fleet{i:03d}-{uid}" for i in range(250)]
+    manifest = tmp_path / "apps.yaml"
+    manifest.write_text(
+        yaml.safe_dump_all(
+            [
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Application",
+                    "metadata": {"name": n},
+                    "spec": {
+                        "source": {"repoURL": url, "path": f"apps/a{i:03d}", "targetRevision": "main"},
+                        "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+                    },
+                }
+                for i, n in enumerate(names)
+            ]
+        )
+    )
+    assert cli.main(["-o", "json", "app", "create", "-f", str(manifest)]) == 0
+    key = AppSpec(name="x", repoURL=url).repo_key
+    inline = json.loads(store._repo_ref(key).get().to_dict()["routes"])
+    assert 0 < len(inline) < 250
+    every = store.apps_for_repo(key, changed=None)
+    assert sorted(s.name for s in every.specs) == names
+    one = store.apps_for_repo(key, changed=frozenset({"apps/a249/cm.yaml"}))
+    assert {s.name for s in one.specs} == {*inline, names[249]}
+    assert one.concerned(frozenset({"apps/a249/cm.yaml"})) == {names[249]}
