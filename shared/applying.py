@@ -95,6 +95,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     renders: list[RenderRequest] = []
     desired: list[dict[str, Any]] = []
     applied: SyncResult | None = None
+    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
     try:
         if store.unrecorded(status):
             old_inventory = old_inventory + found_unrecorded(cluster, req.app, store.unrecorded(status),
@@ -123,12 +124,15 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         # e.g. an app of apps' child refused by the store: what was applied stays recorded
         result = SyncResult(objects=list(applied.objects) if applied else [],
                             inventory=applied.inventory if applied else old_inventory)
+        writes_unknown = applied is None and bool(desired)
         result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed",
                                            failures.describe(exc)))
     finished = store.now()
     t_applied = time.perf_counter()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished)
     new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
+    if writes_unknown:
+        new_status["inventory"] = unrecorded_inventory(status, desired)
     try:
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status,
                                previous_inventory=status.get("inventory"))
@@ -144,7 +148,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         entry = _unrecorded_entry(_history_entry(req, begun.sequence, revision, result, started,
                                                  finished), exc)
         new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
-        new_status["inventory"] = _unrecorded_inventory(status, desired)
+        new_status["inventory"] = unrecorded_inventory(status, desired)
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
     store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
         req.revision, (status.get("pin") or {}).get("revision", ""),
@@ -164,15 +168,15 @@ def kinds_of(objs: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"apiVersion": a, "kind": k, "namespace": n} for a, k, n in sorted(groups)]
 
 
-def _unrecorded_inventory(status: dict[str, Any], desired: list[dict[str, Any]]) -> dict[str, Any]:
+def unrecorded_inventory(status: dict[str, Any], desired: list[dict[str, Any]]) -> dict[str, Any]:
     """The inventory pointer as it was, plus where this sync may have written."""
     pointer = status.get("inventory")
     if not isinstance(pointer, dict):  # none yet, or the inline list of the old layout
         pointer = {"generation": "", "parts": 0, "count": 0, "sha256": ""}
         if isinstance(status.get("inventory"), list):
             desired = desired + [inventory.as_stub(e) for e in status["inventory"]]
-    kinds = {tuple(k.values()) for k in store.unrecorded(status)} | {
-        tuple(k.values()) for k in kinds_of(desired)}
+    kinds = {(k["apiVersion"], k["kind"], k["namespace"])
+             for k in [*store.unrecorded(status), *kinds_of(desired)]}
     return {**pointer, "unrecorded": [{"apiVersion": a, "kind": k, "namespace": n}
                                       for a, k, n in sorted(kinds)]}
 
