@@ -304,7 +304,7 @@ def app_rollback(args: argparse.Namespace) -> int:
     since = store.now()
     app = store.get_app(args.name)
     before = int(app.status.get("historyCount", 0))
-    entry = store.get_history(args.name, args.id)
+    entry = store.get_history(args.name, args.id, results=False)
     op = f"rollback-{uuid.uuid4().hex[:12]}"
     bus.publish(topology.APPLY, [ApplyRequest(app=args.name, revision=entry["revision"],
                                               initiator="rollback", operation=op,
@@ -385,7 +385,7 @@ def app_diff(args: argparse.Namespace) -> int:
 
     app = store.get_app(args.name)
     if args.revisions:
-        entries = [store.get_history(args.name, int(i)) for i in args.revisions]
+        entries = [store.get_history(args.name, int(i), results=False) for i in args.revisions]
         diffs = diffing.between_revisions(args.name, entries[0]["revision"], entries[1]["revision"])
     else:
         if not (app.status.get("sync") or {}).get("revision"):

@@ -296,3 +296,36 @@ def test_app_create_from_one_file_registers_250_applications_in_transactions_of_
     one = store.apps_for_repo(key, changed=frozenset({"apps/a249/cm.yaml"}))
     assert {s.name for s in one.specs} == {*inline, names[249]}
     assert one.concerned(frozenset({"apps/a249/cm.yaml"})) == {names[249]}
+
+
+def test_5000_configmaps_prune_diff_and_rollback_within_the_bounds(stack, secret, uid, repo, namespace):
+    """A second push dropping 1,000 and changing 100 prunes and configures from the
+    inventory's parts; `app diff` finds nothing; a rollback to the first entry brings the
+    1,000 back from the stored revision."""
+    from shared import cli
+
+    app = f"huge2-{uid}"
+    create_app(app, repo, namespace)
+    v1 = push(stack, secret, repo, "5,000", {"app/cms.yaml": configmaps(5000)})
+    assert wait_history(app, 1, timeout=900)["phase"] == "Succeeded"
+    cms = "---\n".join(
+        manifests.configmap(f"cm-{i:05d}", "changed" if i < 100 else "hello") for i in range(4000)
+    )
+    push(stack, secret, repo, "4,000", {"app/cms.yaml": cms}, v1)
+    entry = wait_history(app, 2, timeout=900)
+    assert entry["counts"] == {"configured": 100, "unchanged": 3900, "pruned": 1000}, entry["summary"]
+    assert (
+        store.inventory(app, store.get_app(app).status) != []
+        and store.get_app(app).status["inventory"]["count"] == 4000
+    )
+    listed = kubectl("get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}", "-o", "name")
+    assert len(listed.split()) == 4000
+    assert cli.main(["app", "diff", app]) == 0  # live is what applying the revision would make
+    assert cli.main(["app", "rollback", app, "1", "--wait", "--timeout", "900"]) == 0
+    entry = store.get_history(app, 3)
+    assert (entry["initiator"], entry["phase"]) == ("rollback", "Succeeded")
+    assert entry["counts"] == {"created": 1000, "configured": 100, "unchanged": 3900}
+    listed = kubectl("get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}", "-o", "name")
+    assert len(listed.split()) == 5000
+    for path, data in _documents(app):
+        assert docsize.problems(path, data) == [], path
