@@ -30,3 +30,14 @@ resource "google_firestore_field" "render_ttl" {
 # document, no query)
 # use Firestore's automatic single-field indexes; a composite index goes here as soon as a
 # query needs one, and tests/unit/test_infra.py fails until it does.
+
+# Lists kept in parts (shared/store.py): each part holds one JSON text of up to 512 KiB,
+# never queried; not indexing it keeps a part far from the 40,000 index entries and the
+# index writes off every sync's bill.
+resource "google_firestore_field" "parts_unindexed" {
+  for_each   = toset(["inventory", "results", "parts"])
+  database   = google_firestore_database.default.name
+  collection = each.key
+  field      = "entries"
+  index_config {}
+}

@@ -5,6 +5,13 @@ a time, and a finished operation is never run twice. A webhook's or sweep's revi
 applied only while its commit is the target's head (shared/gitorder.py): a late, stale
 delivery is skipped, and a head that no longer contains the synced commit (a force push, a
 reset, a branch recreated) is applied and recorded as a move backwards in Git.
+
+A permanent error (shared/failures.py) ends the operation Failed, once: with the reason on
+the application and in one history entry, a notification, and the message acknowledged.
+When the sync's own record is what was refused, a small record is written instead: the
+history entry without per-object results, and the inventory as it was plus the kinds and
+namespaces this sync wrote to, so the next sync adds what it finds there with the app's
+label (it starts from the cluster's truth, and prunes what Git no longer has).
 """
 
 from __future__ import annotations
@@ -20,9 +27,12 @@ from dulwich.repo import Repo
 
 from shared import (
     appofapps,
+    errorkinds,
+    failures,
     gitfetch,
     githubapi,
     gitorder,
+    inventory,
     kube,
     logs,
     manifests,
@@ -38,11 +48,12 @@ from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.prepare import prepare
 from shared.secrets import SecretMismatch
-from shared.sync import ObjectResult, Options, SyncResult, apply_all
+from shared.sync import ObjectResult, Options, SyncResult, apply_all, live_objects
 
 # a ref listing this recent may show the head to apply (the applies of one push to many
 # applications share it); one that would skip the delivery is always made again
 REFS_MAX_AGE_S = 2.0
+COMMIT_MESSAGE_CHARS = 4096  # kept in a history entry (the rest is in Git)
 
 
 @dataclass(frozen=True)
@@ -88,16 +99,22 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
 
     started = store.now()
     cluster = kube.cluster(spec.destination.cluster)
-    old_inventory = status.get("inventory") or []
+    old_inventory = store.inventory(req.app, status)
     renders: list[RenderRequest] = []
+    desired: list[dict[str, Any]] = []
+    applied: SyncResult | None = None
+    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
     try:
+        if store.unrecorded(status):
+            old_inventory = old_inventory + found_unrecorded(cluster, req.app, store.unrecorded(status),
+                                                             old_inventory)
         children, objs = appofapps.split(rendering.revision_objects(spec, revision))
         desired = prepare(spec, objs, cluster)
         options = Options.of(spec)
         if req.prune:
             options = dataclasses.replace(options, prune=True)
-        result = apply_all(cluster, spec, desired, old_inventory, options,
-                           refused=_refused_by_project(spec, desired))
+        result = applied = apply_all(cluster, spec, desired, old_inventory, options,
+                                     refused=_refused_by_project(spec, desired))
         if children and not result.failed:
             child_results, renders = appofapps.reconcile(spec, children, prune=spec.syncPolicy.prune,
                                                          operation=req.operation)
@@ -108,11 +125,39 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             raise  # the message is redelivered and the same operation resumes
         result = SyncResult(objects=[], inventory=old_inventory)
         result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            store.release_lease(req.app, holder)
+            raise
+        # e.g. an app of apps' child refused by the store: what was applied stays recorded
+        result = SyncResult(objects=list(applied.objects) if applied else [],
+                            inventory=applied.inventory if applied else old_inventory)
+        writes_unknown = applied is None and bool(desired)
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed",
+                                           failures.describe(exc)))
     finished = store.now()
     t_applied = time.perf_counter()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
     new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
-    store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
+    if writes_unknown:
+        new_status["inventory"] = unrecorded_inventory(status, desired)
+    try:
+        store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status,
+                               previous_inventory=status.get("inventory"))
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            raise
+        # the record itself was refused (a size limit, an invalid argument): record less, once
+        logs.error("recording the sync was refused; recording it as failed", app=req.app,
+                   operation=req.operation, reason=failures.describe(exc, 1000))
+        result = dataclasses.replace(result, objects=[*result.objects, ObjectResult(
+            manifests.ObjectId("", "", "", ""), "failed",
+            f"the sync's record was refused: {failures.describe(exc)}")])
+        entry = _unrecorded_entry(_history_entry(req, begun.sequence, revision, result, started,
+                                                 finished), exc)
+        new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
+        new_status["inventory"] = unrecorded_inventory(status, desired)
+        store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
     store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
         req.revision, (status.get("pin") or {}).get("revision", ""),
         (status.get("lastHealthy") or {}).get("revision", "")}, newest=begun.sequence)
@@ -173,6 +218,51 @@ def _in_history(url: str, repo: Repo, commit: str, synced: str) -> bool | None:
     return gitfetch.is_ancestor(repo, commit, synced)
 
 
+def kinds_of(objs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The (apiVersion, kind, namespace) groups of objects, as status.inventory.unrecorded keeps them."""
+    groups = {(o["apiVersion"], o["kind"], (o.get("metadata") or {}).get("namespace", "")) for o in objs}
+    return [{"apiVersion": a, "kind": k, "namespace": n} for a, k, n in sorted(groups)]
+
+
+def unrecorded_inventory(status: dict[str, Any], desired: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inventory pointer as it was, plus where this sync may have written."""
+    pointer = status.get("inventory")
+    if not isinstance(pointer, dict):  # none yet, or the inline list of the old layout
+        pointer = {"generation": "", "parts": 0, "count": 0, "sha256": ""}
+        if isinstance(status.get("inventory"), list):
+            desired = desired + [inventory.as_stub(e) for e in status["inventory"]]
+    kinds = {(k["apiVersion"], k["kind"], k["namespace"])
+             for k in [*store.unrecorded(status), *kinds_of(desired)]}
+    return {**pointer, "unrecorded": [{"apiVersion": a, "kind": k, "namespace": n}
+                                      for a, k, n in sorted(kinds)]}
+
+
+def found_unrecorded(cluster: kube.Cluster, app: str, kinds: list[dict[str, str]],
+                     known: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Inventory entries for the objects with the app's label in `kinds` that `known` lacks
+    (one list request per kind and namespace); without digests, so each gets a dry-run."""
+    have = {inventory.entry_id(e) for e in known}
+    stubs = [{"apiVersion": k["apiVersion"], "kind": k["kind"],
+              "metadata": {"namespace": k["namespace"], "name": ""}} for k in kinds]
+    live = live_objects(cluster, app, stubs, complete=True)
+    return [{"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+             "namespace": obj["metadata"].get("namespace", ""), "name": obj["metadata"]["name"]}
+            for oid, obj in sorted(live.items()) if oid not in have]
+
+
+def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """The history entry of a sync whose record was refused: summary, counts and the reason,
+    no per-object results, the commit message cut to a line."""
+    reason = failures.describe(exc)
+    small = {k: v for k, v in entry.items() if k != "resources"}
+    small["commitMessage"] = (entry.get("commitMessage") or "").split("\n", 1)[0][:200]
+    small["phase"] = "Failed"
+    small["error"] = reason
+    small["summary"] = (entry["summary"].rsplit(";", 1)[0]
+                        + f"; Failed: the sync's record was refused: {reason}")[:1000]
+    return small
+
+
 def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[ObjectId, str]:
     """Everything the application's project forbids, checked before any write."""
     project = store.get_project(spec.project)
@@ -205,7 +295,7 @@ def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result
         "revision": req.revision,
         "commit": revision["commit"],
         "author": revision.get("author", ""),
-        "commitMessage": revision.get("message", ""),
+        "commitMessage": (revision.get("message") or "")[:COMMIT_MESSAGE_CHARS],
         "committedAt": revision["committedAt"],
         "initiator": req.initiator,
         "triggeredBy": req.triggered_by,

@@ -73,7 +73,7 @@ def reconcile(parent: AppSpec, docs: list[dict[str, Any]], *, prune: bool,
             results.append(ObjectResult(_id(child.name), "skipped", "no longer in Git; prune is off"))
             continue
         cluster = kube.cluster(child.spec.destination.cluster)
-        gone = delete_all(cluster, child.spec, child.status.get("inventory") or [])
+        gone = delete_all(cluster, child.spec, store.inventory(child.name, child.status))
         store.delete_app(child.name)
         results.append(ObjectResult(_id(child.name), "pruned",
                                     f"deleted with {sum(r.action == 'pruned' for r in gone)} objects"))

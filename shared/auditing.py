@@ -36,6 +36,7 @@ from shared.model import AppSpec
 from shared.prepare import prepare
 from shared.sync import CONCURRENCY, dry_run, live_objects
 
+DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
 UNRECORDED = ("no field manager recorded this write (Kubernetes < 1.22 does not track "
               "/scale subresource writes such as kubectl scale)")
 
@@ -216,7 +217,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
     try:
         cluster = kube.cluster(spec.destination.cluster)
         desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
-        owned = {inventory.entry_id(e): e for e in status.get("inventory") or []}
+        owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
         live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()],
                             complete=True, cached=True)
         drifted = find_drift(cluster, spec, desired, live, owned)
@@ -264,7 +265,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
     store.update_status(req.app, {
         **update, "sync.status": "OutOfSync", "heals": heals,
         "drift": {"detectedAt": now, "record": record_id, "objects": len(drifted),
-                  "ids": [str(d.id) for d in drifted], "summary": record["summary"],
+                  "ids": [str(d.id) for d in drifted[:DRIFT_IDS]], "summary": record["summary"],
                   "action": action}})
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
     return AuditOutcome(drifted, rollback[0] if rollback else heal,

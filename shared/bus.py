@@ -23,6 +23,7 @@ from google.cloud import pubsub_v1
 from google.pubsub_v1.types import pubsub as _pb
 
 from shared import coalesce, config, messages, metering, rpc, topology
+from shared.failures import Kind
 
 MAX_PER_REQUEST = 1000  # the Publish RPC's limit
 Item = tuple[str, bytes, dict[str, str]]  # a message: ordering key, data, attributes
@@ -49,6 +50,28 @@ def _publish_rpc() -> rpc.Unary:
                      _pb.PublishRequest.pb(), _pb.PublishResponse.pb(),
                      (gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError,
                       gexc.ResourceExhausted, gexc.ServiceUnavailable, gexc.Unknown, gexc.Cancelled))
+
+
+# Pub/Sub's answers that no retry can change: a message over 10 MB or with bad attributes
+# (InvalidArgument), a topic that does not exist (NotFound)
+PERMANENT = (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.OutOfRange, gexc.NotFound)
+# the publisher's own retryable codes, plus credentials or a role not granted yet (an operator
+# can fix those; the bounded delivery attempts end in the dead-letter topic otherwise)
+TRANSIENT = (gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.ResourceExhausted,
+             gexc.ServiceUnavailable, gexc.Unknown, gexc.Cancelled, gexc.PermissionDenied,
+             gexc.Unauthenticated)
+
+
+def classify(exc: BaseException) -> Kind | None:
+    """A Pub/Sub error's kind; None when it is not one (gRPC errors only). A request the
+    library gave up retrying is judged by its last error."""
+    if isinstance(exc, gexc.RetryError) and exc.cause is not None:
+        return classify(exc.cause) or Kind.TRANSIENT
+    if isinstance(exc, PERMANENT):
+        return Kind.PERMANENT
+    if isinstance(exc, (*TRANSIENT, gexc.RetryError)):
+        return Kind.TRANSIENT
+    return None
 
 
 def topic_path(topic: str) -> str:

@@ -92,7 +92,7 @@ def _manifests(path: str) -> list[dict[str, Any]]:
 def _create_from_file(args: argparse.Namespace) -> int:
     from shared import argocd
 
-    created = []
+    created, specs = [], []
     for doc in _manifests(args.file):
         try:
             spec, warnings = argocd.application(doc)
@@ -100,8 +100,10 @@ def _create_from_file(args: argparse.Namespace) -> int:
             raise CliError(f"{args.file}: {exc}") from exc
         for w in warnings:
             print(f"warning: {spec.name}: {w}", file=sys.stderr)
-        store.put_app(spec, create=not args.upsert)
+        specs.append(spec)
         created.append({"name": spec.name, "spec": spec.to_doc(), "warnings": warnings})
+    # in transactions of 100: a file of 10,000 applications is registered in minutes, not hours
+    store.put_apps(specs, create=not args.upsert)
     _print(args, created, lambda: [["application", c["name"], "created"] for c in created])
     return 0
 
@@ -261,7 +263,7 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     options = Options.of(spec)
     if args.prune:
         options = dataclasses.replace(options, prune=True)
-    results = preview(cluster, spec, prepare(spec, objs, cluster), app.status.get("inventory") or [],
+    results = preview(cluster, spec, prepare(spec, objs, cluster), store.inventory(app.name, app.status),
                       options)
     docs = [r.to_doc() for r in results]
     _print(args, {"commit": commit, "dryRun": True, "objects": docs},
@@ -304,7 +306,7 @@ def app_rollback(args: argparse.Namespace) -> int:
     since = store.now()
     app = store.get_app(args.name)
     before = int(app.status.get("historyCount", 0))
-    entry = store.get_history(args.name, args.id)
+    entry = store.get_history(args.name, args.id, results=False)
     op = f"rollback-{uuid.uuid4().hex[:12]}"
     bus.publish(topology.APPLY, [ApplyRequest(app=args.name, revision=entry["revision"],
                                               initiator="rollback", operation=op,
@@ -323,7 +325,7 @@ def app_delete(args: argparse.Namespace) -> int:
     results = []
     if args.cascade:
         cluster = kube.cluster(app.spec.destination.cluster)
-        results = [r.to_doc() for r in delete_all(cluster, app.spec, app.status.get("inventory") or [])]
+        results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
         _progress(f"deleted {sum(r['action'] == 'pruned' for r in results)} objects of {args.name}")
     store.delete_app(args.name)
     _print(args, {"name": args.name, "cascade": args.cascade, "objects": results},
@@ -385,7 +387,7 @@ def app_diff(args: argparse.Namespace) -> int:
 
     app = store.get_app(args.name)
     if args.revisions:
-        entries = [store.get_history(args.name, int(i)) for i in args.revisions]
+        entries = [store.get_history(args.name, int(i), results=False) for i in args.revisions]
         diffs = diffing.between_revisions(args.name, entries[0]["revision"], entries[1]["revision"])
     else:
         if not (app.status.get("sync") or {}).get("revision"):

@@ -55,7 +55,7 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     sync = app.status.get("sync") or {}
     revision = store.get_revision(app.name, sync["revision"])
     desired = prepare(app.spec, rendering.revision_objects(app.spec, revision), cluster)
-    owned = [inventory.as_stub(e) for e in app.status.get("inventory") or []]
+    owned = [inventory.as_stub(e) for e in store.inventory(app.name, app.status)]
     live = live_objects(cluster, app.name, desired + owned, complete=True)
     out, seen = [], set()
     for obj in desired:

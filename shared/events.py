@@ -1,4 +1,4 @@
-"""Glue for the CloudEvent functions: decode the Pub/Sub message, sort poison from retryable."""
+"""Glue for the CloudEvent functions: decode the Pub/Sub message, sort permanent from transient."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared import bus, gitfetch, logs, messages, metering, store, topology
+from shared import bus, errorkinds, logs, messages, metering, topology
+from shared.failures import Kind
 
 Handler = Callable[[Any, str], None]
 
@@ -25,9 +26,10 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
     """Decode the message, pick its handler by kind, run it with the Pub/Sub message id.
 
     Poison messages (malformed, or naming an application, revision or commit that does
-    not exist) can never succeed: they go straight to the topic's dead-letter topic with the
-    reason, are logged at ERROR (an operator can alert on it), and are acknowledged.
-    Any other exception propagates, the function answers 500, and Pub/Sub redelivers
+    not exist) and any other permanent error (`classify`: a step records those it can on the
+    application first) can never succeed: they go straight to the topic's dead-letter topic
+    with the reason, are logged at ERROR (an operator can alert on it), and are acknowledged.
+    A transient exception propagates, the function answers 500, and Pub/Sub redelivers
     with backoff until, after its bounded attempts, the dead-letter policy takes it.
     """
     logs.clear()
@@ -45,12 +47,14 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
         logs.bind(kind=message.kind, app=getattr(message, "app", ""),
                   operation=getattr(message, "operation", ""))
         handlers[type(message)](message, message_id)
-    except (messages.BadMessage, store.NotFound, gitfetch.CommitNotFound) as exc:
+    except Exception as exc:
+        if errorkinds.classify(exc) is not Kind.PERMANENT:
+            raise
         dead_letter = topology.dead_letter_of(topic)
         bus.publish_raw(dead_letter, raw, reason=str(exc)[:1000], messageId=message_id,
                         sourceTopic=topic)
-        logs.error("poison message sent to the dead-letter topic", reason=str(exc),
-                   deadLetterTopic=dead_letter)
+        logs.error("poison message sent to the dead-letter topic", reason=str(exc)[:1000],
+                   error=type(exc).__name__, deadLetterTopic=dead_letter)
     finally:  # one line per invocation, failed ones too: what it cost (bench/ reads these)
         logs.info("handled", topic=topic, started=round(started, 3),
                   ms=round((time.perf_counter() - t0) * 1000, 1), **metering.snapshot(),

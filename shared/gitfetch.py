@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dulwich.client import get_transport_and_path
-from dulwich.errors import NotGitRepository, ObjectFormatException
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, ObjectFormatException
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from shared import credentials, packscreen, repourl
+from shared.failures import Kind
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -60,6 +61,20 @@ class MalformedEntry(ObjectFormatException):
 class Refused(CommitNotFound):
     """The repository sent what we refuse to take (an object over the size limit, too many
     bytes, a malformed pack): retrying cannot help; the render records why."""
+
+
+def classify(exc: BaseException) -> Kind | None:
+    """A git error's kind; None when it is not one.
+
+    The repository answered without the commit (CommitNotFound: force-pushed away, or never
+    pushed), or sent what we refuse (Refused): permanent. Anything else fetching (the network,
+    the server, credentials not registered yet) is transient: the next delivery fetches again.
+    """
+    if isinstance(exc, CommitNotFound):
+        return Kind.PERMANENT
+    if isinstance(exc, FetchError | HangupException | GitProtocolError):
+        return Kind.TRANSIENT
+    return None
 
 
 @dataclass(frozen=True)

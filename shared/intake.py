@@ -18,7 +18,7 @@ class Plan:
 def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
     plan = Plan()
     keys = {repourl.normalize(u) for u in push.repo_urls}
-    repos = [store.apps_for_repo(key, timeout) for key in sorted(keys)]
+    repos = [store.apps_for_repo(key, timeout, push.changed_paths) for key in sorted(keys)]
     apps = {a.name: a for repo in repos for a in repo.specs}
     concerned: set[str] = set()
     for repo in repos:

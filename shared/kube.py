@@ -24,6 +24,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from shared import metering
+from shared.failures import Kind
 from shared.model import IN_CLUSTER
 
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -37,6 +38,32 @@ class KubeError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.transient = transient
+
+
+# HTTP 500s that are no outage: Kubernetes 1.20 answers an unknown field in a server-side
+# apply patch with 500 "field not declared in schema" (4xx from 1.22 on)
+PERMANENT_500 = ("field not declared in schema",)
+
+
+def classify(status: int, message: str = "") -> Kind:
+    """Whether retrying an API request that failed so can help.
+
+    0 (no answer: connection refused, reset, timed out), 409 (a conflict: the object moved
+    under us), 429 (throttled) and 5xx are transient; every other 4xx (invalid, forbidden,
+    not found, gone, immutable) is permanent, and so is a 500 in PERMANENT_500.
+    """
+    if any(text in message for text in PERMANENT_500):
+        return Kind.PERMANENT
+    if status == 0 or status in (409, 429) or status >= 500:
+        return Kind.TRANSIENT
+    return Kind.PERMANENT
+
+
+def classify_error(exc: BaseException) -> Kind | None:
+    """A KubeError's kind (as it was raised with); None for anything else."""
+    if isinstance(exc, KubeError):
+        return Kind.TRANSIENT if exc.transient else Kind.PERMANENT
+    return None
 
 
 @dataclass(frozen=True)
@@ -118,9 +145,8 @@ class Cluster:
         if resp.status >= 400:
             message = (payload or {}).get("message") if isinstance(payload, dict) else None
             message = message or resp.data.decode(errors="replace")[:500]
-            permanent_500 = "field not declared in schema" in message
-            transient = (resp.status == 429 or resp.status >= 500) and not permanent_500
-            raise KubeError(resp.status, message, transient=transient)
+            raise KubeError(resp.status, message,
+                            transient=classify(resp.status, message) is Kind.TRANSIENT)
         return resp.status, payload
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ Every event is one JSON object (schema version 1):
      "health": str, "counts": {action: n}, "triggeredBy": str,
      # drift:
      "objects": [{"object": str, "drift": "modified" | "missing" | "extra",
-                  "fields": [str], "writtenBy": str}], "action": str}
+                  "fields": [str], "writtenBy": str}],   # at most OBJECTS of them
+     "objectCount": int, "action": str}
 
 Message attributes: type, app (filters can select on them). Secret values never appear:
 drift fields carry paths only.
@@ -23,6 +24,7 @@ from typing import Any
 
 SCHEMA = 1
 TYPES = ("sync", "drift", "rollback")
+OBJECTS = 100  # drifted objects named in one event (its drift record has them all)
 
 
 def _time(value: Any) -> str:
@@ -47,6 +49,6 @@ def drift_event(app: str, project: str, record: dict[str, Any]) -> dict[str, Any
         "commit": record.get("commit", ""), "revision": record.get("revision", ""),
         "objects": [{"object": o["object"], "drift": o["drift"],
                      "fields": [f["path"] for f in o.get("fields") or []],
-                     "writtenBy": o.get("writtenBy", "")} for o in record["objects"]],
-        "action": record.get("action", ""),
+                     "writtenBy": o.get("writtenBy", "")} for o in record["objects"][:OBJECTS]],
+        "objectCount": len(record["objects"]), "action": record.get("action", ""),
     }

@@ -22,7 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from shared import secrets, sources, store, trees
+from shared import logs, secrets, sources, store, trees
+from shared.failures import Kind
 from shared.render import Finding, Rendered, estimate_nodes
 
 VERSION = 1  # bump when a renderer's output for the same input changes (a new tool version)
@@ -116,7 +117,12 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
         if not rendered.errors:  # a failure (a time limit on a busy machine...) is tried again
             _remember(digest, output.kind, rendered, reads, output.files)
         if shared:
-            store.put_render(digest, _record(repo_key, commit, request, output, rendered))
+            try:
+                store.put_render(digest, _record(repo_key, commit, request, output, rendered))
+            except Exception as exc:  # the record only saves later renders: go on without it
+                if store.classify(exc) is not Kind.PERMANENT:
+                    raise
+                logs.warning("render record not stored", digest=digest[:12], reason=str(exc)[:500])
         return Result(output.kind, rendered, digest, "", reads)
 
 

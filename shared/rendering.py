@@ -13,6 +13,8 @@ from typing import Any
 
 from shared import (
     checks,
+    errorkinds,
+    failures,
     gitfetch,
     githubapi,
     gitorder,
@@ -27,6 +29,8 @@ from shared import (
 from shared.messages import ApplyRequest, RenderRequest
 from shared.model import AppSpec
 from shared.render import Finding
+
+COMMIT_MESSAGE_CHARS = 16 * 1024  # of a commit's message kept with its revision (Git has it all)
 
 
 def revision_id(commit: str, digest: str) -> str:
@@ -67,11 +71,11 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     t_rendered = time.perf_counter()
     rev = revision_id(req.commit, rendered.digest)
     stored, redacted = secrets.redact(rendered.objects)
-    store.put_revision(req.app, rev, {
+    revision = {
         "commit": req.commit,
         "ref": req.ref,
         "author": info.author,
-        "message": info.message,
+        "message": info.message[:COMMIT_MESSAGE_CHARS],
         "committedAt": _when(info.committed_at),
         "path": spec.path,
         "source": result.kind,  # and how: the options and kube version it was rendered with
@@ -85,7 +89,14 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
         "findings": [f.to_doc() for f in findings[:200]],
         "renderedAt": store.now(),
-    })
+    }
+    try:
+        store.put_revision(req.app, rev, revision)
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            raise
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "the rendered revision could not be "
+                                           f"stored: {failures.describe(exc)}")])
     reads = sorted(result.reads)
     if reads != (app.status.get("render") or {}).get("reads", []):
         # pushes changing a base, value files or imports outside the path concern it (and

@@ -5,19 +5,31 @@ Layout, meant to be read by a person in the GCP console:
     applications/{name}                   spec (Argo CD field names) + status + lease
     applications/{name}/revisions/{id}    a rendered revision: commit, author, manifests
     applications/{name}/revisions/{id}/parts/{000}  a big revision's manifests, compressed
-    applications/{name}/history/{000042}  one deployment: who, what, result per object
+    applications/{name}/inventory/{generation}-{000}  what the app owns, in parts (status.inventory
+                                          points at the generation the last sync recorded)
+    applications/{name}/history/{000042}  one deployment: who, what, summary and counts
+    applications/{name}/history/{000042}/results/{000}  its result per object, in parts
     applications/{name}/drift/{id}        what a sweep found, who changed it, what was done
+    applications/{name}/drift/{id}/parts/{000}  the drifted objects beyond the first DRIFT_INLINE
     repositories/{hash}                   per repository: its apps' routing (revision, paths)
+    repositories/{hash}/folders/{hash}    past ROUTES_INLINE_BYTES: routing by watched folder
     renders/{digest}                      render-once cache: one (repo, commit, path, options) render
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
 
 Every query this module makes is listed in QUERIES, so a test can check that
 infra/ declares an index for each.
+
+Every document has a bound whatever the size of an application: lists that grow with it
+(inventory, per-object results, drifted objects) are kept in parts of at most PART_BYTES,
+and every write is checked against Firestore's limits first (shared/docsize.py): what
+Firestore would refuse is never sent, and raises DocumentTooLarge, a permanent error
+(`classify`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import functools
 import hashlib
@@ -37,7 +49,9 @@ from google.cloud.firestore_v1.types import document as _pb_doc
 from google.cloud.firestore_v1.types import firestore as _pb
 from google.cloud.firestore_v1.types import write as _pb_write
 
-from shared import coalesce, config, metering, rpc
+from shared import coalesce, config, docsize, metering, rpc
+from shared.docsize import DocumentTooLarge
+from shared.failures import Kind
 from shared.model import AppSpec, RepoApps
 
 APPS = "applications"
@@ -63,6 +77,68 @@ class NotFound(LookupError):
 
 class LeaseBusy(RuntimeError):
     """Another operation holds the application's lease (retry later)."""
+
+
+# Firestore's answers that no retry can change: an invalid argument (a document over 1 MiB
+# in production: "maximum entity size is 1048576 bytes", too many index entries), a failed
+# precondition (an index or a schema the database lacks), a value out of range
+PERMANENT = (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.OutOfRange)
+# unavailable, a deadline, contention (Aborted), a quota (ResourceExhausted), and credentials
+# or a role not granted yet (an operator can fix those; the bounded deliveries end in the
+# dead-letter topic otherwise)
+TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.ResourceExhausted,
+             gexc.InternalServerError, gexc.Unknown, gexc.Cancelled, gexc.PermissionDenied,
+             gexc.Unauthenticated, gexc.RetryError)
+PERMANENT_MESSAGES = ("maximum entity size", "too many index entries", "exceeds the maximum",
+                      "exceeds maximum size", "Transaction too big")
+
+
+def classify(exc: BaseException) -> Kind | None:
+    """A Firestore error's kind (see shared/failures.py); None when it is not one. A request
+    the client library gave up retrying is judged by its last error (a request too big for
+    the server is answered ResourceExhausted, which the library retries to its deadline)."""
+    if isinstance(exc, gexc.RetryError):
+        cause = classify(exc.cause) if exc.cause is not None else None
+        return cause or Kind.TRANSIENT
+    if isinstance(exc, DocumentTooLarge | NotFound):
+        return Kind.PERMANENT
+    if isinstance(exc, gexc.GoogleAPICallError) and any(
+            text in str(exc) for text in PERMANENT_MESSAGES):
+        return Kind.PERMANENT
+    if isinstance(exc, PERMANENT):
+        return Kind.PERMANENT
+    if isinstance(exc, TRANSIENT):
+        return Kind.TRANSIENT
+    return None
+
+
+def bounds() -> docsize.Bounds:
+    """Firestore's limits; GITOPS_FIRESTORE_MAX_BYTES lowers the document size (a fault test)."""
+    limit = os.environ.get("GITOPS_FIRESTORE_MAX_BYTES")
+    return docsize.Bounds(document_bytes=int(limit)) if limit else docsize.Bounds()
+
+
+def checked(ref: firestore.DocumentReference, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` if Firestore would store it as the document `ref`; else DocumentTooLarge."""
+    docsize.check(ref._document_path.split("/documents/", 1)[-1], data, bounds())
+    return data
+
+
+def merged(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """What a document becomes after an update with dotted field paths (for `checked`)."""
+    out = copy.deepcopy(doc)
+    for path, value in update.items():
+        *parents, last = path.split(".")
+        node = out
+        for key in parents:
+            child = node.get(key)
+            node[key] = child = child if isinstance(child, dict) else {}
+            node = child
+        if value is firestore.DELETE_FIELD:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return out
 
 
 def now() -> dt.datetime:
@@ -106,10 +182,11 @@ def _routes(snap: firestore.DocumentSnapshot) -> dict[str, dict[str, Any]]:
     return json.loads(raw) if raw else {}
 
 
-def _routes_doc(repo_key: str, routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _routes_doc(repo_key: str, routes: dict[str, dict[str, Any]], sharded: bool = False) -> dict[str, Any]:
     # one JSON string: a push decodes it in microseconds (a map of maps costs a deep copy)
-    return {"repoKey": repo_key, "apps": sorted(routes), "routes": json.dumps(routes, sort_keys=True),
-            "updatedAt": now()}
+    doc = {"repoKey": repo_key, "apps": sorted(routes), "routes": json.dumps(routes, sort_keys=True),
+           "updatedAt": now()}
+    return doc | ({"sharded": True} if sharded else {})
 
 
 def _route(spec: AppSpec) -> dict[str, Any]:
@@ -118,37 +195,183 @@ def _route(spec: AppSpec) -> dict[str, Any]:
             "watchPaths": list(spec.watchPaths)}
 
 
+# A repository's routes are kept on its document while their JSON fits in ROUTES_INLINE_BYTES
+# (about 1,000 applications): a push reads that one document. Beyond, the document is marked
+# `sharded` and further applications are routed from repositories/{hash}/folders/{hash of
+# folder} documents, one per folder an application watches (its path, watched paths and
+# what its last render read), holding the routes of the applications watching that folder;
+# a push reads those of the folders above each changed path (every one only when the push
+# does not list its paths). No document holds every application of a monorepo, and a push
+# reads the routes of the folders it touched, not the whole fleet's.
+ROUTES_INLINE_BYTES = 256 * 1024
+FOLDERS = "folders"
+
+
+def _inline_bytes() -> int:
+    return int(os.environ.get("GITOPS_ROUTES_INLINE_BYTES") or ROUTES_INLINE_BYTES)
+
+
+def _folder(path: str) -> str:
+    folder = path.strip("/")
+    return "" if folder == "." else folder
+
+
+def route_folders(route: dict[str, Any]) -> list[str]:
+    """The folders a route is kept under when its repository's routes are sharded."""
+    paths = (route.get("path", "."), *(route.get("watchPaths") or ()), *(route.get("reads") or ()))
+    return sorted({_folder(p) for p in paths})
+
+
+def push_folders(changed: frozenset[str]) -> set[str]:
+    """The folders whose routes a push changing these paths needs: the root, every folder
+    above each path, and the path itself (RepoApps.concerned decides among them)."""
+    out = {""}
+    for path in changed:
+        path = path.strip("/")
+        out.update(path[:i] for i, ch in enumerate(path) if ch == "/")
+        out.add(path)
+    return out
+
+
+def _folder_ref(repo_key: str, folder: str) -> firestore.DocumentReference:
+    return _repo_ref(repo_key).collection(FOLDERS).document(hashlib.sha256(folder.encode()).hexdigest()[:32])
+
+
+class _Routing:
+    """Repositories' routes as one transaction reads (lazily, before any write) and writes
+    (flush, at the end) them."""
+
+    def __init__(self, tx: firestore.Transaction) -> None:
+        self.tx = tx
+        self.heads: dict[str, dict[str, dict[str, Any]]] = {}
+        self.sharded: dict[str, bool] = {}
+        self.shards: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.dirty: set[tuple[str, str | None]] = set()  # (repo, None: head | folder)
+
+    def head(self, key: str) -> dict[str, dict[str, Any]]:
+        if key not in self.heads:
+            snap = _repo_ref(key).get(transaction=self.tx)
+            self.heads[key] = _routes(snap)
+            self.sharded[key] = bool(snap.exists and (snap.to_dict() or {}).get("sharded"))
+        return self.heads[key]
+
+    def shard(self, key: str, folder: str) -> dict[str, dict[str, Any]]:
+        if (key, folder) not in self.shards:
+            self.shards[key, folder] = _routes(_folder_ref(key, folder).get(transaction=self.tx))
+        return self.shards[key, folder]
+
+    def find(self, key: str, name: str, folders: list[str] | None) -> dict[str, Any] | None:
+        """An application's route (on the head when `folders` is None, else in those shards)."""
+        if folders is None:
+            return self.head(key).get(name)
+        return next((self.shard(key, f)[name] for f in folders if name in self.shard(key, f)), None)
+
+    def remove(self, key: str, name: str, folders: list[str] | None) -> dict[str, Any] | None:
+        route = self.find(key, name, folders)
+        if folders is None:
+            if self.head(key).pop(name, None) is not None:
+                self.dirty.add((key, None))
+        else:
+            for f in folders:
+                if self.shard(key, f).pop(name, None) is not None:
+                    self.dirty.add((key, f))
+        return route
+
+    def place(self, key: str, name: str, route: dict[str, Any]) -> list[str] | None:
+        """Keep a route on the head while it fits, else in its folders' shards (returned)."""
+        head = self.head(key)
+        if not self.sharded[key]:
+            text = json.dumps({**head, name: route}, sort_keys=True)
+            if len(text) <= _inline_bytes():
+                head[name] = route
+                self.dirty.add((key, None))
+                return None
+            self.sharded[key] = True
+            self.dirty.add((key, None))
+        folders = route_folders(route)
+        for f in folders:
+            self.shard(key, f)[name] = route
+            self.dirty.add((key, f))
+        return folders
+
+    def flush(self) -> None:
+        for key, folder in sorted(self.dirty, key=lambda d: (d[0], d[1] or "")):
+            if folder is None:
+                ref = _repo_ref(key)
+                self.tx.set(ref, checked(ref, _routes_doc(key, self.heads[key], self.sharded[key])))
+                continue
+            ref, routes = _folder_ref(key, folder), self.shards[key, folder]
+            if routes:
+                self.tx.set(ref, checked(ref, {"repoKey": key, "folder": folder, "apps": sorted(routes),
+                                               "routes": json.dumps(routes, sort_keys=True),
+                                               "updatedAt": now()}))
+            else:
+                self.tx.delete(ref)
+
+
+def _placed(folders: list[str] | None) -> Any:
+    return folders if folders is not None else firestore.DELETE_FIELD
+
+
 def put_app(spec: AppSpec, *, create: bool = False, parent: str | None = None) -> None:
     """Create (create=True fails if it exists) or update an application's spec.
 
     The application's routing (revision, path, watched paths) is kept in the same
-    transaction on `repositories/{hash of repo}`, so a push reads one document however
-    many applications share the repository.
+    transaction on `repositories/{hash of repo}` (or its folder shards, see
+    ROUTES_INLINE_BYTES), so a push reads one document, or those of the folders it changed,
+    however many applications share the repository.
     """
-    ref = _app_ref(spec.name)
+    put_apps([spec], create=create, parent=parent)
+
+
+APPS_PER_TRANSACTION = 100
+
+
+def put_apps(specs: Sequence[AppSpec], *, create: bool = False, parent: str | None = None) -> None:
+    """put_app for many applications (`app create -f` with many documents), in transactions
+    of APPS_PER_TRANSACTION: their repositories' routing is read and written once for each."""
+    unique = list({spec.name: spec for spec in specs}.values())  # a name twice: the last wins
+    for start in range(0, len(unique), APPS_PER_TRANSACTION):
+        _put_apps(unique[start:start + APPS_PER_TRANSACTION], create, parent)
+
+
+def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
+    refs = [_app_ref(spec.name) for spec in specs]
     transaction = client().transaction()
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> None:
-        snap = ref.get(transaction=tx)
-        if snap.exists and create:
-            raise FileExistsError(f"application {spec.name!r} already exists")
-        old_key = (snap.to_dict() or {}).get("repoKey") if snap.exists else None
-        repos = {key: _routes(_repo_ref(key).get(transaction=tx))
-                 for key in {old_key, spec.repo_key} if key}
-        data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
-        if parent is not None:
-            data["parent"] = parent
-        if snap.exists:
-            tx.update(ref, data)
-        else:
-            tx.set(ref, {**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}})
-        if old_key and old_key != spec.repo_key:
-            repos[old_key].pop(spec.name, None)
-        reads = repos[spec.repo_key].get(spec.name, {}).get("reads")  # kept until the next render
-        repos[spec.repo_key][spec.name] = _route(spec) | ({"reads": reads} if reads else {})
-        for key, routes in repos.items():
-            tx.set(_repo_ref(key), _routes_doc(key, routes))
+        snaps = {snap.id: snap for snap in tx.get_all(refs)}
+        routing = _Routing(tx)
+        writes = []
+        for spec, ref in zip(specs, refs, strict=True):
+            snap = snaps[spec.name]
+            if snap.exists and create:
+                raise FileExistsError(f"application {spec.name!r} already exists")
+            doc = (snap.to_dict() or {}) if snap.exists else {}
+            old_key = doc.get("repoKey")
+            old = routing.remove(old_key, spec.name, doc.get("routeFolders")) if old_key else None
+            # the reads of its last render are kept until the next render
+            reads = (old or {}).get("reads") if old_key == spec.repo_key else None
+            folders = routing.place(spec.repo_key, spec.name,
+                                    _route(spec) | ({"reads": reads} if reads else {}))
+            data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+            if parent is not None:
+                data["parent"] = parent
+            if snap.exists:
+                data["routeFolders"] = _placed(folders)
+                checked(ref, merged(doc, data))
+                writes.append((ref, data, True))
+            else:
+                data |= {"routeFolders": folders} if folders is not None else {}
+                writes.append((ref, checked(ref, {**data, "createdAt": now(),
+                                                  "status": {"sync": {"status": "Unknown"}}}), False))
+        for ref, data, update in writes:  # every read above, every write below
+            if update:
+                tx.update(ref, data)
+            else:
+                tx.set(ref, data)
+        routing.flush()
 
     run(transaction)
 
@@ -174,10 +397,22 @@ def list_apps() -> list[App]:
     return [_to_app(s) for s in client().collection(APPS).stream()]
 
 
-def apps_for_repo(repo_key: str, timeout: float = 60) -> RepoApps:
-    """The applications on a repository, as much of their spec as routing a push needs
-    (one document read, however many applications share the repository)."""
-    return _repo_apps(_hot().routes(_repo_ref(repo_key), timeout))
+def apps_for_repo(repo_key: str, timeout: float = 60, changed: frozenset[str] | None = None) -> RepoApps:
+    """The applications on a repository a push changing `changed` (None: unknown) may concern,
+    as much of their spec as routing it needs: one document read, plus, on a sharded
+    repository, the folder documents above the changed paths (see ROUTES_INLINE_BYTES)."""
+    raw, sharded = _hot().routes(_repo_ref(repo_key), timeout)
+    if not sharded:
+        return _repo_apps(raw)
+    routes = json.loads(raw) if raw else {}
+    if changed is None:
+        snaps = list(_repo_ref(repo_key).collection(FOLDERS).select(["routes"]).stream())
+    else:
+        snaps = list(client().get_all([_folder_ref(repo_key, f) for f in sorted(push_folders(changed))],
+                                      field_paths=["routes"]))
+    for snap in snaps:
+        routes.update(_routes(snap))
+    return _repo_apps(json.dumps(routes, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=64)
@@ -194,20 +429,25 @@ def _repo_apps(raw_routes: str) -> RepoApps:
 def set_reads(spec: AppSpec, reads: list[str]) -> None:
     """Route pushes changing these folders (outside its path: a Kustomize base, Helm value
     files, Jsonnet imports, as its last render read them) to the application too."""
-    ref = _repo_ref(spec.repo_key)
+    ref = _app_ref(spec.name)
     transaction = client().transaction()
 
     @firestore.transactional
     def run(tx: firestore.Transaction) -> None:
-        routes = _routes(ref.get(transaction=tx))
-        route = routes.get(spec.name)
+        snap = ref.get(transaction=tx)
+        doc = (snap.to_dict() or {}) if snap.exists else {}
+        if doc.get("repoKey") != spec.repo_key:
+            return
+        routing = _Routing(tx)
+        route = routing.find(spec.repo_key, spec.name, doc.get("routeFolders"))
         if route is None or sorted(route.get("reads") or []) == sorted(reads):
             return
-        if reads:
-            route["reads"] = sorted(reads)
-        else:
-            route.pop("reads", None)
-        tx.set(ref, _routes_doc(spec.repo_key, routes))
+        routing.remove(spec.repo_key, spec.name, doc.get("routeFolders"))
+        route = {k: v for k, v in route.items() if k != "reads"} | ({"reads": sorted(reads)} if reads else {})
+        folders = routing.place(spec.repo_key, spec.name, route)
+        if folders != doc.get("routeFolders"):
+            tx.update(ref, {"routeFolders": _placed(folders)})
+        routing.flush()
 
     run(transaction)
 
@@ -219,25 +459,38 @@ def delete_app(name: str) -> None:
     @firestore.transactional
     def unroute(tx: firestore.Transaction) -> None:
         snap = ref.get(transaction=tx)
-        key = (snap.to_dict() or {}).get("repoKey") if snap.exists else None
-        if key:
-            routes = _routes(_repo_ref(key).get(transaction=tx))
-            routes.pop(name, None)
-            tx.set(_repo_ref(key), _routes_doc(key, routes))
+        doc = (snap.to_dict() or {}) if snap.exists else {}
+        if doc.get("repoKey"):
+            routing = _Routing(tx)
+            routing.remove(doc["repoKey"], name, doc.get("routeFolders"))
+            routing.flush()
 
     unroute(transaction)
-    for sub in ("revisions", "history", "drift"):
+    for sub in ("revisions", "history", "drift", INVENTORY):
         for doc in ref.collection(sub).list_documents():
-            if sub == "revisions":
-                for part in doc.collection("parts").list_documents():
+            for nested in ("parts", RESULTS):
+                for part in doc.collection(nested).list_documents():
                     part.delete()
             doc.delete()
     ref.delete()
 
 
 def update_status(name: str, fields: dict[str, Any]) -> None:
-    """Merge fields into status (dotted keys allowed: {"render.error": ...})."""
-    _app_ref(name).update({f"status.{k}": v for k, v in fields.items()})
+    """Merge fields into status (dotted keys allowed: {"render.error": ...}); checked against
+    the document's bound first (one read in the same transaction)."""
+    ref = _app_ref(name)
+    update = {f"status.{k}": v for k, v in fields.items()}
+    transaction = client().transaction()
+
+    @firestore.transactional
+    def run(tx: firestore.Transaction) -> None:
+        snap = ref.get(transaction=tx)
+        if not snap.exists:
+            raise NotFound(f"application {name!r} not found")
+        checked(ref, merged(snap.to_dict() or {}, update))
+        tx.update(ref, update)
+
+    run(transaction)
 
 
 # ---- projects ---------------------------------------------------------------------
@@ -302,7 +555,7 @@ class _HotPath:
                               (gexc.DeadlineExceeded, gexc.InternalServerError,
                                gexc.ResourceExhausted, gexc.ServiceUnavailable))
         self._creates = coalesce.Coalescer(self._create_all, max_items=COMMIT_MAX)
-        self._reads: dict[str, coalesce.Coalescer[None, str]] = {}
+        self._reads: dict[str, coalesce.Coalescer[None, tuple[str, bool]]] = {}
         self._reads_lock = threading.Lock()
 
     def create(self, ref: firestore.DocumentReference, timestamps: dict[str, dt.datetime],
@@ -353,28 +606,30 @@ class _HotPath:
         request = _pb.CommitRequest.pb()(database=self._database, writes=writes)
         self._commit(request, timeout=timeout, metadata=self._commit_metadata)
 
-    def routes(self, ref: firestore.DocumentReference, timeout: float) -> str:
-        """A repository document's routes, as stored (JSON; empty if it does not exist)."""
+    def routes(self, ref: firestore.DocumentReference, timeout: float) -> tuple[str, bool]:
+        """A repository document's routes, as stored (JSON; empty if it does not exist), and
+        whether more are kept in its folder shards."""
         name = ref._document_path
         with self._reads_lock:
             reads = self._reads.get(name)
             if reads is None:  # one per repository, with its request made once
                 request = _pb.GetDocumentRequest.pb()(name=name)
-                request.mask.field_paths.append("routes")
+                request.mask.field_paths.extend(("routes", "sharded"))
                 metadata = [*self._metadata, rpc.routing_header(name=name)]
                 reads = self._reads[name] = coalesce.Coalescer(
                     lambda items, timeout: [self._read_routes(request, metadata, timeout)] * len(items),
                     max_items=1_000_000)
         return reads.submit(None, timeout)
 
-    def _read_routes(self, request: Any, metadata: rpc.Metadata, timeout: float) -> str:
+    def _read_routes(self, request: Any, metadata: rpc.Metadata, timeout: float) -> tuple[str, bool]:
         try:
             doc = self._get(request, timeout=timeout, metadata=metadata)
             raw = doc.fields["routes"].string_value if "routes" in doc.fields else ""
+            sharded = "sharded" in doc.fields and doc.fields["sharded"].boolean_value
         except gexc.NotFound:
-            raw = ""
+            raw, sharded = "", False
         metering.count("fs_reads")  # a missing document is billed as one read too
-        return raw
+        return raw, sharded
 
 
 @functools.cache
@@ -411,18 +666,19 @@ def _put_packed(ref: firestore.DocumentReference, doc: dict[str, Any],
     payload = {k: doc[k] for k in packed_fields if k in doc}
     raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
     if len(raw) <= INLINE_BYTES:
-        ref.set(doc, merge=merge)
+        ref.set(checked(ref, doc), merge=merge)
         return
     packed = zlib.compress(raw, 6)
     parts = [packed[i:i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
-    for i, part in enumerate(parts):
-        ref.collection("parts").document(f"{i:03d}").set({"data": part})
     head = {k: v for k, v in doc.items() if k not in packed_fields}
-    ref.set(head | {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
-                               "compressedBytes": len(packed),
-                               "sha256": hashlib.sha256(raw).hexdigest()},
-                    packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"},
-            merge=merge)
+    head |= {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
+                        "compressedBytes": len(packed), "sha256": hashlib.sha256(raw).hexdigest()},
+             packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"}
+    checked(ref, head)
+    for i, part in enumerate(parts):
+        part_ref = ref.collection("parts").document(f"{i:03d}")
+        part_ref.set(checked(part_ref, {"data": part}))
+    ref.set(head, merge=merge)
 
 
 def _get_packed(ref: firestore.DocumentReference, what: str) -> dict[str, Any] | None:
@@ -448,6 +704,115 @@ def _delete_revision(batch: firestore.WriteBatch, ref: firestore.DocumentReferen
     for part in ref.collection("parts").list_documents():
         batch.delete(part)
     batch.delete(ref)
+
+
+# ---- lists kept in parts: inventory, per-object results, drifted objects ----------------
+
+INVENTORY = "inventory"
+RESULTS = "results"
+PART_BYTES_JSON = 512 * 1024  # a part's JSON text: half the document limit, whatever the list
+# one commit's documents: a request is refused over 10 MiB in production, and over gRPC's
+# 4 MiB message limit by the emulator ("gRPC message exceeds maximum size")
+COMMIT_BYTES = 3 * 1024 * 1024
+
+
+def chunk(items: Sequence[Any], part_bytes: int = PART_BYTES_JSON) -> list[str]:
+    """JSON texts of consecutive runs of `items`, each at most `part_bytes` (unless a single
+    item is bigger: then alone, and the bound check refuses it)."""
+    parts: list[str] = []
+    run: list[str] = []
+    size = 2
+    for item in items:
+        text = json.dumps(item, separators=(",", ":"), sort_keys=True, default=str)
+        if run and size + len(text) + 1 > part_bytes:
+            parts.append("[" + ",".join(run) + "]")
+            run, size = [], 2
+        run.append(text)
+        size += len(text) + 1
+    if run:
+        parts.append("[" + ",".join(run) + "]")
+    return parts
+
+
+def _write_parts(refs: list[firestore.DocumentReference], texts: list[str],
+                 extra: dict[str, Any]) -> None:
+    """Write parts documents, every one checked before the first is written, in batches."""
+    docs = [checked(ref, {**extra, "part": i, "entries": text})
+            for i, (ref, text) in enumerate(zip(refs, texts, strict=True))]
+    batch, size = client().batch(), 0
+    for ref, doc in zip(refs, docs, strict=True):
+        doc_size = docsize.document_size(ref.path, doc)
+        if size and size + doc_size > COMMIT_BYTES:
+            batch.commit()
+            batch, size = client().batch(), 0
+        batch.set(ref, doc)
+        size += doc_size
+    if size:
+        batch.commit()
+
+
+def _read_parts(refs: list[firestore.DocumentReference], what: str) -> list[Any]:
+    snaps = {s.reference.path: s for s in client().get_all(refs)} if refs else {}
+    out: list[Any] = []
+    for ref in refs:
+        snap = snaps.get(ref.path)
+        if snap is None or not snap.exists:
+            raise NotFound(f"{what} is incomplete: {ref.id} is missing")
+        out += json.loads((snap.to_dict() or {})["entries"])
+    return out
+
+
+def _inventory_refs(app: str, generation: str, parts: int) -> list[firestore.DocumentReference]:
+    return [_app_ref(app).collection(INVENTORY).document(f"{generation}-{i:03d}") for i in range(parts)]
+
+
+def put_inventory(app: str, generation: str, entries: list[dict[str, str]]) -> dict[str, Any]:
+    """Write an inventory in parts (before the status points at it: a reader never sees a
+    generation whose parts are missing); returns what status.inventory keeps."""
+    texts = chunk(entries)
+    _write_parts(_inventory_refs(app, generation, len(texts)), texts, {"generation": generation})
+    return {"generation": generation, "parts": len(texts), "count": len(entries), "sha256": _digest(texts)}
+
+
+def _digest(texts: list[str]) -> str:
+    return hashlib.sha256("".join(texts).encode()).hexdigest()
+
+
+def inventory(app: str, status: dict[str, Any]) -> list[dict[str, str]]:
+    """What the application owns, as its last recorded sync left it (status.inventory points
+    at a generation of parts; an inline list is the layout before parts and still read)."""
+    pointer = status.get("inventory")
+    if not pointer:
+        return []
+    if isinstance(pointer, list):
+        return pointer
+    entries = _read_parts(_inventory_refs(app, pointer["generation"], int(pointer["parts"])),
+                          f"inventory {pointer['generation']} of application {app!r}")
+    if len(entries) != int(pointer["count"]):
+        raise NotFound(f"inventory {pointer['generation']} of application {app!r} has "
+                       f"{len(entries)} of {pointer['count']} entries")
+    return entries
+
+
+def unrecorded(status: dict[str, Any]) -> list[dict[str, str]]:
+    """Kinds and namespaces a sync may have applied without recording its inventory (its
+    record was refused): the next sync adds what it finds there with the app's label."""
+    pointer = status.get("inventory")
+    return list(pointer.get("unrecorded") or []) if isinstance(pointer, dict) else []
+
+
+def _drop_other_generations(app: str, keep: str) -> None:
+    batch, n = client().batch(), 0
+    for ref in _app_ref(app).collection(INVENTORY).list_documents():
+        if not ref.id.startswith(keep + "-"):
+            batch.delete(ref)
+            n += 1
+    if n:
+        batch.commit()
+
+
+def _results_refs(entry_ref: firestore.DocumentReference, parts: int) -> list[firestore.DocumentReference]:
+    return [entry_ref.collection(RESULTS).document(f"{i:03d}") for i in range(parts)]
 
 
 # ---- render-once cache (shared/rendercache.py) ----------------------------------------
@@ -554,12 +919,37 @@ def heartbeat(app_name: str, holder: str, lease_s: int = LEASE_S) -> Iterator[No
 
 
 def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
-                     entry: dict[str, Any] | None, status: dict[str, Any]) -> None:
+                     entry: dict[str, Any] | None, status: dict[str, Any],
+                     previous_inventory: Any = None) -> None:
     """Write the history entry (if any) and the status, mark the operation done, free the lease.
 
+    The entry's per-object `resources` go to history/{seq}/results parts and a list in
+    status `inventory` to inventory parts, both written first; the entry keeps its summary
+    and counts, the status a pointer. Every document is checked against its bound before
+    anything of the transaction is written (DocumentTooLarge, permanent). An inventory equal
+    to `previous_inventory` (the status' pointer the operation began with) is not written
+    again: a sync that changed nothing writes no parts for it.
     Raises LeaseLost, writing nothing, when another delivery took the lease meanwhile.
     """
     ref = _app_ref(app_name)
+    status = dict(status)
+    generation = ""
+    if isinstance(status.get("inventory"), list):
+        unchanged = (isinstance(previous_inventory, dict) and not previous_inventory.get("unrecorded")
+                     and previous_inventory.get("sha256") == _digest(chunk(status["inventory"]))
+                     and previous_inventory.get("count") == len(status["inventory"]))
+        if unchanged:
+            status["inventory"] = previous_inventory
+        else:
+            generation = f"{sequence:06d}-{holder[:8]}"
+            status["inventory"] = put_inventory(app_name, generation, status["inventory"])
+    if entry is not None and "resources" in entry:
+        entry = dict(entry)
+        results = entry.pop("resources")
+        texts = chunk(results)
+        _write_parts(_results_refs(ref.collection("history").document(f"{sequence:06d}"), len(texts)),
+                     texts, {"sequence": sequence})
+        entry["results"] = {"parts": len(texts), "count": len(results)}
     transaction = client().transaction()
 
     @firestore.transactional
@@ -571,13 +961,17 @@ def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
         done = [*(doc.get("doneOperations") or []), operation][-DONE_OPERATIONS_KEPT:]
         update: dict[str, Any] = {f"status.{k}": v for k, v in status.items()}
         if entry is not None:
-            tx.set(ref.collection("history").document(f"{sequence:06d}"), entry)
+            entry_ref = ref.collection("history").document(f"{sequence:06d}")
+            tx.set(entry_ref, checked(entry_ref, entry))
             update["status.historyCount"] = sequence
         update["doneOperations"] = done
         update["lease"] = firestore.DELETE_FIELD
+        checked(ref, merged(doc, update))
         tx.update(ref, update)
 
     run(transaction)
+    if generation:
+        _drop_other_generations(app_name, generation)
 
 
 def release_lease(app_name: str, holder: str) -> None:
@@ -606,6 +1000,8 @@ def trim_history(app: str, limit: int, keep_revisions: set[str], newest: int) ->
         return 0
     batch = client().batch()
     for snap in dropped:
+        for part in snap.reference.collection(RESULTS).list_documents():
+            batch.delete(part)
         batch.delete(snap.reference)
     kept = [s.to_dict() or {} for s in history.where(filter=firestore.FieldFilter(
         "sequence", ">", newest - limit)).select(["revision", "startedAt"]).stream()]
@@ -625,25 +1021,53 @@ def _history_snapshots(app: str) -> list[firestore.DocumentSnapshot]:
 
 
 def history(app: str) -> list[dict[str, Any]]:
+    """Every history entry: summary and counts (per-object results: get_history)."""
     return [s.to_dict() or {} for s in _history_snapshots(app)]
 
 
-def get_history(app: str, sequence: int) -> dict[str, Any]:
-    snap = _app_ref(app).collection("history").document(f"{sequence:06d}").get()
+def get_history(app: str, sequence: int, *, results: bool = True) -> dict[str, Any]:
+    """One history entry, with its per-object results read back from its parts as
+    `resources` (unless results=False)."""
+    ref = _app_ref(app).collection("history").document(f"{sequence:06d}")
+    snap = ref.get()
     if not snap.exists:
         raise NotFound(f"history entry {sequence} of application {app!r} not found")
-    return snap.to_dict() or {}
+    entry = snap.to_dict() or {}
+    pointer = entry.get("results")
+    if results and isinstance(pointer, dict) and "resources" not in entry:
+        entry["resources"] = _read_parts(_results_refs(ref, int(pointer["parts"])),
+                                         f"results of history entry {sequence} of {app!r}")
+    return entry
 
 
 # ---- drift ------------------------------------------------------------------------
 
+DRIFT_INLINE = 100  # drifted objects kept in the record itself; the rest in its parts
+
+
 def put_drift(app: str, record: dict[str, Any]) -> str:
+    """Record what an audit found: the first DRIFT_INLINE objects inline (readable in the
+    console), every object beyond them in drift/{id}/parts, written first."""
     ref = _app_ref(app).collection("drift").document(record["detectedAt"].strftime("%Y%m%dT%H%M%S.%fZ"))
-    ref.set(record)
+    objects = list(record.get("objects") or [])
+    record = {**record, "objects": objects[:DRIFT_INLINE], "objectCount": len(objects)}
+    if len(objects) > DRIFT_INLINE:
+        texts = chunk(objects[DRIFT_INLINE:])
+        _write_parts([ref.collection("parts").document(f"{i:03d}") for i in range(len(texts))],
+                     texts, {})
+        record["parts"] = len(texts)
+    ref.set(checked(ref, record))
     return ref.id
 
 
-def drift_records(app: str) -> Iterator[dict[str, Any]]:
+def drift_records(app: str, *, complete: bool = False) -> Iterator[dict[str, Any]]:
+    """Drift records, oldest first; `complete` reads every drifted object back from parts."""
     query = _app_ref(app).collection("drift").order_by("detectedAt")
     for snap in query.stream():
-        yield snap.to_dict() or {}
+        record = snap.to_dict() or {}
+        if complete and record.get("parts"):
+            refs = [snap.reference.collection("parts").document(f"{i:03d}")
+                    for i in range(int(record["parts"]))]
+            record["objects"] = [*record.get("objects", []),
+                                 *_read_parts(refs, f"drift record {snap.id} of {app!r}")]
+        yield record

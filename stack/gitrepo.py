@@ -30,6 +30,7 @@ class WorkRepo:
 
     def write(self, files: dict[str, str | None]) -> None:
         """Write (or, with None, delete) files in the working copy and stage them."""
+        added = []
         for rel, content in files.items():
             full = os.path.join(self.path, rel)
             if content is None:
@@ -38,7 +39,9 @@ class WorkRepo:
                 continue
             os.makedirs(os.path.dirname(full), exist_ok=True)
             Path(full).write_text(content)
-            porcelain.add(self.repo, [full])
+            added.append(full)
+        if added:  # staged together: the index is written once, not once per file
+            porcelain.add(self.repo, added)
 
     def commit(self, message: str, files: dict[str, str | None] | None = None,
                committed_at: float | None = None) -> str:

@@ -106,7 +106,7 @@ spec:
     assert {r["action"] for r in entry["resources"]} <= {"unchanged", "configured"}
     assert objects(namespace, app) == before
     status = store.get_app(app).status
-    assert status["sync"]["commit"] == sha and len(status["inventory"]) == 4
+    assert status["sync"]["commit"] == sha and len(store.inventory(app, status)) == 4
     # and the pipeline goes on: the next push syncs
     v2 = push(stack, secret, repo, "v2", {"app/cm.yaml": manifests.configmap(greeting="after")}, sha)
     assert wait_history(app, 2)["commit"] == v2

@@ -142,12 +142,21 @@ def test_every_query_has_an_index(query):
 
 
 def test_delivery_and_render_records_have_a_ttl_policy():
-    bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field"]
+    bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field" and "ttl_config" in b]
     assert sorted((_unquote(b["collection"]), _unquote(b["field"])) for b in bodies) == [
         ("renders", "expireAt"), ("webhookDeliveries", "expireAt")]
-    assert all("ttl_config" in b for b in bodies)
     assert '"expireAt"' in (ROOT / "shared" / "store.py").read_text()
     assert '"expireAt"' in (ROOT / "shared" / "rendercache.py").read_text()
+
+
+def test_the_parts_json_is_not_indexed():
+    """The parts documents' one big field (shared/store.py _write_parts) is exempt from indexing."""
+    bodies = [b for t, n, b in _blocks("resource")
+              if t == "google_firestore_field" and "ttl_config" not in b]
+    assert [_unquote(b["field"]) for b in bodies] == ["entries"] and "index_config" in bodies[0]
+    code = (ROOT / "shared" / "store.py").read_text()
+    assert all(f'"{c}"' in code for c in ("inventory", "results", "parts"))
+    assert '"entries": text' in code
 
 
 def test_scheduler_publishes_a_valid_sweep_message():

@@ -1,0 +1,55 @@
+"""Which folder shards hold a route, and which a push reads (shared/store.py routing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import store
+from shared.model import RepoApps
+
+
+@pytest.mark.parametrize(
+    ("route", "folders"),
+    [
+        ({"path": "apps/web"}, ["apps/web"]),
+        ({"path": "./"}, [""]),
+        ({"path": "."}, [""]),
+        ({"path": "/apps/web/", "watchPaths": ["base", "apps/web"]}, ["apps/web", "base"]),
+        ({"path": "apps/web", "reads": ["charts/common"]}, ["apps/web", "charts/common"]),
+    ],
+)
+def test_route_folders(route, folders):
+    assert store.route_folders(route) == folders
+
+
+@pytest.mark.parametrize(
+    ("changed", "folders"),
+    [
+        (frozenset(), {""}),
+        (frozenset({"README.md"}), {"", "README.md"}),
+        (frozenset({"apps/web/deploy.yaml"}), {"", "apps", "apps/web", "apps/web/deploy.yaml"}),
+        (
+            frozenset({"apps/a/x.yaml", "apps/b/y.yaml"}),
+            {"", "apps", "apps/a", "apps/b", "apps/a/x.yaml", "apps/b/y.yaml"},
+        ),
+    ],
+)
+def test_push_folders(changed, folders):
+    assert store.push_folders(changed) == folders
+
+
+def test_a_push_reads_every_shard_that_holds_an_application_it_concerns():
+    """Whatever RepoApps.concerned picks for a push is in the shards push_folders names."""
+    from shared.model import AppSpec
+
+    specs = (
+        AppSpec(name="root", repoURL="r", path="."),
+        AppSpec(name="web", repoURL="r", path="apps/web"),
+        AppSpec(name="base-user", repoURL="r", path="apps/api", watchPaths=("base",)),
+        AppSpec(name="file", repoURL="r", path="apps/x", watchPaths=("values.yaml",)),
+    )
+    routes = {s.name: {"path": s.path, "watchPaths": list(s.watchPaths)} for s in specs}
+    for changed in ({"apps/web/a.yaml"}, {"base/k.yaml"}, {"values.yaml"}, {"apps/api/z/y.yaml"}):
+        concerned = RepoApps(specs).concerned(frozenset(changed))
+        read = store.push_folders(frozenset(changed))
+        assert concerned and all(set(store.route_folders(routes[n])) & read for n in concerned)
