@@ -154,7 +154,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             manifests.ObjectId("", "", "", ""), "failed",
             f"the sync's record was refused: {failures.describe(exc)}")])
         entry = _unrecorded_entry(_history_entry(req, begun.sequence, revision, result, started,
-                                                 finished), exc)
+                                                 finished, decision), exc)
         new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
         new_status["inventory"] = unrecorded_inventory(status, desired)
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)

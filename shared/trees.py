@@ -303,9 +303,8 @@ class GitTree(Tree):
     def check(self) -> None:
         root = self.repo[self.commit.encode()].tree
         with _CHECKED_LOCK:
-            known = _CHECKED.get(root, False)
-        if known is False:
-            verdict: Refused | None = None
+            seen, verdict = root in _CHECKED, _CHECKED.get(root)
+        if not seen:
             try:
                 self._check_all()
             except Refused as exc:
@@ -314,9 +313,8 @@ class GitTree(Tree):
                 _CHECKED[root] = verdict
                 while len(_CHECKED) > 512:
                     _CHECKED.popitem(last=False)
-            known = verdict
-        if known is not None:
-            raise known
+        if verdict is not None:
+            raise verdict
 
     def _check_all(self) -> None:
         """Every name of the commit, and where every link leads (no content read)."""
