@@ -307,8 +307,9 @@ def _sandbox_records(overhead: dict[str, list[float]], tree_dir: list[dict[str, 
             "true_sandboxed_ms": report.summary(overhead["true_sandboxed"]),
             "true_added_ms": round(added_true, 1),
             "note": ("added wall time per renderer run: median of `kubectl kustomize` on a one-object "
-                     "tree through the sandbox (prlimit, setpriv, bwrap with new namespaces, output read "
-                     "as it comes) minus the same run direct, alternating; target 15 ms "
+                     "tree through the sandbox (its own uid and rlimits set between fork and exec, "
+                     "bwrap with new namespaces, output read as it comes) minus the same run direct, "
+                     "alternating; target 15 ms "
                      f"{'met' if added_kust <= 15 else 'not met'}")}),
         report.Record("render.tree_resources_per_s", round(rate), "resources/s", {
             **report.summary(dir_rates), "resources": tree_dir[0]["resources"], "target": TARGET,
