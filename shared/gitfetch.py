@@ -146,10 +146,15 @@ def _guard(client: Any, budget: Budget) -> None:
         budget.watchdogs.append(watchdog)
         watchdog.start()
 
-        def limited(n: int = -1) -> bytes:
+        def limited(n: int | None = -1) -> bytes:
+            if n is None or n < 0:  # everything to the end, still counted chunk by chunk
+                chunks = []
+                while chunk := limited(1 << 20):
+                    chunks.append(chunk)
+                return b"".join(chunks)
             budget.check()
             try:
-                chunk = read(n if 0 <= n <= 1 << 20 else 1 << 20)
+                chunk = read(n)
             except Exception:
                 budget.check()  # the deadline's shutdown, named as such
                 raise
