@@ -172,7 +172,8 @@ def _limiter(limits: Limits) -> Callable[[], None]:
 
     def limit() -> None:
         for which, value in values:
-            resource.setrlimit(which, (value, value))
+            # CPU: SIGXCPU at the soft limit (named as such), SIGKILL a second later
+            resource.setrlimit(which, (value, value + 1 if which == resource.RLIMIT_CPU else value))
 
     return limit
 
@@ -271,8 +272,10 @@ def run(prog: Binary, args: list[str], *, tree: Path, inputs: Path | None, where
     if proc.returncode != 0:
         if _OUT_OF_MEMORY.search(err):
             raise refused(where, f"{what} needed more than {limits.memory:,} bytes of memory (limit)")
-        if proc.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGKILL):
+        if proc.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
             raise refused(where, f"{what} used more than {limits.cpu_seconds}s of CPU (limit)")
+        if proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            raise refused(where, f"{what} was killed by the kernel (a CPU or memory limit)")
         if proc.returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
             raise refused(where, f"{what} wrote a file larger than {limits.file_size:,} bytes (limit)")
         text = _error_text(err, tree, inputs)

@@ -89,3 +89,8 @@ def test_without_bubblewrap_rendering_fails_closed(tree, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(Refused, match="the renderer sandbox cannot start: bwrap is not installed"):
         sh(tree, "true")
+
+
+def test_cpu_time_is_limited(tree):
+    with pytest.raises(Refused, match=r"sh used more than 1s of CPU \(limit\)"):
+        sh(tree, "while :; do :; done", Limits(seconds=20, cpu_seconds=1))
