@@ -149,7 +149,7 @@ def _view(data: Any, offset: int) -> IO[bytes]:
     if callable(buffer):
         with contextlib.suppress(ValueError):
             mapped = buffer()
-            return io.BytesIO(bytes(mapped[offset: offset + 4096]))
+            return io.BytesIO(bytes(mapped[offset : offset + 4096]))
     f = open(data.path, "rb")  # noqa: SIM115 - read and closed by the caller's scope
     with f:
         f.seek(offset)

@@ -166,9 +166,14 @@ def _limiter(limits: Limits) -> Callable[[], None]:
     """Set the run's rlimits in the child between fork and exec (before anything of the
     tenant's runs; inherited through bwrap). A plain syscall each: no lock, no allocation
     of note, so it is safe in a threaded parent."""
-    values = ((resource.RLIMIT_DATA, limits.memory), (resource.RLIMIT_CPU, limits.cpu_seconds),
-              (resource.RLIMIT_FSIZE, limits.file_size), (resource.RLIMIT_NPROC, limits.processes),
-              (resource.RLIMIT_NOFILE, 1024), (resource.RLIMIT_CORE, 0))
+    values = (
+        (resource.RLIMIT_DATA, limits.memory),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, limits.file_size),
+        (resource.RLIMIT_NPROC, limits.processes),
+        (resource.RLIMIT_NOFILE, 1024),
+        (resource.RLIMIT_CORE, 0),
+    )
 
     def limit() -> None:
         for which, value in values:
@@ -180,10 +185,19 @@ def _limiter(limits: Limits) -> Callable[[], None]:
 
 def _environment() -> dict[str, str]:
     home = f"{SCRATCH}/home"
-    env = {"PATH": "/opt/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "TMPDIR": SCRATCH,
-           "KUBECONFIG": f"{home}/no-kubeconfig", "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
-           "HELM_CACHE_HOME": f"{home}/cache", "HELM_CONFIG_HOME": f"{home}/config",
-           "HELM_DATA_HOME": f"{home}/data", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        "PATH": "/opt/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "TMPDIR": SCRATCH,
+        "KUBECONFIG": f"{home}/no-kubeconfig",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HELM_CACHE_HOME": f"{home}/cache",
+        "HELM_CONFIG_HOME": f"{home}/config",
+        "HELM_DATA_HOME": f"{home}/data",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         env[name] = "http://127.0.0.1:9"  # a second wall: there is no network to reach anyway
     return env
@@ -198,11 +212,40 @@ def _bwrap_argv(prog: Binary, tree: Path, inputs: Path | None, fds: list[int]) -
         fds.append(fd)
         return ["--ro-bind-fd", str(fd), inside]
 
-    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "render",
-            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-            "--proc", "/proc", "--dev", "/dev", "--size", str(_SCRATCH_BYTES), "--tmpfs", SCRATCH,
-            "--dir", f"{SCRATCH}/home", *bind(str(tree), TREE)]
+    argv = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "render",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(_SCRATCH_BYTES),
+        "--tmpfs",
+        SCRATCH,
+        "--dir",
+        f"{SCRATCH}/home",
+        *bind(str(tree), TREE),
+    ]
     if inputs is not None:
         argv += bind(str(inputs), INPUTS)
     if not prog.inside.startswith("/usr/"):
@@ -223,8 +266,9 @@ def places(tree: Path, inputs: Path | None) -> tuple[str, str]:
     return TREE, INPUTS
 
 
-def command_line(prog: Binary, args: list[str], tree: Path, inputs: Path | None,
-                 fds: list[int]) -> tuple[list[str], dict[str, str]]:
+def command_line(
+    prog: Binary, args: list[str], tree: Path, inputs: Path | None, fds: list[int]
+) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that run `prog args` in the sandbox (fds: opened for it,
     to pass to it and close after)."""
     if disabled():
@@ -243,8 +287,16 @@ def _identity() -> dict[str, Any]:
     return {"user": uid, "group": uid, "extra_groups": []}
 
 
-def run(prog: Binary, args: list[str], *, tree: Path, inputs: Path | None, where: str, what: str,
-        limits: Limits = LIMITS) -> bytes:
+def run(
+    prog: Binary,
+    args: list[str],
+    *,
+    tree: Path,
+    inputs: Path | None,
+    where: str,
+    what: str,
+    limits: Limits = LIMITS,
+) -> bytes:
     """stdout of `prog args` run in the sandbox over the checked tree (at /src) and our own
     inputs (at /in). Refused with the renderer's message when it fails, with the limit when
     one is hit, and with the reason when the sandbox cannot start."""
@@ -252,15 +304,26 @@ def run(prog: Binary, args: list[str], *, tree: Path, inputs: Path | None, where
     if reason:
         raise refused(where, reason)
     if disabled():
-        logs.error("RENDER SANDBOX DISABLED (GITOPS_RENDER_SANDBOX=off): a renderer runs with the "
-                   "function's filesystem and network; never do this outside development", what=what)
+        logs.error(
+            "RENDER SANDBOX DISABLED (GITOPS_RENDER_SANDBOX=off): a renderer runs with the "
+            "function's filesystem and network; never do this outside development",
+            what=what,
+        )
     fds: list[int] = []
     try:
         argv, env = command_line(prog, args, tree, inputs, fds)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, start_new_session=True, pass_fds=fds,
-                                cwd="/" if not disabled() else str(tree.parent),
-                                preexec_fn=_limiter(limits), **_identity())
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            pass_fds=fds,
+            cwd="/" if not disabled() else str(tree.parent),
+            preexec_fn=_limiter(limits),
+            **_identity(),
+        )
     except OSError as exc:
         raise refused(where, f"the renderer sandbox cannot start: {exc.strerror}") from None
     finally:
@@ -285,8 +348,10 @@ def run(prog: Binary, args: list[str], *, tree: Path, inputs: Path | None, where
     return out
 
 
-_OUT_OF_MEMORY = re.compile(rb"fatal error: out of memory|runtime: out of memory|cannot allocate memory|"
-                            rb"\bMemoryError\b|std::bad_alloc")
+_OUT_OF_MEMORY = re.compile(
+    rb"fatal error: out of memory|runtime: out of memory|cannot allocate memory|"
+    rb"\bMemoryError\b|std::bad_alloc"
+)
 
 
 def _collect(proc: subprocess.Popen[bytes], limits: Limits) -> tuple[bytes, bytes, str]:

@@ -161,8 +161,10 @@ def resolve(path: str, lookup: Callable[[str], tuple[str, str | None] | None]) -
             if kind == _LINK:
                 hops += 1
                 if hops > MAX_LINK_HOPS:
-                    raise refused(path, f"symlink to {shown(target)!r}: more than {MAX_LINK_HOPS} links "
-                                  "followed (refused)")
+                    raise refused(
+                        path,
+                        f"symlink to {shown(target)!r}: more than {MAX_LINK_HOPS} links followed (refused)",
+                    )
                 resolved = walk(parts, link or "")
                 if resolved is None:
                     return None
@@ -264,8 +266,12 @@ def _write(root_fd: int, path: str, data: bytes, size: int) -> None:
         raise refused(path, "a file's content does not match its recorded size")
     parent_fd = _folder(root_fd, posixpath.dirname(path))
     try:
-        fd = os.open(posixpath.basename(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                     0o644, dir_fd=parent_fd)
+        fd = os.open(
+            posixpath.basename(path),
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+            0o644,
+            dir_fd=parent_fd,
+        )
     except FileExistsError:
         raise refused(path, "the same path twice in one tree (refused)") from None
     finally:
@@ -331,8 +337,9 @@ class GitTree(Tree):
         except (ObjectFormatException, packscreen.TooLarge) as exc:
             raise refused(".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
         except KeyError as exc:
-            raise refused(".", f"the commit refers to an object it does not hold ({shown(str(exc))}) "
-                          "(refused)") from None
+            raise refused(
+                ".", f"the commit refers to an object it does not hold ({shown(str(exc))}) (refused)"
+            ) from None
 
     def _link(self, path: str, blob: bytes) -> str:
         if gitfetch.blob_size(self.repo, blob) > MAX_PATH_BYTES:
@@ -353,8 +360,10 @@ class GitTree(Tree):
         except (ObjectFormatException, packscreen.TooLarge) as exc:
             raise refused(folder or ".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
         except KeyError as exc:
-            raise refused(folder or ".", f"the commit refers to an object it does not hold "
-                          f"({shown(str(exc))}) (refused)") from None
+            raise refused(
+                folder or ".",
+                f"the commit refers to an object it does not hold ({shown(str(exc))}) (refused)",
+            ) from None
 
     def _entries(self, folder: str, recurse: bool) -> Iterator[Entry]:
         for raw, mode, blob in gitfetch.entries(self.repo, self.commit, folder, recurse):
@@ -410,14 +419,17 @@ class FolderTree(Tree):
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
         folder = folder.strip("/")
         top = self._real(folder)
-        if folder not in ("", ".") and (path_problem(folder.encode()) or not os.path.isdir(top)
-                                         or os.path.islink(top)):
+        if folder not in ("", ".") and (
+            path_problem(folder.encode()) or not os.path.isdir(top) or os.path.islink(top)
+        ):
             raise FileNotFoundError(f"path {folder!r} is not a folder under {self.root}")
         for dirpath, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if d != ".git" and not os.path.islink(os.path.join(dirpath, d)))
-            names = sorted(files) + sorted(d for d in os.listdir(dirpath)
-                                           if os.path.islink(os.path.join(dirpath, d))
-                                           and os.path.isdir(os.path.join(dirpath, d)))
+            names = sorted(files) + sorted(
+                d
+                for d in os.listdir(dirpath)
+                if os.path.islink(os.path.join(dirpath, d)) and os.path.isdir(os.path.join(dirpath, d))
+            )
             for name in names:
                 full = os.path.join(dirpath, name)
                 rel = os.path.relpath(full, self.root).replace(os.sep, "/")

@@ -59,6 +59,7 @@ class Sparse:
 SPARSE = 160 << 20  # over the 64 MiB object limit and the 100 MiB read limit (the unit tests
 # show a 1 GiB one refused from its header alone; here the git server has to pack it)
 
+
 @dataclass(frozen=True)
 class Crafted:
     """A tree written object by object (what a tenant's own git server can serve)."""
@@ -67,9 +68,11 @@ class Crafted:
 
 
 def _chart(templates: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    return {"app/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
-            **{f"app/templates/{k}": v for k, v in (templates or {"cm.yaml": manifests.configmap()}).items()},
-            **extra}
+    return {
+        "app/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+        **{f"app/templates/{k}": v for k, v in (templates or {"cm.yaml": manifests.configmap()}).items()},
+        **extra,
+    }
 
 
 def _kust(body: str, **extra: Any) -> dict[str, Any]:
@@ -86,49 +89,115 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
     deep = "up/" * 12 + "../" * 12
     cases: list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]] = []
     # 1. symlinks, by where they resolve; per source kind
-    targets = {"abs-canary": canary_file, "proc-self-environ": "/proc/self/environ",
-               "proc-parent-environ": "/proc/1/environ", "dotdot-canary": "../" * 12 + canary_file[1:],
-               "chain-canary": deep + canary_file[1:], "chain-environ": deep + "proc/self/environ",
-               "function-source": "../" * 12 + str(local.REPO_ROOT / "shared" / "config.py")[1:]}
+    targets = {
+        "abs-canary": canary_file,
+        "proc-self-environ": "/proc/self/environ",
+        "proc-parent-environ": "/proc/1/environ",
+        "dotdot-canary": "../" * 12 + canary_file[1:],
+        "chain-canary": deep + canary_file[1:],
+        "chain-environ": deep + "proc/self/environ",
+        "function-source": "../" * 12 + str(local.REPO_ROOT / "shared" / "config.py")[1:],
+    }
     for name, target in targets.items():
-        cases.append((f"dir-link-{name}", {**chain, "app/cm.yaml": CM, "app/x.yaml": Link(target)}, {},
-                      "app/x.yaml"))
+        cases.append(
+            (f"dir-link-{name}", {**chain, "app/cm.yaml": CM, "app/x.yaml": Link(target)}, {}, "app/x.yaml")
+        )
     for name in ("abs-canary", "chain-canary", "chain-environ"):
         target = targets[name]
-        cases.append((f"kust-resource-link-{name}", {**chain, **_kust("resources: [cm.yaml, x.yaml]\n"),
-                                                      "app/x.yaml": Link(target)}, {}, "app/x.yaml"))
-        cases.append((f"helm-values-link-{name}", {**chain, **_chart(), "app/values.yaml": Link(target)}, {},
-                      "app/values.yaml"))
+        cases.append(
+            (
+                f"kust-resource-link-{name}",
+                {**chain, **_kust("resources: [cm.yaml, x.yaml]\n"), "app/x.yaml": Link(target)},
+                {},
+                "app/x.yaml",
+            )
+        )
+        cases.append(
+            (
+                f"helm-values-link-{name}",
+                {**chain, **_chart(), "app/values.yaml": Link(target)},
+                {},
+                "app/values.yaml",
+            )
+        )
         up = "" if target.startswith("/") else "../"
-        cases.append((f"helm-template-link-{name}", {**chain, **_chart({"x.yaml": Link(up + target)})},
-                      {}, "app/templates/x.yaml"))
-        cases.append((f"jsonnet-import-link-{name}", {**chain, "app/main.jsonnet": "importstr 'x.txt'\n",
-                                                       "app/x.txt": Link(target)}, {}, "app/x.txt"))
+        cases.append(
+            (
+                f"helm-template-link-{name}",
+                {**chain, **_chart({"x.yaml": Link(up + target)})},
+                {},
+                "app/templates/x.yaml",
+            )
+        )
+        cases.append(
+            (
+                f"jsonnet-import-link-{name}",
+                {**chain, "app/main.jsonnet": "importstr 'x.txt'\n", "app/x.txt": Link(target)},
+                {},
+                "app/x.txt",
+            )
+        )
     # directory links leaving the tree: the app path, a chart folder, templates/, a resources folder
     cases += [
         ("dir-app-path-is-a-link", {"app": Link("/etc"), "other/cm.yaml": CM}, {}, "app"),
-        ("kust-app-path-chain", {"up": Link("."), "app": Link("up/up/../../tmp"), "x/cm.yaml": CM},
-         {"kustomize": {}}, "app"),
-        ("helm-templates-folder-link", {**_chart(), "app/templates": Link("/proc/self")}, {},
-         "app/templates"),
+        (
+            "kust-app-path-chain",
+            {"up": Link("."), "app": Link("up/up/../../tmp"), "x/cm.yaml": CM},
+            {"kustomize": {}},
+            "app",
+        ),
+        (
+            "helm-templates-folder-link",
+            {**_chart(), "app/templates": Link("/proc/self")},
+            {},
+            "app/templates",
+        ),
         ("helm-chart-folder-link", {"app": Link(str(HOST)), "x/cm.yaml": CM}, {"helm": {}}, "app"),
-        ("kust-resources-folder-link", {**chain, **_kust("resources: [base]\n"),
-                                        "app/base": Link(deep + str(HOST)[1:])}, {}, "app/base"),
-        ("jsonnet-lib-folder-link", {**chain, "app/main.jsonnet": "import 'lib/x.libsonnet'\n",
-                                     "app/lib": Link(deep + "tmp")}, {}, "app/lib"),
-        ("helm-values-file-option-through-link", {**chain, **_chart(), "app/v": Link(deep + "etc")},
-         {"helm": {"valueFiles": ["v/passwd"]}}, "app/v"),
+        (
+            "kust-resources-folder-link",
+            {**chain, **_kust("resources: [base]\n"), "app/base": Link(deep + str(HOST)[1:])},
+            {},
+            "app/base",
+        ),
+        (
+            "jsonnet-lib-folder-link",
+            {**chain, "app/main.jsonnet": "import 'lib/x.libsonnet'\n", "app/lib": Link(deep + "tmp")},
+            {},
+            "app/lib",
+        ),
+        (
+            "helm-values-file-option-through-link",
+            {**chain, **_chart(), "app/v": Link(deep + "etc")},
+            {"helm": {"valueFiles": ["v/passwd"]}},
+            "app/v",
+        ),
     ]
     # a link elsewhere in the repository poisons a materialised (Kustomize, Helm) render too
     cases += [
-        ("kust-unrelated-link-leaving", {**_kust("resources: [cm.yaml]\n"), "other/x": Link("/")}, {},
-         "other/x"),
-        ("helm-unrelated-link-chain", {**chain, **_chart(), "other/x": Link("../app/" + deep + "etc")}, {},
-         "other/x"),
-        ("link-loop", {"app/cm.yaml": CM, "app/a.yaml": Link("b.yaml"), "app/b.yaml": Link("a.yaml")}, {},
-         "app/a.yaml"),
-        ("link-target-with-nul", {"app/cm.yaml": CM, "app/x.yaml": Link("cm.yaml\0/../../etc/passwd")}, {},
-         "app/x.yaml"),
+        (
+            "kust-unrelated-link-leaving",
+            {**_kust("resources: [cm.yaml]\n"), "other/x": Link("/")},
+            {},
+            "other/x",
+        ),
+        (
+            "helm-unrelated-link-chain",
+            {**chain, **_chart(), "other/x": Link("../app/" + deep + "etc")},
+            {},
+            "other/x",
+        ),
+        (
+            "link-loop",
+            {"app/cm.yaml": CM, "app/a.yaml": Link("b.yaml"), "app/b.yaml": Link("a.yaml")},
+            {},
+            "app/a.yaml",
+        ),
+        (
+            "link-target-with-nul",
+            {"app/cm.yaml": CM, "app/x.yaml": Link("cm.yaml\0/../../etc/passwd")},
+            {},
+            "app/x.yaml",
+        ),
     ]
     # 2. crafted trees: names git itself refuses to check out (anywhere in the commit)
     crafted: dict[str, tuple[bytes, ...]] = {
@@ -148,15 +217,20 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         "not-utf8-name": (b"app", b"\xff\xfe.yaml"),
     }
     for name, elements in crafted.items():
-        for kind, extra in (("dir", ()), ("kust", (((b"app", b"kustomization.yaml"), 0o100644,
-                                                      b"resources: [cm.yaml]\n"),))):
-            entries = (((b"app", b"cm.yaml"), 0o100644, CM.encode()), *extra,
-                       (elements, 0o100644, CM.encode()))
+        for kind, extra in (
+            ("dir", ()),
+            ("kust", (((b"app", b"kustomization.yaml"), 0o100644, b"resources: [cm.yaml]\n"),)),
+        ):
+            entries = (
+                ((b"app", b"cm.yaml"), 0o100644, CM.encode()),
+                *extra,
+                (elements, 0o100644, CM.encode()),
+            )
             expect = trees.shown(b"/".join(elements))[:40]
             cases.append((f"crafted-{kind}-{name}", Crafted(entries), {}, expect))
     # 3. kustomization references: only plain relative in-tree paths
     kust_refs = {
-        "newline-entry": "resources:\n- \"cm.yaml\\n- https://example.com/x.yaml\"\n",
+        "newline-entry": 'resources:\n- "cm.yaml\\n- https://example.com/x.yaml"\n',
         "git-getter": "resources:\n- git::https://github.com/acme/app.git//base?ref=v1\n",
         "file-url": "resources:\n- file:///etc/passwd\n",
         "ssh-url": "resources:\n- ssh://git@github.com/acme/app.git\n",
@@ -167,7 +241,7 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         "subdir-form": "resources:\n- acme/app//base\n",
         "absolute": f"resources:\n- {HOST}\n",
         "outside": "resources:\n- ../../../../tmp\n",
-        "tab-in-path": "resources:\n- \"cm.yaml\\tx\"\n",
+        "tab-in-path": 'resources:\n- "cm.yaml\\tx"\n',
         "not-a-string": "resources:\n- {path: cm.yaml}\n",
         "helm-charts": "helmCharts:\n- name: x\n  repo: https://charts.example.com\n",
         "generator-file-abs": f"configMapGenerator:\n- name: x\n  files: [k={HOST}/secret.yaml]\n",
@@ -177,33 +251,72 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         "openapi-path": "openapi:\n  path: /etc/passwd\n",
         "components-remote": "components:\n- https://github.com/acme/comp\n",
         "crds-remote": "crds:\n- http://127.0.0.1:9/crd.yaml\n",
-        "transformer-inline-exec": ("transformers:\n- |\n  apiVersion: x/v1\n  kind: Exec\n"
-                                    "  metadata: {name: x}\n"),
+        "transformer-inline-exec": (
+            "transformers:\n- |\n  apiVersion: x/v1\n  kind: Exec\n  metadata: {name: x}\n"
+        ),
         "missing-file": "resources:\n- nothing-here.yaml\n",
     }
     for name, body in kust_refs.items():
         cases.append((f"kust-ref-{name}", _kust(body), {}, "app/kustomization.yaml"))
-    cases.append(("kust-nested-base-remote", {**_kust("resources: [base]\n"),
-                                              "app/base/kustomization.yaml": "resources:\n- https://x.io/a\n"},
-                  {}, "app/base/kustomization.yaml"))
+    cases.append(
+        (
+            "kust-nested-base-remote",
+            {**_kust("resources: [base]\n"), "app/base/kustomization.yaml": "resources:\n- https://x.io/a\n"},
+            {},
+            "app/base/kustomization.yaml",
+        )
+    )
     # 4. what only the sandbox stops: renderers reaching for files, network, memory, time, output
     cases += [
-        ("helm-files-get-proc-environ", _chart({"x.yaml": "data: {{ required \"empty\" (.Files.Get "
-                                                          "\"/proc/1/environ\") }}\n"}), {}, "app"),
-        ("helm-output-flood", _chart({"x.yaml": "{{ range until 3000000 }}# {{ . }} flood flood flood\n"
-                                                "{{ end }}"}), {}, "app"),
-        ("helm-memory-bomb", _chart({"x.yaml": "x: {{ repeat 400000000 \"x\" }}\n"}), {}, "app"),
-        ("helm-dependency-over-network", {**_chart(), "app/Chart.yaml": (
-            "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: d\n  version: 1.0.0\n"
-            "  repository: https://charts.example.com\n")}, {}, "app"),
-        ("jsonnet-memory-bomb", {"app/main.jsonnet": "std.makeArray(200000000, function(i) i)\n"}, {},
-         "app/main.jsonnet"),
-        ("jsonnet-importstr-proc", {"app/main.jsonnet": "importstr '/proc/1/environ'\n"}, {},
-         "app/main.jsonnet"),
-        ("jsonnet-import-canary", {"app/main.jsonnet": f"importstr '{'../' * 12}{canary_file[1:]}'\n"},
-         {}, "app/main.jsonnet"),
-        ("jsonnet-infinite-recursion", {"app/main.jsonnet": "local f(x) = f(x) + 1; f(1)\n"}, {},
-         "app/main.jsonnet"),
+        (
+            "helm-files-get-proc-environ",
+            _chart({"x.yaml": 'data: {{ required "empty" (.Files.Get "/proc/1/environ") }}\n'}),
+            {},
+            "app",
+        ),
+        (
+            "helm-output-flood",
+            _chart({"x.yaml": "{{ range until 3000000 }}# {{ . }} flood flood flood\n{{ end }}"}),
+            {},
+            "app",
+        ),
+        ("helm-memory-bomb", _chart({"x.yaml": 'x: {{ repeat 400000000 "x" }}\n'}), {}, "app"),
+        (
+            "helm-dependency-over-network",
+            {
+                **_chart(),
+                "app/Chart.yaml": (
+                    "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: d\n  version: 1.0.0\n"
+                    "  repository: https://charts.example.com\n"
+                ),
+            },
+            {},
+            "app",
+        ),
+        (
+            "jsonnet-memory-bomb",
+            {"app/main.jsonnet": "std.makeArray(200000000, function(i) i)\n"},
+            {},
+            "app/main.jsonnet",
+        ),
+        (
+            "jsonnet-importstr-proc",
+            {"app/main.jsonnet": "importstr '/proc/1/environ'\n"},
+            {},
+            "app/main.jsonnet",
+        ),
+        (
+            "jsonnet-import-canary",
+            {"app/main.jsonnet": f"importstr '{'../' * 12}{canary_file[1:]}'\n"},
+            {},
+            "app/main.jsonnet",
+        ),
+        (
+            "jsonnet-infinite-recursion",
+            {"app/main.jsonnet": "local f(x) = f(x) + 1; f(1)\n"},
+            {},
+            "app/main.jsonnet",
+        ),
     ]
     # 4b. what the function parses itself (found by an adversarial review): values JSON cannot
     # hold, and files whose node count would blow up the render's memory before any check
@@ -213,14 +326,30 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         ("dir-unquoted-date", {"app/a.yaml": CM + "  when: 2001-12-14\n"}, {}, "app/a.yaml"),
         ("dir-binary-tag", {"app/a.yaml": CM + "  blob: !!binary aGVsbG8=\n"}, {}, "app/a.yaml"),
         ("dir-node-bomb-files", {f"app/f{i}.yaml": bomb.format(i) for i in range(5)}, {}, "app/f0.yaml"),
-        ("dir-scalar-documents", {f"app/s{i}.yaml": "---\na\n" * 850_000 for i in range(3)}, {},
-         "app/s0.yaml"),
-        ("jsonnet-node-bomb-output", {"app/x.jsonnet": "local a0 = [[]];\n" + doubling + (
-            "{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'a'}, x: a19 + a18}\n")}, {},
-         "app/x.jsonnet"),
-        ("crafted-link-to-a-tree", Crafted((((b"app", b"cm.yaml"), 0o100644, CM.encode()),
-                                            ((b"app", b"x.yaml"), stat.S_IFLNK, b"@tree"))), {},
-         "app/x.yaml"),
+        (
+            "dir-scalar-documents",
+            {f"app/s{i}.yaml": "---\na\n" * 850_000 for i in range(3)},
+            {},
+            "app/s0.yaml",
+        ),
+        (
+            "jsonnet-node-bomb-output",
+            {
+                "app/x.jsonnet": "local a0 = [[]];\n"
+                + doubling
+                + ("{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'a'}, x: a19 + a18}\n")
+            },
+            {},
+            "app/x.jsonnet",
+        ),
+        (
+            "crafted-link-to-a-tree",
+            Crafted(
+                (((b"app", b"cm.yaml"), 0o100644, CM.encode()), ((b"app", b"x.yaml"), stat.S_IFLNK, b"@tree"))
+            ),
+            {},
+            "app/x.yaml",
+        ),
     ]
     # 5. limits on what is read: a sparse blob far over the object and byte limits
     cases += [
@@ -300,8 +429,9 @@ def _push_case(stack: local.Stack, work: Any, files: dict[str, Any] | Crafted) -
     if isinstance(files, Crafted):
         empty = Tree()
         bare.object_store.add_object(empty)
-        tree = _write_tree(bare, {p: (m, empty.id if c == b"@tree" else _blob(bare, c))
-                                  for p, m, c in files.entries})
+        tree = _write_tree(
+            bare, {p: (m, empty.id if c == b"@tree" else _blob(bare, c)) for p, m, c in files.entries}
+        )
         return _commit(bare, tree, None)
     plain: dict[tuple[bytes, ...], tuple[int, bytes]] = {}
     for path, value in files.items():
@@ -327,9 +457,15 @@ def canaries(stack: local.Stack) -> Any:
     creds_file = Path(stack.env["GITOPS_REPO_CREDENTIALS_FILE"])
     creds = json.loads(creds_file.read_text() or "{}")
     creds["http://127.0.0.1:1/canary/"] = {"username": "canary", "password": CANARY_CRED}
-    render = local.restart(stack, "render", env={
-        "GITOPS_REPO_CREDENTIALS": json.dumps(creds), "GITHUB_WEBHOOK_SECRET": CANARY_HOOK,
-        "GITOPS_CANARY_TOKEN": CANARY_ENV})
+    render = local.restart(
+        stack,
+        "render",
+        env={
+            "GITOPS_REPO_CREDENTIALS": json.dumps(creds),
+            "GITHUB_WEBHOOK_SECRET": CANARY_HOOK,
+            "GITOPS_CANARY_TOKEN": CANARY_ENV,
+        },
+    )
     namespace = f"tenant-{tenant_uid}"
     subprocess.run(["kubectl", "create", "namespace", namespace], check=True, capture_output=True)
     create_app(f"tenant-{tenant_uid}", tenant, namespace)
@@ -337,13 +473,19 @@ def canaries(stack: local.Stack) -> Any:
     secret = Path(stack.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
     head = tenant.repo.head().decode()
     webhook(stack, secret, github.push_payload(tenant.url, "refs/heads/main", github.ZERO_SHA, head))
-    wait_for(lambda: (store.get_app(f"tenant-{tenant_uid}").status.get("render") or {}).get("commit") == head,
-             "the other tenant's render", 60)
+    wait_for(
+        lambda: (store.get_app(f"tenant-{tenant_uid}").status.get("render") or {}).get("commit") == head,
+        "the other tenant's render",
+        60,
+    )
     cache = Path(stack.dir) / "git-cache" / "render"
     assert any(cache.iterdir()), "the other tenant's repository is cached on the render instance"
     yield {"render": render, "secret": secret, "apps": [], "tenant": f"tenant-{tenant_uid}"}
-    local.restart(stack, "render", env={"GITOPS_REPO_CREDENTIALS": "", "GITHUB_WEBHOOK_SECRET": "",
-                                         "GITOPS_CANARY_TOKEN": ""})
+    local.restart(
+        stack,
+        "render",
+        env={"GITOPS_REPO_CREDENTIALS": "", "GITHUB_WEBHOOK_SECRET": "", "GITOPS_CANARY_TOKEN": ""},
+    )
     subprocess.run(["kubectl", "delete", "namespace", namespace, "--wait=false"], capture_output=True)
 
 
@@ -351,21 +493,35 @@ def canaries(stack: local.Stack) -> Any:
 def test_a_hostile_repository_ends_in_a_finding(stack, canaries, uid, repo, tmp_path, files, source, file):
     app = f"hostile-{uid}"
     manifest = tmp_path / "app.json"
-    manifest.write_text(json.dumps({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": app},
-        "spec": {"project": "default", "destination": {"namespace": "hostile"},
-                 "source": {"repoURL": repo.url, "path": "app", "targetRevision": "main", **source},
-                 "syncPolicy": {"automated": {}}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": app},
+                "spec": {
+                    "project": "default",
+                    "destination": {"namespace": "hostile"},
+                    "source": {"repoURL": repo.url, "path": "app", "targetRevision": "main", **source},
+                    "syncPolicy": {"automated": {}},
+                },
+            }
+        )
+    )
     from shared import cli
 
     assert cli.main(["app", "create", "-f", str(manifest)]) == 0
     canaries["apps"].append(app)
     sha = _push_case(stack, repo, files)
-    status, _ = webhook(stack, canaries["secret"], github.push_payload(repo.url, "refs/heads/main",
-                                                                      github.ZERO_SHA, sha))
+    status, _ = webhook(
+        stack, canaries["secret"], github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha)
+    )
     assert status == 200
-    render = wait_for(lambda: (r := store.get_app(app).status.get("render") or {}).get("commit") == sha and r,
-                      f"the render verdict on {sha[:7]}", 90)
+    render = wait_for(
+        lambda: (r := store.get_app(app).status.get("render") or {}).get("commit") == sha and r,
+        f"the render verdict on {sha[:7]}",
+        90,
+    )
     assert render["revision"] is None, render
     assert render["errors"], render
     first = render["errors"][0]
@@ -411,8 +567,14 @@ def _hwm_kib(pid: int) -> int:
 
 def test_no_canary_leaked_nothing_written_outside_no_process_left_and_memory_bounded(stack, canaries):
     assert len(canaries["apps"]) >= 60
-    secrets_ = [CANARY_ENV, CANARY_CRED, CANARY_HOOK, CANARY_FILE, CANARY_TENANT,
-                Path(stack.dir / "github-token").read_text().strip()]
+    secrets_ = [
+        CANARY_ENV,
+        CANARY_CRED,
+        CANARY_HOOK,
+        CANARY_FILE,
+        CANARY_TENANT,
+        Path(stack.dir / "github-token").read_text().strip(),
+    ]
     # Firestore: every document of the hostile applications, and every shared render record
     from google.cloud import firestore
 
@@ -423,8 +585,11 @@ def test_no_canary_leaked_nothing_written_outside_no_process_left_and_memory_bou
         texts.append(json.dumps(ref.get().to_dict(), default=str))
         for sub in ref.collections():
             texts += [json.dumps(d.to_dict(), default=str) for d in sub.stream()]
-    texts += [json.dumps(d.to_dict(), default=str) for d in db.collection("renders").stream()
-              if d.to_dict().get("repoKey", "").find("tenant-") < 0]
+    texts += [
+        json.dumps(d.to_dict(), default=str)
+        for d in db.collection("renders").stream()
+        if d.to_dict().get("repoKey", "").find("tenant-") < 0
+    ]
     texts.append((stack.dir / "logs" / "render.log").read_text(errors="replace"))
     record = Path(stack.env["GITOPS_GITHUB_API_RECORD"])
     if record.exists():  # what was sent to GitHub (less the function's own token, which it must send)
@@ -436,16 +601,20 @@ def test_no_canary_leaked_nothing_written_outside_no_process_left_and_memory_bou
     for canary in secrets_:
         assert canary not in blob, f"a canary leaked: {canary[:12]}..."
     # nothing written outside the render folder
-    leaked = subprocess.run(["find", "/tmp", str(stack.dir), "-name", f"*{ESCAPE}*"], capture_output=True,
-                            text=True).stdout
+    leaked = subprocess.run(
+        ["find", "/tmp", str(stack.dir), "-name", f"*{ESCAPE}*"], capture_output=True, text=True
+    ).stdout
     assert leaked == ""
     # no sandbox process is left: none runs as a sandbox uid, no bwrap
     left = [(u, p, a) for u, p, a in _processes() if u >= 200_000 or a.startswith("bwrap")]
     assert left == []
     # the render function's own peak memory (its processes, not the sandboxes it started)
     render = next(p for p in stack.procs if p.name == "render")
-    own = [p for p in _descendants(render.pid)
-           if Path(f"/proc/{p}").exists() and os.stat(f"/proc/{p}").st_uid == 0]
+    own = [
+        p
+        for p in _descendants(render.pid)
+        if Path(f"/proc/{p}").exists() and os.stat(f"/proc/{p}").st_uid == 0
+    ]
     peak_mib = max(_hwm_kib(p) for p in own) / 1024
     assert peak_mib < 300, f"the render function peaked at {peak_mib:.0f} MiB"
     # each hostile render was handled once: a finding, not a redelivery loop

@@ -98,8 +98,10 @@ def test_ref_names_that_are_not_utf8_are_left_out(serve):
     assert gitfetch.ls_remote(url) == {"refs/heads/main": SHA.decode()}
 
 
-@pytest.mark.parametrize("url", ["/work/main", "file:///work/main", "../other/repo", "ext::sh -c id",
-                                 "http://127.0.0.1:1/a/../b.git"])
+@pytest.mark.parametrize(
+    "url",
+    ["/work/main", "file:///work/main", "../other/repo", "ext::sh -c id", "http://127.0.0.1:1/a/../b.git"],
+)
 def test_only_network_repositories_are_listed_or_fetched(url):
     with pytest.raises(gitfetch.Refused, match="repository URL"):
         gitfetch.ls_remote(url)

@@ -24,8 +24,15 @@ def tree() -> Iterator[Path]:
 
 
 def sh(tree: Path, script: str, limits: Limits | None = None) -> str:
-    out = sandbox.run(sandbox.binary("/usr/bin/sh"), ["-c", script], tree=tree, inputs=None, where="app",
-                      what="sh", limits=limits or Limits(seconds=10))
+    out = sandbox.run(
+        sandbox.binary("/usr/bin/sh"),
+        ["-c", script],
+        tree=tree,
+        inputs=None,
+        where="app",
+        what="sh",
+        limits=limits or Limits(seconds=10),
+    )
     return out.decode()
 
 
@@ -34,7 +41,16 @@ def test_a_renderer_sees_no_environment_no_host_and_no_network(tree, monkeypatch
     assert "canary" not in sh(tree, "cat /proc/1/environ /proc/self/environ; env")
     assert sh(tree, "id -u; id -g").split() == ["65534", "65534"]
     assert sorted(sh(tree, "ls /").split()) == [
-        "bin", "dev", "lib", "lib64", "proc", "sbin", "src", "tmp", "usr"]
+        "bin",
+        "dev",
+        "lib",
+        "lib64",
+        "proc",
+        "sbin",
+        "src",
+        "tmp",
+        "usr",
+    ]
     assert sh(tree, "cat /src/cm.yaml") == "kind: ConfigMap\n"
     interfaces = [line.split(":")[0].strip() for line in sh(tree, "cat /proc/net/dev").splitlines()[2:]]
     assert interfaces == ["lo"]

@@ -12,66 +12,86 @@ from shared import packscreen, trees
 from shared.trees import Budget, FolderTree, Limits, Refused
 
 
-@pytest.mark.parametrize("path, problem", [
-    (b"app/cm.yaml", None),
-    (b"app/.gitignore", None),
-    (b"app/.github/x.yaml", None),
-    (b"app/\xc3\xa9t\xc3\xa9.yaml", None),
-    (b"..", "the name '..' is not allowed in a path"),
-    (b"app/../x", "the name '..' is not allowed in a path"),
-    (b"app/./x", "the name '.' is not allowed in a path"),
-    (b"app//x", "the name '' is not allowed in a path"),
-    (b"/etc/passwd", "an absolute path"),
-    (b".git/config", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
-    (b"app/.GiT/hooks", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
-    (b"app/.git./x", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
-    (b"app/.git /x", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
-    (b"app/git~1/x", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
-    (".g\u200cit/x".encode(), "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
-    (b"app/a\x00b", "a name holds a NUL byte or a slash"),
-    (b"app/a\nb.yaml", "a name holds a control character"),
-    (b"app/a\x1b[31m.yaml", "a name holds a control character"),
-    (b"app/\xff\xfe.yaml", "a name is not UTF-8"),
-    (b"app/" + b"a" * 256, "a name is longer than 255 bytes"),
-    (b"/".join([b"d" * 200] * 21), "a path is longer than 4096 bytes"),
-])
+@pytest.mark.parametrize(
+    "path, problem",
+    [
+        (b"app/cm.yaml", None),
+        (b"app/.gitignore", None),
+        (b"app/.github/x.yaml", None),
+        (b"app/\xc3\xa9t\xc3\xa9.yaml", None),
+        (b"..", "the name '..' is not allowed in a path"),
+        (b"app/../x", "the name '..' is not allowed in a path"),
+        (b"app/./x", "the name '.' is not allowed in a path"),
+        (b"app//x", "the name '' is not allowed in a path"),
+        (b"/etc/passwd", "an absolute path"),
+        (b".git/config", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
+        (b"app/.GiT/hooks", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
+        (b"app/.git./x", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
+        (b"app/.git /x", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
+        (b"app/git~1/x", "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed"),
+        (
+            ".g\u200cit/x".encode(),
+            "a name that git reads as .git (any case, NTFS or HFS+ alias) is not allowed",
+        ),
+        (b"app/a\x00b", "a name holds a NUL byte or a slash"),
+        (b"app/a\nb.yaml", "a name holds a control character"),
+        (b"app/a\x1b[31m.yaml", "a name holds a control character"),
+        (b"app/\xff\xfe.yaml", "a name is not UTF-8"),
+        (b"app/" + b"a" * 256, "a name is longer than 255 bytes"),
+        (b"/".join([b"d" * 200] * 21), "a path is longer than 4096 bytes"),
+    ],
+)
 def test_path_rules(path, problem):
     assert trees.path_problem(path) == problem
 
 
 TREE = {  # path -> (kind, link target)
-    "app": ("dir", None), "app/cm.yaml": ("file", None), "up": ("link", "."),
-    "app/up": ("link", ".."), "app/self": ("link", "../app/cm.yaml"),
-    "app/chain": ("link", "up/up/up/../../etc/passwd"), "app/loop": ("link", "loop"),
-    "app/abs": ("link", "/etc/passwd"), "app/dotdot": ("link", "../../x"),
-    "app/via": ("link", "../up/app/cm.yaml"), "app/dirlink": ("link", "../app"),
-    "app/through": ("link", "dirlink/cm.yaml"), "app/missing": ("link", "nope/../../../etc"),
-    "app/file-then": ("link", "cm.yaml/../cm.yaml"), "app/gone": ("link", "nothing.yaml"),
+    "app": ("dir", None),
+    "app/cm.yaml": ("file", None),
+    "up": ("link", "."),
+    "app/up": ("link", ".."),
+    "app/self": ("link", "../app/cm.yaml"),
+    "app/chain": ("link", "up/up/up/../../etc/passwd"),
+    "app/loop": ("link", "loop"),
+    "app/abs": ("link", "/etc/passwd"),
+    "app/dotdot": ("link", "../../x"),
+    "app/via": ("link", "../up/app/cm.yaml"),
+    "app/dirlink": ("link", "../app"),
+    "app/through": ("link", "dirlink/cm.yaml"),
+    "app/missing": ("link", "nope/../../../etc"),
+    "app/file-then": ("link", "cm.yaml/../cm.yaml"),
+    "app/gone": ("link", "nothing.yaml"),
     "app/toroot": ("link", ".."),
 }
 
 
-@pytest.mark.parametrize("path, resolved", [
-    ("app/self", "app/cm.yaml"),
-    ("app/via", "app/cm.yaml"),
-    ("app/through", "app/cm.yaml"),
-    ("app/up", ""),
-    ("app/toroot", ""),
-    ("app/gone", None),  # leads nowhere: not followed, not materialised
-    ("app/missing", None),  # a missing folder is never walked through (the kernel would stop too)
-    ("app/file-then", None),  # a file is not a folder
-    ("app/cm.yaml", "app/cm.yaml"),
-])
+@pytest.mark.parametrize(
+    "path, resolved",
+    [
+        ("app/self", "app/cm.yaml"),
+        ("app/via", "app/cm.yaml"),
+        ("app/through", "app/cm.yaml"),
+        ("app/up", ""),
+        ("app/toroot", ""),
+        ("app/gone", None),  # leads nowhere: not followed, not materialised
+        ("app/missing", None),  # a missing folder is never walked through (the kernel would stop too)
+        ("app/file-then", None),  # a file is not a folder
+        ("app/cm.yaml", "app/cm.yaml"),
+    ],
+)
 def test_links_resolve_inside_the_tree(path, resolved):
     assert trees.resolve(path, TREE.get) == resolved
 
 
-@pytest.mark.parametrize("path, message", [
-    ("app/chain", "symlink to 'up/up/up/../../etc/passwd' leaves the repository (refused)"),
-    ("app/abs", "symlink to '/etc/passwd' leaves the repository (refused)"),
-    ("app/dotdot", "symlink to '../../x' leaves the repository (refused)"),
-    ("app/loop", "symlink to 'loop': more than 40 links followed (refused)"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("app/chain", "symlink to 'up/up/up/../../etc/passwd' leaves the repository (refused)"),
+        ("app/abs", "symlink to '/etc/passwd' leaves the repository (refused)"),
+        ("app/dotdot", "symlink to '../../x' leaves the repository (refused)"),
+        ("app/loop", "symlink to 'loop': more than 40 links followed (refused)"),
+    ],
+)
 def test_links_leaving_the_tree_at_any_step_are_refused(path, message):
     with pytest.raises(Refused) as caught:
         trees.resolve(path, TREE.get)
@@ -130,8 +150,9 @@ def _entry(kind: int, size: int, payload: bytes) -> bytes:
 
 
 def _pack(*entries: bytes) -> io.BytesIO:
-    return io.BytesIO(b"PACK" + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big") + b"".join(entries)
-                      + b"\0" * 20)
+    return io.BytesIO(
+        b"PACK" + (2).to_bytes(4, "big") + len(entries).to_bytes(4, "big") + b"".join(entries) + b"\0" * 20
+    )
 
 
 def test_pack_screen_reads_sizes_from_headers(monkeypatch):
@@ -211,5 +232,5 @@ def test_a_commit_time_no_calendar_holds_does_not_stop_the_render():
     from shared import rendering
 
     assert rendering._when(300_000_000_000) is None  # year 11476 (git fsck --strict accepts it)
-    assert rendering._when(-10**18) is None
+    assert rendering._when(-(10**18)) is None
     assert rendering._when(0).year == 1970
