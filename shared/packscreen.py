@@ -96,25 +96,26 @@ def _inflate(f: IO[bytes], declared: int, is_delta: bool) -> int:
             head += out[: 32 - len(head)]
     if z.unused_data:
         f.seek(-len(z.unused_data), os.SEEK_CUR)
-    if not is_delta:
-        return produced
-    _, at = _varint(head, 0)
-    target, _ = _varint(head, at)
+    return _target_size(head) if is_delta else produced
+
+
+def _target_size(delta: bytes) -> int:
+    """A delta's target size: the second of the two sizes its data starts with."""
+    _, at = _varint(delta, 0)
+    target, _ = _varint(delta, at)
     return target
 
 
-def _delta_target(f: IO[bytes]) -> int:
-    """A delta's target size from the first bytes of its inflated data."""
+def _first_bytes(f: IO[bytes], count: int) -> bytes:
+    """The first `count` inflated bytes of the zlib stream at f's position (or fewer at its end)."""
     z = zlib.decompressobj()
     head = b""
-    while len(head) < 20 and not z.eof:
+    while len(head) < count and not z.eof:
         data = z.unconsumed_tail or f.read(256)
         if not data:
             break
-        head += z.decompress(data, 20 - len(head))
-    _, at = _varint(head, 0)
-    target, _ = _varint(head, at)
-    return target
+        head += z.decompress(data, count - len(head))
+    return head
 
 
 def _check(size: int) -> None:
@@ -148,10 +149,8 @@ def _view(data: Any, offset: int) -> IO[bytes]:
     buffer = getattr(data, "_buffer", None)
     if callable(buffer):
         with contextlib.suppress(ValueError):
-            mapped = buffer()
-            return io.BytesIO(bytes(mapped[offset : offset + 4096]))
-    f = open(data.path, "rb")  # noqa: SIM115 - read and closed by the caller's scope
-    with f:
+            return io.BytesIO(bytes(buffer()[offset : offset + 4096]))
+    with open(data.path, "rb") as f:
         f.seek(offset)
         return io.BytesIO(f.read(4096))
 
@@ -166,17 +165,11 @@ def object_size(repo: Any, sha: bytes) -> int:
             continue
         f = _view(pack.data, offset)
         kind, size = _header(f)
-        return _delta_target(f) if kind in (_OFS_DELTA, _REF_DELTA) else size
+        return _target_size(_first_bytes(f, 20)) if kind in (_OFS_DELTA, _REF_DELTA) else size
     path = os.path.join(store.path, sha[:2].decode(), sha[2:].decode())
     if os.path.exists(path):
-        head = b""
         with open(path, "rb") as f:
-            z = zlib.decompressobj()
-            while b"\0" not in head and len(head) < 64 and not z.eof:
-                data = z.unconsumed_tail or f.read(512)
-                if not data:
-                    break
-                head += z.decompress(data, 64 - len(head))
+            head = _first_bytes(f, 64)  # "blob 1234\0..."
         try:
             return int(head.split(b"\0", 1)[0].split(b" ", 1)[1])
         except (IndexError, ValueError):

@@ -148,6 +148,7 @@ class Rendered:
     objects: list[dict[str, Any]] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
+    nodes: int = 0  # YAML nodes of the files parsed, as estimated before parsing them
 
     @property
     def digest(self) -> str:
@@ -175,7 +176,6 @@ def estimate_nodes(data: bytes) -> int:
 def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
     """Parse every manifest file (sorted by path) into objects; collect all errors."""
     out = Rendered()
-    total = 0
     deadline = time.monotonic() + PARSE_SECONDS
     with without_gc():
         for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
@@ -191,12 +191,12 @@ def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
                 out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
                 continue
             nodes = estimate_nodes(data)
-            total += nodes
+            out.nodes += nodes
             if nodes > MAX_FILE_NODES:
                 out.errors.append(Finding(path, 0, 0, "", f"about {nodes:,} YAML nodes: more than "
                                                           f"{MAX_FILE_NODES:,} in one file (limit)"))
                 continue
-            if total > MAX_RENDER_NODES:
+            if out.nodes > MAX_RENDER_NODES:
                 out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_RENDER_NODES:,} YAML nodes "
                                                           "in the files of one render (limit)"))
                 break

@@ -24,7 +24,7 @@ from typing import Any
 
 from shared import logs, secrets, sources, store, trees
 from shared.failures import Kind
-from shared.render import Finding, Rendered, estimate_nodes
+from shared.render import Finding, Rendered
 
 VERSION = 1  # bump when a renderer's output for the same input changes (a new tool version)
 MEMORY_ENTRIES = 16
@@ -60,14 +60,12 @@ def _lock(digest: str) -> threading.Lock:
         return _locks.setdefault(digest, threading.Lock())
 
 
-def _remember(digest: str, kind: str, rendered: Rendered, reads: tuple[str, ...],
-              files: list[tuple[str, bytes]]) -> None:
+def _remember(digest: str, kind: str, rendered: Rendered, reads: tuple[str, ...]) -> None:
     """Keep a render in memory, within entries, objects and (estimated) nodes: a few
     node-heavy renders must not hold the instance's memory."""
-    weight = sum(estimate_nodes(data) for _, data in files)
     with _guard:
         _memory[digest] = (kind, rendered, reads)
-        _weights[digest] = weight
+        _weights[digest] = rendered.nodes
         _memory.move_to_end(digest)
         while len(_memory) > 1 and (len(_memory) > MEMORY_ENTRIES or sum(
                 len(r.objects) for _, r, _ in _memory.values()) > MEMORY_OBJECTS
@@ -109,13 +107,13 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
             rendered = sources.parse(output)
             reads = tuple(doc.get("reads") or ())
             store.count_render_use(digest)
-            _remember(digest, output.kind, rendered, reads, output.files)
+            _remember(digest, output.kind, rendered, reads)
             return Result(output.kind, rendered, digest, "store", reads)
         output = sources.produce(tree, request, kind)
         rendered = sources.parse(output)
         reads = tuple(output.outside(request.path))
         if not rendered.errors:  # a failure (a time limit on a busy machine...) is tried again
-            _remember(digest, output.kind, rendered, reads, output.files)
+            _remember(digest, output.kind, rendered, reads)
         if shared:
             try:
                 store.put_render(digest, _record(repo_key, commit, request, output, rendered))

@@ -324,22 +324,18 @@ class GitTree(Tree):
 
     def _check_all(self) -> None:
         """Every name of the commit, and where every link leads (no content read)."""
-        try:
-            for raw, mode, blob in gitfetch.entries(self.repo, self.commit, "", True):
-                problem = path_problem(raw)
-                if problem:
-                    raise refused(shown(raw), f"{problem} (refused)")
+        with _reading("."):
+            for path, mode, blob in self._walk("", True):
                 if stat.S_ISLNK(mode):
-                    path = raw.decode()
                     self.resolve(Entry(path, self._link(path, blob), 0))
-        except gitfetch.MalformedEntry as exc:
-            raise refused(shown(exc.path), f"{exc} (refused)") from None
-        except (ObjectFormatException, packscreen.TooLarge) as exc:
-            raise refused(".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
-        except KeyError as exc:
-            raise refused(
-                ".", f"the commit refers to an object it does not hold ({shown(str(exc))}) (refused)"
-            ) from None
+
+    def _walk(self, folder: str, recurse: bool) -> Iterator[tuple[str, int, bytes]]:
+        """(path, mode, object id) under folder, each path checked before anything uses it."""
+        for raw, mode, blob in gitfetch.entries(self.repo, self.commit, folder, recurse):
+            problem = path_problem(raw)
+            if problem:
+                raise refused(shown(raw), f"{problem} (refused)")
+            yield raw.decode(), mode, blob
 
     def _link(self, path: str, blob: bytes) -> str:
         if gitfetch.blob_size(self.repo, blob) > MAX_PATH_BYTES:
@@ -353,28 +349,12 @@ class GitTree(Tree):
         return target.decode("utf-8", errors="replace")
 
     def entries(self, folder: str, recurse: bool = True) -> Iterator[Entry]:
-        try:
-            yield from self._entries(folder, recurse)
-        except gitfetch.MalformedEntry as exc:
-            raise refused(shown(exc.path), f"{exc} (refused)") from None
-        except (ObjectFormatException, packscreen.TooLarge) as exc:
-            raise refused(folder or ".", f"a malformed git object ({shown(str(exc))}) (refused)") from None
-        except KeyError as exc:
-            raise refused(
-                folder or ".",
-                f"the commit refers to an object it does not hold ({shown(str(exc))}) (refused)",
-            ) from None
-
-    def _entries(self, folder: str, recurse: bool) -> Iterator[Entry]:
-        for raw, mode, blob in gitfetch.entries(self.repo, self.commit, folder, recurse):
-            problem = path_problem(raw)
-            if problem:
-                raise refused(shown(raw), f"{problem} (refused)")
-            path = raw.decode()
-            if stat.S_ISLNK(mode):
-                yield Entry(path, self._link(path, blob), 0)
-            else:
-                yield Entry(path, None, gitfetch.blob_size(self.repo, blob), _reader(self.repo, blob))
+        with _reading(folder or "."):
+            for path, mode, blob in self._walk(folder, recurse):
+                if stat.S_ISLNK(mode):
+                    yield Entry(path, self._link(path, blob), 0)
+                else:
+                    yield Entry(path, None, gitfetch.blob_size(self.repo, blob), _reader(self.repo, blob))
 
     def lookup(self, path: str) -> tuple[str, str | None] | None:
         found = gitfetch.lookup(self.repo, self.commit, path)
@@ -388,6 +368,21 @@ class GitTree(Tree):
         if stat.S_ISREG(mode):
             return _FILE, None
         return None
+
+
+@contextlib.contextmanager
+def _reading(where: str) -> Iterator[None]:
+    """What dulwich raises on a malformed or incomplete commit, as a refusal naming the place."""
+    try:
+        yield
+    except gitfetch.MalformedEntry as exc:
+        raise refused(shown(exc.path), f"{exc} (refused)") from None
+    except (ObjectFormatException, packscreen.TooLarge) as exc:
+        raise refused(where, f"a malformed git object ({shown(str(exc))}) (refused)") from None
+    except KeyError as exc:
+        raise refused(
+            where, f"the commit refers to an object it does not hold ({shown(str(exc))}) (refused)"
+        ) from None
 
 
 def _reader(repo: Any, blob: bytes) -> Callable[[], bytes]:
