@@ -49,10 +49,10 @@ def kubectl(*args: str) -> None:
 
 
 def run() -> list[report.Record]:
-    from shared import kube
-    from shared.model import AppSpec, Destination, SyncPolicy
-    from shared.prepare import prepare
-    from shared.sync import Options, apply_all
+    from shared.adapters import kube
+    from shared.core.model import AppSpec, Destination, SyncPolicy
+    from shared.sync.engine import Options, apply_all
+    from shared.sync.prepare import prepare
 
     print(f"[bench apply] {OBJECTS} objects, {REPEAT} rounds, ours and kubectl alternating", flush=True)
     timings: dict[str, list[float]] = {k: [] for k in (

@@ -36,10 +36,12 @@ def app_objects(i: int) -> list[dict[str, Any]]:
 
 
 def run() -> list[report.Record]:
-    from shared import applying, auditing, kube, manifests, store
-    from shared.messages import ApplyRequest, AuditRequest
-    from shared.model import AppSpec, Destination, SyncPolicy
-    from shared.prepare import prepare
+    from shared.adapters import kube, store
+    from shared.core import manifests
+    from shared.core.messages import ApplyRequest, AuditRequest
+    from shared.core.model import AppSpec, Destination, SyncPolicy
+    from shared.steps import apply, audit
+    from shared.sync.prepare import prepare
 
     print(f"[bench audit] {APPS} apps x {PER_APP} objects, {REPEAT} rounds", flush=True)
     with running():
@@ -57,7 +59,7 @@ def run() -> list[report.Record]:
             objs = app_objects(i)
             store.put_revision(name, "r1", {"commit": "0" * 40, "committedAt": store.now(),
                                             "manifests": manifests.dump(objs), "renderedAt": store.now()})
-            outcome = applying.apply(ApplyRequest(app=name, revision="r1", initiator="manual",
+            outcome = apply.apply(ApplyRequest(app=name, revision="r1", initiator="manual",
                                                   operation=f"bench-{run_id}-{i}"))
             assert outcome.action == "synced", outcome
             folder = Path(tempfile.mkdtemp(prefix="bench-audit-"))
@@ -69,7 +71,7 @@ def run() -> list[report.Record]:
         def ours() -> tuple[float, int, dict[str, int]]:
             before = cluster.request_counts()
             t0 = time.perf_counter()
-            found = sum(len(auditing.audit(AuditRequest(app=n, operation=uuid.uuid4().hex)).drifted)
+            found = sum(len(audit.audit(AuditRequest(app=n, operation=uuid.uuid4().hex)).drifted)
                         for n in names)
             elapsed = time.perf_counter() - t0
             after = cluster.request_counts()

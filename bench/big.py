@@ -105,9 +105,10 @@ def firestore_counts(st: Any, function: str, app: str) -> list[dict[str, int]]:
 
 
 def run() -> list[report.Record]:
-    from shared import bus, github, kube, store, topology
-    from shared.messages import ApplyRequest, AuditRequest
-    from shared.model import AppSpec, Destination, SyncPolicy
+    from shared.adapters import bus, kube, store
+    from shared.core import topology, webhook
+    from shared.core.messages import ApplyRequest, AuditRequest
+    from shared.core.model import AppSpec, Destination, SyncPolicy
     from stack.gitrepo import WorkRepo
 
     print(
@@ -149,7 +150,7 @@ def run() -> list[report.Record]:
         t: dict[str, float] = {}
         writes: dict[str, int] = {}
         counter.mark()
-        body = github.push_payload(repo.url, "refs/heads/main", "0" * 40, sha)
+        body = webhook.push_payload(repo.url, "refs/heads/main", "0" * 40, sha)
         t0 = time.monotonic()
         if post_webhook(st.env["GITOPS_INTAKE_URL"], secret, body, str(uuid.uuid4())) != 200:
             raise RuntimeError("intake refused the push")
@@ -310,9 +311,11 @@ def _offset(st: Any, function: str) -> int:
 
 def fleet(st: Any) -> list[report.Record]:
     """APPS applications on one repository: register, push 1%, sweep."""
-    from shared import bus, cli, github, store, topology
-    from shared.messages import SweepRequest
-    from shared.model import AppSpec
+    from shared.adapters import bus, store
+    from shared.cli import main
+    from shared.core import topology, webhook
+    from shared.core.messages import SweepRequest
+    from shared.core.model import AppSpec
     from stack.gitrepo import WorkRepo
 
     uid = uuid.uuid4().hex[:6]
@@ -346,7 +349,7 @@ def fleet(st: Any) -> list[report.Record]:
     print(f"[bench big] fleet: registering {APPS} applications from one file", flush=True)
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # one line per application
-        code = cli.main(["-o", "json", "app", "create", "-f", str(manifest)])
+        code = main.main(["-o", "json", "app", "create", "-f", str(manifest)])
     if code != 0:
         raise RuntimeError("app create -f failed")
     register_s = time.perf_counter() - t0
@@ -369,7 +372,7 @@ def fleet(st: Any) -> list[report.Record]:
         },
     )
     secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
-    body = github.push_payload(
+    body = webhook.push_payload(
         repo.url,
         "refs/heads/main",
         first,

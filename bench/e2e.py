@@ -57,11 +57,11 @@ def manifests(version: int) -> dict[str, str]:
 
 def post_webhook(url: str, secret: bytes, body: bytes, delivery: str) -> int:
     """Send one signed push webhook; its HTTP status."""
-    from shared import github
+    from shared.core import webhook
 
     req = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": github.sign(secret, body)})
+        "X-Hub-Signature-256": webhook.sign(secret, body)})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             resp.read()
@@ -102,8 +102,9 @@ def run() -> list[report.Record]:
 def _measure(st: Any) -> tuple[list[float], list[float], dict[str, list[float]], dict[str, Any]]:
     from dulwich import porcelain
 
-    from shared import github, kube, store
-    from shared.model import AppSpec, Destination, SyncPolicy
+    from shared.adapters import kube, store
+    from shared.core import webhook
+    from shared.core.model import AppSpec, Destination, SyncPolicy
     from stack.gitrepo import WorkRepo
 
     uid = uuid.uuid4().hex[:6]
@@ -127,7 +128,7 @@ def _measure(st: Any) -> tuple[list[float], list[float], dict[str, list[float]],
 
     def push_and_wait(before: str, after: str, n: int) -> tuple[str, float, float]:
         delivery = str(uuid.uuid4())
-        body = github.push_payload(repo.url, "refs/heads/main", before, after, f"version {n}")
+        body = webhook.push_payload(repo.url, "refs/heads/main", before, after, f"version {n}")
         sent = time.time()
         status = post_webhook(st.env["GITOPS_INTAKE_URL"], secret, body, delivery)
         answered = time.time()

@@ -11,7 +11,7 @@ in the store. Phases, on one fresh stack:
     sweep   one Cloud Scheduler-style sweep message: time until every application is audited
 
 Invocations, Firestore documents read/written and Pub/Sub messages are summed from the
-functions' per-invocation `handled` lines (shared/metering.py counts them); how many
+functions' per-invocation `handled` lines (shared/platform/metering.py counts them); how many
 invocations ran at once is computed from the same lines. Size: GITOPS_BENCH_FLEET_APPS or
 `python -m bench fleet --apps 100` (default 1,000).
 """
@@ -182,13 +182,13 @@ def concurrency(logs: funclogs.Logs, function: str) -> dict[str, float]:
 
 
 def _push(st: Any, repo: Any, before: str, after: str, n: int, what: str) -> dict[str, Any]:
-    from shared import github
+    from shared.core import webhook
 
     logs = funclogs.Logs(st.dir)
     logs.mark()
     secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
     delivery = str(uuid.uuid4())
-    body = github.push_payload(repo.url, "refs/heads/main", before, after, what)
+    body = webhook.push_payload(repo.url, "refs/heads/main", before, after, what)
     sent = time.time()
     status = post_webhook(st.env["GITOPS_INTAKE_URL"], secret, body, delivery)
     if status != 200:
@@ -208,9 +208,10 @@ def _push(st: Any, repo: Any, before: str, after: str, n: int, what: str) -> dic
 
 
 def _measure(st: Any, n: int) -> dict[str, Any]:
-    from shared import bus, health, kube, store, topology
-    from shared.messages import SweepRequest
-    from shared.model import AppSpec, Destination, SyncPolicy
+    from shared.adapters import bus, kube, store
+    from shared.core import health, topology
+    from shared.core.messages import SweepRequest
+    from shared.core.model import AppSpec, Destination, SyncPolicy
     from stack.gitrepo import WorkRepo
 
     uid = uuid.uuid4().hex[:6]

@@ -1,6 +1,6 @@
 """What the served functions wrote: their JSON log lines, and the invocation counts in them.
 
-Each CloudEvent invocation ends with one `handled` line (shared/events.py: start time,
+Each CloudEvent invocation ends with one `handled` line (shared/steps/events.py: start time,
 duration, Firestore documents read/written, messages published); intake's `push handled`
 line carries the same counts. The benchmarks read them from the stack's log files,
 from an offset taken before the measured phase.
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shared import metering
+from shared.platform import metering
 
 FUNCTIONS = ("intake", "render", "apply", "audit")
 

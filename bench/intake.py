@@ -67,8 +67,9 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     """One open-loop phase at `rate` pushes/s; latencies and what reached the render topic."""
     from google.cloud import pubsub_v1
 
-    from shared import github, store, topology
-    from shared.model import AppSpec, Destination
+    from shared.adapters import store
+    from shared.core import topology, webhook
+    from shared.core.model import AppSpec, Destination
 
     total = rate * seconds
     print(f"[bench intake] {total} signed pushes at {rate}/s for {seconds}s, {APPS} apps", flush=True)
@@ -88,7 +89,7 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     for n in range(total):
         app = n % APPS
         sha = hashlib.sha1(f"{run_id}-{n}".encode()).hexdigest()
-        bodies.append(github.push_payload(
+        bodies.append(webhook.push_payload(
             repo_url, "refs/heads/main", "1" * 40, sha, f"push {n}",
             changed={"added": [], "modified": [f"apps/a{app:02d}/deploy.yaml"], "removed": []}))
     host = urllib.parse.urlparse(st.env["GITOPS_INTAKE_URL"])
@@ -97,7 +98,7 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     # (on the same 2 cores as the function and the emulators) stays a small share
     wire = [_request(host.hostname or "127.0.0.1", body, {
         "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": deliveries[n],
-        "X-Hub-Signature-256": github.sign(secret, body)}) for n, body in enumerate(bodies)]
+        "X-Hub-Signature-256": webhook.sign(secret, body)}) for n, body in enumerate(bodies)]
     latencies, lags, statuses, elapsed = asyncio.run(
         _open_loop(host.hostname or "127.0.0.1", host.port or 80, wire, rate))
     accepted = sum(1 for s in statuses if s == 200)
@@ -114,7 +115,7 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     # put the render function's subscription back (fresh, without the load's backlog)
     subscriber.delete_subscription(subscription=counter_sub)
     subscriber.delete_subscription(subscription=render_sub)
-    from shared import bus
+    from shared.adapters import bus
 
     bus.ensure_topology({name: st.url(name) for name in ("intake", "render", "apply", "audit")})
 

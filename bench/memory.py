@@ -91,14 +91,15 @@ def run() -> list[report.Record]:
 
 
 def _load(st: Any) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
-    from shared import bus, github, store, topology
-    from shared.messages import AuditRequest
-    from shared.model import AppSpec, Destination, SyncPolicy
+    from shared.adapters import bus, store
+    from shared.core import topology, webhook
+    from shared.core.messages import AuditRequest
+    from shared.core.model import AppSpec, Destination, SyncPolicy
     from stack.gitrepo import WorkRepo
 
     uid = uuid.uuid4().hex[:6]
     ns, app = f"mem-{uid}", f"mem-{uid}"
-    from shared import kube
+    from shared.adapters import kube
 
     kube.cluster("in-cluster").apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                                      field_manager="bench")
@@ -114,7 +115,7 @@ def _load(st: Any) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
         after = repo.commit_and_push(f"version {version}", manifests(version))
         t0 = time.monotonic()
         status = post_webhook(st.env["GITOPS_INTAKE_URL"], secret,
-                              github.push_payload(repo.url, "refs/heads/main", before, after),
+                              webhook.push_payload(repo.url, "refs/heads/main", before, after),
                               str(uuid.uuid4()))
         if status != 200:
             raise RuntimeError(f"intake answered {status}")

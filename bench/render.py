@@ -10,7 +10,7 @@ than quadratically with the number of resources, so the side-by-side comparison 
 alternating, medians compared, wall time from start to exit for kustomize, peak RSS by
 wait4) runs on a 1,000-resource tree generated the same way. No local stack is needed.
 
-The sandbox (shared/sandbox.py) is measured two ways, alternating rounds, medians compared:
+The sandbox (shared/render/sandbox.py) is measured two ways, alternating rounds, medians compared:
 its added cost per renderer run (`true`, and `kubectl kustomize` of a one-object tree, run
 directly and through the sandbox), and whole renders through the production path (a commit
 read with dulwich, the tree checked, then Directory parsed in-process or Kustomize run in
@@ -128,8 +128,8 @@ def child(directory: str) -> None:
     """One round of ours, in this (fresh) process: prints its figures as JSON."""
     import resource
 
-    from shared import checks
-    from shared.render import EXTENSIONS, render_files
+    from shared.gate import checks
+    from shared.render.parse import EXTENSIONS, render_files
 
     root = Path(directory)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -148,7 +148,9 @@ def child_tree(repo_path: str, path: str) -> None:
     """One round through the production path (commit -> checked tree -> source -> checks)."""
     from dulwich.repo import Repo
 
-    from shared import checks, sources, trees
+    from shared.gate import checks
+    from shared.render import sources
+    from shared.render import tree as trees
 
     repo = Repo(repo_path)
     sha = repo.head().decode()
@@ -189,15 +191,15 @@ def _tree_round(repo: Path) -> dict[str, Any]:
 def sandbox_overhead(rounds: int = 21) -> dict[str, list[float]]:
     """Milliseconds per run of `true` and of `kubectl kustomize` on a one-object tree, run
     directly and through the sandbox (alternating)."""
-    from shared.sandbox import workspace
+    from shared.render.sandbox import workspace
 
     with workspace() as folder:
         return _overhead(folder, rounds)
 
 
 def _overhead(tmp: Path, rounds: int) -> dict[str, list[float]]:
-    from shared import sandbox
-    from shared.trees import LIMITS
+    from shared.render import sandbox
+    from shared.render.tree import LIMITS
 
     tree = tmp / "repo"
     tree.mkdir(mode=0o755)
@@ -333,7 +335,7 @@ def _rates(rounds: list[dict[str, Any]], key: str = "seconds") -> list[float]:
 
 def _records(ours: list[dict[str, Any]], files: int, ours_small: list[dict[str, Any]],
              kustomize: list[dict[str, Any]], small_files: int) -> list[report.Record]:
-    from shared import schema
+    from shared.gate import schema
 
     rates, cpu_rates = _rates(ours), _rates(ours, "cpu_seconds")
     rss = [r["peak_rss_kib"] / 1024 for r in ours]

@@ -28,7 +28,7 @@ def running() -> Iterator[local.Stack]:
 
 
 def _forget_clients() -> None:
-    from shared import bus, kube, store
+    from shared.adapters import bus, kube, store
 
     for module in (store, bus, kube):
         module.forget_clients()

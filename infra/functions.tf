@@ -1,7 +1,7 @@
 # The four functions as Cloud Run functions (2nd gen), built from this repository with the
 # Python buildpack.
 # The render runtime: Kustomize, Helm and Jsonnet renderers run in an OS sandbox
-# (shared/sandbox.py: bubblewrap with user, mount, PID and network namespaces). That needs
+# (shared/render/sandbox.py: bubblewrap with user, mount, PID and network namespaces). That needs
 # Cloud Run's second-generation execution environment (a microVM with namespaces; the first
 # generation is gVisor) and an image carrying bwrap, helm and kustomize. The buildpack image
 # has none of them, so as deployed here Directory sources render and the others fail closed

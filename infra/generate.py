@@ -1,4 +1,4 @@
-"""Write infra/topology.auto.tfvars.json from shared/topology.py (the one definition).
+"""Write infra/topology.auto.tfvars.json from shared/core/topology.py (the one definition).
 
     python -m infra.generate
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared import topology
+from shared.core import topology
 
 TFVARS = Path(__file__).with_name("topology.auto.tfvars.json")
 

@@ -1,4 +1,4 @@
-# Topics and push subscriptions, from the one definition in shared/topology.py.
+# Topics and push subscriptions, from the one definition in shared/core/topology.py.
 # The subscriptions push (with an OIDC token) to each function's HTTPS endpoint; they carry
 # the ordering, retry and dead-letter policies the code relies on. (An Eventarc trigger would
 # create a subscription of its own that Terraform cannot give ordering or a dead-letter topic.)

@@ -54,7 +54,7 @@ variable "message_retention" {
   default     = "604800s"
 }
 
-# ---- generated from shared/topology.py into topology.auto.tfvars.json (python -m infra.generate)
+# ---- generated from shared/core/topology.py into topology.auto.tfvars.json (python -m infra.generate)
 
 variable "topics" {
   description = "Pub/Sub topics: name -> purpose."

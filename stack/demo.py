@@ -63,11 +63,11 @@ def show(text: str) -> None:
 
 
 def send_webhook(intake_url: str, secret: bytes, body: bytes) -> dict[str, Any]:
-    from shared import github
+    from shared.core import webhook
 
     req = urllib.request.Request(intake_url, data=body, method="POST", headers={
         "Content-Type": "application/json", "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": github.sign(secret, body)})
+        "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": webhook.sign(secret, body)})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -82,7 +82,7 @@ def deployment() -> dict[str, Any]:
 
 
 def wait_history(count: int, timeout: float = 60) -> dict[str, Any]:
-    from shared import store
+    from shared.adapters import store
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,7 +94,7 @@ def wait_history(count: int, timeout: float = 60) -> dict[str, Any]:
 
 
 def gitops(*args: str) -> None:
-    from shared import cli
+    from shared.cli import main as cli
 
     code = cli.main(list(args))
     if code != 0:
@@ -102,7 +102,7 @@ def gitops(*args: str) -> None:
 
 
 def run() -> None:
-    from shared import github
+    from shared.core import webhook
 
     st = local.up()
     os.environ.update(st.env)
@@ -114,7 +114,7 @@ def run() -> None:
 
     def push(message: str, image: str, before: str) -> str:
         sha = repo.commit_and_push(message, {"app/deployment.yaml": DEPLOYMENT.format(image=image)})
-        answer = send_webhook(intake, secret, github.push_payload(repo.url, "refs/heads/main",
+        answer = send_webhook(intake, secret, webhook.push_payload(repo.url, "refs/heads/main",
                                                                   before, sha, message))
         show(f"pushed {sha[:7]} ({message}); webhook answered {answer}")
         return sha
@@ -123,7 +123,7 @@ def run() -> None:
     show(f"repository {repo.url}")
 
     step(2, "register the application: automated sync, prune, self-heal")
-    from shared import store
+    from shared.adapters import store
 
     with contextlib.suppress(store.NotFound):
         store.delete_app(APP)
@@ -132,7 +132,7 @@ def run() -> None:
            "--self-heal", "--upsert")
 
     step(3, "push -> signed webhook -> render -> apply")
-    first = push("deploy sample app", IMAGE_1, github.ZERO_SHA)
+    first = push("deploy sample app", IMAGE_1, webhook.ZERO_SHA)
     entry = wait_history(1)
     show(f"history 1: {entry['summary']}")
     show(f"cluster: image {deployment()['spec']['template']['spec']['containers'][0]['image']}")

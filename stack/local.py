@@ -256,7 +256,7 @@ def start_github_api(st: Stack) -> None:
 
 
 def start_functions(st: Stack) -> None:
-    from shared import topology
+    from shared.core import topology
 
     secret_file = _secret_file(st.dir / "webhook-secret", secrets.token_hex(20))
     github_token = _secret_file(st.dir / "github-token", secrets.token_hex(16)).read_text()
@@ -295,7 +295,7 @@ def start_functions(st: Stack) -> None:
 
 
 def create_topology(st: Stack) -> None:
-    from shared import bus
+    from shared.adapters import bus
 
     os.environ.update(st.env)
     bus.ensure_topology({name: st.url(name) for name in FUNCTION_NAMES}, project=PROJECT)

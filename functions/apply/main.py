@@ -6,8 +6,11 @@ from typing import Any
 
 import functions_framework
 
-from shared import applying, bus, events, topology
-from shared.messages import ApplyRequest
+from shared.adapters import bus
+from shared.core import topology
+from shared.core.messages import ApplyRequest
+from shared.steps import apply as applying
+from shared.steps import events
 
 
 def _apply(req: ApplyRequest, _message_id: str) -> None:

@@ -6,8 +6,11 @@ from typing import Any
 
 import functions_framework
 
-from shared import auditing, bus, events, topology
-from shared.messages import AuditRequest, SweepRequest
+from shared.adapters import bus
+from shared.core import topology
+from shared.core.messages import AuditRequest, SweepRequest
+from shared.steps import audit as auditing
+from shared.steps import events
 
 
 def _sweep(req: SweepRequest, message_id: str) -> None:

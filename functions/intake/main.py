@@ -18,8 +18,10 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared import bus, config, github, logs, metering, store, topology
-from shared.intake import plan_push
+from shared.adapters import bus, store
+from shared.core import topology, webhook
+from shared.platform import config, logs, metering
+from shared.steps.intake import plan_push
 
 # GitHub waits 10 s for an answer: the Firestore and Pub/Sub calls give up before that, so a
 # redelivery is never taken for a duplicate of a delivery still being processed
@@ -32,7 +34,7 @@ Answer = tuple[int, dict[str, object]]
 async def intake(request: Request) -> Response:
     try:
         body = await _read_limited(request, config.max_webhook_bytes())
-    except github.WebhookError as exc:
+    except webhook.WebhookError as exc:
         # answered at once, and the connection closed: the rest of the body is never read
         return _response(*_refused(request.headers, exc), close=True)
     status, answer = await asyncio.to_thread(handle, request.headers, body)
@@ -42,12 +44,12 @@ async def intake(request: Request) -> Response:
 async def _read_limited(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        raise github.WebhookError(413, f"body of {length} bytes is over the {limit}-byte limit")
+        raise webhook.WebhookError(413, f"body of {length} bytes is over the {limit}-byte limit")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise github.WebhookError(413, f"body is over the {limit}-byte limit")
+            raise webhook.WebhookError(413, f"body is over the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -67,7 +69,7 @@ def _bind(headers: Mapping[str, str]) -> tuple[str, str]:
     return delivery, event
 
 
-def _refused(headers: Mapping[str, str], exc: github.WebhookError) -> Answer:
+def _refused(headers: Mapping[str, str], exc: webhook.WebhookError) -> Answer:
     _bind(headers)
     logs.warning("webhook refused", status=exc.status, reason=str(exc))
     return exc.status, {"error": str(exc)}
@@ -78,15 +80,15 @@ def handle(headers: Mapping[str, str], body: bytes) -> Answer:
     delivery, event = _bind(headers)
     mimetype = headers.get("content-type", "").partition(";")[0].strip().lower()
     try:
-        github.verify_signature(config.webhook_secrets(), body, headers.get("X-Hub-Signature-256"))
-        payload = github.payload_of(mimetype, body)
+        webhook.verify_signature(config.webhook_secrets(), body, headers.get("X-Hub-Signature-256"))
+        payload = webhook.payload_of(mimetype, body)
         if event == "ping":
-            return 200, {"result": "pong", "hook_id": github.hook_id(payload)}
+            return 200, {"result": "pong", "hook_id": webhook.hook_id(payload)}
         if event != "push":
             logs.info("event ignored")
             return 202, {"result": "ignored", "reason": f"event {event!r} is not handled"}
-        push = github.parse_push(payload)
-    except github.WebhookError as exc:
+        push = webhook.parse_push(payload)
+    except webhook.WebhookError as exc:
         return _refused(headers, exc)
     deadline = time.monotonic() + ANSWER_WITHIN_S
     if delivery and not store.record_delivery(delivery, timeout=deadline - time.monotonic()):

@@ -6,8 +6,11 @@ from typing import Any
 
 import functions_framework
 
-from shared import bus, events, rendering, topology
-from shared.messages import RenderRequest
+from shared.adapters import bus
+from shared.core import topology
+from shared.core.messages import RenderRequest
+from shared.steps import events
+from shared.steps import render as rendering
 
 
 def _render(req: RenderRequest, _message_id: str) -> None:

@@ -87,7 +87,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
 
 def webhook(stack: local.Stack, secret: bytes | None, body: bytes, event: str = "push",
             delivery: str | None = None, signature: str | None = None) -> tuple[int, dict[str, Any]]:
-    from shared import github
+    from shared.core import webhook as github
 
     headers = {"Content-Type": "application/json", "X-GitHub-Event": event,
                "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
@@ -109,13 +109,13 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
 
 
 def history_count(app: str) -> int:
-    from shared import store
+    from shared.adapters import store
 
     return int(store.get_app(app).status.get("historyCount", 0))
 
 
 def wait_history(app: str, count: int, timeout: float = 30) -> dict[str, Any]:
-    from shared import store
+    from shared.adapters import store
 
     wait_for(lambda: history_count(app) >= count, f"history entry {count} of {app}", timeout)
     return store.get_history(app, count)
@@ -124,22 +124,22 @@ def wait_history(app: str, count: int, timeout: float = 30) -> dict[str, Any]:
 def create_app(name: str, repo: WorkRepo, namespace: str, *, automated: bool = True,
                prune: bool = True, self_heal: bool | None = None, path: str = "app",
                revision: str = "main") -> None:
-    from shared import cli
+    from shared.cli import main
 
     args = ["app", "create", name, "--repo", repo.url, "--path", path, "--revision", revision,
             "--dest-namespace", namespace, "--sync-policy", "automated" if automated else "manual"]
     args += ["--auto-prune"] if prune else []
     args += ["--self-heal"] if (automated if self_heal is None else self_heal) else []
-    assert cli.main(args) == 0
+    assert main.main(args) == 0
 
 
 def register_credential(url: str, username: str, password: str) -> None:
     """`gitops repo add URL --password-stdin`, as an operator registers one (password on stdin)."""
-    from shared import cli
+    from shared.cli import main
 
     stdin, sys.stdin = sys.stdin, io.StringIO(password + "\n")
     try:
-        assert cli.main(["repo", "add", url, "--username", username, "--password-stdin"]) == 0
+        assert main.main(["repo", "add", url, "--username", username, "--password-stdin"]) == 0
     finally:
         sys.stdin = stdin
 
@@ -214,7 +214,7 @@ def serve_function(stack: local.Stack, tmp_path: Path) -> Iterator[Callable[...,
     started = []
 
     def start(name: str, **env: str) -> str:
-        from shared import topology
+        from shared.core import topology
 
         source, target, signature = topology.FUNCTIONS[name]
         port = procs.free_port()

@@ -10,11 +10,13 @@ import time
 import pytest
 import yaml
 
-from shared import applying, health, kube, store
-from shared.messages import ApplyRequest
-from shared.model import AppSpec, Destination, SyncPolicy
-from shared.prepare import prepare
-from shared.sync import Options, apply_all
+from shared.adapters import kube, store
+from shared.core import health
+from shared.core.messages import ApplyRequest
+from shared.core.model import AppSpec, Destination, SyncPolicy
+from shared.steps import apply
+from shared.sync.engine import Options, apply_all
+from shared.sync.prepare import prepare
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -75,7 +77,7 @@ def test_noop_sync_makes_no_write_and_only_point_reads(stack, uid, namespace):
 
 
 def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack, uid, namespace):
-    from shared.sync import GET_AT_MOST, live_objects
+    from shared.sync.engine import GET_AT_MOST, live_objects
 
     app = f"live-{uid}"
     many = [manifests.configmap(name=f"cm{i}") for i in range(GET_AT_MOST + 1)]
@@ -187,16 +189,16 @@ def test_two_concurrent_deliveries_of_one_sync_apply_once(stack, secret, uid, re
     app = f"twice-{uid}"
     create_app(app, repo, namespace, automated=False)
     repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})
-    from shared import cli
+    from shared.cli import main
 
-    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
     revision = store.get_history(app, 1)["revision"]
     req = ApplyRequest(app=app, revision=revision, initiator="manual", operation=f"both-{uid}")
     outcomes, errors = [], []
 
     def deliver():
         try:
-            outcomes.append(applying.apply(req).action)
+            outcomes.append(apply.apply(req).action)
         except store.LeaseBusy as exc:
             errors.append(exc)
 
@@ -211,15 +213,15 @@ def test_two_concurrent_deliveries_of_one_sync_apply_once(stack, secret, uid, re
 
 
 def test_project_violation_is_refused_before_any_write(stack, secret, uid, repo, namespace):
-    from shared import github
+    from shared.core import webhook as github
 
     store.put_project(f"team-{uid}", {
         "sourceRepos": [repo.url], "destinations": [{"cluster": "*", "namespace": namespace}],
         "clusterResourceWhitelist": [], "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}]})
     app = f"tenant-{uid}"
-    from shared import cli
+    from shared.cli import main
 
-    assert cli.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
                      "--dest-namespace", namespace, "--sync-policy", "automated",
                      "--project", f"team-{uid}"]) == 0
     role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: x-" + uid + "}\n"

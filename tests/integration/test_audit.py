@@ -7,7 +7,9 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from shared import cli, github, store
+from shared.adapters import store
+from shared.cli import main
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -35,7 +37,7 @@ def sync(stack, secret, repo, app, files):
 
 
 def sweep(*apps):
-    assert cli.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
 
 
 def latest_drift(app):
@@ -97,7 +99,7 @@ def test_without_self_heal_drift_is_reported_not_healed(stack, secret, uid, repo
     assert kubectl_json("get", "configmap", "settings", "-n", namespace)["data"]["greeting"] == "hi"
     out = io.StringIO()
     with redirect_stdout(out):
-        assert cli.main(["app", "get", app]) == 0
+        assert main.main(["app", "get", app]) == 0
     row = next(line for line in out.getvalue().splitlines() if line.startswith("ConfigMap"))
     assert "settings" in row and "OutOfSync" in row  # the resource table marks the drifted object
 

@@ -4,7 +4,7 @@ One automated application of 5,000 ConfigMaps, one push: every object applied, t
 recorded once (before, the application document passed 1 MiB with its inventory, the
 write was refused as if retryable and Pub/Sub redelivered the apply again and again).
 The emulator does not enforce Firestore's limits, so the test checks every document the
-sync wrote against them (shared/docsize.py).
+sync wrote against them (shared/core/docsize.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import time
 
-from shared import docsize, store
+from shared.adapters import store
+from shared.core import docsize
 from tests.integration import manifests
 from tests.integration.conftest import create_app, function_log, history_count, kubectl, wait_history
 from tests.integration.test_pipeline import push
@@ -77,15 +78,17 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
 ):
     """Routes beyond GITOPS_ROUTES_INLINE_BYTES (here 2 KB: about 8 applications) go to one
     document per watched folder; a push reads those above its changed paths."""
-    from shared import cli, github, topology
-    from shared.model import AppSpec
+    from shared.cli import main
+    from shared.core import topology
+    from shared.core import webhook as github
+    from shared.core.model import AppSpec
     from tests.integration.conftest import webhook
 
     monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "2000")
     names = [f"shard{i:02d}-{uid}" for i in range(30)]
     for i, name in enumerate(names):
         assert (
-            cli.main(
+            main.main(
                 [
                     "app",
                     "create",
@@ -134,10 +137,10 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
     assert sorted(webhook(stack, secret, body)[1]["apps"]) == sorted(names)
     assert sorted(m["app"] for m in seen.drain()) == sorted([names[in_shard], names[0], *names])
     # moving an application's path moves its route; deleting it removes it
-    assert cli.main(["app", "set", names[in_shard], "--path", "apps/moved"]) == 0
+    assert main.main(["app", "set", names[in_shard], "--path", "apps/moved"]) == 0
     _, apps = push_one(in_shard, third)
     assert apps == []
-    assert cli.main(["app", "delete", sharded[0]]) == 0
+    assert main.main(["app", "delete", sharded[0]]) == 0
     folders = store._repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).collection(store.FOLDERS)
     shards = {s.get("folder"): json.loads(s.get("routes")) for s in folders.stream()}
     assert names[in_shard] in shards["apps/moved"] and f"apps/app{in_shard:02d}" not in shards
@@ -150,7 +153,7 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
     """The store alone (no cluster): a sync record of 20,000 objects, its inventory and
     per-object results in parts, written in commits under the emulator's 4 MiB gRPC limit
     and read back exactly."""
-    from shared.model import AppSpec
+    from shared.core.model import AppSpec
 
     app = f"record-{uid}"
     store.put_app(AppSpec(name=app, repoURL=f"http://127.0.0.1:1/{app}", path="app"), create=True)
@@ -226,7 +229,7 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
 
 
 def test_a_drift_record_of_5000_objects_keeps_100_inline_and_the_rest_in_parts(stack, uid):
-    from shared.model import AppSpec
+    from shared.core.model import AppSpec
 
     app = f"drift-{uid}"
     store.put_app(AppSpec(name=app, repoURL=f"http://127.0.0.1:1/{app}", path="app"), create=True)
@@ -264,8 +267,8 @@ def test_app_create_from_one_file_registers_250_applications_in_transactions_of_
 ):
     import yaml
 
-    from shared import cli
-    from shared.model import AppSpec
+    from shared.cli import main
+    from shared.core.model import AppSpec
 
     monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "4000")
     url = f"http://127.0.0.1:1/fleet-{uid}"
@@ -287,7 +290,7 @@ def test_app_create_from_one_file_registers_250_applications_in_transactions_of_
             ]
         )
     )
-    assert cli.main(["-o", "json", "app", "create", "-f", str(manifest)]) == 0
+    assert main.main(["-o", "json", "app", "create", "-f", str(manifest)]) == 0
     key = AppSpec(name="x", repoURL=url).repo_key
     inline = json.loads(store._repo_ref(key).get().to_dict()["routes"])
     assert 0 < len(inline) < 250
@@ -302,7 +305,7 @@ def test_5000_configmaps_prune_diff_and_rollback_within_the_bounds(stack, secret
     """A second push dropping 1,000 and changing 100 prunes and configures from the
     inventory's parts; `app diff` finds nothing; a rollback to the first entry brings the
     1,000 back from the stored revision."""
-    from shared import cli
+    from shared.cli import main
 
     app = f"huge2-{uid}"
     create_app(app, repo, namespace)
@@ -320,8 +323,8 @@ def test_5000_configmaps_prune_diff_and_rollback_within_the_bounds(stack, secret
     )
     listed = kubectl("get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}", "-o", "name")
     assert len(listed.split()) == 4000
-    assert cli.main(["app", "diff", app]) == 0  # live is what applying the revision would make
-    assert cli.main(["app", "rollback", app, "1", "--wait", "--timeout", "900"]) == 0
+    assert main.main(["app", "diff", app]) == 0  # live is what applying the revision would make
+    assert main.main(["app", "rollback", app, "1", "--wait", "--timeout", "900"]) == 0
     entry = store.get_history(app, 3)
     assert (entry["initiator"], entry["phase"]) == ("rollback", "Succeeded")
     assert entry["counts"] == {"created": 1000, "configured": 100, "unchanged": 3900}

@@ -8,7 +8,9 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from shared import cli, github, store
+from shared.adapters import store
+from shared.cli import main
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import kubectl, kubectl_json, wait_history, webhook
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.integration
 def run(*args):
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = cli.main(list(args))
+        code = main.main(list(args))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -93,7 +95,7 @@ spec:
 
 def test_usage_errors_exit_2_and_errors_1(stack):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["app", "frobnicate"])
+        main.main(["app", "frobnicate"])
     assert exc.value.code == 2
     code, _, err = run("app", "create", "only-a-name")
     assert code == 1 and "hint" in err

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared import github, store
+from shared.adapters import store
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import kubectl, kubectl_json, wait_history, webhook
 from tests.integration.test_cli import run

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import github
+from shared.core import webhook
 from stack import procs
 from tests.integration.conftest import post
 
@@ -58,7 +58,7 @@ def test_function_serves_with_its_deploy_config(stack, tmp_path, name):
             status, answer = post(url, body, {
                 "Content-Type": "application/json", "X-GitHub-Event": "ping",
                 "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": github.sign(b"deploy-config-secret", body)})
+                "X-Hub-Signature-256": webhook.sign(b"deploy-config-secret", body)})
             assert (status, answer["result"]) == (200, "pong")
         else:
             # a Pub/Sub push envelope, as the push subscription delivers it

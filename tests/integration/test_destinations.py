@@ -8,10 +8,11 @@ import json
 import pytest
 import yaml
 
-from shared import github, kube
-from shared.model import AppSpec, Destination
-from shared.prepare import prepare
-from shared.sync import Options, apply_all
+from shared.adapters import kube
+from shared.core import webhook as github
+from shared.core.model import AppSpec, Destination
+from shared.sync.engine import Options, apply_all
+from shared.sync.prepare import prepare
 from tests.integration import manifests
 from tests.integration.conftest import create_app, kubectl_json, wait_history, webhook
 
@@ -20,10 +21,10 @@ pytestmark = pytest.mark.integration
 
 def test_app_targeting_a_kubeconfig_context_syncs_through_the_functions(stack, secret, uid, repo,
                                                                         namespace):
-    from shared import cli
+    from shared.cli import main
 
     app = f"ctx-{uid}"
-    assert cli.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
                      "--dest-cluster", "local", "--dest-namespace", namespace,
                      "--sync-policy", "automated"]) == 0
     sha = repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})

@@ -9,7 +9,9 @@ from contextlib import redirect_stdout
 
 import pytest
 
-from shared import cli, github, store
+from shared.adapters import store
+from shared.cli import main
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -31,7 +33,7 @@ def push(stack, secret, repo, files, message="change", before=github.ZERO_SHA):
 
 
 def sweep(*apps):
-    assert cli.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
 
 
 def drift_records(app):
@@ -55,7 +57,7 @@ def changed_line(diff, sign, text):
 def run_cli(*args):
     out = io.StringIO()
     with redirect_stdout(out):
-        code = cli.main(list(args))
+        code = main.main(list(args))
     return code, out.getvalue()
 
 
@@ -106,7 +108,7 @@ def test_rollback_pins_against_auto_sync_until_unpinned(stack, secret, uid, repo
     second = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:2")},
                   before=first)
     wait_history(app, 2)
-    assert cli.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
     pin = store.get_app(app).status["pin"]
     assert pin["commit"] == first and pin["by"].startswith("cli:")
     third = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:3")},
@@ -116,7 +118,7 @@ def test_rollback_pins_against_auto_sync_until_unpinned(stack, secret, uid, repo
     assert image(namespace) == "nginx:1" and history_count(app) == 3
     _, out = run_cli("-o", "json", "app", "get", app)
     assert json.loads(out)["status"]["pin"]["commit"] == first
-    assert cli.main(["app", "unpin", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "unpin", app, "--wait", "--timeout", "30"]) == 0
     assert image(namespace) == "nginx:3"
     assert store.get_app(app).status.get("pin") is None
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared import bus, github, store, topology
-from shared.messages import ApplyRequest, SweepRequest
+from shared.adapters import bus, store
+from shared.core import topology
+from shared.core import webhook as github
+from shared.core.messages import ApplyRequest, SweepRequest
 from tests.integration.conftest import (
     create_app,
     history_count,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared import github, store
+from shared.adapters import store
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from shared import cli, github, store
+from shared.adapters import store
+from shared.cli import main
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import create_app, history_count, wait_for, wait_history, webhook
 from tests.integration.test_drift import run_cli
@@ -139,7 +141,7 @@ def test_a_sweep_after_a_force_push_whose_webhook_never_came_applies_the_head(
     v1, v2 = two_syncs(stack, secret, repo, app)
     repo.reset(v1)
     repo.push(force=True)  # no webhook
-    assert cli.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
+    assert main.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
     entry = wait_history(app, 3)
     assert (entry["commit"], entry["initiator"]) == (v1, "sweep")
     assert entry["gitMove"] == f"branch main moved from {v2[:7]} back to {v1[:7]} (found by the sweep)"
@@ -154,16 +156,16 @@ def test_a_manual_app_shows_out_of_sync_naming_both_commits_after_a_force_push(
     create_app(app, repo, namespace, automated=False)
     v1 = repo.commit_and_push("v1", {"app/deploy.yaml": manifests.deployment(image="nginx:v1")})
     v2 = repo.commit_and_push("v2", {"app/deploy.yaml": manifests.deployment(image="nginx:v2")})
-    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
     assert synced_commit(app) == v2
     repo.reset(v1)
     repo.push(force=True)  # no webhook: the sweep finds it
-    assert cli.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
+    assert main.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
     sync = store.get_app(app).status["sync"]
     assert (sync["status"], sync["commit"]) == ("OutOfSync", v2)
     assert sync["message"] == f"branch main is at {v1[:7]}; {v2[:7]} is synced"
     assert history_count(app) == 1 and image_of(namespace) == "nginx:v2"  # nothing applied
-    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
     assert (synced_commit(app), image_of(namespace)) == (v1, "nginx:v1")
 
 
@@ -173,15 +175,15 @@ def test_a_rollback_pin_still_wins_over_a_force_push_until_unpinned(stack, secre
     v1, v2 = two_syncs(stack, secret, repo, app)
     v3 = push_image(stack, secret, repo, "v3", v2)
     wait_history(app, 3)
-    assert cli.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
     assert store.get_app(app).status["pin"]["commit"] == v1
     repo.reset(v2)
     repo.push(force=True)
     deliver(stack, secret, repo, v3, v2)
     wait_for(lambda: store.get_app(app).status["render"]["commit"] == v2, "the pinned render")
-    assert cli.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
+    assert main.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
     assert history_count(app) == 4 and image_of(namespace) == "nginx:v1"
-    assert cli.main(["app", "unpin", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "unpin", app, "--wait", "--timeout", "30"]) == 0
     assert (synced_commit(app), image_of(namespace)) == (v2, "nginx:v2")
 
 
@@ -192,14 +194,14 @@ def test_the_sweep_applies_a_head_that_was_rendered_but_never_applied(stack, sec
     app = f"stuck-{uid}"
     create_app(app, repo, namespace)
     v1, v2 = two_syncs(stack, secret, repo, app)
-    assert cli.main(["app", "pin", app]) == 0
+    assert main.main(["app", "pin", app]) == 0
     repo.reset(v1)
     repo.push(force=True)
     deliver(stack, secret, repo, v2, v1)
     wait_for(lambda: store.get_app(app).status["render"]["commit"] == v1, "the render of v1")
     store.update_status(app, {"pin": None})  # what the old rule left: rendered, not applied, unpinned
     assert history_count(app) == 2 and synced_commit(app) == v2
-    assert cli.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
+    assert main.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
     entry = wait_history(app, 3)
     assert (entry["commit"], entry["initiator"]) == (v1, "sweep")
     assert entry["gitMove"] == f"branch main moved from {v2[:7]} back to {v1[:7]} (found by the sweep)"

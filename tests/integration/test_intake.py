@@ -6,7 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared import github, store, topology
+from shared.adapters import store
+from shared.core import topology
+from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import create_app, wait_for, webhook
 
@@ -68,7 +70,7 @@ def test_redelivery_of_the_same_delivery_id_publishes_nothing(stack, secret, uid
 
 def test_a_burst_with_redeliveries_among_it_publishes_each_delivery_once(stack, secret, uid, repo,
                                                                         namespace, pushed, observe):
-    """Concurrent requests share their Firestore commits and Publish requests (shared/coalesce.py):
+    """Concurrent requests share their Firestore commits and Publish requests (shared/adapters/coalesce.py):
     each still gets its own answer, and a redelivery racing its original is a duplicate."""
     create_app(f"burst-{uid}", repo, namespace, automated=False)
     seen = observe(topology.RENDER)

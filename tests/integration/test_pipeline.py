@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared import bus, cli, github, messages, store, topology
-from shared.messages import ApplyRequest
+from shared.adapters import bus, store
+from shared.cli import main
+from shared.core import messages, topology
+from shared.core import webhook as github
+from shared.core.messages import ApplyRequest
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -78,7 +81,7 @@ def test_manual_app_is_rendered_but_applied_only_by_sync(stack, secret, uid, rep
     wait_for(lambda: store.get_app(app).status.get("render", {}).get("commit") == sha, "render")
     assert store.get_app(app).status["sync"]["status"] == "OutOfSync"
     assert history_count(app) == 0
-    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
     entry = store.get_history(app, 1)
     assert (entry["initiator"], entry["commit"]) == ("manual", sha)
     assert entry["triggeredBy"].startswith("cli:")
@@ -181,7 +184,7 @@ def test_resync_of_the_same_revision_writes_nothing(stack, secret, uid, repo, na
                 if i["kind"] != "Deployment"}  # the deployment controller writes its status
 
     before = versions()
-    assert cli.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
     entry = store.get_history(app, 2)
     assert {r["action"] for r in entry["resources"]} == {"unchanged"}
     assert versions() == before
@@ -207,7 +210,7 @@ def test_secret_values_reach_the_cluster_but_never_firestore_or_logs(stack, secr
     push(stack, secret, repo, "drop secret", {"app/secret.yaml": None}, before=first)
     wait_history(app, 2)
     assert "db" not in kubectl("get", "secret", "-n", namespace)
-    assert cli.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
+    assert main.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
     assert kubectl_json("get", "secret", "db", "-n", namespace)["data"]["password"] == SECRET_VALUE
     for name in ("intake", "render", "apply", "audit"):
         assert SECRET_VALUE not in function_log(stack, name)

@@ -7,7 +7,11 @@ import textwrap
 
 import pytest
 
-from shared import cli, gitfetch, github, rendercache, sources, store, trees
+from shared.adapters import git, store
+from shared.cli import main
+from shared.core import webhook as github
+from shared.render import cache, sources
+from shared.render import tree as trees
 from tests.integration import manifests
 from tests.integration.conftest import create_app, kubectl, kubectl_json, wait_history, webhook
 
@@ -44,7 +48,7 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
           destination: {{server: https://kubernetes.default.svc, namespace: {namespace}}}
           syncPolicy: {{automated: {{prune: true}}}}
         """))
-    assert cli.main(["app", "create", "-f", str(manifest)]) == 0
+    assert main.main(["app", "create", "-f", str(manifest)]) == 0
     sha = push(stack, secret, repo, {
         "base/kustomization.yaml": "resources: [cm.yaml]\n",
         "base/cm.yaml": manifests.configmap(),
@@ -71,15 +75,15 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
                                                                 changed=BASE_ONLY))
     assert status == 200 and app in answer["skipped"] and app not in answer["apps"]
     # app set --source changes the options, validated by field
-    assert cli.main(["app", "set", app, "--source", "{kustomize: {images: ['bad image']}}"]) == 1
-    assert cli.main(["app", "set", app, "--source", "{kustomize: {namePrefix: staging-}}"]) == 0
+    assert main.main(["app", "set", app, "--source", "{kustomize: {images: ['bad image']}}"]) == 1
+    assert main.main(["app", "set", app, "--source", "{kustomize: {namePrefix: staging-}}"]) == 0
     assert store.get_app(app).spec.source == {"kustomize": {"namePrefix": "staging-"}}
 
 
 def test_helm_chart_with_values_is_synced(stack, secret, uid, repo, namespace):
     app = f"helm-{uid}"
     create_app(app, repo, namespace, path="chart")
-    assert cli.main(["app", "set", app, "--source", "{helm: {valueFiles: [values-prod.yaml], "
+    assert main.main(["app", "set", app, "--source", "{helm: {valueFiles: [values-prod.yaml], "
                      "values: 'greeting: hi'}}"]) == 0
     sha = push(stack, secret, repo, {
         "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
@@ -112,8 +116,8 @@ def test_many_apps_on_one_commit_and_path_render_once(stack, secret, uid, repo):
         assert cached["kind"] == "directory" and cached["files"][0]["name"] == "app/cm.yaml"
         # another instance (this process: nothing in memory) parses the stored output, renders nothing
         spec = store.get_app(names[0]).spec
-        tree = trees.GitTree(gitfetch.fetch(spec.repoURL, sha, "refs/heads/main"), sha)
-        again = rendercache.render(tree, spec.repo_key, sha, sources.Request.of(spec))
+        tree = trees.GitTree(git.fetch(spec.repoURL, sha, "refs/heads/main"), sha)
+        again = cache.render(tree, spec.repo_key, sha, sources.Request.of(spec))
         assert (again.cached, again.digest) == ("store", digest)
         assert again.rendered.sources[0].file == "app/cm.yaml"
         after = store.get_render(digest) or {}

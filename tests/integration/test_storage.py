@@ -6,7 +6,8 @@ import secrets as random
 
 import pytest
 
-from shared import github, store
+from shared.adapters import store
+from shared.core import webhook as github
 from tests.integration.conftest import create_app, kubectl, wait_history, webhook
 
 pytestmark = pytest.mark.integration
@@ -41,7 +42,7 @@ def test_big_revision_is_split_compressed_and_synced(stack, secret, uid, repo, n
 
 
 def test_round_trip_is_exact_and_parts_go_with_the_revision(stack, uid, repo):
-    from shared.model import AppSpec
+    from shared.core.model import AppSpec
 
     app = f"packed-{uid}"
     store.put_app(AppSpec(name=app, repoURL=repo.url), create=True)

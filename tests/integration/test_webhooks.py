@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from shared import cli, github, store, topology
-from shared.model import AppSpec
+from shared.adapters import store
+from shared.cli import main
+from shared.core import topology
+from shared.core import webhook as github
+from shared.core.model import AppSpec
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -53,7 +56,7 @@ def test_secret_rotation_form_bodies_content_types_and_size_limit(stack, serve_f
 
 def test_url_forms_and_tags_match_the_same_application(stack, secret, uid, repo, namespace, observe):
     app = f"forms-{uid}"
-    from shared import cli as gitops
+    from shared.cli import main as gitops
 
     # the same repository without .git and with a trailing slash (GitHub answers both)
     assert gitops.main(["app", "create", app, "--repo", repo.url.removesuffix(".git") + "/",
@@ -71,7 +74,7 @@ def test_url_forms_and_tags_match_the_same_application(stack, secret, uid, repo,
 def test_monorepo_push_renders_only_the_apps_whose_paths_changed(stack, secret, uid, repo, observe):
     names = [f"mono{i:02d}-{uid}" for i in range(20)]
     for i, name in enumerate(names):
-        assert cli.main(["app", "create", name, "--repo", repo.url, "--path", f"apps/app{i:02d}",
+        assert main.main(["app", "create", name, "--repo", repo.url, "--path", f"apps/app{i:02d}",
                          "--revision", "main", "--dest-namespace", "default"]) == 0
     shared_app = f"uses-base-{uid}"
     store.put_app(AppSpec(name=shared_app, repoURL=repo.url, path="apps/other",
@@ -114,7 +117,7 @@ def test_private_repository_over_basic_auth_keeps_the_credential_secret(stack, s
     assert password not in everything
     for name in ("intake", "render", "apply", "audit"):
         assert password not in function_log(stack, name)
-    assert cli.main(["-o", "json", "app", "get", app]) == 0
+    assert main.main(["-o", "json", "app", "get", app]) == 0
 
 
 def test_commit_statuses_and_notification_events(stack, secret, uid, repo, namespace, observe):
@@ -137,7 +140,7 @@ def test_commit_statuses_and_notification_events(stack, secret, uid, repo, names
     from tests.integration.conftest import kubectl
 
     kubectl("patch", "configmap", "settings", "-n", namespace, "-p", '{"data":{"greeting":"x"}}')
-    assert cli.main(["sweep", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["sweep", app, "--wait", "--timeout", "30"]) == 0
     wait_history(app, 2)
     received = wait_for(lambda: (e := [m for m in events.drain(0.5)]) and len(e) >= 3 and e, "events", 20)
     kinds = [(e["type"], e["app"]) for e in received]

@@ -17,8 +17,8 @@ from dulwich import porcelain
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import MemoryRepo
 
-from shared import gitfetch, store
-from shared.render import MAX_FILE_BYTES, render_files
+from shared.adapters import git, store
+from shared.render.parse import MAX_FILE_BYTES, render_files
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -159,7 +159,7 @@ def test_symlinks_and_dot_dot_names_never_leave_the_repository():
         (b"..", 0o100644, b"apiVersion: v1\n"),
         (b"sub", 0o160000, b"0" * 40),  # a submodule (gitlink) is not fetched either
     ])
-    got = dict(gitfetch.read_folder(repo, sha, "app"))
+    got = dict(git.read_folder(repo, sha, "app"))
     assert sorted(got) == ["app/..", "app/cm.yaml"]
     assert render_files(got.items()).objects[0]["metadata"]["name"] == "x"
 
@@ -168,7 +168,7 @@ def test_a_folder_outside_the_repository_is_not_found():
     repo, sha = _tree_repo([(b"cm.yaml", 0o100644, CM.encode())])
     for folder in ("../app", "app/../../etc", "/etc"):
         with pytest.raises(FileNotFoundError, match="does not exist"):
-            list(gitfetch.read_folder(repo, sha, folder))
+            list(git.read_folder(repo, sha, folder))
 
 
 # ---- through the pipeline -------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_symlinks_and_binary_files_in_a_pushed_repository(stack, secret, uid, re
     porcelain.add(repo.repo, [os.path.join(repo.path, "app", "logo.png")])
     good = repo.commit("links")
     repo.push()
-    from shared import github
+    from shared.core import webhook as github
     from tests.integration.conftest import wait_history, webhook
 
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, good))
@@ -266,9 +266,9 @@ def test_helm_values_at_an_absolute_path_are_refused_when_the_app_is_registered(
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "abs-values"},
         "spec": {"source": {"repoURL": "http://127.0.0.1:1/x.git", "path": "chart",
                             "helm": {"valueFiles": ["/etc/passwd"]}}}}))
-    from shared import cli
+    from shared.cli import main
 
-    assert cli.main(["app", "create", "-f", str(manifest)]) == 1
+    assert main.main(["app", "create", "-f", str(manifest)]) == 1
     assert capsys.readouterr().err == (
         f"error: {manifest}: source.helm.valueFiles[0]: '/etc/passwd' must be a path inside the "
         "repository, relative to the chart\n")
@@ -286,9 +286,9 @@ def test_sources_reaching_outside_the_repository_are_refused_through_the_pipelin
         "spec": {"project": "default", "destination": {"namespace": namespace},
                  "source": {"repoURL": repo.url, "path": path, "targetRevision": "main", **source},
                  "syncPolicy": {"automated": {}}}}))
-    from shared import cli
+    from shared.cli import main
 
-    assert cli.main(["app", "create", "-f", str(manifest)]) == 0
+    assert main.main(["app", "create", "-f", str(manifest)]) == 0
     sha = push(stack, secret, repo, "reach out", files)
     render = _render_error(app, sha)
     assert render["revision"] is None

@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from shared import bus, github, store, topology
-from shared.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
+from shared.adapters import bus, store
+from shared.core import topology
+from shared.core import webhook as github
+from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from stack import local
 from tests.integration import manifests
 from tests.integration.conftest import (

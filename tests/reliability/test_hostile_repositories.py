@@ -29,7 +29,9 @@ import pytest
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
-from shared import github, store, trees
+from shared.adapters import store
+from shared.core import webhook as github
+from shared.render import tree as trees
 from stack import local
 from tests.integration import manifests
 from tests.integration.conftest import create_app, private_repo, wait_for, webhook
@@ -96,7 +98,7 @@ def _cases() -> list[tuple[str, dict[str, Any] | Crafted, dict[str, Any], str]]:
         "dotdot-canary": "../" * 12 + canary_file[1:],
         "chain-canary": deep + canary_file[1:],
         "chain-environ": deep + "proc/self/environ",
-        "function-source": "../" * 12 + str(local.REPO_ROOT / "shared" / "config.py")[1:],
+        "function-source": "../" * 12 + str(local.REPO_ROOT / "shared" / "platform" / "config.py")[1:],
     }
     for name, target in targets.items():
         cases.append(
@@ -508,9 +510,9 @@ def test_a_hostile_repository_ends_in_a_finding(stack, canaries, uid, repo, tmp_
             }
         )
     )
-    from shared import cli
+    from shared.cli import main
 
-    assert cli.main(["app", "create", "-f", str(manifest)]) == 0
+    assert main.main(["app", "create", "-f", str(manifest)]) == 0
     canaries["apps"].append(app)
     sha = _push_case(stack, repo, files)
     status, _ = webhook(

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from shared import bus, github, messages, topology
-from shared.messages import ApplyRequest, AuditRequest, RenderRequest
+from shared.adapters import bus
+from shared.core import messages, topology
+from shared.core import webhook as github
+from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest
 from tests.integration import manifests
 from tests.integration.conftest import Observer, create_app, function_log, wait_history, webhook
 
@@ -54,17 +56,17 @@ def dead(stack: Any) -> Iterator[DeadLetters]:
 @pytest.fixture(scope="module")
 def known(stack: Any) -> Iterator[dict[str, str]]:
     """An application that exists, synced once (for messages naming what it does not have)."""
-    from shared import cli
+    from shared.cli import main
     from stack.gitrepo import WorkRepo
 
     uid = uuid.uuid4().hex[:6]
     repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"dana/msgs-{uid}")
     sha = repo.commit_and_push("one", {"app/cm.yaml": manifests.configmap()})
     app = f"msgs-{uid}"
-    assert cli.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
                      "--dest-namespace", "default"]) == 0
     yield {"app": app, "sha": sha, "ref": "refs/heads/main"}
-    cli.main(["app", "delete", app])
+    main.main(["app", "delete", app])
 
 
 def _j(**body: Any) -> bytes:

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from shared import store, topology
+from shared.adapters import store
+from shared.core import topology
 from stack import local
 from tests.integration import manifests
 from tests.integration.conftest import (

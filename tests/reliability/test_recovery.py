@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared import cli, store
+from shared.adapters import store
+from shared.cli import main
 from stack import local
 from tests.integration import manifests
 from tests.integration.conftest import create_app, kubectl, kubectl_json, wait_history
@@ -65,7 +66,7 @@ def test_cluster_objects_wiped_then_one_command_restores_them(stack, secret, uid
             "--wait=true")
     assert all(objects(namespace, app) == {} for app in apps)
     capsys.readouterr()
-    assert cli.main(["recover", *apps, "--wait", "--timeout", "60"]) == 0
+    assert main.main(["recover", *apps, "--wait", "--timeout", "60"]) == 0
     out = capsys.readouterr().out
     assert all(app in out for app in apps) and "re-apply synced revision" in out
     for app in apps:
@@ -90,16 +91,16 @@ spec:
   destination: {{server: "https://kubernetes.default.svc", namespace: {namespace}}}
   syncPolicy: {{automated: {{prune: true}}}}
 """)
-    assert cli.main(["app", "create", "-f", str(manifest)]) == 0
+    assert main.main(["app", "create", "-f", str(manifest)]) == 0
     sha = push(stack, secret, repo, "v1", files("app"))
     assert wait_history(app, 1)["commit"] == sha
     before = objects(namespace, app)
     local.restart(stack, "firestore")  # the emulator keeps nothing
     assert store.list_apps() == []
     # recovery: register again from Git, then one command
-    assert cli.main(["app", "create", "-f", str(manifest), "--upsert"]) == 0
+    assert main.main(["app", "create", "-f", str(manifest), "--upsert"]) == 0
     capsys.readouterr()
-    assert cli.main(["recover", app, "--wait", "--timeout", "60"]) == 0
+    assert main.main(["recover", app, "--wait", "--timeout", "60"]) == 0
     assert "render target head" in capsys.readouterr().out
     entry = wait_history(app, 1)
     assert (entry["commit"], entry["phase"]) == (sha, "Succeeded")

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from shared import cli, credentials, gitfetch, projects, store
-from shared.manifests import ObjectId
-from shared.model import AppSpec, Destination
+from shared.adapters import credentials, git, store
+from shared.cli import main
+from shared.core import projects
+from shared.core.manifests import ObjectId
+from shared.core.model import AppSpec, Destination
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -108,7 +110,7 @@ def tenants(stack, uid):
 def test_an_app_of_project_a_cannot_write_anywhere_else(stack, secret, uid, repo, tenants):
     a, b = tenants["a"], tenants["b"]
     app = f"tenant-{uid}"
-    assert cli.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
                      "--dest-namespace", a, "--sync-policy", "automated", "--project", a]) == 0
     push(stack, secret, repo, "escape", {
         "app/ok.yaml": manifests.configmap(),
@@ -133,7 +135,7 @@ def test_an_app_of_project_a_cannot_write_anywhere_else(stack, secret, uid, repo
 def test_app_of_apps_cannot_escape_its_project(stack, secret, uid, repo, tenants):
     a, b = tenants["a"], tenants["b"]
     parent = f"parent-{uid}"
-    assert cli.main(["app", "create", parent, "--repo", repo.url, "--path", "apps", "--revision",
+    assert main.main(["app", "create", parent, "--repo", repo.url, "--path", "apps", "--revision",
                      "main", "--dest-namespace", a, "--sync-policy", "automated",
                      "--project", a]) == 0
 
@@ -193,20 +195,20 @@ def test_credentials_and_secrets_never_leak(stack, secret, uid, namespace, capsy
     assert any("SEC007" in f and "password" in f for f in store.get_app(app).status["render"]["findings"])
     # a hand edit of the Secret: drift, and a diff an operator would read
     kubectl("patch", "secret", "db", "-n", namespace, "-p", '{"stringData":{"password":"hand-edit"}}')
-    assert cli.main(["sweep", app, "--wait", "--timeout", "30"]) == 0
+    assert main.main(["sweep", app, "--wait", "--timeout", "30"]) == 0
     wait_for(lambda: history_count_at_least(app, 2), "the self-heal")
     # a wrong credential: the error names the repository, never the password tried
     wrong = credentials.Credential(username=user, password=f"wrong-{uid}")
     register_credential(f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}", user, wrong.password)
-    with pytest.raises(gitfetch.FetchError) as err:
-        gitfetch.ls_remote(repo.url)
+    with pytest.raises(git.FetchError) as err:
+        git.ls_remote(repo.url)
     assert wrong.password not in str(err.value) and repo.url in str(err.value)
-    assert cli.main(["repo", "remove", f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}"]) == 0
+    assert main.main(["repo", "remove", f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}"]) == 0
     capsys.readouterr()
     for argv in (["-o", "json", "app", "get", app], ["-o", "yaml", "app", "history", app],
                  ["app", "diff", app, "--revisions", "1", "2"], ["app", "diff", app],
                  ["-o", "json", "repo", "list"], ["-o", "wide", "app", "list"]):
-        cli.main(argv)
+        main.main(argv)
     shown = capsys.readouterr()
     cli_output = shown.out + shown.err
     assert app in cli_output and sha[:7] in cli_output

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from shared import cli, github, topology
+from shared.cli import main
+from shared.core import topology, webhook
 from stack.gitrepo import WorkRepo
 from tests.integration import manifests
 from tests.integration.conftest import Observer, post
@@ -43,13 +44,13 @@ def target(stack: Any) -> Iterator[Target]:
     repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"dana/hooks-{uid}")
     sha = repo.commit_and_push("one", {"app/cm.yaml": manifests.configmap()})
     app = f"hooks-{uid}"
-    assert cli.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
+    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
                      "--dest-namespace", "default"]) == 0  # manual: renders, never applies
     secret = Path(stack.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
     seen = Observer(topology.RENDER)
     yield Target(stack.env["GITOPS_INTAKE_URL"], secret, repo, sha, app, seen)
     seen.close()
-    cli.main(["app", "delete", app])
+    main.main(["app", "delete", app])
 
 
 def send(t: Target, body: bytes, *, event: str = "push", content_type: str | None = "application/json",
@@ -59,7 +60,7 @@ def send(t: Target, body: bytes, *, event: str = "push", content_type: str | Non
     if content_type is not None:
         headers["Content-Type"] = content_type
     if signature == "sign":
-        headers["X-Hub-Signature-256"] = github.sign(secret or t.secret, body)
+        headers["X-Hub-Signature-256"] = webhook.sign(secret or t.secret, body)
     elif signature is not None:
         headers["X-Hub-Signature-256"] = signature
     return post(t.url, body, headers)
@@ -72,7 +73,7 @@ def still_serving(t: Target) -> None:
 
 
 def push_body(t: Target, **changes: Any) -> bytes:
-    payload = json.loads(github.push_payload(t.repo.url, "refs/heads/main", github.ZERO_SHA, t.sha))
+    payload = json.loads(webhook.push_payload(t.repo.url, "refs/heads/main", webhook.ZERO_SHA, t.sha))
     for key, value in changes.items():
         if value is _DROP:
             payload.pop(key)
@@ -85,7 +86,7 @@ _DROP = object()
 
 
 def _sig(t: Target, body: bytes) -> str:
-    return github.sign(t.secret, body)
+    return webhook.sign(t.secret, body)
 
 
 # (case id, how to make the signature header from (target, body); None = header absent)
@@ -96,13 +97,13 @@ SIGNATURES = [
     ("uppercase-prefix", lambda t, b: "SHA256=" + _sig(t, b)[7:], "missing or malformed"),
     ("no-prefix", lambda t, b: _sig(t, b)[7:], "missing or malformed"),
     ("bad-hex", lambda t, b: "sha256=" + "zz" * 32, "does not match"),
-    ("wrong-secret", lambda t, b: github.sign(b"not-the-secret", b), "does not match"),
+    ("wrong-secret", lambda t, b: webhook.sign(b"not-the-secret", b), "does not match"),
     ("truncated", lambda t, b: _sig(t, b)[:40], "does not match"),
     ("uppercase-hex", lambda t, b: "sha256=" + _sig(t, b)[7:].upper(), "does not match"),
     ("inner-space", lambda t, b: "sha256= " + _sig(t, b)[7:], "does not match"),
     ("two-signatures", lambda t, b: _sig(t, b) + "," + _sig(t, b), "does not match"),
-    ("other-body", lambda t, b: github.sign(t.secret, b + b" "), "does not match"),
-    ("empty-secret", lambda t, b: github.sign(b"", b), "does not match"),
+    ("other-body", lambda t, b: webhook.sign(t.secret, b + b" "), "does not match"),
+    ("empty-secret", lambda t, b: webhook.sign(b"", b), "does not match"),
 ]
 
 
@@ -144,7 +145,7 @@ BODIES = [
 def test_bad_body_or_content_type_is_refused(target, body, content_type, event, status, reason):
     if content_type is None:  # urllib would add a form content type: send the bytes as they are
         head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: {event}\r\n"
-                f"X-Hub-Signature-256: {github.sign(target.secret, body)}\r\n"
+                f"X-Hub-Signature-256: {webhook.sign(target.secret, body)}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
         got, data = _raw_request(target.url, head, body)
         answer = json.loads(data.split(b"\r\n\r\n", 1)[1] or b"{}")
@@ -191,7 +192,7 @@ def test_wrong_types_inside_commits_match_every_app_instead_of_crashing(target):
 
 def test_huge_commit_list_is_accepted_and_matches_every_app(target):
     commits = [{"id": f"{i:040x}", "added": [f"other/{i}.yaml"], "modified": [], "removed": []}
-               for i in range(github.MAX_COMMITS + 10)]
+               for i in range(webhook.MAX_COMMITS + 10)]
     status, answer = send(target, push_body(target, before="1" * 40, commits=commits))
     # GitHub lists at most 2,048 commits: a longer list cannot tell which paths changed
     assert (status, answer["apps"]) == (200, [target.app])
@@ -211,7 +212,7 @@ def test_other_events_are_ignored_with_202(target, event):
 
 
 def test_deleted_branch_publishes_nothing(target):
-    body = github.push_payload(target.repo.url, "refs/heads/main", target.sha, github.ZERO_SHA)
+    body = webhook.push_payload(target.repo.url, "refs/heads/main", target.sha, webhook.ZERO_SHA)
     status, answer = send(target, body)
     assert (status, answer["apps"]) == (200, [])
     assert "refs/heads/main was deleted" in answer["skipped"][target.app]
@@ -219,15 +220,15 @@ def test_deleted_branch_publishes_nothing(target):
 
 
 def test_unregistered_repository_publishes_nothing(target):
-    body = github.push_payload(target.repo.url.replace("hooks-", "nobody-"), "refs/heads/main",
-                               github.ZERO_SHA, target.sha)
+    body = webhook.push_payload(target.repo.url.replace("hooks-", "nobody-"), "refs/heads/main",
+                               webhook.ZERO_SHA, target.sha)
     status, answer = send(target, body)
     assert (status, answer["result"], answer["apps"], answer["skipped"]) == (200, "accepted", [], {})
     assert target.seen.drain(0.2) == []
 
 
 def test_push_to_another_branch_publishes_nothing(target):
-    body = github.push_payload(target.repo.url, "refs/heads/feature", github.ZERO_SHA, target.sha)
+    body = webhook.push_payload(target.repo.url, "refs/heads/feature", webhook.ZERO_SHA, target.sha)
     status, answer = send(target, body)
     assert (status, answer["apps"]) == (200, [])
     assert "targets main" in answer["skipped"][target.app]
@@ -284,17 +285,17 @@ def test_oversize_body_under_a_small_limit_is_413(stack, target, serve_function)
                          GITOPS_MAX_WEBHOOK_BYTES="4096")
     body = push_body(target, pad="x" * 5000)
     status, answer = post(url, body, {"Content-Type": "application/json", "X-GitHub-Event": "push",
-                                      "X-Hub-Signature-256": github.sign(target.secret, body)})
+                                      "X-Hub-Signature-256": webhook.sign(target.secret, body)})
     assert status == 413 and "4096-byte limit" in answer["error"]
     assert target.seen.drain(0.2) == []
     ping = b'{"hook_id": 1}'
     assert post(url, ping, {"Content-Type": "application/json", "X-GitHub-Event": "ping",
-                            "X-Hub-Signature-256": github.sign(target.secret, ping)})[0] == 200
+                            "X-Hub-Signature-256": webhook.sign(target.secret, ping)})[0] == 200
 
 
 def test_malformed_headers_are_refused(target):
     body = push_body(target)
-    sig = github.sign(target.secret, body)
+    sig = webhook.sign(target.secret, body)
     head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"X-GitHub-Event: push\r\nX-Hub-Signature-256: {sig}\r\n"
             f"Content-Length: not-a-number\r\n\r\n")

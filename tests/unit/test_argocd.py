@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from shared import argocd
-from shared.model import SpecError
+from shared.core import argocd
+from shared.core.model import SpecError
 
 # the shape of Argo CD's documented declarative-setup example
 GUESTBOOK = yaml.safe_load("""

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared import checks
-from shared.render import render_files
+from shared.gate import checks
+from shared.render.parse import render_files
 
 POD = """\
 apiVersion: apps/v1

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.coalesce import Coalescer
+from shared.adapters.coalesce import Coalescer
 
 
 class Recorder:

@@ -1,5 +1,5 @@
-"""Firestore's document limits, checked before a write (shared/docsize.py), and the parts
-lists are split into (shared/store.py chunk)."""
+"""Firestore's document limits, checked before a write (shared/core/docsize.py), and the parts
+lists are split into (shared/adapters/store.py chunk)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from shared import docsize, store
-from shared.docsize import Bounds, DocumentTooLarge
+from shared.adapters import store
+from shared.core import docsize
+from shared.core.docsize import Bounds, DocumentTooLarge
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Drift detection on plain objects, and attribution from managedFields."""
 
-from shared import drift
+from shared.core import drift
 
 
 def deployment(replicas=2, image="nginx:1", extra_meta=None):

@@ -4,12 +4,12 @@ import base64
 
 import pytest
 
-from shared import inventory, projects
-from shared.kube import KubeError
-from shared.manifests import ObjectId
-from shared.model import AppSpec, Destination, SpecError, SyncPolicy
-from shared.prepare import normalise
-from shared.sync import is_immutable, object_options, wave_of, with_retries
+from shared.adapters.kube import KubeError
+from shared.core import inventory, projects
+from shared.core.manifests import ObjectId
+from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
+from shared.sync.engine import is_immutable, object_options, wave_of, with_retries
+from shared.sync.prepare import normalise
 
 R = "git@h:r"  # a valid repository URL for specs whose repository does not matter
 

@@ -1,4 +1,4 @@
-"""Transient or permanent, per outside system: one table per adapter (shared/failures.py)."""
+"""Transient or permanent, per outside system: one table per adapter (shared/core/failures.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import pytest
 from dulwich.errors import HangupException
 from google.api_core import exceptions as gexc
 
-from shared import bus, errorkinds, gitfetch, kube, messages, store
-from shared.docsize import DocumentTooLarge
-from shared.failures import Kind, Permanent, describe
+from shared.adapters import bus, git, kube, store
+from shared.core import messages
+from shared.core.docsize import DocumentTooLarge
+from shared.core.failures import Kind, Permanent, describe
+from shared.steps import errorkinds
 
 T, P = Kind.TRANSIENT, Kind.PERMANENT
 
@@ -94,13 +96,13 @@ def test_pubsub(error, kind):
 @pytest.mark.parametrize(
     ("error", "kind"),
     [
-        (gitfetch.CommitNotFound("commit abc is not reachable from any branch"), P),
-        (gitfetch.FetchError("fetching http://127.0.0.1:1/x: Connection refused"), T),
+        (git.CommitNotFound("commit abc is not reachable from any branch"), P),
+        (git.FetchError("fetching http://127.0.0.1:1/x: Connection refused"), T),
         (HangupException(), T),
     ],
 )
 def test_git(error, kind):
-    assert gitfetch.classify(error) is kind
+    assert git.classify(error) is kind
     assert errorkinds.classify(error) is kind
 
 
@@ -120,8 +122,8 @@ def test_unrecognised_errors_stay_transient(error, kind):
 def test_adapters_leave_other_systems_errors_alone():
     assert store.classify(kube.KubeError(500, "x", transient=True)) is None
     assert kube.classify_error(gexc.InvalidArgument("x")) is None
-    assert gitfetch.classify(gexc.InvalidArgument("x")) is None
-    assert bus.classify(gitfetch.FetchError("x")) is None
+    assert git.classify(gexc.InvalidArgument("x")) is None
+    assert bus.classify(git.FetchError("x")) is None
 
 
 def test_describe_is_one_bounded_line():

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from bench.render import _app
-from shared import fastyaml
-from shared.manifests import Loader
+from shared.core.manifests import Loader
+from shared.render import fastyaml
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from shared import gitfetch
+from shared.adapters import git
 
 SHA = b"a" * 40
 
@@ -54,7 +54,7 @@ def serve() -> Iterator[Callable[[Callable[[http.server.BaseHTTPRequestHandler],
 
 
 def test_an_endless_ref_advertisement_is_cut_at_the_byte_limit(serve, monkeypatch):
-    monkeypatch.setattr(gitfetch, "MAX_REFS_BYTES", 1 << 20)
+    monkeypatch.setattr(git, "MAX_REFS_BYTES", 1 << 20)
     stop = threading.Event()
 
     def endless(handler: http.server.BaseHTTPRequestHandler) -> None:
@@ -67,14 +67,14 @@ def test_an_endless_ref_advertisement_is_cut_at_the_byte_limit(serve, monkeypatc
 
     url = serve(endless)
     t0 = time.monotonic()
-    with pytest.raises(gitfetch.FetchError, match="more than 1,048,576 bytes"):
-        gitfetch.ls_remote(url)
+    with pytest.raises(git.FetchError, match="more than 1,048,576 bytes"):
+        git.ls_remote(url)
     stop.set()
     assert time.monotonic() - t0 < 20
 
 
 def test_a_drip_feed_ends_at_the_deadline(serve, monkeypatch):
-    monkeypatch.setattr(gitfetch, "LIST_SECONDS", 1.0)
+    monkeypatch.setattr(git, "LIST_SECONDS", 1.0)
     stop = threading.Event()
 
     def drip(handler: http.server.BaseHTTPRequestHandler) -> None:
@@ -87,15 +87,15 @@ def test_a_drip_feed_ends_at_the_deadline(serve, monkeypatch):
 
     url = serve(drip)
     t0 = time.monotonic()
-    with pytest.raises(gitfetch.FetchError, match=r"took longer than 1s \(limit\)"):
-        gitfetch.ls_remote(url)
+    with pytest.raises(git.FetchError, match=r"took longer than 1s \(limit\)"):
+        git.ls_remote(url)
     stop.set()
     assert time.monotonic() - t0 < 5
 
 
 def test_ref_names_that_are_not_utf8_are_left_out(serve):
     url = serve(lambda h: h.wfile.write(advertisement(b"refs/heads/main", b"refs/heads/\xff\xfe")))
-    assert gitfetch.ls_remote(url) == {"refs/heads/main": SHA.decode()}
+    assert git.ls_remote(url) == {"refs/heads/main": SHA.decode()}
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_ref_names_that_are_not_utf8_are_left_out(serve):
     ["/work/main", "file:///work/main", "../other/repo", "ext::sh -c id", "http://127.0.0.1:1/a/../b.git"],
 )
 def test_only_network_repositories_are_listed_or_fetched(url):
-    with pytest.raises(gitfetch.Refused, match="repository URL"):
-        gitfetch.ls_remote(url)
-    with pytest.raises(gitfetch.Refused, match="repository URL"):
-        gitfetch.fetch(url, "a" * 40)
+    with pytest.raises(git.Refused, match="repository URL"):
+        git.ls_remote(url)
+    with pytest.raises(git.Refused, match="repository URL"):
+        git.fetch(url, "a" * 40)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared import gitorder
-from shared.gitorder import (
+from shared.core import gitorder
+from shared.core.gitorder import (
     APPLY,
     APPLY_BACKWARDS,
     NOTHING,
@@ -226,7 +226,7 @@ def test_ancestry_walks_parents_not_dates(tmp_path):
     from dulwich.graph import can_fast_forward
     from dulwich.repo import Repo
 
-    from shared import gitfetch
+    from shared.adapters import git
 
     repo = Repo.init(str(tmp_path))
     tree = repo.get_worktree()
@@ -266,5 +266,5 @@ def test_ancestry_walks_parents_not_dates(tmp_path):
         ("d", "m", True),
         ("m", "c", False),
     ]:
-        assert gitfetch.is_ancestor(repo, sha[ancestor], sha[descendant]) is expected, (ancestor, descendant)
-    assert gitfetch.is_ancestor(repo, "f" * 40, sha["m"]) is False  # not in the cache: not in its history
+        assert git.is_ancestor(repo, sha[ancestor], sha[descendant]) is expected, (ancestor, descendant)
+    assert git.is_ancestor(repo, "f" * 40, sha["m"]) is False  # not in the cache: not in its history

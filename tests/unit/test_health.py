@@ -1,6 +1,6 @@
 """Health rules per kind (after gitops-engine)."""
 
-from shared import health
+from shared.core import health
 
 
 def dep(replicas=1, generation=1, observed=1, updated=1, available=1, total=1, conditions=()):

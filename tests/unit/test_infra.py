@@ -11,7 +11,8 @@ import hcl2
 import pytest
 import yaml
 
-from shared import store, topology
+from shared.adapters import store
+from shared.core import topology
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -113,11 +114,11 @@ def test_only_intake_is_public():
 
 
 def test_every_firestore_query_in_the_code_is_registered():
-    code = (ROOT / "shared" / "store.py").read_text()
+    code = (ROOT / "shared" / "adapters" / "store.py").read_text()
     calls = len(re.findall(r"\.where\(|\.order_by\(", code))
     assert calls == sum(len(eq) + len(order) for _, eq, order in store.QUERIES)
     # and no other module queries Firestore
-    for path in (ROOT / "shared").glob("*.py"):
+    for path in (ROOT / "shared").rglob("*.py"):
         if path.name != "store.py":
             text = path.read_text()
             assert ".where(" not in text and "google.cloud import firestore" not in text, path
@@ -145,22 +146,22 @@ def test_delivery_and_render_records_have_a_ttl_policy():
     bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field" and "ttl_config" in b]
     assert sorted((_unquote(b["collection"]), _unquote(b["field"])) for b in bodies) == [
         ("renders", "expireAt"), ("webhookDeliveries", "expireAt")]
-    assert '"expireAt"' in (ROOT / "shared" / "store.py").read_text()
-    assert '"expireAt"' in (ROOT / "shared" / "rendercache.py").read_text()
+    assert '"expireAt"' in (ROOT / "shared" / "adapters" / "store.py").read_text()
+    assert '"expireAt"' in (ROOT / "shared" / "render" / "cache.py").read_text()
 
 
 def test_the_parts_json_is_not_indexed():
-    """The parts documents' one big field (shared/store.py _write_parts) is exempt from indexing."""
+    """The parts documents' one big field (shared/adapters/store.py _write_parts) is exempt from indexing."""
     bodies = [b for t, n, b in _blocks("resource")
               if t == "google_firestore_field" and "ttl_config" not in b]
     assert [_unquote(b["field"]) for b in bodies] == ["entries"] and "index_config" in bodies[0]
-    code = (ROOT / "shared" / "store.py").read_text()
+    code = (ROOT / "shared" / "adapters" / "store.py").read_text()
     assert all(f'"{c}"' in code for c in ("inventory", "results", "parts"))
     assert '"entries": text' in code
 
 
 def test_scheduler_publishes_a_valid_sweep_message():
-    from shared import messages
+    from shared.core import messages
 
     match = re.search(r"jsonencode\((\{[^)]*\})\)", (INFRA / "scheduler.tf").read_text())
     hcl_obj = match.group(1)

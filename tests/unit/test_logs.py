@@ -2,7 +2,7 @@
 
 import threading
 
-from shared import logs
+from shared.platform import logs
 
 
 def test_a_command_logs_to_stderr_from_every_thread(monkeypatch, capsys):

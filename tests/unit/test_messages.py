@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from shared import messages
-from shared.messages import ApplyRequest, AuditRequest, BadMessage, RenderRequest, SweepRequest
+from shared.core import messages
+from shared.core.messages import ApplyRequest, AuditRequest, BadMessage, RenderRequest, SweepRequest
 
 
 def test_round_trip_of_every_kind():

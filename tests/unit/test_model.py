@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from shared import repourl
-from shared.model import AppSpec, Destination, RepoApps, SpecError, SyncPolicy
+from shared.core import repourl
+from shared.core.model import AppSpec, Destination, RepoApps, SpecError, SyncPolicy
 
 R = "git@h:r"  # a valid repository URL for specs whose repository does not matter
 
@@ -122,7 +122,7 @@ def test_the_index_agrees_with_the_plain_rule_on_random_trees():
 def test_a_credential_never_goes_to_a_host_that_only_looks_like_its_repository(monkeypatch):
     import json
 
-    from shared import credentials
+    from shared.adapters import credentials
 
     monkeypatch.setenv("GITOPS_REPO_CREDENTIALS", json.dumps(
         {"github.com/victim": {"username": "x-access-token", "password": "canary-secret"}}))

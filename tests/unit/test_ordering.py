@@ -1,6 +1,6 @@
 """Apply order: definitions first, webhooks last, deterministic within a kind."""
 
-from shared.ordering import in_apply_order
+from shared.core.ordering import in_apply_order
 
 
 def obj(kind, name="x", api="v1", ns=""):

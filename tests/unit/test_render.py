@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.render import render_files
+from shared.render.parse import render_files
 
 DEPLOY = b"""apiVersion: apps/v1
 kind: Deployment
@@ -146,7 +146,7 @@ def test_values_json_cannot_hold_are_errors_naming_the_field(value, message):
 
 
 def test_a_file_of_too_many_nodes_is_refused_before_parsing():
-    from shared.render import MAX_FILE_NODES
+    from shared.render.parse import MAX_FILE_NODES
 
     head = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nx:\n"
     text = head + b"- {}\n" * (MAX_FILE_NODES // 2 + 1)
@@ -156,7 +156,7 @@ def test_a_file_of_too_many_nodes_is_refused_before_parsing():
 
 
 def test_errors_are_capped_per_file_and_documents_count_as_nodes():
-    from shared.render import MAX_FILE_ERRORS
+    from shared.render.parse import MAX_FILE_ERRORS
 
     out = render_files([("x.yaml", b"---\na\n" * 60)])
     assert len(out.errors) == MAX_FILE_ERRORS + 1
@@ -191,8 +191,8 @@ def test_positions_are_found_again_after_parsing():
 def test_the_fast_builder_agrees_with_pyyaml_or_steps_aside(text):
     import yaml
 
-    from shared import render
+    from shared.render import parse
 
-    node = yaml.compose(text, Loader=render._Loader)
-    fast = render._build(yaml.CSafeLoader(text), node)
-    assert fast is render._CAREFUL or fast == yaml.load(text, Loader=yaml.CSafeLoader)
+    node = yaml.compose(text, Loader=parse._Loader)
+    fast = parse._build(yaml.CSafeLoader(text), node)
+    assert fast is parse._CAREFUL or fast == yaml.load(text, Loader=yaml.CSafeLoader)

@@ -1,11 +1,11 @@
-"""Which folder shards hold a route, and which a push reads (shared/store.py routing)."""
+"""Which folder shards hold a route, and which a push reads (shared/adapters/store.py routing)."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared import store
-from shared.model import RepoApps
+from shared.adapters import store
+from shared.core.model import RepoApps
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_push_folders(changed, folders):
 
 def test_a_push_reads_every_shard_that_holds_an_application_it_concerns():
     """Whatever RepoApps.concerned picks for a push is in the shards push_folders names."""
-    from shared.model import AppSpec
+    from shared.core.model import AppSpec
 
     specs = (
         AppSpec(name="root", repoURL="r", path="."),

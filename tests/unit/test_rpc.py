@@ -9,7 +9,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1.types import document, firestore
 
-from shared import rpc
+from shared.adapters import rpc
 
 Request, Document = firestore.GetDocumentRequest.pb(), document.Document.pb()
 

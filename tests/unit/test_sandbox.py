@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import sandbox
-from shared.trees import Limits, Refused
+from shared.render import sandbox
+from shared.render.tree import Limits, Refused
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ file:line:col, field path and check id."""
 
 import pytest
 
-from shared import checks, schema
-from shared.render import render_files
+from shared.gate import checks, schema
+from shared.render.parse import render_files
 
 DEPLOY = """\
 apiVersion: apps/v1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared import secrets
+from shared.core import secrets
 
 SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
           "data": {"password": "c3VwZXJzZWNyZXQ="}, "stringData": {"user": "admin"}}

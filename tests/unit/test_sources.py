@@ -10,10 +10,10 @@ from dulwich.index import commit_tree
 from dulwich.objects import Blob, Commit
 from dulwich.repo import Repo
 
-from shared import rendercache, sandbox, sources
-from shared.model import AppSpec, SpecError
-from shared.sources import Request
-from shared.trees import FolderTree, GitTree, Limits
+from shared.core.model import AppSpec, SpecError
+from shared.render import cache, sandbox, sources
+from shared.render.sources import Request
+from shared.render.tree import FolderTree, GitTree, Limits
 
 DEPLOY = textwrap.dedent("""\
     apiVersion: apps/v1
@@ -336,23 +336,23 @@ def test_spec_source_options_are_validated_by_field():
 
 
 def test_render_once_per_digest_in_memory(tmp_path, monkeypatch):
-    rendercache.clear()
+    cache.clear()
     tree = git(tmp_path, BASE)
     calls = []
     real = sources.produce
     monkeypatch.setattr(sources, "produce", lambda *a, **k: calls.append(a) or real(*a, **k))
-    first = rendercache.render(tree, "repo", tree.commit, Request("overlays/prod"), shared=False)
-    again = rendercache.render(tree, "repo", tree.commit, Request("overlays/prod", release="other"),
+    first = cache.render(tree, "repo", tree.commit, Request("overlays/prod"), shared=False)
+    again = cache.render(tree, "repo", tree.commit, Request("overlays/prod", release="other"),
                                shared=False)
     assert (first.cached, again.cached, len(calls)) == ("", "memory", 1)
     assert again.rendered is first.rendered and first.digest == again.digest
-    other = rendercache.render(tree, "repo", tree.commit, Request("overlays/prod", {"kustomize": {
+    other = cache.render(tree, "repo", tree.commit, Request("overlays/prod", {"kustomize": {
         "namePrefix": "x-"}}), shared=False)
     assert other.digest != first.digest and len(calls) == 2
     # Helm's release name and namespace are part of what it renders
-    assert rendercache.key("r", "c", Request("chart", release="a"), "helm") != rendercache.key(
+    assert cache.key("r", "c", Request("chart", release="a"), "helm") != cache.key(
         "r", "c", Request("chart", release="b"), "helm")
-    rendercache.clear()
+    cache.clear()
 
 
 def printed(capsys) -> dict:
@@ -362,29 +362,29 @@ def printed(capsys) -> dict:
 
 
 def test_cli_render_path_uses_sources(tmp_path, capsys):
-    from shared import cli
+    from shared.cli import main
 
     folder(tmp_path, {**BASE, **JSONNET})
-    assert cli.main(["render", str(tmp_path / "overlays/prod")]) == 1  # ../../base leaves PATH
+    assert main.main(["render", str(tmp_path / "overlays/prod")]) == 1  # ../../base leaves PATH
     assert capsys.readouterr().out.strip() == (
         "kustomization.yaml:1:13: resources[0]: '../../base': leaves the repository (refused)")
     (tmp_path / ".git").mkdir()  # inside a checkout, its top is the root
-    assert cli.main(["-o", "json", "render", str(tmp_path / "overlays/prod"), "--check", "RES001=off",
+    assert main.main(["-o", "json", "render", str(tmp_path / "overlays/prod"), "--check", "RES001=off",
                      "--check", "SEC004=off", "--check", "NET001=off"]) == 0
     assert printed(capsys)["source"] == "kustomize"
-    assert cli.main(["-o", "json", "render", str(tmp_path / "js"), "--source",
+    assert main.main(["-o", "json", "render", str(tmp_path / "js"), "--source",
                      "{jsonnet: {extVars: {env: dev}, tlas: {replicas: '2'}}}"]) == 0
     out = printed(capsys)
     assert (out["source"], out["objects"], out["errors"]) == ("jsonnet", 1, [])
 
 
 def test_failed_renders_are_tried_again(tmp_path):
-    rendercache.clear()
+    cache.clear()
     tree = git(tmp_path, {"app/kustomization.yaml": "resources: [missing.yaml]\n"})
-    first = rendercache.render(tree, "repo", tree.commit, Request("app"), shared=False)
-    again = rendercache.render(tree, "repo", tree.commit, Request("app"), shared=False)
+    first = cache.render(tree, "repo", tree.commit, Request("app"), shared=False)
+    again = cache.render(tree, "repo", tree.commit, Request("app"), shared=False)
     assert first.rendered.errors and (first.cached, again.cached) == ("", "")
-    rendercache.clear()
+    cache.clear()
 
 
 def test_folders_read_outside_the_path_are_reported_for_routing(tmp_path):

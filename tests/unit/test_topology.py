@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from shared import topology
+from shared.core import topology
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import packscreen, trees
-from shared.trees import Budget, FolderTree, Limits, Refused
+from shared.adapters import gitpack
+from shared.render import tree as trees
+from shared.render.tree import Budget, FolderTree, Limits, Refused
 
 
 @pytest.mark.parametrize(
@@ -156,39 +157,39 @@ def _pack(*entries: bytes) -> io.BytesIO:
 
 
 def test_pack_screen_reads_sizes_from_headers(monkeypatch):
-    monkeypatch.setattr(packscreen, "MAX_OBJECT_BYTES", 1000)
-    packscreen.screen(_pack(_entry(3, 10, b"x" * 10), _entry(3, 1000, b"y" * 1000)))
-    with pytest.raises(packscreen.TooLarge, match="an object of 1,001 bytes is larger than 1,000"):
-        packscreen.screen(_pack(_entry(3, 1001, b"z" * 1001)))
-    with pytest.raises(packscreen.TooLarge, match="inflates to more than its header says"):
-        packscreen.screen(_pack(_entry(3, 10, b"z" * 500)))
+    monkeypatch.setattr(gitpack, "MAX_OBJECT_BYTES", 1000)
+    gitpack.screen(_pack(_entry(3, 10, b"x" * 10), _entry(3, 1000, b"y" * 1000)))
+    with pytest.raises(gitpack.TooLarge, match="an object of 1,001 bytes is larger than 1,000"):
+        gitpack.screen(_pack(_entry(3, 1001, b"z" * 1001)))
+    with pytest.raises(gitpack.TooLarge, match="inflates to more than its header says"):
+        gitpack.screen(_pack(_entry(3, 10, b"z" * 500)))
     # a ref-delta whose target is too large: its size is in the delta's own header
     delta = bytes([5, 0x80 | (5000 & 0x7F), 5000 >> 7]) + b"\x00"
-    with pytest.raises(packscreen.TooLarge, match="an object of 5,000 bytes"):
+    with pytest.raises(gitpack.TooLarge, match="an object of 5,000 bytes"):
         entry = _entry(7, len(delta), delta)
-        packscreen.screen(_pack(entry[:1] + b"\0" * 20 + entry[1:]))
+        gitpack.screen(_pack(entry[:1] + b"\0" * 20 + entry[1:]))
 
 
 def test_a_delta_whose_own_data_is_huge_is_refused_from_its_header(monkeypatch):
     """A delta claiming a small target but inflating to 0.5 GiB (dulwich would inflate it
     whole while indexing): its own size is bounded too."""
-    monkeypatch.setattr(packscreen, "MAX_OBJECT_BYTES", 1 << 20)
+    monkeypatch.setattr(gitpack, "MAX_OBJECT_BYTES", 1 << 20)
     delta = bytes([12, 1]) + b"\0" * 100
     entry = _entry(7, 512 << 20, delta)
-    with pytest.raises(packscreen.TooLarge, match="is larger than 1,048,576"):
-        packscreen.screen(_pack(entry[:5] + b"\0" * 20 + entry[5:]))
+    with pytest.raises(gitpack.TooLarge, match="is larger than 1,048,576"):
+        gitpack.screen(_pack(entry[:5] + b"\0" * 20 + entry[5:]))
 
 
 def test_a_pack_inflating_past_the_total_is_refused(monkeypatch):
-    monkeypatch.setattr(packscreen, "MAX_INFLATED_BYTES", 2500)
-    with pytest.raises(packscreen.TooLarge, match="makes more than 2,500 bytes of objects"):
-        packscreen.screen(_pack(*[_entry(3, 1000, b"x" * 1000)] * 3))
+    monkeypatch.setattr(gitpack, "MAX_INFLATED_BYTES", 2500)
+    with pytest.raises(gitpack.TooLarge, match="makes more than 2,500 bytes of objects"):
+        gitpack.screen(_pack(*[_entry(3, 1000, b"x" * 1000)] * 3))
 
 
 def test_a_1_gib_object_is_refused_from_its_header_without_inflating_it():
     # the payload is not even valid zlib: the header alone decides
-    with pytest.raises(packscreen.TooLarge, match="an object of 1,073,741,824 bytes is larger"):
-        packscreen.screen(_pack(_entry(3, 1 << 30, b"")[:5] + b"not zlib"))
+    with pytest.raises(gitpack.TooLarge, match="an object of 1,073,741,824 bytes is larger"):
+        gitpack.screen(_pack(_entry(3, 1 << 30, b"")[:5] + b"not zlib"))
 
 
 def test_object_sizes_are_read_from_headers_of_loose_and_packed_objects(tmp_path):
@@ -200,28 +201,28 @@ def test_object_sizes_are_read_from_headers_of_loose_and_packed_objects(tmp_path
     blobs.append(Blob.from_string(b"apiVersion: v1\n" * 20_000))  # compresses well: a long stream
     for blob in blobs:
         repo.object_store.add_object(blob)
-    assert [packscreen.object_size(repo, b.id) for b in blobs] == [len(b.data) for b in blobs]
+    assert [gitpack.object_size(repo, b.id) for b in blobs] == [len(b.data) for b in blobs]
     repo.object_store.pack_loose_objects()
-    assert [packscreen.object_size(repo, b.id) for b in blobs] == [len(b.data) for b in blobs]
+    assert [gitpack.object_size(repo, b.id) for b in blobs] == [len(b.data) for b in blobs]
 
 
 def test_capped_writer_refuses_past_the_cap():
     sink = io.BytesIO()
-    writer = packscreen.CappedWriter(sink, 10)
+    writer = gitpack.CappedWriter(sink, 10)
     writer.write(b"12345")
-    with pytest.raises(packscreen.TooLarge, match="more than 10 bytes"):
+    with pytest.raises(gitpack.TooLarge, match="more than 10 bytes"):
         writer.write(b"123456")
 
 
 def test_cli_render_never_prints_content_from_outside_its_root(tmp_path, capsys):
-    from shared import cli
+    from shared.cli import main
 
     secret = tmp_path / "outside.yaml"
     secret.write_text("kind: [CANARY-outside-the-root\n")
     root = tmp_path / "repo"
     (root / "app").mkdir(parents=True)
     os.symlink("../../outside.yaml", root / "app" / "bad.yaml")
-    assert cli.main(["render", str(root / "app"), "--root", str(root)]) == 1
+    assert main.main(["render", str(root / "app"), "--root", str(root)]) == 1
     printed = capsys.readouterr()
     assert "CANARY" not in printed.out + printed.err
     assert "app/bad.yaml: symlink to '../../outside.yaml' leaves the repository (refused)" in printed.out
@@ -229,8 +230,8 @@ def test_cli_render_never_prints_content_from_outside_its_root(tmp_path, capsys)
 
 
 def test_a_commit_time_no_calendar_holds_does_not_stop_the_render():
-    from shared import rendering
+    from shared.steps import render
 
-    assert rendering._when(300_000_000_000) is None  # year 11476 (git fsck --strict accepts it)
-    assert rendering._when(-(10**18)) is None
-    assert rendering._when(0).year == 1970
+    assert render._when(300_000_000_000) is None  # year 11476 (git fsck --strict accepts it)
+    assert render._when(-(10**18)) is None
+    assert render._when(0).year == 1970

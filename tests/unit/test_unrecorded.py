@@ -1,11 +1,12 @@
 """What a sync whose record was refused keeps, so the next one starts from the cluster
-(shared/applying.py unrecorded_inventory, kinds_of; shared/store.py unrecorded)."""
+(shared/steps/apply.py unrecorded_inventory, kinds_of; shared/adapters/store.py unrecorded)."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared import applying, store
+from shared.adapters import store
+from shared.steps import apply
 
 
 def cm(name: str, namespace: str = "a") -> dict:
@@ -17,7 +18,7 @@ POINTER = {"generation": "000003-abcdef01", "parts": 2, "count": 900, "sha256": 
 
 
 def test_kinds_of_groups_objects_by_api_version_kind_and_namespace():
-    assert applying.kinds_of([cm("x"), cm("y"), cm("z", "b"), CRB]) == [
+    assert apply.kinds_of([cm("x"), cm("y"), cm("z", "b"), CRB]) == [
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "namespace": ""},
         {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "a"},
         {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "b"},
@@ -58,7 +59,7 @@ def test_kinds_of_groups_objects_by_api_version_kind_and_namespace():
     ],
 )
 def test_unrecorded_inventory(status, desired, pointer, kinds):
-    out = applying.unrecorded_inventory(status, desired)
+    out = apply.unrecorded_inventory(status, desired)
     assert {k: v for k, v in out.items() if k != "unrecorded"} == pointer
     assert [(k["apiVersion"], k["kind"], k["namespace"]) for k in out["unrecorded"]] == kinds
     assert store.unrecorded({"inventory": out}) == out["unrecorded"]

@@ -1,0 +1,1 @@
+"""The apply function (its entry point is main.py)."""

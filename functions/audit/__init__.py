@@ -1,0 +1,1 @@
+"""The audit function (its entry point is main.py)."""

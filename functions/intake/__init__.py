@@ -1,0 +1,1 @@
+"""The intake function (its entry point is main.py)."""

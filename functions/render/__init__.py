@@ -1,0 +1,1 @@
+"""The render function (its entry point is main.py)."""

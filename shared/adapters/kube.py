@@ -1,0 +1,313 @@
+"""All Kubernetes API calls.
+
+One `Cluster` per destination, created once per process and reused (its HTTP pool
+and API discovery survive across warm invocations). Objects are plain dicts in and
+out. Errors become `KubeError` with the API server's own message and whether a
+retry can help.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+import threading
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as kclient
+from kubernetes import config as kconfig
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+from shared.core.failures import Kind
+from shared.core.model import IN_CLUSTER
+from shared.platform import metering
+
+APPLY_PATCH = "application/apply-patch+yaml"
+USER_AGENT = "gitops/0.1"  # names our requests in the API server's audit log
+
+
+class KubeError(RuntimeError):
+    """An API request failed. `transient` says whether a retry can help."""
+
+    def __init__(self, status: int, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+
+
+# HTTP 500s that are no outage: Kubernetes 1.20 answers an unknown field in a server-side
+# apply patch with 500 "field not declared in schema" (4xx from 1.22 on)
+PERMANENT_500 = ("field not declared in schema",)
+
+
+def classify(status: int, message: str = "") -> Kind:
+    """Whether retrying an API request that failed so can help.
+
+    0 (no answer: connection refused, reset, timed out), 409 (a conflict: the object moved
+    under us), 429 (throttled) and 5xx are transient; every other 4xx (invalid, forbidden,
+    not found, gone, immutable) is permanent, and so is a 500 in PERMANENT_500.
+    """
+    if any(text in message for text in PERMANENT_500):
+        return Kind.PERMANENT
+    if status == 0 or status in (409, 429) or status >= 500:
+        return Kind.TRANSIENT
+    return Kind.PERMANENT
+
+
+def classify_error(exc: BaseException) -> Kind | None:
+    """A KubeError's kind (as it was raised with); None for anything else."""
+    if isinstance(exc, KubeError):
+        return Kind.TRANSIENT if exc.transient else Kind.PERMANENT
+    return None
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    group_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        ns = f"/namespaces/{namespace}" if self.namespaced and namespace else ""
+        return f"{base}{ns}/{self.plural}" + (f"/{name}" if name else "")
+
+
+class Cluster:
+    """A connection to one API server."""
+
+    def __init__(self, api_client: kclient.ApiClient) -> None:
+        self.api = api_client
+        self._dynamic: DynamicClient | None = None
+        self._lock = threading.Lock()
+        self._resources: dict[tuple[str, str], ApiResource] = {}
+        self._count_lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # by verb: get list apply dry-run delete
+
+    def request_counts(self) -> dict[str, int]:
+        with self._count_lock:
+            return dict(self.requests)
+
+    def forget_discovery(self) -> None:
+        """Drop cached API discovery (after CRDs are created, their kinds resolve afresh)."""
+        with self._lock:
+            self._resources.clear()
+            if self._dynamic is not None:
+                self._dynamic.resources.invalidate_cache()
+
+    # -- discovery ----------------------------------------------------------------
+
+    def resource(self, api_version: str, kind: str) -> ApiResource:
+        key = (api_version, kind)
+        if key not in self._resources:
+            with self._lock:
+                if self._dynamic is None:
+                    self._dynamic = DynamicClient(self.api)
+                try:
+                    res = self._dynamic.resources.get(api_version=api_version, kind=kind)
+                except ResourceNotFoundError:
+                    # maybe a CRD created moments ago: refresh discovery once
+                    self._dynamic.resources.invalidate_cache()
+                    try:
+                        res = self._dynamic.resources.get(api_version=api_version, kind=kind)
+                    except ResourceNotFoundError:
+                        raise KubeError(404, f"the server has no resource {kind} in {api_version}",
+                                        transient=False) from None
+                self._resources[key] = ApiResource(api_version, kind, res.name, bool(res.namespaced))
+        return self._resources[key]
+
+    # -- requests -------------------------------------------------------------------
+
+    def _call(self, verb: str, method: str, path: str, query: dict[str, str] | None = None,
+              body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+        with self._count_lock:
+            self.requests[verb] += 1
+        metering.count_process("kube_requests")
+        url = self.api.configuration.host + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        headers = {"Accept": "application/json", "Content-Type": content_type,
+                   "User-Agent": USER_AGENT}
+        self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            resp = self.api.rest_client.pool_manager.request(
+                method, url, body=data, headers=headers, timeout=30.0, preload_content=True)
+        except Exception as exc:  # connection refused, reset, timeout
+            raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
+        payload = json.loads(resp.data) if resp.data else None
+        if resp.status >= 400:
+            message = (payload or {}).get("message") if isinstance(payload, dict) else None
+            message = message or resp.data.decode(errors="replace")[:500]
+            raise KubeError(resp.status, message,
+                            transient=classify(resp.status, message) is Kind.TRANSIENT)
+        return resp.status, payload
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        res = self.resource(api_version, kind)
+        try:
+            return self._call("get", "GET", res.path(namespace, name))[1]
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version: str, kind: str, namespace: str = "",
+             label_selector: str = "", cached: bool = False) -> list[dict[str, Any]]:
+        """`cached`: from the API server's watch cache (resourceVersion=0: no etcd read, may
+        trail the latest write by moments) rather than a consistent read from etcd."""
+        res = self.resource(api_version, kind)
+        query = {"labelSelector": label_selector} if label_selector else {}
+        if cached:
+            query["resourceVersion"] = "0"
+        _, payload = self._call("list", "GET", res.path(namespace), query or None)
+        items = payload.get("items") or []
+        for item in items:  # list items carry no apiVersion/kind
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = True,
+              dry_run: bool = False) -> tuple[int, dict[str, Any]]:
+        """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object)."""
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        query = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        if dry_run:
+            query["dryRun"] = "All"
+        return self._call("dry-run" if dry_run else "apply", "PATCH",
+                          res.path(meta.get("namespace", ""), meta["name"]), query, obj, APPLY_PATCH)
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str,
+               propagation: str = "Background") -> bool:
+        """Delete; False when it was already gone."""
+        res = self.resource(api_version, kind)
+        try:
+            self._call("delete", "DELETE", res.path(namespace, name),
+                       body={"propagationPolicy": propagation})
+        except KubeError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def plural(self, group: str, kind: str) -> str | None:
+        """The resource name (e.g. deployments) of a kind in any version of its group."""
+        with self._lock:
+            if self._dynamic is None:
+                self._dynamic = DynamicClient(self.api)
+            found = [r for r in self._dynamic.resources.search(group=group, kind=kind)
+                     if "/" not in r.name]
+        return found[0].name if found else None
+
+    def is_namespaced(self, api_version: str, kind: str) -> bool:
+        return self.resource(api_version, kind).namespaced
+
+
+_clusters: dict[str, Cluster] = {}
+_clusters_lock = threading.Lock()
+
+
+def forget_clients() -> None:
+    """Drop cached clusters (a process that moves to another API server, e.g. benchmarks)."""
+    with _clusters_lock:
+        _clusters.clear()
+
+
+def cluster(name: str = IN_CLUSTER) -> Cluster:
+    """The connection for a destination cluster: a kubeconfig context, or the current one."""
+    with _clusters_lock:
+        if name not in _clusters:
+            _clusters[name] = Cluster(_api_client(name))
+        return _clusters[name]
+
+
+def _api_client(name: str) -> kclient.ApiClient:
+    """Connection settings for a cluster name, in this order:
+
+    1. `GITOPS_CLUSTERS` (JSON: name -> {"endpoint", "caCertificate" (base64 PEM)}), which
+       infra/ fills from the GKE clusters: authenticated with the function's own Google
+       credentials, refreshed as they expire; or, for any other API server, with a bearer
+       token read from "tokenFile" or the environment variable "tokenEnv" (where Cloud Run
+       mounts or injects a Secret Manager secret).
+    2. Inside a pod, for `in-cluster`: the pod's service account.
+    3. A kubeconfig context of that name (`in-cluster` = the current context).
+    """
+    configuration = kclient.Configuration()
+    registered = registered_clusters()
+    if name in registered and registered[name].get("context"):
+        name = registered[name]["context"]  # a kubeconfig context under another name
+        registered = {}
+    if name in registered:
+        _configure_registered(configuration, registered[name])
+    elif name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kconfig.load_incluster_config(client_configuration=configuration)
+    else:
+        context = None if name == IN_CLUSTER else name
+        try:
+            # KUBECONFIG is read now, not when the kubernetes package was imported
+            kconfig.load_kube_config(config_file=os.environ.get("KUBECONFIG"), context=context,
+                                     client_configuration=configuration)
+        except kconfig.ConfigException as exc:
+            raise KubeError(0, f"cluster {name!r}: {exc}", transient=False) from exc
+    configuration.connection_pool_maxsize = 16
+    return kclient.ApiClient(configuration)
+
+
+def registered_clusters() -> dict[str, dict[str, str]]:
+    """GITOPS_CLUSTERS (from infra/) merged with the local registry file GITOPS_CLUSTERS_FILE
+    (`gitops cluster add`); entries name an endpoint + CA + token source, or a context."""
+    out = json.loads(os.environ.get("GITOPS_CLUSTERS") or "{}")
+    path = os.environ.get("GITOPS_CLUSTERS_FILE")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            out.update(json.load(f))
+    return out
+
+
+def _configure_registered(configuration: kclient.Configuration, cluster: dict[str, str]) -> None:
+    configuration.host = cluster["endpoint"]
+    if not configuration.host.startswith("https://"):
+        configuration.host = "https://" + configuration.host
+    with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
+        ca.write(base64.b64decode(cluster["caCertificate"]))
+    configuration.ssl_ca_cert = ca.name
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    if cluster.get("tokenFile") or cluster.get("tokenEnv"):
+        def read_token(config: kclient.Configuration) -> None:
+            if cluster.get("tokenFile"):
+                with open(cluster["tokenFile"]) as f:
+                    token = f.read().strip()
+            else:
+                token = os.environ.get(cluster["tokenEnv"], "").strip()
+            config.api_key = {"BearerToken": token}
+
+        configuration.refresh_api_key_hook = read_token
+        read_token(configuration)
+        return
+    _google_token(configuration)
+
+
+def _google_token(configuration: kclient.Configuration) -> None:
+    """Bearer tokens from the function's Google credentials (GKE), refreshed as they expire."""
+    import google.auth
+    import google.auth.transport.requests
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    lock = threading.Lock()
+
+    def refresh(config: kclient.Configuration) -> None:
+        with lock:
+            if not credentials.valid:
+                credentials.refresh(google.auth.transport.requests.Request())
+            config.api_key = {"BearerToken": credentials.token}
+            config.api_key_prefix = {"BearerToken": "Bearer"}
+
+    configuration.refresh_api_key_hook = refresh
+    refresh(configuration)

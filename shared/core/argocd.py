@@ -1,0 +1,139 @@
+"""Argo CD manifests accepted as they are: Application and AppProject (argoproj.io/v1alpha1).
+
+`application(doc)` and `project(doc)` translate a manifest into our model and name every
+field we do not support as a warning (never dropped silently). Our own manifest form,
+`apiVersion: gitops.dev/v1`, `kind: Application`, with the spec as stored in Firestore, is
+accepted by the same entry point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.core.model import IN_CLUSTER, AppSpec, Destination, SpecError, SyncPolicy
+
+ARGO_API = "argoproj.io/v1alpha1"
+OUR_API = "gitops.dev/v1"
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+# sync options that describe what this engine always does
+ALWAYS = {"ApplyOutOfSyncOnly=true", "ServerSideApply=true"}
+SUPPORTED_OPTIONS = {"CreateNamespace=true": "CreateNamespace=true"}
+
+
+def _unknown(doc: dict[str, Any], known: set[str], prefix: str, warnings: list[str]) -> None:
+    for key in doc:
+        if key not in known:
+            warnings.append(f"{prefix}{key}: not supported (ignored)")
+
+
+def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
+    """An Application manifest (Argo CD's or ours) as an AppSpec, and warnings by field name."""
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    if kind != "Application" or api not in (ARGO_API, OUR_API):
+        raise SpecError(f"apiVersion/kind: expected {ARGO_API} or {OUR_API} Application, "
+                        f"got {api}/{kind}")
+    meta = doc.get("metadata") or {}
+    if not meta.get("name"):
+        raise SpecError("metadata.name: required")
+    spec = doc.get("spec") or {}
+    if api == OUR_API:
+        return AppSpec.from_doc(meta["name"], spec).validate(), []
+    warnings: list[str] = []
+    _unknown(meta, {"name", "namespace", "labels", "annotations"}, "metadata.", warnings)
+    _unknown(spec, {"project", "source", "destination", "syncPolicy", "ignoreDifferences",
+                    "revisionHistoryLimit"}, "spec.", warnings)
+    source = spec.get("source") or {}
+    if not source and spec.get("sources"):
+        raise SpecError("spec.sources: multiple sources are not supported; use spec.source")
+    _unknown(source, {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
+             "spec.source.", warnings)
+    options = _source_options(source, warnings)
+    destination = spec.get("destination") or {}
+    _unknown(destination, {"server", "name", "namespace"}, "spec.destination.", warnings)
+    cluster = destination.get("name") or destination.get("server") or IN_CLUSTER
+    if cluster in (IN_CLUSTER_SERVER, "in-cluster"):
+        cluster = IN_CLUSTER
+    policy = spec.get("syncPolicy") or {}
+    _unknown(policy, {"automated", "syncOptions"}, "spec.syncPolicy.", warnings)
+    automated = policy.get("automated")
+    if isinstance(automated, dict):
+        _unknown(automated, {"prune", "selfHeal", "allowEmpty"}, "spec.syncPolicy.automated.",
+                 warnings)
+    sync_options = []
+    for option in policy.get("syncOptions") or []:
+        if option in SUPPORTED_OPTIONS:
+            sync_options.append(SUPPORTED_OPTIONS[option])
+        elif option not in ALWAYS:
+            warnings.append(f"spec.syncPolicy.syncOptions: {option} is not supported (ignored)")
+    ignore = []
+    for i, rule in enumerate(spec.get("ignoreDifferences") or []):
+        _unknown(rule, {"group", "kind", "name", "namespace", "jsonPointers",
+                        "managedFieldsManagers"}, f"spec.ignoreDifferences[{i}].", warnings)
+        kept = {k: v for k, v in rule.items() if k in ("group", "kind", "name", "namespace",
+                                                         "jsonPointers", "managedFieldsManagers")}
+        if kept.get("jsonPointers") or kept.get("managedFieldsManagers"):
+            ignore.append(kept)
+    app = AppSpec(
+        name=meta["name"], repoURL=source.get("repoURL", ""), path=source.get("path") or ".",
+        targetRevision=source.get("targetRevision") or "HEAD",
+        destination=Destination(cluster=cluster, namespace=destination.get("namespace") or "default"),
+        syncPolicy=SyncPolicy(
+            automated=automated is not None,
+            prune=bool((automated or {}).get("prune")),
+            selfHeal=bool((automated or {}).get("selfHeal")),
+            allowEmpty=bool((automated or {}).get("allowEmpty")),
+            syncOptions=tuple(sync_options)),
+        project=spec.get("project") or "default",
+        ignoreDifferences=tuple(ignore),
+        revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
+        source=options,
+    )
+    return app.validate(), warnings
+
+
+# Argo CD's source fields we render with, by source kind (shared/core/sourceopts.py)
+SOURCE_FIELDS = {
+    "directory": ("recurse", "include", "exclude"),
+    "kustomize": ("namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations", "namespace"),
+    "helm": ("valueFiles", "values", "releaseName", "namespace"),
+}
+
+
+def _source_options(source: dict[str, Any], warnings: list[str]) -> dict[str, dict[str, Any]]:
+    """spec.source.{directory,kustomize,helm} as our source options (directory.jsonnet -> jsonnet)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind, fields in SOURCE_FIELDS.items():
+        given = dict(source.get(kind) or {}) if kind in source else None
+        if given is None:
+            continue
+        if kind == "helm" and "valuesObject" in given:
+            given["values"] = given.pop("valuesObject")
+        jsonnet = given.pop("jsonnet", None) if kind == "directory" else None
+        _unknown(given, set(fields), f"spec.source.{kind}.", warnings)
+        out[kind] = {k: v for k, v in given.items() if k in fields}
+        if jsonnet:
+            _unknown(jsonnet, {"extVars", "tlas"}, "spec.source.directory.jsonnet.", warnings)
+            out["jsonnet"] = {k: jsonnet[k] for k in ("extVars", "tlas") if jsonnet.get(k)}
+    return out
+
+
+def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+    """An AppProject manifest as (name, project document, warnings)."""
+    if doc.get("kind") != "AppProject" or doc.get("apiVersion") not in (ARGO_API, OUR_API):
+        raise SpecError(f"apiVersion/kind: expected {ARGO_API} AppProject")
+    meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
+    if not meta.get("name"):
+        raise SpecError("metadata.name: required")
+    warnings: list[str] = []
+    lists = ("sourceRepos", "destinations", "clusterResourceWhitelist", "clusterResourceBlacklist",
+             "namespaceResourceWhitelist", "namespaceResourceBlacklist")
+    _unknown(spec, {*lists, "description"}, "spec.", warnings)
+    out: dict[str, Any] = {"description": spec.get("description", "")}
+    for key in lists:
+        if key in spec:
+            out[key] = list(spec[key] or [])
+    out["destinations"] = [
+        {"cluster": IN_CLUSTER if (d.get("name") or d.get("server")) in (IN_CLUSTER_SERVER, None)
+         else (d.get("name") or d.get("server")), "namespace": d.get("namespace", "*")}
+        for d in spec.get("destinations") or []]
+    return meta["name"], out, warnings

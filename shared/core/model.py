@@ -1,0 +1,187 @@
+"""The application model: spec and status as plain dataclasses.
+
+Firestore stores them as readable maps with the same field names Argo CD users
+know (repoURL, targetRevision, path, destination, syncPolicy).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared.core import repourl, sourceopts
+from shared.core.errors import SpecError
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+IN_CLUSTER = "in-cluster"
+SYNC_OPTIONS = ("CreateNamespace", "Recreate", "WaveTimeout", "AutoRollback", "AutoRollbackWindow",
+                "SelfHealLimit", "SelfHealWindow", "KubeVersion")
+
+
+@dataclass(frozen=True)
+class Destination:
+    cluster: str = IN_CLUSTER
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    automated: bool = False
+    prune: bool = False
+    selfHeal: bool = False
+    allowEmpty: bool = False  # a render with no objects may prune everything
+    # Argo CD-style options: CreateNamespace=true, Recreate=true, WaveTimeout=120,
+    # AutoRollback=true (AutoRollbackWindow=600), SelfHealLimit=3, SelfHealWindow=3600
+    syncOptions: tuple[str, ...] = ()
+
+    def option(self, name: str) -> str | None:
+        for item in self.syncOptions:
+            key, _, value = item.partition("=")
+            if key == name:
+                return value
+        return None
+
+    def enabled(self, name: str) -> bool:
+        return (self.option(name) or "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    repoURL: str
+    path: str = "."
+    targetRevision: str = "HEAD"
+    destination: Destination = field(default_factory=Destination)
+    syncPolicy: SyncPolicy = field(default_factory=SyncPolicy)
+    project: str = "default"
+    # Argo CD's ignoreDifferences: [{group, kind, name?, namespace?, jsonPointers,
+    # managedFieldsManagers}], applied to drift detection
+    ignoreDifferences: tuple[dict[str, Any], ...] = ()
+    revisionHistoryLimit: int = 100
+    # more folders whose changes concern this app (e.g. a shared base), besides `path`
+    watchPaths: tuple[str, ...] = ()
+    # the security gate per check id: enforce | warn | off (shared/gate/checks.py has the defaults)
+    checks: dict[str, str] = field(default_factory=dict)
+    # how the path is rendered, Argo CD's names: {directory|kustomize|helm|jsonnet: {options}}
+    # (shared/core/sourceopts.py); empty: chosen from the path's files
+    source: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def validate(self) -> AppSpec:
+        if not NAME_RE.match(self.name):
+            raise SpecError(
+                f"name: {self.name!r} is not a valid application name "
+                "(lowercase letters, digits and '-', at most 63 characters)"
+            )
+        if not self.repoURL:
+            raise SpecError("repoURL: required")
+        url_problem = repourl.problem(self.repoURL)
+        if url_problem:
+            raise SpecError(f"repoURL: {self.repoURL!r} {url_problem}")
+        if self.path.startswith("/") or ".." in self.path.split("/"):
+            raise SpecError(f"path: {self.path!r} must be relative and stay inside the repository")
+        if not NAME_RE.match(self.destination.namespace):
+            raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
+        if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
+            raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")
+        for check_id, mode in self.checks.items():
+            if mode not in ("enforce", "warn", "off"):
+                raise SpecError(f"checks.{check_id}: {mode!r} is not enforce, warn or off")
+
+        sourceopts.validate(self.source)
+        if self.revisionHistoryLimit < 1:
+            raise SpecError("revisionHistoryLimit: must be at least 1")
+        for i, rule in enumerate(self.ignoreDifferences):
+            if not rule.get("kind") or not (rule.get("jsonPointers") or rule.get("managedFieldsManagers")):
+                raise SpecError(f"ignoreDifferences[{i}]: needs kind and jsonPointers or "
+                                "managedFieldsManagers")
+            for pointer in rule.get("jsonPointers") or []:
+                if not str(pointer).startswith("/"):
+                    raise SpecError(f"ignoreDifferences[{i}].jsonPointers: {pointer!r} must start with /")
+        for item in self.syncPolicy.syncOptions:
+            key, sep, _ = item.partition("=")
+            if not sep or key not in SYNC_OPTIONS:
+                raise SpecError(f"syncPolicy.syncOptions: {item!r} is not one of "
+                                f"{', '.join(o + '=...' for o in SYNC_OPTIONS)}")
+        return self
+
+    @property
+    def repo_key(self) -> str:
+        return repourl.normalize(self.repoURL)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc.pop("name")
+        doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
+        doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
+        doc["watchPaths"] = list(self.watchPaths)
+        return doc
+
+    @classmethod
+    def from_doc(cls, name: str, doc: dict[str, Any]) -> AppSpec:
+        return cls(
+            name=name,
+            repoURL=doc["repoURL"],
+            path=doc.get("path", "."),
+            targetRevision=doc.get("targetRevision", "HEAD"),
+            destination=Destination(**doc.get("destination", {})),
+            syncPolicy=SyncPolicy(**{**doc.get("syncPolicy", {}), "syncOptions": tuple(
+                (doc.get("syncPolicy") or {}).get("syncOptions") or ())}),
+            project=doc.get("project", "default"),
+            ignoreDifferences=tuple(doc.get("ignoreDifferences") or ()),
+            revisionHistoryLimit=int(doc.get("revisionHistoryLimit", 100)),
+            watchPaths=tuple(doc.get("watchPaths") or ()),
+            checks=dict(doc.get("checks") or {}),
+            source=dict(doc.get("source") or {}),
+        )
+
+    def head(self, refs: dict[str, str]) -> tuple[str, str] | None:
+        """(ref, commit) the target revision points at in a remote's refs ('' ref for HEAD)."""
+        target = self.targetRevision
+        candidates = ["HEAD"] if target in ("HEAD", "") else [
+            target, f"refs/heads/{target}", f"refs/tags/{target}"]
+        found = next((c for c in candidates if c in refs), None)
+        return None if found is None else ("" if found == "HEAD" else found, refs[found])
+
+    def matches_ref(self, ref: str, default_branch: str | None) -> bool:
+        """True when a pushed ref (refs/heads/x, refs/tags/y) is this app's target."""
+        target = self.targetRevision
+        if target in ("HEAD", ""):
+            return default_branch is not None and ref == f"refs/heads/{default_branch}"
+        if target.startswith("refs/"):
+            return ref == target
+        return ref in (f"refs/heads/{target}", f"refs/tags/{target}")
+
+
+class RepoApps:
+    """The applications on one repository, indexed to route a push: which of them a set of
+    changed paths concerns, in one dictionary look-up per folder of each path rather than a
+    comparison per application (a monorepo's index is built once per version of its routes).
+
+    A change concerns an application when it is in the application's path or one of its
+    watched paths, or in any folder under them; an application on the repository's root
+    (path "" or ".") is concerned by every change."""
+
+    def __init__(self, specs: tuple[AppSpec, ...]) -> None:
+        self.specs = specs
+        self._everything: set[str] = set()  # apps on the repository's root
+        self._by_folder: dict[str, set[str]] = {}
+        for spec in specs:
+            folders = [p.strip("/") for p in (spec.path, *spec.watchPaths)]
+            if any(f in ("", ".") for f in folders):
+                self._everything.add(spec.name)
+            for f in folders:
+                self._by_folder.setdefault(f, set()).add(spec.name)
+
+    def concerned(self, changed: frozenset[str] | None) -> set[str] | None:
+        """The names of the applications these changed paths concern; None (all of them)
+        when the push does not say which paths it changed."""
+        if changed is None:
+            return None
+        found = set(self._everything)
+        for path in changed:
+            # the path itself and each folder above it (a/b/c: a, a/b, a/b/c)
+            ends = [i for i, ch in enumerate(path) if ch == "/"]
+            for folder in (*(path[:i] for i in ends), path):
+                found.update(self._by_folder.get(folder, ()))
+        return found

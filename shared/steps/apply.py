@@ -1,0 +1,329 @@
+"""The apply step: one stored revision of an application onto its cluster, recorded.
+
+Safe under at-least-once delivery: the application's lease admits one operation at
+a time, and a finished operation is never run twice. A webhook's or sweep's revision is
+applied only while its commit is the target's head (shared/core/gitorder.py): a late, stale
+delivery is skipped, and a head that no longer contains the synced commit (a force push, a
+reset, a branch recreated) is applied and recorded as a move backwards in Git.
+
+A permanent error (shared/core/failures.py) ends the operation Failed, once: with the reason on
+the application and in one history entry, a notification, and the message acknowledged.
+When the sync's own record is what was refused, a small record is written instead: the
+history entry without per-object results, and the inventory as it was plus the kinds and
+namespaces this sync wrote to, so the next sync adds what it finds there with the app's
+label (it starts from the cluster's truth, and prunes what Git no longer has).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dulwich.repo import Repo
+
+from shared.adapters import commit_status, git, kube, store
+from shared.adapters.git import FetchError
+from shared.adapters.kube import KubeError
+from shared.core import failures, gitorder, inventory, manifests, notifications, projects
+from shared.core.manifests import ObjectId
+from shared.core.messages import ApplyRequest, RenderRequest
+from shared.core.model import AppSpec
+from shared.core.secrets import SecretMismatch
+from shared.platform import logs
+from shared.steps import appofapps, errorkinds, render
+from shared.sync.engine import ObjectResult, Options, SyncResult, apply_all, live_objects
+from shared.sync.prepare import prepare
+
+# a ref listing this recent may show the head to apply (the applies of one push to many
+# applications share it); one that would skip the delivery is always made again
+REFS_MAX_AGE_S = 2.0
+COMMIT_MESSAGE_CHARS = 4096  # kept in a history entry (the rest is in Git)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # synced | failed | skipped | duplicate
+    sequence: int = 0
+    message: str = ""
+    event: dict[str, Any] | None = None  # for the notifications topic
+    renders: list[RenderRequest] = field(default_factory=list)  # children to render (app of apps)
+
+
+def apply(req: ApplyRequest) -> Outcome:
+    holder = uuid.uuid4().hex
+    begun = store.begin_operation(req.app, req.operation, holder)
+    if begun.duplicate:
+        logs.info("operation already finished; ignoring redelivery", app=req.app,
+                  operation=req.operation)
+        return Outcome("duplicate")
+    assert begun.app is not None
+    with store.heartbeat(req.app, holder):
+        try:
+            return _apply(req, holder, begun)
+        except BaseException:
+            # a poison message (its revision is gone) or a crash must not leave the lease to
+            # expire: the application's next message would wait LEASE_S for nothing
+            store.release_lease(req.app, holder)
+            raise
+
+
+def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
+    assert begun.app is not None
+    spec, status = begun.app.spec, begun.app.status
+    revision = store.get_revision(req.app, req.revision)
+    decision = gitorder.decide(_delivery(req, spec, status, revision))
+    if not decision.applies:
+        store.finish_operation(req.app, req.operation, holder, begun.sequence, None, {
+            "lastSkipped": {"revision": req.revision, "commit": revision["commit"],
+                            "operation": req.operation, "reason": decision.action,
+                            "message": decision.message, "at": store.now()}})
+        logs.warning(f"skipped: {decision.message}", app=req.app, revision=req.revision,
+                     decision=decision.action)
+        return Outcome("skipped", message=decision.message)
+
+    started = store.now()
+    cluster = kube.cluster(spec.destination.cluster)
+    old_inventory = store.inventory(req.app, status)
+    renders: list[RenderRequest] = []
+    desired: list[dict[str, Any]] = []
+    applied: SyncResult | None = None
+    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
+    try:
+        if store.unrecorded(status):
+            old_inventory = old_inventory + found_unrecorded(cluster, req.app, store.unrecorded(status),
+                                                             old_inventory)
+        children, objs = appofapps.split(render.revision_objects(spec, revision))
+        desired = prepare(spec, objs, cluster)
+        options = Options.of(spec)
+        if req.prune:
+            options = dataclasses.replace(options, prune=True)
+        result = applied = apply_all(cluster, spec, desired, old_inventory, options,
+                                     refused=_refused_by_project(spec, desired))
+        if children and not result.failed:
+            child_results, renders = appofapps.reconcile(spec, children, prune=spec.syncPolicy.prune,
+                                                         operation=req.operation)
+            result.objects.extend(child_results)
+    except (KubeError, FetchError, SecretMismatch) as exc:
+        if isinstance(exc, FetchError) or getattr(exc, "transient", False):
+            store.release_lease(req.app, holder)
+            raise  # the message is redelivered and the same operation resumes
+        result = SyncResult(objects=[], inventory=old_inventory)
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            store.release_lease(req.app, holder)
+            raise
+        # e.g. an app of apps' child refused by the store: what was applied stays recorded
+        result = SyncResult(objects=list(applied.objects) if applied else [],
+                            inventory=applied.inventory if applied else old_inventory)
+        writes_unknown = applied is None and bool(desired)
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed",
+                                           failures.describe(exc)))
+    finished = store.now()
+    t_applied = time.perf_counter()
+    entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
+    new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
+    if writes_unknown:
+        new_status["inventory"] = unrecorded_inventory(status, desired)
+    try:
+        store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status,
+                               previous_inventory=status.get("inventory"))
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            raise
+        # the record itself was refused (a size limit, an invalid argument): record less, once
+        logs.error("recording the sync was refused; recording it as failed", app=req.app,
+                   operation=req.operation, reason=failures.describe(exc, 1000))
+        result = dataclasses.replace(result, objects=[*result.objects, ObjectResult(
+            manifests.ObjectId("", "", "", ""), "failed",
+            f"the sync's record was refused: {failures.describe(exc)}")])
+        entry = _unrecorded_entry(_history_entry(req, begun.sequence, revision, result, started,
+                                                 finished, decision), exc)
+        new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
+        new_status["inventory"] = unrecorded_inventory(status, desired)
+        store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
+    store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
+        req.revision, (status.get("pin") or {}).get("revision", ""),
+        (status.get("lastHealthy") or {}).get("revision", "")}, newest=begun.sequence)
+    logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
+              counts=result.counts(), apply_ms=round((finished - started).total_seconds() * 1000, 1),
+              record_ms=round((time.perf_counter() - t_applied) * 1000, 1))
+    commit_status.set_status(spec.repoURL, revision["commit"],
+                         "failure" if result.failed else "success", entry["summary"], spec.name)
+    return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"],
+                   notifications.sync_event(spec.name, spec.project, entry), renders)
+
+
+def _delivery(req: ApplyRequest, spec: AppSpec, status: dict[str, Any],
+              revision: dict[str, Any]) -> gitorder.Delivery:
+    """What gitorder.decide needs: the target's head now (one ref listing) and, when it matters,
+    ancestry in the fetched repository. A listing or fetch that fails is retried (the message
+    is redelivered): without the head, a delivery cannot be told stale or not."""
+    sync = status.get("sync") or {}
+    commit, synced = revision["commit"], str(sync.get("commit") or "")
+    # refs known on both sides and different: the target changed, the branch did not move
+    retargeted = bool(sync.get("ref") and revision.get("ref") and sync["ref"] != revision["ref"])
+    known = gitorder.Delivery(initiator=req.initiator, commit=commit, revision=req.revision,
+                              ref=revision.get("ref") or "", synced=synced,
+                              synced_revision=str(sync.get("revision") or ""), before=req.before,
+                              retargeted=retargeted)
+    if req.initiator not in gitorder.AUTOMATED:
+        return known  # explicit: applied as asked, nothing to read
+    target = spec.head(git.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
+    if target is None or target[1] != commit:  # a skip is decided on a listing made now
+        target = spec.head(git.ls_remote(spec.repoURL))
+    if target is None:
+        return known
+    ref, head = target
+    known = dataclasses.replace(known, ref=ref, head=head)
+    if not synced or synced == commit:
+        return known
+    try:  # the head and its whole history, unless the cache has it already
+        repo = git.fetch(spec.repoURL, head, ref or None)
+    except git.CommitNotFound as exc:  # the target moved since it was listed: look again
+        raise FetchError(f"{exc}; the target moved, retrying") from None
+    synced_in_head = git.is_ancestor(repo, synced, head)
+    known = dataclasses.replace(known, synced_in_head=synced_in_head)
+    if commit != head and synced_in_head:  # late (in the synced history) or stale?
+        return dataclasses.replace(known, in_synced=git.is_ancestor(repo, commit, synced))
+    if commit == head and not synced_in_head:  # a move backwards: back to an ancestor?
+        return dataclasses.replace(known, in_synced=_in_history(spec.repoURL, repo, commit, synced))
+    return known
+
+
+def _in_history(url: str, repo: Repo, commit: str, synced: str) -> bool | None:
+    """Whether `commit` is in the history of `synced`, None when `synced` cannot be fetched any
+    more (a force push took it away and no branch or tag keeps it)."""
+    if synced.encode() not in repo.object_store:
+        try:
+            repo = git.fetch(url, synced)
+        except FetchError:
+            return None
+    return git.is_ancestor(repo, commit, synced)
+
+
+def kinds_of(objs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The (apiVersion, kind, namespace) groups of objects, as status.inventory.unrecorded keeps them."""
+    groups = {(o["apiVersion"], o["kind"], (o.get("metadata") or {}).get("namespace", "")) for o in objs}
+    return [{"apiVersion": a, "kind": k, "namespace": n} for a, k, n in sorted(groups)]
+
+
+def unrecorded_inventory(status: dict[str, Any], desired: list[dict[str, Any]]) -> dict[str, Any]:
+    """The inventory pointer as it was, plus where this sync may have written."""
+    pointer = status.get("inventory")
+    if not isinstance(pointer, dict):  # none yet, or the inline list of the old layout
+        pointer = {"generation": "", "parts": 0, "count": 0, "sha256": ""}
+        if isinstance(status.get("inventory"), list):
+            desired = desired + [inventory.as_stub(e) for e in status["inventory"]]
+    kinds = {(k["apiVersion"], k["kind"], k["namespace"])
+             for k in [*store.unrecorded(status), *kinds_of(desired)]}
+    return {**pointer, "unrecorded": [{"apiVersion": a, "kind": k, "namespace": n}
+                                      for a, k, n in sorted(kinds)]}
+
+
+def found_unrecorded(cluster: kube.Cluster, app: str, kinds: list[dict[str, str]],
+                     known: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Inventory entries for the objects with the app's label in `kinds` that `known` lacks
+    (one list request per kind and namespace); without digests, so each gets a dry-run."""
+    have = {inventory.entry_id(e) for e in known}
+    stubs = [{"apiVersion": k["apiVersion"], "kind": k["kind"],
+              "metadata": {"namespace": k["namespace"], "name": ""}} for k in kinds]
+    live = live_objects(cluster, app, stubs, complete=True)
+    return [{"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+             "namespace": obj["metadata"].get("namespace", ""), "name": obj["metadata"]["name"]}
+            for oid, obj in sorted(live.items()) if oid not in have]
+
+
+def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """The history entry of a sync whose record was refused: summary, counts and the reason,
+    no per-object results, the commit message cut to a line."""
+    reason = failures.describe(exc)
+    small = {k: v for k, v in entry.items() if k != "resources"}
+    small["commitMessage"] = (entry.get("commitMessage") or "").split("\n", 1)[0][:200]
+    small["phase"] = "Failed"
+    small["error"] = reason
+    small["summary"] = (entry["summary"].rsplit(";", 1)[0]
+                        + f"; Failed: the sync's record was refused: {reason}")[:1000]
+    return small
+
+
+def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[ObjectId, str]:
+    """Everything the application's project forbids, checked before any write."""
+    project = store.get_project(spec.project)
+    if project is None:
+        if spec.project != "default":
+            why = f"project {spec.project!r} does not exist"
+            return {ObjectId.of(o): why for o in desired} or {ObjectId("", "", "", ""): why}
+        project = projects.ALLOW_ALL
+    source = projects.check_source(spec.project, project, spec)
+    if source:
+        return {ObjectId.of(o): source[0] for o in desired} or {ObjectId("", "", "", ""): source[0]}
+    return projects.check_objects(spec.project, project, spec, desired)
+
+
+def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
+                   started: dt.datetime, finished: dt.datetime,
+                   decision: gitorder.Decision) -> dict[str, Any]:
+    counts = result.counts()
+    phase = "Failed" if result.failed else "Succeeded"
+    summary = (f"{'sync' if req.initiator != 'rollback' else 'rollback'} {seq} of "
+               f"{revision['commit'][:7]} by {req.initiator}: "
+               + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+               + f"; {phase}, {result.health.status}")
+    moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
+    if moved:
+        summary += f"; {moved}"
+    return {
+        "sequence": seq,
+        "summary": summary,
+        "revision": req.revision,
+        "commit": revision["commit"],
+        "author": revision.get("author", ""),
+        "commitMessage": (revision.get("message") or "")[:COMMIT_MESSAGE_CHARS],
+        "committedAt": revision["committedAt"],
+        "initiator": req.initiator,
+        "triggeredBy": req.triggered_by,
+        "operation": req.operation,
+        "phase": phase,
+        "health": result.health.to_doc(),
+        "counts": counts,
+        "requests": result.requests,
+        "writes": result.writes,
+        "resources": [r.to_doc() for r in result.objects],
+        "startedAt": started,
+        "finishedAt": finished,
+        "durationSeconds": round((finished - started).total_seconds(), 3),
+        # a move backwards in Git this sync follows: "branch main moved from 029a7cc back to
+        # 0a32537 (force push)"; '' for a sync forward or an explicit one
+        "gitMove": moved,
+    }
+
+
+def _status(req: ApplyRequest, spec: AppSpec, seq: int, revision: dict[str, Any],
+            result: SyncResult, finished: dt.datetime, entry: dict[str, Any]) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "operation": {"phase": entry["phase"], "sequence": seq, "initiator": req.initiator,
+                      "commit": revision["commit"], "message": entry["summary"],
+                      "finishedAt": finished},
+        "health": result.health.to_doc(),
+        "inventory": result.inventory,
+    }
+    if not result.failed and req.initiator == "rollback" and spec.syncPolicy.automated:
+        # auto-sync would undo the rollback at the next push: pin until unpinned or synced
+        who, _, why = req.triggered_by.partition(": ")
+        status["pin"] = {"revision": req.revision, "commit": revision["commit"], "by": who,
+                         "at": finished, "reason": why or f"rollback to {revision['commit'][:7]}"}
+    elif not result.failed and req.initiator == "manual":
+        status["pin"] = None  # an explicit sync moves the application on
+    if not result.failed:
+        status["sync"] = {"status": "Synced", "revision": req.revision,
+                          "commit": revision["commit"], "ref": revision.get("ref") or "",
+                          "committedAt": revision["committedAt"], "syncedAt": finished}
+        status["drift"] = None
+    else:
+        status["sync.status"] = "OutOfSync"
+    return status

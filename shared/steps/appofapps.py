@@ -1,0 +1,97 @@
+"""App of apps: Application manifests in a revision register child applications.
+
+The standard way to manage applications through Git: a parent application's folder holds
+Application manifests (ours or Argo CD's). They are not sent to Kubernetes; the apply step
+registers or updates each child in Firestore (in the parent's project), requests its first
+render, and, with prune, removes children that left Git together with what they own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters import git, kube, store
+from shared.core import argocd
+from shared.core.manifests import ObjectId
+from shared.core.messages import RenderRequest
+from shared.core.model import AppSpec, SpecError
+from shared.sync.engine import ObjectResult, delete_all
+
+
+def is_application(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "Application" and obj.get("apiVersion") in (argocd.ARGO_API,
+                                                                          argocd.OUR_API)
+
+
+def split(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(child Application manifests, everything else)."""
+    return [o for o in objs if is_application(o)], [o for o in objs if not is_application(o)]
+
+
+def _id(name: str) -> ObjectId:
+    return ObjectId("gitops.dev", "Application", "", name)
+
+
+def reconcile(parent: AppSpec, docs: list[dict[str, Any]], *, prune: bool,
+              operation: str) -> tuple[list[ObjectResult], list[RenderRequest]]:
+    results: list[ObjectResult] = []
+    wanted: list[AppSpec] = []
+    changed: list[AppSpec] = []
+    for doc in docs:
+        name = (doc.get("metadata") or {}).get("name", "?")
+        try:
+            child, warnings = argocd.application(doc)
+        except SpecError as exc:
+            results.append(ObjectResult(_id(name), "failed", f"Application {name}: {exc}"))
+            continue
+        if child.project != parent.project:
+            results.append(ObjectResult(_id(name), "failed", (
+                f"Application {name} asks for project {child.project!r}; the children of "
+                f"{parent.name} belong to its project {parent.project!r}")))
+            continue
+        try:
+            existing = store.get_app(name)
+        except store.NotFound:
+            existing = None
+        if existing is not None and existing.parent != parent.name:
+            results.append(ObjectResult(_id(name), "failed", (
+                f"application {name} exists and is not a child of {parent.name}")))
+            continue
+        wanted.append(child)
+        if existing is not None and existing.spec == child:
+            results.append(ObjectResult(_id(name), "unchanged"))
+            continue
+        store.put_app(child, parent=parent.name)
+        changed.append(child)
+        note = "; ".join(warnings)
+        results.append(ObjectResult(_id(name), "configured" if existing else "created", note))
+    renders = _first_renders(changed, parent, operation)
+    names = {c.name for c in wanted}
+    for child in store.children_of(parent.name):
+        if child.name in names:
+            continue
+        if not prune:
+            results.append(ObjectResult(_id(child.name), "skipped", "no longer in Git; prune is off"))
+            continue
+        cluster = kube.cluster(child.spec.destination.cluster)
+        gone = delete_all(cluster, child.spec, store.inventory(child.name, child.status))
+        store.delete_app(child.name)
+        results.append(ObjectResult(_id(child.name), "pruned",
+                                    f"deleted with {sum(r.action == 'pruned' for r in gone)} objects"))
+    return results, renders
+
+
+def _first_renders(children: list[AppSpec], parent: AppSpec, operation: str) -> list[RenderRequest]:
+    """A render of each new or changed child at its target's head (one ref listing per repo)."""
+    heads: dict[str, dict[str, str]] = {}
+    out = []
+    for child in children:
+        if child.repoURL not in heads:
+            heads[child.repoURL] = git.ls_remote(child.repoURL)
+        head = child.head(heads[child.repoURL])
+        if head is None:
+            continue
+        out.append(RenderRequest(app=child.name, commit=head[1], ref=head[0],
+                                 initiator="sweep", operation=f"{operation}:child:{child.name}",
+                                 triggered_by=f"app-of-apps:{parent.name}"))
+    return out

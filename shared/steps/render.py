@@ -1,0 +1,160 @@
+"""The render step: fetch one commit, render the app's path, store the revision.
+
+Returns the apply request to publish (automated apps, or an explicit sync), or
+None when nothing should be applied (render error, or manual sync policy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from typing import Any
+
+from shared.adapters import commit_status, git, store
+from shared.core import failures, gitorder, manifests, secrets
+from shared.core.findings import Finding
+from shared.core.messages import ApplyRequest, RenderRequest
+from shared.core.model import AppSpec
+from shared.gate import checks
+from shared.platform import logs
+from shared.render import cache, sources, tree
+from shared.steps import errorkinds
+
+COMMIT_MESSAGE_CHARS = 16 * 1024  # of a commit's message kept with its revision (Git has it all)
+
+
+def revision_id(commit: str, digest: str) -> str:
+    return f"{commit[:12]}-{digest[:8]}"
+
+
+def render(req: RenderRequest) -> ApplyRequest | None:
+    app = store.get_app(req.app)
+    spec = app.spec
+    commit_status.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
+    t0 = time.perf_counter()  # stage times for the log line (bench/e2e.py reads them)
+    try:
+        repo = git.fetch(spec.repoURL, req.commit, req.ref)
+    except git.Refused as exc:  # too large or malformed: recorded, never retried
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", str(exc))])
+    info = git.commit_info(repo, req.commit)
+    t_fetched = time.perf_counter()
+    kube_version = _kube_version(spec)
+    # one render per (repo, commit, path, source options) however many apps share it
+    result = cache.render(tree.GitTree(repo, req.commit), spec.repo_key, req.commit,
+                                sources.Request.of(spec, kube_version))
+    rendered = result.rendered
+    if rendered.errors:
+        return _failed(req, spec, rendered.errors)
+    try:
+        findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
+    except Exception as exc:  # tenant content must end in a finding, never in a redelivery loop
+        return _failed(req, spec, [sources.unexpected(spec.path, exc)], what="could not be checked")
+    blocked = checks.blocking(findings)
+    if blocked:
+        return _failed(req, spec, [Finding(f.finding.file, f.finding.line, f.finding.column,
+                                           f.finding.field, f"{f.check.id} {f.check.name}: "
+                                           f"{f.finding.message} ({f.object})") for f in blocked],
+                       what="blocked by the security gate")
+    if not rendered.objects and not spec.syncPolicy.allowEmpty:
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
+                                                            "is synced only with allowEmpty)")])
+    t_rendered = time.perf_counter()
+    rev = revision_id(req.commit, rendered.digest)
+    stored, redacted = secrets.redact(rendered.objects)
+    revision = {
+        "commit": req.commit,
+        "ref": req.ref,
+        "author": info.author,
+        "message": info.message[:COMMIT_MESSAGE_CHARS],
+        "committedAt": _when(info.committed_at),
+        "path": spec.path,
+        "source": result.kind,  # and how: the options and kube version it was rendered with
+        "sourceOptions": spec.source,
+        "kubeVersion": kube_version,
+        "renderDigest": result.digest,  # renders/{digest}: the render this app shares
+        "digest": rendered.digest,
+        "objectCount": len(rendered.objects),
+        "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
+        "manifests": manifests.dump(stored),
+        "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
+        "findings": [f.to_doc() for f in findings[:200]],
+        "renderedAt": store.now(),
+    }
+    try:
+        store.put_revision(req.app, rev, revision)
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            raise
+        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "the rendered revision could not be "
+                                           f"stored: {failures.describe(exc)}")])
+    reads = sorted(result.reads)
+    if reads != (app.status.get("render") or {}).get("reads", []):
+        # pushes changing a base, value files or imports outside the path concern it (and
+        # no longer, once a render stops reading them); unchanged, the routing is not read
+        store.set_reads(spec, reads)
+    pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
+    apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
+    status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),
+                                         "reads": reads, "errors": [], "warnings": len(findings),
+                                         "findings": [str(f) for f in findings[:20]]}}
+    synced = app.status.get("sync") or {}
+    if not apply_now and synced.get("revision") != rev:
+        status["sync.status"] = "OutOfSync"
+        if synced.get("commit") and synced["commit"] != req.commit:
+            status["sync.message"] = gitorder.behind(req.ref, req.commit, synced["commit"])
+    if pinned:
+        logs.info("pinned: rendered, not applied", app=req.app, commit=req.commit,
+                  pin=app.status["pin"].get("commit"))
+    store.update_status(req.app, status)
+    logs.info("rendered", app=req.app, commit=req.commit, revision=rev,
+              objects=len(rendered.objects), apply=apply_now, source=result.kind,
+              render_cache=result.cached or "miss",
+              fetch_ms=round((t_fetched - t0) * 1000, 1), render_ms=round((t_rendered - t_fetched) * 1000, 1),
+              store_ms=round((time.perf_counter() - t_rendered) * 1000, 1))
+    if not apply_now:
+        return None
+    return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,
+                        operation=req.operation, triggered_by=req.triggered_by, prune=req.prune,
+                        before=req.before)
+
+
+def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects of a stored revision, with Secret values read back from its commit."""
+    objs = manifests.load(revision["manifests"])
+    if not revision.get("secretsInGit"):
+        return objs
+    commit = revision["commit"]
+    repo = git.fetch(spec.repoURL, commit, revision.get("ref") or None)
+    request = sources.Request.of(spec, revision.get("kubeVersion", ""), path=revision.get("path", spec.path),
+                                 source=revision.get("sourceOptions", spec.source))
+    # rendered as the revision was (same source and options); Secret values never leave memory
+    result = cache.render(tree.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
+    return secrets.restore(objs, result.rendered.objects)
+
+
+def _when(seconds: int) -> dt.datetime | None:
+    """A commit's time as a datetime; None for one no calendar holds (a crafted commit can
+    say year 11476, which must not stop the render)."""
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _kube_version(spec: AppSpec) -> str:
+    return spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
+
+
+def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding],
+            what: str = "failed") -> None:
+    """Record the render errors on the app; the cluster keeps running the last good revision."""
+    message = (f"render of {req.commit[:7]} {what}: {errors[0]}"
+               + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    store.update_status(req.app, {"render": {
+        "commit": req.commit, "revision": None, "at": store.now(),
+        "errors": [e.to_doc() for e in errors[:50]], "message": message}})
+    commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
+    logs.error("render failed", app=req.app, commit=req.commit,
+               errors=[str(e) for e in errors[:20]])
+    return None
