@@ -12,8 +12,11 @@ from bench import report
 
 # in this order (cost last: it prices the counts the fleet group just measured); a group
 # whose module is not there yet is left out
-GROUPS = tuple(g for g in ("render", "apply", "audit", "intake", "e2e", "fleet", "memory", "big", "cost")
-               if (Path(__file__).resolve().parent / f"{g}.py").exists())
+GROUPS = tuple(
+    g
+    for g in ("render", "apply", "audit", "intake", "e2e", "fleet", "memory", "big", "cost")
+    if (Path(__file__).resolve().parent / f"{g}.py").exists()
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(group)
     path = report.write(records)
-    print(f"results: {path}" + (f"; FAILED groups: {', '.join(failed)}" if failed else ""),
-          file=sys.stderr)
+    print(f"results: {path}" + (f"; FAILED groups: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return 1 if failed else 0
 
 

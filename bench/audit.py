@@ -30,8 +30,11 @@ def app_objects(i: int) -> list[dict[str, Any]]:
     objs: list[dict[str, Any]] = []
     for j in range(PER_APP // 3 + 1):
         name = f"svc-{i}-{j:02d}"
-        objs += [workload.deployment(name, {"ports": [{"containerPort": 80}]}),
-                 workload.service(name, {"port": 80}), workload.configmap(name, greeting="hello")]
+        objs += [
+            workload.deployment(name, {"ports": [{"containerPort": 80}]}),
+            workload.service(name, {"port": 80}),
+            workload.configmap(name, greeting="hello"),
+        ]
     return objs[:PER_APP]
 
 
@@ -52,15 +55,28 @@ def run() -> list[report.Record]:
             name = f"audit-{run_id}-{i}"
             ns = name
             subprocess.run(["kubectl", "create", "namespace", ns], check=True, capture_output=True)
-            spec = AppSpec(name=name, repoURL=f"http://127.0.0.1/bench-{run_id}.git", path=".",
-                           destination=Destination(namespace=ns),
-                           syncPolicy=SyncPolicy(automated=True, prune=True))
+            spec = AppSpec(
+                name=name,
+                repoURL=f"http://127.0.0.1/bench-{run_id}.git",
+                path=".",
+                destination=Destination(namespace=ns),
+                syncPolicy=SyncPolicy(automated=True, prune=True),
+            )
             store.put_app(spec, create=True)
             objs = app_objects(i)
-            store.put_revision(name, "r1", {"commit": "0" * 40, "committedAt": store.now(),
-                                            "manifests": manifests.dump(objs), "renderedAt": store.now()})
-            outcome = apply.apply(ApplyRequest(app=name, revision="r1", initiator="manual",
-                                                  operation=f"bench-{run_id}-{i}"))
+            store.put_revision(
+                name,
+                "r1",
+                {
+                    "commit": "0" * 40,
+                    "committedAt": store.now(),
+                    "manifests": manifests.dump(objs),
+                    "renderedAt": store.now(),
+                },
+            )
+            outcome = apply.apply(
+                ApplyRequest(app=name, revision="r1", initiator="manual", operation=f"bench-{run_id}-{i}")
+            )
             assert outcome.action == "synced", outcome
             folder = Path(tempfile.mkdtemp(prefix="bench-audit-"))
             (folder / "all.yaml").write_text(yaml.safe_dump_all(prepare(spec, objs, cluster)))
@@ -71,20 +87,36 @@ def run() -> list[report.Record]:
         def ours() -> tuple[float, int, dict[str, int]]:
             before = cluster.request_counts()
             t0 = time.perf_counter()
-            found = sum(len(audit.audit(AuditRequest(app=n, operation=uuid.uuid4().hex)).drifted)
-                        for n in names)
+            found = sum(
+                len(audit.audit(AuditRequest(app=n, operation=uuid.uuid4().hex)).drifted) for n in names
+            )
             elapsed = time.perf_counter() - t0
             after = cluster.request_counts()
-            return elapsed, found, {k: after[k] - before.get(k, 0) for k in after
-                                    if after[k] != before.get(k, 0)}
+            return (
+                elapsed,
+                found,
+                {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)},
+            )
 
         def kubectl() -> tuple[float, int]:
             t0 = time.perf_counter()
             differing = 0
             for ns, folder in dirs:
-                proc = subprocess.run(["kubectl", "diff", "--server-side", "--force-conflicts",
-                                       "--field-manager=gitops-apply", "-n", ns, "-f", str(folder)],
-                                      capture_output=True, text=True)
+                proc = subprocess.run(
+                    [
+                        "kubectl",
+                        "diff",
+                        "--server-side",
+                        "--force-conflicts",
+                        "--field-manager=gitops-apply",
+                        "-n",
+                        ns,
+                        "-f",
+                        str(folder),
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if proc.returncode > 1:
                     raise RuntimeError(proc.stderr)
                 differing += proc.stdout.count("\ndiff -u ") + proc.stdout.startswith("diff -u ")
@@ -98,8 +130,11 @@ def run() -> list[report.Record]:
             kt, kd = kubectl()
             theirs_t.append(kt)
             kubectl_fps.append(kd)
-            print(f"[bench audit] round {round_no + 1}/{REPEAT}: ours {t:.3f}s ({found} drifted), "
-                  f"kubectl diff {kt:.2f}s ({kd} differing)", flush=True)
+            print(
+                f"[bench audit] round {round_no + 1}/{REPEAT}: ours {t:.3f}s ({found} drifted), "
+                f"kubectl diff {kt:.2f}s ({kd} differing)",
+                flush=True,
+            )
         # worst case: no inventory shortcut, every object confirmed by a dry-run
         for n in names:
             store.update_status(n, {"inventory": []})
@@ -109,18 +144,42 @@ def run() -> list[report.Record]:
     theirs_s = report.summary(theirs_t)
     common = {"apps": APPS, "objects": APPS * PER_APP, "rounds": REPEAT}
     return [
-        report.Record("audit.seconds", ours_s["median"], "s", {
-            **common, "timings_s": ours_s, "requests_ours": requests,
-            "baseline": f"kubectl diff --server-side {theirs_s['median']:.2f} s",
-            "note": "10 audits one after the other in one process (the sweep runs them in parallel)",
-            "without_inventory_shortcut_s": round(full_t, 3),
-            "without_inventory_shortcut_requests": full_requests,
-            "without_inventory_shortcut_drifted": full_found}),
-        report.Record("audit.speedup_vs_kubectl_diff", round(theirs_s["median"] / ours_s["median"], 1), "x", {
-            **common, "ours_s": ours_s, "kubectl_s": theirs_s,
-            "baseline": f"kubectl {theirs_s['median']:.2f} s",
-            "without_inventory_shortcut_speedup": round(theirs_s["median"] / full_t, 1)}),
-        report.Record("audit.false_positives", max([*fps, full_found]), "objects", {
-            **common, "baseline": f"kubectl diff reports {max(kubectl_fps)} objects differing",
-            "per_round": fps, "without_inventory_shortcut": full_found}),
+        report.Record(
+            "audit.seconds",
+            ours_s["median"],
+            "s",
+            {
+                **common,
+                "timings_s": ours_s,
+                "requests_ours": requests,
+                "baseline": f"kubectl diff --server-side {theirs_s['median']:.2f} s",
+                "note": "10 audits one after the other in one process (the sweep runs them in parallel)",
+                "without_inventory_shortcut_s": round(full_t, 3),
+                "without_inventory_shortcut_requests": full_requests,
+                "without_inventory_shortcut_drifted": full_found,
+            },
+        ),
+        report.Record(
+            "audit.speedup_vs_kubectl_diff",
+            round(theirs_s["median"] / ours_s["median"], 1),
+            "x",
+            {
+                **common,
+                "ours_s": ours_s,
+                "kubectl_s": theirs_s,
+                "baseline": f"kubectl {theirs_s['median']:.2f} s",
+                "without_inventory_shortcut_speedup": round(theirs_s["median"] / full_t, 1),
+            },
+        ),
+        report.Record(
+            "audit.false_positives",
+            max([*fps, full_found]),
+            "objects",
+            {
+                **common,
+                "baseline": f"kubectl diff reports {max(kubectl_fps)} objects differing",
+                "per_round": fps,
+                "without_inventory_shortcut": full_found,
+            },
+        ),
     ]

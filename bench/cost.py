@@ -40,18 +40,47 @@ KINDS = ("invocations", "ms", "fs_reads", "fs_writes", "fs_deletes", "published"
 # average not recorded, a quieter moment than the 1,000-app run). Durations measured on a busier
 # machine inflate the compute part of the bill.
 DEFAULT_COUNTS: dict[str, Any] = {
-    "apps": 100, "measured_at": "2026-11-27 (built-in default)",
+    "apps": 100,
+    "measured_at": "2026-11-27 (built-in default)",
     "push_per_app": {
-        "intake": {"invocations": 0.01, "ms": 0.0, "fs_reads": 0.01, "fs_writes": 0.01,
-                   "fs_deletes": 0.0, "published": 1.0, "published_bytes": 1000.0},
-        "render": {"invocations": 1.0, "ms": 90.5, "fs_reads": 1.0, "fs_writes": 2.0,
-                   "fs_deletes": 0.0, "published": 1.0, "published_bytes": 1000.0},
-        "apply": {"invocations": 1.0, "ms": 293.1, "fs_reads": 6.0, "fs_writes": 3.0,
-                  "fs_deletes": 0.0, "published": 1.0, "published_bytes": 1000.0},
+        "intake": {
+            "invocations": 0.01,
+            "ms": 0.0,
+            "fs_reads": 0.01,
+            "fs_writes": 0.01,
+            "fs_deletes": 0.0,
+            "published": 1.0,
+            "published_bytes": 1000.0,
+        },
+        "render": {
+            "invocations": 1.0,
+            "ms": 90.5,
+            "fs_reads": 1.0,
+            "fs_writes": 2.0,
+            "fs_deletes": 0.0,
+            "published": 1.0,
+            "published_bytes": 1000.0,
+        },
+        "apply": {
+            "invocations": 1.0,
+            "ms": 293.1,
+            "fs_reads": 6.0,
+            "fs_writes": 3.0,
+            "fs_deletes": 0.0,
+            "published": 1.0,
+            "published_bytes": 1000.0,
+        },
     },
     "sweep_per_app": {
-        "audit": {"invocations": 1.01, "ms": 78.9, "fs_reads": 3.0, "fs_writes": 1.0,
-                  "fs_deletes": 0.0, "published": 1.0, "published_bytes": 1000.0},
+        "audit": {
+            "invocations": 1.01,
+            "ms": 78.9,
+            "fs_reads": 3.0,
+            "fs_writes": 1.0,
+            "fs_deletes": 0.0,
+            "published": 1.0,
+            "published_bytes": 1000.0,
+        },
     },
 }
 INTAKE_MS = 50.0  # intake's duration is not in its log line; its HTTP answer takes ~40 ms
@@ -86,8 +115,9 @@ def _billed_seconds(per_invocation_ms: float, model: Model, granularity_ms: floa
     return max(1, math.ceil(ms / granularity_ms)) * granularity_ms / 1000
 
 
-def usage(apps: int, counts: dict[str, Any], model: Model, prices: dict[str, Any],
-          idle: bool = False) -> dict[str, float]:
+def usage(
+    apps: int, counts: dict[str, Any], model: Model, prices: dict[str, Any], idle: bool = False
+) -> dict[str, float]:
     """Monthly operations: invocations, vCPU-s, GiB-s, Firestore documents, Pub/Sub bytes."""
     run = prices["cloud_run_functions"]
     vcpu = run["vcpu_by_memory_mib"][str(model.memory_mib)]
@@ -101,13 +131,14 @@ def usage(apps: int, counts: dict[str, Any], model: Model, prices: dict[str, Any
         phases.append(({function: c}, sweeps * apps))
     for function, c in counts["push_per_app"].items():
         if function == "intake":  # one intake invocation per push; a message per app it touches
-            scaled = {k: v * (model.apps_per_push if k.startswith("published") else n)
-                      for k, v in c.items()}
+            scaled = {k: v * (model.apps_per_push if k.startswith("published") else n) for k, v in c.items()}
             phases.append(({function: scaled}, pushes))
         else:
             phases.append(({function: c}, pushes * model.apps_per_push))
-    out = dict.fromkeys(("invocations", "vcpu_seconds", "gib_seconds", "fs_reads", "fs_writes",
-                         "fs_deletes", "pubsub_bytes"), 0.0)
+    out = dict.fromkeys(
+        ("invocations", "vcpu_seconds", "gib_seconds", "fs_reads", "fs_writes", "fs_deletes", "pubsub_bytes"),
+        0.0,
+    )
     for per, times in phases:
         for function, c in per.items():
             invocations = c.get("invocations", 0) * times
@@ -139,14 +170,15 @@ def cost(use: dict[str, float], model: Model, prices: dict[str, Any]) -> dict[st
     def beyond(value: float, allowance: float) -> float:
         return max(0.0, value - (allowance if free else 0.0))
 
-    functions = (beyond(use["vcpu_seconds"], rfree["vcpu_seconds"]) * run["usd_per_vcpu_second"]
-                 + beyond(use["gib_seconds"], rfree["gib_seconds"]) * run["usd_per_gib_second"]
-                 + beyond(use["invocations"], rfree["requests"]) / 1e6 * run["usd_per_million_requests"])
+    functions = (
+        beyond(use["vcpu_seconds"], rfree["vcpu_seconds"]) * run["usd_per_vcpu_second"]
+        + beyond(use["gib_seconds"], rfree["gib_seconds"]) * run["usd_per_gib_second"]
+        + beyond(use["invocations"], rfree["requests"]) / 1e6 * run["usd_per_million_requests"]
+    )
     daily = fs["free_per_day"]
     firestore = beyond(use["storage_gib"], fs["free_gib"]) * fs["usd_per_gib_month"]
     for kind in ("reads", "writes", "deletes"):  # the free quota is daily
-        firestore += (beyond(use[f"fs_{kind}"] / DAYS, daily[kind]) * DAYS / 1e5
-                      * fs[f"usd_per_100k_{kind}"])
+        firestore += beyond(use[f"fs_{kind}"] / DAYS, daily[kind]) * DAYS / 1e5 * fs[f"usd_per_100k_{kind}"]
     pubsub = beyond(use["pubsub_bytes"] / 2**30, ps["free_gib_per_month"]) / 1024 * ps["usd_per_tib"]
     scheduler = beyond(1, sch["free_jobs"]) * sch["usd_per_job_month"]
     parts = {"functions": functions, "firestore": firestore, "pubsub": pubsub, "scheduler": scheduler}
@@ -160,9 +192,17 @@ def table(model: Model | None = None, sizes: tuple[int, ...] = (10, 100, 1000)) 
     for apps in sizes:
         for idle in (False, True):
             use = usage(apps, counts, model, prices, idle=idle)
-            rows.append({"apps": apps, "idle": idle, "usage": use, "usd": cost(use, model, prices),
-                         "usd_without_free_tier": cost(use, Model(**{**model.__dict__, "free_tier": False}),
-                                                       prices)})
+            rows.append(
+                {
+                    "apps": apps,
+                    "idle": idle,
+                    "usage": use,
+                    "usd": cost(use, model, prices),
+                    "usd_without_free_tier": cost(
+                        use, Model(**{**model.__dict__, "free_tier": False}), prices
+                    ),
+                }
+            )
     return rows
 
 
@@ -173,14 +213,30 @@ def run() -> list[report.Record]:
     for row in table(model):
         apps, usd = row["apps"], row["usd"]
         metric = f"cost.usd_month.{apps}apps" + (".idle" if row["idle"] else "")
-        what = ("idle: no pushes, the 5-minute sweep still running" if row["idle"]
-                else f"{model.pushes_per_day:g} pushes/day, sweep every {model.sweep_minutes:g} min")
-        records.append(report.Record(metric, usd["total"], "USD/month", {
-            "apps": apps, "usage_per_month": row["usage"], "usd": usd,
-            "usd_without_free_tier": row["usd_without_free_tier"], "model": model.__dict__,
-            "counts_from": counts["source"], "counts_measured_at": counts.get("measured_at", ""),
-            "counts_apps": counts["apps"], "prices_taken": prices["taken"],
-            "counts_load_average": counts.get("load_average_1_5_15"),
-            "baseline": f"without free tiers ${row['usd_without_free_tier']['total']:g}",
-            "note": what + (" (target < $5 at 100 apps)" if apps == 100 and not row["idle"] else "")}))
+        what = (
+            "idle: no pushes, the 5-minute sweep still running"
+            if row["idle"]
+            else f"{model.pushes_per_day:g} pushes/day, sweep every {model.sweep_minutes:g} min"
+        )
+        records.append(
+            report.Record(
+                metric,
+                usd["total"],
+                "USD/month",
+                {
+                    "apps": apps,
+                    "usage_per_month": row["usage"],
+                    "usd": usd,
+                    "usd_without_free_tier": row["usd_without_free_tier"],
+                    "model": model.__dict__,
+                    "counts_from": counts["source"],
+                    "counts_measured_at": counts.get("measured_at", ""),
+                    "counts_apps": counts["apps"],
+                    "prices_taken": prices["taken"],
+                    "counts_load_average": counts.get("load_average_1_5_15"),
+                    "baseline": f"without free tiers ${row['usd_without_free_tier']['total']:g}",
+                    "note": what + (" (target < $5 at 100 apps)" if apps == 100 and not row["idle"] else ""),
+                },
+            )
+        )
     return records

@@ -49,19 +49,29 @@ def manifests(version: int) -> dict[str, str]:
         services.append(workload.service(name))
     for i in range(10):
         configs.append(workload.configmap(f"conf-{i}", version=str(version if i == 0 else 0)))
-    return {"app/deployments.yaml": yaml.safe_dump_all(deploys),
-            "app/services.yaml": yaml.safe_dump_all(services),
-            "app/config-a.yaml": yaml.safe_dump_all(configs[:5]),
-            "app/config-b.yaml": yaml.safe_dump_all(configs[5:])}
+    return {
+        "app/deployments.yaml": yaml.safe_dump_all(deploys),
+        "app/services.yaml": yaml.safe_dump_all(services),
+        "app/config-a.yaml": yaml.safe_dump_all(configs[:5]),
+        "app/config-b.yaml": yaml.safe_dump_all(configs[5:]),
+    }
 
 
 def post_webhook(url: str, secret: bytes, body: bytes, delivery: str) -> int:
     """Send one signed push webhook; its HTTP status."""
     from shared.core import webhook
 
-    req = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": delivery,
-        "X-Hub-Signature-256": webhook.sign(secret, body)})
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": webhook.sign(secret, body),
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             resp.read()
@@ -77,25 +87,39 @@ def run() -> list[report.Record]:
     k50 = round(statistics.median(kubectl_s), 3)
     stage_medians = {s: round(statistics.median(v), 1) for s, v in stages.items()}
     detail: dict[str, Any] = {
-        "pushes": len(ours), "objects": 20, "p50_s": p50, "p90_s": p90, "p99_s": p99,
-        "min_s": round(min(ours), 3), "max_s": round(max(ours), 3),
+        "pushes": len(ours),
+        "objects": 20,
+        "p50_s": p50,
+        "p90_s": p90,
+        "p99_s": p99,
+        "min_s": round(min(ours), 3),
+        "max_s": round(max(ours), 3),
         "stage_median_ms": stage_medians,
         "stage_p90_ms": {s: round(percentile(v, 90), 1) for s, v in stages.items()},
-        "per_push_counts": counts, "load_average_1_5_15": os.getloadavg(),
+        "per_push_counts": counts,
+        "load_average_1_5_15": os.getloadavg(),
         "baseline": f"git pull + kubectl apply --server-side: median {k50} s",
-        "kubectl_median_s": k50, "kubectl_min_s": round(min(kubectl_s), 3),
+        "kubectl_median_s": k50,
+        "kubectl_min_s": round(min(kubectl_s), 3),
         "kubectl_max_s": round(max(kubectl_s), 3),
         "note": "target p50 <= 1 s; stages (median ms): "
-                + ", ".join(f"{s} {stage_medians[s]:g}" for s in STAGES),
+        + ", ".join(f"{s} {stage_medians[s]:g}" for s in STAGES),
     }
     return [
         report.Record("e2e.latency_p50_s", p50, "s", detail),
         report.Record("e2e.latency_p90_s", p90, "s", detail),
         report.Record("e2e.latency_p99_s", p99, "s", detail),
-        report.Record("e2e.speedup_vs_kubectl", round(k50 / p50, 2) if p50 else 0.0, "x",
-                      {**detail, "note": "median of (git pull + kubectl apply --server-side) / "
-                                         "our median push-to-applied time; ours includes "
-                                         "render, the gate and the history record"}),
+        report.Record(
+            "e2e.speedup_vs_kubectl",
+            round(k50 / p50, 2) if p50 else 0.0,
+            "x",
+            {
+                **detail,
+                "note": "median of (git pull + kubectl apply --server-side) / "
+                "our median push-to-applied time; ours includes "
+                "render, the gate and the history record",
+            },
+        ),
     ]
 
 
@@ -111,14 +135,22 @@ def _measure(st: Any) -> tuple[list[float], list[float], dict[str, list[float]],
     ns, twin = f"e2e-{uid}", f"e2e-{uid}-kubectl"
     cluster = kube.cluster("in-cluster")
     for name in (ns, twin):
-        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-                      field_manager="bench")
+        cluster.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, field_manager="bench"
+        )
     repo = WorkRepo(st.env["GITOPS_GIT_ROOT"], st.env["GITOPS_GIT_URL"], f"bench/e2e-{uid}")
     app = f"e2e-{uid}"
     first = repo.commit_and_push("version 0", manifests(0))
-    store.put_app(AppSpec(name=app, repoURL=repo.url, path="app", targetRevision="main",
-                          destination=Destination(namespace=ns),
-                          syncPolicy=SyncPolicy(automated=True, prune=True)))
+    store.put_app(
+        AppSpec(
+            name=app,
+            repoURL=repo.url,
+            path="app",
+            targetRevision="main",
+            destination=Destination(namespace=ns),
+            syncPolicy=SyncPolicy(automated=True, prune=True),
+        )
+    )
     clone = tempfile.mkdtemp(prefix="bench-e2e-clone-")
     porcelain.clone(repo.url, clone, errstream=open(os.devnull, "wb"))  # noqa: SIM115
     secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
@@ -145,12 +177,27 @@ def _measure(st: Any) -> tuple[list[float], list[float], dict[str, list[float]],
         t0 = time.perf_counter()
         with open(os.devnull, "wb") as quiet:
             porcelain.pull(clone, repo.url, outstream=quiet, errstream=quiet)
-        subprocess.run(["kubectl", "apply", "--server-side", "--field-manager=bench-kubectl",
-                        "-n", twin, "-f", os.path.join(clone, "app")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "kubectl",
+                "apply",
+                "--server-side",
+                "--field-manager=bench-kubectl",
+                "-n",
+                twin,
+                "-f",
+                os.path.join(clone, "app"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - t0
 
-    print(f"[bench e2e] {PUSHES} pushes of a 20-object application, alternating with "
-          "git pull + kubectl apply --server-side", flush=True)
+    print(
+        f"[bench e2e] {PUSHES} pushes of a 20-object application, alternating with "
+        "git pull + kubectl apply --server-side",
+        flush=True,
+    )
     push_and_wait("0" * 40, first, 0)  # the first sync (creates everything): warm-up
     kubectl_side()
     logs = funclogs.Logs(st.dir)
@@ -166,15 +213,17 @@ def _measure(st: Any) -> tuple[list[float], list[float], dict[str, list[float]],
         kubectl_s.append(kubectl_side())
     ours, stages = _stages(logs, sent)
     invocations = logs.invocations()
-    counts = {f: {k: round(v / len(sent), 2) for k, v in c.items()}
-              for f, c in invocations["per_function"].items()}
+    counts = {
+        f: {k: round(v / len(sent), 2) for k, v in c.items()} for f, c in invocations["per_function"].items()
+    }
     for name in (ns, twin):
         cluster.delete("v1", "Namespace", "", name)
     return ours, kubectl_s, stages, counts
 
 
-def _stages(logs: funclogs.Logs, sent: dict[str, tuple[float, float]]
-            ) -> tuple[list[float], dict[str, list[float]]]:
+def _stages(
+    logs: funclogs.Logs, sent: dict[str, tuple[float, float]]
+) -> tuple[list[float], dict[str, list[float]]]:
     """Per push: total seconds and each stage's milliseconds, from the functions' logs."""
     render: dict[str, dict[str, Any]] = {}
     apply: dict[str, dict[str, Any]] = {}

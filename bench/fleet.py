@@ -41,11 +41,17 @@ def apps() -> int:
 
 def app_files(i: int, version: int) -> str:
     name = f"app-{i:04d}"
-    container = {"env": [{"name": "VERSION", "value": str(version)}], "resources": workload.LIMITS,
-                 "ports": workload.PORTS}
-    objs = [workload.service_account(name),
-            workload.deployment(name, container, serviceAccountName=name),
-            workload.service(name), workload.ingress(name)]
+    container = {
+        "env": [{"name": "VERSION", "value": str(version)}],
+        "resources": workload.LIMITS,
+        "ports": workload.PORTS,
+    }
+    objs = [
+        workload.service_account(name),
+        workload.deployment(name, container, serviceAccountName=name),
+        workload.service(name),
+        workload.ingress(name),
+    ]
     return yaml.safe_dump_all(objs)
 
 
@@ -62,45 +68,76 @@ def run() -> list[report.Record]:
         if workers is None:
             os.environ.pop("GITOPS_FUNCTION_WORKERS", None)
     detail = {**result, "apps": n, "objects": 4 * n}
-    note_emulator = ("the Pub/Sub emulator delivers each push subscription through exactly two "
-                     "push loops, so two messages at a time (max concurrent invocations seen: "
-                     f"{result['max_concurrency']}); Cloud Run would fan out to many instances")
+    note_emulator = (
+        "the Pub/Sub emulator delivers each push subscription through exactly two "
+        "push loops, so two messages at a time (max concurrent invocations seen: "
+        f"{result['max_concurrency']}); Cloud Run would fan out to many instances"
+    )
     records = [
-        report.Record("fleet.sync_all_seconds", result["change_seconds"], "s",
-                      {**detail, "note": f"{n} apps, one push changing all; target <= 120 s; "
-                                         + note_emulator}),
-        report.Record("fleet.first_sync_seconds", result["first_seconds"], "s",
-                      {**detail, "note": f"{n} apps created from one push"}),
-        report.Record("fleet.sweep_seconds", result["sweep_seconds"], "s",
-                      {**detail, "note": f"full drift sweep of {n} apps (one audit invocation each)"}),
+        report.Record(
+            "fleet.sync_all_seconds",
+            result["change_seconds"],
+            "s",
+            {**detail, "note": f"{n} apps, one push changing all; target <= 120 s; " + note_emulator},
+        ),
+        report.Record(
+            "fleet.first_sync_seconds",
+            result["first_seconds"],
+            "s",
+            {**detail, "note": f"{n} apps created from one push"},
+        ),
+        report.Record(
+            "fleet.sweep_seconds",
+            result["sweep_seconds"],
+            "s",
+            {**detail, "note": f"full drift sweep of {n} apps (one audit invocation each)"},
+        ),
     ]
-    for phase, what in (("change", "intake + render + apply for the push"),
-                        ("sweep", "the sweep and one audit per application")):
+    for phase, what in (
+        ("change", "intake + render + apply for the push"),
+        ("sweep", "the sweep and one audit per application"),
+    ):
         total = result[phase]["total"]
         records += [
-            report.Record(f"fleet.{phase}.invocations", total["invocations"], "invocations",
-                          {**detail, "note": what}),
+            report.Record(
+                f"fleet.{phase}.invocations", total["invocations"], "invocations", {**detail, "note": what}
+            ),
             report.Record(f"fleet.{phase}.firestore_reads", total["fs_reads"], "documents", detail),
-            report.Record(f"fleet.{phase}.firestore_writes", total["fs_writes"] + total["fs_deletes"],
-                          "documents", detail),
+            report.Record(
+                f"fleet.{phase}.firestore_writes",
+                total["fs_writes"] + total["fs_deletes"],
+                "documents",
+                detail,
+            ),
             report.Record(f"fleet.{phase}.pubsub_messages", total["published"], "messages", detail),
         ]
-    records.append(report.Record("fleet.sweep.kube_requests", result["sweep_kube_requests"], "requests", {
-        **detail, "note": "Kubernetes API requests of the whole sweep (lists, dry-runs)"}))
+    records.append(
+        report.Record(
+            "fleet.sweep.kube_requests",
+            result["sweep_kube_requests"],
+            "requests",
+            {**detail, "note": "Kubernetes API requests of the whole sweep (lists, dry-runs)"},
+        )
+    )
     save_counts(n, result)
     return records
 
 
 def save_counts(n: int, result: dict[str, Any]) -> None:
     """The measured operations per application, for bench/cost.py."""
+
     def per_app(phase: dict[str, Any]) -> dict[str, Any]:
         return {f: {k: round(v / n, 3) for k, v in c.items()} for f, c in phase["per_function"].items()}
 
     COUNTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(COUNTS_FILE.read_text()) if COUNTS_FILE.exists() else {}
-    old["fleet"] = {"apps": n, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "load_average_1_5_15": result.get("load_average_1_5_15"),  # durations depend on it
-                    "push_per_app": per_app(result["change"]), "sweep_per_app": per_app(result["sweep"])}
+    old["fleet"] = {
+        "apps": n,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_1_5_15": result.get("load_average_1_5_15"),  # durations depend on it
+        "push_per_app": per_app(result["change"]),
+        "sweep_per_app": per_app(result["sweep"]),
+    }
     COUNTS_FILE.write_text(json.dumps(old, indent=2) + "\n")
 
 
@@ -154,8 +191,11 @@ class _Handled:
                     line = json.loads(raw)
                 except ValueError:
                     continue
-                if (line.get("message") == "handled" and line.get("kind") == self.kind
-                        and str(line.get("operation", "")).startswith(self.prefix)):
+                if (
+                    line.get("message") == "handled"
+                    and line.get("kind") == self.kind
+                    and str(line.get("operation", "")).startswith(self.prefix)
+                ):
                     self.count += 1
                     self.end = max(self.end, line["started"] + line["ms"] / 1000)
         return self.count, self.end
@@ -223,9 +263,16 @@ def _measure(st: Any, n: int) -> dict[str, Any]:
     first = _write_all(repo, n, 0)
     t0 = time.perf_counter()
     for i in range(n):
-        store.put_app(AppSpec(name=f"fleet-{uid}-{i:04d}", repoURL=repo.url, path=f"apps/a{i:04d}",
-                              targetRevision="main", destination=Destination(namespace=ns),
-                              syncPolicy=SyncPolicy(automated=True, prune=True, selfHeal=True)))
+        store.put_app(
+            AppSpec(
+                name=f"fleet-{uid}-{i:04d}",
+                repoURL=repo.url,
+                path=f"apps/a{i:04d}",
+                targetRevision="main",
+                destination=Destination(namespace=ns),
+                syncPolicy=SyncPolicy(automated=True, prune=True, selfHeal=True),
+            )
+        )
     register_s = time.perf_counter() - t0
     print(f"[bench fleet] registered {n} applications in {register_s:.1f}s", flush=True)
 
@@ -244,8 +291,11 @@ def _measure(st: Any, n: int) -> dict[str, Any]:
     change_end = max(changed["applied_end"], healthy_at)
     change_s = change_end - changed["sent"]
     change_logs: funclogs.Logs = changed["logs"]
-    print(f"[bench fleet] changing push, {n} apps synced and Healthy: {change_s:.1f}s "
-          f"(applies done after {changed['applied_end'] - changed['sent']:.1f}s)", flush=True)
+    print(
+        f"[bench fleet] changing push, {n} apps synced and Healthy: {change_s:.1f}s "
+        f"(applies done after {changed['applied_end'] - changed['sent']:.1f}s)",
+        flush=True,
+    )
     change_counts = change_logs.invocations()
     change_concurrency = {f: concurrency(change_logs, f) for f in ("render", "apply")}
 
@@ -274,14 +324,15 @@ def _measure(st: Any, n: int) -> dict[str, Any]:
         "change_seconds": round(change_s, 1),
         "change_applied_seconds": round(changed["applied_end"] - changed["sent"], 1),
         "sweep_seconds": round(sweep_s, 1),
-        "change": change_counts, "sweep": sweep_counts,
+        "change": change_counts,
+        "sweep": sweep_counts,
         "change_concurrency": change_concurrency,
         "sweep_concurrency": {"audit": concurrency(sweep_logs, "audit")},
         "max_concurrency": max(c["max"] for c in change_concurrency.values()),
         "sweep_kube_requests": sweep_counts["total"]["kube_requests"],
-        "apps_synced_to_pushed_commit": synced_apps, "apps_healthy_after_sweep": healthy_apps,
+        "apps_synced_to_pushed_commit": synced_apps,
+        "apps_healthy_after_sweep": healthy_apps,
         "load_average_1_5_15": os.getloadavg(),  # the machine is shared: how busy it was
         "workers": os.environ.get("GITOPS_FUNCTION_WORKERS", ""),
         "threads": os.environ.get("GITOPS_FUNCTION_THREADS", "8"),
     }
-

@@ -32,8 +32,9 @@ class Logs:
         self.offsets: dict[str, int] = {}
 
     def mark(self) -> None:
-        self.offsets = {f: (os.path.getsize(path(self.dir, f)) if path(self.dir, f).exists() else 0)
-                        for f in FUNCTIONS}
+        self.offsets = {
+            f: (os.path.getsize(path(self.dir, f)) if path(self.dir, f).exists() else 0) for f in FUNCTIONS
+        }
 
     def lines(self, function: str) -> Iterator[dict[str, Any]]:
         with open(path(self.dir, function), "rb") as f:

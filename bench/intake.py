@@ -47,18 +47,42 @@ def run() -> list[report.Record]:
         full = _load(st, RATE, SECONDS)
         sustained = _load(st, SUSTAINED_RATE, SUSTAINED_SECONDS)
     records = [
-        report.Record("intake.p99_ms", full["p99_ms"], "ms", {**full, "note": (
-            "target < 100 ms; one instance of the function (2 worker processes) on 2 cores shared "
-            "with the emulators and the load generator; above its capacity, requests queue")}),
+        report.Record(
+            "intake.p99_ms",
+            full["p99_ms"],
+            "ms",
+            {
+                **full,
+                "note": (
+                    "target < 100 ms; one instance of the function (2 worker processes) on 2 cores shared "
+                    "with the emulators and the load generator; above its capacity, requests queue"
+                ),
+            },
+        ),
         report.Record("intake.throughput_per_s", full["achieved_rate_per_s"], "requests/s", full),
         report.Record("intake.p50_ms", full["p50_ms"], "ms", full),
-        report.Record("intake.lost", sum(p["lost"] for p in (warmup, full, sustained)),
-                      "render requests", full),
-        report.Record("intake.duplicated", sum(p["duplicated"] for p in (warmup, full, sustained)),
-                      "render requests", full),
+        report.Record(
+            "intake.lost", sum(p["lost"] for p in (warmup, full, sustained)), "render requests", full
+        ),
+        report.Record(
+            "intake.duplicated",
+            sum(p["duplicated"] for p in (warmup, full, sustained)),
+            "render requests",
+            full,
+        ),
         report.Record(f"intake.p99_ms_at_{SUSTAINED_RATE}_per_s", sustained["p99_ms"], "ms", sustained),
-        report.Record("intake.warmup_p99_ms", warmup["p99_ms"], "ms", {**warmup, "note": (
-            f"the first {WARMUP_SECONDS} s at {SUSTAINED_RATE}/s on the stack, before the phases above")}),
+        report.Record(
+            "intake.warmup_p99_ms",
+            warmup["p99_ms"],
+            "ms",
+            {
+                **warmup,
+                "note": (
+                    f"the first {WARMUP_SECONDS} s at {SUSTAINED_RATE}/s on the stack,"
+                    " before the phases above"
+                ),
+            },
+        ),
     ]
     return records
 
@@ -78,8 +102,15 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:6]
     repo_url = f"{st.env['GITOPS_GIT_URL']}/bench/monorepo-{run_id}.git"
     for i in range(APPS):
-        store.put_app(AppSpec(name=f"load-{run_id}-{i:02d}", repoURL=repo_url, path=f"apps/a{i:02d}",
-                              targetRevision="main", destination=Destination(namespace="default")))
+        store.put_app(
+            AppSpec(
+                name=f"load-{run_id}-{i:02d}",
+                repoURL=repo_url,
+                path=f"apps/a{i:02d}",
+                targetRevision="main",
+                destination=Destination(namespace="default"),
+            )
+        )
     subscriber = pubsub_v1.SubscriberClient()
     render_sub = f"projects/{project}/subscriptions/{topology.RENDER}-push"
     counter_sub = f"projects/{project}/subscriptions/bench-intake-{run_id}"
@@ -89,18 +120,36 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     for n in range(total):
         app = n % APPS
         sha = hashlib.sha1(f"{run_id}-{n}".encode()).hexdigest()
-        bodies.append(webhook.push_payload(
-            repo_url, "refs/heads/main", "1" * 40, sha, f"push {n}",
-            changed={"added": [], "modified": [f"apps/a{app:02d}/deploy.yaml"], "removed": []}))
+        bodies.append(
+            webhook.push_payload(
+                repo_url,
+                "refs/heads/main",
+                "1" * 40,
+                sha,
+                f"push {n}",
+                changed={"added": [], "modified": [f"apps/a{app:02d}/deploy.yaml"], "removed": []},
+            )
+        )
     host = urllib.parse.urlparse(st.env["GITOPS_INTAKE_URL"])
     deliveries = [str(uuid.uuid4()) for _ in range(total)]
     # every request signed and encoded before the clock starts: the generator's own CPU
     # (on the same 2 cores as the function and the emulators) stays a small share
-    wire = [_request(host.hostname or "127.0.0.1", body, {
-        "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": deliveries[n],
-        "X-Hub-Signature-256": webhook.sign(secret, body)}) for n, body in enumerate(bodies)]
+    wire = [
+        _request(
+            host.hostname or "127.0.0.1",
+            body,
+            {
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "push",
+                "X-GitHub-Delivery": deliveries[n],
+                "X-Hub-Signature-256": webhook.sign(secret, body),
+            },
+        )
+        for n, body in enumerate(bodies)
+    ]
     latencies, lags, statuses, elapsed = asyncio.run(
-        _open_loop(host.hostname or "127.0.0.1", host.port or 80, wire, rate))
+        _open_loop(host.hostname or "127.0.0.1", host.port or 80, wire, rate)
+    )
     accepted = sum(1 for s in statuses if s == 200)
     print(f"[bench intake] sent {total} in {elapsed:.1f}s, {accepted} accepted; counting", flush=True)
     received: list[str] = []
@@ -109,8 +158,9 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
         resp = subscriber.pull(request={"subscription": counter_sub, "max_messages": 1000}, timeout=10)
         if resp.received_messages:
             quiet_since = time.monotonic()
-            subscriber.acknowledge(request={"subscription": counter_sub,
-                                            "ack_ids": [m.ack_id for m in resp.received_messages]})
+            subscriber.acknowledge(
+                request={"subscription": counter_sub, "ack_ids": [m.ack_id for m in resp.received_messages]}
+            )
             received += [json.loads(m.message.data)["operation"] for m in resp.received_messages]
     # put the render function's subscription back (fresh, without the load's backlog)
     subscriber.delete_subscription(subscription=counter_sub)
@@ -124,16 +174,25 @@ def _load(st: Any, rate: int, seconds: int) -> dict[str, Any]:
     lost = len(expected - unique)
     duplicated = len(received) - len(unique)
     ms = [v * 1000 for v in latencies]
-    detail = {"requests": total, "rate_per_s": rate, "seconds": seconds, "apps": APPS,
-              "accepted": accepted, "non_200": total - accepted,
-              "achieved_rate_per_s": round(total / elapsed, 1),
-              "p50_ms": round(percentile(ms, 50), 1), "p90_ms": round(percentile(ms, 90), 1),
-              "p99_ms": round(percentile(ms, 99), 1), "max_ms": round(max(ms), 1),
-              "mean_ms": round(statistics.mean(ms), 1),
-              "send_lag_p99_ms": round(percentile([x * 1000 for x in lags], 99), 1),
-              "render_requests_received": len(received),
-              "statuses": {str(c): statuses.count(c) for c in sorted(set(statuses))},
-              "lost": lost, "duplicated": duplicated}
+    detail = {
+        "requests": total,
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "apps": APPS,
+        "accepted": accepted,
+        "non_200": total - accepted,
+        "achieved_rate_per_s": round(total / elapsed, 1),
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p90_ms": round(percentile(ms, 90), 1),
+        "p99_ms": round(percentile(ms, 99), 1),
+        "max_ms": round(max(ms), 1),
+        "mean_ms": round(statistics.mean(ms), 1),
+        "send_lag_p99_ms": round(percentile([x * 1000 for x in lags], 99), 1),
+        "render_requests_received": len(received),
+        "statuses": {str(c): statuses.count(c) for c in sorted(set(statuses))},
+        "lost": lost,
+        "duplicated": duplicated,
+    }
     return detail
 
 
@@ -142,8 +201,9 @@ def _request(host: str, body: bytes, headers: dict[str, str]) -> bytes:
     return (f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{head}\r\n").encode() + body
 
 
-async def _open_loop(host: str, port: int, wire: list[bytes],
-                     rate: int) -> tuple[list[float], list[float], list[int], float]:
+async def _open_loop(
+    host: str, port: int, wire: list[bytes], rate: int
+) -> tuple[list[float], list[float], list[int], float]:
     """Send wire[n] at start + n/rate on kept-alive connections, whatever the answers' latency."""
     total = len(wire)
     latencies, lags, statuses = [0.0] * total, [0.0] * total, [0] * total

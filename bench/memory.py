@@ -34,12 +34,16 @@ def manifests(version: int) -> dict[str, str]:
     for i in range(OBJECTS // 4 + 1):
         name = f"m-{i:04d}"
         changed = version and i < OBJECTS // 40
-        objs += [workload.deployment(name, {"resources": workload.LIMITS}), workload.service(name),
-                 workload.configmap(name, version=str(version if changed else 0)),
-                 workload.service_account(name)]
+        objs += [
+            workload.deployment(name, {"resources": workload.LIMITS}),
+            workload.service(name),
+            workload.configmap(name, version=str(version if changed else 0)),
+            workload.service_account(name),
+        ]
     objs = objs[:OBJECTS]
-    return {f"app/part-{k // 50:03d}.yaml": yaml.safe_dump_all(objs[k:k + 50])
-            for k in range(0, len(objs), 50)}
+    return {
+        f"app/part-{k // 50:03d}.yaml": yaml.safe_dump_all(objs[k : k + 50]) for k in range(0, len(objs), 50)
+    }
 
 
 def _children(pid: int) -> list[int]:
@@ -69,9 +73,12 @@ def peaks(st: Any) -> dict[str, dict[str, Any]]:
         master = st.proc(name).pid
         pids = [master, *_children(master)]
         hwm = {pid: round(_kib(pid, "VmHWM") / 1024, 1) for pid in pids}
-        out[name] = {"processes": len(pids), "max_mib": max(hwm.values()),
-                     "sum_mib": round(sum(hwm.values()), 1),
-                     "rss_now_mib": round(sum(_kib(p, "VmRSS") for p in pids) / 1024, 1)}
+        out[name] = {
+            "processes": len(pids),
+            "max_mib": max(hwm.values()),
+            "sum_mib": round(sum(hwm.values()), 1),
+            "rss_now_mib": round(sum(_kib(p, "VmRSS") for p in pids) / 1024, 1),
+        }
     return out
 
 
@@ -81,11 +88,18 @@ def run() -> list[report.Record]:
         loaded, timings = _load(st)
     records = []
     for name in FUNCTIONS:
-        detail = {"objects": OBJECTS, "idle": idle[name], "loaded": loaded[name], "timings_s": timings,
-                  "load_average_1_5_15": os.getloadavg(),
-                  "baseline": f"idle {idle[name]['max_mib']:g} MiB",
-                  "note": (f"target <= 256 MiB; largest of {loaded[name]['processes']} processes "
-                           f"(all together {loaded[name]['sum_mib']:g} MiB); fresh stack")}
+        detail = {
+            "objects": OBJECTS,
+            "idle": idle[name],
+            "loaded": loaded[name],
+            "timings_s": timings,
+            "load_average_1_5_15": os.getloadavg(),
+            "baseline": f"idle {idle[name]['max_mib']:g} MiB",
+            "note": (
+                f"target <= 256 MiB; largest of {loaded[name]['processes']} processes "
+                f"(all together {loaded[name]['sum_mib']:g} MiB); fresh stack"
+            ),
+        }
         records.append(report.Record(f"memory.peak_mib.{name}", loaded[name]["max_mib"], "MiB", detail))
     return records
 
@@ -101,12 +115,20 @@ def _load(st: Any) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     ns, app = f"mem-{uid}", f"mem-{uid}"
     from shared.adapters import kube
 
-    kube.cluster("in-cluster").apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-                                     field_manager="bench")
+    kube.cluster("in-cluster").apply(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, field_manager="bench"
+    )
     repo = WorkRepo(st.env["GITOPS_GIT_ROOT"], st.env["GITOPS_GIT_URL"], f"bench/memory-{uid}")
-    store.put_app(AppSpec(name=app, repoURL=repo.url, path="app", targetRevision="main",
-                          destination=Destination(namespace=ns),
-                          syncPolicy=SyncPolicy(automated=True, prune=True)))
+    store.put_app(
+        AppSpec(
+            name=app,
+            repoURL=repo.url,
+            path="app",
+            targetRevision="main",
+            destination=Destination(namespace=ns),
+            syncPolicy=SyncPolicy(automated=True, prune=True),
+        )
+    )
     secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
     print(f"[bench memory] a {OBJECTS}-object application: push, change 10%, audit", flush=True)
     timings: dict[str, float] = {}
@@ -114,13 +136,18 @@ def _load(st: Any) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
     for version in (0, 1):
         after = repo.commit_and_push(f"version {version}", manifests(version))
         t0 = time.monotonic()
-        status = post_webhook(st.env["GITOPS_INTAKE_URL"], secret,
-                              webhook.push_payload(repo.url, "refs/heads/main", before, after),
-                              str(uuid.uuid4()))
+        status = post_webhook(
+            st.env["GITOPS_INTAKE_URL"],
+            secret,
+            webhook.push_payload(repo.url, "refs/heads/main", before, after),
+            str(uuid.uuid4()),
+        )
         if status != 200:
             raise RuntimeError(f"intake answered {status}")
-        _wait(lambda v=version: int(store.get_app(app).status.get("historyCount", 0)) >= v + 1,
-              f"sync {version + 1}")
+        _wait(
+            lambda v=version: int(store.get_app(app).status.get("historyCount", 0)) >= v + 1,
+            f"sync {version + 1}",
+        )
         timings[f"push_{version}"] = round(time.monotonic() - t0, 1)
         before = after
     t0 = time.monotonic()

@@ -31,16 +31,25 @@ def machine() -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
     except OSError:
         pass
-    kubectl = subprocess.run(["kubectl", "version", "--client", "-o", "json"], capture_output=True,
-                             text=True).stdout
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "kubectl": (json.loads(kubectl or "{}").get("clientVersion") or {}).get("gitVersion", ""),
-            "kube_apiserver": "1.20.2 (Debian source build)"}
+    kubectl = subprocess.run(
+        ["kubectl", "version", "--client", "-o", "json"], capture_output=True, text=True
+    ).stdout
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kubectl": (json.loads(kubectl or "{}").get("clientVersion") or {}).get("gitVersion", ""),
+        "kube_apiserver": "1.20.2 (Debian source build)",
+    }
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"min": round(min(values), 4), "median": round(statistics.median(values), 4),
-            "max": round(max(values), 4), "n": len(values)}
+    return {
+        "min": round(min(values), 4),
+        "median": round(statistics.median(values), 4),
+        "max": round(max(values), 4),
+        "n": len(values),
+    }
 
 
 def write(records: list[Record]) -> Path:

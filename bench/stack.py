@@ -53,8 +53,10 @@ class WriteCounter:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                if (event.get("userAgent", "").startswith(user_agent_prefix)
-                        and (event.get("objectRef") or {}).get("namespace") == namespace
-                        and "dryRun" not in event.get("requestURI", "")):
+                if (
+                    event.get("userAgent", "").startswith(user_agent_prefix)
+                    and (event.get("objectRef") or {}).get("namespace") == namespace
+                    and "dryRun" not in event.get("requestURI", "")
+                ):
                     count += 1
         return count

@@ -1,6 +1,6 @@
 """Write infra/topology.auto.tfvars.json from shared/core/topology.py (the one definition).
 
-    python -m infra.generate
+python -m infra.generate
 """
 
 from __future__ import annotations

@@ -65,9 +65,17 @@ def show(text: str) -> None:
 def send_webhook(intake_url: str, secret: bytes, body: bytes) -> dict[str, Any]:
     from shared.core import webhook
 
-    req = urllib.request.Request(intake_url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": webhook.sign(secret, body)})
+    req = urllib.request.Request(
+        intake_url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": webhook.sign(secret, body),
+        },
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -77,8 +85,7 @@ def kubectl(*args: str) -> str:
 
 
 def deployment() -> dict[str, Any]:
-    return json.loads(kubectl("get", "deployment", "sample-app-deployment", "-n", "default",
-                              "-o", "json"))
+    return json.loads(kubectl("get", "deployment", "sample-app-deployment", "-n", "default", "-o", "json"))
 
 
 def wait_history(count: int, timeout: float = 60) -> dict[str, Any]:
@@ -109,13 +116,13 @@ def run() -> None:
     with open(st.env["GITOPS_WEBHOOK_SECRET_FILE"]) as f:
         secret = f.read().strip().encode()
     intake = st.env["GITOPS_INTAKE_URL"]
-    repo = WorkRepo(st.env["GITOPS_GIT_ROOT"], st.env["GITOPS_GIT_URL"],
-                    f"sample-app-{uuid.uuid4().hex[:6]}")
+    repo = WorkRepo(st.env["GITOPS_GIT_ROOT"], st.env["GITOPS_GIT_URL"], f"sample-app-{uuid.uuid4().hex[:6]}")
 
     def push(message: str, image: str, before: str) -> str:
         sha = repo.commit_and_push(message, {"app/deployment.yaml": DEPLOYMENT.format(image=image)})
-        answer = send_webhook(intake, secret, webhook.push_payload(repo.url, "refs/heads/main",
-                                                                  before, sha, message))
+        answer = send_webhook(
+            intake, secret, webhook.push_payload(repo.url, "refs/heads/main", before, sha, message)
+        )
         show(f"pushed {sha[:7]} ({message}); webhook answered {answer}")
         return sha
 
@@ -127,9 +134,24 @@ def run() -> None:
 
     with contextlib.suppress(store.NotFound):
         store.delete_app(APP)
-    gitops("app", "create", APP, "--repo", repo.url, "--path", "app", "--revision", "main",
-           "--dest-namespace", "default", "--sync-policy", "automated", "--auto-prune",
-           "--self-heal", "--upsert")
+    gitops(
+        "app",
+        "create",
+        APP,
+        "--repo",
+        repo.url,
+        "--path",
+        "app",
+        "--revision",
+        "main",
+        "--dest-namespace",
+        "default",
+        "--sync-policy",
+        "automated",
+        "--auto-prune",
+        "--self-heal",
+        "--upsert",
+    )
 
     step(3, "push -> signed webhook -> render -> apply")
     first = push("deploy sample app", IMAGE_1, webhook.ZERO_SHA)
@@ -151,26 +173,32 @@ def run() -> None:
     kubectl("scale", "deployment", "sample-app-deployment", "-n", "default", "--replicas=5")
     kubectl("set", "image", "deployment/sample-app-deployment", "-n", "default", "nginx=nginx:1.27")
     live = deployment()
-    show(f"cluster: replicas {live['spec']['replicas']}, "
-         f"image {live['spec']['template']['spec']['containers'][0]['image']}")
+    show(
+        f"cluster: replicas {live['spec']['replicas']}, "
+        f"image {live['spec']['template']['spec']['containers'][0]['image']}"
+    )
 
     step(7, "the drift sweep (what Cloud Scheduler publishes) finds it and self-heals")
     gitops("sweep", APP, "--wait")
     for record in store.drift_records(APP):
         for obj in record["objects"]:
             if obj.get("writtenBy"):
-                show(f"who: {obj['object']} was written by {obj['writtenBy']} "
-                     "(the API server's audit log)")
+                show(f"who: {obj['object']} was written by {obj['writtenBy']} (the API server's audit log)")
             for f in obj["fields"]:
-                who = f"{f['manager']} ({f['operation']}) at {f['time']}" if f["manager"] else f.get(
-                    "note", "unknown")
+                who = (
+                    f"{f['manager']} ({f['operation']}) at {f['time']}"
+                    if f["manager"]
+                    else f.get("note", "unknown")
+                )
                 show(f"drift: {obj['object']} {f['path']}: {f['desired']!r} -> {f['live']!r}, by {who}")
         show(f"action: {record['action']}")
     entry = wait_history(4)
     show(f"history 4: {entry['summary']}")
     live = deployment()
-    show(f"cluster: replicas {live['spec']['replicas']}, "
-         f"image {live['spec']['template']['spec']['containers'][0]['image']}")
+    show(
+        f"cluster: replicas {live['spec']['replicas']}, "
+        f"image {live['spec']['template']['spec']['containers'][0]['image']}"
+    )
 
     step(8, "history")
     gitops("app", "history", APP)

@@ -14,9 +14,17 @@ def serve(record_file: str, port: int) -> None:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with open(record_file, "a") as f:
-                f.write(json.dumps({"method": "POST", "path": self.path,
-                                    "authorization": self.headers.get("Authorization", ""),
-                                    "body": json.loads(body or b"{}")}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "method": "POST",
+                            "path": self.path,
+                            "authorization": self.headers.get("Authorization", ""),
+                            "body": json.loads(body or b"{}"),
+                        }
+                    )
+                    + "\n"
+                )
             self.send_response(201)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -15,15 +15,22 @@ AUTHOR = b"Dana Developer <dana@example.com>"
 class WorkRepo:
     """A repository on the git server plus a local working copy that pushes to it."""
 
-    def __init__(self, server_root: str, base_url: str, name: str, branch: str = "main",
-                 auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        server_root: str,
+        base_url: str,
+        name: str,
+        branch: str = "main",
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.name, self.branch, self.auth = name, branch, auth
         self.url = f"{base_url}/{name}.git"
         bare = Path(server_root) / f"{name}.git"
         if not bare.exists():
             bare.parent.mkdir(parents=True, exist_ok=True)
             Repo.init_bare(str(bare), mkdir=True).refs.set_symbolic_ref(
-                b"HEAD", f"refs/heads/{branch}".encode())
+                b"HEAD", f"refs/heads/{branch}".encode()
+            )
         self.path = tempfile.mkdtemp(prefix=f"work-{name.replace('/', '-')}-")
         self.repo = Repo.init(self.path)
         self.repo.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{branch}".encode())
@@ -43,14 +50,21 @@ class WorkRepo:
         if added:  # staged together: the index is written once, not once per file
             porcelain.add(self.repo, added)
 
-    def commit(self, message: str, files: dict[str, str | None] | None = None,
-               committed_at: float | None = None) -> str:
+    def commit(
+        self, message: str, files: dict[str, str | None] | None = None, committed_at: float | None = None
+    ) -> str:
         """Commit what is staged (and `files`); `committed_at`: the committer's clock (unix
         seconds), e.g. a laptop's that is a day behind."""
         if files:
             self.write(files)
-        sha = porcelain.commit(self.repo, message.encode(), author=AUTHOR, committer=AUTHOR,
-                               commit_timestamp=committed_at, author_timestamp=committed_at)
+        sha = porcelain.commit(
+            self.repo,
+            message.encode(),
+            author=AUTHOR,
+            committer=AUTHOR,
+            commit_timestamp=committed_at,
+            author_timestamp=committed_at,
+        )
         return sha.decode()
 
     def push(self, force: bool = False) -> None:
@@ -68,9 +82,16 @@ class WorkRepo:
 
     def _push(self, ref: bytes, **options: bool) -> None:
         with open(os.devnull, "wb") as quiet:
-            porcelain.push(self.repo, self.url, ref, outstream=quiet, errstream=quiet,
-                           username=self.auth[0] if self.auth else None,
-                           password=self.auth[1] if self.auth else None, **options)
+            porcelain.push(
+                self.repo,
+                self.url,
+                ref,
+                outstream=quiet,
+                errstream=quiet,
+                username=self.auth[0] if self.auth else None,
+                password=self.auth[1] if self.auth else None,
+                **options,
+            )
 
     def commit_and_push(self, message: str, files: dict[str, str | None]) -> str:
         sha = self.commit(message, files)

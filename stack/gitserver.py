@@ -51,9 +51,12 @@ def _basic_auth(app: Callable, credential: str) -> Callable:
 
     def guarded(environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith("/private/") and not hmac.compare_digest(
-                environ.get("HTTP_AUTHORIZATION", ""), expected):
-            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"'),
-                                                ("Content-Type", "text/plain")])
+            environ.get("HTTP_AUTHORIZATION", ""), expected
+        ):
+            start_response(
+                "401 Unauthorized",
+                [("WWW-Authenticate", 'Basic realm="git"'), ("Content-Type", "text/plain")],
+            )
             return [b"authentication required\n"]
         return app(environ, start_response)
 
@@ -65,8 +68,9 @@ def serve(root: str, port: int) -> None:
     app = make_wsgi_chain(_RootBackend(root))
     if os.environ.get("GITOPS_GIT_AUTH"):
         app = _basic_auth(app, os.environ["GITOPS_GIT_AUTH"])
-    server = make_server("127.0.0.1", port, app, server_class=_ThreadingWSGIServer,
-                         handler_class=_QuietHandler)
+    server = make_server(
+        "127.0.0.1", port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
     server.serve_forever()
 
 

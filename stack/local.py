@@ -62,8 +62,9 @@ class Stack:
         return self.dir / "state.json"
 
     def save(self) -> None:
-        self.state_file.write_text(json.dumps(
-            {"procs": [p.to_dict() for p in self.procs], "env": self.env}, indent=2))
+        self.state_file.write_text(
+            json.dumps({"procs": [p.to_dict() for p in self.procs], "env": self.env}, indent=2)
+        )
 
     @classmethod
     def load(cls, directory: Path) -> Stack | None:
@@ -92,6 +93,7 @@ def stack_dir() -> Path:
 
 # ---- components ---------------------------------------------------------------------
 
+
 def _java(jar_args: list[str], name: str) -> list[str]:
     archive = CACHE / "cds" / f"{name}.jsa"
     archive.parent.mkdir(parents=True, exist_ok=True)
@@ -110,24 +112,46 @@ def start_emulators(st: Stack) -> None:
     if not fs_jar.exists() or not ps_jars:
         raise RuntimeError(f"Cloud SDK emulators not found under {SDK} (see README set-up)")
     logs = st.dir / "logs"
-    fs = procs.start("firestore", _java(
-        ["-cp", str(fs_jar), "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-         "start", "--host=127.0.0.1", f"--port={fs_port}"], "firestore"),
-        str(logs / "firestore.log"), port=fs_port)
+    fs = procs.start(
+        "firestore",
+        _java(
+            [
+                "-cp",
+                str(fs_jar),
+                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                "start",
+                "--host=127.0.0.1",
+                f"--port={fs_port}",
+            ],
+            "firestore",
+        ),
+        str(logs / "firestore.log"),
+        port=fs_port,
+    )
     st.procs.append(fs)
-    ps = procs.start("pubsub", _java(
-        ["-jar", ps_jars[-1], "--host=127.0.0.1", f"--port={ps_port}"], "pubsub"),
-        str(logs / "pubsub.log"), port=ps_port)
+    ps = procs.start(
+        "pubsub",
+        _java(["-jar", ps_jars[-1], "--host=127.0.0.1", f"--port={ps_port}"], "pubsub"),
+        str(logs / "pubsub.log"),
+        port=ps_port,
+    )
     st.procs.append(ps)
     for p in (fs, ps):
-        procs.wait_until(lambda p=p: procs.http_ok(f"http://127.0.0.1:{p.port}/"),
-                         f"{p.name} emulator", 60, p, str(logs / f"{p.name}.log"))
-    st.env.update({
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "PUBSUB_PROJECT_ID": PROJECT,
-        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
-        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{ps_port}",
-    })
+        procs.wait_until(
+            lambda p=p: procs.http_ok(f"http://127.0.0.1:{p.port}/"),
+            f"{p.name} emulator",
+            60,
+            p,
+            str(logs / f"{p.name}.log"),
+        )
+    st.env.update(
+        {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "PUBSUB_PROJECT_ID": PROJECT,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{fs_port}",
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{ps_port}",
+        }
+    )
 
 
 def _openssl(*args: str) -> None:
@@ -135,15 +159,31 @@ def _openssl(*args: str) -> None:
 
 
 def start_kube(st: Stack) -> None:
-    kube_bin = Path(subprocess.run(["bash", str(REPO_ROOT / "stack/build-kube.sh")], check=True,
-                                   capture_output=True, text=True).stdout.strip())
+    kube_bin = Path(
+        subprocess.run(
+            ["bash", str(REPO_ROOT / "stack/build-kube.sh")], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
     pki = st.dir / "pki"
     pki.mkdir(exist_ok=True)
     if not (pki / "server.crt").exists():
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
-                 "-keyout", str(pki / "server.key"), "-out", str(pki / "server.crt"),
-                 "-subj", "/CN=kube-apiserver",
-                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "365",
+            "-keyout",
+            str(pki / "server.key"),
+            "-out",
+            str(pki / "server.crt"),
+            "-subj",
+            "/CN=kube-apiserver",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        )
         _openssl("genrsa", "-out", str(pki / "sa.key"), "2048")
         _openssl("rsa", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
         token = secrets.token_hex(16)
@@ -156,63 +196,123 @@ def start_kube(st: Stack) -> None:
     etcd_port, peer_port, api_port = procs.free_port(), procs.free_port(), procs.free_port()
     etcd_dir = st.dir / "etcd"
     shutil.rmtree(etcd_dir, ignore_errors=True)
-    etcd = procs.start("etcd", [
-        "etcd", "--name=local", f"--data-dir={etcd_dir}",
-        f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-        f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-        f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-        f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-        f"--initial-cluster=local=http://127.0.0.1:{peer_port}",
-        "--unsafe-no-fsync"], str(logs / "etcd.log"), port=etcd_port)
+    etcd = procs.start(
+        "etcd",
+        [
+            "etcd",
+            "--name=local",
+            f"--data-dir={etcd_dir}",
+            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=local=http://127.0.0.1:{peer_port}",
+            "--unsafe-no-fsync",
+        ],
+        str(logs / "etcd.log"),
+        port=etcd_port,
+    )
     st.procs.append(etcd)
-    procs.wait_until(lambda: procs.http_ok(f"http://127.0.0.1:{etcd_port}/health"), "etcd", 30,
-                     etcd, str(logs / "etcd.log"))
-    api = procs.start("kube-apiserver", [
-        str(kube_bin / "kube-apiserver"),
-        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-        f"--secure-port={api_port}", "--insecure-port=0",
-        "--endpoint-reconciler-type=none",
-        f"--tls-cert-file={pki / 'server.crt'}", f"--tls-private-key-file={pki / 'server.key'}",
-        f"--client-ca-file={pki / 'server.crt'}", f"--token-auth-file={pki / 'tokens.csv'}",
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        "--api-audiences=https://kubernetes.default.svc",
-        f"--service-account-signing-key-file={pki / 'sa.key'}",
-        f"--service-account-key-file={pki / 'sa.pub'}",
-        "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=true",
-        f"--audit-policy-file={policy}", f"--audit-log-path={logs / 'kube-audit.log'}",
-        "--audit-log-format=json", "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
-    ], str(logs / "kube-apiserver.log"), port=api_port)
+    procs.wait_until(
+        lambda: procs.http_ok(f"http://127.0.0.1:{etcd_port}/health"),
+        "etcd",
+        30,
+        etcd,
+        str(logs / "etcd.log"),
+    )
+    api = procs.start(
+        "kube-apiserver",
+        [
+            str(kube_bin / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={api_port}",
+            "--insecure-port=0",
+            "--endpoint-reconciler-type=none",
+            f"--tls-cert-file={pki / 'server.crt'}",
+            f"--tls-private-key-file={pki / 'server.key'}",
+            f"--client-ca-file={pki / 'server.crt'}",
+            f"--token-auth-file={pki / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            "--api-audiences=https://kubernetes.default.svc",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--allow-privileged=true",
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={logs / 'kube-audit.log'}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=200",
+            "--audit-log-maxbackup=1",
+        ],
+        str(logs / "kube-apiserver.log"),
+        port=api_port,
+    )
     st.procs.append(api)
     ctx = ssl.create_default_context(cafile=str(pki / "server.crt"))
     auth = {"Authorization": f"Bearer {token}"}
-    procs.wait_until(lambda: procs.http_ok(f"https://127.0.0.1:{api_port}/readyz", auth, ctx),
-                     "kube-apiserver", 90, api, str(logs / "kube-apiserver.log"))
+    procs.wait_until(
+        lambda: procs.http_ok(f"https://127.0.0.1:{api_port}/readyz", auth, ctx),
+        "kube-apiserver",
+        90,
+        api,
+        str(logs / "kube-apiserver.log"),
+    )
     kubeconfig = st.dir / "kubeconfig"
     ca = base64.b64encode((pki / "server.crt").read_bytes()).decode()
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "local",
-        "clusters": [{"name": "local", "cluster": {
-            "server": f"https://127.0.0.1:{api_port}", "certificate-authority-data": ca}}],
-        "users": [{"name": "admin", "user": {"token": token}}],
-        "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
-    }, indent=2))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "local",
+                "clusters": [
+                    {
+                        "name": "local",
+                        "cluster": {
+                            "server": f"https://127.0.0.1:{api_port}",
+                            "certificate-authority-data": ca,
+                        },
+                    }
+                ],
+                "users": [{"name": "admin", "user": {"token": token}}],
+                "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+            },
+            indent=2,
+        )
+    )
     kubeconfig.chmod(0o600)
-    kcm = procs.start("kube-controller-manager", [
-        str(kube_bin / "kube-controller-manager"), f"--kubeconfig={kubeconfig}",
-        "--leader-elect=false", "--port=0", "--secure-port=0",
-        f"--service-account-private-key-file={pki / 'sa.key'}",
-        f"--root-ca-file={pki / 'server.crt'}", "--use-service-account-credentials=false",
-        # its client's default 20 requests/s (burst 30) let a 1,000-Deployment rollout wait
-        # minutes on the controller, not on us; a managed control plane is not throttled so
-        "--kube-api-qps=300", "--kube-api-burst=600", "--concurrent-deployment-syncs=10",
-        "--concurrent-replicaset-syncs=10",
-    ], str(logs / "kube-controller-manager.log"))
+    kcm = procs.start(
+        "kube-controller-manager",
+        [
+            str(kube_bin / "kube-controller-manager"),
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--port=0",
+            "--secure-port=0",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'server.crt'}",
+            "--use-service-account-credentials=false",
+            # its client's default 20 requests/s (burst 30) let a 1,000-Deployment rollout wait
+            # minutes on the controller, not on us; a managed control plane is not throttled so
+            "--kube-api-qps=300",
+            "--kube-api-burst=600",
+            "--concurrent-deployment-syncs=10",
+            "--concurrent-replicaset-syncs=10",
+        ],
+        str(logs / "kube-controller-manager.log"),
+    )
     st.procs.append(kcm)
     sa_url = f"https://127.0.0.1:{api_port}/api/v1/namespaces/default/serviceaccounts/default"
-    procs.wait_until(lambda: procs.http_ok(sa_url, auth, ctx), "default service account", 60,
-                     kcm, str(logs / "kube-controller-manager.log"))
+    procs.wait_until(
+        lambda: procs.http_ok(sa_url, auth, ctx),
+        "default service account",
+        60,
+        kcm,
+        str(logs / "kube-controller-manager.log"),
+    )
     st.env["KUBECONFIG"] = str(kubeconfig)
     # the local registry of destination clusters (gitops cluster add); infra/ fills GITOPS_CLUSTERS
     st.env["GITOPS_CLUSTERS_FILE"] = str(_secret_file(st.dir / "clusters.json", "{}"))
@@ -231,9 +331,14 @@ def start_git(st: Stack) -> None:
     (root / "private").mkdir(parents=True, exist_ok=True)
     port = procs.free_port()
     auth = _secret_file(st.dir / "git-auth", f"dana:{secrets.token_hex(12)}").read_text()
-    git = procs.start("git", [sys.executable, "-m", "stack.gitserver", str(root), str(port)],
-                      str(st.dir / "logs" / "git.log"), port=port, cwd=str(REPO_ROOT),
-                      env={"GITOPS_GIT_AUTH": auth})
+    git = procs.start(
+        "git",
+        [sys.executable, "-m", "stack.gitserver", str(root), str(port)],
+        str(st.dir / "logs" / "git.log"),
+        port=port,
+        cwd=str(REPO_ROOT),
+        env={"GITOPS_GIT_AUTH": auth},
+    )
     st.procs.append(git)
     procs.wait_until(lambda: procs.port_open(port), "git server", 20, git)
     st.env["GITOPS_GIT_URL"] = f"http://127.0.0.1:{port}"
@@ -247,8 +352,13 @@ def start_github_api(st: Stack) -> None:
     """A recording stand-in for GitHub's REST API (commit statuses land in a JSONL file)."""
     port = procs.free_port()
     record = st.dir / "github-api.jsonl"
-    api = procs.start("github-api", [sys.executable, "-m", "stack.githubapi", str(record), str(port)],
-                      str(st.dir / "logs" / "github-api.log"), port=port, cwd=str(REPO_ROOT))
+    api = procs.start(
+        "github-api",
+        [sys.executable, "-m", "stack.githubapi", str(record), str(port)],
+        str(st.dir / "logs" / "github-api.log"),
+        port=port,
+        cwd=str(REPO_ROOT),
+    )
     st.procs.append(api)
     procs.wait_until(lambda: procs.port_open(port), "GitHub API stand-in", 20, api)
     st.env["GITOPS_GITHUB_API_URL"] = f"http://127.0.0.1:{port}"
@@ -267,9 +377,14 @@ def start_functions(st: Stack) -> None:
         port = procs.free_port()
         runtime = st.dir / "run" / name
         runtime.mkdir(parents=True, exist_ok=True)
-        env = {**st.env, "XDG_RUNTIME_DIR": str(runtime), "PYTHONUNBUFFERED": "1",
-               "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name), "THREADS": "8",
-               "GITOPS_KUBE_VERSION": "1.20"}  # the local API server's, for the API checks
+        env = {
+            **st.env,
+            "XDG_RUNTIME_DIR": str(runtime),
+            "PYTHONUNBUFFERED": "1",
+            "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name),
+            "THREADS": "8",
+            "GITOPS_KUBE_VERSION": "1.20",
+        }  # the local API server's, for the API checks
         if name == "intake":
             env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
             env["WORKERS"] = "2"  # GitHub's bursts: one process per core
@@ -280,16 +395,31 @@ def start_functions(st: Stack) -> None:
         for knob in ("WORKERS", "THREADS"):  # a benchmark may size every function's instance
             if os.environ.get(f"GITOPS_FUNCTION_{knob}"):
                 env[knob] = os.environ[f"GITOPS_FUNCTION_{knob}"]
-        p = procs.start(name, [ff, f"--source={REPO_ROOT / source}", f"--target={target}",
-                               f"--signature-type={signature}", "--host=127.0.0.1",
-                               f"--port={port}"],
-                        str(st.dir / "logs" / f"{name}.log"), env=env, port=port,
-                        cwd=str(REPO_ROOT))
+        p = procs.start(
+            name,
+            [
+                ff,
+                f"--source={REPO_ROOT / source}",
+                f"--target={target}",
+                f"--signature-type={signature}",
+                "--host=127.0.0.1",
+                f"--port={port}",
+            ],
+            str(st.dir / "logs" / f"{name}.log"),
+            env=env,
+            port=port,
+            cwd=str(REPO_ROOT),
+        )
         st.procs.append(p)
         started.append(p)
     for p in started:
-        procs.wait_until(lambda p=p: procs.port_open(p.port), f"function {p.name}", 30, p,
-                         str(st.dir / "logs" / f"{p.name}.log"))
+        procs.wait_until(
+            lambda p=p: procs.port_open(p.port),
+            f"function {p.name}",
+            30,
+            p,
+            str(st.dir / "logs" / f"{p.name}.log"),
+        )
     st.env["GITOPS_INTAKE_URL"] = st.url("intake")
     st.env["GITOPS_WEBHOOK_SECRET_FILE"] = str(secret_file)
 
@@ -302,6 +432,7 @@ def create_topology(st: Stack) -> None:
 
 
 # ---- stopping and starting one component (fault injection) ---------------------------
+
 
 def stop_component(st: Stack, name: str, *, kill: bool = False) -> procs.Launch:
     """Stop one component (SIGKILL its group with kill=True, like a crash); return how to
@@ -327,8 +458,9 @@ def _ready(st: Stack, proc: Proc) -> Callable[[], bool]:
         pki = st.dir / "pki"
         token = (pki / "tokens.csv").read_text().split(",")[0]
         ctx = ssl.create_default_context(cafile=str(pki / "server.crt"))
-        return lambda: procs.http_ok(f"https://127.0.0.1:{proc.port}/readyz",
-                                     {"Authorization": f"Bearer {token}"}, ctx)
+        return lambda: procs.http_ok(
+            f"https://127.0.0.1:{proc.port}/readyz", {"Authorization": f"Bearer {token}"}, ctx
+        )
     return lambda: not proc.port or procs.port_open(proc.port)
 
 
@@ -352,6 +484,7 @@ def restart(st: Stack, name: str, *, kill: bool = False, env: dict[str, str] | N
 
 # ---- commands -------------------------------------------------------------------------
 
+
 def up(directory: Path | None = None) -> Stack:
     directory = directory or stack_dir()
     existing = Stack.load(directory)
@@ -367,12 +500,14 @@ def up(directory: Path | None = None) -> Stack:
     st.env["GITOPS_STACK_DIR"] = str(directory)
     t0 = time.monotonic()
     try:
-        for step, what in ((start_emulators, "Firestore and Pub/Sub emulators"),
-                           (start_kube, "etcd, kube-apiserver, kube-controller-manager"),
-                           (start_git, "git server"),
-                           (start_github_api, "GitHub API stand-in"),
-                           (start_functions, "the four functions"),
-                           (create_topology, "Pub/Sub topics and push subscriptions")):
+        for step, what in (
+            (start_emulators, "Firestore and Pub/Sub emulators"),
+            (start_kube, "etcd, kube-apiserver, kube-controller-manager"),
+            (start_git, "git server"),
+            (start_github_api, "GitHub API stand-in"),
+            (start_functions, "the four functions"),
+            (create_topology, "Pub/Sub topics and push subscriptions"),
+        ):
             say(f"starting {what}")
             step(st)
             st.save()

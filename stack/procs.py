@@ -56,12 +56,25 @@ def free_port() -> int:
                 return port
 
 
-def start(name: str, argv: list[str], log_path: str, env: dict[str, str] | None = None,
-          port: int = 0, cwd: str | None = None) -> Proc:
+def start(
+    name: str,
+    argv: list[str],
+    log_path: str,
+    env: dict[str, str] | None = None,
+    port: int = 0,
+    cwd: str | None = None,
+) -> Proc:
     """Start a process in its own session (so its whole group can be stopped)."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-    popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+    popen = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,
+    )
     log.close()
     for _ in range(100):
         started = _start_time(popen.pid)
@@ -94,8 +107,9 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float, proc: Proc | None = None,
-               log_path: str = "") -> None:
+def wait_until(
+    check: Callable[[], bool], what: str, timeout: float, proc: Proc | None = None, log_path: str = ""
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -151,9 +165,15 @@ def launch_of(proc: Proc) -> Launch:
 def relaunch(launch: Launch, log_path: str, env: dict[str, str] | None = None) -> Proc:
     """Start a process again exactly as it was (same port), with optional env overrides."""
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-    popen = subprocess.Popen(launch.argv, stdout=log, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, env={**launch.env, **(env or {})},
-                             cwd=launch.cwd, start_new_session=True)
+    popen = subprocess.Popen(
+        launch.argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**launch.env, **(env or {})},
+        cwd=launch.cwd,
+        start_new_session=True,
+    )
     log.close()
     for _ in range(100):
         started = _start_time(popen.pid)

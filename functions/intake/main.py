@@ -55,8 +55,12 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 def _response(status: int, answer: dict[str, object], *, close: bool = False) -> Response:
-    return Response(json.dumps(answer), status_code=status, media_type="application/json",
-                    headers={"Connection": "close"} if close else None)
+    return Response(
+        json.dumps(answer),
+        status_code=status,
+        media_type="application/json",
+        headers={"Connection": "close"} if close else None,
+    )
 
 
 def _bind(headers: Mapping[str, str]) -> tuple[str, str]:
@@ -97,13 +101,17 @@ def handle(headers: Mapping[str, str], body: bytes) -> Answer:
     try:
         plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
         if plan.requests:
-            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(),
-                        together=True)
+            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(), together=True)
     except Exception:
         if delivery:
             store.forget_delivery(delivery)  # so that GitHub's redelivery is processed
         raise
-    logs.info("push handled", ref=push.ref, commit=push.after,
-              matched=[r.app for r in plan.requests], skipped=plan.skipped, **metering.snapshot())
-    return 200, {"result": "accepted", "apps": [r.app for r in plan.requests],
-                 "skipped": plan.skipped}
+    logs.info(
+        "push handled",
+        ref=push.ref,
+        commit=push.after,
+        matched=[r.app for r in plan.requests],
+        skipped=plan.skipped,
+        **metering.snapshot(),
+    )
+    return 200, {"result": "accepted", "apps": [r.app for r in plan.requests], "skipped": plan.skipped}

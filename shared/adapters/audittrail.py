@@ -33,8 +33,13 @@ class Writer:
         return f"{self.user} ({client}, {what}) at {self.time}"
 
 
-def writers(ids: list[ObjectId], resources: dict[ObjectId, str], since: str = "",
-            exclude_agent: str = "gitops/", most: int = 5) -> dict[ObjectId, list[Writer]]:
+def writers(
+    ids: list[ObjectId],
+    resources: dict[ObjectId, str],
+    since: str = "",
+    exclude_agent: str = "gitops/",
+    most: int = 5,
+) -> dict[ObjectId, list[Writer]]:
     """The writes to each object by anyone but us after `since` (RFC 3339), oldest first
     (the last `most` of them)."""
     path = os.environ.get("GITOPS_KUBE_AUDIT_LOG")
@@ -52,16 +57,25 @@ def writers(ids: list[ObjectId], resources: dict[ObjectId, str], since: str = ""
                 continue
             ref = event.get("objectRef") or {}
             key = (ref.get("resource"), ref.get("namespace", ""), ref.get("name"))
-            if (key not in wanted or event.get("verb") not in WRITE_VERBS
-                    or ref.get("subresource") == "status"  # controllers reporting, not changing
-                    or event.get("userAgent", "").startswith(exclude_agent)
-                    or "dryRun" in event.get("requestURI", "")
-                    or (event.get("responseStatus") or {}).get("code", 200) >= 400):
+            if (
+                key not in wanted
+                or event.get("verb") not in WRITE_VERBS
+                or ref.get("subresource") == "status"  # controllers reporting, not changing
+                or event.get("userAgent", "").startswith(exclude_agent)
+                or "dryRun" in event.get("requestURI", "")
+                or (event.get("responseStatus") or {}).get("code", 200) >= 400
+            ):
                 continue
             at = event.get("stageTimestamp") or event.get("requestReceivedTimestamp", "")
             if since and at < since:
                 continue
-            found.setdefault(wanted[key], []).append(Writer(
-                (event.get("user") or {}).get("username", "?"), event.get("userAgent", ""),
-                event["verb"], ref.get("subresource", ""), at))
+            found.setdefault(wanted[key], []).append(
+                Writer(
+                    (event.get("user") or {}).get("username", "?"),
+                    event.get("userAgent", ""),
+                    event["verb"],
+                    ref.get("subresource", ""),
+                    at,
+                )
+            )
     return {oid: ws[-most:] for oid, ws in found.items()}

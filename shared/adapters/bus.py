@@ -48,10 +48,21 @@ def _publish_rpc() -> rpc.Unary:
     """Publish as a plain protobuf RPC on the library's channel (shared/adapters/rpc.py says why),
     whose transport already honours PUBSUB_EMULATOR_HOST; with the retryable codes of the
     library's own policy."""
-    return rpc.Unary(_publisher().transport.grpc_channel, "/google.pubsub.v1.Publisher/Publish",
-                     _pb.PublishRequest.pb(), _pb.PublishResponse.pb(),
-                     (gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError,
-                      gexc.ResourceExhausted, gexc.ServiceUnavailable, gexc.Unknown, gexc.Cancelled))
+    return rpc.Unary(
+        _publisher().transport.grpc_channel,
+        "/google.pubsub.v1.Publisher/Publish",
+        _pb.PublishRequest.pb(),
+        _pb.PublishResponse.pb(),
+        (
+            gexc.Aborted,
+            gexc.DeadlineExceeded,
+            gexc.InternalServerError,
+            gexc.ResourceExhausted,
+            gexc.ServiceUnavailable,
+            gexc.Unknown,
+            gexc.Cancelled,
+        ),
+    )
 
 
 # Pub/Sub's answers that no retry can change: a message over 10 MB or with bad attributes
@@ -59,9 +70,17 @@ def _publish_rpc() -> rpc.Unary:
 PERMANENT = (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.OutOfRange, gexc.NotFound)
 # the publisher's own retryable codes, plus credentials or a role not granted yet (an operator
 # can fix those; the bounded delivery attempts end in the dead-letter topic otherwise)
-TRANSIENT = (gexc.Aborted, gexc.DeadlineExceeded, gexc.InternalServerError, gexc.ResourceExhausted,
-             gexc.ServiceUnavailable, gexc.Unknown, gexc.Cancelled, gexc.PermissionDenied,
-             gexc.Unauthenticated)
+TRANSIENT = (
+    gexc.Aborted,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+    gexc.ServiceUnavailable,
+    gexc.Unknown,
+    gexc.Cancelled,
+    gexc.PermissionDenied,
+    gexc.Unauthenticated,
+)
 
 
 def classify(exc: BaseException) -> Kind | None:
@@ -80,8 +99,7 @@ def topic_path(topic: str) -> str:
     return f"projects/{config.project()}/topics/{topic}"
 
 
-def _publish_all(topic: str, items: list[Item],
-                 timeout: float = 60) -> list[str]:
+def _publish_all(topic: str, items: list[Item], timeout: float = 60) -> list[str]:
     """Publish (ordering key, data, attributes) items together, then wait for them all;
     within `timeout` seconds per request of up to 1,000, retries included."""
     publish_rpc, message = _publish_rpc(), _pb.PubsubMessage.pb()
@@ -89,8 +107,10 @@ def _publish_all(topic: str, items: list[Item],
     metadata = [rpc.routing_header(topic=path)]
     ids: list[str] = []
     for start in range(0, len(items), MAX_PER_REQUEST):
-        batch = [message(data=data, attributes=attrs, ordering_key=key)
-                 for key, data, attrs in items[start:start + MAX_PER_REQUEST]]
+        batch = [
+            message(data=data, attributes=attrs, ordering_key=key)
+            for key, data, attrs in items[start : start + MAX_PER_REQUEST]
+        ]
         request = _pb.PublishRequest.pb()(topic=path, messages=batch)
         ids += publish_rpc(request, timeout=timeout, metadata=metadata).message_ids
         metering.count("published", len(batch))
@@ -98,16 +118,27 @@ def _publish_all(topic: str, items: list[Item],
     return ids
 
 
-def publish(topic: str, batch: Sequence[messages.Message], *, order_by_app: bool = True,
-            timeout: float = 60, together: bool = False) -> list[str]:
+def publish(
+    topic: str,
+    batch: Sequence[messages.Message],
+    *,
+    order_by_app: bool = True,
+    timeout: float = 60,
+    together: bool = False,
+) -> list[str]:
     """Publish messages to a topic; return their message ids. Raises on any failure (after
     retrying for up to `timeout` seconds). `together`: in one request with what other
     threads of the process publish to the topic at the same moment (shared/adapters/coalesce.py)."""
     items = []
     for message in batch:
         app = getattr(message, "app", "")
-        items.append((app if order_by_app else "", messages.encode(message),
-                      {"kind": message.kind, "app": app, "operation": message.operation}))
+        items.append(
+            (
+                app if order_by_app else "",
+                messages.encode(message),
+                {"kind": message.kind, "app": app, "operation": message.operation},
+            )
+        )
     if together:
         return _together(topic).submit(items, timeout)
     return _publish_all(topic, items, timeout)
@@ -125,9 +156,17 @@ def _together(topic: str) -> coalesce.Coalescer[list[Item], list[str]]:
 
 def publish_events(topic: str, events: Sequence[dict]) -> list[str]:
     """Publish notification events (JSON), ordered per application, with type/app attributes."""
-    return _publish_all(topic, [
-        (e.get("app", ""), json.dumps(e, separators=(",", ":"), default=str).encode(),
-         {"type": e.get("type", ""), "app": e.get("app", "")}) for e in events])
+    return _publish_all(
+        topic,
+        [
+            (
+                e.get("app", ""),
+                json.dumps(e, separators=(",", ":"), default=str).encode(),
+                {"type": e.get("type", ""), "app": e.get("app", "")},
+            )
+            for e in events
+        ],
+    )
 
 
 def publish_raw(topic: str, data: bytes, **attributes: str) -> str:
@@ -157,28 +196,35 @@ def ensure_topology(push_urls: dict[str, str], *, project: str | None = None) ->
         with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=f"projects/{project}/topics/{name}")
     for dlq in topology.dead_letter_topics():
-        _create_subscription(subscriber, {
-            "name": f"projects/{project}/subscriptions/{dlq}-hold",
-            "topic": f"projects/{project}/topics/{dlq}",
-        })
+        _create_subscription(
+            subscriber,
+            {
+                "name": f"projects/{project}/subscriptions/{dlq}-hold",
+                "topic": f"projects/{project}/topics/{dlq}",
+            },
+        )
     for sub in topology.SUBSCRIPTIONS:
         endpoint = f"{push_urls[sub.function]}/projects/{project}/topics/{sub.topic}"
-        _create_subscription(subscriber, {
-            "name": f"projects/{project}/subscriptions/{sub.name}",
-            "topic": f"projects/{project}/topics/{sub.topic}",
-            "push_config": {"push_endpoint": endpoint},
-            "ack_deadline_seconds": sub.ack_deadline_s,
-            "enable_message_ordering": sub.ordering,
-            "dead_letter_policy": {
-                "dead_letter_topic": f"projects/{project}/topics/{sub.dead_letter_topic}",
-                "max_delivery_attempts": EMULATOR_DELIVERY_ATTEMPTS if emulator_host()
-                else sub.max_delivery_attempts,
+        _create_subscription(
+            subscriber,
+            {
+                "name": f"projects/{project}/subscriptions/{sub.name}",
+                "topic": f"projects/{project}/topics/{sub.topic}",
+                "push_config": {"push_endpoint": endpoint},
+                "ack_deadline_seconds": sub.ack_deadline_s,
+                "enable_message_ordering": sub.ordering,
+                "dead_letter_policy": {
+                    "dead_letter_topic": f"projects/{project}/topics/{sub.dead_letter_topic}",
+                    "max_delivery_attempts": EMULATOR_DELIVERY_ATTEMPTS
+                    if emulator_host()
+                    else sub.max_delivery_attempts,
+                },
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": sub.min_backoff_s},
+                    "maximum_backoff": {"seconds": sub.max_backoff_s},
+                },
             },
-            "retry_policy": {
-                "minimum_backoff": {"seconds": sub.min_backoff_s},
-                "maximum_backoff": {"seconds": sub.max_backoff_s},
-            },
-        })
+        )
 
 
 def _create_subscription(subscriber: pubsub_v1.SubscriberClient, request: dict) -> None:
@@ -192,12 +238,11 @@ def pull_dead_letters(topic: str, max_messages: int = 100) -> list[tuple[bytes, 
     sub = f"projects/{config.project()}/subscriptions/{topic}-dead-letter-hold"
     resp = subscriber.pull(request={"subscription": sub, "max_messages": max_messages}, timeout=10)
     if resp.received_messages:
-        subscriber.acknowledge(request={
-            "subscription": sub, "ack_ids": [m.ack_id for m in resp.received_messages]})
+        subscriber.acknowledge(
+            request={"subscription": sub, "ack_ids": [m.ack_id for m in resp.received_messages]}
+        )
     return [(m.message.data, dict(m.message.attributes)) for m in resp.received_messages]
 
 
 def emulator_host() -> str | None:
     return os.environ.get("PUBSUB_EMULATOR_HOST")
-
-

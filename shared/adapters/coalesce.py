@@ -47,8 +47,7 @@ class Coalescer(Generic[T, R]):
     an exception is raised in its item's thread; if the call raises, every item of it gets
     the exception."""
 
-    def __init__(self, call: Callable[[Sequence[T], float], Sequence[R | Exception]],
-                 max_items: int) -> None:
+    def __init__(self, call: Callable[[Sequence[T], float], Sequence[R | Exception]], max_items: int) -> None:
         self._call = call
         self._max = max_items
         self._lock = threading.Lock()
@@ -67,8 +66,8 @@ class Coalescer(Generic[T, R]):
             slot.wake.acquire()
         if not slot.done:  # this thread makes the next call, with the oldest waiting items
             with self._lock:
-                batch = [slot, *self._waiting[:self._max - 1]]
-                del self._waiting[:self._max - 1]
+                batch = [slot, *self._waiting[: self._max - 1]]
+                del self._waiting[: self._max - 1]
             self._run(batch)
         if slot.error is not None:
             raise slot.error

@@ -35,14 +35,17 @@ def owner_repo(repo_url: str) -> str | None:
     return f"{parts[-2]}/{parts[-1].removesuffix('.git')}"
 
 
-def status_request(repo_url: str, sha: str, state: str, description: str,
-                   context: str) -> tuple[str, dict[str, str]] | None:
+def status_request(
+    repo_url: str, sha: str, state: str, description: str, context: str
+) -> tuple[str, dict[str, str]] | None:
     """The REST call that sets a commit status: (URL, JSON body); None for a non-GitHub URL."""
     repo = owner_repo(repo_url)
     if repo is None or state not in STATES:
         return None
-    return (f"{api_url()}/repos/{repo}/statuses/{sha}",
-            {"state": state, "description": description[:140], "context": context})
+    return (
+        f"{api_url()}/repos/{repo}/statuses/{sha}",
+        {"state": state, "description": description[:140], "context": context},
+    )
 
 
 def set_status(repo_url: str, sha: str, state: str, description: str, app: str) -> bool:
@@ -54,14 +57,27 @@ def set_status(repo_url: str, sha: str, state: str, description: str, app: str) 
     if not token or request is None:
         return False
     url, body = request
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28", "Content-Type": "application/json",
-        "User-Agent": "gitops/0.1"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+            "User-Agent": "gitops/0.1",
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return 200 <= resp.status < 300
     except (urllib.error.URLError, OSError) as exc:
-        logs.warning("commit status not set", app=app, commit=sha, state=state,
-                     reason=credentials.redact(str(exc), cred))
+        logs.warning(
+            "commit status not set",
+            app=app,
+            commit=sha,
+            state=state,
+            reason=credentials.redact(str(exc), cred),
+        )
         return False

@@ -50,9 +50,12 @@ def for_url(url: str) -> Credential | None:
             best, best_len = value, len(p)
     if best is None:
         return None
-    return Credential(username=best.get("username", ""), password=best.get("password", ""),
-                      ssh_private_key=best.get("sshPrivateKey", ""),
-                      known_hosts=best.get("knownHosts", ""))
+    return Credential(
+        username=best.get("username", ""),
+        password=best.get("password", ""),
+        ssh_private_key=best.get("sshPrivateKey", ""),
+        known_hosts=best.get("knownHosts", ""),
+    )
 
 
 def redact(text: str, credential: Credential | None) -> str:

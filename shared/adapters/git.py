@@ -127,8 +127,9 @@ class Budget:
     def take(self, size: int) -> None:
         self.left -= size
         if self.left < 0:
-            raise gitpack.TooLarge(f"{self.what}: the repository sent more than {self.max_bytes:,} "
-                                      "bytes (limit)")
+            raise gitpack.TooLarge(
+                f"{self.what}: the repository sent more than {self.max_bytes:,} bytes (limit)"
+            )
 
 
 def _guard(client: Any, budget: Budget) -> None:
@@ -205,8 +206,10 @@ def _ssh_files(url: str, cred: credentials.Credential) -> tuple[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(content if content.endswith("\n") else content + "\n")
-    return key, (f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes "
-                 "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4")
+    return key, (
+        f"ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile={hosts} -o IdentitiesOnly=yes "
+        "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+    )
 
 
 def ls_remote(url: str, max_age: float = 0) -> dict[str, str]:
@@ -386,8 +389,10 @@ def _walk(repo: Repo, tree: Tree, prefix: bytes, recurse: bool) -> Iterator[tupl
     for entry in tree.iteritems():
         name = entry.path
         if not name or b"/" in name or b"\0" in name:  # git's fsck: a tree entry is one path element
-            raise MalformedEntry(prefix + b"/" + name if prefix else name,
-                                 "a tree entry holds a slash or NUL in its name, or has none")
+            raise MalformedEntry(
+                prefix + b"/" + name if prefix else name,
+                "a tree entry holds a slash or NUL in its name, or has none",
+            )
         path = prefix + b"/" + name if prefix else name
         if stat.S_ISDIR(entry.mode):
             if recurse:

@@ -117,36 +117,43 @@ class Cluster:
                     try:
                         res = self._dynamic.resources.get(api_version=api_version, kind=kind)
                     except ResourceNotFoundError:
-                        raise KubeError(404, f"the server has no resource {kind} in {api_version}",
-                                        transient=False) from None
+                        raise KubeError(
+                            404, f"the server has no resource {kind} in {api_version}", transient=False
+                        ) from None
                 self._resources[key] = ApiResource(api_version, kind, res.name, bool(res.namespaced))
         return self._resources[key]
 
     # -- requests -------------------------------------------------------------------
 
-    def _call(self, verb: str, method: str, path: str, query: dict[str, str] | None = None,
-              body: Any = None, content_type: str = "application/json") -> tuple[int, Any]:
+    def _call(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
         with self._count_lock:
             self.requests[verb] += 1
         metering.count_process("kube_requests")
         url = self.api.configuration.host + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json", "Content-Type": content_type,
-                   "User-Agent": USER_AGENT}
+        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT}
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         data = json.dumps(body).encode() if body is not None else None
         try:
             resp = self.api.rest_client.pool_manager.request(
-                method, url, body=data, headers=headers, timeout=30.0, preload_content=True)
+                method, url, body=data, headers=headers, timeout=30.0, preload_content=True
+            )
         except Exception as exc:  # connection refused, reset, timeout
             raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
         payload = json.loads(resp.data) if resp.data else None
         if resp.status >= 400:
             message = (payload or {}).get("message") if isinstance(payload, dict) else None
             message = message or resp.data.decode(errors="replace")[:500]
-            raise KubeError(resp.status, message,
-                            transient=classify(resp.status, message) is Kind.TRANSIENT)
+            raise KubeError(resp.status, message, transient=classify(resp.status, message) is Kind.TRANSIENT)
         return resp.status, payload
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -158,8 +165,9 @@ class Cluster:
                 return None
             raise
 
-    def list(self, api_version: str, kind: str, namespace: str = "",
-             label_selector: str = "", cached: bool = False) -> list[dict[str, Any]]:
+    def list(
+        self, api_version: str, kind: str, namespace: str = "", label_selector: str = "", cached: bool = False
+    ) -> list[dict[str, Any]]:
         """`cached`: from the API server's watch cache (resourceVersion=0: no etcd read, may
         trail the latest write by moments) rather than a consistent read from etcd."""
         res = self.resource(api_version, kind)
@@ -173,24 +181,31 @@ class Cluster:
             item.setdefault("kind", kind)
         return items
 
-    def apply(self, obj: dict[str, Any], *, field_manager: str, force: bool = True,
-              dry_run: bool = False) -> tuple[int, dict[str, Any]]:
+    def apply(
+        self, obj: dict[str, Any], *, field_manager: str, force: bool = True, dry_run: bool = False
+    ) -> tuple[int, dict[str, Any]]:
         """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object)."""
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         if dry_run:
             query["dryRun"] = "All"
-        return self._call("dry-run" if dry_run else "apply", "PATCH",
-                          res.path(meta.get("namespace", ""), meta["name"]), query, obj, APPLY_PATCH)
+        return self._call(
+            "dry-run" if dry_run else "apply",
+            "PATCH",
+            res.path(meta.get("namespace", ""), meta["name"]),
+            query,
+            obj,
+            APPLY_PATCH,
+        )
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str,
-               propagation: str = "Background") -> bool:
+    def delete(
+        self, api_version: str, kind: str, namespace: str, name: str, propagation: str = "Background"
+    ) -> bool:
         """Delete; False when it was already gone."""
         res = self.resource(api_version, kind)
         try:
-            self._call("delete", "DELETE", res.path(namespace, name),
-                       body={"propagationPolicy": propagation})
+            self._call("delete", "DELETE", res.path(namespace, name), body={"propagationPolicy": propagation})
         except KubeError as exc:
             if exc.status == 404:
                 return False
@@ -202,8 +217,7 @@ class Cluster:
         with self._lock:
             if self._dynamic is None:
                 self._dynamic = DynamicClient(self.api)
-            found = [r for r in self._dynamic.resources.search(group=group, kind=kind)
-                     if "/" not in r.name]
+            found = [r for r in self._dynamic.resources.search(group=group, kind=kind) if "/" not in r.name]
         return found[0].name if found else None
 
     def is_namespaced(self, api_version: str, kind: str) -> bool:
@@ -252,8 +266,9 @@ def _api_client(name: str) -> kclient.ApiClient:
         context = None if name == IN_CLUSTER else name
         try:
             # KUBECONFIG is read now, not when the kubernetes package was imported
-            kconfig.load_kube_config(config_file=os.environ.get("KUBECONFIG"), context=context,
-                                     client_configuration=configuration)
+            kconfig.load_kube_config(
+                config_file=os.environ.get("KUBECONFIG"), context=context, client_configuration=configuration
+            )
         except kconfig.ConfigException as exc:
             raise KubeError(0, f"cluster {name!r}: {exc}", transient=False) from exc
     configuration.connection_pool_maxsize = 16
@@ -280,6 +295,7 @@ def _configure_registered(configuration: kclient.Configuration, cluster: dict[st
     configuration.ssl_ca_cert = ca.name
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     if cluster.get("tokenFile") or cluster.get("tokenEnv"):
+
         def read_token(config: kclient.Configuration) -> None:
             if cluster.get("tokenFile"):
                 with open(cluster["tokenFile"]) as f:

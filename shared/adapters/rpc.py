@@ -30,10 +30,19 @@ FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.1, 10.0
 class Unary:
     """One unary method on a channel: `call(request, timeout=..., metadata=...)`."""
 
-    def __init__(self, channel: grpc.Channel, method: str, request_type: Any, response_type: Any,
-                 retry_on: tuple[type[gexc.GoogleAPICallError], ...]) -> None:
-        self._stub = channel.unary_unary(method, request_serializer=request_type.SerializeToString,
-                                         response_deserializer=response_type.FromString)
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        method: str,
+        request_type: Any,
+        response_type: Any,
+        retry_on: tuple[type[gexc.GoogleAPICallError], ...],
+    ) -> None:
+        self._stub = channel.unary_unary(
+            method,
+            request_serializer=request_type.SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
         self._retry_on = retry_on
 
     def __call__(self, request: Any, *, timeout: float, metadata: Metadata = ()) -> Any:
@@ -44,8 +53,7 @@ class Unary:
         backoff = FIRST_BACKOFF_S
         while True:
             try:
-                return self._stub(request, timeout=max(0.001, deadline - time.monotonic()),
-                                  metadata=metadata)
+                return self._stub(request, timeout=max(0.001, deadline - time.monotonic()), metadata=metadata)
             except grpc.RpcError as exc:
                 error = gexc.from_grpc_error(exc)
                 pause = random.uniform(0, backoff)

@@ -88,11 +88,25 @@ PERMANENT = (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.OutOfRange)
 # unavailable, a deadline, contention (Aborted), a quota (ResourceExhausted), and credentials
 # or a role not granted yet (an operator can fix those; the bounded deliveries end in the
 # dead-letter topic otherwise)
-TRANSIENT = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.Aborted, gexc.ResourceExhausted,
-             gexc.InternalServerError, gexc.Unknown, gexc.Cancelled, gexc.PermissionDenied,
-             gexc.Unauthenticated, gexc.RetryError)
-PERMANENT_MESSAGES = ("maximum entity size", "too many index entries", "exceeds the maximum",
-                      "exceeds maximum size", "Transaction too big")
+TRANSIENT = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.Aborted,
+    gexc.ResourceExhausted,
+    gexc.InternalServerError,
+    gexc.Unknown,
+    gexc.Cancelled,
+    gexc.PermissionDenied,
+    gexc.Unauthenticated,
+    gexc.RetryError,
+)
+PERMANENT_MESSAGES = (
+    "maximum entity size",
+    "too many index entries",
+    "exceeds the maximum",
+    "exceeds maximum size",
+    "Transaction too big",
+)
 
 
 def classify(exc: BaseException) -> Kind | None:
@@ -104,8 +118,7 @@ def classify(exc: BaseException) -> Kind | None:
         return cause or Kind.TRANSIENT
     if isinstance(exc, DocumentTooLarge | NotFound):
         return Kind.PERMANENT
-    if isinstance(exc, gexc.GoogleAPICallError) and any(
-            text in str(exc) for text in PERMANENT_MESSAGES):
+    if isinstance(exc, gexc.GoogleAPICallError) and any(text in str(exc) for text in PERMANENT_MESSAGES):
         return Kind.PERMANENT
     if isinstance(exc, PERMANENT):
         return Kind.PERMANENT
@@ -164,6 +177,7 @@ def _app_ref(name: str) -> firestore.DocumentReference:
 
 # ---- applications -----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class App:
     spec: AppSpec
@@ -186,15 +200,23 @@ def _routes(snap: firestore.DocumentSnapshot) -> dict[str, dict[str, Any]]:
 
 def _routes_doc(repo_key: str, routes: dict[str, dict[str, Any]], sharded: bool = False) -> dict[str, Any]:
     # one JSON string: a push decodes it in microseconds (a map of maps costs a deep copy)
-    doc = {"repoKey": repo_key, "apps": sorted(routes), "routes": json.dumps(routes, sort_keys=True),
-           "updatedAt": now()}
+    doc = {
+        "repoKey": repo_key,
+        "apps": sorted(routes),
+        "routes": json.dumps(routes, sort_keys=True),
+        "updatedAt": now(),
+    }
     return doc | ({"sharded": True} if sharded else {})
 
 
 def _route(spec: AppSpec) -> dict[str, Any]:
     """What intake needs to route a push to an application, kept on its repository's document."""
-    return {"repoURL": spec.repoURL, "targetRevision": spec.targetRevision, "path": spec.path,
-            "watchPaths": list(spec.watchPaths)}
+    return {
+        "repoURL": spec.repoURL,
+        "targetRevision": spec.targetRevision,
+        "path": spec.path,
+        "watchPaths": list(spec.watchPaths),
+    }
 
 
 # A repository's routes are kept on its document while their JSON fits in ROUTES_INLINE_BYTES
@@ -304,9 +326,19 @@ class _Routing:
                 continue
             ref, routes = _folder_ref(key, folder), self.shards[key, folder]
             if routes:
-                self.tx.set(ref, checked(ref, {"repoKey": key, "folder": folder, "apps": sorted(routes),
-                                               "routes": json.dumps(routes, sort_keys=True),
-                                               "updatedAt": now()}))
+                self.tx.set(
+                    ref,
+                    checked(
+                        ref,
+                        {
+                            "repoKey": key,
+                            "folder": folder,
+                            "apps": sorted(routes),
+                            "routes": json.dumps(routes, sort_keys=True),
+                            "updatedAt": now(),
+                        },
+                    ),
+                )
             else:
                 self.tx.delete(ref)
 
@@ -334,7 +366,7 @@ def put_apps(specs: Sequence[AppSpec], *, create: bool = False, parent: str | No
     of APPS_PER_TRANSACTION: their repositories' routing is read and written once for each."""
     unique = list({spec.name: spec for spec in specs}.values())  # a name twice: the last wins
     for start in range(0, len(unique), APPS_PER_TRANSACTION):
-        _put_apps(unique[start:start + APPS_PER_TRANSACTION], create, parent)
+        _put_apps(unique[start : start + APPS_PER_TRANSACTION], create, parent)
 
 
 def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
@@ -355,8 +387,9 @@ def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
             old = routing.remove(old_key, spec.name, doc.get("routeFolders")) if old_key else None
             # the reads of its last render are kept until the next render
             reads = (old or {}).get("reads") if old_key == spec.repo_key else None
-            folders = routing.place(spec.repo_key, spec.name,
-                                    _route(spec) | ({"reads": reads} if reads else {}))
+            folders = routing.place(
+                spec.repo_key, spec.name, _route(spec) | ({"reads": reads} if reads else {})
+            )
             data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
             if parent is not None:
                 data["parent"] = parent
@@ -366,8 +399,13 @@ def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
                 writes.append((ref, data, True))
             else:
                 data |= {"routeFolders": folders} if folders is not None else {}
-                writes.append((ref, checked(ref, {**data, "createdAt": now(),
-                                                  "status": {"sync": {"status": "Unknown"}}}), False))
+                writes.append(
+                    (
+                        ref,
+                        checked(ref, {**data, "createdAt": now(), "status": {"sync": {"status": "Unknown"}}}),
+                        False,
+                    )
+                )
         for ref, data, update in writes:  # every read above, every write below
             if update:
                 tx.update(ref, data)
@@ -410,8 +448,11 @@ def apps_for_repo(repo_key: str, timeout: float = 60, changed: frozenset[str] | 
     if changed is None:
         snaps = list(_repo_ref(repo_key).collection(FOLDERS).select(["routes"]).stream())
     else:
-        snaps = list(client().get_all([_folder_ref(repo_key, f) for f in sorted(push_folders(changed))],
-                                      field_paths=["routes"]))
+        snaps = list(
+            client().get_all(
+                [_folder_ref(repo_key, f) for f in sorted(push_folders(changed))], field_paths=["routes"]
+            )
+        )
     for snap in snaps:
         routes.update(_routes(snap))
     return _repo_apps(json.dumps(routes, sort_keys=True))
@@ -421,11 +462,18 @@ def apps_for_repo(repo_key: str, timeout: float = 60, changed: frozenset[str] | 
 def _repo_apps(raw_routes: str) -> RepoApps:
     # a repository's routes change far less often than it is pushed to: decoded once
     routes = json.loads(raw_routes) if raw_routes else {}
-    return RepoApps(tuple(
-        AppSpec(name=name, repoURL=r["repoURL"], path=r.get("path", "."),
+    return RepoApps(
+        tuple(
+            AppSpec(
+                name=name,
+                repoURL=r["repoURL"],
+                path=r.get("path", "."),
                 targetRevision=r.get("targetRevision", "HEAD"),
-                watchPaths=(*(r.get("watchPaths") or ()), *(r.get("reads") or ())))
-        for name, r in sorted(routes.items())))
+                watchPaths=(*(r.get("watchPaths") or ()), *(r.get("reads") or ())),
+            )
+            for name, r in sorted(routes.items())
+        )
+    )
 
 
 def set_reads(spec: AppSpec, reads: list[str]) -> None:
@@ -515,12 +563,13 @@ def get_project(name: str) -> dict[str, Any] | None:
 
 # ---- webhook deliveries -------------------------------------------------------------
 
-def record_delivery(delivery_id: str, ttl: dt.timedelta = dt.timedelta(days=7),
-                    timeout: float = 60) -> bool:
+
+def record_delivery(delivery_id: str, ttl: dt.timedelta = dt.timedelta(days=7), timeout: float = 60) -> bool:
     """Remember a GitHub delivery id; False when it was seen before (a redelivery)."""
     received = now()
-    return _hot().create(_delivery_ref(delivery_id),
-                         {"receivedAt": received, "expireAt": received + ttl}, timeout)
+    return _hot().create(
+        _delivery_ref(delivery_id), {"receivedAt": received, "expireAt": received + ttl}, timeout
+    )
 
 
 def forget_delivery(delivery_id: str) -> None:
@@ -549,24 +598,38 @@ class _HotPath:
         self._database = fs._database_string
         self._metadata = list(fs._rpc_metadata)  # the database prefix (and the emulator's auth)
         self._commit_metadata = [*self._metadata, rpc.routing_header(database=self._database)]
-        self._commit = rpc.Unary(channel, "/google.firestore.v1.Firestore/Commit",
-                                 _pb.CommitRequest.pb(), _pb.CommitResponse.pb(),
-                                 (gexc.ResourceExhausted, gexc.ServiceUnavailable))
-        self._get = rpc.Unary(channel, "/google.firestore.v1.Firestore/GetDocument",
-                              _pb.GetDocumentRequest.pb(), _pb_doc.Document.pb(),
-                              (gexc.DeadlineExceeded, gexc.InternalServerError,
-                               gexc.ResourceExhausted, gexc.ServiceUnavailable))
+        self._commit = rpc.Unary(
+            channel,
+            "/google.firestore.v1.Firestore/Commit",
+            _pb.CommitRequest.pb(),
+            _pb.CommitResponse.pb(),
+            (gexc.ResourceExhausted, gexc.ServiceUnavailable),
+        )
+        self._get = rpc.Unary(
+            channel,
+            "/google.firestore.v1.Firestore/GetDocument",
+            _pb.GetDocumentRequest.pb(),
+            _pb_doc.Document.pb(),
+            (
+                gexc.DeadlineExceeded,
+                gexc.InternalServerError,
+                gexc.ResourceExhausted,
+                gexc.ServiceUnavailable,
+            ),
+        )
         self._creates = coalesce.Coalescer(self._create_all, max_items=COMMIT_MAX)
         self._reads: dict[str, coalesce.Coalescer[None, tuple[str, bool]]] = {}
         self._reads_lock = threading.Lock()
 
-    def create(self, ref: firestore.DocumentReference, timestamps: dict[str, dt.datetime],
-               timeout: float) -> bool:
+    def create(
+        self, ref: firestore.DocumentReference, timestamps: dict[str, dt.datetime], timeout: float
+    ) -> bool:
         """Create a document of timestamp fields; False if it exists."""
         return self._creates.submit((ref._document_path, timestamps), timeout)
 
-    def _create_all(self, items: Sequence[tuple[str, dict[str, dt.datetime]]],
-                    timeout: float) -> list[bool | Exception]:
+    def _create_all(
+        self, items: Sequence[tuple[str, dict[str, dt.datetime]]], timeout: float
+    ) -> list[bool | Exception]:
         # one atomic commit of every create; when one of them exists (a redelivery: rare)
         # the commit writes nothing, and each is tried on its own. (BatchWrite would answer
         # per write at once, but costs the emulator twice a commit.) A name twice in one
@@ -620,7 +683,8 @@ class _HotPath:
                 metadata = [*self._metadata, rpc.routing_header(name=name)]
                 reads = self._reads[name] = coalesce.Coalescer(
                     lambda items, timeout: [self._read_routes(request, metadata, timeout)] * len(items),
-                    max_items=1_000_000)
+                    max_items=1_000_000,
+                )
         return reads.submit(None, timeout)
 
     def _read_routes(self, request: Any, metadata: rpc.Metadata, timeout: float) -> tuple[str, bool]:
@@ -655,15 +719,21 @@ def put_revision(app: str, revision_id: str, doc: dict[str, Any]) -> None:
 
 
 def get_revision(app: str, revision_id: str) -> dict[str, Any]:
-    doc = _get_packed(_app_ref(app).collection("revisions").document(revision_id),
-                      f"revision {revision_id!r} of application {app!r}")
+    doc = _get_packed(
+        _app_ref(app).collection("revisions").document(revision_id),
+        f"revision {revision_id!r} of application {app!r}",
+    )
     if doc is None:
         raise NotFound(f"revision {revision_id!r} of application {app!r} not found")
     return doc
 
 
-def _put_packed(ref: firestore.DocumentReference, doc: dict[str, Any],
-                packed_fields: tuple[str, ...] = _PACKED, merge: bool = False) -> None:
+def _put_packed(
+    ref: firestore.DocumentReference,
+    doc: dict[str, Any],
+    packed_fields: tuple[str, ...] = _PACKED,
+    merge: bool = False,
+) -> None:
     """Write doc; its big fields compressed into parts documents when they pass INLINE_BYTES."""
     payload = {k: doc[k] for k in packed_fields if k in doc}
     raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
@@ -671,11 +741,18 @@ def _put_packed(ref: firestore.DocumentReference, doc: dict[str, Any],
         ref.set(checked(ref, doc), merge=merge)
         return
     packed = zlib.compress(raw, 6)
-    parts = [packed[i:i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
+    parts = [packed[i : i + PART_BYTES] for i in range(0, len(packed), PART_BYTES)]
     head = {k: v for k, v in doc.items() if k not in packed_fields}
-    head |= {"packed": {"encoding": "json+zlib", "parts": len(parts), "bytes": len(raw),
-                        "compressedBytes": len(packed), "sha256": hashlib.sha256(raw).hexdigest()},
-             packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)"}
+    head |= {
+        "packed": {
+            "encoding": "json+zlib",
+            "parts": len(parts),
+            "bytes": len(raw),
+            "compressedBytes": len(packed),
+            "sha256": hashlib.sha256(raw).hexdigest(),
+        },
+        packed_fields[0]: f"(compressed: {len(raw):,} bytes in {len(parts)} parts)",
+    }
     checked(ref, head)
     for i, part in enumerate(parts):
         part_ref = ref.collection("parts").document(f"{i:03d}")
@@ -736,11 +813,12 @@ def chunk(items: Sequence[Any], part_bytes: int = PART_BYTES_JSON) -> list[str]:
     return parts
 
 
-def _write_parts(refs: list[firestore.DocumentReference], texts: list[str],
-                 extra: dict[str, Any]) -> None:
+def _write_parts(refs: list[firestore.DocumentReference], texts: list[str], extra: dict[str, Any]) -> None:
     """Write parts documents, every one checked before the first is written, in batches."""
-    docs = [checked(ref, {**extra, "part": i, "entries": text})
-            for i, (ref, text) in enumerate(zip(refs, texts, strict=True))]
+    docs = [
+        checked(ref, {**extra, "part": i, "entries": text})
+        for i, (ref, text) in enumerate(zip(refs, texts, strict=True))
+    ]
     batch, size = client().batch(), 0
     for ref, doc in zip(refs, docs, strict=True):
         doc_size = docsize.document_size(ref.path, doc)
@@ -788,11 +866,15 @@ def inventory(app: str, status: dict[str, Any]) -> list[dict[str, str]]:
         return []
     if isinstance(pointer, list):
         return pointer
-    entries = _read_parts(_inventory_refs(app, pointer["generation"], int(pointer["parts"])),
-                          f"inventory {pointer['generation']} of application {app!r}")
+    entries = _read_parts(
+        _inventory_refs(app, pointer["generation"], int(pointer["parts"])),
+        f"inventory {pointer['generation']} of application {app!r}",
+    )
     if len(entries) != int(pointer["count"]):
-        raise NotFound(f"inventory {pointer['generation']} of application {app!r} has "
-                       f"{len(entries)} of {pointer['count']} entries")
+        raise NotFound(
+            f"inventory {pointer['generation']} of application {app!r} has "
+            f"{len(entries)} of {pointer['count']} entries"
+        )
     return entries
 
 
@@ -829,19 +911,24 @@ def get_render(digest: str) -> dict[str, Any] | None:
 
 def put_render(digest: str, doc: dict[str, Any]) -> None:
     """Record one render (counted in `renders`, and its first use in `uses`)."""
-    _put_packed(client().collection(RENDERS).document(digest),
-                doc | {"renders": firestore.Increment(1), "uses": firestore.Increment(1)},
-                packed_fields=("files", "errors"), merge=True)
+    _put_packed(
+        client().collection(RENDERS).document(digest),
+        doc | {"renders": firestore.Increment(1), "uses": firestore.Increment(1)},
+        packed_fields=("files", "errors"),
+        merge=True,
+    )
 
 
 def count_render_use(digest: str) -> None:
     """One more application took this render from the cache."""
     with contextlib.suppress(gexc.NotFound):
-        client().collection(RENDERS).document(digest).update({"uses": firestore.Increment(1),
-                                                              "usedAt": now()})
+        client().collection(RENDERS).document(digest).update(
+            {"uses": firestore.Increment(1), "usedAt": now()}
+        )
 
 
 # ---- sync operations: lease, history ------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Begun:
@@ -886,8 +973,17 @@ def begin_operation(app_name: str, operation: str, holder: str, lease_s: int = L
             seq = int(lease["sequence"])
         else:
             seq = int((doc.get("status") or {}).get("historyCount", 0)) + 1
-        tx.update(ref, {"lease": {"operation": operation, "holder": holder, "sequence": seq,
-                                  "expiresAt": now() + dt.timedelta(seconds=lease_s)}})
+        tx.update(
+            ref,
+            {
+                "lease": {
+                    "operation": operation,
+                    "holder": holder,
+                    "sequence": seq,
+                    "expiresAt": now() + dt.timedelta(seconds=lease_s),
+                }
+            },
+        )
         return Begun(seq, app=app)
 
     return run(transaction)
@@ -906,8 +1002,10 @@ def heartbeat(app_name: str, holder: str, lease_s: int = LEASE_S) -> Iterator[No
                 lease = (snap.to_dict() or {}).get("lease") or {}
                 if lease.get("holder") != holder:
                     return
-                ref.update({"lease.expiresAt": now() + dt.timedelta(seconds=lease_s)},
-                           option=client().write_option(last_update_time=snap.update_time))
+                ref.update(
+                    {"lease.expiresAt": now() + dt.timedelta(seconds=lease_s)},
+                    option=client().write_option(last_update_time=snap.update_time),
+                )
             except Exception:
                 continue
 
@@ -920,9 +1018,15 @@ def heartbeat(app_name: str, holder: str, lease_s: int = LEASE_S) -> Iterator[No
         thread.join(timeout=5)
 
 
-def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
-                     entry: dict[str, Any] | None, status: dict[str, Any],
-                     previous_inventory: Any = None) -> None:
+def finish_operation(
+    app_name: str,
+    operation: str,
+    holder: str,
+    sequence: int,
+    entry: dict[str, Any] | None,
+    status: dict[str, Any],
+    previous_inventory: Any = None,
+) -> None:
     """Write the history entry (if any) and the status, mark the operation done, free the lease.
 
     The entry's per-object `resources` go to history/{seq}/results parts and a list in
@@ -937,9 +1041,12 @@ def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
     status = dict(status)
     generation = ""
     if isinstance(status.get("inventory"), list):
-        unchanged = (isinstance(previous_inventory, dict) and not previous_inventory.get("unrecorded")
-                     and previous_inventory.get("sha256") == _digest(chunk(status["inventory"]))
-                     and previous_inventory.get("count") == len(status["inventory"]))
+        unchanged = (
+            isinstance(previous_inventory, dict)
+            and not previous_inventory.get("unrecorded")
+            and previous_inventory.get("sha256") == _digest(chunk(status["inventory"]))
+            and previous_inventory.get("count") == len(status["inventory"])
+        )
         if unchanged:
             status["inventory"] = previous_inventory
         else:
@@ -949,8 +1056,11 @@ def finish_operation(app_name: str, operation: str, holder: str, sequence: int,
         entry = dict(entry)
         results = entry.pop("resources")
         texts = chunk(results)
-        _write_parts(_results_refs(ref.collection("history").document(f"{sequence:06d}"), len(texts)),
-                     texts, {"sequence": sequence})
+        _write_parts(
+            _results_refs(ref.collection("history").document(f"{sequence:06d}"), len(texts)),
+            texts,
+            {"sequence": sequence},
+        )
         entry["results"] = {"parts": len(texts), "count": len(results)}
     transaction = client().transaction()
 
@@ -981,8 +1091,9 @@ def release_lease(app_name: str, holder: str) -> None:
     ref = _app_ref(app_name)
     snap = ref.get()
     if snap.exists and ((snap.to_dict() or {}).get("lease") or {}).get("holder") == holder:
-        ref.update({"lease": firestore.DELETE_FIELD},
-                   option=client().write_option(last_update_time=snap.update_time))
+        ref.update(
+            {"lease": firestore.DELETE_FIELD}, option=client().write_option(last_update_time=snap.update_time)
+        )
 
 
 def trim_history(app: str, limit: int, keep_revisions: set[str], newest: int) -> int:
@@ -1005,8 +1116,12 @@ def trim_history(app: str, limit: int, keep_revisions: set[str], newest: int) ->
         for part in snap.reference.collection(RESULTS).list_documents():
             batch.delete(part)
         batch.delete(snap.reference)
-    kept = [s.to_dict() or {} for s in history.where(filter=firestore.FieldFilter(
-        "sequence", ">", newest - limit)).select(["revision", "startedAt"]).stream()]
+    kept = [
+        s.to_dict() or {}
+        for s in history.where(filter=firestore.FieldFilter("sequence", ">", newest - limit))
+        .select(["revision", "startedAt"])
+        .stream()
+    ]
     wanted = keep_revisions | {e.get("revision") for e in kept}
     oldest_kept = min((e["startedAt"] for e in kept if "startedAt" in e), default=now())
     for snap in _app_ref(app).collection("revisions").select(["renderedAt"]).stream():
@@ -1037,8 +1152,9 @@ def get_history(app: str, sequence: int, *, results: bool = True) -> dict[str, A
     entry = snap.to_dict() or {}
     pointer = entry.get("results")
     if results and isinstance(pointer, dict) and "resources" not in entry:
-        entry["resources"] = _read_parts(_results_refs(ref, int(pointer["parts"])),
-                                         f"results of history entry {sequence} of {app!r}")
+        entry["resources"] = _read_parts(
+            _results_refs(ref, int(pointer["parts"])), f"results of history entry {sequence} of {app!r}"
+        )
     return entry
 
 
@@ -1055,8 +1171,7 @@ def put_drift(app: str, record: dict[str, Any]) -> str:
     record = {**record, "objects": objects[:DRIFT_INLINE], "objectCount": len(objects)}
     if len(objects) > DRIFT_INLINE:
         texts = chunk(objects[DRIFT_INLINE:])
-        _write_parts([ref.collection("parts").document(f"{i:03d}") for i in range(len(texts))],
-                     texts, {})
+        _write_parts([ref.collection("parts").document(f"{i:03d}") for i in range(len(texts))], texts, {})
         record["parts"] = len(texts)
     ref.set(checked(ref, record))
     return ref.id
@@ -1068,8 +1183,11 @@ def drift_records(app: str, *, complete: bool = False) -> Iterator[dict[str, Any
     for snap in query.stream():
         record = snap.to_dict() or {}
         if complete and record.get("parts"):
-            refs = [snap.reference.collection("parts").document(f"{i:03d}")
-                    for i in range(int(record["parts"]))]
-            record["objects"] = [*record.get("objects", []),
-                                 *_read_parts(refs, f"drift record {snap.id} of {app!r}")]
+            refs = [
+                snap.reference.collection("parts").document(f"{i:03d}") for i in range(int(record["parts"]))
+            ]
+            record["objects"] = [
+                *record.get("objects", []),
+                *_read_parts(refs, f"drift record {snap.id} of {app!r}"),
+            ]
         yield record

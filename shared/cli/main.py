@@ -57,8 +57,16 @@ def _print(args: argparse.Namespace, data: Any, table: Callable[[], list[list[st
         print("  ".join(_colour(c.ljust(w)) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-COLOURS = {"Synced": 32, "Healthy": 32, "Succeeded": 32, "OutOfSync": 33, "Progressing": 33,
-           "Degraded": 31, "Failed": 31, "Missing": 31}
+COLOURS = {
+    "Synced": 32,
+    "Healthy": 32,
+    "Succeeded": 32,
+    "OutOfSync": 33,
+    "Progressing": 33,
+    "Degraded": 31,
+    "Failed": 31,
+    "Missing": 31,
+}
 
 
 def _colour(cell: str) -> str:
@@ -78,6 +86,7 @@ def _progress(message: str) -> None:
 
 
 # ---- app ----------------------------------------------------------------------------
+
 
 def _manifests(path: str) -> list[dict[str, Any]]:
     import yaml
@@ -116,11 +125,18 @@ def app_create(args: argparse.Namespace) -> int:
     if not args.name or not args.repo:
         raise CliError("app create needs NAME and --repo, or -f FILE (hint: gitops app create -h)")
     spec = AppSpec(
-        name=args.name, repoURL=args.repo, path=args.path, targetRevision=args.revision,
+        name=args.name,
+        repoURL=args.repo,
+        path=args.path,
+        targetRevision=args.revision,
         destination=Destination(cluster=args.dest_cluster, namespace=args.dest_namespace),
-        syncPolicy=SyncPolicy(automated=args.sync_policy == "automated", prune=args.auto_prune,
-                              selfHeal=args.self_heal, allowEmpty=args.allow_empty,
-                              syncOptions=tuple(args.sync_option)),
+        syncPolicy=SyncPolicy(
+            automated=args.sync_policy == "automated",
+            prune=args.auto_prune,
+            selfHeal=args.self_heal,
+            allowEmpty=args.allow_empty,
+            syncOptions=tuple(args.sync_option),
+        ),
         project=args.project,
         revisionHistoryLimit=args.revision_history_limit,
     )
@@ -129,26 +145,40 @@ def app_create(args: argparse.Namespace) -> int:
     except SpecError as exc:
         raise CliError(f"invalid application: {exc}") from exc
     store.put_app(spec, create=not args.upsert)
-    _print(args, {"name": spec.name, "spec": spec.to_doc()},
-           lambda: [["application", spec.name, "created"]])
+    _print(args, {"name": spec.name, "spec": spec.to_doc()}, lambda: [["application", spec.name, "created"]])
     return 0
 
 
 def _app_row(app: store.App) -> list[str]:
     st = app.status
     sync, health = st.get("sync") or {}, st.get("health") or {}
-    return [app.name, app.spec.project, sync.get("status", "Unknown"), health.get("status", ""),
-            (sync.get("commit") or "")[:7], _time(sync.get("syncedAt"))]
+    return [
+        app.name,
+        app.spec.project,
+        sync.get("status", "Unknown"),
+        health.get("status", ""),
+        (sync.get("commit") or "")[:7],
+        _time(sync.get("syncedAt")),
+    ]
 
 
 def app_list(args: argparse.Namespace) -> int:
     apps = store.list_apps()
     wide = args.output == "wide"
-    _print(args, [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
-           lambda: [["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]
-                    + (["REPO", "PATH", "TARGET"] if wide else [])]
-           + [_app_row(a) + ([a.spec.repoURL, a.spec.path, a.spec.targetRevision] if wide else [])
-              for a in apps])
+    _print(
+        args,
+        [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
+        lambda: (
+            [
+                ["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]
+                + (["REPO", "PATH", "TARGET"] if wide else [])
+            ]
+            + [
+                _app_row(a) + ([a.spec.repoURL, a.spec.path, a.spec.targetRevision] if wide else [])
+                for a in apps
+            ]
+        ),
+    )
     return 0
 
 
@@ -158,22 +188,38 @@ def app_get(args: argparse.Namespace) -> int:
 
     def table() -> list[list[str]]:
         sync, render = st.get("sync") or {}, st.get("render") or {}
-        rows = [["Name:", spec.name], ["Project:", spec.project], ["Repo:", spec.repoURL],
-                ["Target:", spec.targetRevision], ["Path:", spec.path],
-                ["Destination:", f"{spec.destination.cluster}/{spec.destination.namespace}"],
-                ["Sync policy:", ("automated" if spec.syncPolicy.automated else "manual")
-                 + (" prune" if spec.syncPolicy.prune else "")
-                 + (" self-heal" if spec.syncPolicy.selfHeal else "")],
-                ["Sync:", f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"
-                          + (f" ({sync['message']})" if sync.get("message") else "")],
-                ["Health:", (st.get("health") or {}).get("status", "")]]
+        rows = [
+            ["Name:", spec.name],
+            ["Project:", spec.project],
+            ["Repo:", spec.repoURL],
+            ["Target:", spec.targetRevision],
+            ["Path:", spec.path],
+            ["Destination:", f"{spec.destination.cluster}/{spec.destination.namespace}"],
+            [
+                "Sync policy:",
+                ("automated" if spec.syncPolicy.automated else "manual")
+                + (" prune" if spec.syncPolicy.prune else "")
+                + (" self-heal" if spec.syncPolicy.selfHeal else ""),
+            ],
+            [
+                "Sync:",
+                f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"
+                + (f" ({sync['message']})" if sync.get("message") else ""),
+            ],
+            ["Health:", (st.get("health") or {}).get("status", "")],
+        ]
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
         if (st.get("drift") or {}).get("summary"):
             rows.append(["Drift:", st["drift"]["summary"]])
         if st.get("pin"):
-            rows.append(["Pinned:", f"{st['pin'].get('commit', '')[:7]} by {st['pin'].get('by')}: "
-                                    f"{st['pin'].get('reason', '')}"])
+            rows.append(
+                [
+                    "Pinned:",
+                    f"{st['pin'].get('commit', '')[:7]} by {st['pin'].get('by')}: "
+                    f"{st['pin'].get('reason', '')}",
+                ]
+            )
         drifted = set((st.get("drift") or {}).get("ids") or [])
         count = int(st.get("historyCount", 0))
         resources = store.get_history(spec.name, count).get("resources", []) if count else []
@@ -184,8 +230,9 @@ def app_get(args: argparse.Namespace) -> int:
                 oid = f"{r['kind']}.{r['group']}" if r["group"] else r["kind"]
                 key = f"{oid}/{r['namespace']}/{r['name']}" if r["namespace"] else f"{oid}/{r['name']}"
                 sync = "OutOfSync" if key in drifted else "Synced"
-                rows.append([oid, f"{r['namespace']}/{r['name']}  {r['action']}  {sync}  "
-                                  f"{r.get('health', '')}"])
+                rows.append(
+                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {sync}  {r.get('health', '')}"]
+                )
         return rows
 
     _print(args, {"name": spec.name, "spec": spec.to_doc(), "status": st}, table)
@@ -194,13 +241,26 @@ def app_get(args: argparse.Namespace) -> int:
 
 def app_history(args: argparse.Namespace) -> int:
     entries = store.history(args.name)
-    _print(args, entries, lambda: [["ID", "DATE", "INITIATOR", "REVISION", "PHASE", "HEALTH",
-                                    "SUMMARY"]] + [
-        [str(e["sequence"]), _time(e.get("finishedAt")), e.get("initiator", ""),
-         e.get("commit", "")[:7], e.get("phase", ""), (e.get("health") or {}).get("status", ""),
-         ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))
-         + (f"; {e['gitMove']}" if e.get("gitMove") else "")]
-        for e in entries])
+    _print(
+        args,
+        entries,
+        lambda: (
+            [["ID", "DATE", "INITIATOR", "REVISION", "PHASE", "HEALTH", "SUMMARY"]]
+            + [
+                [
+                    str(e["sequence"]),
+                    _time(e.get("finishedAt")),
+                    e.get("initiator", ""),
+                    e.get("commit", "")[:7],
+                    e.get("phase", ""),
+                    (e.get("health") or {}).get("status", ""),
+                    ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))
+                    + (f"; {e['gitMove']}" if e.get("gitMove") else ""),
+                ]
+                for e in entries
+            ]
+        ),
+    )
     return 0
 
 
@@ -217,8 +277,9 @@ def _wait_for_history(name: str, after: int, timeout: float, since: dt.datetime)
             seen = render.get("revision") or ""
             _progress(f"rendered {str(render.get('commit', ''))[:7]} as {seen}; applying")
         time.sleep(0.2)
-    raise CliError(f"timed out after {timeout:.0f}s waiting for {name!r} to sync "
-                   f"(hint: gitops app get {name})")
+    raise CliError(
+        f"timed out after {timeout:.0f}s waiting for {name!r} to sync (hint: gitops app get {name})"
+    )
 
 
 def app_sync(args: argparse.Namespace) -> int:
@@ -239,9 +300,20 @@ def app_sync(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _sync_preview(args, app, commit, ref)
     op = f"sync-{uuid.uuid4().hex[:12]}"
-    bus.publish(topology.RENDER, [RenderRequest(app=spec.name, commit=commit, ref=ref,
-                                                initiator="manual", operation=op,
-                                                triggered_by=_who(), prune=args.prune)])
+    bus.publish(
+        topology.RENDER,
+        [
+            RenderRequest(
+                app=spec.name,
+                commit=commit,
+                ref=ref,
+                initiator="manual",
+                operation=op,
+                triggered_by=_who(),
+                prune=args.prune,
+            )
+        ],
+    )
     _progress(f"sync of {spec.name} to {commit[:7]} requested ({op})")
     return _maybe_wait(args, spec.name, before, {"operation": op, "commit": commit}, since)
 
@@ -267,17 +339,24 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     options = Options.of(spec)
     if args.prune:
         options = dataclasses.replace(options, prune=True)
-    results = preview(cluster, spec, prepare(spec, objs, cluster), store.inventory(app.name, app.status),
-                      options)
+    results = preview(
+        cluster, spec, prepare(spec, objs, cluster), store.inventory(app.name, app.status), options
+    )
     docs = [r.to_doc() for r in results]
-    _print(args, {"commit": commit, "dryRun": True, "objects": docs},
-           lambda: [["KIND", "NAMESPACE", "NAME", "WOULD BE", "NOTE"]] + [
-               [d["kind"], d["namespace"], d["name"], d["action"], d.get("message", "")] for d in docs])
+    _print(
+        args,
+        {"commit": commit, "dryRun": True, "objects": docs},
+        lambda: (
+            [["KIND", "NAMESPACE", "NAME", "WOULD BE", "NOTE"]]
+            + [[d["kind"], d["namespace"], d["name"], d["action"], d.get("message", "")] for d in docs]
+        ),
+    )
     return 0
 
 
-def _maybe_wait(args: argparse.Namespace, name: str, before: int, data: dict[str, Any],
-                since: dt.datetime) -> int:
+def _maybe_wait(
+    args: argparse.Namespace, name: str, before: int, data: dict[str, Any], since: dt.datetime
+) -> int:
     if not args.wait:
         _print(args, data, lambda: [[f"{k}: {v}"] for k, v in data.items()])
         return 0
@@ -312,12 +391,20 @@ def app_rollback(args: argparse.Namespace) -> int:
     before = int(app.status.get("historyCount", 0))
     entry = store.get_history(args.name, args.id, results=False)
     op = f"rollback-{uuid.uuid4().hex[:12]}"
-    bus.publish(topology.APPLY, [ApplyRequest(app=args.name, revision=entry["revision"],
-                                              initiator="rollback", operation=op,
-                                              triggered_by=_who())])
+    bus.publish(
+        topology.APPLY,
+        [
+            ApplyRequest(
+                app=args.name,
+                revision=entry["revision"],
+                initiator="rollback",
+                operation=op,
+                triggered_by=_who(),
+            )
+        ],
+    )
     _progress(f"rollback of {args.name} to history {args.id} ({entry['commit'][:7]}) requested")
-    return _maybe_wait(args, args.name, before, {"operation": op, "revision": entry["revision"]},
-                       since)
+    return _maybe_wait(args, args.name, before, {"operation": op, "revision": entry["revision"]}, since)
 
 
 def app_delete(args: argparse.Namespace) -> int:
@@ -332,9 +419,14 @@ def app_delete(args: argparse.Namespace) -> int:
         results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
         _progress(f"deleted {sum(r['action'] == 'pruned' for r in results)} objects of {args.name}")
     store.delete_app(args.name)
-    _print(args, {"name": args.name, "cascade": args.cascade, "objects": results},
-           lambda: [["application", args.name, "deleted"]] + [
-               [r["kind"], f"{r['namespace']}/{r['name']}", r["action"]] for r in results])
+    _print(
+        args,
+        {"name": args.name, "cascade": args.cascade, "objects": results},
+        lambda: (
+            [["application", args.name, "deleted"]]
+            + [[r["kind"], f"{r['namespace']}/{r['name']}", r["action"]] for r in results]
+        ),
+    )
     return 1 if any(r["action"] == "failed" for r in results) else 0
 
 
@@ -359,17 +451,31 @@ def project_get(args: argparse.Namespace) -> int:
     project = store.get_project(args.name)
     if project is None:
         raise CliError(f"project {args.name!r} not found")
-    _print(args, {"name": args.name, **project}, lambda: [[f"{k}:", json.dumps(v, default=str)]
-                                                          for k, v in sorted(project.items())])
+    _print(
+        args,
+        {"name": args.name, **project},
+        lambda: [[f"{k}:", json.dumps(v, default=str)] for k, v in sorted(project.items())],
+    )
     return 0
 
 
 def project_list(args: argparse.Namespace) -> int:
     projects = store.list_projects()
-    _print(args, projects, lambda: [["NAME", "SOURCES", "DESTINATIONS"]] + [
-        [p["name"], ",".join(p.get("sourceRepos") or []),
-         ",".join(f"{d['cluster']}/{d['namespace']}" for d in p.get("destinations") or [])]
-        for p in projects])
+    _print(
+        args,
+        projects,
+        lambda: (
+            [["NAME", "SOURCES", "DESTINATIONS"]]
+            + [
+                [
+                    p["name"],
+                    ",".join(p.get("sourceRepos") or []),
+                    ",".join(f"{d['cluster']}/{d['namespace']}" for d in p.get("destinations") or []),
+                ]
+                for p in projects
+            ]
+        ),
+    )
     return 0
 
 
@@ -418,14 +524,24 @@ def sweep(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         apps = [store.get_app(n) for n in names]
-        audited = [a for a in apps if (a.status.get("lastAuditAt") or started) > started
-                   or not (a.status.get("sync") or {}).get("revision")]
+        audited = [
+            a
+            for a in apps
+            if (a.status.get("lastAuditAt") or started) > started
+            or not (a.status.get("sync") or {}).get("revision")
+        ]
         if len(audited) == len(apps):
-            data = [{"name": a.name, "sync": (a.status.get("sync") or {}).get("status"),
-                     "drift": a.status.get("drift")} for a in apps]
+            data = [
+                {
+                    "name": a.name,
+                    "sync": (a.status.get("sync") or {}).get("status"),
+                    "drift": a.status.get("drift"),
+                }
+                for a in apps
+            ]
             rows = [["NAME", "SYNC", "DRIFT"]] + [
-                [d["name"], d["sync"] or "", (d["drift"] or {}).get("summary", "none")]
-                for d in data]
+                [d["name"], d["sync"] or "", (d["drift"] or {}).get("summary", "none")] for d in data
+            ]
             _print(args, data, lambda r=rows: r)
             return 0
         time.sleep(0.2)
@@ -433,6 +549,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 
 # ---- parser -------------------------------------------------------------------------
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops", description=__doc__.splitlines()[0])
@@ -443,8 +560,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="group", required=True)
     app = sub.add_parser("app", help="applications").add_subparsers(dest="command", required=True)
 
-    c = app.add_parser("create", help="register an application (flags, or -f with our or Argo "
-                                      "CD's Application manifests)")
+    c = app.add_parser(
+        "create", help="register an application (flags, or -f with our or Argo CD's Application manifests)"
+    )
     c.add_argument("name", nargs="?")
     c.add_argument("-f", "--file", help="Application manifest(s), ours or Argo CD's; - for stdin")
     c.add_argument("--repo", help="repository URL")
@@ -456,8 +574,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--auto-prune", action="store_true")
     c.add_argument("--self-heal", action="store_true")
     c.add_argument("--allow-empty", action="store_true", help="a revision with no objects may prune all")
-    c.add_argument("--sync-option", action="append", default=[], metavar="NAME=VALUE",
-                   help="CreateNamespace=true, Recreate=true, WaveTimeout=SECONDS (repeatable)")
+    c.add_argument(
+        "--sync-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="CreateNamespace=true, Recreate=true, WaveTimeout=SECONDS (repeatable)",
+    )
     c.add_argument("--project", default="default")
     c.add_argument("--upsert", action="store_true", help="update it if it exists")
     c.add_argument("--revision-history-limit", type=int, default=100)
@@ -479,8 +602,7 @@ def parser() -> argparse.ArgumentParser:
         else:
             s.add_argument("--revision", default="", help="commit sha (default: the target's head)")
             s.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
-            s.add_argument("--prune", action="store_true", help="prune this time even if the policy "
-                                                               "does not")
+            s.add_argument("--prune", action="store_true", help="prune this time even if the policy does not")
         s.add_argument("--wait", action="store_true", help="wait for the history entry, with progress")
         s.add_argument("--health", action="store_true", help="with --wait: until Healthy too")
         s.add_argument("--timeout", type=float, default=120)
@@ -492,7 +614,8 @@ def parser() -> argparse.ArgumentParser:
     rm.set_defaults(func=app_delete)
 
     proj = sub.add_parser("project", help="projects (multi-tenancy)").add_subparsers(
-        dest="command", required=True)
+        dest="command", required=True
+    )
     pc = proj.add_parser("create", help="create or update projects from AppProject manifests")
     pc.add_argument("-f", "--file", required=True)
     pc.set_defaults(func=project_create)
@@ -536,9 +659,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs.to_stderr()
-    for flag, variable in (("gcp_project", "GOOGLE_CLOUD_PROJECT"),
-                           ("firestore_emulator", "FIRESTORE_EMULATOR_HOST"),
-                           ("pubsub_emulator", "PUBSUB_EMULATOR_HOST")):
+    for flag, variable in (
+        ("gcp_project", "GOOGLE_CLOUD_PROJECT"),
+        ("firestore_emulator", "FIRESTORE_EMULATOR_HOST"),
+        ("pubsub_emulator", "PUBSUB_EMULATOR_HOST"),
+    ):
         if getattr(args, flag):
             os.environ[variable] = getattr(args, flag)
     try:

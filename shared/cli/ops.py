@@ -54,8 +54,9 @@ def app_set(args: argparse.Namespace) -> int:
     except SpecError as exc:
         raise main.CliError(f"invalid change: {exc}") from exc
     store.put_app(spec)
-    main._print(args, {"name": spec.name, "spec": spec.to_doc()},
-               lambda: [["application", spec.name, "updated"]])
+    main._print(
+        args, {"name": spec.name, "spec": spec.to_doc()}, lambda: [["application", spec.name, "updated"]]
+    )
     return 0
 
 
@@ -65,8 +66,13 @@ def app_pin(args: argparse.Namespace) -> int:
     sync = store.get_app(args.name).status.get("sync") or {}
     if not sync.get("revision"):
         raise main.CliError(f"application {args.name!r} has not been synced yet")
-    pin = {"revision": sync["revision"], "commit": sync.get("commit", ""), "by": main._who(),
-           "reason": args.reason or "pinned by hand", "at": store.now()}
+    pin = {
+        "revision": sync["revision"],
+        "commit": sync.get("commit", ""),
+        "by": main._who(),
+        "reason": args.reason or "pinned by hand",
+        "at": store.now(),
+    }
     store.update_status(args.name, {"pin": pin})
     main._print(args, pin, lambda: [["pinned", args.name, "to", pin["commit"][:7]]])
     return 0
@@ -84,8 +90,11 @@ def app_wait(args: argparse.Namespace) -> int:
             last = f"{sync}/{health}"
             main._progress(f"{args.name}: {sync}, {health}")
         if sync == "Synced" and (health == "Healthy" or not args.health):
-            main._print(args, {"name": args.name, "sync": sync, "health": health},
-                       lambda s=sync, h=health: [[args.name, s, h]])
+            main._print(
+                args,
+                {"name": args.name, "sync": sync, "health": health},
+                lambda s=sync, h=health: [[args.name, s, h]],
+            )
             return 0
         if health == "Degraded" and args.health:
             raise main.CliError(f"{args.name} is Degraded: {(status.get('health') or {}).get('message', '')}")
@@ -100,17 +109,29 @@ def app_promote(args: argparse.Namespace) -> int:
     sync, health = src.status.get("sync") or {}, src.status.get("health") or {}
     if sync.get("status") != "Synced" or health.get("status") != "Healthy":
         state = f"{sync.get('status', 'Unknown')}/{health.get('status', 'Unknown')}"
-        raise main.CliError(f"{args.src} is {state}; only a Synced and Healthy application can be "
-                           f"promoted from (hint: gitops app wait {args.src} --health)")
+        raise main.CliError(
+            f"{args.src} is {state}; only a Synced and Healthy application can be "
+            f"promoted from (hint: gitops app wait {args.src} --health)"
+        )
     dst = store.get_app(args.dst)
     commit = sync["commit"]
     store.put_app(dataclasses.replace(dst.spec, targetRevision=commit))
     since = store.now()
     before = int(dst.status.get("historyCount", 0))
     op = f"promote-{uuid.uuid4().hex[:12]}"
-    bus.publish(topology.RENDER, [RenderRequest(app=args.dst, commit=commit, ref="", initiator="manual",
-                                                operation=op,
-                                                triggered_by=f"promote from {args.src} by {main._who()}")])
+    bus.publish(
+        topology.RENDER,
+        [
+            RenderRequest(
+                app=args.dst,
+                commit=commit,
+                ref="",
+                initiator="manual",
+                operation=op,
+                triggered_by=f"promote from {args.src} by {main._who()}",
+            )
+        ],
+    )
     main._progress(f"promoting {args.dst} to {commit[:7]} (what {args.src} runs)")
     args.wait, args.health = True, False
     return main._maybe_wait(args, args.dst, before, {"operation": op, "commit": commit}, since)
@@ -141,45 +162,73 @@ def render_path(args: argparse.Namespace) -> int:
     folder = Path(args.path).resolve()
     if not folder.is_dir():
         raise _cli().CliError(f"{args.path} is not a folder")
-    top = Path(args.root).resolve() if args.root else next(
-        (p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
+    top = (
+        Path(args.root).resolve()
+        if args.root
+        else next((p for p in (folder, *folder.parents) if (p / ".git").exists()), folder)
+    )
     if not folder.is_relative_to(top):
         raise _cli().CliError(f"{args.path} is not inside --root {args.root}")
     options = _source_options(args.source)
     helm = options.get("helm") or {}
-    request = sources.Request(str(folder.relative_to(top)) or ".", options,
-                              kube_version=args.kube_version or "",
-                              namespace=helm.get("namespace") or "default",
-                              release=helm.get("releaseName") or "release")
+    request = sources.Request(
+        str(folder.relative_to(top)) or ".",
+        options,
+        kube_version=args.kube_version or "",
+        namespace=helm.get("namespace") or "default",
+        release=helm.get("releaseName") or "release",
+    )
     kind, out = sources.render(tree.FolderTree(top), request)
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
     findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
     blocked = checks.blocking(findings)
     if args.output == "json":
-        print(json.dumps({"source": kind, "objects": len(out.objects),
-                          "errors": [e.to_doc() for e in out.errors],
-                          "findings": [f.to_doc() for f in findings]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": kind,
+                    "objects": len(out.objects),
+                    "errors": [e.to_doc() for e in out.errors],
+                    "findings": [f.to_doc() for f in findings],
+                },
+                indent=2,
+            )
+        )
     else:
         for err in out.errors:
             print(err)
         for f in findings:
             print(f"{f}{' [blocks]' if f.mode == 'enforce' else ''}")
-        print(f"{kind}: {len(out.objects)} objects, {len(out.errors)} errors, {len(findings)} findings "
-              f"({len(blocked)} blocking)", file=sys.stderr)
+        print(
+            f"{kind}: {len(out.objects)} objects, {len(out.errors)} errors, {len(findings)} findings "
+            f"({len(blocked)} blocking)",
+            file=sys.stderr,
+        )
     return 1 if out.errors or blocked else 0
 
 
 def webhook_send(args: argparse.Namespace) -> int:
     """Send a correctly signed GitHub push webhook to an intake URL."""
     main = _cli()
-    secret = (args.secret or os.environ.get("GITHUB_WEBHOOK_SECRET")
-              or _read(os.environ.get("GITOPS_WEBHOOK_SECRET_FILE", "")))
+    secret = (
+        args.secret
+        or os.environ.get("GITHUB_WEBHOOK_SECRET")
+        or _read(os.environ.get("GITOPS_WEBHOOK_SECRET_FILE", ""))
+    )
     if not secret:
         raise main.CliError("no webhook secret: pass --secret or set GITHUB_WEBHOOK_SECRET")
     body = webhook.push_payload(args.repo, args.ref, args.before, args.sha, args.message)
-    req = urllib.request.Request(args.url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": str(uuid.uuid4()), "X-Hub-Signature-256": webhook.sign(secret.encode(), body)})
+    req = urllib.request.Request(
+        args.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": webhook.sign(secret.encode(), body),
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
             status, answer = resp.status, resp.read().decode()
@@ -211,13 +260,17 @@ def _save_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _credentials() -> tuple[Path, dict[str, Any]]:
-    return _local_json("GITOPS_REPO_CREDENTIALS_FILE", "credential store",
-                       "add a version of the secret gitops-repo-credentials instead")
+    return _local_json(
+        "GITOPS_REPO_CREDENTIALS_FILE",
+        "credential store",
+        "add a version of the secret gitops-repo-credentials instead",
+    )
 
 
 def _clusters() -> tuple[Path, dict[str, Any]]:
-    return _local_json("GITOPS_CLUSTERS_FILE", "cluster registry",
-                       "destinations come from infra/ (variable clusters)")
+    return _local_json(
+        "GITOPS_CLUSTERS_FILE", "cluster registry", "destinations come from infra/ (variable clusters)"
+    )
 
 
 def repo_add(args: argparse.Namespace) -> int:
@@ -226,18 +279,29 @@ def repo_add(args: argparse.Namespace) -> int:
     secret = sys.stdin.readline().strip() if args.password_stdin else ""
     data[args.url] = {"username": args.username, "password": secret}
     _save_json(path, data)
-    _cli()._print(args, {"url": args.url, "username": args.username, "password": "set" if secret else ""},
-                  lambda: [["repository", args.url, "registered"]])
+    _cli()._print(
+        args,
+        {"url": args.url, "username": args.username, "password": "set" if secret else ""},
+        lambda: [["repository", args.url, "registered"]],
+    )
     return 0
 
 
 def repo_list(args: argparse.Namespace) -> int:
     _, data = _credentials()
-    rows = [{"url": url, "username": c.get("username", ""),
-             "password": "set" if c.get("password") or c.get("sshPrivateKey") else ""}
-            for url, c in sorted(data.items())]
-    _cli()._print(args, rows, lambda: [["URL", "USERNAME", "SECRET"]] + [
-        [r["url"], r["username"], r["password"]] for r in rows])
+    rows = [
+        {
+            "url": url,
+            "username": c.get("username", ""),
+            "password": "set" if c.get("password") or c.get("sshPrivateKey") else "",
+        }
+        for url, c in sorted(data.items())
+    ]
+    _cli()._print(
+        args,
+        rows,
+        lambda: [["URL", "USERNAME", "SECRET"]] + [[r["url"], r["username"], r["password"]] for r in rows],
+    )
     return 0
 
 
@@ -259,26 +323,49 @@ def cluster_add(args: argparse.Namespace) -> int:
     if args.context:
         entry = {"context": args.context}
     elif args.server and args.ca_file and args.token_file:
-        entry = {"endpoint": args.server, "tokenFile": str(Path(args.token_file).resolve()),
-                 "caCertificate": base64.b64encode(Path(args.ca_file).read_bytes()).decode()}
+        entry = {
+            "endpoint": args.server,
+            "tokenFile": str(Path(args.token_file).resolve()),
+            "caCertificate": base64.b64encode(Path(args.ca_file).read_bytes()).decode(),
+        }
     else:
         raise main.CliError("cluster add needs --context, or --server with --ca-file and --token-file")
     data[args.name] = entry
     _save_json(path, data)
-    main._print(args, {"name": args.name, **{k: v for k, v in entry.items() if k != "caCertificate"}},
-               lambda: [["cluster", args.name, "registered"]])
+    main._print(
+        args,
+        {"name": args.name, **{k: v for k, v in entry.items() if k != "caCertificate"}},
+        lambda: [["cluster", args.name, "registered"]],
+    )
     return 0
 
 
 def cluster_list(args: argparse.Namespace) -> int:
     from shared.adapters import kube
 
-    rows = [{"name": n, "server": c.get("endpoint", ""), "context": c.get("context", ""),
-             "token": "file" if c.get("tokenFile") else "env" if c.get("tokenEnv") else
-             "google" if c.get("endpoint") else ""}
-            for n, c in sorted(kube.registered_clusters().items())]
-    _cli()._print(args, rows, lambda: [["NAME", "SERVER", "CONTEXT", "TOKEN"]] + [
-        [r["name"], r["server"], r["context"], r["token"]] for r in rows])
+    rows = [
+        {
+            "name": n,
+            "server": c.get("endpoint", ""),
+            "context": c.get("context", ""),
+            "token": "file"
+            if c.get("tokenFile")
+            else "env"
+            if c.get("tokenEnv")
+            else "google"
+            if c.get("endpoint")
+            else "",
+        }
+        for n, c in sorted(kube.registered_clusters().items())
+    ]
+    _cli()._print(
+        args,
+        rows,
+        lambda: (
+            [["NAME", "SERVER", "CONTEXT", "TOKEN"]]
+            + [[r["name"], r["server"], r["context"], r["token"]] for r in rows]
+        ),
+    )
     return 0
 
 
@@ -306,8 +393,11 @@ def project_set(args: argparse.Namespace) -> int:
     if args.source_repo:
         project["sourceRepos"] = args.source_repo
     if args.destination:
-        project["destinations"] = [{"cluster": d.split("/", 1)[0], "namespace": d.split("/", 1)[1]}
-                                   for d in args.destination if "/" in d]
+        project["destinations"] = [
+            {"cluster": d.split("/", 1)[0], "namespace": d.split("/", 1)[1]}
+            for d in args.destination
+            if "/" in d
+        ]
     if args.allow_cluster_kind:
         project["clusterResourceWhitelist"] = _kinds(args.allow_cluster_kind)
     if args.deny_kind:
@@ -326,8 +416,12 @@ def register(sub: Any, app: Any) -> None:
     for flag in ("auto-prune", "self-heal", "allow-empty"):
         s.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None)
     s.add_argument("--sync-option", action="append", default=[], metavar="NAME=VALUE")
-    s.add_argument("--source", metavar="YAML", help="replace the source options (spec.source), e.g. "
-                                                    "'{kustomize: {namePrefix: prod-}}'; '{}' to clear")
+    s.add_argument(
+        "--source",
+        metavar="YAML",
+        help="replace the source options (spec.source), e.g. "
+        "'{kustomize: {namePrefix: prod-}}'; '{}' to clear",
+    )
     s.set_defaults(func=app_set)
     p = app.add_parser("pin", help="hold the application at its synced revision")
     p.add_argument("name")
@@ -345,13 +439,25 @@ def register(sub: Any, app: Any) -> None:
     pr.set_defaults(func=app_promote)
     r = sub.add_parser("render", help="render and check a local folder of manifests")
     r.add_argument("path")
-    r.add_argument("--check", action="append", default=[], metavar="ID=MODE",
-                   help="enforce, warn or off for one check (repeatable)")
+    r.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="ID=MODE",
+        help="enforce, warn or off for one check (repeatable)",
+    )
     r.add_argument("--kube-version", default="", help="the destination's version, e.g. 1.20")
-    r.add_argument("--source", default="", metavar="YAML",
-                   help="source options as in spec.source, e.g. '{helm: {valueFiles: [prod.yaml]}}'")
-    r.add_argument("--root", help="the repository's top folder, which renderers may read (default: "
-                                  "the Git checkout holding PATH, else PATH)")
+    r.add_argument(
+        "--source",
+        default="",
+        metavar="YAML",
+        help="source options as in spec.source, e.g. '{helm: {valueFiles: [prod.yaml]}}'",
+    )
+    r.add_argument(
+        "--root",
+        help="the repository's top folder, which renderers may read (default: "
+        "the Git checkout holding PATH, else PATH)",
+    )
     r.set_defaults(func=render_path)
     wh = sub.add_parser("webhook", help="webhooks").add_subparsers(dest="command", required=True)
     ws = wh.add_parser("send", help="send a signed test push to an intake URL")
@@ -363,8 +469,7 @@ def register(sub: Any, app: Any) -> None:
     ws.add_argument("--message", default="test push")
     ws.add_argument("--secret", default="")
     ws.set_defaults(func=webhook_send)
-    cl = sub.add_parser("cluster", help="destination clusters").add_subparsers(dest="command",
-                                                                                required=True)
+    cl = sub.add_parser("cluster", help="destination clusters").add_subparsers(dest="command", required=True)
     ca = cl.add_parser("add", help="register a destination cluster")
     ca.add_argument("name")
     ca.add_argument("--context", help="a kubeconfig context")

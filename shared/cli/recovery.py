@@ -18,8 +18,7 @@ from shared.core import topology
 from shared.core.messages import ApplyRequest, RenderRequest
 
 
-def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[RenderRequest],
-                                                       list[list[str]]]:
+def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[RenderRequest], list[list[str]]]:
     """(re-apply requests, render requests, one table row per application)."""
     applies: list[ApplyRequest] = []
     renders: list[RenderRequest] = []
@@ -30,8 +29,15 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
         op = f"recover-{uuid.uuid4().hex[:12]}"
         revision = sync.get("revision")
         if revision and _has_revision(app.name, revision):
-            applies.append(ApplyRequest(app=app.name, revision=revision, initiator="self-heal",
-                                        operation=op, triggered_by=f"recover:{who}"))
+            applies.append(
+                ApplyRequest(
+                    app=app.name,
+                    revision=revision,
+                    initiator="self-heal",
+                    operation=op,
+                    triggered_by=f"recover:{who}",
+                )
+            )
             rows.append([app.name, "re-apply synced revision", str(sync.get("commit", ""))[:7]])
             continue
         try:
@@ -44,8 +50,16 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
         if head is None:
             rows.append([app.name, f"skipped: {app.spec.targetRevision!r} not found", ""])
             continue
-        renders.append(RenderRequest(app=app.name, commit=head[1], ref=head[0], initiator="sweep",
-                                     operation=op, triggered_by=f"recover:{who}"))
+        renders.append(
+            RenderRequest(
+                app=app.name,
+                commit=head[1],
+                ref=head[0],
+                initiator="sweep",
+                operation=op,
+                triggered_by=f"recover:{who}",
+            )
+        )
         what = "render target head" + ("" if app.spec.syncPolicy.automated else " (manual: not applied)")
         rows.append([app.name, what, head[1][:7]])
     return applies, renders, rows
@@ -84,15 +98,26 @@ def recover(args: argparse.Namespace) -> int:
             except main.CliError as exc:
                 results[name]["result"] = f"error: {exc}"
                 failed += 1
-    main._print(args, results, lambda: [["NAME", "ACTION", "COMMIT"] + (["RESULT"] if args.wait else [])]
-               + [[n, r["action"], r["commit"]] + ([r.get("result", "")] if args.wait else [])
-                  for n, r in results.items()])
+    main._print(
+        args,
+        results,
+        lambda: (
+            [["NAME", "ACTION", "COMMIT"] + (["RESULT"] if args.wait else [])]
+            + [
+                [n, r["action"], r["commit"]] + ([r.get("result", "")] if args.wait else [])
+                for n, r in results.items()
+            ]
+        ),
+    )
     return 1 if failed else 0
 
 
 def register(sub: Any) -> None:
-    r = sub.add_parser("recover", help="re-sync every application from Firestore and Git "
-                                       "(after the cluster or Firestore lost its data)")
+    r = sub.add_parser(
+        "recover",
+        help="re-sync every application from Firestore and Git "
+        "(after the cluster or Firestore lost its data)",
+    )
     r.add_argument("apps", nargs="*", help="only these applications")
     r.add_argument("--wait", action="store_true", help="wait for each application's sync")
     r.add_argument("--timeout", type=float, default=300)

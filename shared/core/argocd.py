@@ -30,8 +30,7 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     """An Application manifest (Argo CD's or ours) as an AppSpec, and warnings by field name."""
     api, kind = doc.get("apiVersion"), doc.get("kind")
     if kind != "Application" or api not in (ARGO_API, OUR_API):
-        raise SpecError(f"apiVersion/kind: expected {ARGO_API} or {OUR_API} Application, "
-                        f"got {api}/{kind}")
+        raise SpecError(f"apiVersion/kind: expected {ARGO_API} or {OUR_API} Application, got {api}/{kind}")
     meta = doc.get("metadata") or {}
     if not meta.get("name"):
         raise SpecError("metadata.name: required")
@@ -40,13 +39,21 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         return AppSpec.from_doc(meta["name"], spec).validate(), []
     warnings: list[str] = []
     _unknown(meta, {"name", "namespace", "labels", "annotations"}, "metadata.", warnings)
-    _unknown(spec, {"project", "source", "destination", "syncPolicy", "ignoreDifferences",
-                    "revisionHistoryLimit"}, "spec.", warnings)
+    _unknown(
+        spec,
+        {"project", "source", "destination", "syncPolicy", "ignoreDifferences", "revisionHistoryLimit"},
+        "spec.",
+        warnings,
+    )
     source = spec.get("source") or {}
     if not source and spec.get("sources"):
         raise SpecError("spec.sources: multiple sources are not supported; use spec.source")
-    _unknown(source, {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
-             "spec.source.", warnings)
+    _unknown(
+        source,
+        {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
+        "spec.source.",
+        warnings,
+    )
     options = _source_options(source, warnings)
     destination = spec.get("destination") or {}
     _unknown(destination, {"server", "name", "namespace"}, "spec.destination.", warnings)
@@ -57,8 +64,7 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     _unknown(policy, {"automated", "syncOptions"}, "spec.syncPolicy.", warnings)
     automated = policy.get("automated")
     if isinstance(automated, dict):
-        _unknown(automated, {"prune", "selfHeal", "allowEmpty"}, "spec.syncPolicy.automated.",
-                 warnings)
+        _unknown(automated, {"prune", "selfHeal", "allowEmpty"}, "spec.syncPolicy.automated.", warnings)
     sync_options = []
     for option in policy.get("syncOptions") or []:
         if option in SUPPORTED_OPTIONS:
@@ -67,14 +73,23 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
             warnings.append(f"spec.syncPolicy.syncOptions: {option} is not supported (ignored)")
     ignore = []
     for i, rule in enumerate(spec.get("ignoreDifferences") or []):
-        _unknown(rule, {"group", "kind", "name", "namespace", "jsonPointers",
-                        "managedFieldsManagers"}, f"spec.ignoreDifferences[{i}].", warnings)
-        kept = {k: v for k, v in rule.items() if k in ("group", "kind", "name", "namespace",
-                                                         "jsonPointers", "managedFieldsManagers")}
+        _unknown(
+            rule,
+            {"group", "kind", "name", "namespace", "jsonPointers", "managedFieldsManagers"},
+            f"spec.ignoreDifferences[{i}].",
+            warnings,
+        )
+        kept = {
+            k: v
+            for k, v in rule.items()
+            if k in ("group", "kind", "name", "namespace", "jsonPointers", "managedFieldsManagers")
+        }
         if kept.get("jsonPointers") or kept.get("managedFieldsManagers"):
             ignore.append(kept)
     app = AppSpec(
-        name=meta["name"], repoURL=source.get("repoURL", ""), path=source.get("path") or ".",
+        name=meta["name"],
+        repoURL=source.get("repoURL", ""),
+        path=source.get("path") or ".",
         targetRevision=source.get("targetRevision") or "HEAD",
         destination=Destination(cluster=cluster, namespace=destination.get("namespace") or "default"),
         syncPolicy=SyncPolicy(
@@ -82,7 +97,8 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
             prune=bool((automated or {}).get("prune")),
             selfHeal=bool((automated or {}).get("selfHeal")),
             allowEmpty=bool((automated or {}).get("allowEmpty")),
-            syncOptions=tuple(sync_options)),
+            syncOptions=tuple(sync_options),
+        ),
         project=spec.get("project") or "default",
         ignoreDifferences=tuple(ignore),
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
@@ -125,15 +141,26 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     if not meta.get("name"):
         raise SpecError("metadata.name: required")
     warnings: list[str] = []
-    lists = ("sourceRepos", "destinations", "clusterResourceWhitelist", "clusterResourceBlacklist",
-             "namespaceResourceWhitelist", "namespaceResourceBlacklist")
+    lists = (
+        "sourceRepos",
+        "destinations",
+        "clusterResourceWhitelist",
+        "clusterResourceBlacklist",
+        "namespaceResourceWhitelist",
+        "namespaceResourceBlacklist",
+    )
     _unknown(spec, {*lists, "description"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
     for key in lists:
         if key in spec:
             out[key] = list(spec[key] or [])
     out["destinations"] = [
-        {"cluster": IN_CLUSTER if (d.get("name") or d.get("server")) in (IN_CLUSTER_SERVER, None)
-         else (d.get("name") or d.get("server")), "namespace": d.get("namespace", "*")}
-        for d in spec.get("destinations") or []]
+        {
+            "cluster": IN_CLUSTER
+            if (d.get("name") or d.get("server")) in (IN_CLUSTER_SERVER, None)
+            else (d.get("name") or d.get("server")),
+            "namespace": d.get("namespace", "*"),
+        }
+        for d in spec.get("destinations") or []
+    ]
     return meta["name"], out, warnings

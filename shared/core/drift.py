@@ -14,8 +14,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-IGNORED_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp",
-                    "uid", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
+IGNORED_METADATA = (
+    "managedFields",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "uid",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 LIST_KEYS = ("name", "containerPort", "mountPath", "devicePath", "ip", "type", "port")
 SECRET_MASK = "***"
 
@@ -44,8 +52,11 @@ def essence(obj: dict[str, Any]) -> dict[str, Any]:
     """The object without what the API server owns: status and bookkeeping metadata."""
     out = {k: v for k, v in obj.items() if k != "status"}
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in IGNORED_METADATA}
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
     if annotations:
         meta["annotations"] = annotations
     else:
@@ -140,8 +151,7 @@ def owners(live: dict[str, Any], path: tuple[Segment, ...]) -> list[Owner]:
             if node is None:
                 break
         else:
-            found.append(Owner(entry.get("manager", "?"), entry.get("operation", "?"),
-                               entry.get("time", "")))
+            found.append(Owner(entry.get("manager", "?"), entry.get("operation", "?"), entry.get("time", "")))
     found.sort(key=lambda o: o.time, reverse=True)
     return found
 
@@ -149,8 +159,11 @@ def owners(live: dict[str, Any], path: tuple[Segment, ...]) -> list[Owner]:
 def mask(obj_kind: str, change: Change) -> Change:
     """Secret values never leave the audit: replace them by a fixed mask."""
     if obj_kind == "Secret" and change.path and change.path[0] in ("data", "stringData"):
-        return Change(change.path, SECRET_MASK if change.desired is not None else None,
-                      SECRET_MASK if change.live is not None else None)
+        return Change(
+            change.path,
+            SECRET_MASK if change.desired is not None else None,
+            SECRET_MASK if change.live is not None else None,
+        )
     return change
 
 
@@ -172,10 +185,15 @@ def remove_pointer(obj: Any, pointer: str) -> None:
         node.pop(int(last))
 
 
-def rules_for(rules: tuple[dict[str, Any], ...] | list[dict[str, Any]], group: str, kind: str,
-              namespace: str, name: str) -> list[dict[str, Any]]:
+def rules_for(
+    rules: tuple[dict[str, Any], ...] | list[dict[str, Any]], group: str, kind: str, namespace: str, name: str
+) -> list[dict[str, Any]]:
     """The ignoreDifferences rules that apply to one object (group and kind may be globs)."""
-    return [r for r in rules
-            if fnmatch.fnmatchcase(group, r.get("group", "") or "")
-            and fnmatch.fnmatchcase(kind, r.get("kind", "*"))
-            and r.get("name", name) == name and r.get("namespace", namespace) == namespace]
+    return [
+        r
+        for r in rules
+        if fnmatch.fnmatchcase(group, r.get("group", "") or "")
+        and fnmatch.fnmatchcase(kind, r.get("kind", "*"))
+        and r.get("name", name) == name
+        and r.get("namespace", namespace) == namespace
+    ]

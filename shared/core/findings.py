@@ -19,5 +19,10 @@ class Finding:
         return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
 
     def to_doc(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "column": self.column,
-                "field": self.field, "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "field": self.field,
+            "message": self.message,
+        }

@@ -97,8 +97,9 @@ def _replicaset(obj: dict[str, Any]) -> Health:
 
 def _pod(obj: dict[str, Any]) -> Health:
     phase = (obj.get("status") or {}).get("phase", "")
-    return {"Succeeded": HEALTHY, "Failed": Health("Degraded", "pod failed"),
-            "Running": HEALTHY}.get(phase, Health("Progressing", f"pod is {phase or 'Pending'}"))
+    return {"Succeeded": HEALTHY, "Failed": Health("Degraded", "pod failed"), "Running": HEALTHY}.get(
+        phase, Health("Progressing", f"pod is {phase or 'Pending'}")
+    )
 
 
 def _job(obj: dict[str, Any]) -> Health:
@@ -114,8 +115,11 @@ def _job(obj: dict[str, Any]) -> Health:
 
 def _pvc(obj: dict[str, Any]) -> Health:
     phase = (obj.get("status") or {}).get("phase", "")
-    return {"Bound": HEALTHY, "Pending": Health("Progressing", "claim is pending"),
-            "Lost": Health("Degraded", "claim is lost")}.get(phase, Health("Unknown", phase))
+    return {
+        "Bound": HEALTHY,
+        "Pending": Health("Progressing", "claim is pending"),
+        "Lost": Health("Degraded", "claim is lost"),
+    }.get(phase, Health("Unknown", phase))
 
 
 def _service(obj: dict[str, Any]) -> Health:

@@ -20,8 +20,11 @@ CONTROLLER_ANNOTATIONS = ("deployment.kubernetes.io/revision",)
 
 def live_digest(live: dict[str, Any]) -> str:
     essence = drift.essence(live)
-    annotations = {k: v for k, v in (essence["metadata"].get("annotations") or {}).items()
-                   if k not in CONTROLLER_ANNOTATIONS}
+    annotations = {
+        k: v
+        for k, v in (essence["metadata"].get("annotations") or {}).items()
+        if k not in CONTROLLER_ANNOTATIONS
+    }
     essence["metadata"] = {**essence["metadata"], "annotations": annotations}
     return object_digest(essence)
 
@@ -29,9 +32,13 @@ def live_digest(live: dict[str, Any]) -> str:
 def entry(obj: dict[str, Any], live: dict[str, Any] | None) -> dict[str, str]:
     """The inventory entry for an applied object (live: the object the server returned)."""
     meta = obj.get("metadata") or {}
-    out = {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
-           "namespace": meta.get("namespace", ""), "name": meta["name"],
-           "digest": object_digest(obj)}
+    out = {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "namespace": meta.get("namespace", ""),
+        "name": meta["name"],
+        "digest": object_digest(obj),
+    }
     if live is not None:
         out["liveDigest"] = live_digest(live)
     return out
@@ -43,11 +50,18 @@ def entry_id(e: dict[str, str]) -> ObjectId:
 
 def as_stub(e: dict[str, str]) -> dict[str, Any]:
     """An object skeleton for an entry (for ordering, listing and deleting)."""
-    return {"apiVersion": e["apiVersion"], "kind": e["kind"],
-            "metadata": {"namespace": e.get("namespace", ""), "name": e["name"]}}
+    return {
+        "apiVersion": e["apiVersion"],
+        "kind": e["kind"],
+        "metadata": {"namespace": e.get("namespace", ""), "name": e["name"]},
+    }
 
 
 def untouched(e: dict[str, str] | None, desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
     """True when neither Git nor anyone in the cluster changed the object since our apply."""
-    return (e is not None and live is not None and e.get("digest") == object_digest(desired)
-            and e.get("liveDigest") == live_digest(live))
+    return (
+        e is not None
+        and live is not None
+        and e.get("digest") == object_digest(desired)
+        and e.get("liveDigest") == live_digest(live)
+    )

@@ -25,8 +25,12 @@ class ObjectId:
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         meta = obj.get("metadata") or {}
-        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or default_namespace),
-                   str(meta.get("name", "")))
+        return cls(
+            group,
+            str(obj.get("kind", "")),
+            str(meta.get("namespace") or default_namespace),
+            str(meta.get("name", "")),
+        )
 
     def __str__(self) -> str:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind

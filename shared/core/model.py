@@ -15,8 +15,16 @@ from shared.core.errors import SpecError
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"
-SYNC_OPTIONS = ("CreateNamespace", "Recreate", "WaveTimeout", "AutoRollback", "AutoRollbackWindow",
-                "SelfHealLimit", "SelfHealWindow", "KubeVersion")
+SYNC_OPTIONS = (
+    "CreateNamespace",
+    "Recreate",
+    "WaveTimeout",
+    "AutoRollback",
+    "AutoRollbackWindow",
+    "SelfHealLimit",
+    "SelfHealWindow",
+    "KubeVersion",
+)
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,19 @@ class AppSpec:
             raise SpecError("revisionHistoryLimit: must be at least 1")
         for i, rule in enumerate(self.ignoreDifferences):
             if not rule.get("kind") or not (rule.get("jsonPointers") or rule.get("managedFieldsManagers")):
-                raise SpecError(f"ignoreDifferences[{i}]: needs kind and jsonPointers or "
-                                "managedFieldsManagers")
+                raise SpecError(
+                    f"ignoreDifferences[{i}]: needs kind and jsonPointers or managedFieldsManagers"
+                )
             for pointer in rule.get("jsonPointers") or []:
                 if not str(pointer).startswith("/"):
                     raise SpecError(f"ignoreDifferences[{i}].jsonPointers: {pointer!r} must start with /")
         for item in self.syncPolicy.syncOptions:
             key, sep, _ = item.partition("=")
             if not sep or key not in SYNC_OPTIONS:
-                raise SpecError(f"syncPolicy.syncOptions: {item!r} is not one of "
-                                f"{', '.join(o + '=...' for o in SYNC_OPTIONS)}")
+                raise SpecError(
+                    f"syncPolicy.syncOptions: {item!r} is not one of "
+                    f"{', '.join(o + '=...' for o in SYNC_OPTIONS)}"
+                )
         return self
 
     @property
@@ -125,8 +136,12 @@ class AppSpec:
             path=doc.get("path", "."),
             targetRevision=doc.get("targetRevision", "HEAD"),
             destination=Destination(**doc.get("destination", {})),
-            syncPolicy=SyncPolicy(**{**doc.get("syncPolicy", {}), "syncOptions": tuple(
-                (doc.get("syncPolicy") or {}).get("syncOptions") or ())}),
+            syncPolicy=SyncPolicy(
+                **{
+                    **doc.get("syncPolicy", {}),
+                    "syncOptions": tuple((doc.get("syncPolicy") or {}).get("syncOptions") or ()),
+                }
+            ),
             project=doc.get("project", "default"),
             ignoreDifferences=tuple(doc.get("ignoreDifferences") or ()),
             revisionHistoryLimit=int(doc.get("revisionHistoryLimit", 100)),
@@ -138,8 +153,9 @@ class AppSpec:
     def head(self, refs: dict[str, str]) -> tuple[str, str] | None:
         """(ref, commit) the target revision points at in a remote's refs ('' ref for HEAD)."""
         target = self.targetRevision
-        candidates = ["HEAD"] if target in ("HEAD", "") else [
-            target, f"refs/heads/{target}", f"refs/tags/{target}"]
+        candidates = (
+            ["HEAD"] if target in ("HEAD", "") else [target, f"refs/heads/{target}", f"refs/tags/{target}"]
+        )
         found = next((c for c in candidates if c in refs), None)
         return None if found is None else ("" if found == "HEAD" else found, refs[found])
 

@@ -33,22 +33,42 @@ def _time(value: Any) -> str:
 
 def sync_event(app: str, project: str, entry: dict[str, Any]) -> dict[str, Any]:
     return {
-        "schema": SCHEMA, "type": "rollback" if entry["initiator"] == "rollback" else "sync",
-        "app": app, "project": project, "time": _time(entry.get("finishedAt")),
-        "summary": entry["summary"], "commit": entry["commit"], "revision": entry["revision"],
-        "sequence": entry["sequence"], "initiator": entry["initiator"], "phase": entry["phase"],
-        "health": (entry.get("health") or {}).get("status", ""), "counts": entry.get("counts", {}),
+        "schema": SCHEMA,
+        "type": "rollback" if entry["initiator"] == "rollback" else "sync",
+        "app": app,
+        "project": project,
+        "time": _time(entry.get("finishedAt")),
+        "summary": entry["summary"],
+        "commit": entry["commit"],
+        "revision": entry["revision"],
+        "sequence": entry["sequence"],
+        "initiator": entry["initiator"],
+        "phase": entry["phase"],
+        "health": (entry.get("health") or {}).get("status", ""),
+        "counts": entry.get("counts", {}),
         "triggeredBy": entry.get("triggeredBy", ""),
     }
 
 
 def drift_event(app: str, project: str, record: dict[str, Any]) -> dict[str, Any]:
     return {
-        "schema": SCHEMA, "type": "drift", "app": app, "project": project,
-        "time": _time(record.get("detectedAt")), "summary": record["summary"],
-        "commit": record.get("commit", ""), "revision": record.get("revision", ""),
-        "objects": [{"object": o["object"], "drift": o["drift"],
-                     "fields": [f["path"] for f in o.get("fields") or []],
-                     "writtenBy": o.get("writtenBy", "")} for o in record["objects"][:OBJECTS]],
-        "objectCount": len(record["objects"]), "action": record.get("action", ""),
+        "schema": SCHEMA,
+        "type": "drift",
+        "app": app,
+        "project": project,
+        "time": _time(record.get("detectedAt")),
+        "summary": record["summary"],
+        "commit": record.get("commit", ""),
+        "revision": record.get("revision", ""),
+        "objects": [
+            {
+                "object": o["object"],
+                "drift": o["drift"],
+                "fields": [f["path"] for f in o.get("fields") or []],
+                "writtenBy": o.get("writtenBy", ""),
+            }
+            for o in record["objects"][:OBJECTS]
+        ],
+        "objectCount": len(record["objects"]),
+        "action": record.get("action", ""),
     }

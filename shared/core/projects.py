@@ -41,12 +41,15 @@ def check_source(project_name: str, project: dict[str, Any], spec: AppSpec) -> l
 
 
 def _destination_allowed(project: dict[str, Any], cluster: str, namespace: str) -> bool:
-    return any(_match(d.get("cluster", "*"), cluster) and _match(d.get("namespace", "*"), namespace)
-               for d in project.get("destinations") or [])
+    return any(
+        _match(d.get("cluster", "*"), cluster) and _match(d.get("namespace", "*"), namespace)
+        for d in project.get("destinations") or []
+    )
 
 
-def check_objects(project_name: str, project: dict[str, Any], spec: AppSpec,
-                  objs: list[dict[str, Any]]) -> dict[ObjectId, str]:
+def check_objects(
+    project_name: str, project: dict[str, Any], spec: AppSpec, objs: list[dict[str, Any]]
+) -> dict[ObjectId, str]:
     """Violations by object: namespace outside the destinations, kind not allowed."""
     out: dict[ObjectId, str] = {}
     cluster = spec.destination.cluster
@@ -54,8 +57,10 @@ def check_objects(project_name: str, project: dict[str, Any], spec: AppSpec,
         oid = ObjectId.of(obj)
         if oid.namespace:
             if not _destination_allowed(project, cluster, oid.namespace):
-                out[oid] = (f"{oid}: namespace {oid.namespace!r} on cluster {cluster!r} is not a "
-                            f"destination of project {project_name!r}")
+                out[oid] = (
+                    f"{oid}: namespace {oid.namespace!r} on cluster {cluster!r} is not a "
+                    f"destination of project {project_name!r}"
+                )
                 continue
             denied = _kind_in(project.get("namespaceResourceBlacklist") or [], oid)
             allowed = project.get("namespaceResourceWhitelist")
@@ -66,6 +71,7 @@ def check_objects(project_name: str, project: dict[str, Any], spec: AppSpec,
             denied = _kind_in(project.get("clusterResourceBlacklist") or [], oid)
             if denied or not _kind_in(project.get("clusterResourceWhitelist") or [], oid):
                 rule = f"clusterResourceBlacklist {denied}" if denied else "clusterResourceWhitelist"
-                out[oid] = (f"{oid}: cluster-scoped kind {oid.kind} is not allowed by project "
-                            f"{project_name!r} {rule}")
+                out[oid] = (
+                    f"{oid}: cluster-scoped kind {oid.kind} is not allowed by project {project_name!r} {rule}"
+                )
     return out

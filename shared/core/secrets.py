@@ -56,8 +56,9 @@ def restore(stored: list[dict[str, Any]], originals: list[dict[str, Any]]) -> li
                 for key, digest in (obj.get(f) or {}).items():
                     value = (source.get(f) or {}).get(key)
                     if value is None or _digest(value) != digest:
-                        raise SecretMismatch(f"{ObjectId.of(obj)} {f}.{key} differs from the "
-                                             "revision's digest")
+                        raise SecretMismatch(
+                            f"{ObjectId.of(obj)} {f}.{key} differs from the revision's digest"
+                        )
                     obj[f][key] = value
         out.append(obj)
     return out

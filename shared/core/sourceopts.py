@@ -26,14 +26,22 @@ KINDS = ("directory", "kustomize", "helm", "jsonnet")
 _STR, _BOOL, _MAP, _GLOBS, _LIST, _VARS, _VALUES = "str", "bool", "map", "globs", "list", "vars", "values"
 FIELDS: dict[str, dict[str, str]] = {
     "directory": {"recurse": _BOOL, "include": _GLOBS, "exclude": _GLOBS},
-    "kustomize": {"namePrefix": _STR, "nameSuffix": _STR, "images": _LIST, "commonLabels": _MAP,
-                  "commonAnnotations": _MAP, "namespace": _STR},
+    "kustomize": {
+        "namePrefix": _STR,
+        "nameSuffix": _STR,
+        "images": _LIST,
+        "commonLabels": _MAP,
+        "commonAnnotations": _MAP,
+        "namespace": _STR,
+    },
     "helm": {"valueFiles": _LIST, "values": _VALUES, "releaseName": _STR, "namespace": _STR},
     "jsonnet": {"extVars": _VARS, "tlas": _VARS},
 }
 # Argo CD's image override: [old_name=]new_name[:tag][@digest]
-IMAGE = re.compile(r"^(?:(?P<old>[^=\s]+)=)?(?P<new>[^=\s:@]+(?::\d+/[^=\s:@]+)?(?:/[^=\s:@]+)*)"
-                    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+IMAGE = re.compile(
+    r"^(?:(?P<old>[^=\s]+)=)?(?P<new>[^=\s:@]+(?::\d+/[^=\s:@]+)?(?:/[^=\s:@]+)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -65,12 +73,16 @@ def validate(source: dict[str, Any]) -> None:
                 raise SpecError(f"source.{kind}.{key}: {value!r} is not a valid namespace")
     release = (source.get("helm") or {}).get("releaseName")
     if release and not _NAME.match(release):
-        raise SpecError(f"source.helm.releaseName: {release!r} is not a valid release name "
-                        "(lowercase letters, digits and '-')")
+        raise SpecError(
+            f"source.helm.releaseName: {release!r} is not a valid release name "
+            "(lowercase letters, digits and '-')"
+        )
     for i, path in enumerate((source.get("helm") or {}).get("valueFiles") or []):
         if path.startswith("/") or re.match(r"^[a-z][a-z0-9+.-]*://", path):
-            raise SpecError(f"source.helm.valueFiles[{i}]: {path!r} must be a path inside the "
-                            "repository, relative to the chart")
+            raise SpecError(
+                f"source.helm.valueFiles[{i}]: {path!r} must be a path inside the "
+                "repository, relative to the chart"
+            )
 
 
 def _check(where: str, kind: str, value: Any) -> None:
@@ -78,13 +90,15 @@ def _check(where: str, kind: str, value: Any) -> None:
         raise SpecError(f"{where}: must be a string")
     if kind == _BOOL and not isinstance(value, bool):
         raise SpecError(f"{where}: must be true or false")
-    if kind == _MAP and not (isinstance(value, dict)
-                             and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+    if kind == _MAP and not (
+        isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    ):
         raise SpecError(f"{where}: must be a map of strings to strings")
     if kind == _LIST and not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
         raise SpecError(f"{where}: must be a list of strings")
-    if kind == _GLOBS and not (isinstance(value, str) or (
-            isinstance(value, list) and all(isinstance(v, str) for v in value))):
+    if kind == _GLOBS and not (
+        isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    ):
         raise SpecError(f"{where}: must be a glob or a list of globs")
     if kind == _VALUES:
         if isinstance(value, str):
@@ -114,8 +128,11 @@ def jsonnet_vars(value: Any, where: str = "jsonnet") -> list[dict[str, Any]]:
         raise SpecError(f"{where}: must be a map of names to values or a list of {{name, value, code}}")
     out = []
     for i, item in enumerate(items):
-        if not (isinstance(item, dict) and isinstance(item.get("name"), str)
-                and isinstance(item.get("value"), str)):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("value"), str)
+        ):
             raise SpecError(f"{where}[{i}]: needs a name and a string value")
         out.append({"name": item["name"], "value": item["value"], "code": bool(item.get("code"))})
     return out

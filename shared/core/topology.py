@@ -45,8 +45,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic(APPLY, "apply requests: one stored revision of one application"),
     Topic(SWEEP, "the periodic drift sweep, published by Cloud Scheduler"),
     Topic(AUDIT, "audit requests: one application"),
-    Topic(NOTIFICATIONS, "sync, drift and rollback events for anyone to subscribe to "
-                         "(schema in shared/core/notifications.py)"),
+    Topic(
+        NOTIFICATIONS,
+        "sync, drift and rollback events for anyone to subscribe to (schema in shared/core/notifications.py)",
+    ),
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
@@ -88,15 +90,21 @@ def terraform_vars() -> dict[str, object]:
         "dead_letter_topics": list(dead_letter_topics()),
         "subscriptions": {
             s.name: {
-                "topic": s.topic, "function": s.function, "ordering": s.ordering,
+                "topic": s.topic,
+                "function": s.function,
+                "ordering": s.ordering,
                 "ack_deadline_seconds": s.ack_deadline_s,
                 "max_delivery_attempts": s.max_delivery_attempts,
-                "minimum_backoff": f"{s.min_backoff_s}s", "maximum_backoff": f"{s.max_backoff_s}s",
+                "minimum_backoff": f"{s.min_backoff_s}s",
+                "maximum_backoff": f"{s.max_backoff_s}s",
                 "dead_letter_topic": s.dead_letter_topic,
-            } for s in SUBSCRIPTIONS
+            }
+            for s in SUBSCRIPTIONS
         },
-        "functions": {name: {"source": src, "entry_point": target, "signature": sig}
-                      for name, (src, target, sig) in FUNCTIONS.items()},
+        "functions": {
+            name: {"source": src, "entry_point": target, "signature": sig}
+            for name, (src, target, sig) in FUNCTIONS.items()
+        },
         "function_publishes": {name: list(topics) for name, topics in PUBLISHES.items()},
         "sweep_topic": SWEEP,
     }

@@ -66,8 +66,10 @@ def payload_of(mimetype: str, body: bytes) -> bytes:
         if "payload" not in fields:
             raise WebhookError(400, "form body has no payload field")
         return fields["payload"][0].encode()
-    raise WebhookError(415, f"content type {mimetype or 'none'!r} is not application/json or "
-                            "application/x-www-form-urlencoded")
+    raise WebhookError(
+        415,
+        f"content type {mimetype or 'none'!r} is not application/json or application/x-www-form-urlencoded",
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def parse_push(body: bytes) -> Push:
     if not isinstance(repo, dict) or not isinstance(ref, str) or not isinstance(after, str):
         raise WebhookError(400, "push payload needs repository, ref and after")
     urls = tuple(
-        u for u in (repo.get(k) for k in ("clone_url", "html_url", "ssh_url", "git_url", "url"))
+        u
+        for u in (repo.get(k) for k in ("clone_url", "html_url", "ssh_url", "git_url", "url"))
         if isinstance(u, str) and u
     )
     if not urls:
@@ -142,19 +145,38 @@ def _changed_paths(commits: Any) -> frozenset[str] | None:
     return frozenset(paths)
 
 
-def push_payload(repo_url: str, ref: str, before: str, after: str, message: str = "",
-                 pusher: str = "dana", default_branch: str = "main",
-                 changed: dict[str, list[str]] | None = None) -> bytes:
+def push_payload(
+    repo_url: str,
+    ref: str,
+    before: str,
+    after: str,
+    message: str = "",
+    pusher: str = "dana",
+    default_branch: str = "main",
+    changed: dict[str, list[str]] | None = None,
+) -> bytes:
     """A push event body shaped like GitHub's (the fields intake reads, and more)."""
     name = repo_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-    return json.dumps({
-        "ref": ref, "before": before, "after": after, "created": before == ZERO_SHA,
-        "deleted": after == ZERO_SHA, "forced": False, "compare": "",
-        "repository": {"name": name, "full_name": f"local/{name}", "clone_url": repo_url,
-                       "html_url": repo_url.removesuffix(".git"), "default_branch": default_branch},
-        "pusher": {"name": pusher, "email": f"{pusher}@example.com"},
-        "head_commit": {"id": after, "message": message},
-        # file lists only when the caller knows them (GitHub omits nothing, but a caller
-        # that does not say which files changed must not make the push look empty)
-        "commits": [{"id": after, "message": message, **(changed or {})}],
-    }).encode()
+    return json.dumps(
+        {
+            "ref": ref,
+            "before": before,
+            "after": after,
+            "created": before == ZERO_SHA,
+            "deleted": after == ZERO_SHA,
+            "forced": False,
+            "compare": "",
+            "repository": {
+                "name": name,
+                "full_name": f"local/{name}",
+                "clone_url": repo_url,
+                "html_url": repo_url.removesuffix(".git"),
+                "default_branch": default_branch,
+            },
+            "pusher": {"name": pusher, "email": f"{pusher}@example.com"},
+            "head_commit": {"id": after, "message": message},
+            # file lists only when the caller knows them (GitHub omits nothing, but a caller
+            # that does not say which files changed must not make the push look empty)
+            "commits": [{"id": after, "message": message, **(changed or {})}],
+        }
+    ).encode()

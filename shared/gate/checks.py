@@ -23,8 +23,16 @@ from shared.platform import logs
 from shared.render.parse import Rendered, without_gc
 
 Path = tuple[str | int, ...]
-POD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
-             "ReplicationController")
+POD_KINDS = (
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+)
 
 
 @dataclass(frozen=True)
@@ -73,14 +81,17 @@ def _escalation(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
         value = (c.get("securityContext") or {}).get("allowPrivilegeEscalation")
         if value is not False:
             state = "true" if value is True else "unset (defaults to true)"
-            yield (*path, "securityContext", "allowPrivilegeEscalation") if value is True else path, (
-                f"container {c.get('name')}: allowPrivilegeEscalation is {state}")
+            yield (
+                (*path, "securityContext", "allowPrivilegeEscalation") if value is True else path,
+                (f"container {c.get('name')}: allowPrivilegeEscalation is {state}"),
+            )
 
 
 def _non_root(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
     for path, c, pod in _containers(obj):
-        value = (c.get("securityContext") or {}).get("runAsNonRoot",
-                                                      (pod.get("securityContext") or {}).get("runAsNonRoot"))
+        value = (c.get("securityContext") or {}).get(
+            "runAsNonRoot", (pod.get("securityContext") or {}).get("runAsNonRoot")
+        )
         if value is not True:
             yield path, f"container {c.get('name')}: runAsNonRoot is {'false' if value is False else 'unset'}"
 
@@ -94,8 +105,12 @@ def _read_only_root(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
 def _resources(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
     for path, c, _ in _containers(obj):
         res = c.get("resources") or {}
-        missing = [f"{kind}.{r}" for kind in ("requests", "limits") for r in ("cpu", "memory")
-                   if r not in (res.get(kind) or {})]
+        missing = [
+            f"{kind}.{r}"
+            for kind in ("requests", "limits")
+            for r in ("cpu", "memory")
+            if r not in (res.get(kind) or {})
+        ]
         if missing:
             yield path, f"container {c.get('name')}: no {', '.join(missing)}"
 
@@ -136,8 +151,13 @@ def _secret_in_git(obj: dict[str, Any]) -> Iterator[tuple[Path, str]]:
         if isinstance(values, dict) and values:
             # names only: the values never reach a finding, a log or Firestore
             names = ", ".join(sorted(map(str, values)))
-            yield (key,), (f"{len(values)} value(s) in plain text in Git ({names}); base64 is not "
-                           "encryption: use Sealed Secrets, SOPS or External Secrets")
+            yield (
+                (key,),
+                (
+                    f"{len(values)} value(s) in plain text in Git ({names}); base64 is not "
+                    "encryption: use Sealed Secrets, SOPS or External Secrets"
+                ),
+            )
 
 
 def _matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
@@ -153,8 +173,10 @@ def _selector_matches_template(obj: dict[str, Any]) -> Iterator[tuple[Path, str]
         return
     selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     if selector and not _matches(selector, _template_labels(obj)):
-        yield ("spec", "selector", "matchLabels"), (
-            f"selector {selector} does not match the pod template's labels {_template_labels(obj)}")
+        yield (
+            ("spec", "selector", "matchLabels"),
+            (f"selector {selector} does not match the pod template's labels {_template_labels(obj)}"),
+        )
 
 
 CHECKS: tuple[Check, ...] = (
@@ -170,17 +192,21 @@ CHECKS: tuple[Check, ...] = (
     Check("XREF002", "selector-matches-template", "error", "enforce", _selector_matches_template),
 )
 # checks over the whole application rather than one object (run in `run` itself)
-NETWORK_POLICY = Check("NET001", "namespace-without-network-policy", "warning", "warn",
-                       lambda obj: iter(()))
+NETWORK_POLICY = Check("NET001", "namespace-without-network-policy", "warning", "warn", lambda obj: iter(()))
 # (apiVersion, kind) -> (first served, deprecated, removed); "" = not applicable.
 # Every removal from 1.16 to 1.32 (the Kubernetes deprecated-API migration guide), and where the
 # replacement was first served, for destinations older than that.
 API_VERSIONS: dict[tuple[str, str], tuple[str, str, str]] = {
-    **{("extensions/v1beta1", k): ("", "1.8", "1.16") for k in
-       ("Deployment", "DaemonSet", "ReplicaSet", "NetworkPolicy", "PodSecurityPolicy")},
+    **{
+        ("extensions/v1beta1", k): ("", "1.8", "1.16")
+        for k in ("Deployment", "DaemonSet", "ReplicaSet", "NetworkPolicy", "PodSecurityPolicy")
+    },
     ("extensions/v1beta1", "Ingress"): ("", "1.14", "1.22"),
-    **{(f"apps/{v}", k): ("", "1.9", "1.16") for v in ("v1beta1", "v1beta2")
-       for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")},
+    **{
+        (f"apps/{v}", k): ("", "1.9", "1.16")
+        for v in ("v1beta1", "v1beta2")
+        for k in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+    },
     ("networking.k8s.io/v1beta1", "Ingress"): ("", "1.19", "1.22"),
     ("networking.k8s.io/v1beta1", "IngressClass"): ("", "1.19", "1.22"),
     ("networking.k8s.io/v1", "Ingress"): ("1.19", "", ""),
@@ -199,32 +225,49 @@ API_VERSIONS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("events.k8s.io/v1", "Event"): ("1.19", "", ""),
     ("node.k8s.io/v1beta1", "RuntimeClass"): ("", "1.20", "1.25"),
     ("node.k8s.io/v1", "RuntimeClass"): ("1.20", "", ""),
-    **{("rbac.authorization.k8s.io/v1beta1", k): ("", "1.17", "1.22") for k in
-       ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")},
+    **{
+        ("rbac.authorization.k8s.io/v1beta1", k): ("", "1.17", "1.22")
+        for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    },
     ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"): ("", "1.16", "1.22"),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): ("1.16", "", ""),
-    **{("admissionregistration.k8s.io/v1beta1", k): ("", "1.16", "1.22") for k in
-       ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")},
-    **{("admissionregistration.k8s.io/v1", k): ("1.16", "", "") for k in
-       ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")},
+    **{
+        ("admissionregistration.k8s.io/v1beta1", k): ("", "1.16", "1.22")
+        for k in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+    },
+    **{
+        ("admissionregistration.k8s.io/v1", k): ("1.16", "", "")
+        for k in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+    },
     ("apiregistration.k8s.io/v1beta1", "APIService"): ("", "1.19", "1.22"),
     ("authentication.k8s.io/v1beta1", "TokenReview"): ("", "1.19", "1.22"),
-    **{("authorization.k8s.io/v1beta1", k): ("", "1.19", "1.22") for k in
-       ("SubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectAccessReview")},
+    **{
+        ("authorization.k8s.io/v1beta1", k): ("", "1.19", "1.22")
+        for k in ("SubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectAccessReview")
+    },
     ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"): ("", "1.19", "1.22"),
     ("certificates.k8s.io/v1", "CertificateSigningRequest"): ("1.19", "", ""),
     ("coordination.k8s.io/v1beta1", "Lease"): ("", "1.19", "1.22"),
     ("scheduling.k8s.io/v1beta1", "PriorityClass"): ("", "1.14", "1.22"),
-    **{("storage.k8s.io/v1beta1", k): ("", "1.19", "1.22") for k in
-       ("CSIDriver", "CSINode", "StorageClass", "VolumeAttachment")},
+    **{
+        ("storage.k8s.io/v1beta1", k): ("", "1.19", "1.22")
+        for k in ("CSIDriver", "CSINode", "StorageClass", "VolumeAttachment")
+    },
     ("storage.k8s.io/v1beta1", "CSIStorageCapacity"): ("", "1.24", "1.27"),
     ("storage.k8s.io/v1", "CSIStorageCapacity"): ("1.24", "", ""),
-    **{(f"flowcontrol.apiserver.k8s.io/{v}", k): ("", deprecated, removed)
-       for v, deprecated, removed in (("v1beta1", "1.23", "1.26"), ("v1beta2", "1.26", "1.29"),
-                                      ("v1beta3", "1.29", "1.32"))
-       for k in ("FlowSchema", "PriorityLevelConfiguration")},
-    **{("flowcontrol.apiserver.k8s.io/v1", k): ("1.29", "", "") for k in
-       ("FlowSchema", "PriorityLevelConfiguration")},
+    **{
+        (f"flowcontrol.apiserver.k8s.io/{v}", k): ("", deprecated, removed)
+        for v, deprecated, removed in (
+            ("v1beta1", "1.23", "1.26"),
+            ("v1beta2", "1.26", "1.29"),
+            ("v1beta3", "1.29", "1.32"),
+        )
+        for k in ("FlowSchema", "PriorityLevelConfiguration")
+    },
+    **{
+        ("flowcontrol.apiserver.k8s.io/v1", k): ("1.29", "", "")
+        for k in ("FlowSchema", "PriorityLevelConfiguration")
+    },
 }
 UNSERVED_API = Check("API001", "api-not-served", "error", "enforce", lambda obj: iter(()))
 DEPRECATED_API = Check("API002", "api-deprecated", "warning", "warn", lambda obj: iter(()))
@@ -247,19 +290,32 @@ def _api_findings(obj: dict[str, Any], kube_version: str) -> tuple[Check, str] |
     if served and target < _version(served):
         return UNSERVED_API, f"{api} is served from Kubernetes {served} {runs}"
     if deprecated and target >= _version(deprecated):
-        return DEPRECATED_API, (f"{api} is deprecated since Kubernetes {deprecated}"
-                                + (f" and removed in {removed}" if removed else ""))
+        return DEPRECATED_API, (
+            f"{api} is deprecated since Kubernetes {deprecated}"
+            + (f" and removed in {removed}" if removed else "")
+        )
     return None
 
 
-SERVICE_SELECTS_NOTHING = Check("XREF001", "service-selects-no-pods", "warning", "warn",
-                                lambda obj: iter(()))
+SERVICE_SELECTS_NOTHING = Check("XREF001", "service-selects-no-pods", "warning", "warn", lambda obj: iter(()))
 INGRESS_BACKEND = Check("XREF003", "ingress-backend-missing", "warning", "warn", lambda obj: iter(()))
 MISSING_REFERENCE = Check("XREF004", "reference-not-in-app", "warning", "warn", lambda obj: iter(()))
 SCHEMA = Check("SCH001", "schema", "error", "enforce", lambda obj: iter(()))
 SCHEMA_UNKNOWN = Check("SCH002", "schema-unknown-kind", "warning", "warn", lambda obj: iter(()))
-BY_ID = {c.id: c for c in (*CHECKS, NETWORK_POLICY, SERVICE_SELECTS_NOTHING, INGRESS_BACKEND,
-                            MISSING_REFERENCE, UNSERVED_API, DEPRECATED_API, SCHEMA, SCHEMA_UNKNOWN)}
+BY_ID = {
+    c.id: c
+    for c in (
+        *CHECKS,
+        NETWORK_POLICY,
+        SERVICE_SELECTS_NOTHING,
+        INGRESS_BACKEND,
+        MISSING_REFERENCE,
+        UNSERVED_API,
+        DEPRECATED_API,
+        SCHEMA,
+        SCHEMA_UNKNOWN,
+    )
+}
 _ALLOW = "gitops.dev/allow-"
 
 
@@ -273,12 +329,20 @@ class CheckFinding:
     def __str__(self) -> str:
         f = self.finding
         field = f"{f.field}: " if f.field else ""
-        return (f"{f.file}:{f.line}:{f.column}: {self.check.id} {self.check.name}: {field}{f.message} "
-                f"({self.object})")
+        return (
+            f"{f.file}:{f.line}:{f.column}: {self.check.id} {self.check.name}: {field}{f.message} "
+            f"({self.object})"
+        )
 
     def to_doc(self) -> dict[str, Any]:
-        return {**self.finding.to_doc(), "check": self.check.id, "name": self.check.name,
-                "severity": self.check.severity, "mode": self.mode, "object": self.object}
+        return {
+            **self.finding.to_doc(),
+            "check": self.check.id,
+            "name": self.check.name,
+            "severity": self.check.severity,
+            "mode": self.mode,
+            "object": self.object,
+        }
 
 
 def _allowances(obj: dict[str, Any]) -> set[str]:
@@ -286,8 +350,11 @@ def _allowances(obj: dict[str, Any]) -> set[str]:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if not isinstance(annotations, dict):
         return set()
-    return {k[len(_ALLOW):] for k, v in annotations.items()
-            if isinstance(k, str) and k.startswith(_ALLOW) and str(v).strip()}
+    return {
+        k[len(_ALLOW) :]
+        for k, v in annotations.items()
+        if isinstance(k, str) and k.startswith(_ALLOW) and str(v).strip()
+    }
 
 
 class _Gate:
@@ -295,8 +362,10 @@ class _Gate:
 
     def __init__(self, rendered: Rendered, modes: dict[str, str], ids: list[ObjectId]) -> None:
         self.rendered, self.modes, self.ids = rendered, modes, ids
-        self.allow = [_allowances(o) if (o.get("metadata") or {}).get("annotations") else set()
-                      for o in rendered.objects]
+        self.allow = [
+            _allowances(o) if (o.get("metadata") or {}).get("annotations") else set()
+            for o in rendered.objects
+        ]
         self.out: list[CheckFinding] = []
 
     def mode(self, check: Check) -> str:
@@ -308,12 +377,19 @@ class _Gate:
             return
         src = self.rendered.sources[index]
         line, column = src.position(path)
-        self.out.append(CheckFinding(check, Finding(src.file, line, column, _dotted(path), message),
-                                     str(self.ids[index]), mode))
+        self.out.append(
+            CheckFinding(
+                check, Finding(src.file, line, column, _dotted(path), message), str(self.ids[index]), mode
+            )
+        )
 
 
-def run(rendered: Rendered, modes: dict[str, str] | None = None,
-        default_namespace: str = "default", kube_version: str = "") -> list[CheckFinding]:
+def run(
+    rendered: Rendered,
+    modes: dict[str, str] | None = None,
+    default_namespace: str = "default",
+    kube_version: str = "",
+) -> list[CheckFinding]:
     """Every finding of every check over a render, in file order, with its mode.
 
     `kube_version` (e.g. "1.20") is the destination's version, for the API version checks and
@@ -323,8 +399,9 @@ def run(rendered: Rendered, modes: dict[str, str] | None = None,
         return _run(rendered, modes or {}, default_namespace, kube_version)
 
 
-def _run(rendered: Rendered, modes: dict[str, str], default_namespace: str,
-         kube_version: str) -> list[CheckFinding]:
+def _run(
+    rendered: Rendered, modes: dict[str, str], default_namespace: str, kube_version: str
+) -> list[CheckFinding]:
     objs = rendered.objects
     ids = [ObjectId.of(o, default_namespace) for o in objs]
     gate = _Gate(rendered, modes, ids)
@@ -354,8 +431,9 @@ def _run(rendered: Rendered, modes: dict[str, str], default_namespace: str,
     _cross_references(gate)
     for ns, index in sorted(namespaces.items()):
         if ns not in policies:
-            gate.add(NETWORK_POLICY, index, (),
-                     f"namespace {ns} has workloads and no NetworkPolicy in this app")
+            gate.add(
+                NETWORK_POLICY, index, (), f"namespace {ns} has workloads and no NetworkPolicy in this app"
+            )
     return gate.out
 
 
@@ -366,23 +444,37 @@ class _SchemaRun:
     def __init__(self, objs: list[dict[str, Any]], kube_version: str) -> None:
         self.version, exact = schema.choose(kube_version)
         self.schemas = schema.schemas(self.version)
-        self.note = "" if exact else (
-            f" (Kubernetes {self.version} schema; the destination's {kube_version} is not bundled)"
-            if kube_version else f" (Kubernetes {self.version} schema; destination version unknown)")
+        self.note = (
+            ""
+            if exact
+            else (
+                f" (Kubernetes {self.version} schema; the destination's {kube_version} is not bundled)"
+                if kube_version
+                else f" (Kubernetes {self.version} schema; destination version unknown)"
+            )
+        )
         if not exact:
             _log_version_once(kube_version, self.version)
-        self.crds = schema.crd_rules((o for o in objs if o.get("kind") == "CustomResourceDefinition"
-                                      and str(o.get("apiVersion", "")).startswith("apiextensions.k8s.io/")),
-                                     self.schemas.object_meta)
+        self.crds = schema.crd_rules(
+            (
+                o
+                for o in objs
+                if o.get("kind") == "CustomResourceDefinition"
+                and str(o.get("apiVersion", "")).startswith("apiextensions.k8s.io/")
+            ),
+            self.schemas.object_meta,
+        )
 
     def check(self, obj: dict[str, Any]) -> Iterator[tuple[Check, Path, str]]:
         key = (str(obj.get("apiVersion")), str(obj.get("kind")))
         rule = self.schemas.rule(*key) or self.crds.get(key)
         if rule is None:
             group = key[0].rsplit("/", 1)[0] if "/" in key[0] else ""
-            what = (f"{key[0]} {key[1]} is not in the Kubernetes {self.version} schema"
-                    if group in self.schemas.groups else
-                    f"unknown kind {key[1]} ({key[0]}) and no CustomResourceDefinition for it in this app")
+            what = (
+                f"{key[0]} {key[1]} is not in the Kubernetes {self.version} schema"
+                if group in self.schemas.groups
+                else f"unknown kind {key[1]} ({key[0]}) and no CustomResourceDefinition for it in this app"
+            )
             yield SCHEMA_UNKNOWN, ("apiVersion",), f"{what}: not validated"
             return
         problems: list[schema.Problem] = []
@@ -393,8 +485,12 @@ class _SchemaRun:
 
 @functools.cache
 def _log_version_once(wanted: str, used: str) -> None:
-    logs.info("schema version is not the destination's", destination=wanted or "unknown",
-              schema=used, bundled=[f"{a}.{b}" for a, b in schema.bundled()])
+    logs.info(
+        "schema version is not the destination's",
+        destination=wanted or "unknown",
+        schema=used,
+        bundled=[f"{a}.{b}" for a, b in schema.bundled()],
+    )
 
 
 _REF_KINDS = ("ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim")
@@ -414,8 +510,11 @@ def _pod_references(pod: dict[str, Any]) -> Iterator[tuple[Path, str, str]]:
     for i, vol in enumerate(pod.get("volumes") or []):
         if not isinstance(vol, dict):
             continue
-        for key, kind, field in (("configMap", "ConfigMap", "name"), ("secret", "Secret", "secretName"),
-                                 ("persistentVolumeClaim", "PersistentVolumeClaim", "claimName")):
+        for key, kind, field in (
+            ("configMap", "ConfigMap", "name"),
+            ("secret", "Secret", "secretName"),
+            ("persistentVolumeClaim", "PersistentVolumeClaim", "claimName"),
+        ):
             src = vol.get(key)
             if isinstance(src, dict) and src.get(field) and not src.get("optional"):
                 yield ("volumes", i, key, field), kind, src[field]
@@ -446,8 +545,9 @@ def _ingress_backends(obj: dict[str, Any]) -> Iterator[tuple[Path, Any, Any]]:
     networking.k8s.io/v1 shape (service: {name, port: {number|name}}) and the v1beta1 one
     (serviceName, servicePort)."""
     spec = obj.get("spec") or {}
-    found: list[tuple[Path, Any]] = [(("spec", key), spec[key]) for key in ("defaultBackend", "backend")
-                                     if isinstance(spec.get(key), dict)]
+    found: list[tuple[Path, Any]] = [
+        (("spec", key), spec[key]) for key in ("defaultBackend", "backend") if isinstance(spec.get(key), dict)
+    ]
     for i, rule in enumerate(spec.get("rules") or []):
         for j, p in enumerate(((rule or {}).get("http") or {}).get("paths") or []):
             if isinstance((p or {}).get("backend"), dict):
@@ -473,8 +573,9 @@ def _cross_references(gate: _Gate) -> None:
     for obj, oid in zip(objs, ids, strict=True):
         kind = obj.get("kind")
         if kind in POD_KINDS:
-            labels = (_template_labels(obj) if kind != "Pod"
-                      else (obj.get("metadata") or {}).get("labels") or {})
+            labels = (
+                _template_labels(obj) if kind != "Pod" else (obj.get("metadata") or {}).get("labels") or {}
+            )
             any_template = True
             if isinstance(labels, dict):
                 for pair in labels.items():
@@ -491,17 +592,26 @@ def _cross_references(gate: _Gate) -> None:
                 first = next(iter(selector.items()))
                 candidates = by_pair.get((oid.namespace, *first), [])
                 if not any(_matches(selector, labels) for labels in candidates):
-                    gate.add(SERVICE_SELECTS_NOTHING, index, ("spec", "selector"),
-                             f"selector {selector} matches no pod template in this application")
+                    gate.add(
+                        SERVICE_SELECTS_NOTHING,
+                        index,
+                        ("spec", "selector"),
+                        f"selector {selector} matches no pod template in this application",
+                    )
         elif kind == "Ingress":
             for path, name, port in _ingress_backends(obj):
                 svc = services.get((oid.namespace, name)) if isinstance(name, str) else None
                 ports = ((svc or {}).get("spec") or {}).get("ports") or []
                 known = {q.get("port") for q in ports if isinstance(q, dict)} | {
-                    q.get("name") for q in ports if isinstance(q, dict) and q.get("name")}
-                problem = (f"Service {name!r} is not in this application" if svc is None
-                           else f"Service {name!r} has no port {port!r}"
-                           if port is not None and port not in known else "")
+                    q.get("name") for q in ports if isinstance(q, dict) and q.get("name")
+                }
+                problem = (
+                    f"Service {name!r} is not in this application"
+                    if svc is None
+                    else f"Service {name!r} has no port {port!r}"
+                    if port is not None and port not in known
+                    else ""
+                )
                 if problem:
                     gate.add(INGRESS_BACKEND, index, path, problem)
         elif kind in POD_KINDS:
@@ -511,8 +621,12 @@ def _cross_references(gate: _Gate) -> None:
             base, pod = found
             for path, ref_kind, name in _pod_references(pod):
                 if (ref_kind, oid.namespace, name) not in defined:
-                    gate.add(MISSING_REFERENCE, index, (*base, *path),
-                             f"{ref_kind} {name!r} is not in this application (it may exist in the cluster)")
+                    gate.add(
+                        MISSING_REFERENCE,
+                        index,
+                        (*base, *path),
+                        f"{ref_kind} {name!r} is not in this application (it may exist in the cluster)",
+                    )
 
 
 def blocking(findings: list[CheckFinding]) -> list[CheckFinding]:

@@ -34,19 +34,48 @@ MAX_PROBLEMS = 20  # per object: the first ones are what the author needs
 _DIR = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict$")
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     # sigs.k8s.io/yaml turns YAML timestamps into strings, so a date is a fine string
-    "string": (str, dt.date, dt.datetime), "integer": (int,), "number": (int, float),
-    "boolean": (bool,), "null": (type(None),), "object": (dict,), "array": (list,),
+    "string": (str, dt.date, dt.datetime),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "object": (dict,),
+    "array": (list,),
 }
-_JSON_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null",
-               dict: "object", list: "array", dt.date: "string", dt.datetime: "string"}
+_JSON_NAMES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+    dict: "object",
+    list: "array",
+    dt.date: "string",
+    dt.datetime: "string",
+}
 
 
 class Rule:
     """One compiled schema node. `accept` None = any type; `extra` False = unknown keys are
     errors, a Rule = they are checked against it, None = anything goes."""
 
-    __slots__ = ("accept", "all_of", "any_of", "enum", "extra", "items", "leaf", "limits", "one_of",
-                 "pattern", "plain", "props", "required", "trivial", "type_text")
+    __slots__ = (
+        "accept",
+        "all_of",
+        "any_of",
+        "enum",
+        "extra",
+        "items",
+        "leaf",
+        "limits",
+        "one_of",
+        "pattern",
+        "plain",
+        "props",
+        "required",
+        "trivial",
+        "type_text",
+    )
 
     def __init__(self) -> None:
         self.accept: frozenset[type] | None = None
@@ -66,13 +95,28 @@ class Rule:
         self.plain = False  # only types, properties, required and items
 
     def finish(self) -> Rule:
-        structure = (self.props is not None or self.extra is not None or self.items is not None
-                     or self.required or self.enum is not None or self.one_of or self.any_of
-                     or self.all_of or self.pattern is not None or self.limits)
+        structure = (
+            self.props is not None
+            or self.extra is not None
+            or self.items is not None
+            or self.required
+            or self.enum is not None
+            or self.one_of
+            or self.any_of
+            or self.all_of
+            or self.pattern is not None
+            or self.limits
+        )
         self.leaf = self.accept is not None and not structure
         self.trivial = self.accept is None and not structure
-        self.plain = not (self.enum is not None or self.one_of or self.any_of or self.all_of
-                          or self.pattern is not None or self.limits)
+        self.plain = not (
+            self.enum is not None
+            or self.one_of
+            or self.any_of
+            or self.all_of
+            or self.pattern is not None
+            or self.limits
+        )
         return self
 
 
@@ -128,8 +172,10 @@ class Compiler:
         if s.get("x-kubernetes-preserve-unknown-fields"):
             rule.extra = None
         if s.get("x-kubernetes-embedded-resource"):
-            rule.props = {**(rule.props or {}), **{k: Rule().finish() for k in
-                                                   ("apiVersion", "kind", "metadata")}}
+            rule.props = {
+                **(rule.props or {}),
+                **{k: Rule().finish() for k in ("apiVersion", "kind", "metadata")},
+            }
         if "items" in s:
             rule.items = self.compile(s["items"])
         rule.required = tuple(s.get("required") or ())
@@ -148,8 +194,11 @@ class Compiler:
             if isinstance(s.get("pattern"), str):
                 with contextlib.suppress(re.error):  # an ECMA-only pattern: the API server checks it
                     rule.pattern = re.compile(s["pattern"])
-            rule.limits = {k: s[k] for k in ("minimum", "maximum", "minLength", "maxLength",
-                                             "minItems", "maxItems") if isinstance(s.get(k), int | float)}
+            rule.limits = {
+                k: s[k]
+                for k in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems")
+                if isinstance(s.get(k), int | float)
+            }
         rule.finish()
 
 
@@ -168,8 +217,11 @@ def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
         return
     accept = rule.accept
     kind = type(value)
-    if (accept is not None and kind not in accept
-            and not (kind is float and int in accept and value.is_integer())):
+    if (
+        accept is not None
+        and kind not in accept
+        and not (kind is float and int in accept and value.is_integer())
+    ):
         out.append((path, f"expected {rule.type_text}, got {_type_name(value)} {_short(value)}"))
         return
     if value is None:
@@ -182,8 +234,12 @@ def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
                 if sub is None:
                     if extra is False:
                         hint = difflib.get_close_matches(str(key), props or {}, 1)
-                        out.append(((*path, key), "unknown field" + (f" (did you mean {hint[0]!r}?)"
-                                                                     if hint else "")))
+                        out.append(
+                            (
+                                (*path, key),
+                                "unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+                            )
+                        )
                         continue
                     if extra is None or extra is True:
                         continue
@@ -226,11 +282,14 @@ def _fits(rule: Rule, value: Any) -> bool:
 def _limits(limits: dict[str, float], value: Any, path: Path, out: list[Problem]) -> None:
     size = len(value) if isinstance(value, str | list) else None
     number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    checks = (("minimum", number, lambda v, lim: v >= lim), ("maximum", number, lambda v, lim: v <= lim),
-              ("minLength", size if isinstance(value, str) else None, lambda v, lim: v >= lim),
-              ("maxLength", size if isinstance(value, str) else None, lambda v, lim: v <= lim),
-              ("minItems", size if isinstance(value, list) else None, lambda v, lim: v >= lim),
-              ("maxItems", size if isinstance(value, list) else None, lambda v, lim: v <= lim))
+    checks = (
+        ("minimum", number, lambda v, lim: v >= lim),
+        ("maximum", number, lambda v, lim: v <= lim),
+        ("minLength", size if isinstance(value, str) else None, lambda v, lim: v >= lim),
+        ("maxLength", size if isinstance(value, str) else None, lambda v, lim: v <= lim),
+        ("minItems", size if isinstance(value, list) else None, lambda v, lim: v >= lim),
+        ("maxItems", size if isinstance(value, list) else None, lambda v, lim: v <= lim),
+    )
     for name, actual, ok in checks:
         if name in limits and actual is not None and not ok(actual, limits[name]):
             out.append((path, f"{name} is {limits[name]:g}, got {_short(value)}"))
@@ -306,7 +365,11 @@ def crd_rules(crds: Iterable[dict[str, Any]], meta: Rule) -> dict[tuple[str, str
                 continue
             schema = (v.get("schema") or {}).get("openAPIV3Schema") or shared_schema
             rule = Compiler({}, crd=True).compile(schema) if isinstance(schema, dict) else Rule().finish()
-            rule.props = {**(rule.props or {}), "apiVersion": Rule().finish(), "kind": Rule().finish(),
-                          "metadata": meta}
+            rule.props = {
+                **(rule.props or {}),
+                "apiVersion": Rule().finish(),
+                "kind": Rule().finish(),
+                "metadata": meta,
+            }
             rules[(f"{group}/{v['name']}", kind)] = rule.finish()
     return rules

@@ -15,9 +15,7 @@ import sys
 from typing import Any
 
 _trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
-_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "fields", default=None
-)
+_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("fields", default=None)
 
 
 def bind_trace(header: str | None, project: str | None = None) -> None:

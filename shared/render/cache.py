@@ -72,9 +72,11 @@ def _remember(digest: str, kind: str, rendered: Rendered, reads: tuple[str, ...]
         _memory[digest] = (kind, rendered, reads)
         _weights[digest] = rendered.nodes
         _memory.move_to_end(digest)
-        while len(_memory) > 1 and (len(_memory) > MEMORY_ENTRIES or sum(
-                len(r.objects) for _, r, _ in _memory.values()) > MEMORY_OBJECTS
-                or sum(_weights.values()) > MEMORY_NODES):
+        while len(_memory) > 1 and (
+            len(_memory) > MEMORY_ENTRIES
+            or sum(len(r.objects) for _, r, _ in _memory.values()) > MEMORY_OBJECTS
+            or sum(_weights.values()) > MEMORY_NODES
+        ):
             gone, _ = _memory.popitem(last=False)
             _weights.pop(gone, None)
 
@@ -87,8 +89,9 @@ def _recall(digest: str) -> tuple[str, Rendered, tuple[str, ...]] | None:
         return hit
 
 
-def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Request,
-           shared: bool = True) -> Result:
+def render(
+    tree: trees.Tree, repo_key: str, commit: str, request: sources.Request, shared: bool = True
+) -> Result:
     """The request's render at commit: from memory, from Firestore (shared=True), or made here."""
     try:
         kind = sources.detect(tree, request.path, request.source)
@@ -107,8 +110,11 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
             return Result(hit[0], hit[1], digest, "memory", hit[2])
         doc = store.get_render(digest) if shared else None
         if doc and isinstance(doc.get("files"), list):
-            output = sources.Output(doc["kind"], [(f["name"], f["text"].encode()) for f in doc["files"]],
-                                    [Finding(**e) for e in doc.get("errors") or []])
+            output = sources.Output(
+                doc["kind"],
+                [(f["name"], f["text"].encode()) for f in doc["files"]],
+                [Finding(**e) for e in doc.get("errors") or []],
+            )
             rendered = sources.parse(output)
             reads = tuple(doc.get("reads") or ())
             store.count_render_use(digest)
@@ -129,22 +135,35 @@ def render(tree: trees.Tree, repo_key: str, commit: str, request: sources.Reques
         return Result(output.kind, rendered, digest, "", reads)
 
 
-def _record(repo_key: str, commit: str, request: sources.Request, output: sources.Output,
-            rendered: Rendered) -> dict[str, Any]:
+def _record(
+    repo_key: str, commit: str, request: sources.Request, output: sources.Output, rendered: Rendered
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "repoKey": repo_key, "commit": commit, "path": request.path, "kind": output.kind,
-        "key": request.key(output.kind), "objectCount": len(rendered.objects),
-        "errorCount": len(rendered.errors), "reads": output.outside(request.path),
-        "renderedAt": store.now(), "expireAt": store.now() + KEPT,
-        "errors": [e.to_doc() for e in output.errors[:50]]}
+        "repoKey": repo_key,
+        "commit": commit,
+        "path": request.path,
+        "kind": output.kind,
+        "key": request.key(output.kind),
+        "objectCount": len(rendered.objects),
+        "errorCount": len(rendered.errors),
+        "reads": output.outside(request.path),
+        "renderedAt": store.now(),
+        "expireAt": store.now() + KEPT,
+        "errors": [e.to_doc() for e in output.errors[:50]],
+    }
     _, has_secrets = secrets.redact(rendered.objects)
     try:
         files = [{"name": name, "text": data.decode("utf-8")} for name, data in output.files]
     except UnicodeDecodeError:
         files = None
     if rendered.errors or has_secrets or files is None:
-        doc["filesKept"] = "no: " + ("the render failed (it is tried again)" if rendered.errors else
-                                     "Secret values are never stored" if has_secrets else "not UTF-8")
+        doc["filesKept"] = "no: " + (
+            "the render failed (it is tried again)"
+            if rendered.errors
+            else "Secret values are never stored"
+            if has_secrets
+            else "not UTF-8"
+        )
     else:
         doc["files"] = files
     return doc

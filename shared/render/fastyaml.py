@@ -43,10 +43,25 @@ import yaml_rs
 # anything else -> 'a'. (Non-ASCII text takes the careful path.)
 def _classes() -> bytes:
     table = bytearray(b"a" * 256)
-    for chars, cls in ((b" ", b" "), (b",", b"c"), (b"\n\r", b"n"), (b"[{", b"f"), (b"]}", b"g"),
-                       (b"123456789", b"9"), (b"0", b"0"), (b"eE", b"e"), (b"+-", b"s"),
-                       (b"'", b"q"), (b'"', b"d"), (b"!&*", b"!"), (b"|>", b"b"), (b"#", b"h"),
-                       (b"?%@`=<", b"u"), (b"\\", b"k"), (b"._:", None)):
+    for chars, cls in (
+        (b" ", b" "),
+        (b",", b"c"),
+        (b"\n\r", b"n"),
+        (b"[{", b"f"),
+        (b"]}", b"g"),
+        (b"123456789", b"9"),
+        (b"0", b"0"),
+        (b"eE", b"e"),
+        (b"+-", b"s"),
+        (b"'", b"q"),
+        (b'"', b"d"),
+        (b"!&*", b"!"),
+        (b"|>", b"b"),
+        (b"#", b"h"),
+        (b"?%@`=<", b"u"),
+        (b"\\", b"k"),
+        (b"._:", None),
+    ):
         for c in chars:
             table[c] = cls[0] if cls else c
     for c in [*range(0, 32), 127]:
@@ -81,18 +96,25 @@ def _closed(depth: int) -> bytes:
 # PyYAML and yaml-rs were seen to differ on each. Each pattern starts with one literal byte,
 # so that the search skips to it (one alternation starting with a class of bytes was 20
 # times slower).
-_RISKY = tuple(re.compile(p) for p in (
-    rb"n *!", rb": *!", rb"s +!", rb"c *!", rb"f *!",
-    rb"0(?:(?<=[ cnf]0)|(?<=[ cnf]s0))[09ae_]",
-    rb"_(?:(?<=[ cnf]_)|(?<=[ cnf]s_))[09_.]",
-    rb"\.(?:(?<=[ cnf]\.)|(?<=[ cnf]s\.))_",
-    rb"s(?<=[ cnf]s)\.",
-    rb"u(?<=[ cnf]u)",
-    rb"h(?<=[cf]h)",
-    rb"f(?<=[ n]f)(?:(?!(?:[^fgnqd]|" + _QUOTED + rb"|" + _closed(2) + rb")*g[^fn]*n)"
-    rb"|(?:[^nqd]|" + _QUOTED + rb")*?(?:[u!bhk]|:[^ n]|(?<![ cf])[qd]|q(?![^qn]*q)|d(?![^dnk]*d)))",
-    rb"x",
-))
+_RISKY = tuple(
+    re.compile(p)
+    for p in (
+        rb"n *!",
+        rb": *!",
+        rb"s +!",
+        rb"c *!",
+        rb"f *!",
+        rb"0(?:(?<=[ cnf]0)|(?<=[ cnf]s0))[09ae_]",
+        rb"_(?:(?<=[ cnf]_)|(?<=[ cnf]s_))[09_.]",
+        rb"\.(?:(?<=[ cnf]\.)|(?<=[ cnf]s\.))_",
+        rb"s(?<=[ cnf]s)\.",
+        rb"u(?<=[ cnf]u)",
+        rb"h(?<=[cf]h)",
+        rb"f(?<=[ n]f)(?:(?!(?:[^fgnqd]|" + _QUOTED + rb"|" + _closed(2) + rb")*g[^fn]*n)"
+        rb"|(?:[^nqd]|" + _QUOTED + rb")*?(?:[u!bhk]|:[^ n]|(?<![ cf])[qd]|q(?![^qn]*q)|d(?![^dnk]*d)))",
+        rb"x",
+    )
+)
 _DIGIT_E = re.compile(rb"e(?:(?<=[90]e)|(?<=[90][._]e))")
 _NUMBER_PART = frozenset(b"90._")
 _TOKEN_START = frozenset(b" cnf")
@@ -114,11 +136,11 @@ def _exponent(classes: bytes) -> bool:
 
 _MARKER = re.compile(r"\n---(?=[ \r\n]|\Z)")  # searched in "\n" + text
 
-_WORDS = frozenset(("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-                    "=", "<<"))
+_WORDS = frozenset(("yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "=", "<<"))
 _BASE60_OR_TIME = re.compile(
     r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"  # PyYAML's base-60 int and float
-    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")  # PyYAML's timestamps start so
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+)  # PyYAML's timestamps start so
 _UNSURE_START = frozenset("0123456789+-\n")
 
 
@@ -130,8 +152,12 @@ def documents(text: str) -> list[dict[str, Any] | None] | None:
         return None
     raw = text.encode("ascii")
     classes = b"n" + raw.translate(_CLASSES) + b"n"
-    if any(pattern.search(classes) for pattern in _RISKY) or _exponent(classes) or \
-            raw.startswith(b"...") or b"\n..." in raw:
+    if (
+        any(pattern.search(classes) for pattern in _RISKY)
+        or _exponent(classes)
+        or raw.startswith(b"...")
+        or b"\n..." in raw
+    ):
         return None
     if not raw.endswith(b"\n") and (b"|" in raw or b">" in raw):
         return None  # a block scalar ending the file: yaml-rs adds the line break it lacks
@@ -161,7 +187,7 @@ def documents(text: str) -> list[dict[str, Any] | None] | None:
 def _document_count(text: str) -> int:
     """Documents in the text: one per `---` line, plus one when content comes before the first."""
     markers = [m.start() for m in _MARKER.finditer("\n" + text)] if "---" in text else []
-    head = text[:markers[0]] if markers else text
+    head = text[: markers[0]] if markers else text
     content = any(line.strip() and not line.lstrip().startswith("#") for line in head.splitlines())
     return len(markers) + (1 if content else 0)
 

@@ -37,7 +37,8 @@ class _Loader(Loader):  # type: ignore[misc, valid-type]
     composer asks for every node; SafeLoader has no path resolvers and no wildcard ones)."""
 
     _implicit: ClassVar[dict[Any, tuple[Any, ...]]] = {
-        k: tuple(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+        k: tuple(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         return None
@@ -45,9 +46,15 @@ class _Loader(Loader):  # type: ignore[misc, valid-type]
     def ascend_resolver(self) -> None:
         return None
 
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool],
-                _scalar: type = yaml.ScalarNode, _seq: type = yaml.SequenceNode,
-                _get: Callable[..., Any] = _implicit.get) -> str:  # bound once: called per node
+    def resolve(
+        self,
+        kind: type,
+        value: Any,
+        implicit: tuple[bool, bool],
+        _scalar: type = yaml.ScalarNode,
+        _seq: type = yaml.SequenceNode,
+        _get: Callable[..., Any] = _implicit.get,
+    ) -> str:  # bound once: called per node
         if kind is _scalar:
             if implicit[0]:
                 for tag, regexp in _get(value[:1], ()):
@@ -153,8 +160,15 @@ def estimate_nodes(data: bytes) -> int:
     value, sequence item, flow collection and document needs one of these marks. Checked
     before any parser runs, so a 5 MiB file of `- {}` (or of `---` documents) never becomes
     a million objects in memory."""
-    return (data.count(b":") + data.count(b"- ") + data.count(b",") + data.count(b"[")
-            + data.count(b"{") + data.count(b"---") + data.count(b"..."))
+    return (
+        data.count(b":")
+        + data.count(b"- ")
+        + data.count(b",")
+        + data.count(b"[")
+        + data.count(b"{")
+        + data.count(b"---")
+        + data.count(b"...")
+    )
 
 
 def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
@@ -164,12 +178,27 @@ def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
     with without_gc():
         for path, data in sorted(f for f in files if f[0].endswith(EXTENSIONS)):
             if len(out.errors) >= MAX_RENDER_ERRORS:
-                out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_RENDER_ERRORS} errors: the "
-                                                          "remaining files are not read (limit)"))
+                out.errors.append(
+                    Finding(
+                        path,
+                        0,
+                        0,
+                        "",
+                        f"more than {MAX_RENDER_ERRORS} errors: the remaining files are not read (limit)",
+                    )
+                )
                 break
             if time.monotonic() > deadline:
-                out.errors.append(Finding(path, 0, 0, "", f"parsing took longer than {PARSE_SECONDS:g}s: "
-                                                          "the remaining files are not read (limit)"))
+                out.errors.append(
+                    Finding(
+                        path,
+                        0,
+                        0,
+                        "",
+                        f"parsing took longer than {PARSE_SECONDS:g}s: "
+                        "the remaining files are not read (limit)",
+                    )
+                )
                 break
             if len(data) > MAX_FILE_BYTES:
                 out.errors.append(Finding(path, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
@@ -177,12 +206,26 @@ def render_files(files: Iterable[tuple[str, bytes]]) -> Rendered:
             nodes = estimate_nodes(data)
             out.nodes += nodes
             if nodes > MAX_FILE_NODES:
-                out.errors.append(Finding(path, 0, 0, "", f"about {nodes:,} YAML nodes: more than "
-                                                          f"{MAX_FILE_NODES:,} in one file (limit)"))
+                out.errors.append(
+                    Finding(
+                        path,
+                        0,
+                        0,
+                        "",
+                        f"about {nodes:,} YAML nodes: more than {MAX_FILE_NODES:,} in one file (limit)",
+                    )
+                )
                 continue
             if out.nodes > MAX_RENDER_NODES:
-                out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_RENDER_NODES:,} YAML nodes "
-                                                          "in the files of one render (limit)"))
+                out.errors.append(
+                    Finding(
+                        path,
+                        0,
+                        0,
+                        "",
+                        f"more than {MAX_RENDER_NODES:,} YAML nodes in the files of one render (limit)",
+                    )
+                )
                 break
             _render_file(path, data, out, deadline)
         _check_duplicates(out)
@@ -210,8 +253,9 @@ def _render_file(path: str, data: bytes, out: Rendered, deadline: float = float(
         return
     tab = _tab_in_indentation(text)
     if tab:
-        out.errors.append(Finding(path, tab[0], tab[1], "", "YAML: a tab in indentation (YAML "
-                                                             "indents with spaces only)"))
+        out.errors.append(
+            Finding(path, tab[0], tab[1], "", "YAML: a tab in indentation (YAML indents with spaces only)")
+        )
         return
     holder = _Text(text)
     plain = fastyaml.documents(text)
@@ -223,8 +267,16 @@ def _render_file(path: str, data: bytes, out: Rendered, deadline: float = float(
     try:
         while loader.check_node():
             if len(out.errors) - errors_before >= MAX_FILE_ERRORS or time.monotonic() > deadline:
-                out.errors.append(Finding(path, 0, 0, "", f"more than {MAX_FILE_ERRORS} errors, or too "
-                                                          "long: the rest of the file is not read (limit)"))
+                out.errors.append(
+                    Finding(
+                        path,
+                        0,
+                        0,
+                        "",
+                        f"more than {MAX_FILE_ERRORS} errors, or too "
+                        "long: the rest of the file is not read (limit)",
+                    )
+                )
                 return
             node = loader.get_node()
             index += 1
@@ -260,8 +312,11 @@ def _line(text: str, number: int) -> str:
     return line if len(line) <= 80 else line[:77] + "..."
 
 
-_SCALARS = {tag: fn for tag, fn in yaml.SafeLoader.yaml_constructors.items()
-            if tag and tag.rsplit(":", 1)[-1] in ("null", "bool", "int", "float", "timestamp")}
+_SCALARS = {
+    tag: fn
+    for tag, fn in yaml.SafeLoader.yaml_constructors.items()
+    if tag and tag.rsplit(":", 1)[-1] in ("null", "bool", "int", "float", "timestamp")
+}
 _CAREFUL = object()  # _build's answer when a document needs the careful path
 
 
@@ -299,12 +354,15 @@ def _value(loader: Any, node: yaml.Node, budget: list[int]) -> Any:
             if key.__class__ is not scalar or key.tag != _STR or key.value in mapping:
                 raise _Careful
             # a plain string, the most common value, without a call
-            mapping[key.value] = (item.value if item.__class__ is scalar and item.tag == _STR
-                                  else _value(loader, item, budget))
+            mapping[key.value] = (
+                item.value if item.__class__ is scalar and item.tag == _STR else _value(loader, item, budget)
+            )
         return mapping
     if cls is yaml.SequenceNode and node.tag == _SEQ:
-        return [item.value if item.__class__ is scalar and item.tag == _STR else _value(loader, item, budget)
-                for item in items]
+        return [
+            item.value if item.__class__ is scalar and item.tag == _STR else _value(loader, item, budget)
+            for item in items
+        ]
     raise _Careful
 
 
@@ -318,7 +376,7 @@ def _tab_in_indentation(text: str) -> tuple[int, int] | None:
     found = _TAB_INDENT.search(text)
     if found is None:
         return None
-    line = text[text.rfind("\n", 0, found.start()) + 1: text.find("\n", found.start()) % (len(text) + 1)]
+    line = text[text.rfind("\n", 0, found.start()) + 1 : text.find("\n", found.start()) % (len(text) + 1)]
     return text.count("\n", 0, found.start()) + 1, line.index("\t") + 1
 
 
@@ -330,19 +388,33 @@ def _node_problems(path: str, root: yaml.Node) -> list[Finding]:
         node = stack.pop()
         visited += 1
         if visited > MAX_NODES:
-            return [Finding(path, root.start_mark.line + 1, 1, "", f"YAML: more than {MAX_NODES} "
-                            "nodes once aliases are expanded (an alias bomb?)")]
+            return [
+                Finding(
+                    path,
+                    root.start_mark.line + 1,
+                    1,
+                    "",
+                    f"YAML: more than {MAX_NODES} nodes once aliases are expanded (an alias bomb?)",
+                )
+            ]
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key, value in node.value:
                 where = (key.start_mark.line + 1, key.start_mark.column + 1)
                 if not isinstance(key, yaml.ScalarNode) or key.tag != "tag:yaml.org,2002:str":
                     if key.tag != "tag:yaml.org,2002:merge":
-                        problems.append(Finding(path, *where, "", f"YAML: key {_text(key)!r} is not a "
-                                                                  "string (quote it)"))
+                        problems.append(
+                            Finding(path, *where, "", f"YAML: key {_text(key)!r} is not a string (quote it)")
+                        )
                 elif key.value in seen:
-                    problems.append(Finding(path, *where, str(key.value), (
-                        f"YAML: duplicate key (first at line {seen[key.value]}); the last would win")))
+                    problems.append(
+                        Finding(
+                            path,
+                            *where,
+                            str(key.value),
+                            (f"YAML: duplicate key (first at line {seen[key.value]}); the last would win"),
+                        )
+                    )
                 else:
                     seen[key.value] = where[0]
                 stack.append(value)
@@ -395,8 +467,13 @@ def _collect(path: str, node: yaml.Node, doc: Any, where: _Where, out: Rendered)
             continue
         item = _item_node(node, index)
         out.objects.append(obj)
-        out.sources.append(Source(path, item.start_mark.line + 1 if item is not None else line,
-                                  _Where(where.text, where.document, index)))
+        out.sources.append(
+            Source(
+                path,
+                item.start_mark.line + 1 if item is not None else line,
+                _Where(where.text, where.document, index),
+            )
+        )
 
 
 def _collect_plain(path: str, docs: list[Any], holder: _Text, out: Rendered) -> bool:
@@ -444,8 +521,10 @@ def _structure_problem(obj: Any) -> tuple[str, str] | None:
     name = meta["name"]
     pattern = _RBAC_NAME if obj["kind"] in _RBAC_KINDS else _NAME
     if len(name) > 253 or not pattern.match(name):
-        return "metadata.name", (f"{name!r} is not a valid name (lowercase letters, digits, '-' and "
-                                 "'.', starting and ending with a letter or digit)")
+        return "metadata.name", (
+            f"{name!r} is not a valid name (lowercase letters, digits, '-' and "
+            "'.', starting and ending with a letter or digit)"
+        )
     return None
 
 
@@ -469,9 +548,20 @@ def _check_duplicates(out: Rendered) -> None:
     for obj, src in zip(out.objects, out.sources, strict=True):
         # ObjectId.of's fields, as a plain tuple: every object passed _structure_problem
         meta = obj["metadata"]
-        key = (obj["apiVersion"].rpartition("/")[0], obj["kind"], str(meta.get("namespace") or ""),
-               meta["name"])
+        key = (
+            obj["apiVersion"].rpartition("/")[0],
+            obj["kind"],
+            str(meta.get("namespace") or ""),
+            meta["name"],
+        )
         first = seen.setdefault(key, src)
         if first is not src:
-            out.errors.append(Finding(src.file, src.line, 1, "metadata.name",
-                                      f"{ObjectId.of(obj)} is also defined at {first.file}:{first.line}"))
+            out.errors.append(
+                Finding(
+                    src.file,
+                    src.line,
+                    1,
+                    "metadata.name",
+                    f"{ObjectId.of(obj)} is also defined at {first.file}:{first.line}",
+                )
+            )

@@ -47,6 +47,7 @@ KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 # ---- choosing the source ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Request:
     """What to render: the path and its source options, resolved for one application."""
@@ -58,15 +59,19 @@ class Request:
     kube_version: str = ""
 
     @classmethod
-    def of(cls, spec: Any, kube_version: str = "", path: str | None = None,
-           source: dict[str, Any] | None = None) -> Request:
+    def of(
+        cls, spec: Any, kube_version: str = "", path: str | None = None, source: dict[str, Any] | None = None
+    ) -> Request:
         """The request for an AppSpec (path and source options may be given, e.g. a revision's)."""
         source = spec.source if source is None else source
         helm = source.get("helm") or {}
-        return cls(path=(spec.path if path is None else path).strip("/") or ".", source=source,
-                   release=helm.get("releaseName") or spec.name,
-                   namespace=helm.get("namespace") or spec.destination.namespace,
-                   kube_version=kube_version)
+        return cls(
+            path=(spec.path if path is None else path).strip("/") or ".",
+            source=source,
+            release=helm.get("releaseName") or spec.name,
+            namespace=helm.get("namespace") or spec.destination.namespace,
+            kube_version=kube_version,
+        )
 
     def key(self, kind: str) -> dict[str, Any]:
         """What the output depends on besides the commit (the render-once cache's key)."""
@@ -128,10 +133,19 @@ def produce(tree: Tree, req: Request, kind: str, limits: Limits = LIMITS) -> Out
 
 def unexpected(where: str, exc: Exception) -> Finding:
     """A finding for an error no rule foresaw (logged with its traceback for us to fix)."""
-    logs.error("unexpected error while rendering", where=where, error=type(exc).__name__,
-               stack_trace="".join(traceback.format_exception(exc))[-4000:])
-    return Finding(where, 0, 0, "", f"rendering stopped on an unexpected {type(exc).__name__} "
-                                    "(logged; the render is refused)")
+    logs.error(
+        "unexpected error while rendering",
+        where=where,
+        error=type(exc).__name__,
+        stack_trace="".join(traceback.format_exception(exc))[-4000:],
+    )
+    return Finding(
+        where,
+        0,
+        0,
+        "",
+        f"rendering stopped on an unexpected {type(exc).__name__} (logged; the render is refused)",
+    )
 
 
 def _workspace(tree: Tree, tmp: Path, req: Request, limits: Limits) -> tuple[Path, Path]:
@@ -152,8 +166,15 @@ def parse(output: Output, limits: Limits = LIMITS) -> Rendered:
     rendered.errors[:0] = output.errors
     if len(rendered.objects) > limits.resources:
         where = output.files[0][0] if output.files else ""
-        rendered.errors.append(Finding(where, 0, 0, "", f"{len(rendered.objects):,} resources: more "
-                                                        f"than {limits.resources:,} (limit)"))
+        rendered.errors.append(
+            Finding(
+                where,
+                0,
+                0,
+                "",
+                f"{len(rendered.objects):,} resources: more than {limits.resources:,} (limit)",
+            )
+        )
     return rendered
 
 
@@ -173,6 +194,7 @@ def render(tree: Tree, req: Request, limits: Limits = LIMITS) -> tuple[str, Rend
 
 # ---- Directory (and Jsonnet) ----------------------------------------------------------
 
+
 def _globs(value: Any) -> list[str]:
     if not value:
         return []
@@ -191,7 +213,7 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
     budget = Budget(req.path, limits)
     jsonnet_files: list[str] = []
     for entry in tree.entries(req.path, recurse=opts.get("recurse", True)):
-        rel = entry.path[len(base):]
+        rel = entry.path[len(base) :]
         if not entry.path.endswith((*EXTENSIONS, ".jsonnet")):
             continue
         if (include and not any(fnmatch(rel, g) for g in include)) or any(fnmatch(rel, g) for g in exclude):
@@ -262,15 +284,32 @@ def _jsonnet(root: Path, inputs: Path, files: list[str], req: Request, limits: L
     opts = req.source.get("jsonnet") or {}
     prog = sandbox.python_binary()
     tree_at, inputs_at = sandbox.places(root, inputs)
-    binding = next((os.path.dirname(host if sandbox.disabled() else inside)
-                    for host, inside in prog.needs if "_gojsonnet" in inside), "")
-    job = {"root": tree_at, "files": files, "binding": binding,
-           "extVars": sourceopts.jsonnet_vars(opts.get("extVars") or {}),
-           "tlas": sourceopts.jsonnet_vars(opts.get("tlas") or {})}
+    binding = next(
+        (
+            os.path.dirname(host if sandbox.disabled() else inside)
+            for host, inside in prog.needs
+            if "_gojsonnet" in inside
+        ),
+        "",
+    )
+    job = {
+        "root": tree_at,
+        "files": files,
+        "binding": binding,
+        "extVars": sourceopts.jsonnet_vars(opts.get("extVars") or {}),
+        "tlas": sourceopts.jsonnet_vars(opts.get("tlas") or {}),
+    }
     (inputs / "job.json").write_text(json.dumps(job))
     (inputs / "jsonnet.py").write_text(_JSONNET)
-    printed = sandbox.run(prog, ["-I", "-S", f"{inputs_at}/jsonnet.py", f"{inputs_at}/job.json"],
-                          tree=root, inputs=inputs, where=files[0], what="jsonnet", limits=limits)
+    printed = sandbox.run(
+        prog,
+        ["-I", "-S", f"{inputs_at}/jsonnet.py", f"{inputs_at}/job.json"],
+        tree=root,
+        inputs=inputs,
+        where=files[0],
+        what="jsonnet",
+        limits=limits,
+    )
     if estimate_nodes(printed) > MAX_RENDER_NODES:  # checked before anything is parsed here
         raise refused(files[0], f"jsonnet: the output holds more than {MAX_RENDER_NODES:,} nodes (limit)")
     try:
@@ -280,8 +319,9 @@ def _jsonnet(root: Path, inputs: Path, files: list[str], req: Request, limits: L
     if "error" in result:
         text = result["error"].replace("RUNTIME ERROR: ", "").replace("importer error: ", "")
         where = _JSONNET_WHERE.search(text)
-        file, line, col = (where["file"], int(where["line"]), int(where["col"])) if where else (
-            result["file"], 0, 0)
+        file, line, col = (
+            (where["file"], int(where["line"]), int(where["col"])) if where else (result["file"], 0, 0)
+        )
         out.errors.append(Finding(file, line, col, "", "jsonnet: " + shown(text.splitlines()[0].strip())))
         return
     out.reads |= {"" if d == "." else d for d in result["imports"]}
@@ -294,8 +334,17 @@ def _jsonnet(root: Path, inputs: Path, files: list[str], req: Request, limits: L
 
 # ---- Kustomize ------------------------------------------------------------------------
 
-_PATH_LISTS = ("resources", "bases", "components", "crds", "generators", "transformers", "validators",
-               "patchesStrategicMerge", "configurations")
+_PATH_LISTS = (
+    "resources",
+    "bases",
+    "components",
+    "crds",
+    "generators",
+    "transformers",
+    "validators",
+    "patchesStrategicMerge",
+    "configurations",
+)
 _PATH_ITEMS = ("patches", "patchesJson6902", "replacements")
 _HOSTLIKE = re.compile(r"^[\w-]+(\.[\w-]+)+/")  # github.com/org/repo, example.org/x
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -363,8 +412,15 @@ def check_kustomization(root: Path, folder: str) -> set[str]:
             doc = yaml.compose(file.read_bytes(), Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            raise Refused(Finding(rel_file, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0,
-                                  "", f"YAML: {shown(str(getattr(exc, 'problem', None) or exc))}")) from None
+            raise Refused(
+                Finding(
+                    rel_file,
+                    mark.line + 1 if mark else 0,
+                    mark.column + 1 if mark else 0,
+                    "",
+                    f"YAML: {shown(str(getattr(exc, 'problem', None) or exc))}",
+                )
+            ) from None
         if doc is None:
             continue
         if not isinstance(doc, yaml.MappingNode):
@@ -466,8 +522,11 @@ def _kustomize(root: Path, inputs: Path, req: Request, limits: Limits, out: Outp
     if opts:
         wrapper = inputs / "wrapper"
         wrapper.mkdir(mode=0o755)
-        doc: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                               "resources": [posixpath.relpath(target, f"{inputs_at}/wrapper")]}
+        doc: dict[str, Any] = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [posixpath.relpath(target, f"{inputs_at}/wrapper")],
+        }
         for key in ("namePrefix", "nameSuffix", "namespace"):
             if opts.get(key):
                 doc[key] = opts[key]
@@ -485,19 +544,27 @@ def _kustomize(root: Path, inputs: Path, req: Request, limits: Limits, out: Outp
     elif shutil.which("kubectl"):
         prog, args = sandbox.binary(shutil.which("kubectl") or ""), ["kustomize", target]
     else:
-        raise Refused(Finding(req.path, 0, 0, "", "kustomize is not installed (neither kustomize nor "
-                                                  "kubectl is on PATH)"))
-    result = sandbox.run(prog, args, tree=root, inputs=inputs, where=req.path, what="kustomize build",
-                         limits=limits)
+        raise Refused(
+            Finding(
+                req.path, 0, 0, "", "kustomize is not installed (neither kustomize nor kubectl is on PATH)"
+            )
+        )
+    result = sandbox.run(
+        prog, args, tree=root, inputs=inputs, where=req.path, what="kustomize build", limits=limits
+    )
     out.files.append((f"{req.path} (kustomize build).yaml", result))
 
 
 # ---- Helm -----------------------------------------------------------------------------
 
+
 def helm_binary() -> str | None:
     """GITOPS_HELM, else helm on PATH, else the one stack/setup.sh installs."""
-    candidates = [os.environ.get("GITOPS_HELM") or "", shutil.which("helm") or "",
-                  str(Path.home() / ".cache/gitops/bin/helm")]
+    candidates = [
+        os.environ.get("GITOPS_HELM") or "",
+        shutil.which("helm") or "",
+        str(Path.home() / ".cache/gitops/bin/helm"),
+    ]
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
@@ -507,14 +574,28 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
         raise Refused(Finding(req.path, 0, 0, "", f"no Chart.yaml in {req.path}"))
     helm = helm_binary()
     if helm is None:
-        raise Refused(Finding(req.path, 0, 0, "", "helm is not installed: put helm on PATH or set "
-                                                  "GITOPS_HELM (stack/setup.sh installs one in "
-                                                  "~/.cache/gitops/bin/helm)"))
+        raise Refused(
+            Finding(
+                req.path,
+                0,
+                0,
+                "",
+                "helm is not installed: put helm on PATH or set "
+                "GITOPS_HELM (stack/setup.sh installs one in "
+                "~/.cache/gitops/bin/helm)",
+            )
+        )
     opts = req.source.get("helm") or {}
     tree_at, inputs_at = sandbox.places(root, inputs)
     top = os.path.realpath(root)
-    args = ["template", req.release, posixpath.join(tree_at, path) if path != "." else tree_at,
-            "--namespace", req.namespace, "--include-crds"]
+    args = [
+        "template",
+        req.release,
+        posixpath.join(tree_at, path) if path != "." else tree_at,
+        "--namespace",
+        req.namespace,
+        "--include-crds",
+    ]
     for i, value_file in enumerate(opts.get("valueFiles") or []):
         resolved = posixpath.normpath(posixpath.join(path, value_file))
         where = f"source.helm.valueFiles[{i}]"
@@ -532,6 +613,13 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
         args += ["--values", f"{inputs_at}/inline-values.yaml"]
     if req.kube_version:
         args += ["--kube-version", req.kube_version]
-    result = sandbox.run(sandbox.binary(helm), args, tree=root, inputs=inputs, where=req.path,
-                         what="helm template", limits=limits)
+    result = sandbox.run(
+        sandbox.binary(helm),
+        args,
+        tree=root,
+        inputs=inputs,
+        where=req.path,
+        what="helm template",
+        limits=limits,
+    )
     out.files.append((f"{req.path} (helm template).yaml", result))

@@ -57,8 +57,7 @@ def apply(req: ApplyRequest) -> Outcome:
     holder = uuid.uuid4().hex
     begun = store.begin_operation(req.app, req.operation, holder)
     if begun.duplicate:
-        logs.info("operation already finished; ignoring redelivery", app=req.app,
-                  operation=req.operation)
+        logs.info("operation already finished; ignoring redelivery", app=req.app, operation=req.operation)
         return Outcome("duplicate")
     assert begun.app is not None
     with store.heartbeat(req.app, holder):
@@ -77,12 +76,26 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     revision = store.get_revision(req.app, req.revision)
     decision = gitorder.decide(_delivery(req, spec, status, revision))
     if not decision.applies:
-        store.finish_operation(req.app, req.operation, holder, begun.sequence, None, {
-            "lastSkipped": {"revision": req.revision, "commit": revision["commit"],
-                            "operation": req.operation, "reason": decision.action,
-                            "message": decision.message, "at": store.now()}})
-        logs.warning(f"skipped: {decision.message}", app=req.app, revision=req.revision,
-                     decision=decision.action)
+        store.finish_operation(
+            req.app,
+            req.operation,
+            holder,
+            begun.sequence,
+            None,
+            {
+                "lastSkipped": {
+                    "revision": req.revision,
+                    "commit": revision["commit"],
+                    "operation": req.operation,
+                    "reason": decision.action,
+                    "message": decision.message,
+                    "at": store.now(),
+                }
+            },
+        )
+        logs.warning(
+            f"skipped: {decision.message}", app=req.app, revision=req.revision, decision=decision.action
+        )
         return Outcome("skipped", message=decision.message)
 
     started = store.now()
@@ -94,18 +107,21 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
     try:
         if store.unrecorded(status):
-            old_inventory = old_inventory + found_unrecorded(cluster, req.app, store.unrecorded(status),
-                                                             old_inventory)
+            old_inventory = old_inventory + found_unrecorded(
+                cluster, req.app, store.unrecorded(status), old_inventory
+            )
         children, objs = appofapps.split(render.revision_objects(spec, revision))
         desired = prepare(spec, objs, cluster)
         options = Options.of(spec)
         if req.prune:
             options = dataclasses.replace(options, prune=True)
-        result = applied = apply_all(cluster, spec, desired, old_inventory, options,
-                                     refused=_refused_by_project(spec, desired))
+        result = applied = apply_all(
+            cluster, spec, desired, old_inventory, options, refused=_refused_by_project(spec, desired)
+        )
         if children and not result.failed:
-            child_results, renders = appofapps.reconcile(spec, children, prune=spec.syncPolicy.prune,
-                                                         operation=req.operation)
+            child_results, renders = appofapps.reconcile(
+                spec, children, prune=spec.syncPolicy.prune, operation=req.operation
+            )
             result.objects.extend(child_results)
     except (KubeError, FetchError, SecretMismatch) as exc:
         if isinstance(exc, FetchError) or getattr(exc, "transient", False):
@@ -118,11 +134,14 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             store.release_lease(req.app, holder)
             raise
         # e.g. an app of apps' child refused by the store: what was applied stays recorded
-        result = SyncResult(objects=list(applied.objects) if applied else [],
-                            inventory=applied.inventory if applied else old_inventory)
+        result = SyncResult(
+            objects=list(applied.objects) if applied else [],
+            inventory=applied.inventory if applied else old_inventory,
+        )
         writes_unknown = applied is None and bool(desired)
-        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed",
-                                           failures.describe(exc)))
+        result.objects.append(
+            ObjectResult(manifests.ObjectId("", "", "", ""), "failed", failures.describe(exc))
+        )
     finished = store.now()
     t_applied = time.perf_counter()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
@@ -130,36 +149,80 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     if writes_unknown:
         new_status["inventory"] = unrecorded_inventory(status, desired)
     try:
-        store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status,
-                               previous_inventory=status.get("inventory"))
+        store.finish_operation(
+            req.app,
+            req.operation,
+            holder,
+            begun.sequence,
+            entry,
+            new_status,
+            previous_inventory=status.get("inventory"),
+        )
     except Exception as exc:
         if not errorkinds.permanent(exc):
             raise
         # the record itself was refused (a size limit, an invalid argument): record less, once
-        logs.error("recording the sync was refused; recording it as failed", app=req.app,
-                   operation=req.operation, reason=failures.describe(exc, 1000))
-        result = dataclasses.replace(result, objects=[*result.objects, ObjectResult(
-            manifests.ObjectId("", "", "", ""), "failed",
-            f"the sync's record was refused: {failures.describe(exc)}")])
-        entry = _unrecorded_entry(_history_entry(req, begun.sequence, revision, result, started,
-                                                 finished, decision), exc)
+        logs.error(
+            "recording the sync was refused; recording it as failed",
+            app=req.app,
+            operation=req.operation,
+            reason=failures.describe(exc, 1000),
+        )
+        result = dataclasses.replace(
+            result,
+            objects=[
+                *result.objects,
+                ObjectResult(
+                    manifests.ObjectId("", "", "", ""),
+                    "failed",
+                    f"the sync's record was refused: {failures.describe(exc)}",
+                ),
+            ],
+        )
+        entry = _unrecorded_entry(
+            _history_entry(req, begun.sequence, revision, result, started, finished, decision), exc
+        )
         new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
         new_status["inventory"] = unrecorded_inventory(status, desired)
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
-    store.trim_history(req.app, spec.revisionHistoryLimit, keep_revisions={
-        req.revision, (status.get("pin") or {}).get("revision", ""),
-        (status.get("lastHealthy") or {}).get("revision", "")}, newest=begun.sequence)
-    logs.info(entry["summary"], app=req.app, operation=req.operation, sequence=begun.sequence,
-              counts=result.counts(), apply_ms=round((finished - started).total_seconds() * 1000, 1),
-              record_ms=round((time.perf_counter() - t_applied) * 1000, 1))
-    commit_status.set_status(spec.repoURL, revision["commit"],
-                         "failure" if result.failed else "success", entry["summary"], spec.name)
-    return Outcome("failed" if result.failed else "synced", begun.sequence, entry["summary"],
-                   notifications.sync_event(spec.name, spec.project, entry), renders)
+    store.trim_history(
+        req.app,
+        spec.revisionHistoryLimit,
+        keep_revisions={
+            req.revision,
+            (status.get("pin") or {}).get("revision", ""),
+            (status.get("lastHealthy") or {}).get("revision", ""),
+        },
+        newest=begun.sequence,
+    )
+    logs.info(
+        entry["summary"],
+        app=req.app,
+        operation=req.operation,
+        sequence=begun.sequence,
+        counts=result.counts(),
+        apply_ms=round((finished - started).total_seconds() * 1000, 1),
+        record_ms=round((time.perf_counter() - t_applied) * 1000, 1),
+    )
+    commit_status.set_status(
+        spec.repoURL,
+        revision["commit"],
+        "failure" if result.failed else "success",
+        entry["summary"],
+        spec.name,
+    )
+    return Outcome(
+        "failed" if result.failed else "synced",
+        begun.sequence,
+        entry["summary"],
+        notifications.sync_event(spec.name, spec.project, entry),
+        renders,
+    )
 
 
-def _delivery(req: ApplyRequest, spec: AppSpec, status: dict[str, Any],
-              revision: dict[str, Any]) -> gitorder.Delivery:
+def _delivery(
+    req: ApplyRequest, spec: AppSpec, status: dict[str, Any], revision: dict[str, Any]
+) -> gitorder.Delivery:
     """What gitorder.decide needs: the target's head now (one ref listing) and, when it matters,
     ancestry in the fetched repository. A listing or fetch that fails is retried (the message
     is redelivered): without the head, a delivery cannot be told stale or not."""
@@ -167,10 +230,16 @@ def _delivery(req: ApplyRequest, spec: AppSpec, status: dict[str, Any],
     commit, synced = revision["commit"], str(sync.get("commit") or "")
     # refs known on both sides and different: the target changed, the branch did not move
     retargeted = bool(sync.get("ref") and revision.get("ref") and sync["ref"] != revision["ref"])
-    known = gitorder.Delivery(initiator=req.initiator, commit=commit, revision=req.revision,
-                              ref=revision.get("ref") or "", synced=synced,
-                              synced_revision=str(sync.get("revision") or ""), before=req.before,
-                              retargeted=retargeted)
+    known = gitorder.Delivery(
+        initiator=req.initiator,
+        commit=commit,
+        revision=req.revision,
+        ref=revision.get("ref") or "",
+        synced=synced,
+        synced_revision=str(sync.get("revision") or ""),
+        before=req.before,
+        retargeted=retargeted,
+    )
     if req.initiator not in gitorder.AUTOMATED:
         return known  # explicit: applied as asked, nothing to read
     target = spec.head(git.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
@@ -219,23 +288,40 @@ def unrecorded_inventory(status: dict[str, Any], desired: list[dict[str, Any]]) 
         pointer = {"generation": "", "parts": 0, "count": 0, "sha256": ""}
         if isinstance(status.get("inventory"), list):
             desired = desired + [inventory.as_stub(e) for e in status["inventory"]]
-    kinds = {(k["apiVersion"], k["kind"], k["namespace"])
-             for k in [*store.unrecorded(status), *kinds_of(desired)]}
-    return {**pointer, "unrecorded": [{"apiVersion": a, "kind": k, "namespace": n}
-                                      for a, k, n in sorted(kinds)]}
+    kinds = {
+        (k["apiVersion"], k["kind"], k["namespace"]) for k in [*store.unrecorded(status), *kinds_of(desired)]
+    }
+    return {
+        **pointer,
+        "unrecorded": [{"apiVersion": a, "kind": k, "namespace": n} for a, k, n in sorted(kinds)],
+    }
 
 
-def found_unrecorded(cluster: kube.Cluster, app: str, kinds: list[dict[str, str]],
-                     known: list[dict[str, str]]) -> list[dict[str, str]]:
+def found_unrecorded(
+    cluster: kube.Cluster, app: str, kinds: list[dict[str, str]], known: list[dict[str, str]]
+) -> list[dict[str, str]]:
     """Inventory entries for the objects with the app's label in `kinds` that `known` lacks
     (one list request per kind and namespace); without digests, so each gets a dry-run."""
     have = {inventory.entry_id(e) for e in known}
-    stubs = [{"apiVersion": k["apiVersion"], "kind": k["kind"],
-              "metadata": {"namespace": k["namespace"], "name": ""}} for k in kinds]
+    stubs = [
+        {
+            "apiVersion": k["apiVersion"],
+            "kind": k["kind"],
+            "metadata": {"namespace": k["namespace"], "name": ""},
+        }
+        for k in kinds
+    ]
     live = live_objects(cluster, app, stubs, complete=True)
-    return [{"apiVersion": obj["apiVersion"], "kind": obj["kind"],
-             "namespace": obj["metadata"].get("namespace", ""), "name": obj["metadata"]["name"]}
-            for oid, obj in sorted(live.items()) if oid not in have]
+    return [
+        {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "namespace": obj["metadata"].get("namespace", ""),
+            "name": obj["metadata"]["name"],
+        }
+        for oid, obj in sorted(live.items())
+        if oid not in have
+    ]
 
 
 def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, Any]:
@@ -246,8 +332,9 @@ def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, An
     small["commitMessage"] = (entry.get("commitMessage") or "").split("\n", 1)[0][:200]
     small["phase"] = "Failed"
     small["error"] = reason
-    small["summary"] = (entry["summary"].rsplit(";", 1)[0]
-                        + f"; Failed: the sync's record was refused: {reason}")[:1000]
+    small["summary"] = (
+        entry["summary"].rsplit(";", 1)[0] + f"; Failed: the sync's record was refused: {reason}"
+    )[:1000]
     return small
 
 
@@ -265,15 +352,23 @@ def _refused_by_project(spec: AppSpec, desired: list[dict[str, Any]]) -> dict[Ob
     return projects.check_objects(spec.project, project, spec, desired)
 
 
-def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result: SyncResult,
-                   started: dt.datetime, finished: dt.datetime,
-                   decision: gitorder.Decision) -> dict[str, Any]:
+def _history_entry(
+    req: ApplyRequest,
+    seq: int,
+    revision: dict[str, Any],
+    result: SyncResult,
+    started: dt.datetime,
+    finished: dt.datetime,
+    decision: gitorder.Decision,
+) -> dict[str, Any]:
     counts = result.counts()
     phase = "Failed" if result.failed else "Succeeded"
-    summary = (f"{'sync' if req.initiator != 'rollback' else 'rollback'} {seq} of "
-               f"{revision['commit'][:7]} by {req.initiator}: "
-               + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
-               + f"; {phase}, {result.health.status}")
+    summary = (
+        f"{'sync' if req.initiator != 'rollback' else 'rollback'} {seq} of "
+        f"{revision['commit'][:7]} by {req.initiator}: "
+        + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+        + f"; {phase}, {result.health.status}"
+    )
     moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
     if moved:
         summary += f"; {moved}"
@@ -303,26 +398,48 @@ def _history_entry(req: ApplyRequest, seq: int, revision: dict[str, Any], result
     }
 
 
-def _status(req: ApplyRequest, spec: AppSpec, seq: int, revision: dict[str, Any],
-            result: SyncResult, finished: dt.datetime, entry: dict[str, Any]) -> dict[str, Any]:
+def _status(
+    req: ApplyRequest,
+    spec: AppSpec,
+    seq: int,
+    revision: dict[str, Any],
+    result: SyncResult,
+    finished: dt.datetime,
+    entry: dict[str, Any],
+) -> dict[str, Any]:
     status: dict[str, Any] = {
-        "operation": {"phase": entry["phase"], "sequence": seq, "initiator": req.initiator,
-                      "commit": revision["commit"], "message": entry["summary"],
-                      "finishedAt": finished},
+        "operation": {
+            "phase": entry["phase"],
+            "sequence": seq,
+            "initiator": req.initiator,
+            "commit": revision["commit"],
+            "message": entry["summary"],
+            "finishedAt": finished,
+        },
         "health": result.health.to_doc(),
         "inventory": result.inventory,
     }
     if not result.failed and req.initiator == "rollback" and spec.syncPolicy.automated:
         # auto-sync would undo the rollback at the next push: pin until unpinned or synced
         who, _, why = req.triggered_by.partition(": ")
-        status["pin"] = {"revision": req.revision, "commit": revision["commit"], "by": who,
-                         "at": finished, "reason": why or f"rollback to {revision['commit'][:7]}"}
+        status["pin"] = {
+            "revision": req.revision,
+            "commit": revision["commit"],
+            "by": who,
+            "at": finished,
+            "reason": why or f"rollback to {revision['commit'][:7]}",
+        }
     elif not result.failed and req.initiator == "manual":
         status["pin"] = None  # an explicit sync moves the application on
     if not result.failed:
-        status["sync"] = {"status": "Synced", "revision": req.revision,
-                          "commit": revision["commit"], "ref": revision.get("ref") or "",
-                          "committedAt": revision["committedAt"], "syncedAt": finished}
+        status["sync"] = {
+            "status": "Synced",
+            "revision": req.revision,
+            "commit": revision["commit"],
+            "ref": revision.get("ref") or "",
+            "committedAt": revision["committedAt"],
+            "syncedAt": finished,
+        }
         status["drift"] = None
     else:
         status["sync.status"] = "OutOfSync"

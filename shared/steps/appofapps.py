@@ -19,8 +19,7 @@ from shared.sync.engine import ObjectResult, delete_all
 
 
 def is_application(obj: dict[str, Any]) -> bool:
-    return obj.get("kind") == "Application" and obj.get("apiVersion") in (argocd.ARGO_API,
-                                                                          argocd.OUR_API)
+    return obj.get("kind") == "Application" and obj.get("apiVersion") in (argocd.ARGO_API, argocd.OUR_API)
 
 
 def split(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -32,8 +31,9 @@ def _id(name: str) -> ObjectId:
     return ObjectId("gitops.dev", "Application", "", name)
 
 
-def reconcile(parent: AppSpec, docs: list[dict[str, Any]], *, prune: bool,
-              operation: str) -> tuple[list[ObjectResult], list[RenderRequest]]:
+def reconcile(
+    parent: AppSpec, docs: list[dict[str, Any]], *, prune: bool, operation: str
+) -> tuple[list[ObjectResult], list[RenderRequest]]:
     results: list[ObjectResult] = []
     wanted: list[AppSpec] = []
     changed: list[AppSpec] = []
@@ -45,17 +45,27 @@ def reconcile(parent: AppSpec, docs: list[dict[str, Any]], *, prune: bool,
             results.append(ObjectResult(_id(name), "failed", f"Application {name}: {exc}"))
             continue
         if child.project != parent.project:
-            results.append(ObjectResult(_id(name), "failed", (
-                f"Application {name} asks for project {child.project!r}; the children of "
-                f"{parent.name} belong to its project {parent.project!r}")))
+            results.append(
+                ObjectResult(
+                    _id(name),
+                    "failed",
+                    (
+                        f"Application {name} asks for project {child.project!r}; the children of "
+                        f"{parent.name} belong to its project {parent.project!r}"
+                    ),
+                )
+            )
             continue
         try:
             existing = store.get_app(name)
         except store.NotFound:
             existing = None
         if existing is not None and existing.parent != parent.name:
-            results.append(ObjectResult(_id(name), "failed", (
-                f"application {name} exists and is not a child of {parent.name}")))
+            results.append(
+                ObjectResult(
+                    _id(name), "failed", (f"application {name} exists and is not a child of {parent.name}")
+                )
+            )
             continue
         wanted.append(child)
         if existing is not None and existing.spec == child:
@@ -76,8 +86,11 @@ def reconcile(parent: AppSpec, docs: list[dict[str, Any]], *, prune: bool,
         cluster = kube.cluster(child.spec.destination.cluster)
         gone = delete_all(cluster, child.spec, store.inventory(child.name, child.status))
         store.delete_app(child.name)
-        results.append(ObjectResult(_id(child.name), "pruned",
-                                    f"deleted with {sum(r.action == 'pruned' for r in gone)} objects"))
+        results.append(
+            ObjectResult(
+                _id(child.name), "pruned", f"deleted with {sum(r.action == 'pruned' for r in gone)} objects"
+            )
+        )
     return results, renders
 
 
@@ -91,7 +104,14 @@ def _first_renders(children: list[AppSpec], parent: AppSpec, operation: str) -> 
         head = child.head(heads[child.repoURL])
         if head is None:
             continue
-        out.append(RenderRequest(app=child.name, commit=head[1], ref=head[0],
-                                 initiator="sweep", operation=f"{operation}:child:{child.name}",
-                                 triggered_by=f"app-of-apps:{parent.name}"))
+        out.append(
+            RenderRequest(
+                app=child.name,
+                commit=head[1],
+                ref=head[0],
+                initiator="sweep",
+                operation=f"{operation}:child:{child.name}",
+                triggered_by=f"app-of-apps:{parent.name}",
+            )
+        )
     return out

@@ -27,8 +27,10 @@ from shared.sync.engine import CONCURRENCY, dry_run, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
-UNRECORDED = ("no field manager recorded this write (Kubernetes < 1.22 does not track "
-              "/scale subresource writes such as kubectl scale)")
+UNRECORDED = (
+    "no field manager recorded this write (Kubernetes < 1.22 does not track "
+    "/scale subresource writes such as kubectl scale)"
+)
 
 
 @dataclass
@@ -50,8 +52,13 @@ class ObjectDrift:
             return f"{self.id} {self.kind}{by}"
         parts = []
         for f in self.fields:
-            who = (f" by {f['manager']} at {f['time']}" if f.get("manager")
-                   else " by an unrecorded writer" if f.get("note") else "")
+            who = (
+                f" by {f['manager']} at {f['time']}"
+                if f.get("manager")
+                else " by an unrecorded writer"
+                if f.get("note")
+                else ""
+            )
             parts.append(f"{f['path']}: {f['desired']!r} -> {f['live']!r}{who}")
         return f"{self.id} modified: " + "; ".join(parts) + by
 
@@ -64,6 +71,7 @@ class AuditOutcome:
 
 
 # ---- the sweep ----------------------------------------------------------------------
+
 
 def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list[RenderRequest]]:
     """One audit request per application (all, a project's, or those named), and a render
@@ -82,8 +90,9 @@ def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list
     return audits, renders
 
 
-def compare_heads(apps: list[store.App], operation: str) -> tuple[list[RenderRequest],
-                                                                   dict[str, tuple[str, str]]]:
+def compare_heads(
+    apps: list[store.App], operation: str
+) -> tuple[list[RenderRequest], dict[str, tuple[str, str]]]:
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
     (ref, head) of those that stay OutOfSync, for their audits to say so."""
@@ -102,14 +111,25 @@ def compare_heads(apps: list[store.App], operation: str) -> tuple[list[RenderReq
         ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", None)
         render, operation_doc = status.get("render") or {}, status.get("operation") or {}
         action = gitorder.sweep_action(
-            automated=spec.syncPolicy.automated, pinned=False, head=commit,
+            automated=spec.syncPolicy.automated,
+            pinned=False,
+            head=commit,
             synced=str((status.get("sync") or {}).get("commit") or ""),
-            rendered=str(render.get("commit") or ""), render_failed=not render.get("revision"),
-            failed=str(operation_doc.get("commit") or "") if operation_doc.get("phase") == "Failed" else "")
+            rendered=str(render.get("commit") or ""),
+            render_failed=not render.get("revision"),
+            failed=str(operation_doc.get("commit") or "") if operation_doc.get("phase") == "Failed" else "",
+        )
         if action == gitorder.RENDER and commit:
-            out.append(RenderRequest(app=spec.name, commit=commit, ref=ref, initiator="sweep",
-                                     operation=f"{operation}:render:{spec.name}:{commit[:12]}",
-                                     triggered_by=f"sweep:{operation}"))
+            out.append(
+                RenderRequest(
+                    app=spec.name,
+                    commit=commit,
+                    ref=ref,
+                    initiator="sweep",
+                    operation=f"{operation}:render:{spec.name}:{commit[:12]}",
+                    triggered_by=f"sweep:{operation}",
+                )
+            )
         elif action == gitorder.OUT_OF_SYNC and commit:
             behind[spec.name] = (ref, commit)
     return out, behind
@@ -117,27 +137,53 @@ def compare_heads(apps: list[store.App], operation: str) -> tuple[list[RenderReq
 
 # ---- one application ----------------------------------------------------------------------
 
-def find_drift(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
-               live: dict[ObjectId, dict[str, Any]],
-               owned: dict[ObjectId, dict[str, str]]) -> list[ObjectDrift]:
+
+def find_drift(
+    cluster: Cluster,
+    spec: AppSpec,
+    desired: list[dict[str, Any]],
+    live: dict[ObjectId, dict[str, Any]],
+    owned: dict[ObjectId, dict[str, str]],
+) -> list[ObjectDrift]:
     """Drift of every desired object; objects untouched since our apply cost no request."""
-    suspects = [o for o in desired if (oid := ObjectId.of(o)) in live
-                and not inventory.untouched(owned.get(oid), o, live[oid])]
+    suspects = [
+        o
+        for o in desired
+        if (oid := ObjectId.of(o)) in live and not inventory.untouched(owned.get(oid), o, live[oid])
+    ]
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        predicted = dict(zip((ObjectId.of(o) for o in suspects),
-                             pool.map(lambda o: dry_run(cluster, o), suspects), strict=True))
+        predicted = dict(
+            zip(
+                (ObjectId.of(o) for o in suspects),
+                pool.map(lambda o: dry_run(cluster, o), suspects),
+                strict=True,
+            )
+        )
     out: list[ObjectDrift] = []
     for obj in desired:
         oid = ObjectId.of(obj)
         if oid not in live:
             out.append(ObjectDrift(oid, "missing"))
         elif isinstance(predicted.get(oid), KubeError):
-            out.append(ObjectDrift(oid, "modified", [{
-                "path": "", "desired": None, "live": None, "manager": "", "operation": "",
-                "time": "", "note": f"the API server refuses the desired object: {predicted[oid]}"}]))
+            out.append(
+                ObjectDrift(
+                    oid,
+                    "modified",
+                    [
+                        {
+                            "path": "",
+                            "desired": None,
+                            "live": None,
+                            "manager": "",
+                            "operation": "",
+                            "time": "",
+                            "note": f"the API server refuses the desired object: {predicted[oid]}",
+                        }
+                    ],
+                )
+            )
         elif oid in predicted:
-            rules = drift.rules_for(spec.ignoreDifferences, oid.group, oid.kind, oid.namespace,
-                                    oid.name)
+            rules = drift.rules_for(spec.ignoreDifferences, oid.group, oid.kind, oid.namespace, oid.name)
             fields = _changed_fields(oid, predicted[oid], live[oid], rules)
             if fields:
                 out.append(ObjectDrift(oid, "modified", fields))
@@ -146,8 +192,9 @@ def find_drift(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
     return out
 
 
-def _changed_fields(oid: ObjectId, predicted: dict[str, Any], current: dict[str, Any],
-                    rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _changed_fields(
+    oid: ObjectId, predicted: dict[str, Any], current: dict[str, Any], rules: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     if rules:
         predicted, compared = copy.deepcopy(predicted), copy.deepcopy(current)
         for rule in rules:
@@ -169,9 +216,14 @@ def _attributed(change: drift.Change, live: dict[str, Any]) -> dict[str, Any]:
     """The change as a record, with the field manager that made it when one is recorded."""
     owners = drift.owners(live, change.path)
     other = next((o for o in owners if o.manager != config.FIELD_MANAGER), None)
-    record = {"path": change.field, "desired": change.desired, "live": change.live,
-              "manager": other.manager if other else "", "operation": other.operation if other else "",
-              "time": other.time if other else ""}
+    record = {
+        "path": change.field,
+        "desired": change.desired,
+        "live": change.live,
+        "manager": other.manager if other else "",
+        "operation": other.operation if other else "",
+        "time": other.time if other else "",
+    }
     if other is None and owners:
         record["note"] = UNRECORDED
     return record
@@ -208,37 +260,59 @@ def audit(req: AuditRequest) -> AuditOutcome:
         cluster = kube.cluster(spec.destination.cluster)
         desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
         owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
-        live = live_objects(cluster, req.app, desired + [inventory.as_stub(e) for e in owned.values()],
-                            complete=True, cached=True)
+        live = live_objects(
+            cluster,
+            req.app,
+            desired + [inventory.as_stub(e) for e in owned.values()],
+            complete=True,
+            cached=True,
+        )
         drifted = find_drift(cluster, spec, desired, live, owned)
     except KubeError as exc:
         # the cluster cannot tell us: say so rather than keep a stale Synced
-        store.update_status(req.app, {"sync.status": "Unknown", "lastAuditAt": store.now(),
-                                      "drift": {"error": str(exc)[:500], "detectedAt": store.now()}})
+        store.update_status(
+            req.app,
+            {
+                "sync.status": "Unknown",
+                "lastAuditAt": store.now(),
+                "drift": {"error": str(exc)[:500], "detectedAt": store.now()},
+            },
+        )
         logs.error("audit failed", app=req.app, reason=str(exc))
         if exc.transient:
             raise  # redelivered with backoff
         return AuditOutcome([], None)
     app_health = _app_health(desired, live)
     now = store.now()
-    update: dict[str, Any] = {"health": app_health.to_doc(), "lastAuditAt": now,
-                              "lastAuditOperation": req.operation}
+    update: dict[str, Any] = {
+        "health": app_health.to_doc(),
+        "lastAuditAt": now,
+        "lastAuditOperation": req.operation,
+    }
     if app_health.status == "Healthy":
-        update["lastHealthy"] = {"revision": sync["revision"], "commit": sync.get("commit", ""),
-                                 "at": now}
+        update["lastHealthy"] = {"revision": sync["revision"], "commit": sync.get("commit", ""), "at": now}
     rollback = _auto_rollback(app, app_health, req)
     if rollback is not None:
         update["pin"] = rollback[1]
     # the target's head, when the sweep found it not synced and not about to be: OutOfSync
     # whatever the cluster holds, naming both commits
-    behind = (gitorder.behind(req.ref, req.head, sync.get("commit", ""))
-              if req.head and req.head != sync.get("commit") else None)
+    behind = (
+        gitorder.behind(req.ref, req.head, sync.get("commit", ""))
+        if req.head and req.head != sync.get("commit")
+        else None
+    )
     update["sync.message"] = behind
     if not drifted:
-        store.update_status(req.app, {**update, "sync.status": "OutOfSync" if behind else "Synced",
-                                      "drift": None})
-        logs.info("audit clean", app=req.app, objects=len(desired), health=app_health.status,
-                  **({"behind": behind} if behind else {}))
+        store.update_status(
+            req.app, {**update, "sync.status": "OutOfSync" if behind else "Synced", "drift": None}
+        )
+        logs.info(
+            "audit clean",
+            app=req.app,
+            objects=len(desired),
+            health=app_health.status,
+            **({"behind": behind} if behind else {}),
+        )
         return AuditOutcome([], rollback[0] if rollback else None)
     _name_writers(cluster, drifted, sync.get("syncedAt"))
     heal, action, heals = _self_heal(app, drifted, req, now)
@@ -252,18 +326,31 @@ def audit(req: AuditRequest) -> AuditOutcome:
         "operation": req.operation,
     }
     record_id = store.put_drift(req.app, record)
-    store.update_status(req.app, {
-        **update, "sync.status": "OutOfSync", "heals": heals,
-        "drift": {"detectedAt": now, "record": record_id, "objects": len(drifted),
-                  "ids": [str(d.id) for d in drifted[:DRIFT_IDS]], "summary": record["summary"],
-                  "action": action}})
+    store.update_status(
+        req.app,
+        {
+            **update,
+            "sync.status": "OutOfSync",
+            "heals": heals,
+            "drift": {
+                "detectedAt": now,
+                "record": record_id,
+                "objects": len(drifted),
+                "ids": [str(d.id) for d in drifted[:DRIFT_IDS]],
+                "summary": record["summary"],
+                "action": action,
+            },
+        },
+    )
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
-    return AuditOutcome(drifted, rollback[0] if rollback else heal,
-                        notifications.drift_event(req.app, spec.project, record))
+    return AuditOutcome(
+        drifted, rollback[0] if rollback else heal, notifications.drift_event(req.app, spec.project, record)
+    )
 
 
-def _self_heal(app: store.App, drifted: list[ObjectDrift], req: AuditRequest,
-               now: dt.datetime) -> tuple[ApplyRequest | None, str, list[dict[str, Any]]]:
+def _self_heal(
+    app: store.App, drifted: list[ObjectDrift], req: AuditRequest, now: dt.datetime
+) -> tuple[ApplyRequest | None, str, list[dict[str, Any]]]:
     """A heal request unless off, pinned by a conflict, or the same fields were healed too often.
 
     A controller fighting us (say an HPA owning replicas) would otherwise make every sweep
@@ -276,22 +363,38 @@ def _self_heal(app: store.App, drifted: list[ObjectDrift], req: AuditRequest,
     heals = [h for h in app.status.get("heals") or [] if h["at"] > now - window]
     if not policy.selfHeal:
         return None, "reported (self-heal is off)", heals
-    keys = sorted({f"{d.id}:{f['path']}" if d.fields else f"{d.id}:{d.kind}"
-                   for d in drifted for f in (d.fields or [{}])})
+    keys = sorted(
+        {
+            f"{d.id}:{f['path']}" if d.fields else f"{d.id}:{d.kind}"
+            for d in drifted
+            for f in (d.fields or [{}])
+        }
+    )
     fighting = [k for k in keys if sum(1 for h in heals if h["key"] == k) >= limit]
     if fighting:
-        return None, (f"self-heal stopped: {fighting[0]} was healed {limit} times within "
-                      f"{int(window.total_seconds())}s and changed back each time (a conflict with "
-                      "another controller or person)"), heals
+        return (
+            None,
+            (
+                f"self-heal stopped: {fighting[0]} was healed {limit} times within "
+                f"{int(window.total_seconds())}s and changed back each time (a conflict with "
+                "another controller or person)"
+            ),
+            heals,
+        )
     heals += [{"key": k, "at": now} for k in keys]
-    heal = ApplyRequest(app=app.name, revision=(app.status.get("sync") or {})["revision"],
-                        initiator="self-heal", operation=f"heal:{req.operation}",
-                        triggered_by=req.operation)
+    heal = ApplyRequest(
+        app=app.name,
+        revision=(app.status.get("sync") or {})["revision"],
+        initiator="self-heal",
+        operation=f"heal:{req.operation}",
+        triggered_by=req.operation,
+    )
     return heal, "self-heal requested", heals[-200:]
 
 
-def _auto_rollback(app: store.App, app_health: health.Health,
-                   req: AuditRequest) -> tuple[ApplyRequest, dict[str, Any]] | None:
+def _auto_rollback(
+    app: store.App, app_health: health.Health, req: AuditRequest
+) -> tuple[ApplyRequest, dict[str, Any]] | None:
     """Opt-in: a sync that left the app Degraded within the window rolls back to the last
     revision seen Healthy, and pins it."""
     policy, status = app.spec.syncPolicy, app.status
@@ -299,14 +402,29 @@ def _auto_rollback(app: store.App, app_health: health.Health,
         return None
     sync, healthy = status.get("sync") or {}, status.get("lastHealthy") or {}
     window = dt.timedelta(seconds=float(policy.option("AutoRollbackWindow") or 600))
-    if (not healthy.get("revision") or healthy["revision"] == sync.get("revision")
-            or not sync.get("syncedAt") or store.now() - sync["syncedAt"] > window):
+    if (
+        not healthy.get("revision")
+        or healthy["revision"] == sync.get("revision")
+        or not sync.get("syncedAt")
+        or store.now() - sync["syncedAt"] > window
+    ):
         return None
-    reason = (f"automated rollback: {sync.get('commit', '')[:7]} left the application Degraded "
-              f"({app_health.message}); back to {healthy.get('commit', '')[:7]}, the last Healthy")
-    pin = {"revision": healthy["revision"], "commit": healthy.get("commit", ""),
-           "by": "auto-rollback", "reason": reason, "at": store.now()}
+    reason = (
+        f"automated rollback: {sync.get('commit', '')[:7]} left the application Degraded "
+        f"({app_health.message}); back to {healthy.get('commit', '')[:7]}, the last Healthy"
+    )
+    pin = {
+        "revision": healthy["revision"],
+        "commit": healthy.get("commit", ""),
+        "by": "auto-rollback",
+        "reason": reason,
+        "at": store.now(),
+    }
     logs.warning(reason, app=app.name)
-    return ApplyRequest(app=app.name, revision=healthy["revision"], initiator="rollback",
-                        operation=f"auto-rollback:{req.operation}",
-                        triggered_by=f"auto-rollback: {reason}"), pin
+    return ApplyRequest(
+        app=app.name,
+        revision=healthy["revision"],
+        initiator="rollback",
+        operation=f"auto-rollback:{req.operation}",
+        triggered_by=f"auto-rollback: {reason}",
+    ), pin

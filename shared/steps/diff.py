@@ -39,13 +39,16 @@ def _masked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     if out.get("kind") == "Secret":
         for key in ("data", "stringData"):
             if isinstance(out.get(key), dict):
-                out[key] = {k: f"*** (sha256 {hashlib.sha256(str(v).encode()).hexdigest()[:8]})"
-                            for k, v in out[key].items()}
+                out[key] = {
+                    k: f"*** (sha256 {hashlib.sha256(str(v).encode()).hexdigest()[:8]})"
+                    for k, v in out[key].items()
+                }
     return out
 
 
-def unified(oid: ObjectId, old: dict[str, Any] | None, new: dict[str, Any] | None,
-            old_label: str, new_label: str) -> ObjectDiff:
+def unified(
+    oid: ObjectId, old: dict[str, Any] | None, new: dict[str, Any] | None, old_label: str, new_label: str
+) -> ObjectDiff:
     def text(obj: dict[str, Any] | None) -> list[str]:
         return [] if obj is None else yaml.safe_dump(_masked(obj), sort_keys=True).splitlines(True)
 
@@ -64,11 +67,13 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     for obj in desired:
         oid = ObjectId.of(obj)
         seen.add(oid)
-        _, predicted = with_retries(lambda o=obj: cluster.apply(
-            o, field_manager=config.FIELD_MANAGER, dry_run=True))
+        _, predicted = with_retries(
+            lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER, dry_run=True)
+        )
         out.append(unified(oid, live.get(oid), predicted, "live", "desired"))
-    out += [unified(oid, obj, None, "live", "desired") for oid, obj in sorted(live.items())
-            if oid not in seen]
+    out += [
+        unified(oid, obj, None, "live", "desired") for oid, obj in sorted(live.items()) if oid not in seen
+    ]
     return [d for d in out if d.diff]
 
 
@@ -76,6 +81,7 @@ def between_revisions(app: str, old_rev: str, new_rev: str) -> list[ObjectDiff]:
     """Manifests of two stored revisions (Secret values are digests there already)."""
     old = {ObjectId.of(o): o for o in load(store.get_revision(app, old_rev)["manifests"])}
     new = {ObjectId.of(o): o for o in load(store.get_revision(app, new_rev)["manifests"])}
-    diffs = [unified(oid, old.get(oid), new.get(oid), old_rev, new_rev)
-             for oid in sorted(set(old) | set(new))]
+    diffs = [
+        unified(oid, old.get(oid), new.get(oid), old_rev, new_rev) for oid in sorted(set(old) | set(new))
+    ]
     return [d for d in diffs if d.diff]

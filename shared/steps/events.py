@@ -47,18 +47,27 @@ def handle(cloud_event: Any, handlers: Mapping[type, Handler], topic: str) -> No
     try:
         raw, _attributes = messages.from_cloud_event_data(data)
         message = messages.decode(raw, *handlers)
-        logs.bind(kind=message.kind, app=getattr(message, "app", ""),
-                  operation=getattr(message, "operation", ""))
+        logs.bind(
+            kind=message.kind, app=getattr(message, "app", ""), operation=getattr(message, "operation", "")
+        )
         handlers[type(message)](message, message_id)
     except Exception as exc:
         if errorkinds.classify(exc) is not Kind.PERMANENT:
             raise
         dead_letter = topology.dead_letter_of(topic)
-        bus.publish_raw(dead_letter, raw, reason=str(exc)[:1000], messageId=message_id,
-                        sourceTopic=topic)
-        logs.error("poison message sent to the dead-letter topic", reason=str(exc)[:1000],
-                   error=type(exc).__name__, deadLetterTopic=dead_letter)
+        bus.publish_raw(dead_letter, raw, reason=str(exc)[:1000], messageId=message_id, sourceTopic=topic)
+        logs.error(
+            "poison message sent to the dead-letter topic",
+            reason=str(exc)[:1000],
+            error=type(exc).__name__,
+            deadLetterTopic=dead_letter,
+        )
     finally:  # one line per invocation, failed ones too: what it cost (bench/ reads these)
-        logs.info("handled", topic=topic, started=round(started, 3),
-                  ms=round((time.perf_counter() - t0) * 1000, 1), **metering.snapshot(),
-                  **metering.process_totals())
+        logs.info(
+            "handled",
+            topic=topic,
+            started=round(started, 3),
+            ms=round((time.perf_counter() - t0) * 1000, 1),
+            **metering.snapshot(),
+            **metering.process_totals(),
+        )

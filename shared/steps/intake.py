@@ -33,8 +33,15 @@ def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
         elif name not in concerned:
             plan.skipped[name] = f"no change under {spec.path} or its watched paths"
         else:
-            plan.requests.append(RenderRequest(
-                app=name, commit=push.after, ref=push.ref, initiator="webhook",
-                operation=f"{delivery or push.after}:{name}", triggered_by=f"github:{delivery}",
-                before=push.before))
+            plan.requests.append(
+                RenderRequest(
+                    app=name,
+                    commit=push.after,
+                    ref=push.ref,
+                    initiator="webhook",
+                    operation=f"{delivery or push.after}:{name}",
+                    triggered_by=f"github:{delivery}",
+                    before=push.before,
+                )
+            )
     return plan

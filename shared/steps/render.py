@@ -41,8 +41,9 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)
     # one render per (repo, commit, path, source options) however many apps share it
-    result = cache.render(tree.GitTree(repo, req.commit), spec.repo_key, req.commit,
-                                sources.Request.of(spec, kube_version))
+    result = cache.render(
+        tree.GitTree(repo, req.commit), spec.repo_key, req.commit, sources.Request.of(spec, kube_version)
+    )
     rendered = result.rendered
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
@@ -52,13 +53,35 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         return _failed(req, spec, [sources.unexpected(spec.path, exc)], what="could not be checked")
     blocked = checks.blocking(findings)
     if blocked:
-        return _failed(req, spec, [Finding(f.finding.file, f.finding.line, f.finding.column,
-                                           f.finding.field, f"{f.check.id} {f.check.name}: "
-                                           f"{f.finding.message} ({f.object})") for f in blocked],
-                       what="blocked by the security gate")
+        return _failed(
+            req,
+            spec,
+            [
+                Finding(
+                    f.finding.file,
+                    f.finding.line,
+                    f.finding.column,
+                    f.finding.field,
+                    f"{f.check.id} {f.check.name}: {f.finding.message} ({f.object})",
+                )
+                for f in blocked
+            ],
+            what="blocked by the security gate",
+        )
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
-        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "no manifests found (an empty revision "
-                                                            "is synced only with allowEmpty)")])
+        return _failed(
+            req,
+            spec,
+            [
+                Finding(
+                    spec.path,
+                    0,
+                    0,
+                    "",
+                    "no manifests found (an empty revision is synced only with allowEmpty)",
+                )
+            ],
+        )
     t_rendered = time.perf_counter()
     rev = revision_id(req.commit, rendered.digest)
     stored, redacted = secrets.redact(rendered.objects)
@@ -86,8 +109,19 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     except Exception as exc:
         if not errorkinds.permanent(exc):
             raise
-        return _failed(req, spec, [Finding(spec.path, 0, 0, "", "the rendered revision could not be "
-                                           f"stored: {failures.describe(exc)}")])
+        return _failed(
+            req,
+            spec,
+            [
+                Finding(
+                    spec.path,
+                    0,
+                    0,
+                    "",
+                    f"the rendered revision could not be stored: {failures.describe(exc)}",
+                )
+            ],
+        )
     reads = sorted(result.reads)
     if reads != (app.status.get("render") or {}).get("reads", []):
         # pushes changing a base, value files or imports outside the path concern it (and
@@ -95,28 +129,54 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         store.set_reads(spec, reads)
     pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
     apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
-    status: dict[str, Any] = {"render": {"commit": req.commit, "revision": rev, "at": store.now(),
-                                         "reads": reads, "errors": [], "warnings": len(findings),
-                                         "findings": [str(f) for f in findings[:20]]}}
+    status: dict[str, Any] = {
+        "render": {
+            "commit": req.commit,
+            "revision": rev,
+            "at": store.now(),
+            "reads": reads,
+            "errors": [],
+            "warnings": len(findings),
+            "findings": [str(f) for f in findings[:20]],
+        }
+    }
     synced = app.status.get("sync") or {}
     if not apply_now and synced.get("revision") != rev:
         status["sync.status"] = "OutOfSync"
         if synced.get("commit") and synced["commit"] != req.commit:
             status["sync.message"] = gitorder.behind(req.ref, req.commit, synced["commit"])
     if pinned:
-        logs.info("pinned: rendered, not applied", app=req.app, commit=req.commit,
-                  pin=app.status["pin"].get("commit"))
+        logs.info(
+            "pinned: rendered, not applied",
+            app=req.app,
+            commit=req.commit,
+            pin=app.status["pin"].get("commit"),
+        )
     store.update_status(req.app, status)
-    logs.info("rendered", app=req.app, commit=req.commit, revision=rev,
-              objects=len(rendered.objects), apply=apply_now, source=result.kind,
-              render_cache=result.cached or "miss",
-              fetch_ms=round((t_fetched - t0) * 1000, 1), render_ms=round((t_rendered - t_fetched) * 1000, 1),
-              store_ms=round((time.perf_counter() - t_rendered) * 1000, 1))
+    logs.info(
+        "rendered",
+        app=req.app,
+        commit=req.commit,
+        revision=rev,
+        objects=len(rendered.objects),
+        apply=apply_now,
+        source=result.kind,
+        render_cache=result.cached or "miss",
+        fetch_ms=round((t_fetched - t0) * 1000, 1),
+        render_ms=round((t_rendered - t_fetched) * 1000, 1),
+        store_ms=round((time.perf_counter() - t_rendered) * 1000, 1),
+    )
     if not apply_now:
         return None
-    return ApplyRequest(app=req.app, revision=rev, initiator=req.initiator,
-                        operation=req.operation, triggered_by=req.triggered_by, prune=req.prune,
-                        before=req.before)
+    return ApplyRequest(
+        app=req.app,
+        revision=rev,
+        initiator=req.initiator,
+        operation=req.operation,
+        triggered_by=req.triggered_by,
+        prune=req.prune,
+        before=req.before,
+    )
 
 
 def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,8 +186,12 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
         return objs
     commit = revision["commit"]
     repo = git.fetch(spec.repoURL, commit, revision.get("ref") or None)
-    request = sources.Request.of(spec, revision.get("kubeVersion", ""), path=revision.get("path", spec.path),
-                                 source=revision.get("sourceOptions", spec.source))
+    request = sources.Request.of(
+        spec,
+        revision.get("kubeVersion", ""),
+        path=revision.get("path", spec.path),
+        source=revision.get("sourceOptions", spec.source),
+    )
     # rendered as the revision was (same source and options); Secret values never leave memory
     result = cache.render(tree.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
     return secrets.restore(objs, result.rendered.objects)
@@ -146,15 +210,23 @@ def _kube_version(spec: AppSpec) -> str:
     return spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
 
 
-def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding],
-            what: str = "failed") -> None:
+def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed") -> None:
     """Record the render errors on the app; the cluster keeps running the last good revision."""
-    message = (f"render of {req.commit[:7]} {what}: {errors[0]}"
-               + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
-    store.update_status(req.app, {"render": {
-        "commit": req.commit, "revision": None, "at": store.now(),
-        "errors": [e.to_doc() for e in errors[:50]], "message": message}})
+    message = f"render of {req.commit[:7]} {what}: {errors[0]}" + (
+        f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    )
+    store.update_status(
+        req.app,
+        {
+            "render": {
+                "commit": req.commit,
+                "revision": None,
+                "at": store.now(),
+                "errors": [e.to_doc() for e in errors[:50]],
+                "message": message,
+            }
+        },
+    )
     commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
-    logs.error("render failed", app=req.app, commit=req.commit,
-               errors=[str(e) for e in errors[:20]])
+    logs.error("render failed", app=req.app, commit=req.commit, errors=[str(e) for e in errors[:20]])
     return None

@@ -35,8 +35,11 @@ from shared.sync.prepare import group_of
 RETRIES = 4
 CONCURRENCY = 8  # requests in flight: dry-runs, and applies within a run of one kind
 DEFINITION_KINDS = ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding")
-IMMUTABLE = re.compile(r"field is immutable|updates to statefulset spec for fields other than|"
-                       r"spec\.selector.*immutable", re.I)
+IMMUTABLE = re.compile(
+    r"field is immutable|updates to statefulset spec for fields other than|"
+    r"spec\.selector.*immutable",
+    re.I,
+)
 WRITE_VERBS = ("apply", "delete")
 
 
@@ -48,9 +51,13 @@ class ObjectResult:
     health: health.Health | None = None
 
     def to_doc(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"group": self.id.group, "kind": self.id.kind,
-                               "namespace": self.id.namespace, "name": self.id.name,
-                               "action": self.action}
+        doc: dict[str, Any] = {
+            "group": self.id.group,
+            "kind": self.id.kind,
+            "namespace": self.id.namespace,
+            "name": self.id.name,
+            "action": self.action,
+        }
         if self.message:
             doc["message"] = self.message
         if self.health:
@@ -95,17 +102,20 @@ class Options:
     @classmethod
     def of(cls, spec: AppSpec) -> Options:
         policy = spec.syncPolicy
-        return cls(prune=policy.prune, allow_empty=policy.allowEmpty,
-                   recreate=policy.enabled("Recreate"),
-                   create_namespace=spec.destination.namespace
-                   if policy.enabled("CreateNamespace") else "",
-                   wave_timeout_s=float(policy.option("WaveTimeout") or 120))
+        return cls(
+            prune=policy.prune,
+            allow_empty=policy.allowEmpty,
+            recreate=policy.enabled("Recreate"),
+            create_namespace=spec.destination.namespace if policy.enabled("CreateNamespace") else "",
+            wave_timeout_s=float(policy.option("WaveTimeout") or 120),
+        )
 
 
 def object_options(obj: dict[str, Any]) -> set[str]:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    raw = ",".join(annotations.get(k, "") for k in (config.ANNOTATION_OPTIONS,
-                                                     config.ARGO_ANNOTATION_OPTIONS))
+    raw = ",".join(
+        annotations.get(k, "") for k in (config.ANNOTATION_OPTIONS, config.ARGO_ANNOTATION_OPTIONS)
+    )
     return {o.strip() for o in raw.split(",") if o.strip()}
 
 
@@ -135,8 +145,9 @@ def with_retries(call: Callable[[], Any], deadline_s: float = 30.0) -> Any:
 GET_AT_MOST = 4  # objects of one kind in one namespace read by name rather than listed
 
 
-def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]], complete: bool = False,
-                 cached: bool = False) -> dict[ObjectId, dict[str, Any]]:
+def live_objects(
+    cluster: Cluster, app: str, objs: list[dict[str, Any]], complete: bool = False, cached: bool = False
+) -> dict[ObjectId, dict[str, Any]]:
     """The app's live objects (those carrying its label) among `objs`' kinds and namespaces;
     `complete` lists them all, also those that are not among `objs` (orphans), `cached` from
     the API server's watch cache (see Cluster.list).
@@ -157,15 +168,25 @@ def live_objects(cluster: Cluster, app: str, objs: list[dict[str, Any]], complet
     selector = f"{config.LABEL_APP}={app}"
     for (api_version, kind, namespace), names in sorted(groups.items()):
         try:
-            if not complete and len(names) <= GET_AT_MOST and (
-                    namespace or not cluster.is_namespaced(api_version, kind)):
-                found = [with_retries(lambda a=api_version, k=kind, n=namespace, m=name:
-                                      cluster.get(a, k, n, m)) for name in sorted(names)]
-                items = [i for i in found if i is not None
-                         and ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == app]
+            if (
+                not complete
+                and len(names) <= GET_AT_MOST
+                and (namespace or not cluster.is_namespaced(api_version, kind))
+            ):
+                found = [
+                    with_retries(lambda a=api_version, k=kind, n=namespace, m=name: cluster.get(a, k, n, m))
+                    for name in sorted(names)
+                ]
+                items = [
+                    i
+                    for i in found
+                    if i is not None
+                    and ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == app
+                ]
             else:
-                items = with_retries(lambda a=api_version, k=kind, n=namespace:
-                                     cluster.list(a, k, n, selector, cached=cached))
+                items = with_retries(
+                    lambda a=api_version, k=kind, n=namespace: cluster.list(a, k, n, selector, cached=cached)
+                )
         except KubeError as exc:
             if exc.status == 404:  # the kind does not exist yet (its CRD is in this revision)
                 continue
@@ -190,22 +211,32 @@ class _Plan:
 def dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError:
     """The object a server-side apply would produce, or the permanent error refusing it."""
     try:
-        return with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER,
-                                                  dry_run=True))[1]
+        return with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER, dry_run=True))[1]
     except KubeError as exc:
         if exc.transient:
             raise
         return exc
 
 
-def _plan(cluster: Cluster, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]],
-          old: dict[ObjectId, dict[str, str]], opts: Options) -> _Plan:
+def _plan(
+    cluster: Cluster,
+    desired: list[dict[str, Any]],
+    live: dict[ObjectId, dict[str, Any]],
+    old: dict[ObjectId, dict[str, str]],
+    opts: Options,
+) -> _Plan:
     plan = _Plan()
-    suspects = [o for o in desired
-                if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))]
+    suspects = [
+        o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
+    ]
     with ThreadPoolExecutor(CONCURRENCY) as pool:  # dry-runs are independent of each other
-        predicted = dict(zip((ObjectId.of(o) for o in suspects),
-                             pool.map(lambda o: dry_run(cluster, o), suspects), strict=True))
+        predicted = dict(
+            zip(
+                (ObjectId.of(o) for o in suspects),
+                pool.map(lambda o: dry_run(cluster, o), suspects),
+                strict=True,
+            )
+        )
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)
@@ -221,10 +252,15 @@ def _plan(cluster: Cluster, desired: list[dict[str, Any]], live: dict[ObjectId, 
                 plan.write.append(obj)
                 plan.recreate.add(oid)
             elif is_immutable(outcome):
-                plan.outcome[oid] = ObjectResult(oid, "failed", (
-                    f"{oid}: {outcome} (an immutable field changed: opt in to delete and recreate "
-                    f"with the annotation {config.ANNOTATION_OPTIONS}: Recreate=true, or the "
-                    "application's syncOptions Recreate=true)"))
+                plan.outcome[oid] = ObjectResult(
+                    oid,
+                    "failed",
+                    (
+                        f"{oid}: {outcome} (an immutable field changed: opt in to delete and recreate "
+                        f"with the annotation {config.ANNOTATION_OPTIONS}: Recreate=true, or the "
+                        "application's syncOptions Recreate=true)"
+                    ),
+                )
             else:
                 plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {outcome}")
         elif current is not None and not drift.changes(outcome, current):
@@ -235,20 +271,30 @@ def _plan(cluster: Cluster, desired: list[dict[str, Any]], live: dict[ObjectId, 
     return plan
 
 
-def apply_all(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
-              old_inventory: list[dict[str, str]], opts: Options,
-              refused: dict[ObjectId, str] | None = None) -> SyncResult:
+def apply_all(
+    cluster: Cluster,
+    spec: AppSpec,
+    desired: list[dict[str, Any]],
+    old_inventory: list[dict[str, str]],
+    opts: Options,
+    refused: dict[ObjectId, str] | None = None,
+) -> SyncResult:
     """Sync prepared objects (see the module doc). `refused`: objects a policy rejected."""
     before = cluster.request_counts()
     result = _sync(cluster, spec, desired, old_inventory, opts, refused or {})
     after = cluster.request_counts()
-    result.requests = {k: after.get(k, 0) - before.get(k, 0) for k in after
-                       if after.get(k, 0) != before.get(k, 0)}
+    result.requests = {
+        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
+    }
     return result
 
 
-def _refuse_all(desired: list[dict[str, Any]], outcome: dict[ObjectId, ObjectResult],
-                old_inventory: list[dict[str, str]], reason: str) -> SyncResult:
+def _refuse_all(
+    desired: list[dict[str, Any]],
+    outcome: dict[ObjectId, ObjectResult],
+    old_inventory: list[dict[str, str]],
+    reason: str,
+) -> SyncResult:
     result = SyncResult(inventory=list(old_inventory))
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -256,23 +302,39 @@ def _refuse_all(desired: list[dict[str, Any]], outcome: dict[ObjectId, ObjectRes
     return result
 
 
-def _sync(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
-          old_inventory: list[dict[str, str]], opts: Options,
-          refused: dict[ObjectId, str]) -> SyncResult:
+def _sync(
+    cluster: Cluster,
+    spec: AppSpec,
+    desired: list[dict[str, Any]],
+    old_inventory: list[dict[str, str]],
+    opts: Options,
+    refused: dict[ObjectId, str],
+) -> SyncResult:
     if refused:
         outcome = {oid: ObjectResult(oid, "failed", why) for oid, why in refused.items()}
         return _refuse_all(desired, outcome, old_inventory, "not applied: the sync was refused")
     if not desired and old_inventory and not opts.allow_empty:
-        return SyncResult(objects=[ObjectResult(ObjectId("", "", "", ""), "failed", (
-            "the revision has no objects; refusing to prune everything the application owns "
-            "(set syncPolicy.allowEmpty to allow it)"))], inventory=list(old_inventory))
+        return SyncResult(
+            objects=[
+                ObjectResult(
+                    ObjectId("", "", "", ""),
+                    "failed",
+                    (
+                        "the revision has no objects; refusing to prune everything the application owns "
+                        "(set syncPolicy.allowEmpty to allow it)"
+                    ),
+                )
+            ],
+            inventory=list(old_inventory),
+        )
     created_namespace = _ensure_namespace(cluster, opts.create_namespace)
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
     plan = _plan(cluster, desired, live, old, opts)
     if any(r.action == "failed" for r in plan.outcome.values()):
-        return _refuse_all(desired, plan.outcome, old_inventory,
-                           "not applied: another object failed the server-side dry-run")
+        return _refuse_all(
+            desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
+        )
     failed = _write_waves(cluster, desired, plan, live, opts)
     result = SyncResult(objects=[created_namespace] if created_namespace else [])
     for obj in desired:
@@ -298,8 +360,13 @@ def _ensure_namespace(cluster: Cluster, name: str) -> ObjectResult | None:
     return ObjectResult(ObjectId.of(ns), "created", "CreateNamespace=true")
 
 
-def _write_waves(cluster: Cluster, desired: list[dict[str, Any]], plan: _Plan,
-                 live: dict[ObjectId, dict[str, Any]], opts: Options) -> bool:
+def _write_waves(
+    cluster: Cluster,
+    desired: list[dict[str, Any]],
+    plan: _Plan,
+    live: dict[ObjectId, dict[str, Any]],
+    opts: Options,
+) -> bool:
     """Apply what the plan writes, wave by wave; True when something failed."""
     waves = sorted({wave_of(o) for o in desired})
     for index, wave in enumerate(waves):
@@ -327,8 +394,9 @@ def _is_definition(obj: dict[str, Any]) -> bool:
     return obj["kind"] in DEFINITION_KINDS or obj["kind"].endswith("Class")
 
 
-def _write(cluster: Cluster, objs: list[dict[str, Any]], plan: _Plan,
-           live: dict[ObjectId, dict[str, Any]]) -> bool:
+def _write(
+    cluster: Cluster, objs: list[dict[str, Any]], plan: _Plan, live: dict[ObjectId, dict[str, Any]]
+) -> bool:
     """Apply in order: runs of one kind concurrently, kinds one after the other."""
     for _, run in itertools.groupby(objs, key=lambda o: (o["apiVersion"], o["kind"])):
         batch = list(run)
@@ -339,8 +407,9 @@ def _write(cluster: Cluster, objs: list[dict[str, Any]], plan: _Plan,
     return True
 
 
-def _write_one(cluster: Cluster, obj: dict[str, Any], plan: _Plan,
-               live: dict[ObjectId, dict[str, Any]]) -> bool:
+def _write_one(
+    cluster: Cluster, obj: dict[str, Any], plan: _Plan, live: dict[ObjectId, dict[str, Any]]
+) -> bool:
     oid = ObjectId.of(obj)
     note = ""
     try:
@@ -354,8 +423,7 @@ def _write_one(cluster: Cluster, obj: dict[str, Any], plan: _Plan,
         plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
         return False
     created = status == 201 or oid not in live
-    plan.outcome[oid] = ObjectResult(oid, "created" if created else "configured", note,
-                                     health.of(applied))
+    plan.outcome[oid] = ObjectResult(oid, "created" if created else "configured", note, health.of(applied))
     plan.entries[oid] = inventory.entry(obj, applied)
     return True
 
@@ -372,8 +440,7 @@ def _delete_and_wait(cluster: Cluster, obj: dict[str, Any], timeout_s: float = 6
     deadline = time.monotonic() + timeout_s
     while with_retries(lambda: cluster.get(*args)) is not None:
         if time.monotonic() > deadline:
-            raise KubeError(0, f"{ObjectId.of(obj)} was not deleted within {timeout_s:.0f}s",
-                            transient=False)
+            raise KubeError(0, f"{ObjectId.of(obj)} was not deleted within {timeout_s:.0f}s", transient=False)
         time.sleep(0.2)
 
 
@@ -382,8 +449,14 @@ def _wait_established(cluster: Cluster, defs: list[dict[str, Any]], opts: Option
     deadline = time.monotonic() + opts.wave_timeout_s
     pending = [o for o in defs if o["kind"] in ("CustomResourceDefinition", "Namespace")]
     while pending:
-        pending = [o for o in pending if not _ready(o, with_retries(lambda o=o: cluster.get(
-            o["apiVersion"], o["kind"], "", o["metadata"]["name"])))]
+        pending = [
+            o
+            for o in pending
+            if not _ready(
+                o,
+                with_retries(lambda o=o: cluster.get(o["apiVersion"], o["kind"], "", o["metadata"]["name"])),
+            )
+        ]
         if pending and time.monotonic() > deadline:
             return f"{ObjectId.of(pending[0])} not ready within {opts.wave_timeout_s:.0f}s"
         if pending:
@@ -408,8 +481,11 @@ def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -
         worst = health.HEALTHY
         for obj in objs:
             meta = obj["metadata"]
-            live = with_retries(lambda o=obj, m=meta: cluster.get(
-                o["apiVersion"], o["kind"], m.get("namespace", ""), m["name"]))
+            live = with_retries(
+                lambda o=obj, m=meta: cluster.get(
+                    o["apiVersion"], o["kind"], m.get("namespace", ""), m["name"]
+                )
+            )
             h = health.of(live)
             if h.status != "Healthy":
                 worst = health.Health(h.status, f"{ObjectId.of(obj)}: {h.status} {h.message}".strip())
@@ -426,17 +502,24 @@ def _created_by_this_sync(obj: dict[str, Any], desired: list[dict[str, Any]]) ->
     namespace = obj["metadata"].get("namespace")
     for other in desired:
         spec = other.get("spec") or {}
-        if (other["kind"] == "CustomResourceDefinition"
-                and (spec.get("names") or {}).get("kind") == obj["kind"]
-                and spec.get("group") == group_of(obj)):
+        if (
+            other["kind"] == "CustomResourceDefinition"
+            and (spec.get("names") or {}).get("kind") == obj["kind"]
+            and spec.get("group") == group_of(obj)
+        ):
             return True
         if other["kind"] == "Namespace" and namespace and other["metadata"]["name"] == namespace:
             return True
     return False
 
 
-def preview(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
-            old_inventory: list[dict[str, str]], opts: Options) -> list[ObjectResult]:
+def preview(
+    cluster: Cluster,
+    spec: AppSpec,
+    desired: list[dict[str, Any]],
+    old_inventory: list[dict[str, str]],
+    opts: Options,
+) -> list[ObjectResult]:
     """What a sync would do, object by object, from dry-runs only: nothing is written."""
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
@@ -444,13 +527,22 @@ def preview(cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]],
     out = []
     for obj in desired:
         oid = ObjectId.of(obj)
-        out.append(plan.outcome.get(oid) or ObjectResult(
-            oid, "created" if oid not in live else "configured",
-            "would be recreated" if oid in plan.recreate else ""))
+        out.append(
+            plan.outcome.get(oid)
+            or ObjectResult(
+                oid,
+                "created" if oid not in live else "configured",
+                "would be recreated" if oid in plan.recreate else "",
+            )
+        )
     wanted = {ObjectId.of(o) for o in desired}
-    out += [ObjectResult(oid, "pruned" if opts.prune else "skipped",
-                         "" if opts.prune else "no longer in Git; prune is off")
-            for oid in old if oid not in wanted]
+    out += [
+        ObjectResult(
+            oid, "pruned" if opts.prune else "skipped", "" if opts.prune else "no longer in Git; prune is off"
+        )
+        for oid in old
+        if oid not in wanted
+    ]
     return out
 
 
@@ -462,9 +554,15 @@ def delete_all(cluster: Cluster, spec: AppSpec, owned: list[dict[str, str]]) -> 
     return _prune(cluster, spec, old, {}, Options(prune=True), result, deleting=True)
 
 
-def _prune(cluster: Cluster, spec: AppSpec, old: dict[ObjectId, dict[str, str]],
-           keep: dict[ObjectId, dict[str, str]], opts: Options,
-           result: SyncResult, deleting: bool = False) -> list[ObjectResult]:
+def _prune(
+    cluster: Cluster,
+    spec: AppSpec,
+    old: dict[ObjectId, dict[str, str]],
+    keep: dict[ObjectId, dict[str, str]],
+    opts: Options,
+    result: SyncResult,
+    deleting: bool = False,
+) -> list[ObjectResult]:
     gone = [e for oid, e in old.items() if oid not in keep]
     gone.sort(key=lambda e: ordering.sort_key(inventory.as_stub(e)), reverse=True)
     out = []
@@ -485,8 +583,13 @@ def _prune(cluster: Cluster, spec: AppSpec, old: dict[ObjectId, dict[str, str]],
                 continue
             kept_by = {"Prune=false"} | ({"Delete=false"} if deleting else set())
             if kept_by & object_options(live):
-                out.append(ObjectResult(oid, "skipped", "not deleted: sync option "
-                                                        f"{sorted(kept_by & object_options(live))[0]}"))
+                out.append(
+                    ObjectResult(
+                        oid,
+                        "skipped",
+                        f"not deleted: sync option {sorted(kept_by & object_options(live))[0]}",
+                    )
+                )
                 continue
             with_retries(lambda a=args: cluster.delete(*a))
             out.append(ObjectResult(oid, "pruned"))

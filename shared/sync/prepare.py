@@ -33,7 +33,8 @@ def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list
             meta.pop("namespace", None)
         meta.setdefault("labels", {})[config.LABEL_APP] = spec.name
         meta.setdefault("annotations", {})[config.ANNOTATION_TRACKING] = tracking_id(
-            spec.name, ObjectId.of(obj))
+            spec.name, ObjectId.of(obj)
+        )
         normalise(obj)
         out.append(obj)
     return ordering.in_apply_order(out)

@@ -63,8 +63,9 @@ def secret(stack: local.Stack) -> bytes:
 
 
 def kubectl(*args: str, input_text: str | None = None) -> str:
-    return subprocess.run(["kubectl", *args], check=True, capture_output=True, text=True,
-                          input=input_text).stdout
+    return subprocess.run(
+        ["kubectl", *args], check=True, capture_output=True, text=True, input=input_text
+    ).stdout
 
 
 def kubectl_json(*args: str) -> dict[str, Any]:
@@ -85,12 +86,21 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
         return status, {"text": raw.decode(errors="replace")}
 
 
-def webhook(stack: local.Stack, secret: bytes | None, body: bytes, event: str = "push",
-            delivery: str | None = None, signature: str | None = None) -> tuple[int, dict[str, Any]]:
+def webhook(
+    stack: local.Stack,
+    secret: bytes | None,
+    body: bytes,
+    event: str = "push",
+    delivery: str | None = None,
+    signature: str | None = None,
+) -> tuple[int, dict[str, Any]]:
     from shared.core import webhook as github
 
-    headers = {"Content-Type": "application/json", "X-GitHub-Event": event,
-               "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+    }
     if signature is not None:
         headers["X-Hub-Signature-256"] = signature
     elif secret is not None:
@@ -121,13 +131,34 @@ def wait_history(app: str, count: int, timeout: float = 30) -> dict[str, Any]:
     return store.get_history(app, count)
 
 
-def create_app(name: str, repo: WorkRepo, namespace: str, *, automated: bool = True,
-               prune: bool = True, self_heal: bool | None = None, path: str = "app",
-               revision: str = "main") -> None:
+def create_app(
+    name: str,
+    repo: WorkRepo,
+    namespace: str,
+    *,
+    automated: bool = True,
+    prune: bool = True,
+    self_heal: bool | None = None,
+    path: str = "app",
+    revision: str = "main",
+) -> None:
     from shared.cli import main
 
-    args = ["app", "create", name, "--repo", repo.url, "--path", path, "--revision", revision,
-            "--dest-namespace", namespace, "--sync-policy", "automated" if automated else "manual"]
+    args = [
+        "app",
+        "create",
+        name,
+        "--repo",
+        repo.url,
+        "--path",
+        path,
+        "--revision",
+        revision,
+        "--dest-namespace",
+        namespace,
+        "--sync-policy",
+        "automated" if automated else "manual",
+    ]
     args += ["--auto-prune"] if prune else []
     args += ["--self-heal"] if (automated if self_heal is None else self_heal) else []
     assert main.main(args) == 0
@@ -149,8 +180,9 @@ def private_repo(stack: local.Stack, name: str) -> tuple[WorkRepo, str, str]:
     for the private/ prefix: (repo, username, password)."""
     user, password = Path(stack.env["GITOPS_GIT_AUTH_FILE"]).read_text().split(":", 1)
     register_credential(f"{stack.env['GITOPS_GIT_URL']}/private/", user, password)
-    repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"private/{name}",
-                    auth=(user, password))
+    repo = WorkRepo(
+        stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"private/{name}", auth=(user, password)
+    )
     return repo, user, password
 
 
@@ -178,13 +210,15 @@ class Observer:
         out: list[tuple[bytes, dict[str, str]]] = []
         deadline = time.monotonic() + settle
         while time.monotonic() < deadline:
-            resp = self.client.pull(request={"subscription": self.path, "max_messages": 100,
-                                             "return_immediately": True}, timeout=5)
+            resp = self.client.pull(
+                request={"subscription": self.path, "max_messages": 100, "return_immediately": True},
+                timeout=5,
+            )
             if resp.received_messages:
-                self.client.acknowledge(request={"subscription": self.path, "ack_ids": [
-                    m.ack_id for m in resp.received_messages]})
-                out += [(m.message.data, dict(m.message.attributes))
-                        for m in resp.received_messages]
+                self.client.acknowledge(
+                    request={"subscription": self.path, "ack_ids": [m.ack_id for m in resp.received_messages]}
+                )
+                out += [(m.message.data, dict(m.message.attributes)) for m in resp.received_messages]
             else:
                 time.sleep(0.1)
         return out
@@ -221,11 +255,21 @@ def serve_function(stack: local.Stack, tmp_path: Path) -> Iterator[Callable[...,
         log = tmp_path / f"{name}-{port}.log"
         ff = str(Path(sys.executable).parent / "functions-framework")
         root = Path(__file__).resolve().parents[2]
-        proc = procs.start(name, [ff, f"--source={root / source}", f"--target={target}",
-                                  f"--signature-type={signature}", "--host=127.0.0.1",
-                                  f"--port={port}"], str(log),
-                           env={**stack.env, "XDG_RUNTIME_DIR": str(tmp_path), **env},
-                           port=port, cwd=str(root))
+        proc = procs.start(
+            name,
+            [
+                ff,
+                f"--source={root / source}",
+                f"--target={target}",
+                f"--signature-type={signature}",
+                "--host=127.0.0.1",
+                f"--port={port}",
+            ],
+            str(log),
+            env={**stack.env, "XDG_RUNTIME_DIR": str(tmp_path), **env},
+            port=port,
+            cwd=str(root),
+        )
         started.append(proc)
         procs.wait_until(lambda: procs.port_open(port), name, 30, proc, str(log))
         return f"http://127.0.0.1:{port}"

@@ -31,8 +31,12 @@ pytestmark = pytest.mark.integration
 
 
 def spec_for(app, namespace, **policy):
-    return AppSpec(name=app, repoURL="http://127.0.0.1/none.git",
-                   destination=Destination(namespace=namespace), syncPolicy=SyncPolicy(**policy))
+    return AppSpec(
+        name=app,
+        repoURL="http://127.0.0.1/none.git",
+        destination=Destination(namespace=namespace),
+        syncPolicy=SyncPolicy(**policy),
+    )
 
 
 def sync(app, namespace, texts, inventory=(), **opts):
@@ -55,19 +59,22 @@ def test_crd_and_its_custom_resource_in_one_sync(stack, uid, namespace):
 
 
 def test_noop_sync_makes_no_write_and_only_point_reads(stack, uid, namespace):
-    texts = [manifests.deployment(), manifests.service(), manifests.configmap(),
-             manifests.ingress()]
+    texts = [manifests.deployment(), manifests.service(), manifests.configmap(), manifests.ingress()]
     first, _ = sync(f"noop-{uid}", namespace, texts)
     assert first.counts() == {"created": 4}
     time.sleep(1.5)  # let the deployment controller write status and its revision annotation
-    before = {i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
-              for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]}
+    before = {
+        i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
+        for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]
+    }
     second, _ = sync(f"noop-{uid}", namespace, texts, first.inventory)
     assert second.counts() == {"unchanged": 4}
     assert second.writes == 0
     assert second.requests == {"get": 4}  # one point read per object, no dry-run, no write
-    after = {i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
-             for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]}
+    after = {
+        i["metadata"]["name"] + i["kind"]: i["metadata"]["resourceVersion"]
+        for i in kubectl_json("get", "configmap,service,ingress", "-n", namespace)["items"]
+    }
     assert after == before
     # one object changed in Git: exactly one dry-run and one write
     texts[2] = manifests.configmap(greeting="changed")
@@ -87,8 +94,11 @@ def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack
     kubectl("create", "service", "clusterip", "stranger", "--tcp=80:80", "-n", namespace)
     cluster = kube.cluster()
     wanted = [yaml.safe_load(t) for t in [manifests.service(), *many]]
-    stranger = {"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": "stranger", "namespace": namespace}}
+    stranger = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "stranger", "namespace": namespace},
+    }
     for obj in wanted:
         obj["metadata"]["namespace"] = namespace
     before = cluster.request_counts()
@@ -96,8 +106,10 @@ def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack
     after = cluster.request_counts()
     assert {oid.name for oid in live} == {"web", *(f"cm{i}" for i in range(GET_AT_MOST + 1))}
     # two Services read by name (the stranger's answer is dropped), the ConfigMaps listed
-    assert {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)} \
-        == {"get": 2, "list": 1}
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)} == {
+        "get": 2,
+        "list": 1,
+    }
     listed = live_objects(cluster, app, [wanted[0]], complete=True)  # what `gitops diff` does
     assert {oid.name for oid in listed} == {"web"}
 
@@ -116,25 +128,27 @@ def test_empty_render_never_prunes_everything_unless_allowed(stack, uid, namespa
     assert refused.failed and "refusing to prune everything" in refused.objects[0].message
     assert refused.writes == 0 and refused.inventory == first.inventory
     kubectl("get", "configmap", "settings", "-n", namespace)
-    _, by_name = sync(f"empty-{uid}", namespace, [], first.inventory, prune=True,
-                            allow_empty=True)
+    _, by_name = sync(f"empty-{uid}", namespace, [], first.inventory, prune=True, allow_empty=True)
     assert by_name["settings"].action == "pruned"
 
 
 def test_prune_false_annotation_keeps_the_object(stack, uid, namespace):
     keep = manifests.configmap("kept").replace(
-        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-options: Prune=false}\n")
+        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-options: Prune=false}\n"
+    )
     first, _ = sync(f"keep-{uid}", namespace, [keep, manifests.configmap("other")], prune=True)
-    _, by_name = sync(f"keep-{uid}", namespace, [manifests.configmap("other")],
-                           first.inventory, prune=True)
+    _, by_name = sync(f"keep-{uid}", namespace, [manifests.configmap("other")], first.inventory, prune=True)
     assert by_name["kept"].action == "skipped" and "Prune=false" in by_name["kept"].message
     kubectl("get", "configmap", "kept", "-n", namespace)
 
 
 def test_immutable_field_fails_with_a_hint_and_recreates_on_opt_in(stack, uid, namespace):
     first, _ = sync(f"imm-{uid}", namespace, [manifests.deployment()])
-    changed = manifests.deployment().replace("matchLabels: {app: web}", "matchLabels: {app: web, v: two}") \
+    changed = (
+        manifests.deployment()
+        .replace("matchLabels: {app: web}", "matchLabels: {app: web, v: two}")
         .replace("labels: {app: web}\n    spec:", "labels: {app: web, v: two}\n    spec:")
+    )
     failed, by_name = sync(f"imm-{uid}", namespace, [changed], first.inventory)
     assert failed.failed and failed.writes == 0
     assert "immutable" in by_name["web"].message and "Recreate=true" in by_name["web"].message
@@ -156,28 +170,40 @@ def test_create_namespace(stack, uid):
 
 
 def test_health_zero_replicas_is_healthy_and_a_missed_deadline_degraded(stack, uid, namespace):
-    sync(f"health-{uid}", namespace, [manifests.deployment("idle", replicas=0),
-                                      manifests.deployment("stuck", replicas=1).replace(
-                                          "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")])
+    sync(
+        f"health-{uid}",
+        namespace,
+        [
+            manifests.deployment("idle", replicas=0),
+            manifests.deployment("stuck", replicas=1).replace(
+                "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1"
+            ),
+        ],
+    )
 
     def health_of(name):
         return health.of(kubectl_json("get", "deployment", name, "-n", namespace))
 
     wait_for(lambda: health_of("idle").status == "Healthy", "idle to be Healthy")
     assert health_of("stuck").status in ("Progressing", "Degraded")
-    degraded = wait_for(lambda: (h := health_of("stuck")).status == "Degraded" and h, "Degraded",
-                        timeout=60)
+    degraded = wait_for(lambda: (h := health_of("stuck")).status == "Degraded" and h, "Degraded", timeout=60)
     assert "progress" in degraded.message.lower()
 
 
 def test_a_wave_must_be_healthy_before_the_next(stack, uid, namespace):
-    stuck = manifests.deployment("stuck", replicas=1).replace(
-        "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1").replace(
-        "metadata:\n  name: stuck", "metadata:\n  name: stuck\n  annotations: {gitops.dev/sync-wave: '0'}")
+    stuck = (
+        manifests.deployment("stuck", replicas=1)
+        .replace("progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")
+        .replace(
+            "metadata:\n  name: stuck", "metadata:\n  name: stuck\n  annotations: {gitops.dev/sync-wave: '0'}"
+        )
+    )
     later = manifests.configmap("later").replace(
-        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-wave: '1'}\n")
+        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-wave: '1'}\n"
+    )
     early = manifests.configmap("early").replace(
-        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-wave: '-1'}\n")
+        "metadata:\n", "metadata:\n  annotations: {gitops.dev/sync-wave: '-1'}\n"
+    )
     _, by_name = sync(f"waves-{uid}", namespace, [later, stuck, early], wave_timeout_s=60)
     assert by_name["early"].action == "created" and by_name["stuck"].action == "created"
     assert by_name["later"].action == "skipped"
@@ -215,20 +241,47 @@ def test_two_concurrent_deliveries_of_one_sync_apply_once(stack, secret, uid, re
 def test_project_violation_is_refused_before_any_write(stack, secret, uid, repo, namespace):
     from shared.core import webhook as github
 
-    store.put_project(f"team-{uid}", {
-        "sourceRepos": [repo.url], "destinations": [{"cluster": "*", "namespace": namespace}],
-        "clusterResourceWhitelist": [], "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}]})
+    store.put_project(
+        f"team-{uid}",
+        {
+            "sourceRepos": [repo.url],
+            "destinations": [{"cluster": "*", "namespace": namespace}],
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}],
+        },
+    )
     app = f"tenant-{uid}"
     from shared.cli import main
 
-    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-                     "--dest-namespace", namespace, "--sync-policy", "automated",
-                     "--project", f"team-{uid}"]) == 0
+    assert (
+        main.main(
+            [
+                "app",
+                "create",
+                app,
+                "--repo",
+                repo.url,
+                "--path",
+                "app",
+                "--revision",
+                "main",
+                "--dest-namespace",
+                namespace,
+                "--sync-policy",
+                "automated",
+                "--project",
+                f"team-{uid}",
+            ]
+        )
+        == 0
+    )
     role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: x-" + uid + "}\n"
-    other_ns = manifests.configmap("elsewhere").replace("metadata:\n",
-                                                        "metadata:\n  namespace: kube-system\n")
-    sha = repo.commit_and_push("escape", {"app/ok.yaml": manifests.configmap(), "app/role.yaml": role,
-                                          "app/other.yaml": other_ns})
+    other_ns = manifests.configmap("elsewhere").replace(
+        "metadata:\n", "metadata:\n  namespace: kube-system\n"
+    )
+    sha = repo.commit_and_push(
+        "escape", {"app/ok.yaml": manifests.configmap(), "app/role.yaml": role, "app/other.yaml": other_ns}
+    )
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     entry = wait_history(app, 1)
     assert entry["phase"] == "Failed" and entry["writes"] == 0

@@ -71,8 +71,11 @@ def test_hand_edits_are_found_attributed_and_healed(stack, secret, uid, repo, na
     assert deploy["drift"] == "modified"
     assert (fields["spec.replicas"]["desired"], fields["spec.replicas"]["live"]) == (2, 5)
     image = fields["spec.template.spec.containers[name=nginx].image"]
-    assert (image["desired"], image["live"], image["manager"]) == ("nginx:1.25", "nginx:hacked",
-                                                                   "kubectl-set")
+    assert (image["desired"], image["live"], image["manager"]) == (
+        "nginx:1.25",
+        "nginx:hacked",
+        "kubectl-set",
+    )
     assert by_object[f"ConfigMap/{namespace}/settings"]["drift"] == "missing"
     assert record["action"] == "self-heal requested"
     entry = wait_history(app, 2)

@@ -24,8 +24,9 @@ def run(*args):
     return code, out.getvalue(), err.getvalue()
 
 
-def test_argo_cd_application_manifest_creates_a_working_application(stack, secret, uid, repo,
-                                                                    namespace, tmp_path):
+def test_argo_cd_application_manifest_creates_a_working_application(
+    stack, secret, uid, repo, namespace, tmp_path
+):
     manifest = tmp_path / "app.yaml"
     manifest.write_text(f"""\
 apiVersion: argoproj.io/v1alpha1
@@ -73,11 +74,29 @@ spec:
     assert json.loads(out)["destinations"] == [{"cluster": "in-cluster", "namespace": namespace}]
     assert f"team-{uid}" in run("project", "list")[1]
     app = f"cascade-{uid}"
-    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-               "--dest-namespace", namespace, "--sync-policy", "automated",
-               "--project", f"team-{uid}")[0] == 0
+    assert (
+        run(
+            "app",
+            "create",
+            app,
+            "--repo",
+            repo.url,
+            "--path",
+            "app",
+            "--revision",
+            "main",
+            "--dest-namespace",
+            namespace,
+            "--sync-policy",
+            "automated",
+            "--project",
+            f"team-{uid}",
+        )[0]
+        == 0
+    )
     kept = manifests.configmap("kept").replace(
-        "metadata:\n", "metadata:\n  annotations: {argocd.argoproj.io/sync-options: Delete=false}\n")
+        "metadata:\n", "metadata:\n  annotations: {argocd.argoproj.io/sync-options: Delete=false}\n"
+    )
     sha = repo.commit_and_push("two", {"app/a.yaml": manifests.configmap("gone"), "app/b.yaml": kept})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(app, 1)["phase"] == "Succeeded"

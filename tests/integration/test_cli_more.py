@@ -37,8 +37,25 @@ def test_app_of_apps_registers_syncs_and_prunes_children(stack, secret, uid, rep
     files = {f"apps/{n}.yaml": child(n, repo.url, f"children/{n}", namespace) for n in names}
     files.update({f"children/{n}/cm.yaml": manifests.configmap(f"cm-{n}") for n in names})
     parent = f"parent-{uid}"
-    assert run("app", "create", parent, "--repo", repo.url, "--path", "apps", "--revision", "main",
-               "--dest-namespace", namespace, "--sync-policy", "automated", "--auto-prune")[0] == 0
+    assert (
+        run(
+            "app",
+            "create",
+            parent,
+            "--repo",
+            repo.url,
+            "--path",
+            "apps",
+            "--revision",
+            "main",
+            "--dest-namespace",
+            namespace,
+            "--sync-policy",
+            "automated",
+            "--auto-prune",
+        )[0]
+        == 0
+    )
     sha = repo.commit_and_push("children", files)
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     entry = wait_history(parent, 1)
@@ -61,9 +78,24 @@ def test_promote_moves_prod_to_the_exact_commit_staging_runs(stack, secret, uid,
     kubectl("create", "namespace", f"staging-{uid}")
     kubectl("create", "namespace", f"prod-{uid}")
     for env in ("staging", "prod"):
-        assert run("app", "create", f"{env}-{uid}", "--repo", repo.url, "--path", "app", "--revision",
-                   "main", "--dest-namespace", f"{env}-{uid}",
-                   "--sync-policy", "automated" if env == "staging" else "manual")[0] == 0
+        assert (
+            run(
+                "app",
+                "create",
+                f"{env}-{uid}",
+                "--repo",
+                repo.url,
+                "--path",
+                "app",
+                "--revision",
+                "main",
+                "--dest-namespace",
+                f"{env}-{uid}",
+                "--sync-policy",
+                "automated" if env == "staging" else "manual",
+            )[0]
+            == 0
+        )
     v1 = repo.commit_and_push("v1", {"app/deploy.yaml": manifests.deployment(image="nginx:v1")})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, v1))
     wait_history(f"staging-{uid}", 1)
@@ -79,16 +111,42 @@ def test_promote_moves_prod_to_the_exact_commit_staging_runs(stack, secret, uid,
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", v1, v2))
     wait_history(f"staging-{uid}", 2)
     image = kubectl_json("get", "deployment", "web", "-n", f"prod-{uid}")["spec"]["template"]["spec"][
-        "containers"][0]["image"]
+        "containers"
+    ][0]["image"]
     assert image == "nginx:v1" and store.get_app(f"prod-{uid}").spec.targetRevision == v1
 
 
 def test_set_pin_wait_and_outputs(stack, secret, uid, repo, namespace):
     app = f"set-{uid}"
-    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-               "--dest-namespace", namespace)[0] == 0
-    assert run("app", "set", app, "--sync-policy", "automated", "--self-heal",
-               "--sync-option", "CreateNamespace=true")[0] == 0
+    assert (
+        run(
+            "app",
+            "create",
+            app,
+            "--repo",
+            repo.url,
+            "--path",
+            "app",
+            "--revision",
+            "main",
+            "--dest-namespace",
+            namespace,
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            "app",
+            "set",
+            app,
+            "--sync-policy",
+            "automated",
+            "--self-heal",
+            "--sync-option",
+            "CreateNamespace=true",
+        )[0]
+        == 0
+    )
     spec = store.get_app(app).spec
     assert spec.syncPolicy.automated and spec.syncPolicy.selfHeal
     assert spec.syncPolicy.syncOptions == ("CreateNamespace=true",)
@@ -106,8 +164,13 @@ def test_set_pin_wait_and_outputs(stack, secret, uid, repo, namespace):
     assert "REPO" in out.splitlines()[0] and repo.url in out
     code, out, _ = run("app", "get", app)
     assert "ConfigMap" in out and "settings" in out and "Pinned:" in out
-    for read in (["app", "history", app], ["app", "get", app], ["app", "list"], ["project", "list"],
-                 ["repo", "list"]):
+    for read in (
+        ["app", "history", app],
+        ["app", "get", app],
+        ["app", "list"],
+        ["project", "list"],
+        ["repo", "list"],
+    ):
         code, out, _ = run("-o", "json", *read)
         assert code == 0 and json.loads(out) is not None
 
@@ -127,11 +190,24 @@ def test_render_path_like_a_linter(tmp_path):
 def test_webhook_send_and_repo_credentials(stack, secret, uid, repo, namespace, monkeypatch):
     monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", secret.decode())
     sha = repo.commit_and_push("x", {"app/cm.yaml": manifests.configmap()})
-    code, out, _ = run("-o", "json", "webhook", "send", stack.env["GITOPS_INTAKE_URL"], "--repo",
-                       repo.url, "--sha", sha)
+    code, out, _ = run(
+        "-o", "json", "webhook", "send", stack.env["GITOPS_INTAKE_URL"], "--repo", repo.url, "--sha", sha
+    )
     assert code == 0 and json.loads(json.loads(out)["answer"])["result"] == "accepted"
-    assert run("webhook", "send", stack.env["GITOPS_INTAKE_URL"], "--repo", repo.url, "--sha", sha,
-               "--secret", "wrong")[0] == 1
+    assert (
+        run(
+            "webhook",
+            "send",
+            stack.env["GITOPS_INTAKE_URL"],
+            "--repo",
+            repo.url,
+            "--sha",
+            sha,
+            "--secret",
+            "wrong",
+        )[0]
+        == 1
+    )
     url = f"{stack.env['GITOPS_GIT_URL']}/private/cli-{uid}/"
     monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-token\n"))
     code, out, _ = run("repo", "add", url, "--username", "bot", "--password-stdin")
@@ -145,8 +221,9 @@ def test_webhook_send_and_repo_credentials(stack, secret, uid, repo, namespace, 
     assert run("repo", "remove", url)[0] == 1
 
 
-def test_cluster_registry_project_set_and_sync_dry_run_and_prune(stack, secret, uid, repo, namespace,
-                                                                 tmp_path):
+def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
+    stack, secret, uid, repo, namespace, tmp_path
+):
     target = f"ctx-alias-{uid}"
     assert run("cluster", "add", target, "--context", "local")[0] == 0
     with open(stack.env["KUBECONFIG"]) as f:
@@ -157,41 +234,98 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(stack, secret, 
     ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
     token = tmp_path / "token"
     token.write_text(config["users"][0]["user"]["token"])
-    assert run("cluster", "add", f"url-{uid}", "--server", config["clusters"][0]["cluster"]["server"],
-               "--ca-file", str(ca), "--token-file", str(token))[0] == 0
+    assert (
+        run(
+            "cluster",
+            "add",
+            f"url-{uid}",
+            "--server",
+            config["clusters"][0]["cluster"]["server"],
+            "--ca-file",
+            str(ca),
+            "--token-file",
+            str(token),
+        )[0]
+        == 0
+    )
     code, out, _ = run("-o", "json", "cluster", "list")
     listed = {c["name"]: c for c in json.loads(out)}
     assert listed[target]["context"] == "local" and listed[f"url-{uid}"]["token"] == "file"
     assert config["users"][0]["user"]["token"] not in out
     assert run("cluster", "add", "broken")[0] == 1
-    code, _, _ = run("project", "set", f"p-{uid}", "--source-repo", repo.url, "--destination",
-                     f"{target}/{namespace}", "--allow-cluster-kind", "/Namespace")
+    code, _, _ = run(
+        "project",
+        "set",
+        f"p-{uid}",
+        "--source-repo",
+        repo.url,
+        "--destination",
+        f"{target}/{namespace}",
+        "--allow-cluster-kind",
+        "/Namespace",
+    )
     assert code == 0
     assert store.get_project(f"p-{uid}")["destinations"] == [{"cluster": target, "namespace": namespace}]
     app = f"via-{uid}"
-    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-               "--dest-cluster", target, "--dest-namespace", namespace, "--project", f"p-{uid}")[0] == 0
-    repo.commit_and_push("two", {"app/a.yaml": manifests.configmap("a"),
-                                 "app/b.yaml": manifests.configmap("b")})
+    assert (
+        run(
+            "app",
+            "create",
+            app,
+            "--repo",
+            repo.url,
+            "--path",
+            "app",
+            "--revision",
+            "main",
+            "--dest-cluster",
+            target,
+            "--dest-namespace",
+            namespace,
+            "--project",
+            f"p-{uid}",
+        )[0]
+        == 0
+    )
+    repo.commit_and_push(
+        "two", {"app/a.yaml": manifests.configmap("a"), "app/b.yaml": manifests.configmap("b")}
+    )
     code, out, _ = run("-o", "json", "app", "sync", app, "--dry-run")
     assert code == 0 and {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {
-        "a": "created", "b": "created"}
+        "a": "created",
+        "b": "created",
+    }
     assert "configmap/a\n" not in kubectl("get", "configmap", "-n", namespace, "-o", "name")
     assert run("app", "sync", app, "--wait", "--timeout", "30")[0] == 0
     repo.commit_and_push("one", {"app/b.yaml": None})
     code, out, _ = run("-o", "json", "app", "sync", app, "--dry-run")
-    assert {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {"a": "unchanged",
-                                                                           "b": "skipped"}
+    assert {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {"a": "unchanged", "b": "skipped"}
     assert run("app", "sync", app, "--prune", "--wait", "--timeout", "30")[0] == 0
     assert {r["name"]: r["action"] for r in store.get_history(app, 2)["resources"]} == {
-        "a": "unchanged", "b": "pruned"}
+        "a": "unchanged",
+        "b": "pruned",
+    }
     assert run("cluster", "remove", f"url-{uid}")[0] == 0
 
 
 def test_sync_wait_health_reports_progress_until_healthy(stack, uid, repo, namespace):
     app = f"healthy-{uid}"
-    assert run("app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-               "--dest-namespace", namespace)[0] == 0
+    assert (
+        run(
+            "app",
+            "create",
+            app,
+            "--repo",
+            repo.url,
+            "--path",
+            "app",
+            "--revision",
+            "main",
+            "--dest-namespace",
+            namespace,
+        )[0]
+        == 0
+    )
     repo.commit_and_push("idle", {"app/deploy.yaml": manifests.deployment(replicas=0)})
     code, out, err = run("-o", "json", "app", "sync", app, "--wait", "--health", "--timeout", "60")
     assert code == 0, err

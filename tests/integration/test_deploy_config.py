@@ -29,13 +29,19 @@ def deploy_env(name: str, stack_env: dict[str, str]) -> dict[str, str]:
     block = re.search(r"function_env = \{(.*?)\n  \}", text, re.S).group(1)
     keys = re.findall(r"^\s+([A-Z_]+)\s+=", block, re.M)
     assert keys == ["GOOGLE_CLOUD_PROJECT", "LOG_EXECUTION_ID", "GITOPS_CLUSTERS"]
-    local = {"GOOGLE_CLOUD_PROJECT": stack_env["GOOGLE_CLOUD_PROJECT"], "LOG_EXECUTION_ID": "true",
-             "GITOPS_CLUSTERS": "{}"}
+    local = {
+        "GOOGLE_CLOUD_PROJECT": stack_env["GOOGLE_CLOUD_PROJECT"],
+        "LOG_EXECUTION_ID": "true",
+        "GITOPS_CLUSTERS": "{}",
+    }
     env = {k: local[k] for k in keys}
     secret_env = re.search(rf"^    {name} = (\{{[^\n]*\}}|\{{.*?\n    \}})", text, re.M | re.S).group(1)
     for key in re.findall(r"([A-Z_]+)\s*=", secret_env):
-        env[key] = {"GITHUB_WEBHOOK_SECRET": "deploy-config-secret",
-                    "GITOPS_REPO_CREDENTIALS": "{}", "GITOPS_GITHUB_TOKEN": "none"}[key]
+        env[key] = {
+            "GITHUB_WEBHOOK_SECRET": "deploy-config-secret",
+            "GITOPS_REPO_CREDENTIALS": "{}",
+            "GITOPS_GITHUB_TOKEN": "none",
+        }[key]
     env.update({k: stack_env[k] for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")})
     return env
 
@@ -47,27 +53,54 @@ def test_function_serves_with_its_deploy_config(stack, tmp_path, name):
     log = tmp_path / f"{name}.log"
     env = {**deploy_env(name, stack.env), "XDG_RUNTIME_DIR": str(tmp_path)}
     ff = str(Path(sys.executable).parent / "functions-framework")
-    proc = procs.start(name, [ff, f"--source={ROOT / fn['source']}", f"--target={fn['entry_point']}",
-                              "--signature-type=http", "--host=127.0.0.1", f"--port={port}"],
-                       str(log), env=env, port=port, cwd=str(ROOT))
+    proc = procs.start(
+        name,
+        [
+            ff,
+            f"--source={ROOT / fn['source']}",
+            f"--target={fn['entry_point']}",
+            "--signature-type=http",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ],
+        str(log),
+        env=env,
+        port=port,
+        cwd=str(ROOT),
+    )
     try:
         procs.wait_until(lambda: procs.port_open(port), name, 30, proc, str(log))
         url = f"http://127.0.0.1:{port}"
         if name == "intake":
             body = b'{"zen": "Design for failure.", "hook_id": 7}'
-            status, answer = post(url, body, {
-                "Content-Type": "application/json", "X-GitHub-Event": "ping",
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": webhook.sign(b"deploy-config-secret", body)})
+            status, answer = post(
+                url,
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "X-GitHub-Event": "ping",
+                    "X-GitHub-Delivery": str(uuid.uuid4()),
+                    "X-Hub-Signature-256": webhook.sign(b"deploy-config-secret", body),
+                },
+            )
             assert (status, answer["result"]) == (200, "pong")
         else:
             # a Pub/Sub push envelope, as the push subscription delivers it
-            envelope = {"subscription": f"projects/p/subscriptions/{name}", "message": {
-                "data": base64.b64encode(b'{"schema": 1, "kind": "none"}').decode(),
-                "attributes": {}, "messageId": "1", "publishTime": "2026-01-01T00:00:00Z"}}
+            envelope = {
+                "subscription": f"projects/p/subscriptions/{name}",
+                "message": {
+                    "data": base64.b64encode(b'{"schema": 1, "kind": "none"}').decode(),
+                    "attributes": {},
+                    "messageId": "1",
+                    "publishTime": "2026-01-01T00:00:00Z",
+                },
+            }
             topic = next(s["topic"] for s in TFVARS["subscriptions"].values() if s["function"] == name)
-            status, _ = post(f"{url}/projects/p/topics/{topic}", json.dumps(envelope).encode(),
-                             {"Content-Type": "application/json"})
+            status, _ = post(
+                f"{url}/projects/p/topics/{topic}",
+                json.dumps(envelope).encode(),
+                {"Content-Type": "application/json"},
+            )
             assert status in (200, 204)
             assert "poison message sent to the dead-letter topic" in log.read_text()
     finally:

@@ -41,8 +41,9 @@ def drift_records(app):
 
 
 def image(namespace, name="web"):
-    return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"][
-        "containers"][0]["image"]
+    return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"]["containers"][
+        0
+    ]["image"]
 
 
 def with_policy(app, **policy):
@@ -64,13 +65,19 @@ def run_cli(*args):
 def test_custom_resource_audits_clean_and_scale_names_its_writer(stack, secret, uid, repo, namespace):
     group = f"d{uid}.example.com"
     kubectl("apply", "-f", "-", input_text=manifests.crd(group, "Gadget", "gadgets"))
-    wait_for(lambda: "Established" in kubectl("get", "crd", f"gadgets.{group}", "-o",
-                                              "jsonpath={.status.conditions[*].type}"), "CRD")
+    wait_for(
+        lambda: (
+            "Established"
+            in kubectl("get", "crd", f"gadgets.{group}", "-o", "jsonpath={.status.conditions[*].type}")
+        ),
+        "CRD",
+    )
     app = f"cr-{uid}"
     create_app(app, repo, namespace, self_heal=False)
     gadget = f"apiVersion: {group}/v1\nkind: Gadget\nmetadata: {{name: g}}\nspec: {{size: 1}}\n"
-    push(stack, secret, repo, {"app/gadget.yaml": gadget,
-                               "app/deploy.yaml": manifests.deployment(replicas=1)})
+    push(
+        stack, secret, repo, {"app/gadget.yaml": gadget, "app/deploy.yaml": manifests.deployment(replicas=1)}
+    )
     wait_history(app, 1)
     sweep(app)
     assert store.get_app(app).status["sync"]["status"] == "Synced"  # defaults are not drift
@@ -105,14 +112,16 @@ def test_rollback_pins_against_auto_sync_until_unpinned(stack, secret, uid, repo
     create_app(app, repo, namespace)
     first = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:1")})
     wait_history(app, 1)
-    second = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:2")},
-                  before=first)
+    second = push(
+        stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:2")}, before=first
+    )
     wait_history(app, 2)
     assert main.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
     pin = store.get_app(app).status["pin"]
     assert pin["commit"] == first and pin["by"].startswith("cli:")
-    third = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:3")},
-                 before=second)
+    third = push(
+        stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:3")}, before=second
+    )
     wait_for(lambda: store.get_app(app).status["render"]["commit"] == third, "the pinned render")
     sweep(app)  # neither the push nor the sweep may move a pinned application
     assert image(namespace) == "nginx:1" and history_count(app) == 3
@@ -129,16 +138,29 @@ def test_automated_rollback_after_a_degraded_sync(stack, secret, uid, repo, name
     with_policy(app, syncOptions=("AutoRollback=true",))
     good = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:good")})
     wait_history(app, 1)
-    wait_for(lambda: kubectl_json("get", "deployment", "web", "-n", namespace).get("status", {})
-             .get("observedGeneration"), "the controller")
+    wait_for(
+        lambda: (
+            kubectl_json("get", "deployment", "web", "-n", namespace)
+            .get("status", {})
+            .get("observedGeneration")
+        ),
+        "the controller",
+    )
     sweep(app)
     assert store.get_app(app).status["lastHealthy"]["commit"] == good
     bad = manifests.deployment(image="nginx:bad", replicas=1).replace(
-        "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")
+        "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1"
+    )
     push(stack, secret, repo, {"app/deploy.yaml": bad}, before=good)
     wait_history(app, 2)
-    wait_for(lambda: "ProgressDeadlineExceeded" in json.dumps(
-        kubectl_json("get", "deployment", "web", "-n", namespace).get("status")), "Degraded", 60)
+    wait_for(
+        lambda: (
+            "ProgressDeadlineExceeded"
+            in json.dumps(kubectl_json("get", "deployment", "web", "-n", namespace).get("status"))
+        ),
+        "Degraded",
+        60,
+    )
     sweep(app)
     entry = wait_history(app, 3)
     assert entry["initiator"] == "rollback" and entry["commit"] == good
@@ -150,11 +172,18 @@ def test_automated_rollback_after_a_degraded_sync(stack, secret, uid, repo, name
 def test_ignore_differences_by_pointer_and_by_manager(stack, secret, uid, repo, namespace):
     app = f"ignore-{uid}"
     create_app(app, repo, namespace, self_heal=False)
-    store.put_app(dataclasses.replace(store.get_app(app).spec, ignoreDifferences=(
-        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
-        {"group": "", "kind": "ConfigMap", "managedFieldsManagers": ["kubectl-patch"]})))
-    push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(),
-                               "app/cm.yaml": manifests.configmap()})
+    store.put_app(
+        dataclasses.replace(
+            store.get_app(app).spec,
+            ignoreDifferences=(
+                {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
+                {"group": "", "kind": "ConfigMap", "managedFieldsManagers": ["kubectl-patch"]},
+            ),
+        )
+    )
+    push(
+        stack, secret, repo, {"app/deploy.yaml": manifests.deployment(), "app/cm.yaml": manifests.configmap()}
+    )
     wait_history(app, 1)
     kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=4")
     kubectl("patch", "configmap", "settings", "-n", namespace, "-p", '{"data":{"greeting":"hpa"}}')
@@ -178,15 +207,15 @@ def test_sweep_catches_a_push_whose_webhook_never_came(stack, secret, uid, repo,
     assert first != silent
 
 
-def test_history_retention_drops_the_oldest_entries_and_their_manifests(stack, secret, uid, repo,
-                                                                       namespace):
+def test_history_retention_drops_the_oldest_entries_and_their_manifests(stack, secret, uid, repo, namespace):
     app = f"keep2-{uid}"
     create_app(app, repo, namespace)
     store.put_app(dataclasses.replace(store.get_app(app).spec, revisionHistoryLimit=2))
     before, revisions = github.ZERO_SHA, []
     for n in range(3):
-        before = push(stack, secret, repo, {"app/cm.yaml": manifests.configmap(greeting=f"v{n}")},
-                      before=before)
+        before = push(
+            stack, secret, repo, {"app/cm.yaml": manifests.configmap(greeting=f"v{n}")}, before=before
+        )
         revisions.append(wait_history(app, n + 1)["revision"])
     # trimming follows the history write: wait for it
     wait_for(lambda: [e["sequence"] for e in store.history(app)] == [2, 3], "the trim")
@@ -198,9 +227,16 @@ def test_history_retention_drops_the_oldest_entries_and_their_manifests(stack, s
 def test_diff_cli_shows_live_vs_desired_and_revision_vs_revision(stack, secret, uid, repo, namespace):
     app = f"diff-{uid}"
     create_app(app, repo, namespace, self_heal=False)
-    first = push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:1"),
-                                       "app/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: "
-                                       "{name: s}\ndata: {token: c2VjcmV0LXZhbHVl}\n"})
+    first = push(
+        stack,
+        secret,
+        repo,
+        {
+            "app/deploy.yaml": manifests.deployment(image="nginx:1"),
+            "app/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata: "
+            "{name: s}\ndata: {token: c2VjcmV0LXZhbHVl}\n",
+        },
+    )
     wait_history(app, 1)
     assert run_cli("app", "diff", app)[0] == 0
     kubectl("set", "image", "deployment/web", "-n", namespace, "nginx=nginx:hand")
@@ -210,8 +246,10 @@ def test_diff_cli_shows_live_vs_desired_and_revision_vs_revision(stack, secret, 
     assert changed_line(out, "-", "image: nginx:hand") and changed_line(out, "+", "image: nginx:1")
     assert "c2VjcmV0LXZhbHVl" not in out and "b3RoZXI=" not in out and "token: '***" in out
     code, out = run_cli("-o", "json", "app", "diff", app)
-    assert {d["object"] for d in json.loads(out)} == {f"Deployment.apps/{namespace}/web",
-                                                      f"Secret/{namespace}/s"}
+    assert {d["object"] for d in json.loads(out)} == {
+        f"Deployment.apps/{namespace}/web",
+        f"Secret/{namespace}/s",
+    }
     push(stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:2")}, before=first)
     wait_history(app, 2)
     code, out = run_cli("app", "diff", app, "--revisions", "1", "2")

@@ -58,8 +58,9 @@ def test_argo_cd_tutorial_story(stack, secret, uid, repo, namespace):
 
     def push(message, image_tag, before):
         sha = repo.commit_and_push(message, {"guestbook/deploy.yaml": DEPLOYMENT.format(image=image_tag)})
-        status, body = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main",
-                                                                  before, sha, message))
+        status, body = webhook(
+            stack, secret, github.push_payload(repo.url, "refs/heads/main", before, sha, message)
+        )
         assert (status, body["apps"]) == (200, [app])
         return sha
 
@@ -80,9 +81,18 @@ def test_argo_cd_tutorial_story(stack, secret, uid, repo, namespace):
     assert history() == [(1, first, "webhook", "Succeeded"), (2, second, "webhook", "Succeeded")]
 
     entry_1 = store.get_history(app, 1)
-    bus.publish(topology.APPLY, [ApplyRequest(app=app, revision=entry_1["revision"],
-                                              initiator="rollback", operation=f"rb-{uid}",
-                                              triggered_by="test")])
+    bus.publish(
+        topology.APPLY,
+        [
+            ApplyRequest(
+                app=app,
+                revision=entry_1["revision"],
+                initiator="rollback",
+                operation=f"rb-{uid}",
+                triggered_by="test",
+            )
+        ],
+    )
     wait_history(app, 3)
     assert image() == "nginx:stable-alpine-perl"
     assert history()[-1] == (3, first, "rollback", "Succeeded")
@@ -101,7 +111,11 @@ def test_argo_cd_tutorial_story(stack, secret, uid, repo, namespace):
 
     # after the heal the app audits clean, and nothing more is written to history
     bus.publish(topology.SWEEP, [SweepRequest(apps=(app,), operation=f"sweep2-{uid}")])
-    wait_for(lambda: (store.get_app(app).status.get("lastAuditAt") or record["detectedAt"])
-             > record["detectedAt"] and store.get_app(app).status["sync"]["status"] == "Synced",
-             "a clean audit")
+    wait_for(
+        lambda: (
+            (store.get_app(app).status.get("lastAuditAt") or record["detectedAt"]) > record["detectedAt"]
+            and store.get_app(app).status["sync"]["status"] == "Synced"
+        ),
+        "a clean audit",
+    )
     assert history_count(app) == 4

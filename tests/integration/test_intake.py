@@ -29,8 +29,9 @@ def test_ping_is_answered_and_publishes_nothing(stack, secret, observe):
 
 
 @pytest.mark.parametrize("signature", [None, "", "sha256=" + "0" * 64, "sha1=abc"])
-def test_missing_or_bad_signature_is_401_and_publishes_nothing(stack, uid, repo, namespace, pushed,
-                                                              observe, signature):
+def test_missing_or_bad_signature_is_401_and_publishes_nothing(
+    stack, uid, repo, namespace, pushed, observe, signature
+):
     create_app(f"sig-{uid}", repo, namespace, automated=False)
     seen = observe(topology.RENDER)
     status, _ = webhook(stack, None, pushed[1], signature=signature)
@@ -38,8 +39,7 @@ def test_missing_or_bad_signature_is_401_and_publishes_nothing(stack, uid, repo,
     assert seen.drain(0.5) == []
 
 
-def test_push_renders_only_apps_on_that_repo_and_branch(stack, secret, uid, repo, namespace, pushed,
-                                                        observe):
+def test_push_renders_only_apps_on_that_repo_and_branch(stack, secret, uid, repo, namespace, pushed, observe):
     create_app(f"main-{uid}", repo, namespace, automated=False)
     create_app(f"dev-{uid}", repo, namespace, automated=False, revision="dev")
     seen = observe(topology.RENDER)
@@ -49,17 +49,18 @@ def test_push_renders_only_apps_on_that_repo_and_branch(stack, secret, uid, repo
     assert f"dev-{uid}" in body["skipped"]
     messages = seen.drain()
     assert [(m["app"], m["commit"], m["initiator"]) for m in messages] == [
-        (f"main-{uid}", pushed[0], "webhook")]
+        (f"main-{uid}", pushed[0], "webhook")
+    ]
     # the render function stored the revision; a manual app is now OutOfSync, not applied
-    app = wait_for(lambda: (a := store.get_app(f"main-{uid}")).status.get("render") and a,
-                   "render status")
+    app = wait_for(lambda: (a := store.get_app(f"main-{uid}")).status.get("render") and a, "render status")
     assert app.status["render"]["commit"] == pushed[0]
     assert app.status["sync"]["status"] == "OutOfSync"
     assert int(app.status.get("historyCount", 0)) == 0
 
 
-def test_redelivery_of_the_same_delivery_id_publishes_nothing(stack, secret, uid, repo, namespace,
-                                                             pushed, observe):
+def test_redelivery_of_the_same_delivery_id_publishes_nothing(
+    stack, secret, uid, repo, namespace, pushed, observe
+):
     create_app(f"dup-{uid}", repo, namespace, automated=False)
     seen = observe(topology.RENDER)
     assert webhook(stack, secret, pushed[1], delivery=f"dup-{uid}")[1]["result"] == "accepted"
@@ -68,8 +69,9 @@ def test_redelivery_of_the_same_delivery_id_publishes_nothing(stack, secret, uid
     assert len(seen.drain()) == 1
 
 
-def test_a_burst_with_redeliveries_among_it_publishes_each_delivery_once(stack, secret, uid, repo,
-                                                                        namespace, pushed, observe):
+def test_a_burst_with_redeliveries_among_it_publishes_each_delivery_once(
+    stack, secret, uid, repo, namespace, pushed, observe
+):
     """Concurrent requests share their Firestore commits and Publish requests (shared/adapters/coalesce.py):
     each still gets its own answer, and a redelivery racing its original is a duplicate."""
     create_app(f"burst-{uid}", repo, namespace, automated=False)
@@ -98,8 +100,7 @@ def test_creates_committed_together_answer_each_for_itself(stack, uid):
     assert store.record_delivery(f"odd/{uid}/id") and not store.record_delivery(f"odd/{uid}/id")
 
 
-def test_other_events_and_branch_deletions_publish_nothing(stack, secret, uid, repo, namespace,
-                                                          observe):
+def test_other_events_and_branch_deletions_publish_nothing(stack, secret, uid, repo, namespace, observe):
     create_app(f"del-{uid}", repo, namespace, automated=False)
     seen = observe(topology.RENDER)
     status, body = webhook(stack, secret, b'{"action": "opened"}', event="pull_request")

@@ -32,21 +32,33 @@ def push(stack, secret, repo, message, files, before=github.ZERO_SHA):
 
 
 def image_of(namespace, name="web"):
-    return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"][
-        "containers"][0]["image"]
+    return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"]["containers"][
+        0
+    ]["image"]
 
 
 def test_first_sync_creates_objects_in_order_and_records_history(stack, secret, uid, repo, namespace):
     app = f"first-{uid}"
     create_app(app, repo, namespace)
-    sha = push(stack, secret, repo, "deploy", {
-        "app/deploy.yaml": manifests.deployment(), "app/svc.yaml": manifests.service(),
-        "app/config/cm.yaml": manifests.configmap()})
+    sha = push(
+        stack,
+        secret,
+        repo,
+        "deploy",
+        {
+            "app/deploy.yaml": manifests.deployment(),
+            "app/svc.yaml": manifests.service(),
+            "app/config/cm.yaml": manifests.configmap(),
+        },
+    )
     entry = wait_history(app, 1)
     assert entry["commit"] == sha and entry["initiator"] == "webhook"
     assert entry["phase"] == "Succeeded"
     assert [(r["kind"], r["action"]) for r in entry["resources"]] == [
-        ("ConfigMap", "created"), ("Service", "created"), ("Deployment", "created")]
+        ("ConfigMap", "created"),
+        ("Service", "created"),
+        ("Deployment", "created"),
+    ]
     cm = kubectl_json("get", "configmap", "settings", "-n", namespace)
     assert cm["metadata"]["labels"]["gitops.dev/app"] == app
     status = store.get_app(app).status
@@ -61,10 +73,17 @@ def test_render_error_is_recorded_and_nothing_is_applied(stack, secret, uid, rep
     good = push(stack, secret, repo, "good", {"app/deploy.yaml": manifests.deployment()})
     wait_history(app, 1)
     broken = manifests.deployment(image="nginx:2").replace("  replicas: 0", "   replicas: 0")
-    bad = push(stack, secret, repo, "broken", {"app/deploy.yaml": broken,
-                                               "app/cm.yaml": manifests.configmap()}, before=good)
-    render = wait_for(lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == bad
-                      and r, "render error")
+    bad = push(
+        stack,
+        secret,
+        repo,
+        "broken",
+        {"app/deploy.yaml": broken, "app/cm.yaml": manifests.configmap()},
+        before=good,
+    )
+    render = wait_for(
+        lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == bad and r, "render error"
+    )
     assert render["errors"][0]["file"] == "app/deploy.yaml"
     # replicas is indented one space too far (line 7); the parser stops at the next key (line 8)
     assert render["errors"][0]["line"] == 8
@@ -92,11 +111,18 @@ def test_redelivered_apply_does_not_duplicate_history(stack, secret, uid, repo, 
     create_app(app, repo, namespace)
     push(stack, secret, repo, "deploy", {"app/cm.yaml": manifests.configmap()})
     entry = wait_history(app, 1)
-    again = ApplyRequest(app=app, revision=entry["revision"], initiator="webhook",
-                         operation=entry["operation"], triggered_by="redelivery")
+    again = ApplyRequest(
+        app=app,
+        revision=entry["revision"],
+        initiator="webhook",
+        operation=entry["operation"],
+        triggered_by="redelivery",
+    )
     bus.publish(topology.APPLY, [again, again])
-    wait_for(lambda: function_log(stack, "apply").count(f'"operation":"{entry["operation"]}"') >= 3,
-             "the redeliveries to be handled")
+    wait_for(
+        lambda: function_log(stack, "apply").count(f'"operation":"{entry["operation"]}"') >= 3,
+        "the redeliveries to be handled",
+    )
     assert history_count(app) == 1
 
 
@@ -107,11 +133,14 @@ def test_older_revision_delivered_late_is_skipped(stack, secret, uid, repo, name
     first = wait_history(app, 1)
     push(stack, secret, repo, "v2", {"app/deploy.yaml": manifests.deployment(image="nginx:2")}, old)
     wait_history(app, 2)
-    late = ApplyRequest(app=app, revision=first["revision"], initiator="webhook",
-                        operation=f"late-{uid}", triggered_by="late")
+    late = ApplyRequest(
+        app=app, revision=first["revision"], initiator="webhook", operation=f"late-{uid}", triggered_by="late"
+    )
     bus.publish(topology.APPLY, [late])
-    wait_for(lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("operation")
-             == f"late-{uid}", "the late revision to be skipped")
+    wait_for(
+        lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("operation") == f"late-{uid}",
+        "the late revision to be skipped",
+    )
     assert history_count(app) == 2
     assert image_of(namespace) == "nginx:2"
 
@@ -121,8 +150,16 @@ def test_removed_object_is_pruned_only_with_prune(stack, secret, uid, repo, name
         mode = "on" if prune else "off"
         app, cm, path = f"prune-{mode}-{uid}", f"extra-{mode}", f"app-{mode}"
         create_app(app, repo, namespace, prune=prune, path=path)
-        first = push(stack, secret, repo, "two", {f"{path}/a.yaml": manifests.configmap(f"keep-{mode}"),
-                                                  f"{path}/b.yaml": manifests.configmap(cm)})
+        first = push(
+            stack,
+            secret,
+            repo,
+            "two",
+            {
+                f"{path}/a.yaml": manifests.configmap(f"keep-{mode}"),
+                f"{path}/b.yaml": manifests.configmap(cm),
+            },
+        )
         wait_history(app, 1)
         push(stack, secret, repo, "one", {f"{path}/b.yaml": None}, before=first)
         entry = wait_history(app, 2)
@@ -133,11 +170,16 @@ def test_removed_object_is_pruned_only_with_prune(stack, secret, uid, repo, name
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_and_the_function_keeps_serving(
-        stack, secret, uid, repo, namespace, observe):
+    stack, secret, uid, repo, namespace, observe
+):
     dead = observe(topology.dead_letter_of(topology.APPLY))
     bus.publish_raw(topology.APPLY, b"this is not json")
-    bus.publish_raw(topology.APPLY, messages.encode(ApplyRequest(
-        app=f"nobody-{uid}", revision="r", initiator="webhook", operation=f"poison-{uid}")))
+    bus.publish_raw(
+        topology.APPLY,
+        messages.encode(
+            ApplyRequest(app=f"nobody-{uid}", revision="r", initiator="webhook", operation=f"poison-{uid}")
+        ),
+    )
     got = wait_for(lambda: (ms := dead.drain_raw(0.3)) and ms, "dead letters", timeout=15)
     got += dead.drain_raw(1.0)
     reasons = sorted(attrs["reason"] for _, attrs in got)
@@ -151,14 +193,12 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_function_keeps_serv
     assert wait_history(app, 1)["phase"] == "Succeeded"
 
 
-def test_object_refused_by_the_api_server_means_nothing_is_written(stack, secret, uid, repo,
-                                                                  namespace):
+def test_object_refused_by_the_api_server_means_nothing_is_written(stack, secret, uid, repo, namespace):
     app = f"refused-{uid}"
     create_app(app, repo, namespace)
     # a port out of range: only the API server's validation knows
     bad_port = manifests.service("bad-port").replace("- port: 80", "- port: 70000")
-    push(stack, secret, repo, "bad port", {"app/a.yaml": manifests.configmap("fine"),
-                                           "app/b.yaml": bad_port})
+    push(stack, secret, repo, "bad port", {"app/a.yaml": manifests.configmap("fine"), "app/b.yaml": bad_port})
     entry = wait_history(app, 1)
     assert entry["phase"] == "Failed"
     results = {r["name"]: r for r in entry["resources"]}
@@ -172,16 +212,28 @@ def test_object_refused_by_the_api_server_means_nothing_is_written(stack, secret
 def test_resync_of_the_same_revision_writes_nothing(stack, secret, uid, repo, namespace):
     app = f"noop-{uid}"
     create_app(app, repo, namespace)
-    push(stack, secret, repo, "deploy", {"app/deploy.yaml": manifests.deployment(),
-                                         "app/svc.yaml": manifests.service(),
-                                         "app/cm.yaml": manifests.configmap()})
+    push(
+        stack,
+        secret,
+        repo,
+        "deploy",
+        {
+            "app/deploy.yaml": manifests.deployment(),
+            "app/svc.yaml": manifests.service(),
+            "app/cm.yaml": manifests.configmap(),
+        },
+    )
     wait_history(app, 1)
 
     def versions():
-        items = kubectl_json("get", "deployment,service,configmap", "-n", namespace,
-                             "-l", f"gitops.dev/app={app}")["items"]
-        return {(i["kind"], i["metadata"]["name"]): i["metadata"]["resourceVersion"] for i in items
-                if i["kind"] != "Deployment"}  # the deployment controller writes its status
+        items = kubectl_json(
+            "get", "deployment,service,configmap", "-n", namespace, "-l", f"gitops.dev/app={app}"
+        )["items"]
+        return {
+            (i["kind"], i["metadata"]["name"]): i["metadata"]["resourceVersion"]
+            for i in items
+            if i["kind"] != "Deployment"
+        }  # the deployment controller writes its status
 
     before = versions()
     assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
@@ -193,14 +245,16 @@ def test_resync_of_the_same_revision_writes_nothing(stack, secret, uid, repo, na
 SECRET_VALUE = "cGFzc3dvcmQtZm9yLXRlc3Rz"  # base64 of a password
 
 
-def test_secret_values_reach_the_cluster_but_never_firestore_or_logs(stack, secret, uid, repo,
-                                                                    namespace):
+def test_secret_values_reach_the_cluster_but_never_firestore_or_logs(stack, secret, uid, repo, namespace):
     app = f"secret-{uid}"
     create_app(app, repo, namespace)
-    manifest = ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n"
-                f"data:\n  password: {SECRET_VALUE}\n")
-    first = push(stack, secret, repo, "secret", {"app/secret.yaml": manifest,
-                                                 "app/cm.yaml": manifests.configmap()})
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\n"
+        f"data:\n  password: {SECRET_VALUE}\n"
+    )
+    first = push(
+        stack, secret, repo, "secret", {"app/secret.yaml": manifest, "app/cm.yaml": manifests.configmap()}
+    )
     entry = wait_history(app, 1)
     assert entry["phase"] == "Succeeded"
     assert kubectl_json("get", "secret", "db", "-n", namespace)["data"]["password"] == SECRET_VALUE
@@ -223,10 +277,13 @@ def test_privileged_container_is_blocked_by_the_security_gate(stack, secret, uid
     good = push(stack, secret, repo, "good", {"app/deploy.yaml": manifests.deployment(image="nginx:1")})
     wait_history(app, 1)
     privileged = manifests.deployment(image="nginx:2").replace(
-        "          resources:", "          securityContext: {privileged: true}\n          resources:")
+        "          resources:", "          securityContext: {privileged: true}\n          resources:"
+    )
     bad = push(stack, secret, repo, "privileged", {"app/deploy.yaml": privileged}, before=good)
-    render = wait_for(lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == bad
-                      and r, "the gate's verdict")
+    render = wait_for(
+        lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == bad and r,
+        "the gate's verdict",
+    )
     assert "blocked by the security gate" in render["message"]
     assert "SEC001 privileged" in render["message"] and "app/deploy.yaml:" in render["message"]
     assert render["errors"][0]["field"].endswith("securityContext.privileged")

@@ -33,7 +33,8 @@ def push(stack, secret, repo, files):
 def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo, namespace, tmp_path):
     app = f"kust-{uid}"
     manifest = tmp_path / "app.yaml"
-    manifest.write_text(textwrap.dedent(f"""\
+    manifest.write_text(
+        textwrap.dedent(f"""\
         apiVersion: argoproj.io/v1alpha1
         kind: Application
         metadata: {{name: {app}}}
@@ -47,12 +48,19 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
               commonLabels: {{tier: web}}
           destination: {{server: https://kubernetes.default.svc, namespace: {namespace}}}
           syncPolicy: {{automated: {{prune: true}}}}
-        """))
+        """)
+    )
     assert main.main(["app", "create", "-f", str(manifest)]) == 0
-    sha = push(stack, secret, repo, {
-        "base/kustomization.yaml": "resources: [cm.yaml]\n",
-        "base/cm.yaml": manifests.configmap(),
-        "overlays/prod/kustomization.yaml": "resources: [../../base]\nnameSuffix: -v1\n"})
+    sha = push(
+        stack,
+        secret,
+        repo,
+        {
+            "base/kustomization.yaml": "resources: [cm.yaml]\n",
+            "base/cm.yaml": manifests.configmap(),
+            "overlays/prod/kustomization.yaml": "resources: [../../base]\nnameSuffix: -v1\n",
+        },
+    )
     entry = wait_history(app, 1, timeout=60)
     assert entry["commit"] == sha and entry["phase"] == "Succeeded"
     cm = kubectl_json("get", "configmap", "prod-settings-v1", "-n", namespace)
@@ -62,17 +70,26 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
     assert revision["sourceOptions"]["kustomize"]["namePrefix"] == "prod-"
     # the render read base/: a push changing only base/ concerns the overlay's application
     change = repo.commit_and_push("base only", {"base/cm.yaml": manifests.configmap(greeting="hi")})
-    status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", sha, change,
-                                                           changed=BASE_ONLY))
+    status, _ = webhook(
+        stack, secret, github.push_payload(repo.url, "refs/heads/main", sha, change, changed=BASE_ONLY)
+    )
     assert status == 200
     assert wait_history(app, 2, timeout=60)["commit"] == change
     # once the overlay stops reading base/, a push changing only base/ no longer concerns it
-    own = push(stack, secret, repo, {"overlays/prod/kustomization.yaml": "resources: [cm.yaml]\n",
-                                     "overlays/prod/cm.yaml": manifests.configmap()})
+    own = push(
+        stack,
+        secret,
+        repo,
+        {
+            "overlays/prod/kustomization.yaml": "resources: [cm.yaml]\n",
+            "overlays/prod/cm.yaml": manifests.configmap(),
+        },
+    )
     assert wait_history(app, 3, timeout=60)["commit"] == own
     later = repo.commit_and_push("base again", {"base/cm.yaml": manifests.configmap(greeting="ho")})
-    status, answer = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", own, later,
-                                                                changed=BASE_ONLY))
+    status, answer = webhook(
+        stack, secret, github.push_payload(repo.url, "refs/heads/main", own, later, changed=BASE_ONLY)
+    )
     assert status == 200 and app in answer["skipped"] and app not in answer["apps"]
     # app set --source changes the options, validated by field
     assert main.main(["app", "set", app, "--source", "{kustomize: {images: ['bad image']}}"]) == 1
@@ -83,15 +100,31 @@ def test_kustomize_overlay_with_spec_options_is_synced(stack, secret, uid, repo,
 def test_helm_chart_with_values_is_synced(stack, secret, uid, repo, namespace):
     app = f"helm-{uid}"
     create_app(app, repo, namespace, path="chart")
-    assert main.main(["app", "set", app, "--source", "{helm: {valueFiles: [values-prod.yaml], "
-                     "values: 'greeting: hi'}}"]) == 0
-    sha = push(stack, secret, repo, {
-        "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
-        "chart/values.yaml": "greeting: hello\nsize: small\n",
-        "chart/values-prod.yaml": "size: large\n",
-        "chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                                   "  name: {{ .Release.Name }}-cfg\ndata:\n"
-                                   "  greeting: {{ .Values.greeting }}\n  size: {{ .Values.size }}\n"})
+    assert (
+        main.main(
+            [
+                "app",
+                "set",
+                app,
+                "--source",
+                "{helm: {valueFiles: [values-prod.yaml], values: 'greeting: hi'}}",
+            ]
+        )
+        == 0
+    )
+    sha = push(
+        stack,
+        secret,
+        repo,
+        {
+            "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+            "chart/values.yaml": "greeting: hello\nsize: small\n",
+            "chart/values-prod.yaml": "size: large\n",
+            "chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+            "  name: {{ .Release.Name }}-cfg\ndata:\n"
+            "  greeting: {{ .Values.greeting }}\n  size: {{ .Values.size }}\n",
+        },
+    )
     entry = wait_history(app, 1, timeout=60)
     assert entry["commit"] == sha and entry["phase"] == "Succeeded"
     cm = kubectl_json("get", "configmap", f"{app}-cfg", "-n", namespace)  # release name: the app's

@@ -15,8 +15,11 @@ pytestmark = pytest.mark.integration
 
 def configmaps(count: int, size: int) -> str:
     """`count` ConfigMaps of `size` random hex characters each (hardly compressible)."""
-    docs = [f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: blob-{i:04d}\n"
-            f"data:\n  blob: {random.token_hex(size // 2)}\n" for i in range(count)]
+    docs = [
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: blob-{i:04d}\n"
+        f"data:\n  blob: {random.token_hex(size // 2)}\n"
+        for i in range(count)
+    ]
     return "---\n".join(docs)
 
 
@@ -47,12 +50,17 @@ def test_round_trip_is_exact_and_parts_go_with_the_revision(stack, uid, repo):
     app = f"packed-{uid}"
     store.put_app(AppSpec(name=app, repoURL=repo.url), create=True)
     manifests = configmaps(200, 7000)
-    doc = {"commit": "a" * 40, "manifests": manifests, "objects": [f"v1/ConfigMap/x/{i}" for i in range(200)],
-           "findings": [{"file": "f.yaml", "line": 1, "column": 1, "field": "", "message": "é ✓"}],
-           "renderedAt": store.now()}
+    doc = {
+        "commit": "a" * 40,
+        "manifests": manifests,
+        "objects": [f"v1/ConfigMap/x/{i}" for i in range(200)],
+        "findings": [{"file": "f.yaml", "line": 1, "column": 1, "field": "", "message": "é ✓"}],
+        "renderedAt": store.now(),
+    }
     store.put_revision(app, "r1", doc)
-    store.put_revision(app, "small", {"commit": "b" * 40, "manifests": "kind: ConfigMap\n",
-                                      "renderedAt": store.now()})
+    store.put_revision(
+        app, "small", {"commit": "b" * 40, "manifests": "kind: ConfigMap\n", "renderedAt": store.now()}
+    )
     back = store.get_revision(app, "r1")
     assert back["manifests"] == manifests and back["objects"] == doc["objects"]
     assert back["findings"] == doc["findings"]

@@ -30,21 +30,34 @@ pytestmark = pytest.mark.integration
 
 
 def signed_post(url, secret, body, event="push", content_type="application/json", **headers):
-    return post(url, body, {"Content-Type": content_type, "X-GitHub-Event": event,
-                            "X-GitHub-Delivery": str(uuid.uuid4()),
-                            "X-Hub-Signature-256": github.sign(secret, body), **headers})
+    return post(
+        url,
+        body,
+        {
+            "Content-Type": content_type,
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": github.sign(secret, body),
+            **headers,
+        },
+    )
 
 
 def test_secret_rotation_form_bodies_content_types_and_size_limit(stack, serve_function):
-    url = serve_function("intake", GITHUB_WEBHOOK_SECRET="old-secret, new-secret",
-                         GITOPS_MAX_WEBHOOK_BYTES="2048")
+    url = serve_function(
+        "intake", GITHUB_WEBHOOK_SECRET="old-secret, new-secret", GITOPS_MAX_WEBHOOK_BYTES="2048"
+    )
     ping = b'{"zen": "Speak like a human.", "hook_id": 42}'
     for secret in (b"old-secret", b"new-secret"):
         assert signed_post(url, secret, ping, event="ping") == (200, {"result": "pong", "hook_id": 42})
     assert signed_post(url, b"other", ping, event="ping")[0] == 401
     form = urllib.parse.urlencode({"payload": ping.decode()}).encode()
-    assert signed_post(url, b"new-secret", form, event="ping",
-                       content_type="application/x-www-form-urlencoded")[1]["hook_id"] == 42
+    assert (
+        signed_post(url, b"new-secret", form, event="ping", content_type="application/x-www-form-urlencoded")[
+            1
+        ]["hook_id"]
+        == 42
+    )
     assert signed_post(url, b"new-secret", ping, event="ping", content_type="text/plain")[0] == 415
     big = b'{"pad": "' + b"x" * 4096 + b'"}'
     status, body = signed_post(url, b"new-secret", big, event="ping")
@@ -59,8 +72,24 @@ def test_url_forms_and_tags_match_the_same_application(stack, secret, uid, repo,
     from shared.cli import main as gitops
 
     # the same repository without .git and with a trailing slash (GitHub answers both)
-    assert gitops.main(["app", "create", app, "--repo", repo.url.removesuffix(".git") + "/",
-                        "--path", "app", "--revision", "v1.0", "--dest-namespace", namespace]) == 0
+    assert (
+        gitops.main(
+            [
+                "app",
+                "create",
+                app,
+                "--repo",
+                repo.url.removesuffix(".git") + "/",
+                "--path",
+                "app",
+                "--revision",
+                "v1.0",
+                "--dest-namespace",
+                namespace,
+            ]
+        )
+        == 0
+    )
     sha = repo.commit_and_push("tag me", {"app/cm.yaml": manifests.configmap()})
     seen = observe(topology.RENDER)
     zero = github.ZERO_SHA
@@ -74,31 +103,66 @@ def test_url_forms_and_tags_match_the_same_application(stack, secret, uid, repo,
 def test_monorepo_push_renders_only_the_apps_whose_paths_changed(stack, secret, uid, repo, observe):
     names = [f"mono{i:02d}-{uid}" for i in range(20)]
     for i, name in enumerate(names):
-        assert main.main(["app", "create", name, "--repo", repo.url, "--path", f"apps/app{i:02d}",
-                         "--revision", "main", "--dest-namespace", "default"]) == 0
+        assert (
+            main.main(
+                [
+                    "app",
+                    "create",
+                    name,
+                    "--repo",
+                    repo.url,
+                    "--path",
+                    f"apps/app{i:02d}",
+                    "--revision",
+                    "main",
+                    "--dest-namespace",
+                    "default",
+                ]
+            )
+            == 0
+        )
     shared_app = f"uses-base-{uid}"
-    store.put_app(AppSpec(name=shared_app, repoURL=repo.url, path="apps/other",
-                                targetRevision="main", watchPaths=("base",)))
+    store.put_app(
+        AppSpec(
+            name=shared_app, repoURL=repo.url, path="apps/other", targetRevision="main", watchPaths=("base",)
+        )
+    )
     files = {f"apps/app{i:02d}/cm.yaml": manifests.configmap(f"c{i}") for i in range(20)}
-    first = repo.commit_and_push("all", {**files, "base/x.yaml": "# shared\n",
-                                         "apps/other/cm.yaml": manifests.configmap("o")})
+    first = repo.commit_and_push(
+        "all", {**files, "base/x.yaml": "# shared\n", "apps/other/cm.yaml": manifests.configmap("o")}
+    )
     seen = observe(topology.RENDER)
     second = repo.commit_and_push("one", {"apps/app07/cm.yaml": manifests.configmap("c7", "changed")})
-    body = github.push_payload(repo.url, "refs/heads/main", first, second, "one",
-                               changed={"added": [], "modified": ["apps/app07/cm.yaml"], "removed": []})
+    body = github.push_payload(
+        repo.url,
+        "refs/heads/main",
+        first,
+        second,
+        "one",
+        changed={"added": [], "modified": ["apps/app07/cm.yaml"], "removed": []},
+    )
     status, answer = webhook(stack, secret, body)
     assert (status, answer["apps"]) == (200, [names[7]])
     assert "no change under apps/app03" in answer["skipped"][names[3]]
     assert [m["app"] for m in seen.drain()] == [names[7]]
     third = repo.commit_and_push("base", {"base/x.yaml": "# shared, changed\n"})
-    body = github.push_payload(repo.url, "refs/heads/main", second, third, "base",
-                               changed={"added": [], "modified": ["base/x.yaml"], "removed": []})
+    body = github.push_payload(
+        repo.url,
+        "refs/heads/main",
+        second,
+        third,
+        "base",
+        changed={"added": [], "modified": ["base/x.yaml"], "removed": []},
+    )
     assert webhook(stack, secret, body)[1]["apps"] == [shared_app]
     # a payload without file lists (GitHub truncated it): every app on the branch renders
     body = github.push_payload(repo.url, "refs/heads/main", second, third, "base")
     assert len(webhook(stack, secret, body)[1]["apps"]) == 21
-    log_line = next(json.loads(line) for line in function_log(stack, "intake").splitlines()
-                    if '"push handled"' in line and names[7] in line)
+    log_line = next(
+        json.loads(line)
+        for line in function_log(stack, "intake").splitlines()
+        if '"push handled"' in line and names[7] in line
+    )
     assert log_line["delivery"] and log_line["matched"] == [names[7]] and names[3] in log_line["skipped"]
 
 
@@ -111,9 +175,15 @@ def test_private_repository_over_basic_auth_keeps_the_credential_secret(stack, s
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(app, 1)["phase"] == "Succeeded"
     assert kubectl_json("get", "configmap", "private-cm", "-n", namespace)["data"]["greeting"] == "hello"
-    everything = json.dumps([store.get_app(app).spec.to_doc(), store.get_app(app).status,
-                             store.history(app), store.get_revision(app, store.history(app)[0]["revision"])],
-                            default=str)
+    everything = json.dumps(
+        [
+            store.get_app(app).spec.to_doc(),
+            store.get_app(app).status,
+            store.history(app),
+            store.get_revision(app, store.history(app)[0]["revision"]),
+        ],
+        default=str,
+    )
     assert password not in everything
     for name in ("intake", "render", "apply", "audit"):
         assert password not in function_log(stack, name)

@@ -91,4 +91,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> Iterator[None]:
     if _counts["tried"] or _counts["failed"]:
         terminalreporter.write_line(
             f"reliability: {_counts['tried']} cases tried, {_counts['fault']} faults survived, "
-            f"{_counts['escape']} escapes refused, {_counts['failed']} failures")
+            f"{_counts['escape']} escapes refused, {_counts['failed']} failures"
+        )

@@ -43,45 +43,99 @@ def _bomb(levels: int = 9) -> str:
 
 # (id, file name, content, (line, column) or None, message substring)
 BROKEN = [
-    ("bad-indent", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: {}\n",
-     (5, 10), "YAML: mapping values are not allowed"),
-    ("tab-indent", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n", (4, 1),
-     "a tab in indentation"),
-    ("unclosed-quote", "a.yaml", 'apiVersion: v1\nkind: "ConfigMap\nmetadata: {name: x}\n', None,
-     "YAML: found unexpected end of stream"),
+    (
+        "bad-indent",
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: {}\n",
+        (5, 10),
+        "YAML: mapping values are not allowed",
+    ),
+    (
+        "tab-indent",
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n",
+        (4, 1),
+        "a tab in indentation",
+    ),
+    (
+        "unclosed-quote",
+        "a.yaml",
+        'apiVersion: v1\nkind: "ConfigMap\nmetadata: {name: x}\n',
+        None,
+        "YAML: found unexpected end of stream",
+    ),
     ("unclosed-flow", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n", None, "YAML:"),
     ("duplicate-key", "a.yaml", CM + "data: {}\ndata: {k: v}\n", (5, 1), "duplicate key (first at line 4)"),
     ("non-string-key", "a.yaml", CM + "data: {1: a}\n", (4, 8), "key '1' is not a string"),
     ("complex-key", "a.yaml", CM + "data: {? [a, b] : c}\n", (4, 10), "is not a string"),
     ("alias-bomb", "a.yaml", _bomb(), (1, 1), "an alias bomb?"),
     ("undefined-alias", "a.yaml", CM + "data: *nothere\n", (4, 7), "found undefined alias"),
-    ("python-tag", "a.yaml", CM + "data: !!python/object/apply:os.system ['id']\n", (4, 7),
-     "could not determine a constructor"),
-    ("include-tag", "a.yaml", CM + "data: !include /etc/passwd\n", (4, 7),
-     "could not determine a constructor for the tag '!include'"),
-    ("deep-nesting", "a.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n", None,
-     "exceeded maximum nesting depth"),
+    (
+        "python-tag",
+        "a.yaml",
+        CM + "data: !!python/object/apply:os.system ['id']\n",
+        (4, 7),
+        "could not determine a constructor",
+    ),
+    (
+        "include-tag",
+        "a.yaml",
+        CM + "data: !include /etc/passwd\n",
+        (4, 7),
+        "could not determine a constructor for the tag '!include'",
+    ),
+    (
+        "deep-nesting",
+        "a.yaml",
+        "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        None,
+        "exceeded maximum nesting depth",
+    ),
     ("nul-character", "a.yaml", "apiVersion: v1\x00\n", None, "unacceptable character #x0000"),
     ("list-document", "a.yaml", "- a\n- b\n", (1, 1), "a manifest must be a mapping, got list"),
     ("scalar-document", "a.yaml", "just text\n", (1, 1), "a manifest must be a mapping, got str"),
     ("no-apiversion", "a.yaml", "kind: ConfigMap\nmetadata: {name: x}\n", (1, 1), "apiVersion: required"),
     ("no-kind", "a.yaml", "apiVersion: v1\nmetadata: {name: x}\n", (1, 1), "kind: required"),
-    ("no-name", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {}}\n", (3, 1),
-     "metadata.name: required"),
-    ("uppercase-name", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n", (3, 1),
-     "is not a valid name"),
-    ("name-too-long", "a.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {'a' * 254}}}\n",
-     (3, 1), "is not a valid name"),
-    ("path-in-name", "a.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../../etc}\n", (3, 1),
-     "is not a valid name"),
-    ("list-items-not-mappings", "a.yaml", "apiVersion: v1\nkind: List\nitems: [1, 2]\n", (1, 1),
-     "items[0].: a manifest must be a mapping, got int"),
+    (
+        "no-name",
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {}}\n",
+        (3, 1),
+        "metadata.name: required",
+    ),
+    (
+        "uppercase-name",
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n",
+        (3, 1),
+        "is not a valid name",
+    ),
+    (
+        "name-too-long",
+        "a.yaml",
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {'a' * 254}}}\n",
+        (3, 1),
+        "is not a valid name",
+    ),
+    (
+        "path-in-name",
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ../../etc}\n",
+        (3, 1),
+        "is not a valid name",
+    ),
+    (
+        "list-items-not-mappings",
+        "a.yaml",
+        "apiVersion: v1\nkind: List\nitems: [1, 2]\n",
+        (1, 1),
+        "items[0].: a manifest must be a mapping, got int",
+    ),
     ("broken-json", "a.json", '{"apiVersion": "v1", "kind": ', None, "YAML: did not find expected node"),
 ]
 
 
-@pytest.mark.parametrize("name, content, where, message", [b[1:] for b in BROKEN],
-                         ids=[b[0] for b in BROKEN])
+@pytest.mark.parametrize("name, content, where, message", [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
 def test_broken_manifest_is_an_exact_error(name, content, where, message):
     rendered = render_files([(f"app/{name}", content.encode())])
     assert rendered.objects == []
@@ -94,8 +148,7 @@ def test_broken_manifest_is_an_exact_error(name, content, where, message):
 
 def test_invalid_utf8_is_an_error_naming_the_byte():
     rendered = render_files([("app/a.yaml", b"apiVersion: v1\nkind: \xff\xfe\n")])
-    assert [str(e) for e in rendered.errors] == [
-        "app/a.yaml: not UTF-8 text (invalid start byte at byte 21)"]
+    assert [str(e) for e in rendered.errors] == ["app/a.yaml: not UTF-8 text (invalid start byte at byte 21)"]
 
 
 def test_huge_file_is_refused_without_parsing():
@@ -107,8 +160,7 @@ def test_huge_file_is_refused_without_parsing():
 
 def test_binary_files_are_ignored_and_binary_named_yaml_is_an_error():
     png = b"\x89PNG\r\n\x1a\n" + os.urandom(256)
-    rendered = render_files([("app/logo.png", png), ("app/cm.yaml", CM.encode()),
-                             ("app/logo.yaml", png)])
+    rendered = render_files([("app/logo.png", png), ("app/cm.yaml", CM.encode()), ("app/logo.yaml", png)])
     assert [o["metadata"]["name"] for o in rendered.objects] == ["x"]
     assert [e.file for e in rendered.errors] == ["app/logo.yaml"]
     assert "not UTF-8 text" in rendered.errors[0].message
@@ -124,7 +176,8 @@ def test_a_huge_number_of_files_renders_every_one():
 def test_the_same_object_twice_is_an_error_naming_both_places():
     rendered = render_files([("app/a.yaml", CM.encode()), ("app/b.yaml", CM.encode())])
     assert [str(e) for e in rendered.errors] == [
-        "app/b.yaml:1:1: metadata.name: ConfigMap/x is also defined at app/a.yaml:1"]
+        "app/b.yaml:1:1: metadata.name: ConfigMap/x is also defined at app/a.yaml:1"
+    ]
 
 
 def _tree_repo(entries: list[tuple[bytes, int, bytes]]) -> tuple[MemoryRepo, str]:
@@ -152,13 +205,15 @@ def _tree_repo(entries: list[tuple[bytes, int, bytes]]) -> tuple[MemoryRepo, str
 def test_symlinks_and_dot_dot_names_never_leave_the_repository():
     """Files are read from Git's object store, never from a checkout: a symlink is not
     followed (it is skipped), a '..' name is only a name."""
-    repo, sha = _tree_repo([
-        (b"passwd.yaml", stat.S_IFLNK, b"/etc/passwd"),
-        (b"up.yaml", stat.S_IFLNK, b"../../../../etc/hostname"),
-        (b"cm.yaml", 0o100644, CM.encode()),
-        (b"..", 0o100644, b"apiVersion: v1\n"),
-        (b"sub", 0o160000, b"0" * 40),  # a submodule (gitlink) is not fetched either
-    ])
+    repo, sha = _tree_repo(
+        [
+            (b"passwd.yaml", stat.S_IFLNK, b"/etc/passwd"),
+            (b"up.yaml", stat.S_IFLNK, b"../../../../etc/hostname"),
+            (b"cm.yaml", 0o100644, CM.encode()),
+            (b"..", 0o100644, b"apiVersion: v1\n"),
+            (b"sub", 0o160000, b"0" * 40),  # a submodule (gitlink) is not fetched either
+        ]
+    )
     got = dict(git.read_folder(repo, sha, "app"))
     assert sorted(got) == ["app/..", "app/cm.yaml"]
     assert render_files(got.items()).objects[0]["metadata"]["name"] == "x"
@@ -173,29 +228,44 @@ def test_a_folder_outside_the_repository_is_not_found():
 
 # ---- through the pipeline -------------------------------------------------------------
 
+
 def _render_error(app: str, commit: str) -> dict:
-    return wait_for(lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == commit
-                    and r, f"the render verdict on {commit[:7]}")
+    return wait_for(
+        lambda: (r := store.get_app(app).status.get("render", {})).get("commit") == commit and r,
+        f"the render verdict on {commit[:7]}",
+    )
 
 
 @pytest.mark.parametrize("case", ["alias-bomb", "huge-file", "python-tag"])
 def test_broken_content_through_the_pipeline_keeps_the_last_good_revision(
-        stack, secret, uid, repo, namespace, case):
+    stack, secret, uid, repo, namespace, case
+):
     app = f"bad-{case}-{uid}"
     create_app(app, repo, namespace)
     good = push(stack, secret, repo, "good", {"app/cm.yaml": manifests.configmap(greeting="good")})
     wait_for(lambda: history_count(app) == 1, "the good sync")
-    content = {"alias-bomb": _bomb(), "huge-file": "#" * (MAX_FILE_BYTES + 10),
-               "python-tag": CM + "data: !!python/object/apply:os.system ['id']\n"}[case]
-    bad = push(stack, secret, repo, case, {"app/bad.yaml": content,
-                                           "app/cm.yaml": manifests.configmap(greeting="bad")}, good)
+    content = {
+        "alias-bomb": _bomb(),
+        "huge-file": "#" * (MAX_FILE_BYTES + 10),
+        "python-tag": CM + "data: !!python/object/apply:os.system ['id']\n",
+    }[case]
+    bad = push(
+        stack,
+        secret,
+        repo,
+        case,
+        {"app/bad.yaml": content, "app/cm.yaml": manifests.configmap(greeting="bad")},
+        good,
+    )
     render = _render_error(app, bad)
     assert render["revision"] is None and render["errors"][0]["file"] == "app/bad.yaml"
     assert render["message"].startswith(f"render of {bad[:7]} failed: app/bad.yaml")
     assert '"render failed"' in function_log(stack, "render")
     assert history_count(app) == 1
-    assert json.loads(kubectl("get", "configmap", "settings", "-n", namespace, "-o", "json"))[
-        "data"]["greeting"] == "good"
+    assert (
+        json.loads(kubectl("get", "configmap", "settings", "-n", namespace, "-o", "json"))["data"]["greeting"]
+        == "good"
+    )
     # still serving: the fix syncs
     push(stack, secret, repo, "fix", {"app/bad.yaml": None}, bad)
     wait_for(lambda: history_count(app) == 2, "the fixed sync")
@@ -237,55 +307,118 @@ def test_symlinks_and_binary_files_in_a_pushed_repository(stack, secret, uid, re
     assert history_count(app) == 1
 
 
-CHART = {"chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
-         "chart/templates/cm.yaml": manifests.configmap("from-chart")}
+CHART = {
+    "chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    "chart/templates/cm.yaml": manifests.configmap("from-chart"),
+}
 SOURCES = [
     # (id, files, source options, the error's file, its message)
-    ("kustomize-remote-url", {"app/kustomization.yaml": "resources:\n- cm.yaml\n"
-                                                         "- https://github.com/acme/app//base?ref=v1\n",
-                              "app/cm.yaml": manifests.configmap()}, {},
-     "app/kustomization.yaml", "remote resources are not fetched (no network while rendering) (refused)"),
-    ("kustomize-absolute-path", {"app/kustomization.yaml": "resources:\n- /etc/kubernetes\n"}, {},
-     "app/kustomization.yaml", "'/etc/kubernetes': absolute paths are not allowed (refused)"),
-    ("kustomize-outside", {"app/kustomization.yaml": "resources:\n- ../../../outside\n"}, {},
-     "app/kustomization.yaml", "'../../../outside': leaves the repository (refused)"),
-    ("helm-values-outside", CHART, {"helm": {"valueFiles": ["../../etc/passwd"]}},
-     "chart", "source.helm.valueFiles[0]: '../../etc/passwd' leaves the repository (refused)"),
-    ("helm-values-dot-dot-inside-chart", CHART, {"helm": {"valueFiles": ["templates/../../../x.yaml"]}},
-     "chart", "source.helm.valueFiles[0]: 'templates/../../../x.yaml' leaves the repository (refused)"),
-    ("jsonnet-import-outside", {"app/main.jsonnet": "import '../../../etc/hosts'\n"}, {},
-     "app/main.jsonnet", "jsonnet: import of '../../../etc/hosts' leaves the repository (refused)"),
-    ("jsonnet-import-absolute", {"app/main.jsonnet": "importstr '/etc/hosts'\n"}, {},
-     "app/main.jsonnet", "jsonnet: import of absolute path '/etc/hosts' (refused)"),
+    (
+        "kustomize-remote-url",
+        {
+            "app/kustomization.yaml": "resources:\n- cm.yaml\n- https://github.com/acme/app//base?ref=v1\n",
+            "app/cm.yaml": manifests.configmap(),
+        },
+        {},
+        "app/kustomization.yaml",
+        "remote resources are not fetched (no network while rendering) (refused)",
+    ),
+    (
+        "kustomize-absolute-path",
+        {"app/kustomization.yaml": "resources:\n- /etc/kubernetes\n"},
+        {},
+        "app/kustomization.yaml",
+        "'/etc/kubernetes': absolute paths are not allowed (refused)",
+    ),
+    (
+        "kustomize-outside",
+        {"app/kustomization.yaml": "resources:\n- ../../../outside\n"},
+        {},
+        "app/kustomization.yaml",
+        "'../../../outside': leaves the repository (refused)",
+    ),
+    (
+        "helm-values-outside",
+        CHART,
+        {"helm": {"valueFiles": ["../../etc/passwd"]}},
+        "chart",
+        "source.helm.valueFiles[0]: '../../etc/passwd' leaves the repository (refused)",
+    ),
+    (
+        "helm-values-dot-dot-inside-chart",
+        CHART,
+        {"helm": {"valueFiles": ["templates/../../../x.yaml"]}},
+        "chart",
+        "source.helm.valueFiles[0]: 'templates/../../../x.yaml' leaves the repository (refused)",
+    ),
+    (
+        "jsonnet-import-outside",
+        {"app/main.jsonnet": "import '../../../etc/hosts'\n"},
+        {},
+        "app/main.jsonnet",
+        "jsonnet: import of '../../../etc/hosts' leaves the repository (refused)",
+    ),
+    (
+        "jsonnet-import-absolute",
+        {"app/main.jsonnet": "importstr '/etc/hosts'\n"},
+        {},
+        "app/main.jsonnet",
+        "jsonnet: import of absolute path '/etc/hosts' (refused)",
+    ),
 ]
 
 
 def test_helm_values_at_an_absolute_path_are_refused_when_the_app_is_registered(tmp_path, capsys):
     manifest = tmp_path / "app.json"
-    manifest.write_text(json.dumps({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "abs-values"},
-        "spec": {"source": {"repoURL": "http://127.0.0.1:1/x.git", "path": "chart",
-                            "helm": {"valueFiles": ["/etc/passwd"]}}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": "abs-values"},
+                "spec": {
+                    "source": {
+                        "repoURL": "http://127.0.0.1:1/x.git",
+                        "path": "chart",
+                        "helm": {"valueFiles": ["/etc/passwd"]},
+                    }
+                },
+            }
+        )
+    )
     from shared.cli import main
 
     assert main.main(["app", "create", "-f", str(manifest)]) == 1
     assert capsys.readouterr().err == (
         f"error: {manifest}: source.helm.valueFiles[0]: '/etc/passwd' must be a path inside the "
-        "repository, relative to the chart\n")
+        "repository, relative to the chart\n"
+    )
 
 
-@pytest.mark.parametrize("files, source, file, message", [c[1:] for c in SOURCES],
-                         ids=[c[0] for c in SOURCES])
+@pytest.mark.parametrize(
+    "files, source, file, message", [c[1:] for c in SOURCES], ids=[c[0] for c in SOURCES]
+)
 def test_sources_reaching_outside_the_repository_are_refused_through_the_pipeline(
-        stack, secret, uid, repo, namespace, tmp_path, files, source, file, message):
+    stack, secret, uid, repo, namespace, tmp_path, files, source, file, message
+):
     app = f"src-{uid}"
     path = file.split("/")[0]
     manifest = tmp_path / "app.json"
-    manifest.write_text(json.dumps({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": app},
-        "spec": {"project": "default", "destination": {"namespace": namespace},
-                 "source": {"repoURL": repo.url, "path": path, "targetRevision": "main", **source},
-                 "syncPolicy": {"automated": {}}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": app},
+                "spec": {
+                    "project": "default",
+                    "destination": {"namespace": namespace},
+                    "source": {"repoURL": repo.url, "path": path, "targetRevision": "main", **source},
+                    "syncPolicy": {"automated": {}},
+                },
+            }
+        )
+    )
     from shared.cli import main
 
     assert main.main(["app", "create", "-f", str(manifest)]) == 0

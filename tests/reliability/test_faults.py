@@ -40,18 +40,31 @@ def configmaps(count: int, greeting: str = "v1") -> str:
 
 
 def owned(namespace: str, app: str) -> list[str]:
-    out = subprocess.run(["kubectl", "get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}",
-                          "-o", "name"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run(
+        ["kubectl", "get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     return out.stdout.split()
 
 
 def wait_kube(timeout: float = 60) -> None:
-    wait_for(lambda: subprocess.run(["kubectl", "get", "namespace", "default"], capture_output=True,
-                                    timeout=10).returncode == 0, "the API server to answer", timeout)
+    wait_for(
+        lambda: (
+            subprocess.run(
+                ["kubectl", "get", "namespace", "default"], capture_output=True, timeout=10
+            ).returncode
+            == 0
+        ),
+        "the API server to answer",
+        timeout,
+    )
 
 
-def converged(app: str, namespace: str, count: int, entries: int, greeting: str = "v1",
-              timeout: float = 120) -> dict:
+def converged(
+    app: str, namespace: str, count: int, entries: int, greeting: str = "v1", timeout: float = 120
+) -> dict:
     """The app's last history entry is `entries`, Succeeded, and the cluster has every object."""
     entry = wait_history(app, entries, timeout)
     assert entry["phase"] == "Succeeded", entry["summary"]
@@ -91,8 +104,7 @@ def short_lease(stack):
     local.restart(stack, "apply", kill=True, env={"GITOPS_LEASE_S": "60"})
 
 
-def test_apply_function_killed_mid_sync_of_500_objects(stack, secret, uid, repo, namespace,
-                                                       short_lease):
+def test_apply_function_killed_mid_sync_of_500_objects(stack, secret, uid, repo, namespace, short_lease):
     app = f"kill-{uid}"
     create_app(app, repo, namespace)
     push(stack, secret, repo, "500", {"app/cms.yaml": configmaps(500)})
@@ -129,7 +141,8 @@ def test_etcd_restarted_keeps_the_objects_and_the_next_sync_works(stack, secret,
 
 
 def test_pubsub_emulator_restarted_and_a_push_during_the_outage_is_redelivered(
-        stack, secret, uid, repo, namespace):
+    stack, secret, uid, repo, namespace
+):
     app = f"pubsub-{uid}"
     create_app(app, repo, namespace)
     sha = repo.commit_and_push("v1", {"app/cms.yaml": configmaps(3)})
@@ -148,8 +161,9 @@ def test_git_server_down_during_render_is_retried_until_it_is_back(stack, secret
     create_app(app, repo, namespace)
     sha = repo.commit_and_push("v1", {"app/cms.yaml": configmaps(3)})
     with outage(stack, "git"):
-        status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main",
-                                                               github.ZERO_SHA, sha))
+        status, _ = webhook(
+            stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha)
+        )
         assert status == 200
         time.sleep(3)  # the render function fails to fetch, answers 500, Pub/Sub retries
         assert history_count(app) == 0
@@ -166,8 +180,9 @@ def test_duplicate_deliveries_of_every_message_type(stack, secret, uid, repo, na
     assert webhook(stack, secret, body, delivery=delivery)[1]["result"] == "duplicate"
     converged(app, namespace, 3, 1)
     # render: the same operation twice -> one apply, one history entry
-    render = RenderRequest(app=app, commit=sha, ref="refs/heads/main", initiator="manual",
-                           operation=f"r-{uid}")
+    render = RenderRequest(
+        app=app, commit=sha, ref="refs/heads/main", initiator="manual", operation=f"r-{uid}"
+    )
     bus.publish(topology.RENDER, [render, render])
     converged(app, namespace, 3, 2)
     revision = store.get_history(app, 1)["revision"]
@@ -183,8 +198,13 @@ def test_duplicate_deliveries_of_every_message_type(stack, secret, uid, repo, na
     # sweep: twice under one operation -> its audits are duplicates too; nothing to heal
     sweep = SweepRequest(apps=(app,), operation=f"sw-{uid}")
     bus.publish(topology.SWEEP, [sweep, sweep], order_by_app=False)
-    wait_for(lambda: (store.get_app(app).status.get("lastAuditAt") or store.now()) > store.get_history(
-        app, 4)["finishedAt"], "the sweep's audit")
+    wait_for(
+        lambda: (
+            (store.get_app(app).status.get("lastAuditAt") or store.now())
+            > store.get_history(app, 4)["finishedAt"]
+        ),
+        "the sweep's audit",
+    )
     time.sleep(1)
     assert history_count(app) == 4
     assert len(list(store.drift_records(app))) == 1
@@ -199,10 +219,13 @@ def test_older_revision_delivered_after_the_newer_never_regresses(stack, secret,
     wait_history(app, 2)
     # GitHub redelivers the older push late: rendered, then skipped at apply (out of order)
     late = f"late-{uid}"
-    webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, old),
-            delivery=late)
-    wait_for(lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("operation", "")
-             .startswith(late), "the older revision to be skipped")
+    webhook(
+        stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, old), delivery=late
+    )
+    wait_for(
+        lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("operation", "").startswith(late),
+        "the older revision to be skipped",
+    )
     assert history_count(app) == 2 and image_of(namespace) == "nginx:2"
 
 
@@ -212,15 +235,18 @@ def test_two_pushes_50ms_apart_end_on_the_newer(stack, secret, uid, repo, namesp
     create_app(app, repo, namespace)
     v1 = repo.commit_and_push("v1", {"app/deploy.yaml": manifests.deployment(image="nginx:1")})
     v2 = repo.commit_and_push("v2", {"app/deploy.yaml": manifests.deployment(image="nginx:2")})
-    bodies = [github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, v1),
-              github.push_payload(repo.url, "refs/heads/main", v1, v2)]
+    bodies = [
+        github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, v1),
+        github.push_payload(repo.url, "refs/heads/main", v1, v2),
+    ]
     for body in bodies if order == "older-first" else bodies[::-1]:
         assert webhook(stack, secret, body)[0] == 200
         time.sleep(0.05)
     wait_for(lambda: (store.get_app(app).status.get("sync") or {}).get("commit") == v2, "v2 synced")
     # v1 is no longer main's head when its delivery is applied, in either order: skipped
-    wait_for(lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("commit") == v1,
-             "v1 to be skipped")
+    wait_for(
+        lambda: (store.get_app(app).status.get("lastSkipped") or {}).get("commit") == v1, "v1 to be skipped"
+    )
     time.sleep(2)  # anything still in flight must not move it back
     assert (store.get_app(app).status["sync"]["commit"], image_of(namespace)) == (v2, "nginx:2")
     assert [e["commit"] for e in store.history(app)] == [v2]
@@ -240,13 +266,16 @@ def test_a_lease_holder_that_dies_is_taken_over_after_expiry(stack, secret, uid,
 
 
 def test_a_poison_message_is_dead_lettered_and_does_not_block_its_ordering_key(
-        stack, secret, uid, repo, namespace, observe):
+    stack, secret, uid, repo, namespace, observe
+):
     app = f"poison-{uid}"
     create_app(app, repo, namespace)
     dead = observe(topology.dead_letter_of(topology.APPLY))
     # same ordering key (the app's name) as the good messages after it
-    bus.publish(topology.APPLY, [ApplyRequest(app=app, revision="gone-00000000", initiator="webhook",
-                                              operation=f"poison-{uid}")])
+    bus.publish(
+        topology.APPLY,
+        [ApplyRequest(app=app, revision="gone-00000000", initiator="webhook", operation=f"poison-{uid}")],
+    )
     push(stack, secret, repo, "v1", {"app/cms.yaml": configmaps(3)})
     converged(app, namespace, 3, 1)
     got = wait_for(lambda: dead.drain_raw(0.3), "the dead letter")
@@ -260,13 +289,20 @@ def test_objects_owned_by_another_field_manager_are_taken_back(stack, secret, ui
     first = push(stack, secret, repo, "v1", {"app/cms.yaml": configmaps(2)})
     converged(app, namespace, 2, 1)
     theirs = manifests.configmap("cm-000", "theirs").replace(
-        "metadata:\n", f"metadata:\n  namespace: {namespace}\n")
-    kubectl("apply", "--server-side", "--field-manager=someone-else", "--force-conflicts", "-f", "-",
-            input_text=theirs)
+        "metadata:\n", f"metadata:\n  namespace: {namespace}\n"
+    )
+    kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=someone-else",
+        "--force-conflicts",
+        "-f",
+        "-",
+        input_text=theirs,
+    )
     push(stack, secret, repo, "v2", {"app/cms.yaml": configmaps(2, "v2")}, first)
     converged(app, namespace, 2, 2, "v2")
     live = kubectl_json("get", "configmap", "cm-000", "-n", namespace, "--show-managed-fields")
     managers = {m["manager"]: m for m in live["metadata"]["managedFields"]}
     assert "f:greeting" in json.dumps(managers["gitops-apply"]["fieldsV1"])
     assert "f:greeting" not in json.dumps((managers.get("someone-else") or {}).get("fieldsV1", {}))
-

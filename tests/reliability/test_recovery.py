@@ -21,10 +21,11 @@ from tests.integration.test_pipeline import push
 pytestmark = pytest.mark.fault
 
 KINDS = "deployment,service,configmap,secret"
-SECRET = ("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: Opaque\n"
-          "stringData: {password: recover-me-7f3a}\n")
-VOLATILE = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields",
-            "selfLink")
+SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: Opaque\n"
+    "stringData: {password: recover-me-7f3a}\n"
+)
+VOLATILE = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 
 
 def objects(namespace: str, app: str) -> dict[str, Any]:
@@ -32,29 +33,44 @@ def objects(namespace: str, app: str) -> dict[str, Any]:
     out = {}
     for item in kubectl_json("get", KINDS, "-n", namespace, "-l", f"gitops.dev/app={app}")["items"]:
         meta = {k: v for k, v in item["metadata"].items() if k not in VOLATILE}
-        meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items()
-                               if not k.startswith("deployment.kubernetes.io/")}
+        meta["annotations"] = {
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if not k.startswith("deployment.kubernetes.io/")
+        }
         spec = {k: v for k, v in (item.get("spec") or {}).items() if k not in ("clusterIP", "clusterIPs")}
         out[f"{item['kind']}/{item['metadata']['name']}"] = {
-            "metadata": meta, "spec": spec, "data": item.get("data"), "type": item.get("type")}
+            "metadata": meta,
+            "spec": spec,
+            "data": item.get("data"),
+            "type": item.get("type"),
+        }
     return out
 
 
 def files(prefix: str) -> dict[str, str]:
-    return {f"{prefix}/deploy.yaml": manifests.deployment(), f"{prefix}/svc.yaml": manifests.service(),
-            f"{prefix}/cm.yaml": manifests.configmap(), f"{prefix}/secret.yaml": SECRET}
+    return {
+        f"{prefix}/deploy.yaml": manifests.deployment(),
+        f"{prefix}/svc.yaml": manifests.service(),
+        f"{prefix}/cm.yaml": manifests.configmap(),
+        f"{prefix}/secret.yaml": SECRET,
+    }
 
 
-def test_cluster_objects_wiped_then_one_command_restores_them(stack, secret, uid, repo, namespace,
-                                                             capsys):
+def test_cluster_objects_wiped_then_one_command_restores_them(stack, secret, uid, repo, namespace, capsys):
     apps = [f"dr-a-{uid}", f"dr-b-{uid}"]
     for i, app in enumerate(apps):
         create_app(app, repo, namespace, path=f"app{i}", self_heal=False)
     content = {}
     for i in range(len(apps)):
-        content.update({path: text.replace("name: web", f"name: web-{i}").replace(
-            "name: settings", f"name: settings-{i}").replace("name: db", f"name: db-{i}")
-            for path, text in files(f"app{i}").items()})
+        content.update(
+            {
+                path: text.replace("name: web", f"name: web-{i}")
+                .replace("name: settings", f"name: settings-{i}")
+                .replace("name: db", f"name: db-{i}")
+                for path, text in files(f"app{i}").items()
+            }
+        )
     push(stack, secret, repo, "two apps", content)
     before = {}
     for app in apps:
@@ -62,8 +78,9 @@ def test_cluster_objects_wiped_then_one_command_restores_them(stack, secret, uid
         before[app] = objects(namespace, app)
         assert len(before[app]) == 4
     # the disaster: every object of both applications is gone
-    kubectl("delete", KINDS, "-n", namespace, "-l", "gitops.dev/app in (" + ",".join(apps) + ")",
-            "--wait=true")
+    kubectl(
+        "delete", KINDS, "-n", namespace, "-l", "gitops.dev/app in (" + ",".join(apps) + ")", "--wait=true"
+    )
     assert all(objects(namespace, app) == {} for app in apps)
     capsys.readouterr()
     assert main.main(["recover", *apps, "--wait", "--timeout", "60"]) == 0
@@ -78,7 +95,8 @@ def test_cluster_objects_wiped_then_one_command_restores_them(stack, secret, uid
 
 
 def test_firestore_lost_then_apps_from_git_and_one_command_restore_the_state(
-        stack, secret, uid, repo, namespace, tmp_path, capsys):
+    stack, secret, uid, repo, namespace, tmp_path, capsys
+):
     app = f"fs-{uid}"
     manifest = tmp_path / "apps.yaml"  # kept in Git in real life (an app of apps)
     manifest.write_text(f"""\

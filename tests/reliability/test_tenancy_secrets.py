@@ -36,20 +36,29 @@ RBAC = "rbac.authorization.k8s.io/v1"
 
 def binding(kind: str, name: str, role: str = "cluster-admin", namespace: str = "") -> str:
     ns = f"\n  namespace: {namespace}" if namespace else ""
-    return (f"apiVersion: {RBAC}\nkind: {kind}\nmetadata:\n  name: {name}{ns}\n"
-            f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}\n"
-            "subjects: [{kind: ServiceAccount, name: default, namespace: default}]\n")
+    return (
+        f"apiVersion: {RBAC}\nkind: {kind}\nmetadata:\n  name: {name}{ns}\n"
+        f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}\n"
+        "subjects: [{kind: ServiceAccount, name: default, namespace: default}]\n"
+    )
 
 
 def in_namespace(text: str, namespace: str) -> str:
     return text.replace("metadata:\n", f"metadata:\n  namespace: {namespace}\n", 1)
 
 
-TEAM = {"sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": "team-a-*"}],
-        "clusterResourceWhitelist": [],
-        "namespaceResourceBlacklist": [{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"}]}
-SPEC = AppSpec(name="a", repoURL="http://127.0.0.1/a.git", project="team-a",
-               destination=Destination(namespace="team-a-web"))
+TEAM = {
+    "sourceRepos": ["*"],
+    "destinations": [{"cluster": "*", "namespace": "team-a-*"}],
+    "clusterResourceWhitelist": [],
+    "namespaceResourceBlacklist": [{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"}],
+}
+SPEC = AppSpec(
+    name="a",
+    repoURL="http://127.0.0.1/a.git",
+    project="team-a",
+    destination=Destination(namespace="team-a-web"),
+)
 
 
 def _obj(text: str) -> dict[str, Any]:
@@ -59,23 +68,44 @@ def _obj(text: str) -> dict[str, Any]:
 
 
 ESCAPES = [
-    ("other-tenants-namespace", in_namespace(manifests.configmap(), "team-b-web"),
-     "namespace 'team-b-web' on cluster 'in-cluster' is not a destination of project 'team-a'"),
+    (
+        "other-tenants-namespace",
+        in_namespace(manifests.configmap(), "team-b-web"),
+        "namespace 'team-b-web' on cluster 'in-cluster' is not a destination of project 'team-a'",
+    ),
     ("kube-system", in_namespace(manifests.configmap(), "kube-system"), "namespace 'kube-system'"),
-    ("namespace-object", "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b-web}\n",
-     "cluster-scoped kind Namespace is not allowed"),
-    ("cluster-role", f"apiVersion: {RBAC}\nkind: ClusterRole\nmetadata: {{name: x}}\n",
-     "cluster-scoped kind ClusterRole is not allowed"),
-    ("cluster-admin-cluster-binding", binding("ClusterRoleBinding", "x"),
-     "cluster-scoped kind ClusterRoleBinding is not allowed"),
-    ("cluster-admin-role-binding", in_namespace(binding("RoleBinding", "x"), "team-a-web"),
-     "kind RoleBinding is not allowed by project 'team-a' namespaceResourceBlacklist"),
+    (
+        "namespace-object",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b-web}\n",
+        "cluster-scoped kind Namespace is not allowed",
+    ),
+    (
+        "cluster-role",
+        f"apiVersion: {RBAC}\nkind: ClusterRole\nmetadata: {{name: x}}\n",
+        "cluster-scoped kind ClusterRole is not allowed",
+    ),
+    (
+        "cluster-admin-cluster-binding",
+        binding("ClusterRoleBinding", "x"),
+        "cluster-scoped kind ClusterRoleBinding is not allowed",
+    ),
+    (
+        "cluster-admin-role-binding",
+        in_namespace(binding("RoleBinding", "x"), "team-a-web"),
+        "kind RoleBinding is not allowed by project 'team-a' namespaceResourceBlacklist",
+    ),
     ("crd", manifests.crd("evil.example.com"), "cluster-scoped kind CustomResourceDefinition"),
-    ("webhook-config", "apiVersion: admissionregistration.k8s.io/v1\n"
-     "kind: MutatingWebhookConfiguration\nmetadata: {name: x}\n",
-     "cluster-scoped kind MutatingWebhookConfiguration is not allowed"),
-    ("persistent-volume", "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: x}\n",
-     "cluster-scoped kind PersistentVolume is not allowed"),
+    (
+        "webhook-config",
+        "apiVersion: admissionregistration.k8s.io/v1\n"
+        "kind: MutatingWebhookConfiguration\nmetadata: {name: x}\n",
+        "cluster-scoped kind MutatingWebhookConfiguration is not allowed",
+    ),
+    (
+        "persistent-volume",
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: x}\n",
+        "cluster-scoped kind PersistentVolume is not allowed",
+    ),
 ]
 
 
@@ -89,7 +119,8 @@ def test_project_rules_refuse_the_escape(text, message):
 def test_a_repository_outside_the_project_is_refused():
     project = {**TEAM, "sourceRepos": ["http://127.0.0.1/team-a/*"]}
     assert projects.check_source("team-a", project, SPEC)[0].startswith(
-        "repository http://127.0.0.1/a.git is not in project 'team-a' sourceRepos")
+        "repository http://127.0.0.1/a.git is not in project 'team-a' sourceRepos"
+    )
 
 
 @pytest.fixture
@@ -98,10 +129,15 @@ def tenants(stack, uid):
     names = {t: f"team-{t}-{uid}" for t in ("a", "b")}
     for t, ns in names.items():
         kubectl("create", "namespace", ns)
-        store.put_project(f"team-{t}-{uid}", {
-            "sourceRepos": ["*"], "destinations": [{"cluster": "*", "namespace": ns}],
-            "clusterResourceWhitelist": [],
-            "namespaceResourceBlacklist": [{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"}]})
+        store.put_project(
+            f"team-{t}-{uid}",
+            {
+                "sourceRepos": ["*"],
+                "destinations": [{"cluster": "*", "namespace": ns}],
+                "clusterResourceWhitelist": [],
+                "namespaceResourceBlacklist": [{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"}],
+            },
+        )
     yield names
     for ns in names.values():
         kubectl("delete", "namespace", ns, "--wait=false")
@@ -110,14 +146,41 @@ def tenants(stack, uid):
 def test_an_app_of_project_a_cannot_write_anywhere_else(stack, secret, uid, repo, tenants):
     a, b = tenants["a"], tenants["b"]
     app = f"tenant-{uid}"
-    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-                     "--dest-namespace", a, "--sync-policy", "automated", "--project", a]) == 0
-    push(stack, secret, repo, "escape", {
-        "app/ok.yaml": manifests.configmap(),
-        "app/other.yaml": in_namespace(manifests.configmap("stolen"), b),
-        "app/crb.yaml": binding("ClusterRoleBinding", f"own-{uid}"),
-        "app/rb.yaml": in_namespace(binding("RoleBinding", "admin-here"), a),
-        "app/ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: team-c-{uid}}}\n"})
+    assert (
+        main.main(
+            [
+                "app",
+                "create",
+                app,
+                "--repo",
+                repo.url,
+                "--path",
+                "app",
+                "--revision",
+                "main",
+                "--dest-namespace",
+                a,
+                "--sync-policy",
+                "automated",
+                "--project",
+                a,
+            ]
+        )
+        == 0
+    )
+    push(
+        stack,
+        secret,
+        repo,
+        "escape",
+        {
+            "app/ok.yaml": manifests.configmap(),
+            "app/other.yaml": in_namespace(manifests.configmap("stolen"), b),
+            "app/crb.yaml": binding("ClusterRoleBinding", f"own-{uid}"),
+            "app/rb.yaml": in_namespace(binding("RoleBinding", "admin-here"), a),
+            "app/ns.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: team-c-{uid}}}\n",
+        },
+    )
     entry = wait_history(app, 1)
     assert entry["phase"] == "Failed" and entry["writes"] == 0
     results = {r["name"]: r for r in entry["resources"]}
@@ -127,7 +190,8 @@ def test_an_app_of_project_a_cannot_write_anywhere_else(stack, secret, uid, repo
     assert "Namespace is not allowed" in results[f"team-c-{uid}"]["message"]
     assert results["settings"]["action"] == "skipped"
     assert kubectl_json("get", "configmap", "-n", b)["items"] == [] or "stolen" not in kubectl(
-        "get", "configmap", "-n", b)
+        "get", "configmap", "-n", b
+    )
     assert f"own-{uid}" not in kubectl("get", "clusterrolebinding")
     assert f"team-c-{uid}" not in kubectl("get", "namespace")
 
@@ -135,21 +199,49 @@ def test_an_app_of_project_a_cannot_write_anywhere_else(stack, secret, uid, repo
 def test_app_of_apps_cannot_escape_its_project(stack, secret, uid, repo, tenants):
     a, b = tenants["a"], tenants["b"]
     parent = f"parent-{uid}"
-    assert main.main(["app", "create", parent, "--repo", repo.url, "--path", "apps", "--revision",
-                     "main", "--dest-namespace", a, "--sync-policy", "automated",
-                     "--project", a]) == 0
+    assert (
+        main.main(
+            [
+                "app",
+                "create",
+                parent,
+                "--repo",
+                repo.url,
+                "--path",
+                "apps",
+                "--revision",
+                "main",
+                "--dest-namespace",
+                a,
+                "--sync-policy",
+                "automated",
+                "--project",
+                a,
+            ]
+        )
+        == 0
+    )
 
     def child(name: str, project: str, namespace: str) -> str:
-        return (f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\n"
-                f"spec:\n  project: {project}\n"
-                f"  source: {{repoURL: '{repo.url}', path: child, targetRevision: main}}\n"
-                f"  destination: {{server: 'https://kubernetes.default.svc', namespace: {namespace}}}\n"
-                "  syncPolicy: {automated: {}}\n")
+        return (
+            f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  project: {project}\n"
+            f"  source: {{repoURL: '{repo.url}', path: child, targetRevision: main}}\n"
+            f"  destination: {{server: 'https://kubernetes.default.svc', namespace: {namespace}}}\n"
+            "  syncPolicy: {automated: {}}\n"
+        )
 
-    push(stack, secret, repo, "children", {
-        "apps/jump.yaml": child(f"jump-{uid}", b, b),  # asks for the other tenant's project
-        "apps/inside.yaml": child(f"inside-{uid}", a, b),  # its own project, the other's namespace
-        "child/cm.yaml": manifests.configmap("child-cm")})
+    push(
+        stack,
+        secret,
+        repo,
+        "children",
+        {
+            "apps/jump.yaml": child(f"jump-{uid}", b, b),  # asks for the other tenant's project
+            "apps/inside.yaml": child(f"inside-{uid}", a, b),  # its own project, the other's namespace
+            "child/cm.yaml": manifests.configmap("child-cm"),
+        },
+    )
     entry = wait_history(parent, 1)
     results = {r["name"]: r for r in entry["resources"]}
     assert results[f"jump-{uid}"]["action"] == "failed"
@@ -164,6 +256,7 @@ def test_app_of_apps_cannot_escape_its_project(stack, secret, uid, repo, tenants
 
 
 # ---- secrets --------------------------------------------------------------------------
+
 
 def firestore_dump() -> str:
     """Every document of every collection and subcollection, as text."""
@@ -186,10 +279,13 @@ def test_credentials_and_secrets_never_leak(stack, secret, uid, namespace, capsy
     repo, user, password = private_repo(stack, f"leak-{uid}")
     app = f"leak-{uid}"
     create_app(app, repo, namespace)
-    plain = ("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: Opaque\n"
-             f"stringData: {{password: {value}}}\n")
-    sha = push(stack, secret, repo, "secret", {"app/secret.yaml": plain,
-                                               "app/cm.yaml": manifests.configmap()})
+    plain = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: Opaque\n"
+        f"stringData: {{password: {value}}}\n"
+    )
+    sha = push(
+        stack, secret, repo, "secret", {"app/secret.yaml": plain, "app/cm.yaml": manifests.configmap()}
+    )
     assert wait_history(app, 1)["phase"] == "Succeeded"
     # warned where an operator looks, by key name only
     assert any("SEC007" in f and "password" in f for f in store.get_app(app).status["render"]["findings"])
@@ -205,19 +301,32 @@ def test_credentials_and_secrets_never_leak(stack, secret, uid, namespace, capsy
     assert wrong.password not in str(err.value) and repo.url in str(err.value)
     assert main.main(["repo", "remove", f"{stack.env['GITOPS_GIT_URL']}/private/leak-{uid}"]) == 0
     capsys.readouterr()
-    for argv in (["-o", "json", "app", "get", app], ["-o", "yaml", "app", "history", app],
-                 ["app", "diff", app, "--revisions", "1", "2"], ["app", "diff", app],
-                 ["-o", "json", "repo", "list"], ["-o", "wide", "app", "list"]):
+    for argv in (
+        ["-o", "json", "app", "get", app],
+        ["-o", "yaml", "app", "history", app],
+        ["app", "diff", app, "--revisions", "1", "2"],
+        ["app", "diff", app],
+        ["-o", "json", "repo", "list"],
+        ["-o", "wide", "app", "list"],
+    ):
         main.main(argv)
     shown = capsys.readouterr()
     cli_output = shown.out + shown.err
     assert app in cli_output and sha[:7] in cli_output
     logs = "".join(p.read_text(errors="replace") for p in (stack.dir / "logs").glob("*.log"))
-    everything = {"firestore": firestore_dump(), "logs": logs, "cli": cli_output,
-                  "history": json.dumps(store.history(app), default=str)}
+    everything = {
+        "firestore": firestore_dump(),
+        "logs": logs,
+        "cli": cli_output,
+        "history": json.dumps(store.history(app), default=str),
+    }
     for where, text in everything.items():
-        for name, leaked in (("git password", password), ("webhook secret", webhook_secret),
-                             ("Secret value", value), ("edited Secret value", "hand-edit")):
+        for name, leaked in (
+            ("git password", password),
+            ("webhook secret", webhook_secret),
+            ("Secret value", value),
+            ("edited Secret value", "hand-edit"),
+        ):
             assert leaked not in text, f"the {name} appears in {where}"
     assert kubectl_json("get", "secret", "db", "-n", namespace)["data"]["password"]  # still there
 

@@ -44,8 +44,24 @@ def target(stack: Any) -> Iterator[Target]:
     repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"dana/hooks-{uid}")
     sha = repo.commit_and_push("one", {"app/cm.yaml": manifests.configmap()})
     app = f"hooks-{uid}"
-    assert main.main(["app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
-                     "--dest-namespace", "default"]) == 0  # manual: renders, never applies
+    assert (
+        main.main(
+            [
+                "app",
+                "create",
+                app,
+                "--repo",
+                repo.url,
+                "--path",
+                "app",
+                "--revision",
+                "main",
+                "--dest-namespace",
+                "default",
+            ]
+        )
+        == 0
+    )  # manual: renders, never applies
     secret = Path(stack.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
     seen = Observer(topology.RENDER)
     yield Target(stack.env["GITOPS_INTAKE_URL"], secret, repo, sha, app, seen)
@@ -53,9 +69,16 @@ def target(stack: Any) -> Iterator[Target]:
     main.main(["app", "delete", app])
 
 
-def send(t: Target, body: bytes, *, event: str = "push", content_type: str | None = "application/json",
-         signature: str | None = "sign", delivery: str | None = None,
-         secret: bytes | None = None) -> tuple[int, dict[str, Any]]:
+def send(
+    t: Target,
+    body: bytes,
+    *,
+    event: str = "push",
+    content_type: str | None = "application/json",
+    signature: str | None = "sign",
+    delivery: str | None = None,
+    secret: bytes | None = None,
+) -> tuple[int, dict[str, Any]]:
     headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
     if content_type is not None:
         headers["Content-Type"] = content_type
@@ -68,8 +91,7 @@ def send(t: Target, body: bytes, *, event: str = "push", content_type: str | Non
 
 def still_serving(t: Target) -> None:
     """The function answers a good request after the bad one (nothing crashed)."""
-    assert send(t, b'{"zen": "ok", "hook_id": 7}', event="ping") == (200, {"result": "pong",
-                                                                           "hook_id": 7})
+    assert send(t, b'{"zen": "ok", "hook_id": 7}', event="ping") == (200, {"result": "pong", "hook_id": 7})
 
 
 def push_body(t: Target, **changes: Any) -> bytes:
@@ -128,25 +150,33 @@ BODIES = [
     ("form-unparseable", b"a", FORM, "push", 400, "cannot be parsed"),
     ("form-invalid-utf8", b"payload=\xff\xfe", FORM, "push", 400, "cannot be parsed"),
     ("json-invalid-utf8", b'{"ref": "\xff"}', "application/json", "push", 400, "not JSON"),
-    ("json-truncated", b'{"ref": "refs/heads/main", "after":', "application/json", "push", 400,
-     "not JSON"),
+    ("json-truncated", b'{"ref": "refs/heads/main", "after":', "application/json", "push", 400, "not JSON"),
     ("json-array", b"[1, 2]", "application/json", "push", 400, "not a JSON object"),
     ("json-null", b"null", "application/json", "push", 400, "not a JSON object"),
     ("json-string", b'"push"', "application/json", "push", 400, "not a JSON object"),
     ("empty-body", b"", "application/json", "push", 400, "not JSON"),
     # JSON in UTF-16 is decoded (json.loads detects it) and then judged like any payload
-    ("utf16-body", '{"ref": "x"}'.encode("utf-16"), "application/json", "push", 400,
-     "needs repository, ref and after"),
+    (
+        "utf16-body",
+        '{"ref": "x"}'.encode("utf-16"),
+        "application/json",
+        "push",
+        400,
+        "needs repository, ref and after",
+    ),
 ]
 
 
-@pytest.mark.parametrize("body, content_type, event, status, reason", [b[1:] for b in BODIES],
-                         ids=[b[0] for b in BODIES])
+@pytest.mark.parametrize(
+    "body, content_type, event, status, reason", [b[1:] for b in BODIES], ids=[b[0] for b in BODIES]
+)
 def test_bad_body_or_content_type_is_refused(target, body, content_type, event, status, reason):
     if content_type is None:  # urllib would add a form content type: send the bytes as they are
-        head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: {event}\r\n"
-                f"X-Hub-Signature-256: {webhook.sign(target.secret, body)}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        head = (
+            f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-GitHub-Event: {event}\r\n"
+            f"X-Hub-Signature-256: {webhook.sign(target.secret, body)}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
         got, data = _raw_request(target.url, head, body)
         answer = json.loads(data.split(b"\r\n\r\n", 1)[1] or b"{}")
     else:
@@ -162,16 +192,18 @@ def _repo(t: Target) -> dict[str, Any]:
 
 SHAPES = [
     ("no-repository", lambda t: push_body(t, repository=_DROP), "needs repository, ref and after"),
-    ("repository-string", lambda t: push_body(t, repository=t.repo.url),
-     "needs repository, ref and after"),
+    ("repository-string", lambda t: push_body(t, repository=t.repo.url), "needs repository, ref and after"),
     ("ref-number", lambda t: push_body(t, ref=42), "needs repository, ref and after"),
     ("no-after", lambda t: push_body(t, after=_DROP), "needs repository, ref and after"),
     ("after-not-a-sha", lambda t: push_body(t, after="HEAD"), "is not a commit id"),
     ("after-shell", lambda t: push_body(t, after="$(reboot)" + "a" * 31), "is not a commit id"),
     ("ref-short-name", lambda t: push_body(t, ref="main"), "is not a full ref name"),
     ("repository-without-url", lambda t: push_body(t, repository={"name": "x"}), "has no URL"),
-    ("repository-urls-wrong-type", lambda t: push_body(t, repository={"clone_url": 5, "html_url": []}),
-     "has no URL"),
+    (
+        "repository-urls-wrong-type",
+        lambda t: push_body(t, repository={"clone_url": 5, "html_url": []}),
+        "has no URL",
+    ),
 ]
 
 
@@ -191,8 +223,10 @@ def test_wrong_types_inside_commits_match_every_app_instead_of_crashing(target):
 
 
 def test_huge_commit_list_is_accepted_and_matches_every_app(target):
-    commits = [{"id": f"{i:040x}", "added": [f"other/{i}.yaml"], "modified": [], "removed": []}
-               for i in range(webhook.MAX_COMMITS + 10)]
+    commits = [
+        {"id": f"{i:040x}", "added": [f"other/{i}.yaml"], "modified": [], "removed": []}
+        for i in range(webhook.MAX_COMMITS + 10)
+    ]
     status, answer = send(target, push_body(target, before="1" * 40, commits=commits))
     # GitHub lists at most 2,048 commits: a longer list cannot tell which paths changed
     assert (status, answer["apps"]) == (200, [target.app])
@@ -220,8 +254,9 @@ def test_deleted_branch_publishes_nothing(target):
 
 
 def test_unregistered_repository_publishes_nothing(target):
-    body = webhook.push_payload(target.repo.url.replace("hooks-", "nobody-"), "refs/heads/main",
-                               webhook.ZERO_SHA, target.sha)
+    body = webhook.push_payload(
+        target.repo.url.replace("hooks-", "nobody-"), "refs/heads/main", webhook.ZERO_SHA, target.sha
+    )
     status, answer = send(target, body)
     assert (status, answer["result"], answer["apps"], answer["skipped"]) == (200, "accepted", [], {})
     assert target.seen.drain(0.2) == []
@@ -263,8 +298,9 @@ def _raw_request(url: str, head: str, body: bytes) -> tuple[int, bytes]:
             data += chunk
             answer_head, done, answer_body = data.partition(b"\r\n\r\n")
             length = re.search(rb"(?im)^content-length: *(\d+)", answer_head)
-            body_done = (len(answer_body) >= int(length.group(1)) if length
-                         else answer_body.endswith(b"0\r\n\r\n"))  # chunked
+            body_done = (
+                len(answer_body) >= int(length.group(1)) if length else answer_body.endswith(b"0\r\n\r\n")
+            )  # chunked
             if not chunk or (done and body_done and b"Connection: close" not in head.encode()):
                 break
         return int(data.split(b" ", 2)[1]), data
@@ -272,33 +308,55 @@ def _raw_request(url: str, head: str, body: bytes) -> tuple[int, bytes]:
 
 def test_oversize_body_is_413_without_reading_it(target):
     """Content-Length says 50 MB; only the headers are sent: the answer comes at once."""
-    head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"X-GitHub-Event: push\r\nX-GitHub-Delivery: {uuid.uuid4()}\r\n"
-            f"X-Hub-Signature-256: sha256={'0' * 64}\r\nContent-Length: 50000000\r\n\r\n")
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-GitHub-Event: push\r\nX-GitHub-Delivery: {uuid.uuid4()}\r\n"
+        f"X-Hub-Signature-256: sha256={'0' * 64}\r\nContent-Length: 50000000\r\n\r\n"
+    )
     status, data = _raw_request(target.url, head, b"{")
     assert status == 413 and b"over the" in data
     still_serving(target)
 
 
 def test_oversize_body_under_a_small_limit_is_413(stack, target, serve_function):
-    url = serve_function("intake", GITHUB_WEBHOOK_SECRET=target.secret.decode(),
-                         GITOPS_MAX_WEBHOOK_BYTES="4096")
+    url = serve_function(
+        "intake", GITHUB_WEBHOOK_SECRET=target.secret.decode(), GITOPS_MAX_WEBHOOK_BYTES="4096"
+    )
     body = push_body(target, pad="x" * 5000)
-    status, answer = post(url, body, {"Content-Type": "application/json", "X-GitHub-Event": "push",
-                                      "X-Hub-Signature-256": webhook.sign(target.secret, body)})
+    status, answer = post(
+        url,
+        body,
+        {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-Hub-Signature-256": webhook.sign(target.secret, body),
+        },
+    )
     assert status == 413 and "4096-byte limit" in answer["error"]
     assert target.seen.drain(0.2) == []
     ping = b'{"hook_id": 1}'
-    assert post(url, ping, {"Content-Type": "application/json", "X-GitHub-Event": "ping",
-                            "X-Hub-Signature-256": webhook.sign(target.secret, ping)})[0] == 200
+    assert (
+        post(
+            url,
+            ping,
+            {
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "ping",
+                "X-Hub-Signature-256": webhook.sign(target.secret, ping),
+            },
+        )[0]
+        == 200
+    )
 
 
 def test_malformed_headers_are_refused(target):
     body = push_body(target)
     sig = webhook.sign(target.secret, body)
-    head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"X-GitHub-Event: push\r\nX-Hub-Signature-256: {sig}\r\n"
-            f"Content-Length: not-a-number\r\n\r\n")
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-GitHub-Event: push\r\nX-Hub-Signature-256: {sig}\r\n"
+        f"Content-Length: not-a-number\r\n\r\n"
+    )
     status, _ = _raw_request(target.url, head, body)
     assert status == 400
     assert target.seen.drain(0.2) == []

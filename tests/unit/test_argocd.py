@@ -48,53 +48,90 @@ spec:
 def test_argo_application_maps_to_our_spec_with_named_warnings():
     spec, warnings = argocd.application(GUESTBOOK)
     assert (spec.name, spec.repoURL, spec.path, spec.targetRevision) == (
-        "guestbook", "https://github.com/argoproj/argocd-example-apps.git", "guestbook", "HEAD")
+        "guestbook",
+        "https://github.com/argoproj/argocd-example-apps.git",
+        "guestbook",
+        "HEAD",
+    )
     assert (spec.destination.cluster, spec.destination.namespace) == ("in-cluster", "guestbook")
     policy = spec.syncPolicy
     assert (policy.automated, policy.prune, policy.selfHeal) == (True, True, True)
     assert policy.syncOptions == ("CreateNamespace=true",)
-    assert spec.ignoreDifferences == ({"group": "apps", "kind": "Deployment",
-                                       "jsonPointers": ["/spec/replicas"]},)
+    assert spec.ignoreDifferences == (
+        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
+    )
     assert spec.revisionHistoryLimit == 10
     assert spec.source == {"helm": {"releaseName": "guestbook"}}
-    assert sorted(warnings) == sorted([
-        "metadata.finalizers: not supported (ignored)",
-        "spec.syncPolicy.retry: not supported (ignored)",
-        "spec.syncPolicy.syncOptions: PruneLast=true is not supported (ignored)",
-    ])
+    assert sorted(warnings) == sorted(
+        [
+            "metadata.finalizers: not supported (ignored)",
+            "spec.syncPolicy.retry: not supported (ignored)",
+            "spec.syncPolicy.syncOptions: PruneLast=true is not supported (ignored)",
+        ]
+    )
 
 
 def test_source_options_map_to_ours():
-    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
-           "spec": {"source": {"repoURL": "https://x/y.git", "path": "p", "directory": {
-               "recurse": False, "exclude": "test/*",
-               "jsonnet": {"extVars": [{"name": "env", "value": "prod"}], "libs": ["vendor"]}}}}}
+    doc = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a"},
+        "spec": {
+            "source": {
+                "repoURL": "https://x/y.git",
+                "path": "p",
+                "directory": {
+                    "recurse": False,
+                    "exclude": "test/*",
+                    "jsonnet": {"extVars": [{"name": "env", "value": "prod"}], "libs": ["vendor"]},
+                },
+            }
+        },
+    }
     spec, warnings = argocd.application(doc)
-    assert spec.source == {"directory": {"recurse": False, "exclude": "test/*"},
-                           "jsonnet": {"extVars": [{"name": "env", "value": "prod"}]}}
+    assert spec.source == {
+        "directory": {"recurse": False, "exclude": "test/*"},
+        "jsonnet": {"extVars": [{"name": "env", "value": "prod"}]},
+    }
     assert warnings == ["spec.source.directory.jsonnet.libs: not supported (ignored)"]
-    doc["spec"]["source"] = {"repoURL": "https://x/y.git", "path": "p", "kustomize": {
-        "namePrefix": "prod-", "images": ["nginx=nginx:1.27"], "version": "v5"}}
+    doc["spec"]["source"] = {
+        "repoURL": "https://x/y.git",
+        "path": "p",
+        "kustomize": {"namePrefix": "prod-", "images": ["nginx=nginx:1.27"], "version": "v5"},
+    }
     spec, warnings = argocd.application(doc)
     assert spec.source == {"kustomize": {"namePrefix": "prod-", "images": ["nginx=nginx:1.27"]}}
     assert warnings == ["spec.source.kustomize.version: not supported (ignored)"]
-    doc["spec"]["source"] = {"repoURL": "https://x/y.git", "path": "p",
-                             "helm": {"valuesObject": {"replicas": 2}, "valueFiles": ["/etc/passwd"]}}
+    doc["spec"]["source"] = {
+        "repoURL": "https://x/y.git",
+        "path": "p",
+        "helm": {"valuesObject": {"replicas": 2}, "valueFiles": ["/etc/passwd"]},
+    }
     with pytest.raises(SpecError, match=r"source.helm.valueFiles\[0\]: '/etc/passwd' must be a path"):
         argocd.application(doc)
 
 
 def test_manual_sync_policy_and_named_destination():
-    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "a"},
-           "spec": {"source": {"repoURL": "https://x/y.git", "path": "p"},
-                    "destination": {"name": "prod", "namespace": "web"}}}
+    doc = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a"},
+        "spec": {
+            "source": {"repoURL": "https://x/y.git", "path": "p"},
+            "destination": {"name": "prod", "namespace": "web"},
+        },
+    }
     spec, warnings = argocd.application(doc)
     assert not spec.syncPolicy.automated and spec.destination.cluster == "prod" and warnings == []
 
 
 def test_our_own_manifest_and_bad_ones():
-    ours = {"apiVersion": "gitops.dev/v1", "kind": "Application", "metadata": {"name": "mine"},
-            "spec": {"repoURL": "https://x/y.git", "path": "app", "watchPaths": ["base"]}}
+    ours = {
+        "apiVersion": "gitops.dev/v1",
+        "kind": "Application",
+        "metadata": {"name": "mine"},
+        "spec": {"repoURL": "https://x/y.git", "path": "app", "watchPaths": ["base"]},
+    }
     spec, warnings = argocd.application(ours)
     assert spec.watchPaths == ("base",) and warnings == []
     with pytest.raises(SpecError, match="apiVersion/kind"):
@@ -105,7 +142,8 @@ def test_our_own_manifest_and_bad_ones():
 
 
 def test_app_project():
-    name, project, warnings = argocd.project(yaml.safe_load("""
+    name, project, warnings = argocd.project(
+        yaml.safe_load("""
 apiVersion: argoproj.io/v1alpha1
 kind: AppProject
 metadata: {name: team-a, namespace: argocd}
@@ -117,7 +155,8 @@ spec:
   clusterResourceWhitelist: [{group: '', kind: Namespace}]
   namespaceResourceBlacklist: [{group: '', kind: ResourceQuota}]
   roles: [{name: read-only}]
-"""))
+""")
+    )
     assert name == "team-a"
     assert project["destinations"] == [{"cluster": "in-cluster", "namespace": "team-a-*"}]
     assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]

@@ -54,21 +54,26 @@ spec: {podSelector: {}}
 
 
 def findings(text, **modes):
-    return {(f.check.id, f"{f.finding.file}:{f.finding.line}:{f.finding.column}", f.mode)
-            for f in checks.run(render_files([("k8s/web.yaml", text.encode())]), modes)}
+    return {
+        (f.check.id, f"{f.finding.file}:{f.finding.line}:{f.finding.column}", f.mode)
+        for f in checks.run(render_files([("k8s/web.yaml", text.encode())]), modes)
+    }
 
 
-@pytest.mark.parametrize("check_id,where,mode", [
-    ("SEC001", "k8s/web.yaml:19:13", "enforce"),   # privileged: true
-    ("SEC002", "k8s/web.yaml:20:13", "warn"),      # allowPrivilegeEscalation: true
-    ("SEC003", "k8s/web.yaml:16:11", "warn"),      # runAsNonRoot unset: the container
-    ("SEC004", "k8s/web.yaml:16:11", "warn"),      # readOnlyRootFilesystem unset
-    ("SEC005", "k8s/web.yaml:11:7", "enforce"),    # hostNetwork: true
-    ("SEC006", "k8s/web.yaml:14:11", "enforce"),   # hostPath volume
-    ("RES001", "k8s/web.yaml:16:11", "warn"),      # no requests/limits
-    ("IMG001", "k8s/web.yaml:17:11", "warn"),      # untagged image
-    ("NET001", "k8s/web.yaml:1:1", "warn"),        # namespace shop has no NetworkPolicy
-])
+@pytest.mark.parametrize(
+    "check_id,where,mode",
+    [
+        ("SEC001", "k8s/web.yaml:19:13", "enforce"),  # privileged: true
+        ("SEC002", "k8s/web.yaml:20:13", "warn"),  # allowPrivilegeEscalation: true
+        ("SEC003", "k8s/web.yaml:16:11", "warn"),  # runAsNonRoot unset: the container
+        ("SEC004", "k8s/web.yaml:16:11", "warn"),  # readOnlyRootFilesystem unset
+        ("SEC005", "k8s/web.yaml:11:7", "enforce"),  # hostNetwork: true
+        ("SEC006", "k8s/web.yaml:14:11", "enforce"),  # hostPath volume
+        ("RES001", "k8s/web.yaml:16:11", "warn"),  # no requests/limits
+        ("IMG001", "k8s/web.yaml:17:11", "warn"),  # untagged image
+        ("NET001", "k8s/web.yaml:1:1", "warn"),  # namespace shop has no NetworkPolicy
+    ],
+)
 def test_each_check_names_the_exact_position(check_id, where, mode):
     assert (check_id, where, mode) in findings(POD)
 
@@ -80,8 +85,10 @@ def test_a_hardened_workload_with_a_network_policy_is_clean():
 def test_modes_per_check_and_a_reasoned_opt_out():
     assert ("SEC001", "k8s/web.yaml:19:13", "warn") in findings(POD, SEC001="warn")
     assert not any(f[0] == "SEC001" for f in findings(POD, SEC001="off"))
-    allowed = POD.replace("  namespace: shop\n", "  namespace: shop\n  annotations:\n"
-                          "    gitops.dev/allow-SEC006: node exporter reads /var/run\n")
+    allowed = POD.replace(
+        "  namespace: shop\n",
+        "  namespace: shop\n  annotations:\n    gitops.dev/allow-SEC006: node exporter reads /var/run\n",
+    )
     assert not any(f[0] == "SEC006" for f in findings(allowed))
     blocking = checks.blocking(checks.run(render_files([("a.yaml", POD.encode())]), {}))
     assert {f.check.id for f in blocking} == {"SEC001", "SEC005", "SEC006"}
@@ -95,7 +102,9 @@ def test_latest_and_digests():
 
 
 def test_cross_references_inside_the_application():
-    text = SAFE + """\
+    text = (
+        SAFE
+        + """\
 ---
 apiVersion: v1
 kind: Service
@@ -121,10 +130,11 @@ spec:
           - {path: /, pathType: Prefix, backend: {service: {name: safe, port: {number: 81}}}}
           - {path: /x, pathType: Prefix, backend: {service: {name: gone, port: {number: 80}}}}
 """
+    )
     found = findings(text)
-    assert ("XREF001", "k8s/web.yaml:27:3", "warn") in found      # selector {app: nobody}
-    assert ("XREF003", "k8s/web.yaml:44:51", "warn") in found     # port 81 on Service safe
-    assert ("XREF003", "k8s/web.yaml:45:52", "warn") in found     # Service gone
+    assert ("XREF001", "k8s/web.yaml:27:3", "warn") in found  # selector {app: nobody}
+    assert ("XREF003", "k8s/web.yaml:44:51", "warn") in found  # port 81 on Service safe
+    assert ("XREF003", "k8s/web.yaml:45:52", "warn") in found  # Service gone
     assert not any(f[0] == "XREF001" and f[1].startswith("k8s/web.yaml:34") for f in found)
     mismatch = SAFE.replace("selector: {matchLabels: {app: safe}}", "selector: {matchLabels: {app: other}}")
     assert ("XREF002", "k8s/web.yaml:5:14", "enforce") in findings(mismatch)
@@ -132,9 +142,11 @@ spec:
 
 def test_api_versions_against_the_destination_version():
     def api(text, version):
-        return {(f.check.id, f.finding.line, f.mode) for f in checks.run(
-            render_files([("a.yaml", text.encode())]), {}, kube_version=version)
-            if f.check.id.startswith("API")}
+        return {
+            (f.check.id, f.finding.line, f.mode)
+            for f in checks.run(render_files([("a.yaml", text.encode())]), {}, kube_version=version)
+            if f.check.id.startswith("API")
+        }
 
     pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec: {}\n"
     assert api(pdb, "1.20") == {("API001", 1, "enforce")}  # not served before 1.21
@@ -181,10 +193,13 @@ metadata: {name: here, namespace: shop}
 
 
 def test_references_to_objects_not_in_the_application_are_warnings():
-    found = {(f"{f.finding.line}:{f.finding.column}", f.finding.field, f.finding.message.split(" is not")[0])
-             for f in checks.run(render_files([("k8s/refs.yaml", REFERENCES.encode())]), {})
-             if f.check.id == "XREF004" and f.mode == "warn"
-             and f.finding.message.endswith(" is not in this application (it may exist in the cluster)")}
+    found = {
+        (f"{f.finding.line}:{f.finding.column}", f.finding.field, f.finding.message.split(" is not")[0])
+        for f in checks.run(render_files([("k8s/refs.yaml", REFERENCES.encode())]), {})
+        if f.check.id == "XREF004"
+        and f.mode == "warn"
+        and f.finding.message.endswith(" is not in this application (it may exist in the cluster)")
+    }
     pod = "spec.template.spec."
     assert found == {  # the Secret 'here' is in the app; optional references are left out
         ("9:7", pod + "serviceAccountName", "ServiceAccount 'robot'"),
@@ -199,7 +214,9 @@ def test_references_to_objects_not_in_the_application_are_warnings():
 
 
 def test_ingress_backends_in_the_v1beta1_shape_and_by_port_name():
-    text = SAFE + """\
+    text = (
+        SAFE
+        + """\
 ---
 apiVersion: v1
 kind: Service
@@ -225,9 +242,12 @@ metadata: {name: new, namespace: shop}
 spec:
   defaultBackend: {service: {name: safe, port: {name: https}}}
 """
-    found = {(f.check.id, f"{f.finding.line}:{f.finding.column}", f.finding.message)
-             for f in checks.run(render_files([("k8s/web.yaml", text.encode())]), {})
-             if f.check.id == "XREF003"}
+    )
+    found = {
+        (f.check.id, f"{f.finding.line}:{f.finding.column}", f.finding.message)
+        for f in checks.run(render_files([("k8s/web.yaml", text.encode())]), {})
+        if f.check.id == "XREF003"
+    }
     assert found == {
         ("XREF003", "38:33", "Service 'safe' has no port 8080"),  # serviceName/servicePort (v1beta1)
         ("XREF003", "39:34", "Service 'gone' is not in this application"),
@@ -235,41 +255,70 @@ spec:
     }
 
 
-@pytest.mark.parametrize("api,kind,version,expected", [
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.32", "API001"),
-    ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.29", "API002"),
-    ("storage.k8s.io/v1beta1", "CSIStorageCapacity", "1.27", "API001"),
-    ("events.k8s.io/v1beta1", "Event", "1.25", "API001"),
-    ("node.k8s.io/v1beta1", "RuntimeClass", "1.20", "API002"),
-    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest", "1.22", "API001"),
-    ("scheduling.k8s.io/v1beta1", "PriorityClass", "1.21", "API002"),
-    ("networking.k8s.io/v1", "IngressClass", "1.18", "API001"),  # not served yet
-    ("apps/v1", "Deployment", "1.16", None),
-])
+@pytest.mark.parametrize(
+    "api,kind,version,expected",
+    [
+        ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.32", "API001"),
+        ("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.29", "API002"),
+        ("storage.k8s.io/v1beta1", "CSIStorageCapacity", "1.27", "API001"),
+        ("events.k8s.io/v1beta1", "Event", "1.25", "API001"),
+        ("node.k8s.io/v1beta1", "RuntimeClass", "1.20", "API002"),
+        ("certificates.k8s.io/v1beta1", "CertificateSigningRequest", "1.22", "API001"),
+        ("scheduling.k8s.io/v1beta1", "PriorityClass", "1.21", "API002"),
+        ("networking.k8s.io/v1", "IngressClass", "1.18", "API001"),  # not served yet
+        ("apps/v1", "Deployment", "1.16", None),
+    ],
+)
 def test_the_api_table_covers_removals_from_1_16_to_1_32(api, kind, version, expected):
     text = f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\n"
-    found = [f.check.id for f in checks.run(render_files([("a.yaml", text.encode())]), {},
-                                            kube_version=version) if f.check.id.startswith("API")]
+    found = [
+        f.check.id
+        for f in checks.run(render_files([("a.yaml", text.encode())]), {}, kube_version=version)
+        if f.check.id.startswith("API")
+    ]
     assert found == ([expected] if expected else [])
 
 
 def test_every_check_has_a_unique_stable_id_and_a_severity():
-    assert set(checks.BY_ID) == {"SEC001", "SEC002", "SEC003", "SEC004", "SEC005", "SEC006", "SEC007",
-                                 "RES001", "IMG001", "NET001", "XREF001", "XREF002", "XREF003", "XREF004",
-                                 "API001", "API002", "SCH001", "SCH002"}
-    assert all(c.severity in ("error", "warning") and c.default in ("enforce", "warn")
-               for c in checks.BY_ID.values())
+    assert set(checks.BY_ID) == {
+        "SEC001",
+        "SEC002",
+        "SEC003",
+        "SEC004",
+        "SEC005",
+        "SEC006",
+        "SEC007",
+        "RES001",
+        "IMG001",
+        "NET001",
+        "XREF001",
+        "XREF002",
+        "XREF003",
+        "XREF004",
+        "API001",
+        "API002",
+        "SCH001",
+        "SCH002",
+    }
+    assert all(
+        c.severity in ("error", "warning") and c.default in ("enforce", "warn") for c in checks.BY_ID.values()
+    )
 
 
-@pytest.mark.parametrize("old,new,check_id", [
-    ("            allowPrivilegeEscalation: false\n", "", "SEC002"),  # unset
-    ("            runAsNonRoot: true\n", "", "SEC003"),
-    ("            readOnlyRootFilesystem: true\n", "", "SEC004"),
-    ("limits: {cpu: 100m, memory: 64Mi}", "limits: {cpu: 100m}", "RES001"),
-])
+@pytest.mark.parametrize(
+    "old,new,check_id",
+    [
+        ("            allowPrivilegeEscalation: false\n", "", "SEC002"),  # unset
+        ("            runAsNonRoot: true\n", "", "SEC003"),
+        ("            readOnlyRootFilesystem: true\n", "", "SEC004"),
+        ("limits: {cpu: 100m, memory: 64Mi}", "limits: {cpu: 100m}", "RES001"),
+    ],
+)
 def test_each_unset_hardening_field_is_named(old, new, check_id):
-    found = {(f.check.id, f.finding.field, f.finding.line) for f in
-             checks.run(render_files([("a.yaml", SAFE.replace(old, new).encode())]), {})}
+    found = {
+        (f.check.id, f.finding.field, f.finding.line)
+        for f in checks.run(render_files([("a.yaml", SAFE.replace(old, new).encode())]), {})
+    }
     assert found == {(check_id, "spec.template.spec.containers[0]", 10)}
 
 
@@ -282,18 +331,29 @@ def test_host_pid_and_ipc(field):
 def test_run_as_non_root_false_at_pod_level():
     text = SAFE.replace("            runAsNonRoot: true\n", "").replace(
         "    spec:\n      containers:",
-        "    spec:\n      securityContext: {runAsNonRoot: false}\n      containers:")
-    found = [f.finding.message for f in checks.run(render_files([("a.yaml", text.encode())]), {})
-             if f.check.id == "SEC003"]
+        "    spec:\n      securityContext: {runAsNonRoot: false}\n      containers:",
+    )
+    found = [
+        f.finding.message
+        for f in checks.run(render_files([("a.yaml", text.encode())]), {})
+        if f.check.id == "SEC003"
+    ]
     assert found == ["container app: runAsNonRoot is false"]
 
 
 def test_a_secret_in_plain_text_is_warned_by_key_names_never_values():
-    text = ("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
-            "data:\n  password: aHVudGVyMg==\nstringData:\n  token: s3cr3t-value\n")
-    found = [f for f in checks.run(render_files([("k8s/secret.yaml", text.encode())]), {})
-             if f.check.id == "SEC007"]
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+        "data:\n  password: aHVudGVyMg==\nstringData:\n  token: s3cr3t-value\n"
+    )
+    found = [
+        f
+        for f in checks.run(render_files([("k8s/secret.yaml", text.encode())]), {})
+        if f.check.id == "SEC007"
+    ]
     assert [(f.finding.file, f.finding.line, f.finding.column, f.finding.field) for f in found] == [
-        ("k8s/secret.yaml", 4, 1, "data"), ("k8s/secret.yaml", 6, 1, "stringData")]
+        ("k8s/secret.yaml", 4, 1, "data"),
+        ("k8s/secret.yaml", 6, 1, "stringData"),
+    ]
     assert "password" in found[0].finding.message and not checks.blocking(found)
     assert not any("aHVudGVyMg" in str(f) or "s3cr3t" in str(f) for f in found)

@@ -20,13 +20,22 @@ def test_normalise_service_ports_and_secret_string_data():
     assert svc["spec"]["ports"] == [{"port": 80, "protocol": "TCP"}]
     secret = {"apiVersion": "v1", "kind": "Secret", "data": {"a": "eA=="}, "stringData": {"b": "hi"}}
     normalise(secret)
-    assert secret == {"apiVersion": "v1", "kind": "Secret",
-                      "data": {"a": "eA==", "b": base64.b64encode(b"hi").decode()}}
+    assert secret == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"a": "eA==", "b": base64.b64encode(b"hi").decode()},
+    }
 
 
 def test_annotations_for_waves_and_options():
-    obj = {"metadata": {"annotations": {"gitops.dev/sync-wave": "-2",
-                                        "gitops.dev/sync-options": "Prune=false, Recreate=true"}}}
+    obj = {
+        "metadata": {
+            "annotations": {
+                "gitops.dev/sync-wave": "-2",
+                "gitops.dev/sync-options": "Prune=false, Recreate=true",
+            }
+        }
+    }
     assert wave_of(obj) == -2 and wave_of({"metadata": {}}) == 0
     assert object_options(obj) == {"Prune=false", "Recreate=true"}
 
@@ -53,18 +62,26 @@ def test_transient_errors_are_retried_permanent_ones_are_not():
 
 
 def test_immutable_detection_is_specific():
-    assert is_immutable(KubeError(422, 'Deployment.apps "web" is invalid: spec.selector: Invalid '
-                                       "value: ...: field is immutable", transient=False))
+    assert is_immutable(
+        KubeError(
+            422,
+            'Deployment.apps "web" is invalid: spec.selector: Invalid value: ...: field is immutable',
+            transient=False,
+        )
+    )
     assert not is_immutable(KubeError(422, "spec.replicas: Invalid value: -1", transient=False))
 
 
 def test_projects_check_sources_destinations_and_kinds():
-    project = {"sourceRepos": ["https://github.com/org/*"],
-               "destinations": [{"cluster": "in-cluster", "namespace": "team-*"}],
-               "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
-               "namespaceResourceBlacklist": [{"group": "", "kind": "ResourceQuota"}]}
-    spec = AppSpec(name="a", repoURL="git@github.com:org/app.git",
-                   destination=Destination("in-cluster", "team-a"))
+    project = {
+        "sourceRepos": ["https://github.com/org/*"],
+        "destinations": [{"cluster": "in-cluster", "namespace": "team-*"}],
+        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "namespaceResourceBlacklist": [{"group": "", "kind": "ResourceQuota"}],
+    }
+    spec = AppSpec(
+        name="a", repoURL="git@github.com:org/app.git", destination=Destination("in-cluster", "team-a")
+    )
     assert projects.check_source("p", project, spec) == []
     other = AppSpec(name="a", repoURL="https://gitlab.com/x/y")
     assert "sourceRepos" in projects.check_source("p", project, other)[0]
@@ -73,8 +90,11 @@ def test_projects_check_sources_destinations_and_kinds():
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "out", "namespace": "prod"}},
         {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "team-a"}},
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-b"}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "admin"}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "admin"},
+        },
     ]
     found = {oid.name: why for oid, why in projects.check_objects("p", project, spec, objs).items()}
     assert set(found) == {"out", "q", "admin"}
@@ -84,14 +104,25 @@ def test_projects_check_sources_destinations_and_kinds():
 
 
 def test_inventory_untouched_needs_both_digests():
-    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"},
-               "data": {"a": "b"}}
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "n"},
+        "data": {"a": "b"},
+    }
     live = {**desired, "metadata": {**desired["metadata"], "resourceVersion": "5", "uid": "u"}}
     entry = inventory.entry(desired, live)
     assert inventory.entry_id(entry) == ObjectId("", "ConfigMap", "n", "c")
     assert inventory.untouched(entry, desired, live)
-    status_only = {**live, "status": {"x": 1}, "metadata": {**live["metadata"], "resourceVersion": "9",
-                   "annotations": {"deployment.kubernetes.io/revision": "2"}}}
+    status_only = {
+        **live,
+        "status": {"x": 1},
+        "metadata": {
+            **live["metadata"],
+            "resourceVersion": "9",
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+        },
+    }
     assert inventory.untouched(entry, desired, status_only)
     assert not inventory.untouched(entry, {**desired, "data": {"a": "c"}}, live)
     assert not inventory.untouched(entry, desired, {**live, "data": {"a": "edited"}})

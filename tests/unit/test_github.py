@@ -20,8 +20,9 @@ def test_verify_accepts_the_vector_under_any_configured_secret():
     webhook.verify_signature([b"old-secret", VECTOR_SECRET], VECTOR_BODY, VECTOR_SIGNATURE)
 
 
-@pytest.mark.parametrize("header", [None, "", "sha1=abc", "sha256=", VECTOR_SIGNATURE[:-1] + "0",
-                                    VECTOR_SIGNATURE.upper()])
+@pytest.mark.parametrize(
+    "header", [None, "", "sha1=abc", "sha256=", VECTOR_SIGNATURE[:-1] + "0", VECTOR_SIGNATURE.upper()]
+)
 def test_verify_refuses_missing_or_wrong_signatures_with_401(header):
     with pytest.raises(webhook.WebhookError) as err:
         webhook.verify_signature([VECTOR_SECRET], VECTOR_BODY, header)
@@ -35,8 +36,9 @@ def test_verify_refuses_when_no_secret_is_configured():
 
 
 def test_parse_push_reads_repo_urls_ref_and_commit():
-    body = webhook.push_payload("http://127.0.0.1:1/r.git", "refs/heads/main", webhook.ZERO_SHA,
-                               "a" * 40, "msg")
+    body = webhook.push_payload(
+        "http://127.0.0.1:1/r.git", "refs/heads/main", webhook.ZERO_SHA, "a" * 40, "msg"
+    )
     push = webhook.parse_push(body)
     assert push.ref == "refs/heads/main"
     assert push.after == "a" * 40
@@ -50,8 +52,15 @@ def test_parse_push_marks_branch_deletion():
     assert webhook.parse_push(body).deleted
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", json.dumps({"ref": "x"}).encode(),
-                                  json.dumps({"ref": "r", "after": "a", "repository": {}}).encode()])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        json.dumps({"ref": "x"}).encode(),
+        json.dumps({"ref": "r", "after": "a", "repository": {}}).encode(),
+    ],
+)
 def test_parse_push_refuses_malformed_payloads_with_400(body):
     with pytest.raises(webhook.WebhookError) as err:
         webhook.parse_push(body)

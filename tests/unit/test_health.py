@@ -4,11 +4,18 @@ from shared.core import health
 
 
 def dep(replicas=1, generation=1, observed=1, updated=1, available=1, total=1, conditions=()):
-    return {"kind": "Deployment", "metadata": {"generation": generation},
-            "spec": {"replicas": replicas},
-            "status": {"observedGeneration": observed, "updatedReplicas": updated,
-                       "availableReplicas": available, "replicas": total,
-                       "conditions": list(conditions)}}
+    return {
+        "kind": "Deployment",
+        "metadata": {"generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": observed,
+            "updatedReplicas": updated,
+            "availableReplicas": available,
+            "replicas": total,
+            "conditions": list(conditions),
+        },
+    }
 
 
 def test_deployment_rules():
@@ -17,8 +24,10 @@ def test_deployment_rules():
     assert health.of(dep(generation=2)).status == "Progressing"
     assert health.of(dep(replicas=2)).status == "Progressing"
     assert health.of(dep(available=0)).status == "Progressing"
-    stuck = dep(available=0, conditions=[{"type": "Progressing", "reason": "ProgressDeadlineExceeded",
-                                          "message": "exceeded"}])
+    stuck = dep(
+        available=0,
+        conditions=[{"type": "Progressing", "reason": "ProgressDeadlineExceeded", "message": "exceeded"}],
+    )
     assert health.of(stuck) == health.Health("Degraded", "exceeded")
     paused = dep()
     paused["spec"]["paused"] = True
@@ -29,16 +38,21 @@ def test_missing_deleting_and_generic():
     assert health.of(None).status == "Missing"
     assert health.of({"kind": "ConfigMap", "metadata": {"deletionTimestamp": "t"}}).status == "Progressing"
     assert health.of({"kind": "ConfigMap", "metadata": {}}).status == "Healthy"
-    not_ready = {"kind": "Widget", "metadata": {}, "status": {"conditions": [
-        {"type": "Ready", "status": "False", "message": "warming"}]}}
+    not_ready = {
+        "kind": "Widget",
+        "metadata": {},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "message": "warming"}]},
+    }
     assert health.of(not_ready) == health.Health("Progressing", "warming")
 
 
 def test_job_pvc_service():
     job = {"kind": "Job", "metadata": {}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
     assert health.of(job).status == "Degraded"
-    assert health.of({"kind": "PersistentVolumeClaim", "metadata": {},
-                      "status": {"phase": "Bound"}}).status == "Healthy"
+    assert (
+        health.of({"kind": "PersistentVolumeClaim", "metadata": {}, "status": {"phase": "Bound"}}).status
+        == "Healthy"
+    )
     lb = {"kind": "Service", "metadata": {}, "spec": {"type": "LoadBalancer"}, "status": {}}
     assert health.of(lb).status == "Progressing"
 

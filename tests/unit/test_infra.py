@@ -90,8 +90,13 @@ def test_subscriptions_carry_ordering_retry_and_dead_letter_policies():
 
 def test_no_broad_roles_and_each_function_has_its_own_account():
     roles = set(re.findall(r'role\s*=\s*"([^"]+)"', TEXT))
-    assert not roles & {"roles/owner", "roles/editor", "roles/container.admin",
-                        "roles/iam.serviceAccountAdmin", "roles/pubsub.admin"}
+    assert not roles & {
+        "roles/owner",
+        "roles/editor",
+        "roles/container.admin",
+        "roles/iam.serviceAccountAdmin",
+        "roles/pubsub.admin",
+    }
     (body,) = [b for t, n, b in _blocks("resource") if (t, n) == ("google_service_account", "functions")]
     assert body["for_each"] == "${var.functions}"
     (fn,) = [b for t, n, b in _blocks("resource") if t == "google_cloudfunctions2_function"]
@@ -108,8 +113,7 @@ def test_publisher_grants_are_exactly_what_the_code_publishes():
 
 
 def test_only_intake_is_public():
-    public = re.findall(r'resource "google_cloud_run_service_iam_member" "(\w+)" \{[^}]*allUsers',
-                        TEXT)
+    public = re.findall(r'resource "google_cloud_run_service_iam_member" "(\w+)" \{[^}]*allUsers', TEXT)
     assert public == ["intake_public"]
 
 
@@ -145,15 +149,16 @@ def test_every_query_has_an_index(query):
 def test_delivery_and_render_records_have_a_ttl_policy():
     bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field" and "ttl_config" in b]
     assert sorted((_unquote(b["collection"]), _unquote(b["field"])) for b in bodies) == [
-        ("renders", "expireAt"), ("webhookDeliveries", "expireAt")]
+        ("renders", "expireAt"),
+        ("webhookDeliveries", "expireAt"),
+    ]
     assert '"expireAt"' in (ROOT / "shared" / "adapters" / "store.py").read_text()
     assert '"expireAt"' in (ROOT / "shared" / "render" / "cache.py").read_text()
 
 
 def test_the_parts_json_is_not_indexed():
     """The parts documents' one big field (shared/adapters/store.py _write_parts) is exempt from indexing."""
-    bodies = [b for t, n, b in _blocks("resource")
-              if t == "google_firestore_field" and "ttl_config" not in b]
+    bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field" and "ttl_config" not in b]
     assert [_unquote(b["field"]) for b in bodies] == ["entries"] and "index_config" in bodies[0]
     code = (ROOT / "shared" / "adapters" / "store.py").read_text()
     assert all(f'"{c}"' in code for c in ("inventory", "results", "parts"))
@@ -182,6 +187,9 @@ def test_cloudbuild_steps_reference_what_exists():
 
 
 def test_requirements_install_the_project_for_the_buildpack():
-    lines = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    lines = [
+        ln.strip()
+        for ln in (ROOT / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     assert lines == ["."]

@@ -17,8 +17,10 @@ BLOCKS = re.findall(r"```\n(.*?)```", README, re.S)
 
 def test_first_block_is_exactly_the_demo_and_test_commands():
     lines = BLOCKS[0].strip().splitlines()
-    assert lines == ["bash stack/setup.sh && .venv/bin/python -m stack.demo",
-                     "bash stack/setup.sh && .venv/bin/python -m pytest"]
+    assert lines == [
+        "bash stack/setup.sh && .venv/bin/python -m stack.demo",
+        "bash stack/setup.sh && .venv/bin/python -m pytest",
+    ]
     assert (ROOT / "stack" / "setup.sh").exists() and (ROOT / "stack" / "demo.py").exists()
     assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
 
@@ -34,14 +36,15 @@ def deploy_commands() -> list[list[str]]:
 
 
 def test_deploy_commands_refer_to_what_exists():
-    secrets = {b["secret_id"].strip('"') for t, _, b in _blocks("resource")
-               if t == "google_secret_manager_secret"}
+    secrets = {
+        b["secret_id"].strip('"') for t, _, b in _blocks("resource") if t == "google_secret_manager_secret"
+    }
     outputs = {n for n, _, _ in _blocks("output")}
     resources = {f"{t}.{n}" for t, n, _ in _blocks("resource")}
     seen = set()
     for argv in deploy_commands():
         env = [a for a in argv if re.match(r"^[A-Z_]+=", a)]
-        argv = argv[len(env):]
+        argv = argv[len(env) :]
         if argv[0] == "export":
             assert {a.split("=")[0] for a in argv[1:]} == {"PROJECT_ID", "BUCKET"}
         elif argv[0] == "terraform":
@@ -63,5 +66,4 @@ def test_deploy_commands_refer_to_what_exists():
         elif argv[0] == "gitops":
             assert main.parser().parse_args(argv[1:]).func is main.app_create
             seen.add("gitops")
-    assert seen >= {"terraform init", "terraform apply", "terraform output", "secret", "rbac",
-                    "gitops"}
+    assert seen >= {"terraform init", "terraform apply", "terraform output", "secret", "rbac", "gitops"}

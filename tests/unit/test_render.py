@@ -17,16 +17,26 @@ def test_multi_document_yaml_json_and_lists_are_flattened():
     files = [
         ("app/a.yaml", DEPLOY + b"---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"),
         ("app/b.json", b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}'),
-        ("app/list.yml", b"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, "
-                         b"metadata: {name: s}}\n"),
+        (
+            "app/list.yml",
+            b"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n",
+        ),
         ("app/README.md", b"# not a manifest"),
     ]
     out = render_files(files)
     assert out.errors == []
     assert [(o["kind"], o["metadata"]["name"]) for o in out.objects] == [
-        ("Deployment", "web"), ("Service", "web"), ("ConfigMap", "c"), ("Secret", "s")]
+        ("Deployment", "web"),
+        ("Service", "web"),
+        ("ConfigMap", "c"),
+        ("Secret", "s"),
+    ]
     assert [(s.file, s.line) for s in out.sources] == [
-        ("app/a.yaml", 1), ("app/a.yaml", 9), ("app/b.json", 1), ("app/list.yml", 4)]
+        ("app/a.yaml", 1),
+        ("app/a.yaml", 9),
+        ("app/b.json", 1),
+        ("app/list.yml", 4),
+    ]
 
 
 def test_yaml_syntax_error_names_file_line_and_column():
@@ -35,16 +45,19 @@ def test_yaml_syntax_error_names_file_line_and_column():
     assert len(out.errors) == 1
     err = out.errors[0]
     assert (err.file, err.line) == ("app/bad.yaml", 5)
-    assert str(err) == ("app/bad.yaml:5:10: YAML: mapping values are not allowed in this context "
-                        "in '   labels: {a: b}'")  # the offending line is shown
+    assert str(err) == (
+        "app/bad.yaml:5:10: YAML: mapping values are not allowed in this context in '   labels: {a: b}'"
+    )  # the offending line is shown
 
 
 def test_yaml_error_at_the_end_shows_where_the_unclosed_part_began():
-    out = render_files([("q.yaml", b'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n'
-                                   b'data: {k: "unterminated}\n')])
+    out = render_files(
+        [("q.yaml", b'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: "unterminated}\n')]
+    )
     assert [str(e) for e in out.errors] == [
         "q.yaml:5:1: YAML: found unexpected end of stream (while scanning a quoted scalar at line 4: "
-        "'data: {k: \"unterminated}')"]
+        "'data: {k: \"unterminated}')"
+    ]
 
 
 def test_missing_fields_name_the_field_and_its_line():
@@ -53,8 +66,12 @@ def test_missing_fields_name_the_field_and_its_line():
     assert [str(e) for e in out.errors] == ["x.yaml:11:1: metadata.name: required"]
     out = render_files([("y.yaml", b"kind: ConfigMap\nmetadata: {name: a}\n")])
     assert [str(e) for e in out.errors] == ["y.yaml:1:1: apiVersion: required"]
-    out = render_files([("k.yaml", b"apiVersion: v1\n\nmetadata: {name: a}\n"),
-                        ("m.yaml", b"apiVersion: v1\nkind: ConfigMap\ndata: {}\n")])
+    out = render_files(
+        [
+            ("k.yaml", b"apiVersion: v1\n\nmetadata: {name: a}\n"),
+            ("m.yaml", b"apiVersion: v1\nkind: ConfigMap\ndata: {}\n"),
+        ]
+    )
     assert [str(e) for e in out.errors] == ["k.yaml:1:1: kind: required", "m.yaml:1:1: metadata: required"]
 
 
@@ -66,7 +83,8 @@ def test_non_mapping_document_is_an_error():
 def test_duplicate_objects_across_files_point_at_both():
     out = render_files([("a.yaml", DEPLOY), ("b.yaml", b"# comment\n" + DEPLOY)])
     assert [str(e) for e in out.errors] == [
-        "b.yaml:2:1: metadata.name: Deployment.apps/web is also defined at a.yaml:1"]
+        "b.yaml:2:1: metadata.name: Deployment.apps/web is also defined at a.yaml:1"
+    ]
 
 
 def test_digest_is_stable_and_content_sensitive():
@@ -83,22 +101,26 @@ def test_binary_file_is_an_error_not_a_crash():
 def test_tabs_in_indentation_are_named_with_their_column():
     out = render_files([("t.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n")])
     assert [str(e) for e in out.errors] == [
-        "t.yaml:4:1: YAML: a tab in indentation (YAML indents with spaces only)"]
+        "t.yaml:4:1: YAML: a tab in indentation (YAML indents with spaces only)"
+    ]
 
 
 def test_duplicate_keys_are_errors_not_silently_the_last():
     text = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: one\n  k: two\n"
     out = render_files([("d.yaml", text)])
     assert [str(e) for e in out.errors] == [
-        "d.yaml:7:3: k: YAML: duplicate key (first at line 6); the last would win"]
+        "d.yaml:7:3: k: YAML: duplicate key (first at line 6); the last would win"
+    ]
     assert out.objects == []
 
 
 def test_non_string_keys_are_errors():
     text = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  on: x\n  1: y\n"
     messages = [str(e) for e in render_files([("n.yaml", text)]).errors]
-    assert messages == ["n.yaml:5:3: YAML: key 'on' is not a string (quote it)",
-                        "n.yaml:6:3: YAML: key '1' is not a string (quote it)"]
+    assert messages == [
+        "n.yaml:5:3: YAML: key 'on' is not a string (quote it)",
+        "n.yaml:6:3: YAML: key '1' is not a string (quote it)",
+    ]
 
 
 def test_alias_bombs_stop_early():
@@ -110,9 +132,16 @@ def test_alias_bombs_stop_early():
 
 
 def test_invalid_names():
-    out = render_files([("x.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n"),
-                        ("r.yaml", b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
-                                   b"metadata:\n  name: system:reader\n")])
+    out = render_files(
+        [
+            ("x.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n"),
+            (
+                "r.yaml",
+                b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                b"metadata:\n  name: system:reader\n",
+            ),
+        ]
+    )
     assert len(out.errors) == 1
     assert str(out.errors[0]).startswith("x.yaml:4:1: metadata.name: 'Not_Valid' is not a valid name")
     assert [o["metadata"]["name"] for o in out.objects] == ["system:reader"]
@@ -121,9 +150,11 @@ def test_invalid_names():
 def test_the_fast_path_builds_what_the_plain_constructor_builds():
     import yaml
 
-    text = (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {n: '1'}}\n"
-            b"data: {a: yes, b: 0755, c: 1e3, d: 1.5, e: ~, f: '2020-01-02', g: '007', h: 1_000, i: 0x1f,\n"
-            b"  j: .inf, k: 1:20, l: !!str 12, m: [*x]}\nextra: &x [1, {y: on}]\n")
+    text = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {n: '1'}}\n"
+        b"data: {a: yes, b: 0755, c: 1e3, d: 1.5, e: ~, f: '2020-01-02', g: '007', h: 1_000, i: 0x1f,\n"
+        b"  j: .inf, k: 1:20, l: !!str 12, m: [*x]}\nextra: &x [1, {y: on}]\n"
+    )
     text = text.replace(b"m: [*x]}\nextra: &x [1, {y: on}]", b"m: &x [1, {y: on}], n: *x}")
     out = render_files([("t.yaml", text)])
     assert out.errors == []
@@ -132,13 +163,18 @@ def test_the_fast_path_builds_what_the_plain_constructor_builds():
     assert render_files([("m.yaml", merged)]).objects[0]["data"] == {"x": 1, "y": 2}  # the careful path
 
 
-@pytest.mark.parametrize("value, message", [
-    ("2001-12-14", "YAML reads 2001-12-14 as a date, not a string: quote it"),
-    ("2001-12-14t21:59:43.10-05:00",
-     "YAML reads 2001-12-14T21:59:43.100000-05:00 as a date, not a string: quote it"),
-    ("!!binary aGVsbG8=", "a YAML bytes value is not JSON (write it as a string)"),
-    ("!!set {a, b}", "a YAML set value is not JSON (write it as a string)"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("2001-12-14", "YAML reads 2001-12-14 as a date, not a string: quote it"),
+        (
+            "2001-12-14t21:59:43.10-05:00",
+            "YAML reads 2001-12-14T21:59:43.100000-05:00 as a date, not a string: quote it",
+        ),
+        ("!!binary aGVsbG8=", "a YAML bytes value is not JSON (write it as a string)"),
+        ("!!set {a, b}", "a YAML set value is not JSON (write it as a string)"),
+    ],
+)
 def test_values_json_cannot_hold_are_errors_naming_the_field(value, message):
     text = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata:\n  ok: x\n  when: {value}\n"
     out = render_files([("d.yaml", text.encode())])
@@ -152,7 +188,8 @@ def test_a_file_of_too_many_nodes_is_refused_before_parsing():
     text = head + b"- {}\n" * (MAX_FILE_NODES // 2 + 1)
     out = render_files([("n.yaml", text)])
     assert [str(e) for e in out.errors] == [
-        f"n.yaml: about {MAX_FILE_NODES + 8:,} YAML nodes: more than {MAX_FILE_NODES:,} in one file (limit)"]
+        f"n.yaml: about {MAX_FILE_NODES + 8:,} YAML nodes: more than {MAX_FILE_NODES:,} in one file (limit)"
+    ]
 
 
 def test_errors_are_capped_per_file_and_documents_count_as_nodes():
@@ -160,34 +197,41 @@ def test_errors_are_capped_per_file_and_documents_count_as_nodes():
 
     out = render_files([("x.yaml", b"---\na\n" * 60)])
     assert len(out.errors) == MAX_FILE_ERRORS + 1
-    assert str(out.errors[-1]) == (f"x.yaml: more than {MAX_FILE_ERRORS} errors, or too long: the rest "
-                                   "of the file is not read (limit)")
+    assert str(out.errors[-1]) == (
+        f"x.yaml: more than {MAX_FILE_ERRORS} errors, or too long: the rest of the file is not read (limit)"
+    )
     out = render_files([("y.yaml", b"---\na\n" * 500_000)])  # 3 MB of scalar documents
     assert [str(e) for e in out.errors] == [
-        "y.yaml: about 500,000 YAML nodes: more than 400,000 in one file (limit)"]
+        "y.yaml: about 500,000 YAML nodes: more than 400,000 in one file (limit)"
+    ]
 
 
 def test_positions_are_found_again_after_parsing():
-    text = b"# c\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n" \
-           b"    metadata: {name: a}\n    data: {k: v}\n"
+    text = (
+        b"# c\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n"
+        b"    metadata: {name: a}\n    data: {k: v}\n"
+    )
     out = render_files([("l.yaml", text)])
     assert out.sources[0].line == 5
     assert out.sources[0].position(("data", "k")) == (8, 12)
 
 
-@pytest.mark.parametrize("text", [
-    "a: 1\nb: -0x1A\nc: 0o17\nd: 0b101\ne: 1_0\nf: 190:20:30\ng: 1.5e+3\nh: -.inf\n"
-    "j: 2001-12-14t21:59:43.10-05:00\nk: 2002-12-14\nl: Null\nm: ~\nn: ''\no: NO\np: Off\nq: y\n",
-    "a: |\n  line1\n  line2\nb: >-\n  folded\n  text\nc: 'it''s'\nd: \"esc\\t\\u00e9\"\n",
-    "e: !!binary aGVsbG8=\n",
-    "a: &x {b: 1}\nc: *x\nd: [*x, *x]\n",
-    "a: !!str 1\nb: !!int '3'\nc: !!float '1'\nd: !!bool 'yes'\ne: !!null ''\n",
-    "? complex\n: value\n",
-    "a:\n  - b: 1\n    c: [1, 2, {d: e}]\n  -\n  - null\n",
-    "a: !!set {x, y}\n",
-    "x: 3.\ny: 1e3\nz: +12\nw: 012\nv: 09\nu: 1:20\n",
-    "a: plain\n  multi line\nb: 'single\n  quoted'\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: -0x1A\nc: 0o17\nd: 0b101\ne: 1_0\nf: 190:20:30\ng: 1.5e+3\nh: -.inf\n"
+        "j: 2001-12-14t21:59:43.10-05:00\nk: 2002-12-14\nl: Null\nm: ~\nn: ''\no: NO\np: Off\nq: y\n",
+        "a: |\n  line1\n  line2\nb: >-\n  folded\n  text\nc: 'it''s'\nd: \"esc\\t\\u00e9\"\n",
+        "e: !!binary aGVsbG8=\n",
+        "a: &x {b: 1}\nc: *x\nd: [*x, *x]\n",
+        "a: !!str 1\nb: !!int '3'\nc: !!float '1'\nd: !!bool 'yes'\ne: !!null ''\n",
+        "? complex\n: value\n",
+        "a:\n  - b: 1\n    c: [1, 2, {d: e}]\n  -\n  - null\n",
+        "a: !!set {x, y}\n",
+        "x: 3.\ny: 1e3\nz: +12\nw: 012\nv: 09\nu: 1:20\n",
+        "a: plain\n  multi line\nb: 'single\n  quoted'\n",
+    ],
+)
 def test_the_fast_builder_agrees_with_pyyaml_or_steps_aside(text):
     import yaml
 

@@ -22,11 +22,14 @@ class Server:
         self.delay = 0.0  # before each answer
         self.calls: list[tuple[str, float | None]] = []
         handler = grpc.unary_unary_rpc_method_handler(
-            self._answer, request_deserializer=Request.FromString,
-            response_serializer=Document.SerializeToString)
+            self._answer,
+            request_deserializer=Request.FromString,
+            response_serializer=Document.SerializeToString,
+        )
         self.server = grpc.server(ThreadPoolExecutor(2))
         self.server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler("test.Docs", {"Get": handler})])
+            [grpc.method_handlers_generic_handler("test.Docs", {"Get": handler})]
+        )
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
 

@@ -31,33 +31,74 @@ spec:
 def schema_findings(text, version="1.25", file="k8s/web.yaml", **modes):
     rendered = render_files([(file, text.encode())])
     assert rendered.errors == []
-    return [(f.check.id, f"{f.finding.file}:{f.finding.line}:{f.finding.column}", f.finding.field,
-             f.finding.message, f.mode)
-            for f in checks.run(rendered, modes, kube_version=version) if f.check.id.startswith("SCH")]
+    return [
+        (
+            f.check.id,
+            f"{f.finding.file}:{f.finding.line}:{f.finding.column}",
+            f.finding.field,
+            f.finding.message,
+            f.mode,
+        )
+        for f in checks.run(rendered, modes, kube_version=version)
+        if f.check.id.startswith("SCH")
+    ]
 
 
 def test_a_valid_deployment_has_no_schema_findings():
     assert schema_findings(DEPLOY) == []
 
 
-@pytest.mark.parametrize("old,new,where,field,message", [
-    # a misspelt field, with the closest known name
-    ("imagePullPolicy: IfNotPresent", "imagePullPolicyy: IfNotPresent", "k8s/web.yaml:16:11",
-     "spec.template.spec.containers[0].imagePullPolicyy", "unknown field (did you mean 'imagePullPolicy'?)"),
-    # a wrong type
-    ("imagePullPolicy: IfNotPresent", "imagePullPolicy: 3", "k8s/web.yaml:16:11",
-     "spec.template.spec.containers[0].imagePullPolicy", "expected string, got integer 3"),
-    ("containerPort: 80", "containerPort: '80'", "k8s/web.yaml:18:15",
-     "spec.template.spec.containers[0].ports[0].containerPort", "expected integer, got string '80'"),
-    ("replicas: 2", "replicas: two", "k8s/web.yaml:6:3", "spec.replicas",
-     "expected integer, got string 'two'"),
-    # a required field missing: named at its parent
-    ("        - name: app\n          image", "        - image", "k8s/web.yaml:14:11",
-     "spec.template.spec.containers[0].name", "required field is missing"),
-    # a mapping where a list belongs
-    ("          ports:\n            - containerPort: 80\n", "          ports: {containerPort: 80}\n",
-     "k8s/web.yaml:17:11", "spec.template.spec.containers[0].ports", "expected array, got object"),
-])
+@pytest.mark.parametrize(
+    "old,new,where,field,message",
+    [
+        # a misspelt field, with the closest known name
+        (
+            "imagePullPolicy: IfNotPresent",
+            "imagePullPolicyy: IfNotPresent",
+            "k8s/web.yaml:16:11",
+            "spec.template.spec.containers[0].imagePullPolicyy",
+            "unknown field (did you mean 'imagePullPolicy'?)",
+        ),
+        # a wrong type
+        (
+            "imagePullPolicy: IfNotPresent",
+            "imagePullPolicy: 3",
+            "k8s/web.yaml:16:11",
+            "spec.template.spec.containers[0].imagePullPolicy",
+            "expected string, got integer 3",
+        ),
+        (
+            "containerPort: 80",
+            "containerPort: '80'",
+            "k8s/web.yaml:18:15",
+            "spec.template.spec.containers[0].ports[0].containerPort",
+            "expected integer, got string '80'",
+        ),
+        (
+            "replicas: 2",
+            "replicas: two",
+            "k8s/web.yaml:6:3",
+            "spec.replicas",
+            "expected integer, got string 'two'",
+        ),
+        # a required field missing: named at its parent
+        (
+            "        - name: app\n          image",
+            "        - image",
+            "k8s/web.yaml:14:11",
+            "spec.template.spec.containers[0].name",
+            "required field is missing",
+        ),
+        # a mapping where a list belongs
+        (
+            "          ports:\n            - containerPort: 80\n",
+            "          ports: {containerPort: 80}\n",
+            "k8s/web.yaml:17:11",
+            "spec.template.spec.containers[0].ports",
+            "expected array, got object",
+        ),
+    ],
+)
 def test_schema_errors_name_the_field_path_and_position(old, new, where, field, message):
     found = schema_findings(DEPLOY.replace(old, new))
     assert len(found) == 1
@@ -67,10 +108,13 @@ def test_schema_errors_name_the_field_path_and_position(old, new, where, field, 
 
 
 def test_int_or_string_and_quantities_accept_both():
-    text = DEPLOY.replace("          ports:", "          resources: {limits: {cpu: 1, memory: 64Mi}}\n"
-                                             "          ports:")
-    text += ("---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
-             "spec: {ports: [{port: 80, targetPort: http}, {port: 81, targetPort: 8081}]}\n")
+    text = DEPLOY.replace(
+        "          ports:", "          resources: {limits: {cpu: 1, memory: 64Mi}}\n          ports:"
+    )
+    text += (
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+        "spec: {ports: [{port: 80, targetPort: http}, {port: 81, targetPort: 8081}]}\n"
+    )
     assert schema_findings(text) == []
 
 
@@ -78,7 +122,8 @@ def test_metadata_is_checked_too():
     text = DEPLOY.replace("  name: web\n", "  name: web\n  labels: {tier: 1}\n  annotation: {a: b}\n", 1)
     assert [(f[1], f[2], f[3]) for f in schema_findings(text)] == [
         ("k8s/web.yaml:5:12", "metadata.labels.tier", "expected string, got integer 1"),
-        ("k8s/web.yaml:6:3", "metadata.annotation", "unknown field (did you mean 'annotations'?)")]
+        ("k8s/web.yaml:6:3", "metadata.annotation", "unknown field (did you mean 'annotations'?)"),
+    ]
 
 
 def test_the_nearest_bundled_version_is_used_and_said():
@@ -130,11 +175,15 @@ spec:
 
 
 def test_custom_resources_are_validated_against_crds_in_the_same_render():
-    good = CRD + ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
-                  "spec: {size: 3, port: http, mode: fast, extra: {anything: [1]}}\n")
+    good = CRD + (
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+        "spec: {size: 3, port: http, mode: fast, extra: {anything: [1]}}\n"
+    )
     assert schema_findings(good) == []
-    bad = CRD + ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n"
-                 "  size: 0\n  port: [1]\n  mode: medium\n  colour: red\n")
+    bad = CRD + (
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n"
+        "  size: 0\n  port: [1]\n  mode: medium\n  colour: red\n"
+    )
     found = {(f[1], f[2]): f[3] for f in schema_findings(bad)}
     assert found == {
         ("k8s/web.yaml:29:3", "spec.size"): "minimum is 1, got 0",
@@ -144,14 +193,18 @@ def test_custom_resources_are_validated_against_crds_in_the_same_render():
     }
     missing = CRD + "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
     assert [(f[1], f[2], f[3]) for f in schema_findings(missing)] == [
-        ("k8s/web.yaml:28:1", "spec.size", "required field is missing")]
+        ("k8s/web.yaml:28:1", "spec.size", "required field is missing")
+    ]
 
 
 def test_schema_modes_and_opt_out():
     bad = DEPLOY.replace("replicas: 2", "replicas: two")
     assert [f[4] for f in schema_findings(bad, SCH001="warn")] == ["warn"]
     assert schema_findings(bad, SCH001="off") == []
-    allowed = bad.replace("  name: web\n", "  name: web\n  annotations:\n"
-                                           "    gitops.dev/allow-SCH001: templated by a later step\n", 1)
+    allowed = bad.replace(
+        "  name: web\n",
+        "  name: web\n  annotations:\n    gitops.dev/allow-SCH001: templated by a later step\n",
+        1,
+    )
     assert schema_findings(allowed) == []
     assert schema_findings(allowed.replace("templated by a later step", "''")) != []  # a reason is required

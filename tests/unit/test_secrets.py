@@ -4,8 +4,13 @@ import pytest
 
 from shared.core import secrets
 
-SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
-          "data": {"password": "c3VwZXJzZWNyZXQ="}, "stringData": {"user": "admin"}}
+SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "db"},
+    "data": {"password": "c3VwZXJzZWNyZXQ="},
+    "stringData": {"user": "admin"},
+}
 CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}}
 
 

@@ -44,8 +44,10 @@ def git(tmp_path, files: dict[str, str], links: dict[str, str] | None = None) ->
     (tmp_path / "repo.git").mkdir(parents=True)
     repo = Repo.init_bare(str(tmp_path / "repo.git"))
     entries = []
-    for path, data in [*((p, (t, 0o100644)) for p, t in files.items()),
-                       *((p, (t, 0o120000)) for p, t in (links or {}).items())]:
+    for path, data in [
+        *((p, (t, 0o100644)) for p, t in files.items()),
+        *((p, (t, 0o120000)) for p, t in (links or {}).items()),
+    ]:
         blob = Blob.from_string(data[0].encode())
         repo.object_store.add_object(blob)
         entries.append((path.encode(), blob.id, data[1]))
@@ -65,55 +67,83 @@ def errors(rendered) -> list[str]:
 
 # ---- Directory ---------------------------------------------------------------------------
 
+
 def test_directory_recurse_include_exclude(tmp_path):
-    tree = folder(tmp_path, {"app/a.yaml": cm("a"), "app/sub/b.yml": cm("b"), "app/sub/test/c.json":
-                             '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}',
-                             "app/README.md": "# not a manifest", "other/d.yaml": cm("d")})
+    tree = folder(
+        tmp_path,
+        {
+            "app/a.yaml": cm("a"),
+            "app/sub/b.yml": cm("b"),
+            "app/sub/test/c.json": '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}',
+            "app/README.md": "# not a manifest",
+            "other/d.yaml": cm("d"),
+        },
+    )
     names = lambda r: sorted(o["metadata"]["name"] for o in r.objects)  # noqa: E731
     kind, out = sources.render(tree, Request("app"))
     assert kind == "directory" and names(out) == ["a", "b", "c"] and not out.errors
     assert names(sources.render(tree, Request("app", {"directory": {"recurse": False}}))[1]) == ["a"]
     assert names(sources.render(tree, Request("app", {"directory": {"exclude": "sub/test/*"}}))[1]) == [
-        "a", "b"]
-    assert names(sources.render(tree, Request("app", {"directory": {"include": "{a.yaml,sub/*.yml}"}}))[1]) \
-        == ["a", "b"]
+        "a",
+        "b",
+    ]
+    assert names(
+        sources.render(tree, Request("app", {"directory": {"include": "{a.yaml,sub/*.yml}"}}))[1]
+    ) == ["a", "b"]
 
 
 def test_directory_from_git_reads_symlinks_inside_and_refuses_those_leaving(tmp_path):
-    tree = git(tmp_path, {"app/a.yaml": cm("a"), "shared/b.yaml": cm("b")},
-               {"app/b.yaml": "../shared/b.yaml"})
+    tree = git(
+        tmp_path, {"app/a.yaml": cm("a"), "shared/b.yaml": cm("b")}, {"app/b.yaml": "../shared/b.yaml"}
+    )
     _, out = sources.render(tree, Request("app"))
     assert not out.errors and sorted(o["metadata"]["name"] for o in out.objects) == ["a", "b"]
     tree = git(tmp_path / "2", {"app/a.yaml": cm("a")}, {"app/passwd.yaml": "../../etc/passwd"})
     assert errors(sources.render(tree, Request("app"))[1]) == [
-        "app/passwd.yaml: symlink to '../../etc/passwd' leaves the repository (refused)"]
+        "app/passwd.yaml: symlink to '../../etc/passwd' leaves the repository (refused)"
+    ]
     tree = git(tmp_path / "3", {"app/a.yaml": cm("a")}, {"app/abs.yaml": "/etc/passwd"})
     assert errors(sources.render(tree, Request("app"))[1]) == [
-        "app/abs.yaml: symlink to '/etc/passwd' leaves the repository (refused)"]
+        "app/abs.yaml: symlink to '/etc/passwd' leaves the repository (refused)"
+    ]
 
 
 def test_missing_path(tmp_path):
     tree = git(tmp_path, {"app/a.yaml": cm("a")})
     assert errors(sources.render(tree, Request("nope"))[1])[0].startswith(
-        "nope: path: path 'nope' does not exist at ")
+        "nope: path: path 'nope' does not exist at "
+    )
 
 
 # ---- Kustomize ---------------------------------------------------------------------------
 
-BASE = {"base/kustomization.yaml": "resources: [deploy.yaml]\n", "base/deploy.yaml": DEPLOY,
-        "overlays/prod/kustomization.yaml": "resources: [../../base]\nnamePrefix: prod-\n"}
+BASE = {
+    "base/kustomization.yaml": "resources: [deploy.yaml]\n",
+    "base/deploy.yaml": DEPLOY,
+    "overlays/prod/kustomization.yaml": "resources: [../../base]\nnamePrefix: prod-\n",
+}
 
 
 def test_kustomize_overlay_with_base_prefix_and_images(tmp_path):
     tree = git(tmp_path, BASE)
-    options = {"kustomize": {"nameSuffix": "-v2", "images": ["nginx=ghcr.io/acme/nginx:1.27"],
-                             "commonLabels": {"team": "web"}, "commonAnnotations": {"owner": "a"},
-                             "namespace": "shop"}}
+    options = {
+        "kustomize": {
+            "nameSuffix": "-v2",
+            "images": ["nginx=ghcr.io/acme/nginx:1.27"],
+            "commonLabels": {"team": "web"},
+            "commonAnnotations": {"owner": "a"},
+            "namespace": "shop",
+        }
+    }
     kind, out = sources.render(tree, Request("overlays/prod", options))
     assert kind == "kustomize" and not out.errors
     [deploy] = out.objects
-    assert deploy["metadata"] == {"name": "prod-web-v2", "namespace": "shop", "labels": {"team": "web"},
-                                  "annotations": {"owner": "a"}}
+    assert deploy["metadata"] == {
+        "name": "prod-web-v2",
+        "namespace": "shop",
+        "labels": {"team": "web"},
+        "annotations": {"owner": "a"},
+    }
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/nginx:1.27"
     assert deploy["spec"]["selector"]["matchLabels"] == {"app": "web", "team": "web"}
     assert out.sources[0].file == "overlays/prod (kustomize build).yaml"
@@ -123,22 +153,25 @@ def test_kustomize_overlay_with_base_prefix_and_images(tmp_path):
 
 
 def test_kustomize_refuses_remote_absolute_and_outside_references(tmp_path):
+    remote = "remote resources are not fetched (no network while rendering) (refused)"
     cases = {
-        "resources:\n- deploy.yaml\n- https://github.com/acme/app//base?ref=v1\n":
-            "app/kustomization.yaml:3:3: resources[1]: 'https://github.com/acme/app//base?ref=v1': remote "
-            "resources are not fetched (no network while rendering) (refused)",
-        "resources:\n- github.com/acme/app/base\n":
-            "app/kustomization.yaml:2:3: resources[0]: 'github.com/acme/app/base': remote resources are "
-            "not fetched (no network while rendering) (refused)",
-        "resources:\n- git@github.com:acme/app.git\n":
-            "app/kustomization.yaml:2:3: resources[0]: 'git@github.com:acme/app.git': remote resources "
-            "are not fetched (no network while rendering) (refused)",
-        "resources:\n- /etc/kubernetes\n":
-            "app/kustomization.yaml:2:3: resources[0]: '/etc/kubernetes': absolute paths are not "
-            "allowed (refused)",
-        "resources: [deploy.yaml]\npatches:\n- path: ../../outside.yaml\n":
-            "app/kustomization.yaml:3:9: patches[0].path: '../../outside.yaml': leaves the repository "
-            "(refused)",
+        "resources:\n- deploy.yaml\n- https://github.com/acme/app//base?ref=v1\n": (
+            f"app/kustomization.yaml:3:3: resources[1]: 'https://github.com/acme/app//base?ref=v1': {remote}"
+        ),
+        "resources:\n- github.com/acme/app/base\n": (
+            f"app/kustomization.yaml:2:3: resources[0]: 'github.com/acme/app/base': {remote}"
+        ),
+        "resources:\n- git@github.com:acme/app.git\n": (
+            f"app/kustomization.yaml:2:3: resources[0]: 'git@github.com:acme/app.git': {remote}"
+        ),
+        "resources:\n- /etc/kubernetes\n": (
+            "app/kustomization.yaml:2:3: resources[0]: '/etc/kubernetes': "
+            "absolute paths are not allowed (refused)"
+        ),
+        "resources: [deploy.yaml]\npatches:\n- path: ../../outside.yaml\n": (
+            "app/kustomization.yaml:3:9: patches[0].path: '../../outside.yaml': "
+            "leaves the repository (refused)"
+        ),
     }
     for i, (text, expected) in enumerate(cases.items()):
         tree = git(tmp_path / str(i), {"app/kustomization.yaml": text, "app/deploy.yaml": DEPLOY})
@@ -149,16 +182,20 @@ def test_kustomize_refuses_remote_references_in_a_base_it_uses(tmp_path):
     tree = git(tmp_path, {**BASE, "base/kustomization.yaml": "resources:\n- https://example.com/x.yaml\n"})
     assert errors(sources.render(tree, Request("overlays/prod"))[1]) == [
         "base/kustomization.yaml:2:3: resources[0]: 'https://example.com/x.yaml': remote resources are "
-        "not fetched (no network while rendering) (refused)"]
+        "not fetched (no network while rendering) (refused)"
+    ]
 
 
 def test_kustomize_errors_name_the_file_not_the_sandbox(tmp_path):
     tree = git(tmp_path, {"app/kustomization.yaml": "resources: [missing.yaml]\n"})
     [error] = errors(sources.render(tree, Request("app"))[1])
-    assert error == ("app/kustomization.yaml:1:13: resources[0]: 'missing.yaml': not a file or folder in "
-                     "the repository (refused)")  # checked before kustomize runs
-    tree = git(tmp_path / "2", {"app/kustomization.yaml": "resources: [cm.yaml]\n",
-                                "app/cm.yaml": "kind: [\n"})
+    assert error == (
+        "app/kustomization.yaml:1:13: resources[0]: 'missing.yaml': not a file or folder in "
+        "the repository (refused)"
+    )  # checked before kustomize runs
+    tree = git(
+        tmp_path / "2", {"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": "kind: [\n"}
+    )
     [error] = errors(sources.render(tree, Request("app"))[1])
     assert error.startswith("app: kustomize build: ") and "cm.yaml" in error
     assert "gitops-render-" not in error and "/src/" not in error
@@ -187,14 +224,24 @@ CHART = {
 
 def test_helm_values_files_inline_values_release_namespace_and_kube_version(tmp_path):
     tree = git(tmp_path, CHART)
-    options = {"helm": {"valueFiles": ["values-prod.yaml", "../values/shared.yaml"],
-                        "values": "image: busybox:1.36\n"}}
-    kind, out = sources.render(tree, Request("chart", options, release="shop", namespace="prod",
-                                             kube_version="1.31.0"))
+    options = {
+        "helm": {
+            "valueFiles": ["values-prod.yaml", "../values/shared.yaml"],
+            "values": "image: busybox:1.36\n",
+        }
+    }
+    kind, out = sources.render(
+        tree, Request("chart", options, release="shop", namespace="prod", kube_version="1.31.0")
+    )
     assert kind == "helm" and not out.errors
-    assert out.objects == [{"apiVersion": "v1", "kind": "ConfigMap",
-                            "metadata": {"name": "shop-cfg", "namespace": "prod"},
-                            "data": {"replicas": "3", "image": "busybox:1.36", "kube": "v1.31.0"}}]
+    assert out.objects == [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "shop-cfg", "namespace": "prod"},
+            "data": {"replicas": "3", "image": "busybox:1.36", "kube": "v1.31.0"},
+        }
+    ]
     assert out.sources[0].file == "chart (helm template).yaml"
     _, map_values = sources.render(tree, Request("chart", {"helm": {"values": {"replicas": 5}}}))
     assert map_values.objects[0]["data"]["replicas"] == "5"
@@ -204,80 +251,94 @@ def test_helm_value_files_must_stay_in_the_repository(tmp_path):
     tree = git(tmp_path, CHART)
     for value_file in ("../../etc/passwd", "/etc/passwd"):
         assert errors(sources.render(tree, Request("chart", {"helm": {"valueFiles": [value_file]}}))[1]) == [
-            f"chart: source.helm.valueFiles[0]: {value_file!r} leaves the repository (refused)"]
+            f"chart: source.helm.valueFiles[0]: {value_file!r} leaves the repository (refused)"
+        ]
     assert errors(sources.render(tree, Request("chart", {"helm": {"valueFiles": ["nope.yaml"]}}))[1]) == [
-        "chart: source.helm.valueFiles[0]: 'nope.yaml': no such file in the repository"]
+        "chart: source.helm.valueFiles[0]: 'nope.yaml': no such file in the repository"
+    ]
 
 
 def test_helm_missing_binary_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "helm_binary", lambda: None)
     assert errors(sources.render(git(tmp_path, CHART), Request("chart"))[1]) == [
         "chart: helm is not installed: put helm on PATH or set GITOPS_HELM (stack/setup.sh installs "
-        "one in ~/.cache/gitops/bin/helm)"]
+        "one in ~/.cache/gitops/bin/helm)"
+    ]
 
 
 # ---- Jsonnet -----------------------------------------------------------------------------
 
 JSONNET = {
     "js/main.jsonnet": "local lib = import '../lib/cm.libsonnet';\n"
-                       "function(replicas) [lib.cm(std.extVar('env'), replicas)]\n",
+    "function(replicas) [lib.cm(std.extVar('env'), replicas)]\n",
     "lib/cm.libsonnet": "{ cm(env, n):: { apiVersion: 'v1', kind: 'ConfigMap', "
-                        "metadata: { name: 'cfg-' + env }, data: { n: std.toString(n) } } }\n",
+    "metadata: { name: 'cfg-' + env }, data: { n: std.toString(n) } } }\n",
 }
 
 
 def test_jsonnet_with_ext_vars_and_tlas(tmp_path):
-    options = {"jsonnet": {"extVars": {"env": "prod"},
-                           "tlas": [{"name": "replicas", "value": "3", "code": True}]}}
+    options = {
+        "jsonnet": {"extVars": {"env": "prod"}, "tlas": [{"name": "replicas", "value": "3", "code": True}]}
+    }
     kind, out = sources.render(git(tmp_path, JSONNET), Request("js", options))
     assert kind == "jsonnet" and not out.errors
-    assert out.objects == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg-prod"},
-                            "data": {"n": "3"}}]
+    assert out.objects == [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg-prod"}, "data": {"n": "3"}}
+    ]
     assert out.sources[0].file == "js/main.jsonnet (jsonnet).json"
 
 
 def test_jsonnet_imports_outside_the_repository_are_refused(tmp_path):
     tree = git(tmp_path, {"js/main.jsonnet": "import '../../../etc/hosts'\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
-        "js/main.jsonnet:1:1: jsonnet: import of '../../../etc/hosts' leaves the repository (refused)"]
+        "js/main.jsonnet:1:1: jsonnet: import of '../../../etc/hosts' leaves the repository (refused)"
+    ]
     tree = git(tmp_path / "2", {"js/main.jsonnet": "importstr '/etc/hosts'\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
-        "js/main.jsonnet:1:1: jsonnet: import of absolute path '/etc/hosts' (refused)"]
+        "js/main.jsonnet:1:1: jsonnet: import of absolute path '/etc/hosts' (refused)"
+    ]
 
 
 def test_jsonnet_errors_name_file_line_column(tmp_path):
     tree = git(tmp_path, {"js/main.jsonnet": "{a: }\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
-        'js/main.jsonnet:1:5: jsonnet: js/main.jsonnet:1:5-6 Unexpected: "}" while parsing terminal']
+        'js/main.jsonnet:1:5: jsonnet: js/main.jsonnet:1:5-6 Unexpected: "}" while parsing terminal'
+    ]
     tree = git(tmp_path / "2", {"js/main.jsonnet": "\nimport 'nope.libsonnet'\n"})
     assert errors(sources.render(tree, Request("js"))[1]) == [
-        "js/main.jsonnet:2:1: jsonnet: import of 'js/nope.libsonnet': no such file in the repository"]
+        "js/main.jsonnet:2:1: jsonnet: import of 'js/nope.libsonnet': no such file in the repository"
+    ]
 
 
 # ---- limits ------------------------------------------------------------------------------
+
 
 def test_time_limit(tmp_path):
     loop = "local f(n, acc) = if n == 0 then acc else f(n - 1, acc + 1) tailstrict; [f(1000000000, 0)]\n"
     tree = git(tmp_path, {"js/main.jsonnet": loop})
     assert errors(sources.render(tree, Request("js"), Limits(seconds=0.5, memory=8 << 30))[1]) == [
-        "js/main.jsonnet: jsonnet took longer than 0.5s (limit)"]
+        "js/main.jsonnet: jsonnet took longer than 0.5s (limit)"
+    ]
     # with the default memory limit the same loop runs out of memory first
     assert errors(sources.render(tree, Request("js"), Limits(seconds=30))[1]) == [
-        f"js/main.jsonnet: jsonnet needed more than {Limits().memory:,} bytes of memory (limit)"]
+        f"js/main.jsonnet: jsonnet needed more than {Limits().memory:,} bytes of memory (limit)"
+    ]
 
 
 def test_file_byte_and_resource_limits(tmp_path):
     tree = git(tmp_path, {f"app/{i}.yaml": cm(f"c{i}") for i in range(5)})
     assert errors(sources.render(tree, Request("app"), Limits(files=4))[1]) == [
-        "app: more than 4 files to read (limit)"]
+        "app: more than 4 files to read (limit)"
+    ]
     assert errors(sources.render(tree, Request("app"), Limits(bytes=100))[1]) == [
-        "app: more than 100 bytes to read (limit)"]
+        "app: more than 100 bytes to read (limit)"
+    ]
     assert errors(sources.render(tree, Request("app"), Limits(resources=4))[1]) == [
-        "app/0.yaml: 5 resources: more than 4 (limit)"]
+        "app/0.yaml: 5 resources: more than 4 (limit)"
+    ]
     # Kustomize reads the whole repository: the limit counts it all
     kustomized = sources.render(git(tmp_path / "k", BASE), Request("overlays/prod"), Limits(files=2))[1]
-    assert errors(kustomized) == [
-        "overlays/prod: more than 2 files to read (limit)"]
+    assert errors(kustomized) == ["overlays/prod: more than 2 files to read (limit)"]
 
 
 def test_binary_manifest_is_reported_and_other_binaries_skipped(tmp_path):
@@ -285,7 +346,8 @@ def test_binary_manifest_is_reported_and_other_binaries_skipped(tmp_path):
     (tmp_path / "app" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
     (tmp_path / "app" / "bin.yaml").write_bytes(b"\xff\xfe\x00")
     assert errors(sources.render(tree, Request("app"))[1]) == [
-        "app/bin.yaml: not UTF-8 text (invalid start byte at byte 0)"]
+        "app/bin.yaml: not UTF-8 text (invalid start byte at byte 0)"
+    ]
 
 
 def test_renderers_start_with_an_empty_environment_in_new_namespaces(tmp_path, monkeypatch):
@@ -305,11 +367,18 @@ def test_renderers_start_with_an_empty_environment_in_new_namespaces(tmp_path, m
 
 # ---- choosing the source, the spec's options, the cache -----------------------------------
 
+
 def test_source_is_chosen_from_the_files_or_the_spec(tmp_path):
-    tree = git(tmp_path, {**BASE, **CHART, **JSONNET, "plain/a.yaml": cm("a"),
-                          "k2/Kustomization": "resources: []\n"})
+    tree = git(
+        tmp_path, {**BASE, **CHART, **JSONNET, "plain/a.yaml": cm("a"), "k2/Kustomization": "resources: []\n"}
+    )
     assert [sources.detect(tree, p, {}) for p in ("overlays/prod", "chart", "js", "plain", "k2")] == [
-        "kustomize", "helm", "directory", "directory", "kustomize"]
+        "kustomize",
+        "helm",
+        "directory",
+        "directory",
+        "kustomize",
+    ]
     assert sources.detect(tree, "chart", {"directory": {}}) == "directory"
     assert sources.render(tree, Request("js"))[0] == "jsonnet"
 
@@ -321,18 +390,22 @@ def test_spec_source_options_are_validated_by_field():
         return str(err.value)
 
     assert check({"helm": {"valueFiles": ["/etc/x"]}}) == (
-        "source.helm.valueFiles[0]: '/etc/x' must be a path inside the repository, relative to the chart")
+        "source.helm.valueFiles[0]: '/etc/x' must be a path inside the repository, relative to the chart"
+    )
     assert check({"kustomize": {"images": ["bad image"]}}) == (
-        "source.kustomize.images[0]: 'bad image' is not [old=]name[:tag][@sha256:...]")
+        "source.kustomize.images[0]: 'bad image' is not [old=]name[:tag][@sha256:...]"
+    )
     assert check({"helm": {"values": "a: [1"}}).startswith("source.helm.values: not valid YAML (line 1, ")
     assert check({"jsonnet": {"extVars": {"1x": "a"}}}) == (
-        "source.jsonnet.extVars[0].name: '1x' is not a Jsonnet identifier")
+        "source.jsonnet.extVars[0].name: '1x' is not a Jsonnet identifier"
+    )
     assert check({"kustomize": {}, "helm": {}}) == "source: set at most one of kustomize and helm"
     assert check({"kustomize": {"namePrefix": 1}}) == "source.kustomize.namePrefix: must be a string"
     assert check({"helm": {"releaseName": "Bad_Name"}}).startswith("source.helm.releaseName: 'Bad_Name'")
     spec = AppSpec("a", "https://x/y.git", source={"kustomize": {"images": ["nginx:1.27"]}}).validate()
     assert AppSpec.from_doc("a", spec.to_doc()) == spec and spec.to_doc()["source"] == {
-        "kustomize": {"images": ["nginx:1.27"]}}
+        "kustomize": {"images": ["nginx:1.27"]}
+    }
 
 
 def test_render_once_per_digest_in_memory(tmp_path, monkeypatch):
@@ -342,23 +415,24 @@ def test_render_once_per_digest_in_memory(tmp_path, monkeypatch):
     real = sources.produce
     monkeypatch.setattr(sources, "produce", lambda *a, **k: calls.append(a) or real(*a, **k))
     first = cache.render(tree, "repo", tree.commit, Request("overlays/prod"), shared=False)
-    again = cache.render(tree, "repo", tree.commit, Request("overlays/prod", release="other"),
-                               shared=False)
+    again = cache.render(tree, "repo", tree.commit, Request("overlays/prod", release="other"), shared=False)
     assert (first.cached, again.cached, len(calls)) == ("", "memory", 1)
     assert again.rendered is first.rendered and first.digest == again.digest
-    other = cache.render(tree, "repo", tree.commit, Request("overlays/prod", {"kustomize": {
-        "namePrefix": "x-"}}), shared=False)
+    other = cache.render(
+        tree, "repo", tree.commit, Request("overlays/prod", {"kustomize": {"namePrefix": "x-"}}), shared=False
+    )
     assert other.digest != first.digest and len(calls) == 2
     # Helm's release name and namespace are part of what it renders
     assert cache.key("r", "c", Request("chart", release="a"), "helm") != cache.key(
-        "r", "c", Request("chart", release="b"), "helm")
+        "r", "c", Request("chart", release="b"), "helm"
+    )
     cache.clear()
 
 
 def printed(capsys) -> dict:
     """The JSON document the CLI printed (log lines may come before it)."""
     lines = capsys.readouterr().out.splitlines()
-    return json.loads("\n".join(lines[lines.index("{"):]))
+    return json.loads("\n".join(lines[lines.index("{") :]))
 
 
 def test_cli_render_path_uses_sources(tmp_path, capsys):
@@ -367,13 +441,40 @@ def test_cli_render_path_uses_sources(tmp_path, capsys):
     folder(tmp_path, {**BASE, **JSONNET})
     assert main.main(["render", str(tmp_path / "overlays/prod")]) == 1  # ../../base leaves PATH
     assert capsys.readouterr().out.strip() == (
-        "kustomization.yaml:1:13: resources[0]: '../../base': leaves the repository (refused)")
+        "kustomization.yaml:1:13: resources[0]: '../../base': leaves the repository (refused)"
+    )
     (tmp_path / ".git").mkdir()  # inside a checkout, its top is the root
-    assert main.main(["-o", "json", "render", str(tmp_path / "overlays/prod"), "--check", "RES001=off",
-                     "--check", "SEC004=off", "--check", "NET001=off"]) == 0
+    assert (
+        main.main(
+            [
+                "-o",
+                "json",
+                "render",
+                str(tmp_path / "overlays/prod"),
+                "--check",
+                "RES001=off",
+                "--check",
+                "SEC004=off",
+                "--check",
+                "NET001=off",
+            ]
+        )
+        == 0
+    )
     assert printed(capsys)["source"] == "kustomize"
-    assert main.main(["-o", "json", "render", str(tmp_path / "js"), "--source",
-                     "{jsonnet: {extVars: {env: dev}, tlas: {replicas: '2'}}}"]) == 0
+    assert (
+        main.main(
+            [
+                "-o",
+                "json",
+                "render",
+                str(tmp_path / "js"),
+                "--source",
+                "{jsonnet: {extVars: {env: dev}, tlas: {replicas: '2'}}}",
+            ]
+        )
+        == 0
+    )
     out = printed(capsys)
     assert (out["source"], out["objects"], out["errors"]) == ("jsonnet", 1, [])
 
@@ -401,12 +502,19 @@ def test_folders_read_outside_the_path_are_reported_for_routing(tmp_path):
     assert outside(Request("base")) == []
 
 
-@pytest.mark.parametrize("body, message", [
-    ("<<: {resources: [../other]}\n", "app/kustomization.yaml:1:1: <<: merge keys are not allowed in a "
-                                      "kustomization (refused)"),
-    ("resources: [cm.yaml]\nresources: [../other]\n", "app/kustomization.yaml:2:1: resources: duplicate key "
-                                                      "in a kustomization (refused)"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            "<<: {resources: [../other]}\n",
+            "app/kustomization.yaml:1:1: <<: merge keys are not allowed in a kustomization (refused)",
+        ),
+        (
+            "resources: [cm.yaml]\nresources: [../other]\n",
+            "app/kustomization.yaml:2:1: resources: duplicate key in a kustomization (refused)",
+        ),
+    ],
+)
 def test_a_kustomization_we_would_read_differently_from_kustomize_is_refused(tmp_path, body, message):
     tree = git(tmp_path, {"app/kustomization.yaml": body, "app/cm.yaml": cm("a"), "other/cm.yaml": cm("b")})
     assert errors(sources.render(tree, Request("app"))[1]) == [message]
