@@ -1,12 +1,6 @@
-# The four functions as Cloud Run functions (2nd gen), built from this repository with the
-# Python buildpack.
-# The render runtime: Kustomize, Helm and Jsonnet renderers run in an OS sandbox
-# (shared/render/sandbox.py: bubblewrap with user, mount, PID and network namespaces). That needs
-# Cloud Run's second-generation execution environment (a microVM with namespaces; the first
-# generation is gVisor) and an image carrying bwrap, helm and kustomize. The buildpack image
-# has none of them, so as deployed here Directory sources render and the others fail closed
-# with the render error "bwrap is not installed"; the render function's move to a container
-# on Cloud Run with execution_environment = EXECUTION_ENVIRONMENT_GEN2 is the next step.
+# Intake, apply and audit as Cloud Run functions (2nd gen), built from this repository with
+# the Python buildpack. Render runs as a container (render.tf): its renderers need binaries
+# and namespaces the buildpack image does not give.
 
 data "google_container_cluster" "destinations" {
   for_each = var.clusters
@@ -67,7 +61,7 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "functions" {
-  for_each    = var.functions
+  for_each    = { for name, f in var.functions : name => f if name != "render" }
   name        = "gitops-${each.key}"
   location    = var.region
   description = "gitops ${each.key} (${each.value.signature})"

@@ -87,7 +87,7 @@ resource "google_cloud_run_service_iam_member" "intake_public" {
 resource "google_cloud_run_service_iam_member" "pusher_invokes" {
   for_each = toset(["render", "apply", "audit"])
   location = var.region
-  service  = google_cloudfunctions2_function.functions[each.value].name
+  service  = local.function_service[each.value]
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.pusher.email}"
 }

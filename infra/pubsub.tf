@@ -37,7 +37,7 @@ resource "google_pubsub_subscription" "push" {
 
   push_config {
     # the path names the topic, as the local stack's push endpoints do
-    push_endpoint = "${google_cloudfunctions2_function.functions[each.value.function].service_config[0].uri}/projects/${var.project_id}/topics/${each.value.topic}"
+    push_endpoint = "${local.function_uri[each.value.function]}/projects/${var.project_id}/topics/${each.value.topic}"
     oidc_token {
       service_account_email = google_service_account.pusher.email
     }

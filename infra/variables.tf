@@ -36,6 +36,17 @@ variable "runtime" {
   default     = "python311"
 }
 
+variable "render_image" {
+  description = "The render function's image (functions/render/Dockerfile), by digest: Cloud Build passes the one it pushed."
+  type        = string
+}
+
+variable "render_memory" {
+  description = "Memory per render instance: the function, plus up to 256 MiB per sandboxed renderer run."
+  type        = string
+  default     = "2Gi"
+}
+
 variable "function_memory" {
   description = "Memory per function instance."
   type        = string

@@ -18,12 +18,16 @@ command -v kubectl >/dev/null || log "note: kubectl not found; Kustomize sources
 
 bash stack/build-kube.sh >/dev/null
 
-# the renderers' OS sandbox (shared/sandbox.py): bubblewrap, with prlimit and setpriv
-# from util-linux; rendering fails closed without them
-if ! command -v bwrap >/dev/null; then
-  log "installing bubblewrap (the renderer sandbox)"
+# the renderers' OS sandbox (shared/render/sandbox.py): bubblewrap; rendering fails closed
+# without it. debootstrap: the deployment-parity test builds the render function's image
+# (functions/render/Dockerfile) from a Debian root filesystem (stack/image.py)
+need=()
+command -v bwrap >/dev/null || need+=(bubblewrap)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+if ((${#need[@]})); then
+  log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq bubblewrap >&2 || { apt-get update -qq >&2 && apt-get install -y -qq bubblewrap >&2; }
+  apt-get install -y -qq "${need[@]}" >&2 || { apt-get update -qq >&2 && apt-get install -y -qq "${need[@]}" >&2; }
 fi
 
 PY=${PYTHON:-python3}

@@ -234,8 +234,7 @@ def _bwrap_argv(prog: Binary, tree: Path, inputs: Path | None, fds: list[int]) -
         "--symlink",
         "usr/sbin",
         "/sbin",
-        "--proc",
-        "/proc",
+        *_proc(),
         "--dev",
         "/dev",
         "--size",
@@ -256,6 +255,43 @@ def _bwrap_argv(prog: Binary, tree: Path, inputs: Path | None, fds: list[int]) -
         argv += ["--setenv", name, value]
     # the root bwrap builds is a tmpfs of no set size: read-only, so only /tmp (sized) is writable
     return [*argv, "--remount-ro", "/", "--chdir", SCRATCH, "--uid", "65534", "--gid", "65534", "--"]
+
+
+_PROC_PROBE = [
+    "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+    "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+    "--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/true",
+]  # fmt: skip
+_proc_args: list[str] | None = None
+_proc_lock = threading.Lock()
+
+
+def _proc() -> list[str]:
+    """A fresh /proc for the renderer's PID namespace, or none at all where the kernel refuses
+    to mount one: inside a container runtime that masks parts of its /proc (Docker's default
+    covers /proc/kcore, /proc/sys and others), a nested proc mount is "too revealing" and
+    fails. Helm, kubectl and Python need no /proc; the host's is never mounted in its place.
+    Probed once per process, as the sandbox's own kind of uid."""
+    global _proc_args
+    with _proc_lock:
+        if _proc_args is None:
+            try:
+                probe = subprocess.run(
+                    _PROC_PROBE, capture_output=True, text=True, timeout=30, check=False, **_identity()
+                )
+            except (OSError, subprocess.SubprocessError):
+                return ["--proc", "/proc"]  # the run itself then fails closed, with the reason
+            if probe.returncode == 0:
+                _proc_args = ["--proc", "/proc"]
+            elif "mount proc" in probe.stderr:
+                _proc_args = ["--dir", "/proc"]
+                logs.warning(
+                    "renderers run with no /proc: this runtime refuses a nested proc mount",
+                    detail=probe.stderr.strip()[:300],
+                )
+            else:
+                _proc_args = ["--proc", "/proc"]  # the run itself then fails closed, with bwrap's reason
+        return _proc_args
 
 
 def places(tree: Path, inputs: Path | None) -> tuple[str, str]:
