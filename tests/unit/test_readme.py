@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from shared.cli import main
+from shared.cli import app, main
 from tests.unit.test_infra import INFRA, VARIABLES, _blocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +64,6 @@ def test_deploy_commands_refer_to_what_exists():
             assert (ROOT / argv[-1]).exists()
             seen.add("rbac")
         elif argv[0] == "gitops":
-            assert main.parser().parse_args(argv[1:]).func is main.app_create
+            assert main.parser().parse_args(argv[1:]).func is app.app_create
             seen.add("gitops")
     assert seen >= {"terraform init", "terraform apply", "terraform output", "secret", "rbac", "gitops"}

@@ -14,6 +14,8 @@ import uuid
 from typing import Any
 
 from shared.adapters import bus, git, store
+from shared.cli import output, wait
+from shared.cli.output import CliError
 from shared.core import topology
 from shared.core.messages import ApplyRequest, RenderRequest
 
@@ -74,15 +76,13 @@ def _has_revision(app: str, revision: str) -> bool:
 
 
 def recover(args: argparse.Namespace) -> int:
-    from shared.cli import main
-
     apps = [a for a in store.list_apps() if not args.apps or a.name in set(args.apps)]
     missing = sorted(set(args.apps) - {a.name for a in apps})
     if missing:
-        raise main.CliError(f"no such application: {', '.join(missing)}")
+        raise CliError(f"no such application: {', '.join(missing)}")
     since = store.now()
     before = {a.name: int(a.status.get("historyCount", 0)) for a in apps}
-    applies, renders, rows = plan(apps, main._who())
+    applies, renders, rows = plan(apps, output.who())
     bus.publish(topology.APPLY, applies)
     bus.publish(topology.RENDER, renders)
     results: dict[str, Any] = {r[0]: {"action": r[1], "commit": r[2]} for r in rows}
@@ -92,13 +92,13 @@ def recover(args: argparse.Namespace) -> int:
         waiting = [m.app for m in applies] + [m.app for m in renders if m.app in automated]
         for name in waiting:
             try:
-                entry = main._wait_for_history(name, before[name], args.timeout, since)
+                entry = wait.for_history(name, before[name], args.timeout, since)
                 results[name]["result"] = entry["summary"]
                 failed += entry.get("phase") != "Succeeded"
-            except main.CliError as exc:
+            except CliError as exc:
                 results[name]["result"] = f"error: {exc}"
                 failed += 1
-    main._print(
+    output.print_result(
         args,
         results,
         lambda: (
@@ -112,7 +112,7 @@ def recover(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser(
         "recover",
         help="re-sync every application from Firestore and Git "

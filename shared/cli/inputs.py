@@ -1,0 +1,52 @@
+"""What the commands read besides their flags: manifest files, `--source` options, and the local
+JSON stores of repository credentials and clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.cli.output import CliError
+from shared.core import sourceopts
+from shared.core.model import SpecError
+
+
+def read_manifests(path: str) -> list[dict[str, Any]]:
+    """The YAML documents of a file (- for stdin), empty ones left out."""
+    try:
+        with open(path) if path != "-" else sys.stdin as f:
+            return [d for d in yaml.safe_load_all(f) if d]
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise CliError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def source_options(text: str) -> dict[str, Any]:
+    """A `--source` flag: source options as in spec.source, validated."""
+    try:
+        options = yaml.safe_load(text) or {}
+        sourceopts.validate(options)
+    except (yaml.YAMLError, SpecError) as exc:
+        raise CliError(f"--source: {exc}") from None
+    return options
+
+
+def local_json(variable: str, what: str, instead: str) -> tuple[Path, dict[str, Any]]:
+    """A local JSON store named by an environment variable, and its content."""
+    path = os.environ.get(variable)
+    if not path:
+        raise CliError(f"no local {what} ({variable}); in Google Cloud {instead}")
+    p = Path(path)
+    return p, (json.loads(p.read_text() or "{}") if p.exists() else {})
+
+
+def save_json(path: Path, data: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)

@@ -1,0 +1,66 @@
+"""Waiting for what a command set off: the history entry of a sync or rollback, and health."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+from shared.adapters import bus, store
+from shared.cli import output
+from shared.cli.output import CliError
+from shared.core import topology
+from shared.core.messages import AuditRequest
+
+
+def for_history(name: str, after: int, timeout: float, since: dt.datetime) -> dict[str, Any]:
+    """The application's first history entry past AFTER, with progress; a render error raises."""
+    deadline, seen = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        st = store.get_app(name).status
+        if int(st.get("historyCount", 0)) > after:
+            return store.get_history(name, int(st["historyCount"]))
+        render = st.get("render") or {}
+        if render.get("errors") and render.get("at") and render["at"] > since:
+            raise CliError(render.get("message") or "render failed")
+        if render.get("at") and render["at"] > since and seen != render.get("revision"):
+            seen = render.get("revision") or ""
+            output.progress(f"rendered {str(render.get('commit', ''))[:7]} as {seen}; applying")
+        time.sleep(0.2)
+    raise CliError(
+        f"timed out after {timeout:.0f}s waiting for {name!r} to sync (hint: gitops app get {name})"
+    )
+
+
+def print_or_wait(
+    args: argparse.Namespace, name: str, before: int, data: dict[str, Any], since: dt.datetime
+) -> int:
+    """Print what was requested; with --wait, wait for its history entry (and --health) instead."""
+    if not args.wait:
+        output.print_result(args, data, lambda: [[f"{k}: {v}"] for k, v in data.items()])
+        return 0
+    entry = for_history(name, before, args.timeout, since)
+    output.progress(entry["summary"])
+    if entry.get("phase") == "Succeeded" and getattr(args, "health", False):
+        entry["health"] = healthy(name, args.timeout)
+    output.print_result(
+        args, entry, lambda: [[entry["summary"]], [f"health: {entry['health'].get('status')}"]]
+    )
+    return 0 if entry.get("phase") == "Succeeded" and entry["health"].get("status") != "Degraded" else 1
+
+
+def healthy(name: str, timeout: float) -> dict[str, Any]:
+    """Ask the audit function to look again every few seconds until Healthy or Degraded."""
+    deadline, last = time.monotonic() + timeout, ""
+    while time.monotonic() < deadline:
+        bus.publish(topology.AUDIT, [AuditRequest(app=name, operation=f"wait-{uuid.uuid4().hex[:8]}")])
+        time.sleep(2)
+        health = store.get_app(name).status.get("health") or {}
+        if health.get("status") != last:
+            last = health.get("status", "")
+            output.progress(f"health: {last} {health.get('message', '')}".rstrip())
+        if last in ("Healthy", "Degraded"):
+            return health
+    raise CliError(f"timed out after {timeout:.0f}s waiting for {name!r} to be Healthy (last: {last})")
