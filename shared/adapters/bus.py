@@ -18,8 +18,8 @@ import json
 import os
 from collections.abc import Sequence
 
+import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
 from google.pubsub_v1.types import pubsub as _pb
 
 from shared.adapters import coalesce, rpc

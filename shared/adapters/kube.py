@@ -304,7 +304,8 @@ def _configure_registered(configuration: kclient.Configuration, cluster: dict[st
                 token = os.environ.get(cluster["tokenEnv"], "").strip()
             config.api_key = {"BearerToken": token}
 
-        configuration.refresh_api_key_hook = read_token
+        # the client's Configuration initialises the hook to None without a type: mypy infers None
+        configuration.refresh_api_key_hook = read_token  # type: ignore[assignment]
         read_token(configuration)
         return
     _google_token(configuration)
@@ -325,5 +326,5 @@ def _google_token(configuration: kclient.Configuration) -> None:
             config.api_key = {"BearerToken": credentials.token}
             config.api_key_prefix = {"BearerToken": "Bearer"}
 
-    configuration.refresh_api_key_hook = refresh
+    configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]  # declared as None
     refresh(configuration)

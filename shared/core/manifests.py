@@ -60,7 +60,8 @@ def object_digest(obj: dict[str, Any]) -> str:
 
 
 def dump(objs: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(objs, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+    text: str = yaml.dump_all(objs, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+    return text
 
 
 def load(text: str) -> list[dict[str, Any]]:

@@ -139,9 +139,10 @@ def _changed_paths(commits: Any) -> frozenset[str] | None:
     paths: set[str] = set()
     for commit in commits:
         lists = [commit.get(k) for k in ("added", "modified", "removed")] if isinstance(commit, dict) else []
-        if not lists or any(not isinstance(x, list) for x in lists):
+        file_lists = [x for x in lists if isinstance(x, list)]
+        if not lists or len(file_lists) < len(lists):
             return None  # a commit without its file lists: the payload cannot tell
-        paths.update(str(p) for x in lists for p in x)
+        paths.update(str(p) for x in file_lists for p in x)
     return frozenset(paths)
 
 
