@@ -15,7 +15,6 @@ import contextlib
 import functools
 import itertools
 import json
-import os
 from collections.abc import Sequence
 
 import google.cloud.pubsub_v1 as pubsub_v1
@@ -245,4 +244,4 @@ def pull_dead_letters(topic: str, max_messages: int = 100) -> list[tuple[bytes, 
 
 
 def emulator_host() -> str | None:
-    return os.environ.get("PUBSUB_EMULATOR_HOST")
+    return config.pubsub_emulator_host()

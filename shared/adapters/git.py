@@ -31,6 +31,7 @@ from dulwich.repo import Repo
 from shared.adapters import credentials, gitpack
 from shared.core import repourl
 from shared.core.failures import Kind
+from shared.platform import config
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -87,7 +88,7 @@ class CommitInfo:
 
 
 def _cache_dir(url: str) -> str:
-    root = os.environ.get("GITOPS_GIT_CACHE") or os.path.join(tempfile.gettempdir(), "gitops-git")
+    root = config.git_cache_root()
     return os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24])
 
 

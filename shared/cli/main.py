@@ -22,7 +22,7 @@ from shared.adapters import bus, git, store
 from shared.core import topology
 from shared.core.messages import ApplyRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
-from shared.platform import logs
+from shared.platform import config, logs
 
 
 class CliError(Exception):
@@ -72,7 +72,7 @@ COLOURS = {
 def _colour(cell: str) -> str:
     """Statuses in colour, only on a terminal (and never with NO_COLOR)."""
     code = COLOURS.get(cell.strip())
-    if code is None or not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+    if code is None or not sys.stdout.isatty() or config.no_color():
         return cell
     return f"\033[{code}m{cell}\033[0m"
 
@@ -330,7 +330,7 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
 
     spec = app.spec
     repo = git.fetch(spec.repoURL, commit, ref or None)
-    kube_version = spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
+    kube_version = spec.syncPolicy.option("KubeVersion") or config.kube_version()
     _, rendered = sources.render(tree.GitTree(repo, commit), sources.Request.of(spec, kube_version))
     if rendered.errors:
         raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")

@@ -21,6 +21,7 @@ from shared.adapters import bus, store
 from shared.core import topology, webhook
 from shared.core.messages import RenderRequest
 from shared.core.model import SpecError
+from shared.platform import config
 
 
 def _cli() -> Any:
@@ -210,11 +211,7 @@ def render_path(args: argparse.Namespace) -> int:
 def webhook_send(args: argparse.Namespace) -> int:
     """Send a correctly signed GitHub push webhook to an intake URL."""
     main = _cli()
-    secret = (
-        args.secret
-        or os.environ.get("GITHUB_WEBHOOK_SECRET")
-        or _read(os.environ.get("GITOPS_WEBHOOK_SECRET_FILE", ""))
-    )
+    secret = args.secret or config.webhook_secret_text() or _read(config.webhook_secret_file())
     if not secret:
         raise main.CliError("no webhook secret: pass --secret or set GITHUB_WEBHOOK_SECRET")
     body = webhook.push_payload(args.repo, args.ref, args.before, args.sha, args.message)
@@ -246,7 +243,7 @@ def _read(path: str) -> str:
 
 def _local_json(variable: str, what: str, instead: str) -> tuple[Path, dict[str, Any]]:
     """A local JSON store named by an environment variable, and its content."""
-    path = os.environ.get(variable)
+    path = config.variable(variable)
     if not path:
         raise _cli().CliError(f"no local {what} ({variable}); in Google Cloud {instead}")
     p = Path(path)
