@@ -8,7 +8,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 ZERO_SHA = "0" * 40
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -42,16 +42,6 @@ def verify_signature(secrets: list[bytes], body: bytes, header: str | None) -> N
 
 
 MAX_COMMITS = 2048  # GitHub lists at most this many commits in a push payload
-
-
-def read_limited(content_length: int | None, stream: BinaryIO, limit: int) -> bytes:
-    """The raw body, refusing (413) one over the limit without reading all of it."""
-    if content_length is not None and content_length > limit:
-        raise WebhookError(413, f"body of {content_length} bytes is over the {limit}-byte limit")
-    body = stream.read(limit + 1)
-    if len(body) > limit:
-        raise WebhookError(413, f"body is over the {limit}-byte limit")
-    return body
 
 
 def payload_of(mimetype: str, body: bytes) -> bytes:
