@@ -26,9 +26,9 @@ from tests.integration.conftest import (
     history_count,
     kubectl,
     kubectl_json,
+    push,
     wait_for,
 )
-from tests.integration.test_pipeline import push
 
 pytestmark = pytest.mark.adversarial
 

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from shared.cli import main
-from tests.unit.test_infra import INFRA, VARIABLES, _blocks
+from tests.unit.terraform import INFRA, VARIABLES, blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -37,10 +37,10 @@ def deploy_commands() -> list[list[str]]:
 
 def test_deploy_commands_refer_to_what_exists():
     secrets = {
-        b["secret_id"].strip('"') for t, _, b in _blocks("resource") if t == "google_secret_manager_secret"
+        b["secret_id"].strip('"') for t, _, b in blocks("resource") if t == "google_secret_manager_secret"
     }
-    outputs = {n for n, _, _ in _blocks("output")}
-    resources = {f"{t}.{n}" for t, n, _ in _blocks("resource")}
+    outputs = {n for n, _, _ in blocks("output")}
+    resources = {f"{t}.{n}" for t, n, _ in blocks("resource")}
     seen = set()
     for argv in deploy_commands():
         env = [a for a in argv if re.match(r"^[A-Z_]+=", a)]
