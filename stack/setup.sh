@@ -18,7 +18,7 @@ command -v kubectl >/dev/null || log "note: kubectl not found; Kustomize sources
 
 bash stack/build-kube.sh >/dev/null
 
-# the renderers' OS sandbox (shared/sandbox.py): bubblewrap, with prlimit and setpriv
+# the renderers' OS sandbox (shared/render/sandbox.py): bubblewrap, with prlimit and setpriv
 # from util-linux; rendering fails closed without them
 if ! command -v bwrap >/dev/null; then
   log "installing bubblewrap (the renderer sandbox)"

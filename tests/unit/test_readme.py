@@ -19,10 +19,12 @@ def test_first_block_is_exactly_the_demo_and_test_commands():
     lines = BLOCKS[0].strip().splitlines()
     assert lines == [
         "bash stack/setup.sh && .venv/bin/python -m stack.demo",
-        "bash stack/setup.sh && .venv/bin/python -m pytest",
+        "bash stack/setup.sh && bash .ci/fast"
+        " && .venv/bin/python -m pytest tests/integration tests/reliability",
     ]
     assert (ROOT / "stack" / "setup.sh").exists() and (ROOT / "stack" / "demo.py").exists()
     assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
+    assert (ROOT / ".ci" / "fast").exists()
 
 
 def deploy_commands() -> list[list[str]]:
