@@ -319,12 +319,12 @@ def _google_token(configuration: kclient.Configuration) -> None:
     credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     lock = threading.Lock()
 
-    def refresh(config: kclient.Configuration) -> None:
+    def refresh(client_config: kclient.Configuration) -> None:
         with lock:
             if not credentials.valid:
                 credentials.refresh(google.auth.transport.requests.Request())
-            config.api_key = {"BearerToken": credentials.token}
-            config.api_key_prefix = {"BearerToken": "Bearer"}
+            client_config.api_key = {"BearerToken": credentials.token}
+            client_config.api_key_prefix = {"BearerToken": "Bearer"}
 
     configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]  # declared as None
     refresh(configuration)
