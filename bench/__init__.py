@@ -1,4 +1,5 @@
-"""Benchmarks: `python -m bench [GROUP ...]` (see ../shared/notes/benchmarks.md in the handouts).
+"""Benchmarks: `python -m bench [GROUP ...]` (the groups and what each measures: the README's
+"Benchmarks" section, and each group module's docstring).
 
 Each group measures our side and the real alternative (kubectl) side by side in the same
 run, alternating, and reports medians and ratios. Results are appended to

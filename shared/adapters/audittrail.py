@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from shared.core.manifests import ObjectId
+from shared.platform import config
 
 TAIL_BYTES = 8 * 1024 * 1024
 WRITE_VERBS = ("create", "update", "patch", "delete")
@@ -42,7 +43,7 @@ def writers(
 ) -> dict[ObjectId, list[Writer]]:
     """The writes to each object by anyone but us after `since` (RFC 3339), oldest first
     (the last `most` of them)."""
-    path = os.environ.get("GITOPS_KUBE_AUDIT_LOG")
+    path = config.kube_audit_log()
     if not path or not os.path.exists(path) or not ids:
         return {}
     wanted = {(resources[i], i.namespace, i.name): i for i in ids if i in resources}

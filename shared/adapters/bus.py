@@ -15,11 +15,10 @@ import contextlib
 import functools
 import itertools
 import json
-import os
 from collections.abc import Sequence
 
+import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
 from google.pubsub_v1.types import pubsub as _pb
 
 from shared.adapters import coalesce, rpc
@@ -232,17 +231,5 @@ def _create_subscription(subscriber: pubsub_v1.SubscriberClient, request: dict) 
         subscriber.create_subscription(request=request)
 
 
-def pull_dead_letters(topic: str, max_messages: int = 100) -> list[tuple[bytes, dict[str, str]]]:
-    """Pull (and ack) what reached a topic's dead-letter hold subscription."""
-    subscriber = pubsub_v1.SubscriberClient()
-    sub = f"projects/{config.project()}/subscriptions/{topic}-dead-letter-hold"
-    resp = subscriber.pull(request={"subscription": sub, "max_messages": max_messages}, timeout=10)
-    if resp.received_messages:
-        subscriber.acknowledge(
-            request={"subscription": sub, "ack_ids": [m.ack_id for m in resp.received_messages]}
-        )
-    return [(m.message.data, dict(m.message.attributes)) for m in resp.received_messages]
-
-
 def emulator_host() -> str | None:
-    return os.environ.get("PUBSUB_EMULATOR_HOST")
+    return config.pubsub_emulator_host()

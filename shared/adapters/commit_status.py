@@ -9,19 +9,18 @@ token is logged and never fails a sync. The token comes from the secret store
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
 
 from shared.adapters import credentials
-from shared.platform import logs
+from shared.platform import config, logs
 
 STATES = ("pending", "success", "failure", "error")
 
 
 def api_url() -> str:
-    return os.environ.get("GITOPS_GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    return config.github_api_url().rstrip("/")
 
 
 def owner_repo(repo_url: str) -> str | None:
@@ -50,7 +49,7 @@ def status_request(
 
 def set_status(repo_url: str, sha: str, state: str, description: str, app: str) -> bool:
     cred = credentials.for_url(repo_url)
-    token = os.environ.get("GITOPS_GITHUB_TOKEN", "").strip()
+    token = config.github_token().strip()
     if token.lower() in ("", "none", "-"):  # a placeholder secret: statuses are off
         token = cred.password if cred else ""
     request = status_request(repo_url, sha, state, description, f"gitops/{app}")

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 from shared.core import repourl
+from shared.platform import config
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,8 @@ class Credential:
 
 
 def _store() -> dict[str, dict[str, str]]:
-    raw = os.environ.get("GITOPS_REPO_CREDENTIALS", "")
-    path = os.environ.get("GITOPS_REPO_CREDENTIALS_FILE", "")
+    raw = config.repo_credentials()
+    path = config.repo_credentials_file()
     if not raw and path and os.path.exists(path):
         with open(path) as f:
             raw = f.read()

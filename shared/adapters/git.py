@@ -25,12 +25,13 @@ from typing import Any
 
 from dulwich.client import get_transport_and_path
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, ObjectFormatException
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
 
 from shared.adapters import credentials, gitpack
 from shared.core import repourl
 from shared.core.failures import Kind
+from shared.platform import config
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -87,7 +88,7 @@ class CommitInfo:
 
 
 def _cache_dir(url: str) -> str:
-    root = os.environ.get("GITOPS_GIT_CACHE") or os.path.join(tempfile.gettempdir(), "gitops-git")
+    root = config.git_cache_root()
     return os.path.join(root, hashlib.sha256(url.encode()).hexdigest()[:24])
 
 
@@ -251,7 +252,7 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
     """Make sure `sha` is in the local cache of `url`; return the cache repo."""
     with _lock(url):
         repo = _open_cache(url)
-        if sha.encode() in repo.object_store:
+        if ObjectID(sha.encode()) in repo.object_store:
             return repo
         budget = Budget(f"fetching {url}", gitpack.MAX_PACK_BYTES + MAX_REFS_BYTES, FETCH_SECONDS)
         client, path, cred = _client(url, budget)
@@ -280,16 +281,14 @@ def fetch(url: str, sha: str, ref: str | None = None) -> Repo:
             raise FetchError(credentials.redact(f"fetching {url}: {exc}", cred)) from None
         finally:
             budget.close()
-        if sha.encode() not in repo.object_store:
+        if ObjectID(sha.encode()) not in repo.object_store:
             raise CommitNotFound(f"commit {sha} is not reachable from {ref or 'any branch'} of {url}")
         return repo
 
 
 def commit_info(repo: Repo, sha: str) -> CommitInfo:
     try:
-        commit = repo[sha.encode()]
-        if not isinstance(commit, Commit):
-            raise CommitNotFound(f"{sha} is not a commit")
+        commit = _commit(repo, sha)
         return CommitInfo(
             sha=sha,
             author=(commit.author or b"").decode(errors="replace"),
@@ -307,11 +306,11 @@ def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     commit with a clock behind in between makes it answer False."""
     if ancestor == descendant:
         return True
-    wanted = ancestor.encode()
+    wanted = ObjectID(ancestor.encode())
     if wanted not in repo.object_store:
         return False
-    seen: set[bytes] = set()
-    todo = [descendant.encode()]
+    seen: set[ObjectID] = set()
+    todo = [ObjectID(descendant.encode())]
     while todo:
         commit = repo.object_store[todo.pop()]
         if not isinstance(commit, Commit):
@@ -325,19 +324,11 @@ def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     return False
 
 
-def read_folder(repo: Repo, sha: str, folder: str) -> Iterator[tuple[str, bytes]]:
-    """Yield (path relative to the repo root, content) of every regular file under folder."""
-    for path, mode, blob in entries(repo, sha, folder):
-        if stat.S_ISREG(mode):
-            yield path.decode(errors="replace"), repo[blob].data
-
-
 def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator[tuple[bytes, int, bytes]]:
     """Yield (path relative to the repo root, as raw bytes: the caller checks it, mode, blob id)
     of the files and symlinks under folder (submodules are left out). FileNotFoundError when
     the folder is not in the commit."""
-    commit = repo[sha.encode()]
-    tree = repo[commit.tree]
+    tree = repo[_commit(repo, sha).tree]
     prefix = folder.strip("/")
     if prefix and prefix != ".":
         for part in prefix.split("/"):
@@ -370,7 +361,7 @@ def blob_size(repo: Repo, blob_id: bytes) -> int:
 
 def lookup(repo: Repo, sha: str, path: str) -> tuple[int, bytes] | None:
     """(mode, object id) of one path in the commit, or None when it is not there."""
-    node: Any = repo[repo[sha.encode()].tree]
+    node: Any = repo[_commit(repo, sha).tree]
     mode, obj = stat.S_IFDIR, node.id
     for part in path.split("/") if path not in ("", ".") else []:
         if not isinstance(node, Tree):
@@ -383,7 +374,14 @@ def lookup(repo: Repo, sha: str, path: str) -> tuple[int, bytes] | None:
     return mode, obj
 
 
-def _walk(repo: Repo, tree: Tree, prefix: bytes, recurse: bool) -> Iterator[tuple[bytes, int, bytes]]:
+def _commit(repo: Repo, sha: str) -> Commit:
+    commit = repo[sha.encode()]
+    if not isinstance(commit, Commit):
+        raise CommitNotFound(f"{sha} is not a commit")
+    return commit
+
+
+def _walk(repo: Repo, tree: ShaFile, prefix: bytes, recurse: bool) -> Iterator[tuple[bytes, int, bytes]]:
     if not isinstance(tree, Tree):
         raise ObjectFormatException(f"{tree.id.decode()[:12]} is a {tree.type_name.decode()}, not a tree")
     for entry in tree.iteritems():

@@ -25,7 +25,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from shared.core.failures import Kind
 from shared.core.model import IN_CLUSTER
-from shared.platform import metering
+from shared.platform import config, metering
 
 APPLY_PATCH = "application/apply-patch+yaml"
 USER_AGENT = "gitops/0.1"  # names our requests in the API server's audit log
@@ -260,14 +260,14 @@ def _api_client(name: str) -> kclient.ApiClient:
         registered = {}
     if name in registered:
         _configure_registered(configuration, registered[name])
-    elif name == IN_CLUSTER and os.environ.get("KUBERNETES_SERVICE_HOST"):
+    elif name == IN_CLUSTER and config.in_kubernetes():
         kconfig.load_incluster_config(client_configuration=configuration)
     else:
         context = None if name == IN_CLUSTER else name
         try:
             # KUBECONFIG is read now, not when the kubernetes package was imported
             kconfig.load_kube_config(
-                config_file=os.environ.get("KUBECONFIG"), context=context, client_configuration=configuration
+                config_file=config.kubeconfig(), context=context, client_configuration=configuration
             )
         except kconfig.ConfigException as exc:
             raise KubeError(0, f"cluster {name!r}: {exc}", transient=False) from exc
@@ -278,8 +278,8 @@ def _api_client(name: str) -> kclient.ApiClient:
 def registered_clusters() -> dict[str, dict[str, str]]:
     """GITOPS_CLUSTERS (from infra/) merged with the local registry file GITOPS_CLUSTERS_FILE
     (`gitops cluster add`); entries name an endpoint + CA + token source, or a context."""
-    out = json.loads(os.environ.get("GITOPS_CLUSTERS") or "{}")
-    path = os.environ.get("GITOPS_CLUSTERS_FILE")
+    out = json.loads(config.clusters_json())
+    path = config.clusters_file()
     if path and os.path.exists(path):
         with open(path) as f:
             out.update(json.load(f))
@@ -296,15 +296,16 @@ def _configure_registered(configuration: kclient.Configuration, cluster: dict[st
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     if cluster.get("tokenFile") or cluster.get("tokenEnv"):
 
-        def read_token(config: kclient.Configuration) -> None:
+        def read_token(client_config: kclient.Configuration) -> None:
             if cluster.get("tokenFile"):
                 with open(cluster["tokenFile"]) as f:
                     token = f.read().strip()
             else:
-                token = os.environ.get(cluster["tokenEnv"], "").strip()
-            config.api_key = {"BearerToken": token}
+                token = config.variable(cluster["tokenEnv"]).strip()
+            client_config.api_key = {"BearerToken": token}
 
-        configuration.refresh_api_key_hook = read_token
+        # the client's Configuration initialises the hook to None without a type: mypy infers None
+        configuration.refresh_api_key_hook = read_token  # type: ignore[assignment]
         read_token(configuration)
         return
     _google_token(configuration)
@@ -318,12 +319,12 @@ def _google_token(configuration: kclient.Configuration) -> None:
     credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     lock = threading.Lock()
 
-    def refresh(config: kclient.Configuration) -> None:
+    def refresh(client_config: kclient.Configuration) -> None:
         with lock:
             if not credentials.valid:
                 credentials.refresh(google.auth.transport.requests.Request())
-            config.api_key = {"BearerToken": credentials.token}
-            config.api_key_prefix = {"BearerToken": "Bearer"}
+            client_config.api_key = {"BearerToken": credentials.token}
+            client_config.api_key_prefix = {"BearerToken": "Bearer"}
 
-    configuration.refresh_api_key_hook = refresh
+    configuration.refresh_api_key_hook = refresh  # type: ignore[assignment]  # declared as None
     refresh(configuration)

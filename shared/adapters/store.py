@@ -34,7 +34,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import os
 import re
 import threading
 import time
@@ -129,8 +128,8 @@ def classify(exc: BaseException) -> Kind | None:
 
 def bounds() -> docsize.Bounds:
     """Firestore's limits; GITOPS_FIRESTORE_MAX_BYTES lowers the document size (a fault test)."""
-    limit = os.environ.get("GITOPS_FIRESTORE_MAX_BYTES")
-    return docsize.Bounds(document_bytes=int(limit)) if limit else docsize.Bounds()
+    limit = config.firestore_max_bytes()
+    return docsize.Bounds(document_bytes=limit) if limit is not None else docsize.Bounds()
 
 
 def checked(ref: firestore.DocumentReference, data: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +231,7 @@ FOLDERS = "folders"
 
 
 def _inline_bytes() -> int:
-    return int(os.environ.get("GITOPS_ROUTES_INLINE_BYTES") or ROUTES_INLINE_BYTES)
+    return config.routes_inline_bytes(ROUTES_INLINE_BYTES)
 
 
 def _folder(path: str) -> str:
@@ -944,7 +943,7 @@ class LeaseLost(RuntimeError):
 
 
 # renewed every LEASE_S/3 while the holder lives: a dead holder frees it soon
-LEASE_S = int(os.environ.get("GITOPS_LEASE_S", "60"))
+LEASE_S = config.lease_seconds()
 
 
 def begin_operation(app_name: str, operation: str, holder: str, lease_s: int = LEASE_S) -> Begun:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 import uuid
@@ -17,6 +16,7 @@ from shared.cli.output import CliError
 from shared.core import argocd, topology
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
+from shared.platform import config
 from shared.render import sources, tree
 
 
@@ -230,7 +230,7 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
 
     spec = app.spec
     repo = git.fetch(spec.repoURL, commit, ref or None)
-    kube_version = spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
+    kube_version = spec.syncPolicy.option("KubeVersion") or config.kube_version()
     _, rendered = sources.render(tree.GitTree(repo, commit), sources.Request.of(spec, kube_version))
     if rendered.errors:
         raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")

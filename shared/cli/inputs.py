@@ -14,6 +14,7 @@ import yaml
 from shared.cli.output import CliError
 from shared.core import sourceopts
 from shared.core.model import SpecError
+from shared.platform import config
 
 
 def read_manifests(path: str) -> list[dict[str, Any]]:
@@ -39,7 +40,7 @@ def source_options(text: str) -> dict[str, Any]:
 
 def local_json(variable: str, what: str, instead: str) -> tuple[Path, dict[str, Any]]:
     """A local JSON store named by an environment variable, and its content."""
-    path = os.environ.get(variable)
+    path = config.variable(variable)
     if not path:
         raise CliError(f"no local {what} ({variable}); in Google Cloud {instead}")
     p = Path(path)

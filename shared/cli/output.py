@@ -7,12 +7,13 @@ import argparse
 import datetime as dt
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import yaml
+
+from shared.platform import config
 
 
 class CliError(Exception):
@@ -62,7 +63,7 @@ COLOURS = {
 def _colour(cell: str) -> str:
     """Statuses in colour, only on a terminal (and never with NO_COLOR)."""
     code = COLOURS.get(cell.strip())
-    if code is None or not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+    if code is None or not sys.stdout.isatty() or config.no_color():
         return cell
     return f"\033[{code}m{cell}\033[0m"
 

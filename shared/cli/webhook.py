@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import urllib.error
 import urllib.request
 import uuid
@@ -12,15 +11,12 @@ from pathlib import Path
 from shared.cli import output
 from shared.cli.output import CliError
 from shared.core import webhook
+from shared.platform import config
 
 
 def webhook_send(args: argparse.Namespace) -> int:
     """Send a correctly signed GitHub push webhook to an intake URL."""
-    secret = (
-        args.secret
-        or os.environ.get("GITHUB_WEBHOOK_SECRET")
-        or _read(os.environ.get("GITOPS_WEBHOOK_SECRET_FILE", ""))
-    )
+    secret = args.secret or config.webhook_secret_text() or _read(config.webhook_secret_file())
     if not secret:
         raise CliError("no webhook secret: pass --secret or set GITHUB_WEBHOOK_SECRET")
     body = webhook.push_payload(args.repo, args.ref, args.before, args.sha, args.message)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core.model import IN_CLUSTER, AppSpec, Destination, SpecError, SyncPolicy
+from shared.core.errors import SpecError
+from shared.core.model import IN_CLUSTER, AppSpec, Destination, SyncPolicy
 
 ARGO_API = "argoproj.io/v1alpha1"
 OUR_API = "gitops.dev/v1"

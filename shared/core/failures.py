@@ -1,6 +1,6 @@
 """Transient or permanent: whether retrying an outside system's error can help.
 
-Every adapter (store: Firestore, bus: Pub/Sub, kube: Kubernetes, gitfetch: git) classifies
+Every adapter (store: Firestore, bus: Pub/Sub, kube: Kubernetes, git: git) classifies
 its own errors with one small pure function over a table (each has a table test). A
 transient error (unavailable, a deadline, contention, a quota) propagates: the function
 answers 500 and Pub/Sub redelivers with backoff, within the subscription's bounded

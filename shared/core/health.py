@@ -38,7 +38,7 @@ def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _stale(obj: dict[str, Any]) -> bool:
     status = obj.get("status") or {}
-    return obj["metadata"].get("generation", 0) > status.get("observedGeneration", 0)
+    return bool(obj["metadata"].get("generation", 0) > status.get("observedGeneration", 0))
 
 
 def _deployment(obj: dict[str, Any]) -> Health:

@@ -36,15 +36,6 @@ class ObjectId:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind
         return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
 
-    def key(self) -> str:
-        """A stable string form: group/kind/namespace/name (empty parts kept)."""
-        return f"{self.group}/{self.kind}/{self.namespace}/{self.name}"
-
-    @classmethod
-    def from_key(cls, key: str) -> ObjectId:
-        group, kind, namespace, name = key.split("/", 3)
-        return cls(group, kind, namespace, name)
-
 
 def digest(objs: list[dict[str, Any]]) -> str:
     """Content digest of a list of objects, independent of key order."""
@@ -60,7 +51,8 @@ def object_digest(obj: dict[str, Any]) -> str:
 
 
 def dump(objs: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(objs, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+    text: str = yaml.dump_all(objs, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+    return text
 
 
 def load(text: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from shared.core import repourl, sourceopts
-from shared.core.errors import SpecError
+from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"

@@ -23,7 +23,6 @@ import datetime as dt
 from typing import Any
 
 SCHEMA = 1
-TYPES = ("sync", "drift", "rollback")
 OBJECTS = 100  # drifted objects named in one event (its drift record has them all)
 
 

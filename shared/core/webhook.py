@@ -8,7 +8,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 ZERO_SHA = "0" * 40
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -42,16 +42,6 @@ def verify_signature(secrets: list[bytes], body: bytes, header: str | None) -> N
 
 
 MAX_COMMITS = 2048  # GitHub lists at most this many commits in a push payload
-
-
-def read_limited(content_length: int | None, stream: BinaryIO, limit: int) -> bytes:
-    """The raw body, refusing (413) one over the limit without reading all of it."""
-    if content_length is not None and content_length > limit:
-        raise WebhookError(413, f"body of {content_length} bytes is over the {limit}-byte limit")
-    body = stream.read(limit + 1)
-    if len(body) > limit:
-        raise WebhookError(413, f"body is over the {limit}-byte limit")
-    return body
 
 
 def payload_of(mimetype: str, body: bytes) -> bytes:
@@ -139,9 +129,10 @@ def _changed_paths(commits: Any) -> frozenset[str] | None:
     paths: set[str] = set()
     for commit in commits:
         lists = [commit.get(k) for k in ("added", "modified", "removed")] if isinstance(commit, dict) else []
-        if not lists or any(not isinstance(x, list) for x in lists):
+        file_lists = [x for x in lists if isinstance(x, list)]
+        if not lists or len(file_lists) < len(lists):
             return None  # a commit without its file lists: the payload cannot tell
-        paths.update(str(p) for x in lists for p in x)
+        paths.update(str(p) for x in file_lists for p in x)
     return frozenset(paths)
 
 

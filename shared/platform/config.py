@@ -1,8 +1,14 @@
-"""Settings read from the environment, in one place."""
+"""Settings read from the environment, in one place: every os.environ read of shared/ and
+functions/ is a function here (tests/unit/test_style.py checks), read when called, so a
+changed variable counts from the next call (the one exception, GITOPS_LEASE_S, is read once
+into store.LEASE_S). The pure core reads none: its callers pass the values in.
+
+Also the names the functions write onto objects (field manager, label, annotations)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 FIELD_MANAGER = "gitops-apply"
 LABEL_APP = "gitops.dev/app"
@@ -14,6 +20,9 @@ ARGO_ANNOTATION_WAVE = "argocd.argoproj.io/sync-wave"
 ARGO_ANNOTATION_OPTIONS = "argocd.argoproj.io/sync-options"
 
 
+# ---- the project and the webhook intake ------------------------------------------------
+
+
 def project() -> str:
     value = os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("PUBSUB_PROJECT_ID")
     if not value:
@@ -21,16 +30,153 @@ def project() -> str:
     return value
 
 
+def webhook_secret_text() -> str:
+    """GITHUB_WEBHOOK_SECRET as set: one secret, or several comma-separated ('' when unset)."""
+    return os.environ.get("GITHUB_WEBHOOK_SECRET", "")
+
+
 def webhook_secrets() -> list[bytes]:
     """Accepted webhook secrets, comma-separated (several during a rotation)."""
-    raw = os.environ.get("GITHUB_WEBHOOK_SECRET", "")
-    return [s.strip().encode() for s in raw.split(",") if s.strip()]
+    return [s.strip().encode() for s in webhook_secret_text().split(",") if s.strip()]
 
 
-def history_limit() -> int:
-    return int(os.environ.get("GITOPS_HISTORY_LIMIT", "100"))
+def webhook_secret_file() -> str:
+    """GITOPS_WEBHOOK_SECRET_FILE: where `gitops webhook send` reads the secret ('' when unset)."""
+    return os.environ.get("GITOPS_WEBHOOK_SECRET_FILE", "")
 
 
 def max_webhook_bytes() -> int:
     """Largest webhook body accepted (GitHub caps payloads at 25 MB)."""
     return int(os.environ.get("GITOPS_MAX_WEBHOOK_BYTES", str(25 * 1024 * 1024)))
+
+
+# ---- logs -------------------------------------------------------------------------------
+
+
+def trace_project() -> str:
+    """The project trace ids name when the caller names none ('' when unset: logs never fail)."""
+    return os.environ.get("GOOGLE_CLOUD_PROJECT", "")
+
+
+def log_level() -> str:
+    """GITOPS_LOG_LEVEL, upper case: DEBUG, INFO (the default), WARNING or ERROR."""
+    return os.environ.get("GITOPS_LOG_LEVEL", "INFO").upper()
+
+
+# ---- Firestore and Pub/Sub ----------------------------------------------------------------
+
+
+def firestore_max_bytes() -> int | None:
+    """GITOPS_FIRESTORE_MAX_BYTES: a document bound below Firestore's own (a fault test)."""
+    value = os.environ.get("GITOPS_FIRESTORE_MAX_BYTES")
+    return int(value) if value else None
+
+
+def routes_inline_bytes(default: int) -> int:
+    """GITOPS_ROUTES_INLINE_BYTES: how many bytes of routes a repository's document holds."""
+    return int(os.environ.get("GITOPS_ROUTES_INLINE_BYTES") or default)
+
+
+def lease_seconds() -> int:
+    """GITOPS_LEASE_S: how long a sync's lease lasts without renewal (60 s)."""
+    return int(os.environ.get("GITOPS_LEASE_S", "60"))
+
+
+def pubsub_emulator_host() -> str | None:
+    return os.environ.get("PUBSUB_EMULATOR_HOST")
+
+
+# ---- git and GitHub ---------------------------------------------------------------------
+
+
+def git_cache_root() -> str:
+    """Where fetched repositories are cached (GITOPS_GIT_CACHE, else gitops-git in the temp folder)."""
+    return os.environ.get("GITOPS_GIT_CACHE") or os.path.join(tempfile.gettempdir(), "gitops-git")
+
+
+def repo_credentials() -> str:
+    """GITOPS_REPO_CREDENTIALS: the credential store's JSON ('' when unset)."""
+    return os.environ.get("GITOPS_REPO_CREDENTIALS", "")
+
+
+def repo_credentials_file() -> str:
+    """GITOPS_REPO_CREDENTIALS_FILE: a local credential store (`gitops repo add`; '' when unset)."""
+    return os.environ.get("GITOPS_REPO_CREDENTIALS_FILE", "")
+
+
+def github_api_url() -> str:
+    return os.environ.get("GITOPS_GITHUB_API_URL", "https://api.github.com")
+
+
+def github_token() -> str:
+    """GITOPS_GITHUB_TOKEN: the token commit statuses are set with ('' when unset)."""
+    return os.environ.get("GITOPS_GITHUB_TOKEN", "")
+
+
+# ---- Kubernetes ---------------------------------------------------------------------------
+
+
+def in_kubernetes() -> bool:
+    """Whether this process runs in a Kubernetes pod (KUBERNETES_SERVICE_HOST is set)."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def kubeconfig() -> str | None:
+    return os.environ.get("KUBECONFIG")
+
+
+def clusters_json() -> str:
+    """GITOPS_CLUSTERS: the destination clusters infra/ registers, as JSON ('{}' when unset)."""
+    return os.environ.get("GITOPS_CLUSTERS") or "{}"
+
+
+def clusters_file() -> str | None:
+    """GITOPS_CLUSTERS_FILE: a local cluster registry (`gitops cluster add`)."""
+    return os.environ.get("GITOPS_CLUSTERS_FILE")
+
+
+def kube_audit_log() -> str | None:
+    """GITOPS_KUBE_AUDIT_LOG: the API server's audit log, where one is readable (the local stack)."""
+    return os.environ.get("GITOPS_KUBE_AUDIT_LOG")
+
+
+def kube_version() -> str:
+    """GITOPS_KUBE_VERSION: the version renderers are told when the application names none."""
+    return os.environ.get("GITOPS_KUBE_VERSION", "")
+
+
+def variable(name: str) -> str:
+    """A variable whose name is data, not code (a registered cluster's tokenEnv, the CLI's local
+    stores): '' when unset."""
+    return os.environ.get(name, "")
+
+
+# ---- rendering ----------------------------------------------------------------------------
+
+
+def helm_path() -> str:
+    """GITOPS_HELM: the helm binary to run before looking on PATH ('' when unset)."""
+    return os.environ.get("GITOPS_HELM") or ""
+
+
+def render_sandbox_off() -> bool:
+    """GITOPS_RENDER_SANDBOX=off: renderers run without the sandbox (a development machine only)."""
+    return os.environ.get("GITOPS_RENDER_SANDBOX", "").lower() == "off"
+
+
+def render_tmp_root() -> str:
+    """Where renders get their private folders (GITOPS_RENDER_TMP, default /tmp/gitops-render)."""
+    return os.environ.get("GITOPS_RENDER_TMP") or "/tmp/gitops-render"
+
+
+def sandbox_stage_root() -> str:
+    """Where binaries the sandbox's uid cannot reach are copied (GITOPS_SANDBOX_STAGE)."""
+    return os.environ.get("GITOPS_SANDBOX_STAGE") or "/var/cache/gitops-sandbox"
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+
+def no_color() -> bool:
+    """NO_COLOR is set (to anything but ''): no colours, even on a terminal."""
+    return bool(os.environ.get("NO_COLOR"))

@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import json
-import os
 import sys
 from typing import Any
+
+from shared.platform import config
 
 _trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
 _fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("fields", default=None)
@@ -28,7 +29,7 @@ def bind_trace(header: str | None, project: str | None = None) -> None:
         trace_id = parts[1] if len(parts) > 1 else ""
     else:  # X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1
         trace_id = header.split("/")[0]
-    project = project or os.environ.get("GOOGLE_CLOUD_PROJECT", "")
+    project = project or config.trace_project()
     _trace.set(f"projects/{project}/traces/{trace_id}" if trace_id else None)
 
 
@@ -55,7 +56,7 @@ def to_stderr() -> None:
 
 
 def _emit(severity: str, message: str, fields: dict[str, Any]) -> None:
-    if LEVELS[severity] < LEVELS.get(os.environ.get("GITOPS_LOG_LEVEL", "INFO").upper(), 20):
+    if LEVELS[severity] < LEVELS.get(config.log_level(), 20):
         return
     entry: dict[str, Any] = {
         "severity": severity,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml_rs
 
@@ -177,11 +177,16 @@ def documents(text: str) -> list[dict[str, Any] | None] | None:
     else:
         return None
     try:
-        if not all(doc is None or (type(doc) is dict and _plain(doc)) for doc in docs):
+        if not _plain_manifests(docs):
             return None
     except RecursionError:
         return None
     return docs
+
+
+def _plain_manifests(docs: list[Any]) -> TypeGuard[list[dict[str, Any] | None]]:
+    """Is every document empty (None) or a mapping PyYAML would have built just so?"""
+    return all(doc is None or (type(doc) is dict and _plain(doc)) for doc in docs)
 
 
 def _document_count(text: str) -> int:

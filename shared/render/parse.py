@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 _STR, _MAP, _SEQ = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
-class _Loader(Loader):  # type: ignore[misc, valid-type]
+class _Loader(Loader):
     """The C loader with PyYAML's own implicit types, resolved with less work per scalar (the
     composer asks for every node; SafeLoader has no path resolvers and no wildcard ones)."""
 
@@ -293,12 +293,12 @@ def _render_file(path: str, data: bytes, out: Rendered, deadline: float = float(
                 _collect(path, node, doc, _Where(holder, index, None), out)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         shown = f" in {_line(text, mark.line)!r}" if mark and _line(text, mark.line).strip() else ""
         context = exc.context_mark
         if exc.context and context and context is not mark:
             shown += f" ({exc.context} at line {context.line + 1}: {_line(text, context.line)!r})"
-        out.errors.append(Finding(path, *where, "", f"YAML: {exc.problem or exc}{shown}"))
+        out.errors.append(Finding(path, line, column, "", f"YAML: {exc.problem or exc}{shown}"))
     except yaml.YAMLError as exc:
         out.errors.append(Finding(path, 0, 0, "", f"YAML: {exc}"))
     finally:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.platform import logs
+from shared.platform import config, logs
 from shared.render.tree import LIMITS, Limits, Refused, refused
 
 __all__ = ["LIMITS", "Binary", "Limits", "Refused", "binary", "places", "problem", "python_binary", "run"]
@@ -72,7 +72,7 @@ def workspace() -> Iterator[Path]:
     """A private folder for one render (removed after), under a root-owned folder that any uid
     may traverse but not list: the sandbox's own uid must be able to reach what it mounts,
     whatever TMPDIR's parents allow. GITOPS_RENDER_TMP sets where (default /tmp/gitops-render)."""
-    top = Path(os.environ.get("GITOPS_RENDER_TMP") or "/tmp/gitops-render")
+    top = Path(config.render_tmp_root())
     top.mkdir(mode=0o711, parents=True, exist_ok=True)
     top.chmod(0o711)
     folder = Path(tempfile.mkdtemp(prefix="render-", dir=top))
@@ -84,7 +84,7 @@ def workspace() -> Iterator[Path]:
 
 
 def disabled() -> bool:
-    return os.environ.get("GITOPS_RENDER_SANDBOX", "").lower() == "off"
+    return config.render_sandbox_off()
 
 
 def problem() -> str | None:
@@ -118,7 +118,7 @@ def _stage(path: str) -> str:
     st = os.stat(real)
     key = f"{real}:{st.st_size}:{st.st_mtime_ns}"
     if key not in _staged:
-        folder = os.environ.get("GITOPS_SANDBOX_STAGE") or "/var/cache/gitops-sandbox"
+        folder = config.sandbox_stage_root()
         os.makedirs(folder, mode=0o755, exist_ok=True)
         os.chmod(folder, 0o755)
         name = hashlib.sha256(key.encode()).hexdigest()[:12] + "-" + os.path.basename(real)

@@ -31,7 +31,7 @@ import yaml
 
 from shared.core import sourceopts
 from shared.core.findings import Finding
-from shared.platform import logs
+from shared.platform import config, logs
 from shared.render import sandbox
 from shared.render.parse import (
     EXTENSIONS,
@@ -561,7 +561,7 @@ def _kustomize(root: Path, inputs: Path, req: Request, limits: Limits, out: Outp
 def helm_binary() -> str | None:
     """GITOPS_HELM, else helm on PATH, else the one stack/setup.sh installs."""
     candidates = [
-        os.environ.get("GITOPS_HELM") or "",
+        config.helm_path(),
         shutil.which("helm") or "",
         str(Path.home() / ".cache/gitops/bin/helm"),
     ]

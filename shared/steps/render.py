@@ -7,7 +7,6 @@ None when nothing should be applied (render error, or manual sync policy).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
 from shared.gate import checks
-from shared.platform import logs
+from shared.platform import config, logs
 from shared.render import cache, sources, tree
 from shared.steps import errorkinds
 
@@ -207,7 +206,7 @@ def _when(seconds: int) -> dt.datetime | None:
 
 
 def _kube_version(spec: AppSpec) -> str:
-    return spec.syncPolicy.option("KubeVersion") or os.environ.get("GITOPS_KUBE_VERSION", "")
+    return spec.syncPolicy.option("KubeVersion") or config.kube_version()
 
 
 def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed") -> None:

@@ -16,11 +16,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shared.core.webhook import ZERO_SHA
 from stack import local
 from stack.gitrepo import WorkRepo
 
@@ -162,6 +164,46 @@ def create_app(
     args += ["--auto-prune"] if prune else []
     args += ["--self-heal"] if (automated if self_heal is None else self_heal) else []
     assert main.main(args) == 0
+
+
+def push(
+    stack: local.Stack,
+    secret: bytes,
+    repo: WorkRepo,
+    message: str,
+    files: dict[str, str | None],
+    before: str = ZERO_SHA,
+) -> str:
+    """Commit `files` (None: delete) and push them to main, then deliver GitHub's push webhook
+    (answered 200); the new commit's sha."""
+    from shared.core import webhook as github
+
+    sha = repo.commit_and_push(message, files)
+    status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", before, sha))
+    assert status == 200
+    return sha
+
+
+def image_of(namespace: str, name: str = "web") -> str:
+    """The first container's image of a Deployment in the cluster."""
+    deployment = kubectl_json("get", "deployment", name, "-n", namespace)
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """`gitops ARGS` in this process: its exit code and what it printed on stdout."""
+    code, out, _ = run_cli_capturing(*args)
+    return code, out
+
+
+def run_cli_capturing(*args: str) -> tuple[int, str, str]:
+    """`gitops ARGS` in this process: its exit code, stdout and stderr."""
+    from shared.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main.main(list(args))
+    return code, out.getvalue(), err.getvalue()
 
 
 def register_credential(url: str, username: str, password: str) -> None:

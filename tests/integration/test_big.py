@@ -15,8 +15,7 @@ import time
 from shared.adapters import store
 from shared.core import docsize
 from tests.integration import manifests
-from tests.integration.conftest import create_app, function_log, history_count, kubectl, wait_history
-from tests.integration.test_pipeline import push
+from tests.integration.conftest import create_app, function_log, history_count, kubectl, push, wait_history
 
 
 def configmaps(count: int) -> str:
@@ -223,7 +222,7 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
         {"inventory": entries[:10]},
         previous_inventory=status["inventory"],
     )
-    refs = store._app_ref(app).collection(store.INVENTORY).list_documents()
+    refs = store.client().collection(store.APPS).document(app).collection(store.INVENTORY).list_documents()
     assert [r.id for r in refs] == [f"{begun.sequence:06d}-holder-3-000"]
     store.delete_app(app)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
@@ -12,16 +10,9 @@ from shared.adapters import store
 from shared.cli import main
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import kubectl, kubectl_json, wait_history, webhook
+from tests.integration.conftest import kubectl, kubectl_json, run_cli_capturing, wait_history, webhook
 
 pytestmark = pytest.mark.integration
-
-
-def run(*args):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main.main(list(args))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_argo_cd_application_manifest_creates_a_working_application(
@@ -48,14 +39,14 @@ spec:
   syncPolicy:
     automated: {{prune: true, selfHeal: true}}
 """)
-    code, out, err = run("app", "create", "-f", str(manifest))
+    code, out, err = run_cli_capturing("app", "create", "-f", str(manifest))
     assert code == 0
     assert f"warning: guestbook-{uid}: spec.source.plugin: not supported (ignored)" in err
     sha = repo.commit_and_push("guestbook", {"guestbook/cm.yaml": manifests.configmap("guestbook")})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(f"guestbook-{uid}", 1)["phase"] == "Succeeded"
     kubectl("get", "configmap", "guestbook", "-n", namespace)
-    code, out, _ = run("-o", "json", "app", "list")
+    code, out, _ = run_cli_capturing("-o", "json", "app", "list")
     assert code == 0 and f"guestbook-{uid}" in {a["name"] for a in json.loads(out)}
 
 
@@ -69,13 +60,13 @@ spec:
   sourceRepos: ['{repo.url}']
   destinations: [{{namespace: '{namespace}', server: https://kubernetes.default.svc}}]
 """)
-    assert run("project", "create", "-f", str(project))[0] == 0
-    code, out, _ = run("-o", "json", "project", "get", f"team-{uid}")
+    assert run_cli_capturing("project", "create", "-f", str(project))[0] == 0
+    code, out, _ = run_cli_capturing("-o", "json", "project", "get", f"team-{uid}")
     assert json.loads(out)["destinations"] == [{"cluster": "in-cluster", "namespace": namespace}]
-    assert f"team-{uid}" in run("project", "list")[1]
+    assert f"team-{uid}" in run_cli_capturing("project", "list")[1]
     app = f"cascade-{uid}"
     assert (
-        run(
+        run_cli_capturing(
             "app",
             "create",
             app,
@@ -100,7 +91,7 @@ spec:
     sha = repo.commit_and_push("two", {"app/a.yaml": manifests.configmap("gone"), "app/b.yaml": kept})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(app, 1)["phase"] == "Succeeded"
-    code, out, _ = run("-o", "json", "app", "delete", app, "--cascade")
+    code, out, _ = run_cli_capturing("-o", "json", "app", "delete", app, "--cascade")
     assert code == 0
     actions = {o["name"]: o["action"] for o in json.loads(out)["objects"]}
     assert actions == {"gone": "pruned", "kept": "skipped"}
@@ -108,7 +99,7 @@ spec:
     assert kubectl_json("get", "configmap", "kept", "-n", namespace)
     with pytest.raises(store.NotFound):
         store.get_app(app)
-    code, _, err = run("app", "get", app)
+    code, _, err = run_cli_capturing("app", "get", app)
     assert code == 1 and "not found" in err
 
 
@@ -116,5 +107,5 @@ def test_usage_errors_exit_2_and_errors_1(stack):
     with pytest.raises(SystemExit) as exc:
         main.main(["app", "frobnicate"])
     assert exc.value.code == 2
-    code, _, err = run("app", "create", "only-a-name")
+    code, _, err = run_cli_capturing("app", "create", "only-a-name")
     assert code == 1 and "hint" in err

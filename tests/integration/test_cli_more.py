@@ -13,8 +13,7 @@ import yaml
 from shared.adapters import store
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import kubectl, kubectl_json, wait_history, webhook
-from tests.integration.test_cli import run
+from tests.integration.conftest import kubectl, kubectl_json, run_cli_capturing, wait_history, webhook
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +37,7 @@ def test_app_of_apps_registers_syncs_and_prunes_children(stack, secret, uid, rep
     files.update({f"children/{n}/cm.yaml": manifests.configmap(f"cm-{n}") for n in names})
     parent = f"parent-{uid}"
     assert (
-        run(
+        run_cli_capturing(
             "app",
             "create",
             parent,
@@ -79,7 +78,7 @@ def test_promote_moves_prod_to_the_exact_commit_staging_runs(stack, secret, uid,
     kubectl("create", "namespace", f"prod-{uid}")
     for env in ("staging", "prod"):
         assert (
-            run(
+            run_cli_capturing(
                 "app",
                 "create",
                 f"{env}-{uid}",
@@ -99,12 +98,12 @@ def test_promote_moves_prod_to_the_exact_commit_staging_runs(stack, secret, uid,
     v1 = repo.commit_and_push("v1", {"app/deploy.yaml": manifests.deployment(image="nginx:v1")})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, v1))
     wait_history(f"staging-{uid}", 1)
-    code, _, err = run("app", "promote", f"staging-{uid}", f"prod-{uid}")
+    code, _, err = run_cli_capturing("app", "promote", f"staging-{uid}", f"prod-{uid}")
     if code != 0:  # staging not yet audited Healthy: wait for it like an operator would
         assert "app wait" in err
-        assert run("sweep", f"staging-{uid}", "--wait")[0] == 0
-        assert run("app", "wait", f"staging-{uid}", "--health", "--timeout", "60")[0] == 0
-        assert run("app", "promote", f"staging-{uid}", f"prod-{uid}")[0] == 0
+        assert run_cli_capturing("sweep", f"staging-{uid}", "--wait")[0] == 0
+        assert run_cli_capturing("app", "wait", f"staging-{uid}", "--health", "--timeout", "60")[0] == 0
+        assert run_cli_capturing("app", "promote", f"staging-{uid}", f"prod-{uid}")[0] == 0
     entry = store.get_history(f"prod-{uid}", 1)
     assert entry["commit"] == v1 and entry["triggeredBy"].startswith(f"promote from staging-{uid}")
     v2 = repo.commit_and_push("v2", {"app/deploy.yaml": manifests.deployment(image="nginx:v2")})
@@ -119,7 +118,7 @@ def test_promote_moves_prod_to_the_exact_commit_staging_runs(stack, secret, uid,
 def test_set_pin_wait_and_outputs(stack, secret, uid, repo, namespace):
     app = f"set-{uid}"
     assert (
-        run(
+        run_cli_capturing(
             "app",
             "create",
             app,
@@ -135,7 +134,7 @@ def test_set_pin_wait_and_outputs(stack, secret, uid, repo, namespace):
         == 0
     )
     assert (
-        run(
+        run_cli_capturing(
             "app",
             "set",
             app,
@@ -150,19 +149,19 @@ def test_set_pin_wait_and_outputs(stack, secret, uid, repo, namespace):
     spec = store.get_app(app).spec
     assert spec.syncPolicy.automated and spec.syncPolicy.selfHeal
     assert spec.syncPolicy.syncOptions == ("CreateNamespace=true",)
-    assert run("app", "set", app, "--path", "../escape")[0] == 1
+    assert run_cli_capturing("app", "set", app, "--path", "../escape")[0] == 1
     sha = repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     wait_history(app, 1)
-    assert run("app", "wait", app, "--timeout", "30")[0] == 0
-    code, out, _ = run("-o", "json", "app", "pin", app, "--reason", "freeze")
+    assert run_cli_capturing("app", "wait", app, "--timeout", "30")[0] == 0
+    code, out, _ = run_cli_capturing("-o", "json", "app", "pin", app, "--reason", "freeze")
     assert code == 0 and json.loads(out)["commit"] == sha
     assert store.get_app(app).status["pin"]["reason"] == "freeze"
-    code, out, _ = run("-o", "yaml", "app", "get", app)
+    code, out, _ = run_cli_capturing("-o", "yaml", "app", "get", app)
     assert yaml.safe_load(out)["spec"]["path"] == "app"
-    code, out, _ = run("-o", "wide", "app", "list")
+    code, out, _ = run_cli_capturing("-o", "wide", "app", "list")
     assert "REPO" in out.splitlines()[0] and repo.url in out
-    code, out, _ = run("app", "get", app)
+    code, out, _ = run_cli_capturing("app", "get", app)
     assert "ConfigMap" in out and "settings" in out and "Pinned:" in out
     for read in (
         ["app", "history", app],
@@ -171,7 +170,7 @@ def test_set_pin_wait_and_outputs(stack, secret, uid, repo, namespace):
         ["project", "list"],
         ["repo", "list"],
     ):
-        code, out, _ = run("-o", "json", *read)
+        code, out, _ = run_cli_capturing("-o", "json", *read)
         assert code == 0 and json.loads(out) is not None
 
 
@@ -179,23 +178,23 @@ def test_render_path_like_a_linter(tmp_path):
     (tmp_path / "ok.yaml").write_text(manifests.configmap())
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "bad.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")
-    code, out, _ = run("render", str(tmp_path))
+    code, out, _ = run_cli_capturing("render", str(tmp_path))
     assert code == 1 and out.strip() == "sub/bad.yaml:3:1: metadata.name: required"
-    code, out, _ = run("-o", "json", "render", str(tmp_path))
+    code, out, _ = run_cli_capturing("-o", "json", "render", str(tmp_path))
     assert json.loads(out)["objects"] == 1
     (tmp_path / "sub" / "bad.yaml").unlink()
-    assert run("render", str(tmp_path))[0] == 0
+    assert run_cli_capturing("render", str(tmp_path))[0] == 0
 
 
 def test_webhook_send_and_repo_credentials(stack, secret, uid, repo, namespace, monkeypatch):
     monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", secret.decode())
     sha = repo.commit_and_push("x", {"app/cm.yaml": manifests.configmap()})
-    code, out, _ = run(
+    code, out, _ = run_cli_capturing(
         "-o", "json", "webhook", "send", stack.env["GITOPS_INTAKE_URL"], "--repo", repo.url, "--sha", sha
     )
     assert code == 0 and json.loads(json.loads(out)["answer"])["result"] == "accepted"
     assert (
-        run(
+        run_cli_capturing(
             "webhook",
             "send",
             stack.env["GITOPS_INTAKE_URL"],
@@ -210,22 +209,22 @@ def test_webhook_send_and_repo_credentials(stack, secret, uid, repo, namespace, 
     )
     url = f"{stack.env['GITOPS_GIT_URL']}/private/cli-{uid}/"
     monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret-token\n"))
-    code, out, _ = run("repo", "add", url, "--username", "bot", "--password-stdin")
+    code, out, _ = run_cli_capturing("repo", "add", url, "--username", "bot", "--password-stdin")
     assert code == 0 and "s3cret-token" not in out
-    code, out, _ = run("-o", "json", "repo", "list")
+    code, out, _ = run_cli_capturing("-o", "json", "repo", "list")
     assert {"url": url, "username": "bot", "password": "set"} in json.loads(out)
     assert "s3cret-token" not in out
     assert "s3cret-token" in Path(stack.env["GITOPS_REPO_CREDENTIALS_FILE"]).read_text()
     assert oct(Path(stack.env["GITOPS_REPO_CREDENTIALS_FILE"]).stat().st_mode)[-3:] == "600"
-    assert run("repo", "remove", url)[0] == 0
-    assert run("repo", "remove", url)[0] == 1
+    assert run_cli_capturing("repo", "remove", url)[0] == 0
+    assert run_cli_capturing("repo", "remove", url)[0] == 1
 
 
 def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
     stack, secret, uid, repo, namespace, tmp_path
 ):
     target = f"ctx-alias-{uid}"
-    assert run("cluster", "add", target, "--context", "local")[0] == 0
+    assert run_cli_capturing("cluster", "add", target, "--context", "local")[0] == 0
     with open(stack.env["KUBECONFIG"]) as f:
         config = yaml.safe_load(f)
     import base64
@@ -235,7 +234,7 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
     token = tmp_path / "token"
     token.write_text(config["users"][0]["user"]["token"])
     assert (
-        run(
+        run_cli_capturing(
             "cluster",
             "add",
             f"url-{uid}",
@@ -248,12 +247,12 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
         )[0]
         == 0
     )
-    code, out, _ = run("-o", "json", "cluster", "list")
+    code, out, _ = run_cli_capturing("-o", "json", "cluster", "list")
     listed = {c["name"]: c for c in json.loads(out)}
     assert listed[target]["context"] == "local" and listed[f"url-{uid}"]["token"] == "file"
     assert config["users"][0]["user"]["token"] not in out
-    assert run("cluster", "add", "broken")[0] == 1
-    code, _, _ = run(
+    assert run_cli_capturing("cluster", "add", "broken")[0] == 1
+    code, _, _ = run_cli_capturing(
         "project",
         "set",
         f"p-{uid}",
@@ -268,7 +267,7 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
     assert store.get_project(f"p-{uid}")["destinations"] == [{"cluster": target, "namespace": namespace}]
     app = f"via-{uid}"
     assert (
-        run(
+        run_cli_capturing(
             "app",
             "create",
             app,
@@ -290,28 +289,28 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
     repo.commit_and_push(
         "two", {"app/a.yaml": manifests.configmap("a"), "app/b.yaml": manifests.configmap("b")}
     )
-    code, out, _ = run("-o", "json", "app", "sync", app, "--dry-run")
+    code, out, _ = run_cli_capturing("-o", "json", "app", "sync", app, "--dry-run")
     assert code == 0 and {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {
         "a": "created",
         "b": "created",
     }
     assert "configmap/a\n" not in kubectl("get", "configmap", "-n", namespace, "-o", "name")
-    assert run("app", "sync", app, "--wait", "--timeout", "30")[0] == 0
+    assert run_cli_capturing("app", "sync", app, "--wait", "--timeout", "30")[0] == 0
     repo.commit_and_push("one", {"app/b.yaml": None})
-    code, out, _ = run("-o", "json", "app", "sync", app, "--dry-run")
+    code, out, _ = run_cli_capturing("-o", "json", "app", "sync", app, "--dry-run")
     assert {o["name"]: o["action"] for o in json.loads(out)["objects"]} == {"a": "unchanged", "b": "skipped"}
-    assert run("app", "sync", app, "--prune", "--wait", "--timeout", "30")[0] == 0
+    assert run_cli_capturing("app", "sync", app, "--prune", "--wait", "--timeout", "30")[0] == 0
     assert {r["name"]: r["action"] for r in store.get_history(app, 2)["resources"]} == {
         "a": "unchanged",
         "b": "pruned",
     }
-    assert run("cluster", "remove", f"url-{uid}")[0] == 0
+    assert run_cli_capturing("cluster", "remove", f"url-{uid}")[0] == 0
 
 
 def test_sync_wait_health_reports_progress_until_healthy(stack, uid, repo, namespace):
     app = f"healthy-{uid}"
     assert (
-        run(
+        run_cli_capturing(
             "app",
             "create",
             app,
@@ -327,7 +326,9 @@ def test_sync_wait_health_reports_progress_until_healthy(stack, uid, repo, names
         == 0
     )
     repo.commit_and_push("idle", {"app/deploy.yaml": manifests.deployment(replicas=0)})
-    code, out, err = run("-o", "json", "app", "sync", app, "--wait", "--health", "--timeout", "60")
+    code, out, err = run_cli_capturing(
+        "-o", "json", "app", "sync", app, "--wait", "--health", "--timeout", "60"
+    )
     assert code == 0, err
     assert json.loads(out)["health"]["status"] == "Healthy"
     assert "sync 1 of" in err and "health: Healthy" in err  # progress lines on stderr

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-from contextlib import redirect_stdout
 
 import pytest
 
@@ -18,6 +16,7 @@ from tests.integration.conftest import (
     history_count,
     kubectl,
     kubectl_json,
+    run_cli,
     wait_for,
     wait_history,
     webhook,
@@ -53,13 +52,6 @@ def with_policy(app, **policy):
 
 def changed_line(diff, sign, text):
     return any(line.startswith(sign) and text in line for line in diff.splitlines())
-
-
-def run_cli(*args):
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = main.main(list(args))
-    return code, out.getvalue()
 
 
 def test_custom_resource_audits_clean_and_scale_names_its_writer(stack, secret, uid, repo, namespace):

@@ -15,9 +15,15 @@ from shared.adapters import store
 from shared.cli import main
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import create_app, history_count, wait_for, wait_history, webhook
-from tests.integration.test_drift import run_cli
-from tests.integration.test_pipeline import image_of
+from tests.integration.conftest import (
+    create_app,
+    history_count,
+    image_of,
+    run_cli,
+    wait_for,
+    wait_history,
+    webhook,
+)
 
 pytestmark = pytest.mark.integration
 

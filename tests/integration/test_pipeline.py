@@ -7,34 +7,21 @@ import pytest
 from shared.adapters import bus, store
 from shared.cli import main
 from shared.core import messages, topology
-from shared.core import webhook as github
 from shared.core.messages import ApplyRequest
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
     function_log,
     history_count,
+    image_of,
     kubectl,
     kubectl_json,
+    push,
     wait_for,
     wait_history,
-    webhook,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def push(stack, secret, repo, message, files, before=github.ZERO_SHA):
-    sha = repo.commit_and_push(message, files)
-    status, _ = webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", before, sha))
-    assert status == 200
-    return sha
-
-
-def image_of(namespace, name="web"):
-    return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"]["containers"][
-        0
-    ]["image"]
 
 
 def test_first_sync_creates_objects_in_order_and_records_history(stack, secret, uid, repo, namespace):

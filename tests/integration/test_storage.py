@@ -33,7 +33,13 @@ def test_big_revision_is_split_compressed_and_synced(stack, secret, uid, repo, n
     entry = wait_history(app, 1, timeout=90)
     assert entry["phase"] == "Succeeded"
 
-    ref = store._app_ref(app).collection("revisions").document(entry["revision"])
+    ref = (
+        store.client()
+        .collection(store.APPS)
+        .document(app)
+        .collection("revisions")
+        .document(entry["revision"])
+    )
     head = ref.get().to_dict()
     assert head["packed"]["parts"] >= 2 and head["packed"]["bytes"] > 2_000_000
     assert head["manifests"].startswith("(compressed:")
@@ -67,7 +73,14 @@ def test_round_trip_is_exact_and_parts_go_with_the_revision(stack, uid, repo):
     assert store.get_revision(app, "small")["manifests"] == "kind: ConfigMap\n"  # small ones stay readable
 
     # a revision whose parts are missing is reported, never returned half
-    parts = store._app_ref(app).collection("revisions").document("r1").collection("parts")
+    parts = (
+        store.client()
+        .collection(store.APPS)
+        .document(app)
+        .collection("revisions")
+        .document("r1")
+        .collection("parts")
+    )
     list(parts.list_documents())[-1].delete()
     with pytest.raises(store.NotFound, match="incomplete"):
         store.get_revision(app, "r1")

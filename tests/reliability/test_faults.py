@@ -24,13 +24,14 @@ from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
     history_count,
+    image_of,
     kubectl,
     kubectl_json,
+    push,
     wait_for,
     wait_history,
     webhook,
 )
-from tests.integration.test_pipeline import image_of, push
 
 pytestmark = pytest.mark.fault
 
@@ -114,7 +115,7 @@ def test_apply_function_killed_mid_sync_of_500_objects(stack, secret, uid, repo,
     # Pub/Sub redelivers; the dead holder's lease expires; the same operation resumes
     entry = converged(app, namespace, 500, 1)
     assert entry["initiator"] == "webhook" and sum(entry["counts"].values()) == 500
-    assert seen <= 500
+    assert 0 < seen < 500  # the kill came mid-sync: some objects were written, not all
 
 
 def test_api_server_stopped_mid_sync_and_restarted(stack, secret, uid, repo, namespace):

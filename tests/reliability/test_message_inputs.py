@@ -87,10 +87,6 @@ def known(stack: Any) -> Iterator[dict[str, str]]:
     main.main(["app", "delete", app])
 
 
-def _j(**body: Any) -> bytes:
-    return json.dumps(body).encode()
-
-
 def _render(k: dict[str, str], **over: Any) -> bytes:
     body = json.loads(
         messages.encode(

@@ -20,10 +20,10 @@ from tests.integration.conftest import (
     function_log,
     history_count,
     kubectl_json,
+    push,
     wait_for,
     wait_history,
 )
-from tests.integration.test_pipeline import push
 
 pytestmark = pytest.mark.fault
 

@@ -15,8 +15,7 @@ from shared.adapters import store
 from shared.cli import main
 from stack import local
 from tests.integration import manifests
-from tests.integration.conftest import create_app, kubectl, kubectl_json, wait_history
-from tests.integration.test_pipeline import push
+from tests.integration.conftest import create_app, kubectl, kubectl_json, push, wait_history
 
 pytestmark = pytest.mark.fault
 

@@ -23,11 +23,11 @@ from tests.integration.conftest import (
     kubectl,
     kubectl_json,
     private_repo,
+    push,
     register_credential,
     wait_for,
     wait_history,
 )
-from tests.integration.test_pipeline import push
 
 pytestmark = pytest.mark.escape
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import hcl2
 import pytest
@@ -13,43 +12,20 @@ import yaml
 
 from shared.adapters import store
 from shared.core import topology
-
-ROOT = Path(__file__).resolve().parents[2]
-INFRA = ROOT / "infra"
-TF_FILES = sorted(INFRA.glob("*.tf"))
-
-
-def _unquote(key: str) -> str:
-    return key.strip('"')
-
-
-def _blocks(kind: str) -> list[tuple[str, str, dict]]:
-    """(type, name, body) of every resource/data block; (name, '', body) for variables/outputs."""
-    out = []
-    for path in TF_FILES:
-        parsed = hcl2.load(path.open())
-        for block in parsed.get(kind, []):
-            for first, rest in block.items():
-                if kind in ("resource", "data"):
-                    for name, body in rest.items():
-                        out.append((_unquote(first), _unquote(name), body))
-                else:
-                    out.append((_unquote(first), "", rest))
-    return out
+from tests.unit.terraform import INFRA, ROOT, TF_FILES, VARIABLES, blocks, unquote
 
 
 def _locals() -> set[str]:
     names = set()
     for path in TF_FILES:
         for block in hcl2.load(path.open()).get("locals", []):
-            names |= {_unquote(k) for k in block if not k.startswith("__")}
+            names |= {unquote(k) for k in block if not k.startswith("__")}
     return names
 
 
 TEXT = "\n".join(p.read_text() for p in TF_FILES)
-RESOURCES = {(t, n) for t, n, _ in _blocks("resource")}
-DATA = {(t, n) for t, n, _ in _blocks("data")}
-VARIABLES = {n for n, _, _ in _blocks("variable")}
+RESOURCES = {(t, n) for t, n, _ in blocks("resource")}
+DATA = {(t, n) for t, n, _ in blocks("data")}
 TFVARS = json.loads((INFRA / "topology.auto.tfvars.json").read_text())
 
 
@@ -82,7 +58,7 @@ def test_generated_variables_are_declared_and_agree_with_the_topology():
 
 
 def test_subscriptions_carry_ordering_retry_and_dead_letter_policies():
-    (body,) = [b for t, n, b in _blocks("resource") if (t, n) == ("google_pubsub_subscription", "push")]
+    (body,) = [b for t, n, b in blocks("resource") if (t, n) == ("google_pubsub_subscription", "push")]
     assert body["enable_message_ordering"] == "${each.value.ordering}"
     assert "dead_letter_policy" in body and "retry_policy" in body
     assert "oidc_token" in json.dumps(body["push_config"])
@@ -97,9 +73,9 @@ def test_no_broad_roles_and_each_function_has_its_own_account():
         "roles/iam.serviceAccountAdmin",
         "roles/pubsub.admin",
     }
-    (body,) = [b for t, n, b in _blocks("resource") if (t, n) == ("google_service_account", "functions")]
+    (body,) = [b for t, n, b in blocks("resource") if (t, n) == ("google_service_account", "functions")]
     assert body["for_each"] == "${var.functions}"
-    (fn,) = [b for t, n, b in _blocks("resource") if t == "google_cloudfunctions2_function"]
+    (fn,) = [b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"]
     assert "google_service_account.functions[each.key].email" in json.dumps(fn)
 
 
@@ -130,10 +106,10 @@ def test_every_firestore_query_in_the_code_is_registered():
 
 def _composite_indexes() -> set[tuple[str, tuple[str, ...]]]:
     out = set()
-    for t, _, body in _blocks("resource"):
+    for t, _, body in blocks("resource"):
         if t == "google_firestore_index":
-            fields = tuple(_unquote(f["field_path"]) for f in body["fields"])
-            out.add((_unquote(body["collection"]), fields))
+            fields = tuple(unquote(f["field_path"]) for f in body["fields"])
+            out.add((unquote(body["collection"]), fields))
     return out
 
 
@@ -147,8 +123,8 @@ def test_every_query_has_an_index(query):
 
 
 def test_delivery_and_render_records_have_a_ttl_policy():
-    bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field" and "ttl_config" in b]
-    assert sorted((_unquote(b["collection"]), _unquote(b["field"])) for b in bodies) == [
+    bodies = [b for t, n, b in blocks("resource") if t == "google_firestore_field" and "ttl_config" in b]
+    assert sorted((unquote(b["collection"]), unquote(b["field"])) for b in bodies) == [
         ("renders", "expireAt"),
         ("webhookDeliveries", "expireAt"),
     ]
@@ -158,8 +134,8 @@ def test_delivery_and_render_records_have_a_ttl_policy():
 
 def test_the_parts_json_is_not_indexed():
     """The parts documents' one big field (shared/adapters/store.py _write_parts) is exempt from indexing."""
-    bodies = [b for t, n, b in _blocks("resource") if t == "google_firestore_field" and "ttl_config" not in b]
-    assert [_unquote(b["field"]) for b in bodies] == ["entries"] and "index_config" in bodies[0]
+    bodies = [b for t, n, b in blocks("resource") if t == "google_firestore_field" and "ttl_config" not in b]
+    assert [unquote(b["field"]) for b in bodies] == ["entries"] and "index_config" in bodies[0]
     code = (ROOT / "shared" / "adapters" / "store.py").read_text()
     assert all(f'"{c}"' in code for c in ("inventory", "results", "parts"))
     assert '"entries": text' in code

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from shared.cli import app, main
-from tests.unit.test_infra import INFRA, VARIABLES, _blocks
+from tests.unit.terraform import INFRA, VARIABLES, blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -19,10 +19,12 @@ def test_first_block_is_exactly_the_demo_and_test_commands():
     lines = BLOCKS[0].strip().splitlines()
     assert lines == [
         "bash stack/setup.sh && .venv/bin/python -m stack.demo",
-        "bash stack/setup.sh && .venv/bin/python -m pytest",
+        "bash stack/setup.sh && bash .ci/fast"
+        " && .venv/bin/python -m pytest tests/integration tests/reliability",
     ]
     assert (ROOT / "stack" / "setup.sh").exists() and (ROOT / "stack" / "demo.py").exists()
     assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
+    assert (ROOT / ".ci" / "fast").exists()
 
 
 def deploy_commands() -> list[list[str]]:
@@ -37,10 +39,10 @@ def deploy_commands() -> list[list[str]]:
 
 def test_deploy_commands_refer_to_what_exists():
     secrets = {
-        b["secret_id"].strip('"') for t, _, b in _blocks("resource") if t == "google_secret_manager_secret"
+        b["secret_id"].strip('"') for t, _, b in blocks("resource") if t == "google_secret_manager_secret"
     }
-    outputs = {n for n, _, _ in _blocks("output")}
-    resources = {f"{t}.{n}" for t, n, _ in _blocks("resource")}
+    outputs = {n for n, _, _ in blocks("output")}
+    resources = {f"{t}.{n}" for t, n, _ in blocks("resource")}
     seen = set()
     for argv in deploy_commands():
         env = [a for a in argv if re.match(r"^[A-Z_]+=", a)]

@@ -81,7 +81,8 @@ def test_other_errors_are_raised_at_once_as_api_core_exceptions(server, get):
 def test_retrying_stops_at_the_timeout(server, get):
     server.script = [grpc.StatusCode.UNAVAILABLE] * 1000
     started = time.monotonic()
-    with pytest.raises(gexc.ServiceUnavailable):
+    # the last attempt's answer, or (on a loaded machine) its own deadline running out
+    with pytest.raises((gexc.ServiceUnavailable, gexc.DeadlineExceeded)):
         get(Request(name="x"), timeout=0.5)
     assert time.monotonic() - started < 1.5
 
