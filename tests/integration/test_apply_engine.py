@@ -154,8 +154,9 @@ def test_create_namespace(stack, uid):
 
 
 def test_health_zero_replicas_is_healthy_and_a_missed_deadline_degraded(stack, uid, namespace):
+    # "stuck": its pod runs but never becomes Ready (the simulated nodes' `unready` image)
     sync(f"health-{uid}", namespace, [manifests.deployment("idle", replicas=0),
-                                      manifests.deployment("stuck", replicas=1).replace(
+                                      manifests.deployment("stuck", "nginx:unready", replicas=1).replace(
                                           "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")])
 
     def health_of(name):
@@ -169,7 +170,7 @@ def test_health_zero_replicas_is_healthy_and_a_missed_deadline_degraded(stack, u
 
 
 def test_a_wave_must_be_healthy_before_the_next(stack, uid, namespace):
-    stuck = manifests.deployment("stuck", replicas=1).replace(
+    stuck = manifests.deployment("stuck", "nginx:unready", replicas=1).replace(
         "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1").replace(
         "metadata:\n  name: stuck", "metadata:\n  name: stuck\n  annotations: {gitops.dev/sync-wave: '0'}")
     later = manifests.configmap("later").replace(

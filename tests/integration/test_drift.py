@@ -131,7 +131,8 @@ def test_automated_rollback_after_a_degraded_sync(stack, secret, uid, repo, name
              .get("observedGeneration"), "the controller")
     sweep(app)
     assert store.get_app(app).status["lastHealthy"]["commit"] == good
-    bad = manifests.deployment(image="nginx:bad", replicas=1).replace(
+    # its pod crash-loops on the simulated nodes (the `crashloop` image), never Ready
+    bad = manifests.deployment(image="nginx:bad-crashloop", replicas=1).replace(
         "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")
     push(stack, secret, repo, {"app/deploy.yaml": bad}, before=good)
     wait_history(app, 2)
