@@ -99,8 +99,9 @@ def rollout(image: str, timeout: float = 60) -> str:
     raise SystemExit(f"demo: the rollout of {image} did not finish within {timeout:.0f}s")
 
 
-def wait_healthy(timeout: float = 60) -> dict[str, Any]:
-    """Sweep (what Cloud Scheduler publishes) until the application's health is Healthy."""
+def wait_healthy(timeout: float = 60) -> str:
+    """Sweep (what Cloud Scheduler publishes) until the application's health is Healthy; say so
+    with the Deployment's ready replicas."""
     from shared import store
 
     deadline = time.monotonic() + timeout
@@ -108,7 +109,8 @@ def wait_healthy(timeout: float = 60) -> dict[str, Any]:
         gitops("sweep", APP, "--wait")
         health = store.get_app(APP).status.get("health") or {}
         if health.get("status") == "Healthy":
-            return health
+            status = deployment().get("status") or {}
+            return f"Healthy ({status.get('readyReplicas', 0)}/{status.get('replicas', 0)} ready)"
         time.sleep(0.5)
     raise SystemExit(f"demo: {APP} did not become Healthy within {timeout:.0f}s")
 
@@ -168,7 +170,7 @@ def run() -> None:
     entry = wait_history(1)
     show(f"history 1: {entry['summary']}")
     show(f"cluster: {rollout(IMAGE_1)} (pods scheduled on the simulated nodes)")
-    show(f"health: {wait_healthy()['status']}")
+    show(f"application health: {wait_healthy()}")
 
     step(4, f"change the image tag to {IMAGE_2} and push")
     push("bump nginx to alpine3.21", IMAGE_2, first)
@@ -202,7 +204,7 @@ def run() -> None:
     entry = wait_history(4)
     show(f"history 4: {entry['summary']}")
     show(f"cluster: {rollout(IMAGE_1)}")
-    show(f"health: {wait_healthy()['status']}")
+    show(f"application health: {wait_healthy()}")
 
     step(8, "history")
     gitops("app", "history", APP)
