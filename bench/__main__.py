@@ -12,7 +12,8 @@ from bench import report
 
 # in this order (cost last: it prices the counts the fleet group just measured); a group
 # whose module is not there yet is left out
-GROUPS = tuple(g for g in ("render", "apply", "audit", "intake", "e2e", "fleet", "memory", "big", "cost")
+GROUPS = tuple(g for g in ("render", "apply", "audit", "intake", "e2e", "fleet", "fleetpods", "cluster",
+                           "memory", "big", "cost")
                if (Path(__file__).resolve().parent / f"{g}.py").exists())
 
 
