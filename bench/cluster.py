@@ -72,6 +72,12 @@ class PodClock:
         self._watch.stop()
 
     def _run(self) -> None:
+        try:
+            self._watch_pods()
+        except Exception:  # the stack going down under the watch ends it
+            return
+
+    def _watch_pods(self) -> None:
         version = self.core.list_namespaced_pod(self.namespace).metadata.resource_version
         self._started.set()
         for event in self._watch.stream(
