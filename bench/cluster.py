@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import report, workload
 from bench.stack import running
 from stack import local
 
@@ -107,28 +107,9 @@ def _wait(what: str, done: Any, timeout: float = 300) -> None:
 
 
 def _deployment(name: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "web",
-                            "image": "nginx:1.25",
-                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                        }
-                    ]
-                },
-            },
-        },
-    }
+    obj = workload.deployment(name, {"resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}})
+    obj["spec"]["replicas"] = replicas
+    return obj
 
 
 def _one_round(cluster: Any, namespace: str, n: int, i: int) -> dict[str, Any]:

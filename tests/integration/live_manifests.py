@@ -35,6 +35,15 @@ def template(name: str, image: str, ready_delay: int | None = None, **sim: float
     }
 
 
+def _workload(kind: str, name: str, pods: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {**spec, "selector": {"matchLabels": {"app": name}}, "template": pods},
+    }
+
+
 def deployment(
     name: str,
     image: str,
@@ -43,40 +52,23 @@ def deployment(
     deadline: int = 600,
     **sim: float | str,
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "progressDeadlineSeconds": deadline,
-            "selector": {"matchLabels": {"app": name}},
-            "template": template(name, image, ready_delay, **sim),
-        },
-    }
+    return _workload(
+        "Deployment",
+        name,
+        template(name, image, ready_delay, **sim),
+        replicas=replicas,
+        progressDeadlineSeconds=deadline,
+    )
 
 
 def statefulset(name: str, image: str, replicas: int = 2, ready_delay: int | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "serviceName": name,
-            "selector": {"matchLabels": {"app": name}},
-            "template": template(name, image, ready_delay),
-        },
-    }
+    return _workload(
+        "StatefulSet", name, template(name, image, ready_delay), replicas=replicas, serviceName=name
+    )
 
 
 def daemonset(name: str, image: str, ready_delay: int | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": name},
-        "spec": {"selector": {"matchLabels": {"app": name}}, "template": template(name, image, ready_delay)},
-    }
+    return _workload("DaemonSet", name, template(name, image, ready_delay))
 
 
 def job(name: str, image: str, backoff_limit: int = 0, **sim: float | str) -> dict[str, Any]:
