@@ -79,7 +79,8 @@ def track(pod: dict[str, Any], host_ip: str, now: float) -> Tracked:
 
 
 class Shard(threading.Thread):
-    """The pods whose uid hashes here: their events in, their status writes out, in order."""
+    """The pods whose uid hashes here: their events in, their status writes out, in order.
+    (Its own names keep clear of Thread's internals `_stop` and `_delete`.)"""
 
     def __init__(self, index: int, core: kclient.CoreV1Api, host_ips: dict[str, str]) -> None:
         super().__init__(name=f"pods-{index}", daemon=True)
@@ -88,7 +89,7 @@ class Shard(threading.Thread):
         self._events: deque[tuple[str, dict[str, Any]]] = deque()
         self._heap: list[tuple[float, str]] = []
         self._wake = threading.Condition()
-        self._stop = False
+        self._stopping = False
 
     # -- from the watch thread ------------------------------------------------------
 
@@ -99,7 +100,7 @@ class Shard(threading.Thread):
 
     def stop(self) -> None:
         with self._wake:
-            self._stop = True
+            self._stopping = True
             self._wake.notify()
 
     # -- the shard's own thread -----------------------------------------------------
@@ -107,10 +108,10 @@ class Shard(threading.Thread):
     def run(self) -> None:
         while True:
             with self._wake:
-                while not self._stop and not self._events and not self._due():
+                while not self._stopping and not self._events and not self._due():
                     timeout = self._heap[0][0] - time.monotonic() if self._heap else None
                     self._wake.wait(timeout)
-                if self._stop:
+                if self._stopping:
                     return
                 events = list(self._events)
                 self._events.clear()
@@ -151,7 +152,7 @@ class Shard(threading.Thread):
         try:
             if tracked.delete_at is not None:
                 if time.monotonic() >= tracked.delete_at:
-                    self._delete(tracked)
+                    self._delete_pod(tracked)
                 else:
                     self._schedule(tracked, tracked.delete_at)
                 return
@@ -200,7 +201,7 @@ class Shard(threading.Thread):
         if snap.next_change is not None:
             self._schedule(tracked, tracked.t0 + snap.next_change)
 
-    def _delete(self, tracked: Tracked) -> None:
+    def _delete_pod(self, tracked: Tracked) -> None:
         try:
             api.body(
                 self.core.delete_namespaced_pod(

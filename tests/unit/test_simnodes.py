@@ -139,3 +139,13 @@ def test_the_status_body_is_what_health_and_controllers_read():
     crashing = body(pod("app:crashloop"), 5.0)
     assert health.of({**full, "status": crashing}).status == "Degraded"
     assert crashing["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1
+
+
+def test_a_shard_thread_stops_and_joins_cleanly():
+    from stack.simnodes import pods
+
+    shard = pods.Shard(0, None, {})  # no pod arrives: no API call is made
+    shard.start()
+    shard.stop()
+    shard.join(5)  # Thread's own _stop and _delete must still be Thread's
+    assert not shard.is_alive()
