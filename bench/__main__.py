@@ -14,7 +14,19 @@ from bench import report
 # whose module is not there yet is left out
 GROUPS = tuple(
     g
-    for g in ("render", "apply", "audit", "intake", "e2e", "fleet", "memory", "big", "cost")
+    for g in (
+        "render",
+        "apply",
+        "audit",
+        "intake",
+        "e2e",
+        "fleet",
+        "fleetpods",
+        "cluster",
+        "memory",
+        "big",
+        "cost",
+    )
     if (Path(__file__).resolve().parent / f"{g}.py").exists()
 )
 

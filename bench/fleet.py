@@ -1,8 +1,8 @@
 """fleet: 1,000 applications in one repository, one push that changes all of them, then a sweep.
 
-Each application is a folder with a Deployment (0 replicas), a ServiceAccount, a Service and
-an Ingress (the shape of Flux's published 1,000-Kustomization benchmark), all registered
-in the store. Phases, on one fresh stack:
+Each application is a folder with a Deployment (0 replicas; one in the `fleetpods` group,
+bench/fleetpods.py), a ServiceAccount, a Service and an Ingress (the shape of Flux's
+published 1,000-Kustomization benchmark), all registered in the store. Phases, on one fresh stack:
 
     first   the push that creates every application's objects (the first sync)
     change  one push that changes every Deployment: time from the webhook until every
@@ -11,7 +11,7 @@ in the store. Phases, on one fresh stack:
     sweep   one Cloud Scheduler-style sweep message: time until every application is audited
 
 Invocations, Firestore documents read/written and Pub/Sub messages are summed from the
-functions' per-invocation `handled` lines (shared/platform/metering.py counts them); how many
+functions' per-invocation `handled` lines (shared/metering.py counts them); how many
 invocations ran at once is computed from the same lines. Size: GITOPS_BENCH_FLEET_APPS or
 `python -m bench fleet --apps 100` (default 1,000).
 """
@@ -39,23 +39,26 @@ def apps() -> int:
     return int(os.environ.get("GITOPS_BENCH_FLEET_APPS", "1000"))
 
 
-def app_files(i: int, version: int) -> str:
+def app_files(i: int, version: int, replicas: int = 0) -> str:
     name = f"app-{i:04d}"
     container = {
         "env": [{"name": "VERSION", "value": str(version)}],
         "resources": workload.LIMITS,
         "ports": workload.PORTS,
     }
-    objs = [
-        workload.service_account(name),
-        workload.deployment(name, container, serviceAccountName=name),
-        workload.service(name),
-        workload.ingress(name),
-    ]
+    deployment = workload.deployment(name, container, serviceAccountName=name)
+    deployment["spec"]["replicas"] = replicas
+    objs = [workload.service_account(name), deployment, workload.service(name), workload.ingress(name)]
     return yaml.safe_dump_all(objs)
 
 
 def run() -> list[report.Record]:
+    return fleet_records(replicas=0, prefix="fleet", save=True)
+
+
+def fleet_records(*, replicas: int, prefix: str, save: bool) -> list[report.Record]:
+    """Measure the fleet with `replicas` per Deployment; metric ids under `prefix`; `save`
+    keeps the per-application counts for bench/cost.py."""
     n = apps()
     # one worker process per core for every function (the emulator, not the workers, limits
     # how many messages arrive at once; see the report), unless the caller sized them
@@ -63,11 +66,11 @@ def run() -> list[report.Record]:
     os.environ["GITOPS_FUNCTION_WORKERS"] = workers or str(os.cpu_count() or 1)
     try:
         with funclogs.log_level("INFO"), running() as st:
-            result = _measure(st, n)
+            result = _measure(st, n, replicas)
     finally:
         if workers is None:
             os.environ.pop("GITOPS_FUNCTION_WORKERS", None)
-    detail = {**result, "apps": n, "objects": 4 * n}
+    detail = {**result, "apps": n, "objects": 4 * n, "replicas_per_app": replicas}
     note_emulator = (
         "the Pub/Sub emulator delivers each push subscription through exactly two "
         "push loops, so two messages at a time (max concurrent invocations seen: "
@@ -75,19 +78,19 @@ def run() -> list[report.Record]:
     )
     records = [
         report.Record(
-            "fleet.sync_all_seconds",
+            f"{prefix}.sync_all_seconds",
             result["change_seconds"],
             "s",
             {**detail, "note": f"{n} apps, one push changing all; target <= 120 s; " + note_emulator},
         ),
         report.Record(
-            "fleet.first_sync_seconds",
+            f"{prefix}.first_sync_seconds",
             result["first_seconds"],
             "s",
             {**detail, "note": f"{n} apps created from one push"},
         ),
         report.Record(
-            "fleet.sweep_seconds",
+            f"{prefix}.sweep_seconds",
             result["sweep_seconds"],
             "s",
             {**detail, "note": f"full drift sweep of {n} apps (one audit invocation each)"},
@@ -100,26 +103,27 @@ def run() -> list[report.Record]:
         total = result[phase]["total"]
         records += [
             report.Record(
-                f"fleet.{phase}.invocations", total["invocations"], "invocations", {**detail, "note": what}
+                f"{prefix}.{phase}.invocations", total["invocations"], "invocations", {**detail, "note": what}
             ),
-            report.Record(f"fleet.{phase}.firestore_reads", total["fs_reads"], "documents", detail),
+            report.Record(f"{prefix}.{phase}.firestore_reads", total["fs_reads"], "documents", detail),
             report.Record(
-                f"fleet.{phase}.firestore_writes",
+                f"{prefix}.{phase}.firestore_writes",
                 total["fs_writes"] + total["fs_deletes"],
                 "documents",
                 detail,
             ),
-            report.Record(f"fleet.{phase}.pubsub_messages", total["published"], "messages", detail),
+            report.Record(f"{prefix}.{phase}.pubsub_messages", total["published"], "messages", detail),
         ]
     records.append(
         report.Record(
-            "fleet.sweep.kube_requests",
+            f"{prefix}.sweep.kube_requests",
             result["sweep_kube_requests"],
             "requests",
             {**detail, "note": "Kubernetes API requests of the whole sweep (lists, dry-runs)"},
         )
     )
-    save_counts(n, result)
+    if save:
+        save_counts(n, result)
     return records
 
 
@@ -141,7 +145,7 @@ def save_counts(n: int, result: dict[str, Any]) -> None:
     COUNTS_FILE.write_text(json.dumps(old, indent=2) + "\n")
 
 
-def _write_all(repo: Any, n: int, version: int) -> str:
+def _write_all(repo: Any, n: int, version: int, replicas: int) -> str:
     """Write every app's file and commit once (one `add` for all: dulwich's index is rewritten
     per call)."""
     from dulwich import porcelain
@@ -150,7 +154,7 @@ def _write_all(repo: Any, n: int, version: int) -> str:
     for i in range(n):
         full = os.path.join(repo.path, "apps", f"a{i:04d}", "app.yaml")
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        Path(full).write_text(app_files(i, version))
+        Path(full).write_text(app_files(i, version, replicas))
         paths.append(full)
     porcelain.add(repo.repo, paths)
     sha = repo.commit(f"fleet version {version}")
@@ -247,7 +251,7 @@ def _push(st: Any, repo: Any, before: str, after: str, n: int, what: str) -> dic
     return {"sent": sent, "applied_end": progress["end"], "logs": logs}
 
 
-def _measure(st: Any, n: int) -> dict[str, Any]:
+def _measure(st: Any, n: int, replicas: int) -> dict[str, Any]:
     from shared.adapters import bus, kube, store
     from shared.core import health, topology
     from shared.core.messages import SweepRequest
@@ -259,8 +263,11 @@ def _measure(st: Any, n: int) -> dict[str, Any]:
     cluster = kube.cluster("in-cluster")
     cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, field_manager="bench")
     repo = WorkRepo(st.env["GITOPS_GIT_ROOT"], st.env["GITOPS_GIT_URL"], f"bench/fleet-{uid}")
-    print(f"[bench fleet] {n} applications, {4 * n} objects, one repository", flush=True)
-    first = _write_all(repo, n, 0)
+    print(
+        f"[bench fleet] {n} applications, {4 * n} objects, {replicas} replica(s) each, one repository",
+        flush=True,
+    )
+    first = _write_all(repo, n, 0, replicas)
     t0 = time.perf_counter()
     for i in range(n):
         store.put_app(
@@ -280,7 +287,7 @@ def _measure(st: Any, n: int) -> dict[str, Any]:
     first_s = created["applied_end"] - created["sent"]
     print(f"[bench fleet] first sync of {n} apps: {first_s:.1f}s", flush=True)
 
-    second = _write_all(repo, n, 1)
+    second = _write_all(repo, n, 1, replicas)
     changed = _push(st, repo, first, second, n, "changing push")
 
     def healthy() -> bool:

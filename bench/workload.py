@@ -1,5 +1,6 @@
-"""The objects the benchmarks deploy: Deployments with 0 replicas (nothing to schedule here),
-the Services in front of them, and their ConfigMaps, ServiceAccounts and Ingresses."""
+"""The objects the benchmarks deploy: Deployments (0 replicas unless a benchmark wants pods on
+the simulated nodes), the Services in front of them, and their ConfigMaps, ServiceAccounts
+and Ingresses."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and kube-controller-manager from Debian's `kubernetes`
-# source package (1.20.2) and cache the binaries outside the repo.
+# Build kube-apiserver, kube-controller-manager and kube-scheduler from Debian's
+# `kubernetes` source package (1.20.2) and cache the binaries outside the repo.
 # Facts behind each step: ../shared/notes/kube-apiserver.md.
 # Idempotent: a cached build whose recipe matches is reused; prints the bin dir.
+# The recipe (source, fixes, toolchain) keys the cache, not the list of binaries: a cache
+# made before a binary joined the list keeps what it has and builds only what it lacks.
 set -euo pipefail
 
 RECIPE="debian-bookworm-kubernetes-src+reflect2-1.0.2+jsoniter-1.1.12+go1.19+cgo0+v1"
@@ -25,9 +27,20 @@ if ((${#missing[@]})); then
   apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" ]]; then
-  echo "$BIN"; exit 0
-fi
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
+lacking() {
+  local b out=()
+  for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || out+=("$b"); done
+  echo "${out[*]}"
+}
+[[ -z "$(lacking)" ]] && { echo "$BIN"; exit 0; }
+
+# one build at a time per recipe: a second caller waits, then finds the binaries
+mkdir -p "$CACHE/$KEY"
+exec 9>"$CACHE/$KEY/lock"
+flock 9
+read -r -a TODO <<<"$(lacking)"
+((${#TODO[@]} == 0)) && { echo "$BIN"; exit 0; }
 
 if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
   log "adding a deb-src entry for bookworm"
@@ -56,11 +69,13 @@ for d in github.com/modern-go/reflect2 github.com/json-iterator/go; do
   # keep only the Go sources a vendored package needs
   find "vendor/$d" -name '*_test.go' -delete
 done
-log "building (about 8 minutes on 2 cores)"
+log "building ${TODO[*]} (about 8 minutes on 2 cores for all three)"
 PATH=/usr/lib/go-1.19/bin:$PATH CGO_ENABLED=0 GOPROXY=off GOFLAGS=-mod=vendor \
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >&2
-mkdir -p "$BIN.tmp"
-cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$BIN.tmp/"
-rm -rf "$BIN"; mv "$BIN.tmp" "$BIN"
+  make WHAT="${TODO[*]/#/cmd/}" >&2
+mkdir -p "$BIN"
+for b in "${TODO[@]}"; do  # each binary appears whole or not at all
+  cp "_output/bin/$b" "$BIN/.$b.tmp"
+  mv "$BIN/.$b.tmp" "$BIN/$b"
+done
 echo "$RECIPE" > "$CACHE/$KEY/recipe"
 echo "$BIN"

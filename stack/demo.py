@@ -4,9 +4,11 @@
 
 A Git repo with the Deployment `sample-app-deployment` (2 x nginx:stable-alpine-perl);
 an application registered with automated sync, prune and self-heal; a signed push
-webhook syncs it; a new image tag is pushed and rolled out; a rollback to the first
-entry; a hand edit with kubectl is found by the drift sweep, attributed and healed.
-Everything goes through the served functions and Pub/Sub, as in production.
+webhook syncs it and its pods become Ready (the real scheduler binds them to the stack's
+simulated nodes, whose agent runs them): Healthy, 2/2; a new image tag is pushed and rolled
+out; a rollback to the first entry; a hand edit with kubectl is found by the drift sweep,
+attributed and healed. Everything goes through the served functions and Pub/Sub, as in
+production.
 """
 
 from __future__ import annotations
@@ -88,6 +90,40 @@ def deployment() -> dict[str, Any]:
     return json.loads(kubectl("get", "deployment", "sample-app-deployment", "-n", "default", "-o", "json"))
 
 
+def rollout(image: str, timeout: float = 60) -> str:
+    """Wait until the Deployment runs `image` on all its replicas, Ready; say so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = deployment()
+        spec, status = live["spec"], live.get("status") or {}
+        want = spec["replicas"]
+        if (
+            spec["template"]["spec"]["containers"][0]["image"] == image
+            and status.get("observedGeneration", 0) >= live["metadata"]["generation"]
+            and status.get("updatedReplicas") == status.get("replicas") == want
+            and status.get("readyReplicas") == want
+        ):
+            return f"image {image}, {status['readyReplicas']}/{want} ready"
+        time.sleep(0.2)
+    raise SystemExit(f"demo: the rollout of {image} did not finish within {timeout:.0f}s")
+
+
+def wait_healthy(timeout: float = 60) -> str:
+    """Sweep (what Cloud Scheduler publishes) until the application's health is Healthy; say so
+    with the Deployment's ready replicas."""
+    from shared.adapters import store
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gitops("sweep", APP, "--wait")
+        health = store.get_app(APP).status.get("health") or {}
+        if health.get("status") == "Healthy":
+            status = deployment().get("status") or {}
+            return f"Healthy ({status.get('readyReplicas', 0)}/{status.get('replicas', 0)} ready)"
+        time.sleep(0.5)
+    raise SystemExit(f"demo: {APP} did not become Healthy within {timeout:.0f}s")
+
+
 def wait_history(count: int, timeout: float = 60) -> dict[str, Any]:
     from shared.adapters import store
 
@@ -157,17 +193,18 @@ def run() -> None:
     first = push("deploy sample app", IMAGE_1, webhook.ZERO_SHA)
     entry = wait_history(1)
     show(f"history 1: {entry['summary']}")
-    show(f"cluster: image {deployment()['spec']['template']['spec']['containers'][0]['image']}")
+    show(f"cluster: {rollout(IMAGE_1)} (pods scheduled on the simulated nodes)")
+    show(f"application health: {wait_healthy()}")
 
     step(4, f"change the image tag to {IMAGE_2} and push")
     push("bump nginx to alpine3.21", IMAGE_2, first)
     entry = wait_history(2)
     show(f"history 2: {entry['summary']}")
-    show(f"cluster: image {deployment()['spec']['template']['spec']['containers'][0]['image']}")
+    show(f"cluster: {rollout(IMAGE_2)} (rolled over)")
 
     step(5, "roll back to history entry 1")
     gitops("app", "rollback", APP, "1", "--wait")
-    show(f"cluster: image {deployment()['spec']['template']['spec']['containers'][0]['image']}")
+    show(f"cluster: {rollout(IMAGE_1)}")
 
     step(6, "someone edits the Deployment by hand: kubectl scale --replicas=5, kubectl set image")
     kubectl("scale", "deployment", "sample-app-deployment", "-n", "default", "--replicas=5")
@@ -194,11 +231,8 @@ def run() -> None:
         show(f"action: {record['action']}")
     entry = wait_history(4)
     show(f"history 4: {entry['summary']}")
-    live = deployment()
-    show(
-        f"cluster: replicas {live['spec']['replicas']}, "
-        f"image {live['spec']['template']['spec']['containers'][0]['image']}"
-    )
+    show(f"cluster: {rollout(IMAGE_1)}")
+    show(f"application health: {wait_healthy()}")
 
     step(8, "history")
     gitops("app", "history", APP)

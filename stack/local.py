@@ -21,6 +21,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,10 +314,82 @@ def start_kube(st: Stack) -> None:
         kcm,
         str(logs / "kube-controller-manager.log"),
     )
+    start_nodes(st, kube_bin, kubeconfig)
     st.env["KUBECONFIG"] = str(kubeconfig)
     # the local registry of destination clusters (gitops cluster add); infra/ fills GITOPS_CLUSTERS
     st.env["GITOPS_CLUSTERS_FILE"] = str(_secret_file(st.dir / "clusters.json", "{}"))
     st.env["GITOPS_KUBE_AUDIT_LOG"] = str(logs / "kube-audit.log")
+
+
+def start_nodes(st: Stack, kube_bin: Path, kubeconfig: Path) -> None:
+    """The real kube-scheduler and the simulated nodes' agent (stack/simnodes): pods are bound
+    and brought to Running and Ready. Not waited for here: `wait_nodes` does, at the end."""
+    logs = st.dir / "logs"
+    st.procs.append(
+        procs.start(
+            "kube-scheduler",
+            [
+                str(kube_bin / "kube-scheduler"),
+                f"--kubeconfig={kubeconfig}",
+                "--leader-elect=false",
+                "--port=0",
+                "--secure-port=0",
+                # like the controller-manager's: a 1,000-pod fleet is not bound at 50 requests/s
+                "--kube-api-qps=300",
+                "--kube-api-burst=600",
+            ],
+            str(logs / "kube-scheduler.log"),
+        )
+    )
+    st.procs.append(
+        procs.start(
+            "node-agent",
+            [
+                sys.executable,
+                "-m",
+                "stack.simnodes",
+                f"--kubeconfig={kubeconfig}",
+                f"--nodes={os.environ.get('GITOPS_SIM_NODES', '3')}",
+                f"--capacity={os.environ.get('GITOPS_SIM_NODE_CAPACITY', '')}",
+            ],
+            str(logs / "node-agent.log"),
+            cwd=str(REPO_ROOT),
+            env={"PYTHONUNBUFFERED": "1"},
+        )
+    )
+
+
+def wait_nodes(st: Stack) -> None:
+    """Until every simulated node is Ready (the agent registers them within a second or two)."""
+    from stack.simnodes import nodes
+
+    pki = st.dir / "pki"
+    token = (pki / "tokens.csv").read_text().split(",")[0]
+    ctx = ssl.create_default_context(cafile=str(pki / "server.crt"))
+    url = (
+        f"https://127.0.0.1:{st.proc('kube-apiserver').port}/api/v1/nodes?labelSelector={nodes.LABEL}%3Dtrue"
+    )
+    want = int(os.environ.get("GITOPS_SIM_NODES", "3"))
+
+    def ready() -> bool:
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5, context=ctx) as resp:
+                items = json.loads(resp.read()).get("items") or []
+        except OSError:
+            return False
+        return (
+            sum(
+                1
+                for n in items
+                for c in n.get("status", {}).get("conditions") or []
+                if c.get("type") == "Ready" and c.get("status") == "True"
+            )
+            >= want
+        )
+
+    agent = st.proc("node-agent")
+    procs.wait_until(ready, "simulated nodes", 30, agent, str(st.dir / "logs" / "node-agent.log"))
 
 
 def _secret_file(path: Path, content: str) -> Path:
@@ -501,14 +574,18 @@ def up(directory: Path | None = None) -> Stack:
     t0 = time.monotonic()
     try:
         for step, what in (
-            (start_emulators, "Firestore and Pub/Sub emulators"),
-            (start_kube, "etcd, kube-apiserver, kube-controller-manager"),
-            (start_git, "git server"),
-            (start_github_api, "GitHub API stand-in"),
-            (start_functions, "the four functions"),
-            (create_topology, "Pub/Sub topics and push subscriptions"),
+            (start_emulators, "starting Firestore and Pub/Sub emulators"),
+            (
+                start_kube,
+                "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, the node agent",
+            ),
+            (start_git, "starting git server"),
+            (start_github_api, "starting GitHub API stand-in"),
+            (start_functions, "starting the four functions"),
+            (create_topology, "creating Pub/Sub topics and push subscriptions"),
+            (wait_nodes, "waiting for the simulated nodes to be Ready"),
         ):
-            say(f"starting {what}")
+            say(what)
             step(st)
             st.save()
     except BaseException:

@@ -95,11 +95,42 @@ def _replicaset(obj: dict[str, Any]) -> Health:
     return HEALTHY
 
 
+def _waiting_on_error(reason: str) -> bool:
+    return reason.startswith("Err") or reason.endswith(("Error", "BackOff"))
+
+
 def _pod(obj: dict[str, Any]) -> Health:
-    phase = (obj.get("status") or {}).get("phase", "")
-    return {"Succeeded": HEALTHY, "Failed": Health("Degraded", "pod failed"), "Running": HEALTHY}.get(
-        phase, Health("Progressing", f"pod is {phase or 'Pending'}")
-    )
+    """As gitops-engine: a restartable pod with a container stuck on an error (ErrImagePull,
+    ImagePullBackOff, CrashLoopBackOff, ...) is Degraded; Running counts as Healthy only when
+    Ready; a pod that runs to completion (a Job's, a hook) is Progressing until it Succeeded."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    always = spec.get("restartPolicy", "Always") == "Always"
+    containers = status.get("containerStatuses") or []
+    if always:
+        stuck = [
+            f"{c.get('name')}: {w.get('reason')}" + (f" ({w['message']})" if w.get("message") else "")
+            for c in containers
+            if _waiting_on_error((w := (c.get("state") or {}).get("waiting") or {}).get("reason", ""))
+        ]
+        if stuck:
+            return Health("Degraded", "; ".join(stuck))
+    phase = status.get("phase", "")
+    if phase == "Succeeded":
+        return HEALTHY
+    if phase == "Failed":
+        failed = [
+            f"{c.get('name')} exited {t.get('exitCode')}"
+            for c in (status.get("initContainerStatuses") or []) + containers
+            if (t := (c.get("state") or {}).get("terminated") or {}).get("exitCode")
+        ]
+        return Health("Degraded", status.get("message") or "; ".join(failed) or "pod failed")
+    if phase == "Running" and always:
+        if (_conditions(obj).get("Ready") or {}).get("status") == "True":
+            return HEALTHY
+        if any((c.get("lastState") or {}).get("terminated") for c in containers):
+            return Health("Degraded", "a container exited and the pod is not ready")
+        return Health("Progressing", "pod is running, not ready")
+    return Health("Progressing", f"pod is {phase or 'Pending'}")
 
 
 def _job(obj: dict[str, Any]) -> Health:

@@ -319,3 +319,49 @@ def serve_function(stack: local.Stack, tmp_path: Path) -> Iterator[Callable[...,
     yield start
     for proc in started:
         procs.stop(proc)
+
+
+def sweep(*apps: str) -> None:
+    """`gitops sweep APPS --wait`: the audits a scheduled sweep would run, now."""
+    from shared.cli import main
+
+    assert main.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
+
+
+def with_policy(app: str, **policy: Any) -> None:
+    """Replace fields of an application's syncPolicy in the store."""
+    import dataclasses
+
+    from shared.adapters import store
+
+    spec = store.get_app(app).spec
+    store.put_app(dataclasses.replace(spec, syncPolicy=dataclasses.replace(spec.syncPolicy, **policy)))
+
+
+def spec_for(app: str, namespace: str, **policy: Any) -> Any:
+    """An application spec for syncing objects through the engine directly (no repository)."""
+    from shared.core.model import AppSpec, Destination, SyncPolicy
+
+    return AppSpec(
+        name=app,
+        repoURL="http://127.0.0.1/none.git",
+        destination=Destination(namespace=namespace),
+        syncPolicy=SyncPolicy(**policy),
+    )
+
+
+def sync(
+    app: str, namespace: str, texts: list[str], inventory: Any = (), **opts: Any
+) -> tuple[Any, dict[str, Any]]:
+    """Objects (YAML texts) synced by the apply engine itself: (result, results by name)."""
+    import yaml
+
+    from shared.adapters import kube
+    from shared.sync.engine import Options, apply_all
+    from shared.sync.prepare import prepare
+
+    cluster = kube.cluster()
+    spec = spec_for(app, namespace)
+    objs = [yaml.safe_load(t) for t in texts]
+    result = apply_all(cluster, spec, prepare(spec, objs, cluster), list(inventory), Options(**opts))
+    return result, {r.id.name: r for r in result.objects}

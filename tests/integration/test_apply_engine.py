@@ -13,38 +13,19 @@ import yaml
 from shared.adapters import kube, store
 from shared.core import health
 from shared.core.messages import ApplyRequest
-from shared.core.model import AppSpec, Destination, SyncPolicy
 from shared.steps import apply
-from shared.sync.engine import Options, apply_all
-from shared.sync.prepare import prepare
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
     kubectl,
     kubectl_json,
+    sync,
     wait_for,
     wait_history,
     webhook,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def spec_for(app, namespace, **policy):
-    return AppSpec(
-        name=app,
-        repoURL="http://127.0.0.1/none.git",
-        destination=Destination(namespace=namespace),
-        syncPolicy=SyncPolicy(**policy),
-    )
-
-
-def sync(app, namespace, texts, inventory=(), **opts):
-    cluster = kube.cluster()
-    spec = spec_for(app, namespace)
-    objs = [yaml.safe_load(t) for t in texts]
-    result = apply_all(cluster, spec, prepare(spec, objs, cluster), list(inventory), Options(**opts))
-    return result, {r.id.name: r for r in result.objects}
 
 
 def test_crd_and_its_custom_resource_in_one_sync(stack, uid, namespace):
@@ -170,12 +151,13 @@ def test_create_namespace(stack, uid):
 
 
 def test_health_zero_replicas_is_healthy_and_a_missed_deadline_degraded(stack, uid, namespace):
+    # "stuck": its pod runs but never becomes Ready (the simulated nodes' `unready` image)
     sync(
         f"health-{uid}",
         namespace,
         [
             manifests.deployment("idle", replicas=0),
-            manifests.deployment("stuck", replicas=1).replace(
+            manifests.deployment("stuck", "nginx:unready", replicas=1).replace(
                 "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1"
             ),
         ],
@@ -192,7 +174,7 @@ def test_health_zero_replicas_is_healthy_and_a_missed_deadline_degraded(stack, u
 
 def test_a_wave_must_be_healthy_before_the_next(stack, uid, namespace):
     stuck = (
-        manifests.deployment("stuck", replicas=1)
+        manifests.deployment("stuck", "nginx:unready", replicas=1)
         .replace("progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1")
         .replace(
             "metadata:\n  name: stuck", "metadata:\n  name: stuck\n  annotations: {gitops.dev/sync-wave: '0'}"

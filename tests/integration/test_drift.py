@@ -17,9 +17,11 @@ from tests.integration.conftest import (
     kubectl,
     kubectl_json,
     run_cli,
+    sweep,
     wait_for,
     wait_history,
     webhook,
+    with_policy,
 )
 
 pytestmark = pytest.mark.integration
@@ -31,10 +33,6 @@ def push(stack, secret, repo, files, message="change", before=github.ZERO_SHA):
     return sha
 
 
-def sweep(*apps):
-    assert main.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
-
-
 def drift_records(app):
     return list(store.drift_records(app))
 
@@ -43,11 +41,6 @@ def image(namespace, name="web"):
     return kubectl_json("get", "deployment", name, "-n", namespace)["spec"]["template"]["spec"]["containers"][
         0
     ]["image"]
-
-
-def with_policy(app, **policy):
-    spec = store.get_app(app).spec
-    store.put_app(dataclasses.replace(spec, syncPolicy=dataclasses.replace(spec.syncPolicy, **policy)))
 
 
 def changed_line(diff, sign, text):
@@ -140,7 +133,8 @@ def test_automated_rollback_after_a_degraded_sync(stack, secret, uid, repo, name
     )
     sweep(app)
     assert store.get_app(app).status["lastHealthy"]["commit"] == good
-    bad = manifests.deployment(image="nginx:bad", replicas=1).replace(
+    # its pod crash-loops on the simulated nodes (the `crashloop` image), never Ready
+    bad = manifests.deployment(image="nginx:bad-crashloop", replicas=1).replace(
         "progressDeadlineSeconds: 600", "progressDeadlineSeconds: 1"
     )
     push(stack, secret, repo, {"app/deploy.yaml": bad}, before=good)

@@ -46,6 +46,45 @@ def test_missing_deleting_and_generic():
     assert health.of(not_ready) == health.Health("Progressing", "warming")
 
 
+def pod(phase, *, ready=False, policy="Always", waiting="", last_exit=None, exit_code=None):
+    state = (
+        {"waiting": {"reason": waiting, "message": "m"}}
+        if waiting
+        else {"terminated": {"exitCode": exit_code}}
+        if exit_code is not None
+        else {"running": {}}
+    )
+    container = {
+        "name": "c",
+        "state": state,
+        "lastState": {"terminated": {"exitCode": last_exit}} if last_exit is not None else {},
+    }
+    return {
+        "kind": "Pod",
+        "metadata": {},
+        "spec": {"restartPolicy": policy},
+        "status": {
+            "phase": phase,
+            "containerStatuses": [container],
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+def test_pod_rules():
+    assert health.of(pod("Running", ready=True)).status == "Healthy"
+    assert health.of(pod("Running")).status == "Progressing"  # running, not ready (yet)
+    assert health.of(pod("Pending", waiting="ContainerCreating")).status == "Progressing"
+    for reason in ("ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError"):
+        assert health.of(pod("Pending", waiting=reason)) == health.Health("Degraded", f"c: {reason} (m)")
+    assert health.of(pod("Running", last_exit=1)).status == "Degraded"  # restarted, not ready
+    # a Job's pod (or a hook's) is not judged by its waits: it runs to completion
+    assert health.of(pod("Pending", policy="Never", waiting="ImagePullBackOff")).status == "Progressing"
+    assert health.of(pod("Running", policy="OnFailure", ready=True)).status == "Progressing"
+    assert health.of(pod("Succeeded", policy="Never", exit_code=0)).status == "Healthy"
+    assert health.of(pod("Failed", policy="Never", exit_code=1)) == health.Health("Degraded", "c exited 1")
+
+
 def test_job_pvc_service():
     job = {"kind": "Job", "metadata": {}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
     assert health.of(job).status == "Degraded"
