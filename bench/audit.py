@@ -20,6 +20,7 @@ import yaml
 
 from bench import report, workload
 from bench.stack import running
+from shared.core.status import StatusUpdate
 
 APPS = 10
 PER_APP = 100
@@ -137,7 +138,7 @@ def run() -> list[report.Record]:
             )
         # worst case: no inventory shortcut, every object confirmed by a dry-run
         for n in names:
-            store.update_status(n, {"inventory": []})
+            store.update_status(n, StatusUpdate(inventory=[]))
         full_t, full_found, full_requests = ours()
 
     ours_s = report.summary(ours_t)

@@ -25,13 +25,13 @@ resource "google_firestore_field" "render_ttl" {
   index_config {}
 }
 
-# Every query the code makes is listed in shared/adapters/store.py QUERIES. Single-field queries
+# Every query the code makes is listed in shared/adapters/store/common.py QUERIES. Single-field queries
 # (order by history.sequence, order by drift.detectedAt; pushes read one repositories/{hash}
 # document, no query)
 # use Firestore's automatic single-field indexes; a composite index goes here as soon as a
 # query needs one, and tests/unit/test_infra.py fails until it does.
 
-# Lists kept in parts (shared/adapters/store.py): each part holds one JSON text of up to 512 KiB,
+# Lists kept in parts (shared/adapters/store/parts.py): each part holds one JSON text of up to 512 KiB,
 # never queried; not indexing it keeps a part far from the 40,000 index entries and the
 # index writes off every sync's bill.
 resource "google_firestore_field" "parts_unindexed" {

@@ -13,9 +13,10 @@ from typing import Any
 from shared.adapters import bus, git, store
 from shared.cli import inputs, output, wait
 from shared.cli.output import CliError
-from shared.core import argocd, topology
+from shared.core import argocd, status, topology
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
+from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
 from shared.platform import config
 from shared.render import sources, tree
 
@@ -75,7 +76,7 @@ def _app_row(app: store.App) -> list[str]:
     return [
         app.name,
         app.spec.project,
-        sync.get("status", "Unknown"),
+        sync.get("status", SyncStatus.UNKNOWN),
         health.get("status", ""),
         (sync.get("commit") or "")[:7],
         output.format_time(sync.get("syncedAt")),
@@ -123,24 +124,24 @@ def app_get(args: argparse.Namespace) -> int:
             ],
             [
                 "Sync:",
-                f"{sync.get('status', 'Unknown')} to {(sync.get('commit') or '')[:7]}"
+                f"{sync.get('status', SyncStatus.UNKNOWN)} to {(sync.get('commit') or '')[:7]}"
                 + (f" ({sync['message']})" if sync.get("message") else ""),
             ],
             ["Health:", (st.get("health") or {}).get("status", "")],
         ]
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
-        if (st.get("drift") or {}).get("summary"):
-            rows.append(["Drift:", st["drift"]["summary"]])
-        if st.get("pin"):
+        drift, pin = st.get("drift") or DriftState(), st.get("pin")
+        if drift.get("summary"):
+            rows.append(["Drift:", drift["summary"]])
+        if pin:
             rows.append(
                 [
                     "Pinned:",
-                    f"{st['pin'].get('commit', '')[:7]} by {st['pin'].get('by')}: "
-                    f"{st['pin'].get('reason', '')}",
+                    f"{pin.get('commit', '')[:7]} by {pin.get('by')}: {pin.get('reason', '')}",
                 ]
             )
-        drifted = set((st.get("drift") or {}).get("ids") or [])
+        drifted = set(drift.get("ids") or [])
         count = int(st.get("historyCount", 0))
         resources = store.get_history(spec.name, count).get("resources", []) if count else []
         if resources:
@@ -149,9 +150,9 @@ def app_get(args: argparse.Namespace) -> int:
             for r in resources:
                 oid = f"{r['kind']}.{r['group']}" if r["group"] else r["kind"]
                 key = f"{oid}/{r['namespace']}/{r['name']}" if r["namespace"] else f"{oid}/{r['name']}"
-                sync = "OutOfSync" if key in drifted else "Synced"
+                state = SyncStatus.OUT_OF_SYNC if key in drifted else SyncStatus.SYNCED
                 rows.append(
-                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {sync}  {r.get('health', '')}"]
+                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {state}  {r.get('health', '')}"]
                 )
         return rows
 
@@ -209,7 +210,7 @@ def app_sync(args: argparse.Namespace) -> int:
                 app=spec.name,
                 commit=commit,
                 ref=ref,
-                initiator="manual",
+                initiator=Initiator.MANUAL,
                 operation=op,
                 triggered_by=output.who(),
                 prune=args.prune,
@@ -266,7 +267,7 @@ def app_rollback(args: argparse.Namespace) -> int:
             ApplyRequest(
                 app=args.name,
                 revision=entry["revision"],
-                initiator="rollback",
+                initiator=Initiator.ROLLBACK,
                 operation=op,
                 triggered_by=output.who(),
             )
@@ -289,7 +290,9 @@ def app_delete(args: argparse.Namespace) -> int:
     if args.cascade:
         cluster = kube.cluster(app.spec.destination.cluster)
         results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
-        output.progress(f"deleted {sum(r['action'] == 'pruned' for r in results)} objects of {args.name}")
+        output.progress(
+            f"deleted {sum(r['action'] == Action.PRUNED for r in results)} objects of {args.name}"
+        )
     store.delete_app(args.name)
     output.print_result(
         args,
@@ -299,7 +302,7 @@ def app_delete(args: argparse.Namespace) -> int:
             + [[r["kind"], f"{r['namespace']}/{r['name']}", r["action"]] for r in results]
         ),
     )
-    return 1 if any(r["action"] == "failed" for r in results) else 0
+    return 1 if any(r["action"] == Action.FAILED for r in results) else 0
 
 
 def app_unpin(args: argparse.Namespace) -> int:
@@ -308,7 +311,7 @@ def app_unpin(args: argparse.Namespace) -> int:
     pin = app.status.get("pin")
     if not pin:
         raise CliError(f"application {args.name!r} is not pinned")
-    store.update_status(args.name, {"pin": None})
+    store.set_pin(args.name, None)
     output.progress(f"unpinned {args.name} (was pinned to {pin.get('commit', '')[:7]} by {pin.get('by')})")
     args.revision, args.dry_run, args.prune = "", False, False
     return app_sync(args)
@@ -368,17 +371,17 @@ def app_set(args: argparse.Namespace) -> int:
 
 def app_pin(args: argparse.Namespace) -> int:
     """Hold the application at its synced revision: pushes render but do not apply."""
-    sync = store.get_app(args.name).status.get("sync") or {}
+    sync = store.get_app(args.name).status.get("sync") or SyncState()
     if not sync.get("revision"):
         raise CliError(f"application {args.name!r} has not been synced yet")
-    pin = {
-        "revision": sync["revision"],
-        "commit": sync.get("commit", ""),
-        "by": output.who(),
-        "reason": args.reason or "pinned by hand",
-        "at": store.now(),
-    }
-    store.update_status(args.name, {"pin": pin})
+    pin = status.pin(
+        sync["revision"],
+        sync.get("commit", ""),
+        by=output.who(),
+        reason=args.reason or "pinned by hand",
+        at=store.now(),
+    )
+    store.set_pin(args.name, pin)
     output.print_result(args, pin, lambda: [["pinned", args.name, "to", pin["commit"][:7]]])
     return 0
 
@@ -387,21 +390,21 @@ def app_wait(args: argparse.Namespace) -> int:
     """Wait until the application is Synced and Healthy (or its health is Degraded)."""
     deadline, last = time.monotonic() + args.timeout, ""
     while time.monotonic() < deadline:
-        status = store.get_app(args.name).status
-        sync = (status.get("sync") or {}).get("status", "Unknown")
-        health = (status.get("health") or {}).get("status", "Unknown")
+        st = store.get_app(args.name).status
+        sync = (st.get("sync") or SyncState()).get("status", SyncStatus.UNKNOWN)
+        health = (st.get("health") or HealthState()).get("status", HealthStatus.UNKNOWN)
         if f"{sync}/{health}" != last:
             last = f"{sync}/{health}"
             output.progress(f"{args.name}: {sync}, {health}")
-        if sync == "Synced" and (health == "Healthy" or not args.health):
+        if sync == SyncStatus.SYNCED and (health == HealthStatus.HEALTHY or not args.health):
             output.print_result(
                 args,
                 {"name": args.name, "sync": sync, "health": health},
                 lambda s=sync, h=health: [[args.name, s, h]],
             )
             return 0
-        if health == "Degraded" and args.health:
-            raise CliError(f"{args.name} is Degraded: {(status.get('health') or {}).get('message', '')}")
+        if health == HealthStatus.DEGRADED and args.health:
+            raise CliError(f"{args.name} is Degraded: {(st.get('health') or {}).get('message', '')}")
         time.sleep(0.5)
     raise CliError(f"timed out after {args.timeout:.0f}s; last seen {last or 'nothing'}")
 
@@ -409,9 +412,9 @@ def app_wait(args: argparse.Namespace) -> int:
 def app_promote(args: argparse.Namespace) -> int:
     """Move DST to the exact commit SRC is synced and Healthy with (recorded in DST's history)."""
     src = store.get_app(args.src)
-    sync, health = src.status.get("sync") or {}, src.status.get("health") or {}
-    if sync.get("status") != "Synced" or health.get("status") != "Healthy":
-        state = f"{sync.get('status', 'Unknown')}/{health.get('status', 'Unknown')}"
+    sync, health = src.status.get("sync") or SyncState(), src.status.get("health") or HealthState()
+    if sync.get("status") != SyncStatus.SYNCED or health.get("status") != HealthStatus.HEALTHY:
+        state = f"{sync.get('status', SyncStatus.UNKNOWN)}/{health.get('status', HealthStatus.UNKNOWN)}"
         raise CliError(
             f"{args.src} is {state}; only a Synced and Healthy application can be "
             f"promoted from (hint: gitops app wait {args.src} --health)"
@@ -429,7 +432,7 @@ def app_promote(args: argparse.Namespace) -> int:
                 app=args.dst,
                 commit=commit,
                 ref="",
-                initiator="manual",
+                initiator=Initiator.MANUAL,
                 operation=op,
                 triggered_by=f"promote from {args.src} by {output.who()}",
             )

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from shared.core.status import HealthStatus, Phase, SyncStatus
 from shared.platform import config
 
 
@@ -48,15 +49,15 @@ def print_result(args: argparse.Namespace, data: Any, table: Callable[[], list[l
         print("  ".join(_colour(c.ljust(w)) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-COLOURS = {
-    "Synced": 32,
-    "Healthy": 32,
-    "Succeeded": 32,
-    "OutOfSync": 33,
-    "Progressing": 33,
-    "Degraded": 31,
-    "Failed": 31,
-    "Missing": 31,
+COLOURS: dict[str, int] = {
+    SyncStatus.SYNCED: 32,
+    HealthStatus.HEALTHY: 32,
+    Phase.SUCCEEDED: 32,
+    SyncStatus.OUT_OF_SYNC: 33,
+    HealthStatus.PROGRESSING: 33,
+    HealthStatus.DEGRADED: 31,
+    Phase.FAILED: 31,
+    HealthStatus.MISSING: 31,
 }
 
 

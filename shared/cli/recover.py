@@ -18,6 +18,7 @@ from shared.cli import output, wait
 from shared.cli.output import CliError
 from shared.core import topology
 from shared.core.messages import ApplyRequest, RenderRequest
+from shared.core.status import Initiator, Phase
 
 
 def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[RenderRequest], list[list[str]]]:
@@ -35,7 +36,7 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
                 ApplyRequest(
                     app=app.name,
                     revision=revision,
-                    initiator="self-heal",
+                    initiator=Initiator.SELF_HEAL,
                     operation=op,
                     triggered_by=f"recover:{who}",
                 )
@@ -57,7 +58,7 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
                 app=app.name,
                 commit=head[1],
                 ref=head[0],
-                initiator="sweep",
+                initiator=Initiator.SWEEP,
                 operation=op,
                 triggered_by=f"recover:{who}",
             )
@@ -94,7 +95,7 @@ def recover(args: argparse.Namespace) -> int:
             try:
                 entry = wait.for_history(name, before[name], args.timeout, since)
                 results[name]["result"] = entry["summary"]
-                failed += entry.get("phase") != "Succeeded"
+                failed += entry.get("phase") != Phase.SUCCEEDED
             except CliError as exc:
                 results[name]["result"] = f"error: {exc}"
                 failed += 1

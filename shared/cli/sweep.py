@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from typing import Any
 
 from shared.adapters import bus, store
 from shared.cli import output
@@ -32,7 +33,7 @@ def sweep(args: argparse.Namespace) -> int:
             or not (a.status.get("sync") or {}).get("revision")
         ]
         if len(audited) == len(apps):
-            data = [
+            data: list[dict[str, Any]] = [
                 {
                     "name": a.name,
                     "sync": (a.status.get("sync") or {}).get("status"),

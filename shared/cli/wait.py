@@ -13,6 +13,7 @@ from shared.cli import output
 from shared.cli.output import CliError
 from shared.core import topology
 from shared.core.messages import AuditRequest
+from shared.core.status import HealthState, HealthStatus, Phase
 
 
 def for_history(name: str, after: int, timeout: float, since: dt.datetime) -> dict[str, Any]:
@@ -43,24 +44,25 @@ def print_or_wait(
         return 0
     entry = for_history(name, before, args.timeout, since)
     output.progress(entry["summary"])
-    if entry.get("phase") == "Succeeded" and getattr(args, "health", False):
+    if entry.get("phase") == Phase.SUCCEEDED and getattr(args, "health", False):
         entry["health"] = healthy(name, args.timeout)
     output.print_result(
         args, entry, lambda: [[entry["summary"]], [f"health: {entry['health'].get('status')}"]]
     )
-    return 0 if entry.get("phase") == "Succeeded" and entry["health"].get("status") != "Degraded" else 1
+    succeeded = entry.get("phase") == Phase.SUCCEEDED
+    return 0 if succeeded and entry["health"].get("status") != HealthStatus.DEGRADED else 1
 
 
-def healthy(name: str, timeout: float) -> dict[str, Any]:
+def healthy(name: str, timeout: float) -> HealthState:
     """Ask the audit function to look again every few seconds until Healthy or Degraded."""
     deadline, last = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
         bus.publish(topology.AUDIT, [AuditRequest(app=name, operation=f"wait-{uuid.uuid4().hex[:8]}")])
         time.sleep(2)
-        health = store.get_app(name).status.get("health") or {}
+        health = store.get_app(name).status.get("health") or HealthState()
         if health.get("status") != last:
             last = health.get("status", "")
             output.progress(f"health: {last} {health.get('message', '')}".rstrip())
-        if last in ("Healthy", "Degraded"):
+        if last in (HealthStatus.HEALTHY, HealthStatus.DEGRADED):
             return health
     raise CliError(f"timed out after {timeout:.0f}s waiting for {name!r} to be Healthy (last: {last})")

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AUTOMATED = ("webhook", "sweep")  # initiators that follow the target; the others are explicit
+# initiators that follow the target; the others are explicit
+from shared.core.status import AUTOMATED as AUTOMATED
+from shared.core.status import Initiator
+
 ZERO_SHA = "0" * 40
 
 APPLY = "apply"
@@ -85,7 +88,7 @@ def decide(d: Delivery) -> Decision:
         return Decision(
             SKIP_STALE, f"{short} is no longer the head of {target} (now {d.head[:7]}); not applied"
         )
-    if d.initiator == "sweep" and d.revision and d.revision == d.synced_revision:
+    if d.initiator == Initiator.SWEEP and d.revision and d.revision == d.synced_revision:
         return Decision(SKIP_SYNCED, f"{short} is already synced")
     if not d.synced or d.synced == d.commit or d.synced_in_head or d.retargeted:
         return Decision(APPLY)  # forward, or onto a new target (app set --revision): no move in Git
@@ -96,7 +99,7 @@ def move(d: Delivery) -> str:
     """The move backwards in Git, naming both commits: 'branch main moved from 029a7cc back
     to 0a32537 (force push)'."""
     target, kind = ref_name(d.ref), ref_name(d.ref).split(" ")[0]
-    if d.initiator == "sweep":
+    if d.initiator == Initiator.SWEEP:
         cause = "found by the sweep"
     elif d.before == ZERO_SHA:
         cause = f"{kind if kind in ('branch', 'tag') else 'ref'} recreated"

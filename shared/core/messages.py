@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
+
+from shared.core.status import Initiator
 
 SCHEMA = 1
 
-INITIATORS = ("webhook", "manual", "rollback", "self-heal", "sweep")
+INITIATORS = tuple(i.value for i in Initiator)
 
 
 class BadMessage(ValueError):
@@ -29,7 +31,7 @@ class RenderRequest:
     app: str
     commit: str
     ref: str
-    initiator: str
+    initiator: Initiator
     operation: str  # idempotency key: one operation = at most one history entry
     triggered_by: str = ""  # delivery id, CLI user, scheduler job
     prune: bool = False  # prune this once even if the policy does not (gitops app sync --prune)
@@ -43,7 +45,7 @@ class ApplyRequest:
     kind: ClassVar[str] = "apply"
     app: str
     revision: str  # id of applications/{app}/revisions/{revision}
-    initiator: str
+    initiator: Initiator
     operation: str
     triggered_by: str = ""
     prune: bool = False
@@ -111,8 +113,10 @@ def decode(data: bytes, *expected: type[Message]) -> Message:
             raise BadMessage(f"prune: expected a boolean, got {type(value).__name__}")
         if name not in ("apps", "prune") and not isinstance(value, str):
             raise BadMessage(f"{name}: expected a string, got {type(value).__name__}")
-    if getattr(message, "initiator", "webhook") not in INITIATORS:
-        raise BadMessage(f"initiator: {message.initiator!r} is not one of {INITIATORS}")  # type: ignore[union-attr]
+    if isinstance(message, RenderRequest | ApplyRequest):
+        if message.initiator not in INITIATORS:
+            raise BadMessage(f"initiator: {message.initiator!r} is not one of {INITIATORS}")
+        return replace(message, initiator=Initiator(message.initiator))
     return message
 
 

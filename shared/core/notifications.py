@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from shared.core.status import Initiator
+
 SCHEMA = 1
 OBJECTS = 100  # drifted objects named in one event (its drift record has them all)
 
@@ -33,7 +35,7 @@ def _time(value: Any) -> str:
 def sync_event(app: str, project: str, entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
-        "type": "rollback" if entry["initiator"] == "rollback" else "sync",
+        "type": "rollback" if entry["initiator"] == Initiator.ROLLBACK else "sync",
         "app": app,
         "project": project,
         "time": _time(entry.get("finishedAt")),

@@ -2,7 +2,7 @@
 
 Many applications on one commit and path (per-team copies, app-of-apps children) share
 one render: the render function keeps recent renders in memory (an LRU) and records each
-in Firestore (`renders/{digest}`, through shared/adapters/store.py) with the renderer's output
+in Firestore (`renders/{digest}`, through shared/adapters/store/renders.py) with the renderer's output
 files, so another instance parses them instead of running the renderer again. Each use
 is counted (`renders` = actual renders, `uses` = applications served). Checks, the
 revision and the status stay per application.

@@ -28,11 +28,27 @@ from dulwich.repo import Repo
 from shared.adapters import commit_status, git, kube, store
 from shared.adapters.git import FetchError
 from shared.adapters.kube import KubeError
-from shared.core import failures, gitorder, inventory, manifests, notifications, projects
+from shared.core import failures, gitorder, inventory, manifests, notifications, policy, projects
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
 from shared.core.secrets import SecretMismatch
+from shared.core.status import (
+    AUTOMATED,
+    KEEP,
+    Action,
+    AppStatus,
+    Healthy,
+    Initiator,
+    InventoryPointer,
+    OperationState,
+    Phase,
+    Skipped,
+    StatusUpdate,
+    SyncState,
+    SyncStatus,
+    synced_to,
+)
 from shared.platform import logs
 from shared.steps import appofapps, errorkinds, render
 from shared.sync.engine import ObjectResult, Options, SyncResult, apply_all, live_objects
@@ -82,16 +98,16 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             holder,
             begun.sequence,
             None,
-            {
-                "lastSkipped": {
-                    "revision": req.revision,
-                    "commit": revision["commit"],
-                    "operation": req.operation,
-                    "reason": decision.action,
-                    "message": decision.message,
-                    "at": store.now(),
-                }
-            },
+            StatusUpdate(
+                last_skipped=Skipped(
+                    revision=req.revision,
+                    commit=revision["commit"],
+                    operation=req.operation,
+                    reason=decision.action,
+                    message=decision.message,
+                    at=store.now(),
+                )
+            ),
         )
         logs.warning(
             f"skipped: {decision.message}", app=req.app, revision=req.revision, decision=decision.action
@@ -128,7 +144,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             store.release_lease(req.app, holder)
             raise  # the message is redelivered and the same operation resumes
         result = SyncResult(objects=[], inventory=old_inventory)
-        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), "failed", str(exc)))
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, str(exc)))
     except Exception as exc:
         if not errorkinds.permanent(exc):
             store.release_lease(req.app, holder)
@@ -140,14 +156,14 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         )
         writes_unknown = applied is None and bool(desired)
         result.objects.append(
-            ObjectResult(manifests.ObjectId("", "", "", ""), "failed", failures.describe(exc))
+            ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, failures.describe(exc))
         )
     finished = store.now()
     t_applied = time.perf_counter()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
     new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
     if writes_unknown:
-        new_status["inventory"] = unrecorded_inventory(status, desired)
+        new_status = dataclasses.replace(new_status, inventory=unrecorded_inventory(status, desired))
     try:
         store.finish_operation(
             req.app,
@@ -174,7 +190,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                 *result.objects,
                 ObjectResult(
                     manifests.ObjectId("", "", "", ""),
-                    "failed",
+                    Action.FAILED,
                     f"the sync's record was refused: {failures.describe(exc)}",
                 ),
             ],
@@ -182,16 +198,19 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         entry = _unrecorded_entry(
             _history_entry(req, begun.sequence, revision, result, started, finished, decision), exc
         )
-        new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
-        new_status["inventory"] = unrecorded_inventory(status, desired)
+        new_status = dataclasses.replace(
+            _status(req, spec, begun.sequence, revision, result, finished, entry),
+            inventory=unrecorded_inventory(status, desired),
+        )
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
+    pin = status.get("pin")
     store.trim_history(
         req.app,
         spec.revisionHistoryLimit,
         keep_revisions={
             req.revision,
-            (status.get("pin") or {}).get("revision", ""),
-            (status.get("lastHealthy") or {}).get("revision", ""),
+            pin["revision"] if pin else "",
+            (status.get("lastHealthy") or Healthy()).get("revision", ""),
         },
         newest=begun.sequence,
     )
@@ -221,26 +240,21 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
 
 
 def _delivery(
-    req: ApplyRequest, spec: AppSpec, status: dict[str, Any], revision: dict[str, Any]
+    req: ApplyRequest, spec: AppSpec, status: AppStatus, revision: dict[str, Any]
 ) -> gitorder.Delivery:
     """What gitorder.decide needs: the target's head now (one ref listing) and, when it matters,
     ancestry in the fetched repository. A listing or fetch that fails is retried (the message
     is redelivered): without the head, a delivery cannot be told stale or not."""
-    sync = status.get("sync") or {}
-    commit, synced = revision["commit"], str(sync.get("commit") or "")
-    # refs known on both sides and different: the target changed, the branch did not move
-    retargeted = bool(sync.get("ref") and revision.get("ref") and sync["ref"] != revision["ref"])
-    known = gitorder.Delivery(
+    known = policy.known_delivery(
         initiator=req.initiator,
-        commit=commit,
+        commit=revision["commit"],
         revision=req.revision,
         ref=revision.get("ref") or "",
-        synced=synced,
-        synced_revision=str(sync.get("revision") or ""),
         before=req.before,
-        retargeted=retargeted,
+        synced=status.get("sync") or SyncState(),
     )
-    if req.initiator not in gitorder.AUTOMATED:
+    commit, synced = known.commit, known.synced
+    if req.initiator not in AUTOMATED:
         return known  # explicit: applied as asked, nothing to read
     target = spec.head(git.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
     if target is None or target[1] != commit:  # a skip is decided on a listing made now
@@ -281,13 +295,13 @@ def kinds_of(objs: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"apiVersion": a, "kind": k, "namespace": n} for a, k, n in sorted(groups)]
 
 
-def unrecorded_inventory(status: dict[str, Any], desired: list[dict[str, Any]]) -> dict[str, Any]:
+def unrecorded_inventory(status: AppStatus, desired: list[dict[str, Any]]) -> InventoryPointer:
     """The inventory pointer as it was, plus where this sync may have written."""
     pointer = status.get("inventory")
     if not isinstance(pointer, dict):  # none yet, or the inline list of the old layout
-        pointer = {"generation": "", "parts": 0, "count": 0, "sha256": ""}
-        if isinstance(status.get("inventory"), list):
-            desired = desired + [inventory.as_stub(e) for e in status["inventory"]]
+        if isinstance(pointer, list):
+            desired = desired + [inventory.as_stub(e) for e in pointer]
+        pointer = InventoryPointer(generation="", parts=0, count=0, sha256="")
     kinds = {
         (k["apiVersion"], k["kind"], k["namespace"]) for k in [*store.unrecorded(status), *kinds_of(desired)]
     }
@@ -330,7 +344,7 @@ def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, An
     reason = failures.describe(exc)
     small = {k: v for k, v in entry.items() if k != "resources"}
     small["commitMessage"] = (entry.get("commitMessage") or "").split("\n", 1)[0][:200]
-    small["phase"] = "Failed"
+    small["phase"] = Phase.FAILED
     small["error"] = reason
     small["summary"] = (
         entry["summary"].rsplit(";", 1)[0] + f"; Failed: the sync's record was refused: {reason}"
@@ -362,9 +376,9 @@ def _history_entry(
     decision: gitorder.Decision,
 ) -> dict[str, Any]:
     counts = result.counts()
-    phase = "Failed" if result.failed else "Succeeded"
+    phase = Phase.FAILED if result.failed else Phase.SUCCEEDED
     summary = (
-        f"{'sync' if req.initiator != 'rollback' else 'rollback'} {seq} of "
+        f"{'sync' if req.initiator != Initiator.ROLLBACK else 'rollback'} {seq} of "
         f"{revision['commit'][:7]} by {req.initiator}: "
         + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
         + f"; {phase}, {result.health.status}"
@@ -406,41 +420,29 @@ def _status(
     result: SyncResult,
     finished: dt.datetime,
     entry: dict[str, Any],
-) -> dict[str, Any]:
-    status: dict[str, Any] = {
-        "operation": {
-            "phase": entry["phase"],
-            "sequence": seq,
-            "initiator": req.initiator,
-            "commit": revision["commit"],
-            "message": entry["summary"],
-            "finishedAt": finished,
-        },
-        "health": result.health.to_doc(),
-        "inventory": result.inventory,
-    }
-    if not result.failed and req.initiator == "rollback" and spec.syncPolicy.automated:
-        # auto-sync would undo the rollback at the next push: pin until unpinned or synced
-        who, _, why = req.triggered_by.partition(": ")
-        status["pin"] = {
-            "revision": req.revision,
-            "commit": revision["commit"],
-            "by": who,
-            "at": finished,
-            "reason": why or f"rollback to {revision['commit'][:7]}",
-        }
-    elif not result.failed and req.initiator == "manual":
-        status["pin"] = None  # an explicit sync moves the application on
-    if not result.failed:
-        status["sync"] = {
-            "status": "Synced",
-            "revision": req.revision,
-            "commit": revision["commit"],
-            "ref": revision.get("ref") or "",
-            "committedAt": revision["committedAt"],
-            "syncedAt": finished,
-        }
-        status["drift"] = None
-    else:
-        status["sync.status"] = "OutOfSync"
-    return status
+) -> StatusUpdate:
+    phase = Phase(entry["phase"])
+    return StatusUpdate(
+        operation=OperationState(
+            phase=phase,
+            sequence=seq,
+            initiator=Initiator(req.initiator),
+            commit=revision["commit"],
+            message=entry["summary"],
+            finishedAt=finished,
+        ),
+        health=result.health.to_doc(),
+        inventory=result.inventory,
+        pin=policy.pin_after_sync(
+            initiator=req.initiator,
+            automated=spec.syncPolicy.automated,
+            phase=phase,
+            revision=req.revision,
+            commit=revision["commit"],
+            triggered_by=req.triggered_by,
+            at=finished,
+        ),
+        sync=KEEP if result.failed else synced_to(req.revision, revision, finished),
+        sync_status=SyncStatus.OUT_OF_SYNC if result.failed else KEEP,
+        drift=KEEP if result.failed else None,
+    )

@@ -15,6 +15,7 @@ from shared.core import argocd
 from shared.core.manifests import ObjectId
 from shared.core.messages import RenderRequest
 from shared.core.model import AppSpec, SpecError
+from shared.core.status import Action, Initiator
 from shared.sync.engine import ObjectResult, delete_all
 
 
@@ -42,13 +43,13 @@ def reconcile(
         try:
             child, warnings = argocd.application(doc)
         except SpecError as exc:
-            results.append(ObjectResult(_id(name), "failed", f"Application {name}: {exc}"))
+            results.append(ObjectResult(_id(name), Action.FAILED, f"Application {name}: {exc}"))
             continue
         if child.project != parent.project:
             results.append(
                 ObjectResult(
                     _id(name),
-                    "failed",
+                    Action.FAILED,
                     (
                         f"Application {name} asks for project {child.project!r}; the children of "
                         f"{parent.name} belong to its project {parent.project!r}"
@@ -63,32 +64,36 @@ def reconcile(
         if existing is not None and existing.parent != parent.name:
             results.append(
                 ObjectResult(
-                    _id(name), "failed", (f"application {name} exists and is not a child of {parent.name}")
+                    _id(name),
+                    Action.FAILED,
+                    (f"application {name} exists and is not a child of {parent.name}"),
                 )
             )
             continue
         wanted.append(child)
         if existing is not None and existing.spec == child:
-            results.append(ObjectResult(_id(name), "unchanged"))
+            results.append(ObjectResult(_id(name), Action.UNCHANGED))
             continue
         store.put_app(child, parent=parent.name)
         changed.append(child)
         note = "; ".join(warnings)
-        results.append(ObjectResult(_id(name), "configured" if existing else "created", note))
+        results.append(ObjectResult(_id(name), Action.CONFIGURED if existing else Action.CREATED, note))
     renders = _first_renders(changed, parent, operation)
     names = {c.name for c in wanted}
     for child in store.children_of(parent.name):
         if child.name in names:
             continue
         if not prune:
-            results.append(ObjectResult(_id(child.name), "skipped", "no longer in Git; prune is off"))
+            results.append(ObjectResult(_id(child.name), Action.SKIPPED, "no longer in Git; prune is off"))
             continue
         cluster = kube.cluster(child.spec.destination.cluster)
         gone = delete_all(cluster, child.spec, store.inventory(child.name, child.status))
         store.delete_app(child.name)
         results.append(
             ObjectResult(
-                _id(child.name), "pruned", f"deleted with {sum(r.action == 'pruned' for r in gone)} objects"
+                _id(child.name),
+                Action.PRUNED,
+                f"deleted with {sum(r.action == Action.PRUNED for r in gone)} objects",
             )
         )
     return results, renders
@@ -109,7 +114,7 @@ def _first_renders(children: list[AppSpec], parent: AppSpec, operation: str) -> 
                 app=child.name,
                 commit=head[1],
                 ref=head[0],
-                initiator="sweep",
+                initiator=Initiator.SWEEP,
                 operation=f"{operation}:child:{child.name}",
                 triggered_by=f"app-of-apps:{parent.name}",
             )

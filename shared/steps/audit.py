@@ -10,6 +10,7 @@ manager that owns it now, and the object to the writes the audit log recorded fo
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,10 +18,22 @@ from typing import Any
 
 from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, inventory, notifications
+from shared.core import drift, gitorder, health, inventory, notifications, policy
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
+from shared.core.status import (
+    KEEP,
+    DriftState,
+    Heal,
+    HealthStatus,
+    Healthy,
+    Initiator,
+    Pin,
+    StatusUpdate,
+    SyncState,
+    SyncStatus,
+)
 from shared.platform import config, logs
 from shared.steps import render as rendering
 from shared.sync.engine import CONCURRENCY, dry_run, live_objects
@@ -100,8 +113,8 @@ def compare_heads(
     out, behind = [], {}
     for app in apps:
         spec, status = app.spec, app.status
-        if status.get("pin"):
-            continue  # a rollback or a pin wins until unpinned
+        if policy.pinned(status):
+            continue  # a rollback or a pin wins until unpinned (its refs are not even listed)
         if spec.repoURL not in heads:
             try:
                 heads[spec.repoURL] = git.ls_remote(spec.repoURL)
@@ -109,23 +122,14 @@ def compare_heads(
                 logs.warning("cannot list refs", repo=spec.repoURL, reason=str(exc))
                 heads[spec.repoURL] = None
         ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", None)
-        render, operation_doc = status.get("render") or {}, status.get("operation") or {}
-        action = gitorder.sweep_action(
-            automated=spec.syncPolicy.automated,
-            pinned=False,
-            head=commit,
-            synced=str((status.get("sync") or {}).get("commit") or ""),
-            rendered=str(render.get("commit") or ""),
-            render_failed=not render.get("revision"),
-            failed=str(operation_doc.get("commit") or "") if operation_doc.get("phase") == "Failed" else "",
-        )
+        action = policy.missed_push(spec.syncPolicy.automated, status, commit)
         if action == gitorder.RENDER and commit:
             out.append(
                 RenderRequest(
                     app=spec.name,
                     commit=commit,
                     ref=ref,
-                    initiator="sweep",
+                    initiator=Initiator.SWEEP,
                     operation=f"{operation}:render:{spec.name}:{commit[:12]}",
                     triggered_by=f"sweep:{operation}",
                 )
@@ -246,7 +250,7 @@ def _app_health(desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, An
 def audit(req: AuditRequest) -> AuditOutcome:
     app = store.get_app(req.app)
     spec, status = app.spec, app.status
-    sync = status.get("sync") or {}
+    sync = status.get("sync") or SyncState()
     if not sync.get("revision"):
         logs.info("nothing synced yet; nothing to audit", app=req.app)
         return AuditOutcome([], None)
@@ -272,11 +276,11 @@ def audit(req: AuditRequest) -> AuditOutcome:
         # the cluster cannot tell us: say so rather than keep a stale Synced
         store.update_status(
             req.app,
-            {
-                "sync.status": "Unknown",
-                "lastAuditAt": store.now(),
-                "drift": {"error": str(exc)[:500], "detectedAt": store.now()},
-            },
+            StatusUpdate(
+                sync_status=SyncStatus.UNKNOWN,
+                last_audit_at=store.now(),
+                drift=DriftState(error=str(exc)[:500], detectedAt=store.now()),
+            ),
         )
         logs.error("audit failed", app=req.app, reason=str(exc))
         if exc.transient:
@@ -284,28 +288,25 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], None)
     app_health = _app_health(desired, live)
     now = store.now()
-    update: dict[str, Any] = {
-        "health": app_health.to_doc(),
-        "lastAuditAt": now,
-        "lastAuditOperation": req.operation,
-    }
-    if app_health.status == "Healthy":
-        update["lastHealthy"] = {"revision": sync["revision"], "commit": sync.get("commit", ""), "at": now}
-    rollback = _auto_rollback(app, app_health, req)
-    if rollback is not None:
-        update["pin"] = rollback[1]
+    rollback = _auto_rollback(app, app_health, req, now)
     # the target's head, when the sweep found it not synced and not about to be: OutOfSync
     # whatever the cluster holds, naming both commits
-    behind = (
-        gitorder.behind(req.ref, req.head, sync.get("commit", ""))
-        if req.head and req.head != sync.get("commit")
-        else None
+    behind = policy.behind(req.head, req.ref, sync)
+    update = StatusUpdate(
+        health=app_health.to_doc(),
+        last_audit_at=now,
+        last_audit_operation=req.operation,
+        last_healthy=(
+            Healthy(revision=sync["revision"], commit=sync.get("commit", ""), at=now)
+            if app_health.status == HealthStatus.HEALTHY
+            else KEEP
+        ),
+        pin=rollback[1] if rollback is not None else KEEP,
+        sync_message=behind,
+        sync_status=policy.after_audit(drifted=bool(drifted), behind=behind),
     )
-    update["sync.message"] = behind
     if not drifted:
-        store.update_status(
-            req.app, {**update, "sync.status": "OutOfSync" if behind else "Synced", "drift": None}
-        )
+        store.update_status(req.app, dataclasses.replace(update, drift=None))
         logs.info(
             "audit clean",
             app=req.app,
@@ -316,7 +317,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], rollback[0] if rollback else None)
     _name_writers(cluster, drifted, sync.get("syncedAt"))
     heal, action, heals = _self_heal(app, drifted, req, now)
-    record = {
+    record: dict[str, Any] = {
         "detectedAt": now,
         "revision": sync["revision"],
         "commit": sync.get("commit", ""),
@@ -328,19 +329,18 @@ def audit(req: AuditRequest) -> AuditOutcome:
     record_id = store.put_drift(req.app, record)
     store.update_status(
         req.app,
-        {
-            **update,
-            "sync.status": "OutOfSync",
-            "heals": heals,
-            "drift": {
-                "detectedAt": now,
-                "record": record_id,
-                "objects": len(drifted),
-                "ids": [str(d.id) for d in drifted[:DRIFT_IDS]],
-                "summary": record["summary"],
-                "action": action,
-            },
-        },
+        dataclasses.replace(
+            update,
+            heals=heals,
+            drift=DriftState(
+                detectedAt=now,
+                record=record_id,
+                objects=len(drifted),
+                ids=[str(d.id) for d in drifted[:DRIFT_IDS]],
+                summary=record["summary"],
+                action=action,
+            ),
+        ),
     )
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
     return AuditOutcome(
@@ -350,19 +350,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
 
 def _self_heal(
     app: store.App, drifted: list[ObjectDrift], req: AuditRequest, now: dt.datetime
-) -> tuple[ApplyRequest | None, str, list[dict[str, Any]]]:
-    """A heal request unless off, pinned by a conflict, or the same fields were healed too often.
-
-    A controller fighting us (say an HPA owning replicas) would otherwise make every sweep
-    re-apply: after SelfHealLimit heals of one field within SelfHealWindow seconds, healing
-    stops for the application and the conflict is reported instead.
-    """
-    policy = app.spec.syncPolicy
-    window = dt.timedelta(seconds=float(policy.option("SelfHealWindow") or 3600))
-    limit = int(policy.option("SelfHealLimit") or 3)
-    heals = [h for h in app.status.get("heals") or [] if h["at"] > now - window]
-    if not policy.selfHeal:
-        return None, "reported (self-heal is off)", heals
+) -> tuple[ApplyRequest | None, str, list[Heal]]:
+    """A heal request unless off, or the same fields were healed too often (policy.self_heal)."""
     keys = sorted(
         {
             f"{d.id}:{f['path']}" if d.fields else f"{d.id}:{d.kind}"
@@ -370,61 +359,32 @@ def _self_heal(
             for f in (d.fields or [{}])
         }
     )
-    fighting = [k for k in keys if sum(1 for h in heals if h["key"] == k) >= limit]
-    if fighting:
-        return (
-            None,
-            (
-                f"self-heal stopped: {fighting[0]} was healed {limit} times within "
-                f"{int(window.total_seconds())}s and changed back each time (a conflict with "
-                "another controller or person)"
-            ),
-            heals,
-        )
-    heals += [{"key": k, "at": now} for k in keys]
+    decision = policy.self_heal(app.spec.syncPolicy, app.status.get("heals") or [], keys, now)
+    if not decision.heal:
+        return None, decision.action, decision.heals
     heal = ApplyRequest(
         app=app.name,
-        revision=(app.status.get("sync") or {})["revision"],
-        initiator="self-heal",
+        revision=(app.status.get("sync") or SyncState())["revision"],
+        initiator=Initiator.SELF_HEAL,
         operation=f"heal:{req.operation}",
         triggered_by=req.operation,
     )
-    return heal, "self-heal requested", heals[-200:]
+    return heal, decision.action, decision.heals
 
 
 def _auto_rollback(
-    app: store.App, app_health: health.Health, req: AuditRequest
-) -> tuple[ApplyRequest, dict[str, Any]] | None:
+    app: store.App, app_health: health.Health, req: AuditRequest, now: dt.datetime
+) -> tuple[ApplyRequest, Pin] | None:
     """Opt-in: a sync that left the app Degraded within the window rolls back to the last
-    revision seen Healthy, and pins it."""
-    policy, status = app.spec.syncPolicy, app.status
-    if not policy.enabled("AutoRollback") or app_health.status != "Degraded" or status.get("pin"):
+    revision seen Healthy, and pins it (policy.auto_rollback)."""
+    pin = policy.auto_rollback(app.spec.syncPolicy, app_health.status, app_health.message, app.status, now)
+    if pin is None:
         return None
-    sync, healthy = status.get("sync") or {}, status.get("lastHealthy") or {}
-    window = dt.timedelta(seconds=float(policy.option("AutoRollbackWindow") or 600))
-    if (
-        not healthy.get("revision")
-        or healthy["revision"] == sync.get("revision")
-        or not sync.get("syncedAt")
-        or store.now() - sync["syncedAt"] > window
-    ):
-        return None
-    reason = (
-        f"automated rollback: {sync.get('commit', '')[:7]} left the application Degraded "
-        f"({app_health.message}); back to {healthy.get('commit', '')[:7]}, the last Healthy"
-    )
-    pin = {
-        "revision": healthy["revision"],
-        "commit": healthy.get("commit", ""),
-        "by": "auto-rollback",
-        "reason": reason,
-        "at": store.now(),
-    }
-    logs.warning(reason, app=app.name)
+    logs.warning(pin["reason"], app=app.name)
     return ApplyRequest(
         app=app.name,
-        revision=healthy["revision"],
-        initiator="rollback",
+        revision=pin["revision"],
+        initiator=Initiator.ROLLBACK,
         operation=f"auto-rollback:{req.operation}",
-        triggered_by=f"auto-rollback: {reason}",
+        triggered_by=f"auto-rollback: {pin['reason']}",
     ), pin

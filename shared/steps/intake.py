@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from shared.adapters import store
 from shared.core import repourl
 from shared.core.messages import RenderRequest
+from shared.core.status import Initiator
 from shared.core.webhook import Push
 
 
@@ -38,7 +39,7 @@ def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
                     app=name,
                     commit=push.after,
                     ref=push.ref,
-                    initiator="webhook",
+                    initiator=Initiator.WEBHOOK,
                     operation=f"{delivery or push.after}:{name}",
                     triggered_by=f"github:{delivery}",
                     before=push.before,

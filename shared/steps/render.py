@@ -6,15 +6,17 @@ None when nothing should be applied (render error, or manual sync policy).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from typing import Any
 
 from shared.adapters import commit_status, git, store
-from shared.core import failures, gitorder, manifests, secrets
+from shared.core import failures, manifests, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
+from shared.core.status import RenderState, StatusUpdate, SyncState
 from shared.gate import checks
 from shared.platform import config, logs
 from shared.render import cache, sources, tree
@@ -126,32 +128,30 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         # pushes changing a base, value files or imports outside the path concern it (and
         # no longer, once a render stops reading them); unchanged, the routing is not read
         store.set_reads(spec, reads)
-    pinned = app.status.get("pin") and req.initiator in ("webhook", "sweep")
-    apply_now = (spec.syncPolicy.automated and not pinned) or req.initiator in ("manual", "rollback")
-    status: dict[str, Any] = {
-        "render": {
-            "commit": req.commit,
-            "revision": rev,
-            "at": store.now(),
-            "reads": reads,
-            "errors": [],
-            "warnings": len(findings),
-            "findings": [str(f) for f in findings[:20]],
-        }
-    }
-    synced = app.status.get("sync") or {}
-    if not apply_now and synced.get("revision") != rev:
-        status["sync.status"] = "OutOfSync"
-        if synced.get("commit") and synced["commit"] != req.commit:
-            status["sync.message"] = gitorder.behind(req.ref, req.commit, synced["commit"])
-    if pinned:
-        logs.info(
-            "pinned: rendered, not applied",
-            app=req.app,
+    pinned = policy.held_by_pin(app.status, req.initiator)
+    apply_now = policy.apply_now(spec.syncPolicy, app.status, req.initiator)
+    update = dataclasses.replace(
+        policy.after_render(
+            applies=apply_now,
+            synced=app.status.get("sync") or SyncState(),
+            revision=rev,
             commit=req.commit,
-            pin=app.status["pin"].get("commit"),
-        )
-    store.update_status(req.app, status)
+            ref=req.ref,
+        ),
+        render=RenderState(
+            commit=req.commit,
+            revision=rev,
+            at=store.now(),
+            reads=reads,
+            errors=[],
+            warnings=len(findings),
+            findings=[str(f) for f in findings[:20]],
+        ),
+    )
+    pin = app.status.get("pin")
+    if pinned and pin:
+        logs.info("pinned: rendered, not applied", app=req.app, commit=req.commit, pin=pin.get("commit"))
+    store.update_status(req.app, update)
     logs.info(
         "rendered",
         app=req.app,
@@ -216,15 +216,15 @@ def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str 
     )
     store.update_status(
         req.app,
-        {
-            "render": {
-                "commit": req.commit,
-                "revision": None,
-                "at": store.now(),
-                "errors": [e.to_doc() for e in errors[:50]],
-                "message": message,
-            }
-        },
+        StatusUpdate(
+            render=RenderState(
+                commit=req.commit,
+                revision=None,
+                at=store.now(),
+                errors=[e.to_doc() for e in errors[:50]],
+                message=message,
+            )
+        ),
     )
     commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
     logs.error("render failed", app=req.app, commit=req.commit, errors=[str(e) for e in errors[:20]])

@@ -29,6 +29,7 @@ from shared.adapters.kube import Cluster, KubeError
 from shared.core import drift, health, inventory, ordering
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
+from shared.core.status import Action, HealthStatus
 from shared.platform import config
 from shared.sync.prepare import group_of
 
@@ -46,7 +47,7 @@ WRITE_VERBS = ("apply", "delete")
 @dataclass(frozen=True)
 class ObjectResult:
     id: ObjectId
-    action: str  # created | configured | unchanged | pruned | skipped | failed
+    action: Action
     message: str = ""
     health: health.Health | None = None
 
@@ -73,7 +74,7 @@ class SyncResult:
 
     @property
     def failed(self) -> bool:
-        return any(r.action == "failed" for r in self.objects)
+        return any(r.action == Action.FAILED for r in self.objects)
 
     @property
     def health(self) -> health.Health:
@@ -241,7 +242,7 @@ def _plan(
         oid = ObjectId.of(obj)
         current = live.get(oid)
         if oid not in predicted:
-            plan.outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(current))
+            plan.outcome[oid] = ObjectResult(oid, Action.UNCHANGED, health=health.of(current))
             plan.entries[oid] = old[oid]
             continue
         outcome = predicted[oid]
@@ -254,7 +255,7 @@ def _plan(
             elif is_immutable(outcome):
                 plan.outcome[oid] = ObjectResult(
                     oid,
-                    "failed",
+                    Action.FAILED,
                     (
                         f"{oid}: {outcome} (an immutable field changed: opt in to delete and recreate "
                         f"with the annotation {config.ANNOTATION_OPTIONS}: Recreate=true, or the "
@@ -262,9 +263,9 @@ def _plan(
                     ),
                 )
             else:
-                plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {outcome}")
+                plan.outcome[oid] = ObjectResult(oid, Action.FAILED, f"{oid}: {outcome}")
         elif current is not None and not drift.changes(outcome, current):
-            plan.outcome[oid] = ObjectResult(oid, "unchanged", health=health.of(current))
+            plan.outcome[oid] = ObjectResult(oid, Action.UNCHANGED, health=health.of(current))
             plan.entries[oid] = inventory.entry(obj, current)
         else:
             plan.write.append(obj)
@@ -298,7 +299,7 @@ def _refuse_all(
     result = SyncResult(inventory=list(old_inventory))
     for obj in desired:
         oid = ObjectId.of(obj)
-        result.objects.append(outcome.get(oid) or ObjectResult(oid, "skipped", reason))
+        result.objects.append(outcome.get(oid) or ObjectResult(oid, Action.SKIPPED, reason))
     return result
 
 
@@ -311,14 +312,14 @@ def _sync(
     refused: dict[ObjectId, str],
 ) -> SyncResult:
     if refused:
-        outcome = {oid: ObjectResult(oid, "failed", why) for oid, why in refused.items()}
+        outcome = {oid: ObjectResult(oid, Action.FAILED, why) for oid, why in refused.items()}
         return _refuse_all(desired, outcome, old_inventory, "not applied: the sync was refused")
     if not desired and old_inventory and not opts.allow_empty:
         return SyncResult(
             objects=[
                 ObjectResult(
                     ObjectId("", "", "", ""),
-                    "failed",
+                    Action.FAILED,
                     (
                         "the revision has no objects; refusing to prune everything the application owns "
                         "(set syncPolicy.allowEmpty to allow it)"
@@ -331,7 +332,7 @@ def _sync(
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
     plan = _plan(cluster, desired, live, old, opts)
-    if any(r.action == "failed" for r in plan.outcome.values()):
+    if any(r.action == Action.FAILED for r in plan.outcome.values()):
         return _refuse_all(
             desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
         )
@@ -357,7 +358,7 @@ def _ensure_namespace(cluster: Cluster, name: str) -> ObjectResult | None:
         return None
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     with_retries(lambda: cluster.apply(ns, field_manager=config.FIELD_MANAGER))
-    return ObjectResult(ObjectId.of(ns), "created", "CreateNamespace=true")
+    return ObjectResult(ObjectId.of(ns), Action.CREATED, "CreateNamespace=true")
 
 
 def _write_waves(
@@ -420,17 +421,19 @@ def _write_one(
     except KubeError as exc:
         if exc.transient:
             raise  # the API server is away: the whole sync is redelivered and resumes
-        plan.outcome[oid] = ObjectResult(oid, "failed", f"{oid}: {exc}")
+        plan.outcome[oid] = ObjectResult(oid, Action.FAILED, f"{oid}: {exc}")
         return False
     created = status == 201 or oid not in live
-    plan.outcome[oid] = ObjectResult(oid, "created" if created else "configured", note, health.of(applied))
+    plan.outcome[oid] = ObjectResult(
+        oid, Action.CREATED if created else Action.CONFIGURED, note, health.of(applied)
+    )
     plan.entries[oid] = inventory.entry(obj, applied)
     return True
 
 
 def _skip_rest(plan: _Plan, desired: list[dict[str, Any]], reason: str) -> None:
     for obj in desired:
-        plan.outcome.setdefault(ObjectId.of(obj), ObjectResult(ObjectId.of(obj), "skipped", reason))
+        plan.outcome.setdefault(ObjectId.of(obj), ObjectResult(ObjectId.of(obj), Action.SKIPPED, reason))
 
 
 def _delete_and_wait(cluster: Cluster, obj: dict[str, Any], timeout_s: float = 60.0) -> None:
@@ -471,7 +474,7 @@ def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
         return False
     if obj["kind"] == "Namespace":
         return (live.get("status") or {}).get("phase") == "Active"
-    return health.of(live).status == "Healthy"
+    return health.of(live).status == HealthStatus.HEALTHY
 
 
 def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -> str:
@@ -487,12 +490,12 @@ def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -
                 )
             )
             h = health.of(live)
-            if h.status != "Healthy":
+            if h.status != HealthStatus.HEALTHY:
                 worst = health.Health(h.status, f"{ObjectId.of(obj)}: {h.status} {h.message}".strip())
                 break
-        if worst.status == "Healthy":
+        if worst.status == HealthStatus.HEALTHY:
             return ""
-        if worst.status == "Degraded" or time.monotonic() > deadline:
+        if worst.status == HealthStatus.DEGRADED or time.monotonic() > deadline:
             return worst.message
         time.sleep(opts.poll_s)
 
@@ -531,14 +534,16 @@ def preview(
             plan.outcome.get(oid)
             or ObjectResult(
                 oid,
-                "created" if oid not in live else "configured",
+                Action.CREATED if oid not in live else Action.CONFIGURED,
                 "would be recreated" if oid in plan.recreate else "",
             )
         )
     wanted = {ObjectId.of(o) for o in desired}
     out += [
         ObjectResult(
-            oid, "pruned" if opts.prune else "skipped", "" if opts.prune else "no longer in Git; prune is off"
+            oid,
+            Action.PRUNED if opts.prune else Action.SKIPPED,
+            "" if opts.prune else "no longer in Git; prune is off",
         )
         for oid in old
         if oid not in wanted
@@ -569,31 +574,33 @@ def _prune(
     for e in gone:
         oid = inventory.entry_id(e)
         if not opts.prune:
-            out.append(ObjectResult(oid, "skipped", "no longer in Git; prune is off"))
+            out.append(ObjectResult(oid, Action.SKIPPED, "no longer in Git; prune is off"))
             result.inventory.append(e)
             continue
         args = (e["apiVersion"], e["kind"], e["namespace"], e["name"])
         try:
             live = with_retries(lambda a=args: cluster.get(*a))
             if live is None:
-                out.append(ObjectResult(oid, "pruned", "already gone"))
+                out.append(ObjectResult(oid, Action.PRUNED, "already gone"))
                 continue
             if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != spec.name:
-                out.append(ObjectResult(oid, "skipped", "not pruned: it no longer carries this app's label"))
+                out.append(
+                    ObjectResult(oid, Action.SKIPPED, "not pruned: it no longer carries this app's label")
+                )
                 continue
             kept_by = {"Prune=false"} | ({"Delete=false"} if deleting else set())
             if kept_by & object_options(live):
                 out.append(
                     ObjectResult(
                         oid,
-                        "skipped",
+                        Action.SKIPPED,
                         f"not deleted: sync option {sorted(kept_by & object_options(live))[0]}",
                     )
                 )
                 continue
             with_retries(lambda a=args: cluster.delete(*a))
-            out.append(ObjectResult(oid, "pruned"))
+            out.append(ObjectResult(oid, Action.PRUNED))
         except KubeError as exc:
-            out.append(ObjectResult(oid, "failed", f"prune {oid}: {exc}"))
+            out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}"))
             result.inventory.append(e)
     return out

@@ -14,6 +14,7 @@ import time
 
 from shared.adapters import store
 from shared.core import docsize
+from shared.core.status import Phase, StatusUpdate
 from tests.integration import manifests
 from tests.integration.conftest import create_app, function_log, history_count, kubectl, push, wait_history
 
@@ -191,7 +192,7 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
         "holder-1",
         begun.sequence,
         entry,
-        {"inventory": entries, "operation": {"phase": "Succeeded"}},
+        StatusUpdate(inventory=entries, operation={"phase": Phase.SUCCEEDED}),
     )
     status = store.get_app(app).status
     assert status["inventory"]["count"] == 20_000 and status["inventory"]["parts"] >= 5
@@ -208,7 +209,7 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
         "holder-2",
         begun.sequence,
         None,
-        {"inventory": entries},
+        StatusUpdate(inventory=entries),
         previous_inventory=status["inventory"],
     )
     assert store.get_app(app).status["inventory"] == status["inventory"]
@@ -219,7 +220,7 @@ def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
         "holder-3",
         begun.sequence,
         None,
-        {"inventory": entries[:10]},
+        StatusUpdate(inventory=entries[:10]),
         previous_inventory=status["inventory"],
     )
     refs = store.client().collection(store.APPS).document(app).collection(store.INVENTORY).list_documents()

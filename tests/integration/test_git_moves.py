@@ -205,7 +205,7 @@ def test_the_sweep_applies_a_head_that_was_rendered_but_never_applied(stack, sec
     repo.push(force=True)
     deliver(stack, secret, repo, v2, v1)
     wait_for(lambda: store.get_app(app).status["render"]["commit"] == v1, "the render of v1")
-    store.update_status(app, {"pin": None})  # what the old rule left: rendered, not applied, unpinned
+    store.set_pin(app, None)  # what the old rule left: rendered, not applied, unpinned
     assert history_count(app) == 2 and synced_commit(app) == v2
     assert main.main(["sweep", app, "--wait", "--timeout", "60"]) == 0
     entry = wait_history(app, 3)

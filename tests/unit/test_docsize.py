@@ -1,5 +1,5 @@
 """Firestore's document limits, checked before a write (shared/core/docsize.py), and the parts
-lists are split into (shared/adapters/store.py chunk)."""
+lists are split into (shared/adapters/store/parts.py chunk)."""
 
 from __future__ import annotations
 

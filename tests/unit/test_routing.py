@@ -1,4 +1,4 @@
-"""Which folder shards hold a route, and which a push reads (shared/adapters/store.py routing)."""
+"""Which folder shards hold a route, and which a push reads (shared/adapters/store/routing.py)."""
 
 from __future__ import annotations
 

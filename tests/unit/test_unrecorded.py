@@ -1,5 +1,5 @@
 """What a sync whose record was refused keeps, so the next one starts from the cluster
-(shared/steps/apply.py unrecorded_inventory, kinds_of; shared/adapters/store.py unrecorded)."""
+(shared/steps/apply.py unrecorded_inventory, kinds_of; shared/adapters/store/inventories.py unrecorded)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,211 @@
+"""The decisions the render, apply and audit steps make about an application, as pure functions.
+
+Each takes what the step read (the spec's sync policy, the typed status, the request) and
+answers what to do; the steps do the reading and the writing. The ordering rules (which
+delivery an automated sync applies: forward only; what the sweep does about a head) are in
+shared/core/gitorder.py, and take their inputs from the status here.
+
+- apply-now: a render is applied when the app is automated and not pinned, or when asked
+  explicitly (a manual sync, a rollback); a pin holds only automated deliveries.
+- pins: a rollback that succeeded on an automated app pins it (the next push would undo it),
+  an explicit sync that succeeded unpins it.
+- self-heal limit: drift is healed unless self-heal is off or one field was healed
+  SelfHealLimit times within SelfHealWindow seconds (a controller fighting us).
+- automated rollback: opt-in (AutoRollback=true); a sync that left the app Degraded within
+  AutoRollbackWindow seconds rolls back to the last revision seen Healthy, and pins it.
+- the sweep's missed push: an unpinned automated app whose target's head is not synced
+  renders it, unless that head already failed (then it is OutOfSync, as a manual app is).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from shared.core import gitorder
+from shared.core.model import SyncPolicy
+from shared.core.status import (
+    AUTOMATED,
+    KEEP,
+    AppStatus,
+    Heal,
+    HealthStatus,
+    Initiator,
+    Keep,
+    Phase,
+    Pin,
+    StatusUpdate,
+    SyncState,
+    SyncStatus,
+    pin,
+)
+
+SELF_HEAL_LIMIT = 3  # heals of one field within the window (SelfHealLimit)
+SELF_HEAL_WINDOW_S = 3600.0  # SelfHealWindow
+HEALS_KEPT = 200  # the newest heals kept on the status
+AUTO_ROLLBACK_WINDOW_S = 600.0  # AutoRollbackWindow
+
+
+def pinned(status: AppStatus) -> bool:
+    """Whether a pin (by hand, or after a rollback) holds the application."""
+    return bool(status.get("pin"))
+
+
+# ---- render: apply now? --------------------------------------------------------------------
+
+
+def held_by_pin(status: AppStatus, initiator: str) -> bool:
+    """A pin holds the deliveries that follow the target (a push, the sweep), nothing else."""
+    return pinned(status) and initiator in AUTOMATED
+
+
+def apply_now(policy: SyncPolicy, status: AppStatus, initiator: str) -> bool:
+    """Whether a render is applied now: automated and not held by a pin, or asked explicitly."""
+    explicit = initiator in (Initiator.MANUAL, Initiator.ROLLBACK)
+    return (policy.automated and not held_by_pin(status, initiator)) or explicit
+
+
+def after_render(*, applies: bool, synced: SyncState, revision: str, commit: str, ref: str) -> StatusUpdate:
+    """The sync fields a render changes: a render not applied (manual, pinned) of another
+    revision than the synced one leaves the app OutOfSync, naming both commits when they differ."""
+    if applies or synced.get("revision") == revision:
+        return StatusUpdate()
+    were = synced.get("commit")
+    return StatusUpdate(
+        sync_status=SyncStatus.OUT_OF_SYNC,
+        sync_message=gitorder.behind(ref, commit, were) if were and were != commit else KEEP,
+    )
+
+
+# ---- apply: forward only, pins -------------------------------------------------------------
+
+
+def known_delivery(
+    *, initiator: str, commit: str, revision: str, ref: str, before: str, synced: SyncState
+) -> gitorder.Delivery:
+    """What gitorder.decide knows of a delivery before reading Git: its commit against the
+    synced one. Refs known on both sides and different: the target changed (app set
+    --revision), the branch did not move."""
+    were = str(synced.get("commit") or "")
+    return gitorder.Delivery(
+        initiator=initiator,
+        commit=commit,
+        revision=revision,
+        ref=ref,
+        synced=were,
+        synced_revision=str(synced.get("revision") or ""),
+        before=before,
+        retargeted=bool(synced.get("ref") and ref and synced.get("ref") != ref),
+    )
+
+
+def pin_after_sync(
+    *,
+    initiator: str,
+    automated: bool,
+    phase: Phase,
+    revision: str,
+    commit: str,
+    triggered_by: str,
+    at: dt.datetime,
+) -> Pin | Keep | None:
+    """A rollback that succeeded pins an automated app (auto-sync would undo it at the next
+    push) until unpinned or synced; an explicit sync that succeeded moves it on (unpinned)."""
+    if phase != Phase.SUCCEEDED:
+        return KEEP
+    if initiator == Initiator.ROLLBACK and automated:
+        who, _, why = triggered_by.partition(": ")
+        return pin(revision, commit, by=who, reason=why or f"rollback to {commit[:7]}", at=at)
+    if initiator == Initiator.MANUAL:
+        return None
+    return KEEP
+
+
+# ---- audit: self-heal limit, automated rollback ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelfHeal:
+    """What the audit does about drift: heal it or not, why (the drift record's action), and
+    the heals to keep on the status."""
+
+    heal: bool
+    action: str
+    heals: list[Heal] = field(default_factory=list)
+
+
+def self_heal(policy: SyncPolicy, heals: list[Heal], keys: list[str], now: dt.datetime) -> SelfHeal:
+    """Heal the drifted `keys` (a field, or an object missing or extra) unless self-heal is off
+    or one of them was healed SelfHealLimit times within SelfHealWindow seconds: a controller
+    fighting us (say an HPA owning replicas) would otherwise make every sweep re-apply; healing
+    then stops for the application and the conflict is reported instead."""
+    window = dt.timedelta(seconds=float(policy.option("SelfHealWindow") or SELF_HEAL_WINDOW_S))
+    limit = int(policy.option("SelfHealLimit") or SELF_HEAL_LIMIT)
+    recent = [h for h in heals if h["at"] > now - window]
+    if not policy.selfHeal:
+        return SelfHeal(False, "reported (self-heal is off)", recent)
+    fighting = [k for k in keys if sum(1 for h in recent if h["key"] == k) >= limit]
+    if fighting:
+        return SelfHeal(
+            False,
+            (
+                f"self-heal stopped: {fighting[0]} was healed {limit} times within "
+                f"{int(window.total_seconds())}s and changed back each time (a conflict with "
+                "another controller or person)"
+            ),
+            recent,
+        )
+    return SelfHeal(
+        True, "self-heal requested", [*recent, *(Heal(key=k, at=now) for k in keys)][-HEALS_KEPT:]
+    )
+
+
+def auto_rollback(
+    policy: SyncPolicy, health: HealthStatus, why: str, status: AppStatus, now: dt.datetime
+) -> Pin | None:
+    """The pin of an automated rollback, or None: opt-in (AutoRollback=true), for an unpinned
+    app left Degraded (`why`) by a sync within AutoRollbackWindow seconds, back to the last
+    revision seen Healthy when that is another one."""
+    if not policy.enabled("AutoRollback") or health != HealthStatus.DEGRADED or pinned(status):
+        return None
+    sync, healthy = status.get("sync") or SyncState(), status.get("lastHealthy") or {}
+    window = dt.timedelta(seconds=float(policy.option("AutoRollbackWindow") or AUTO_ROLLBACK_WINDOW_S))
+    synced_at = sync.get("syncedAt")
+    target = healthy.get("revision")
+    if not target or target == sync.get("revision") or not synced_at or now - synced_at > window:
+        return None
+    reason = (
+        f"automated rollback: {sync.get('commit', '')[:7]} left the application Degraded "
+        f"({why}); back to {healthy.get('commit', '')[:7]}, the last Healthy"
+    )
+    return pin(target, healthy.get("commit", ""), by="auto-rollback", reason=reason, at=now)
+
+
+def behind(head: str, ref: str, synced: SyncState) -> str | None:
+    """The OutOfSync message when the sweep found the target's head not synced (and not about
+    to be); None when the audit has no head or the head is synced."""
+    were = synced.get("commit", "")
+    return gitorder.behind(ref, head, were) if head and head != were else None
+
+
+def after_audit(*, drifted: bool, behind: str | None) -> SyncStatus:
+    """Drift, or a head that is not synced, leaves the app OutOfSync; else it is Synced."""
+    return SyncStatus.OUT_OF_SYNC if drifted or behind else SyncStatus.SYNCED
+
+
+# ---- the sweep: a push whose webhook never arrived -------------------------------------------
+
+
+def missed_push(automated: bool, status: AppStatus, head: str | None) -> str:
+    """What the sweep does about the target's `head` (None: not listed), from the status:
+    gitorder.RENDER, gitorder.OUT_OF_SYNC or gitorder.NOTHING (gitorder.sweep_action)."""
+    render, operation = status.get("render") or {}, status.get("operation") or {}
+    return gitorder.sweep_action(
+        automated=automated,
+        pinned=pinned(status),
+        head=head,
+        synced=str((status.get("sync") or {}).get("commit") or ""),
+        rendered=str(render.get("commit") or ""),
+        render_failed=not render.get("revision"),
+        failed=str(operation.get("commit") or "") if operation.get("phase") == Phase.FAILED else "",
+    )

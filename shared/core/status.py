@@ -1,0 +1,257 @@
+"""An application's status, typed: its vocabularies, the stored shape, and the updates to it.
+
+The status is kept in Firestore as a readable map (`applications/{name}.status`), printed as
+it is by `gitops app get -o json`, and read back as that map: its shape is a TypedDict per
+record (AppStatus, SyncState, Pin...) rather than a class to convert to and from. Every word
+the pipeline writes into it or into history (sync status, health, operation phase, initiator,
+what happened to an object) is one of the StrEnum vocabularies below: a member is its
+string, so what Firestore and the JSON logs hold is unchanged, and a value read back (a
+plain string) compares equal to its member.
+
+Writes are typed too: a step says what changes with a `StatusUpdate` (a field left KEEP is
+not written, None clears it); the store adapter alone knows the Firestore field paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, fields
+from typing import Any, Final, TypedDict
+
+# ---- vocabularies -------------------------------------------------------------------------
+
+
+class SyncStatus(enum.StrEnum):
+    """Whether the cluster runs what Git says the application should run."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    UNKNOWN = "Unknown"
+
+
+class HealthStatus(enum.StrEnum):
+    """Health of an object or an application, from best to worst (shared/core/health.py)."""
+
+    HEALTHY = "Healthy"
+    SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
+    MISSING = "Missing"
+    DEGRADED = "Degraded"
+    UNKNOWN = "Unknown"
+
+
+class Phase(enum.StrEnum):
+    """How one sync operation ended (status.operation.phase and its history entry)."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class Initiator(enum.StrEnum):
+    """Who asked for a render or an apply."""
+
+    WEBHOOK = "webhook"  # a push
+    MANUAL = "manual"  # gitops app sync, app promote
+    ROLLBACK = "rollback"  # gitops app rollback, or an automated rollback
+    SELF_HEAL = "self-heal"  # the audit repairing drift, or gitops recover
+    SWEEP = "sweep"  # the periodic sweep found a push whose webhook never arrived
+
+
+# initiators that follow the target's head (shared/core/gitorder.py); the others are explicit
+AUTOMATED: Final = (Initiator.WEBHOOK, Initiator.SWEEP)
+
+
+class Action(enum.StrEnum):
+    """What a sync did to one object (shared/sync/engine.py ObjectResult)."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    PRUNED = "pruned"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+# ---- the stored shape -----------------------------------------------------------------------
+
+
+class SyncState(TypedDict, total=False):
+    """status.sync: the revision the cluster was last synced to."""
+
+    status: SyncStatus
+    revision: str  # applications/{app}/revisions/{revision}
+    commit: str
+    ref: str  # the target's ref it came from ('' for HEAD)
+    committedAt: dt.datetime | None
+    syncedAt: dt.datetime
+    message: str | None  # why OutOfSync, naming the target's head and the synced commit
+
+
+class HealthState(TypedDict, total=False):
+    """status.health, and a history entry's health (shared/core/health.py Health.to_doc)."""
+
+    status: HealthStatus
+    message: str
+
+
+class OperationState(TypedDict, total=False):
+    """status.operation: the last sync operation."""
+
+    phase: Phase
+    sequence: int  # its history entry
+    initiator: Initiator
+    commit: str
+    message: str
+    finishedAt: dt.datetime
+
+
+class Pin(TypedDict):
+    """status.pin: the application stays at this revision; pushes render but do not apply."""
+
+    revision: str
+    commit: str
+    by: str
+    reason: str
+    at: dt.datetime
+
+
+class Healthy(TypedDict, total=False):
+    """status.lastHealthy: the last synced revision an audit saw Healthy (a rollback target)."""
+
+    revision: str
+    commit: str
+    at: dt.datetime
+
+
+class RenderState(TypedDict, total=False):
+    """status.render: the last render, its revision (None when it failed) or its errors."""
+
+    commit: str
+    revision: str | None
+    at: dt.datetime
+    reads: list[str]  # folders outside the path it read (a push changing them concerns it)
+    errors: list[dict[str, Any]]
+    warnings: int
+    findings: list[str]
+    message: str
+
+
+class DriftState(TypedDict, total=False):
+    """status.drift: what the last audit found (its record in drift/{record}), or its error."""
+
+    detectedAt: dt.datetime
+    record: str
+    objects: int
+    ids: list[str]
+    summary: str
+    action: str
+    error: str
+
+
+class Heal(TypedDict):
+    """One self-heal of a drifted field or object (status.heals, for the self-heal limit)."""
+
+    key: str
+    at: dt.datetime
+
+
+class Skipped(TypedDict):
+    """status.lastSkipped: a delivery the apply step did not apply, and why."""
+
+    revision: str
+    commit: str
+    operation: str
+    reason: str
+    message: str
+    at: dt.datetime
+
+
+class InventoryPointer(TypedDict, total=False):
+    """status.inventory: the generation of inventory parts the last recorded sync wrote."""
+
+    generation: str
+    parts: int
+    count: int
+    sha256: str
+    unrecorded: list[dict[str, str]]  # kinds and namespaces a sync may have written unrecorded
+
+
+# an inline list of entries is the layout before parts, still read
+Inventory = InventoryPointer | list[dict[str, str]]
+
+
+class AppStatus(TypedDict, total=False):
+    """applications/{name}.status, as stored."""
+
+    sync: SyncState
+    health: HealthState
+    operation: OperationState
+    pin: Pin | None
+    lastHealthy: Healthy
+    render: RenderState
+    drift: DriftState | None
+    heals: list[Heal]
+    inventory: Inventory
+    historyCount: int
+    lastAuditAt: dt.datetime
+    lastAuditOperation: str
+    lastSkipped: Skipped
+
+
+# ---- the records built in one place -----------------------------------------------------------
+
+
+def pin(revision: str, commit: str, *, by: str, reason: str, at: dt.datetime) -> Pin:
+    """A pin: by hand (gitops app pin), or after a rollback an automated sync would undo."""
+    return Pin(revision=revision, commit=commit, by=by, reason=reason, at=at)
+
+
+def synced_to(revision: str, stored: dict[str, Any], at: dt.datetime) -> SyncState:
+    """status.sync after a sync of the stored revision `stored` (its commit, ref and time)."""
+    return SyncState(
+        status=SyncStatus.SYNCED,
+        revision=revision,
+        commit=stored["commit"],
+        ref=stored.get("ref") or "",
+        committedAt=stored["committedAt"],
+        syncedAt=at,
+    )
+
+
+# ---- updates ------------------------------------------------------------------------------------
+
+
+class Keep(enum.Enum):
+    """A StatusUpdate field that is not written."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """What one write changes in an application's status: fields left KEEP are not written,
+    None clears a field. `sync` replaces the whole record; `sync_status` and `sync_message`
+    change only those fields of it."""
+
+    sync: SyncState | Keep = KEEP
+    sync_status: SyncStatus | Keep = KEEP
+    sync_message: str | Keep | None = KEEP
+    operation: OperationState | Keep = KEEP
+    health: HealthState | Keep = KEEP
+    inventory: Inventory | Keep = KEEP
+    pin: Pin | Keep | None = KEEP
+    last_healthy: Healthy | Keep = KEEP
+    render: RenderState | Keep = KEEP
+    drift: DriftState | Keep | None = KEEP
+    heals: list[Heal] | Keep = KEEP
+    last_audit_at: dt.datetime | Keep = KEEP
+    last_audit_operation: str | Keep = KEEP
+    last_skipped: Skipped | Keep = KEEP
+
+    def changes(self) -> dict[str, Any]:
+        """The fields to write, by name (the store adapter maps them to field paths)."""
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not KEEP}
