@@ -99,8 +99,18 @@ def test_no_broad_roles_and_each_function_has_its_own_account():
     }
     (body,) = [b for t, n, b in _blocks("resource") if (t, n) == ("google_service_account", "functions")]
     assert body["for_each"] == "${var.functions}"
-    (fn,) = [b for t, n, b in _blocks("resource") if t == "google_cloudfunctions2_function"]
-    assert "google_service_account.functions[each.key].email" in json.dumps(fn)
+    fns = {n: b for t, n, b in _blocks("resource") if t == "google_cloudfunctions2_function"}
+    assert set(fns) == {"functions", "intake"}  # apply and audit; intake (its own ingress)
+    assert "google_service_account.functions[each.key].email" in json.dumps(fns["functions"])
+    assert 'google_service_account.functions[\\"intake\\"].email' in json.dumps(fns["intake"])
+
+
+def test_only_intake_accepts_traffic_from_outside():
+    fns = {n: b for t, n, b in _blocks("resource") if t == "google_cloudfunctions2_function"}
+    ingress = {n: _unquote(b["service_config"][0]["ingress_settings"]) for n, b in fns.items()}
+    assert ingress == {"functions": "ALLOW_INTERNAL_ONLY", "intake": "ALLOW_ALL"}
+    (render,) = [b for t, n, b in _blocks("resource") if t == "google_cloud_run_v2_service"]
+    assert _unquote(render["ingress"]) == "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
 
 def test_publisher_grants_are_exactly_what_the_code_publishes():
