@@ -203,3 +203,24 @@ def test_requirements_install_the_project_for_the_buildpack():
         if ln.strip() and not ln.startswith("#")
     ]
     assert lines == ["."]
+
+
+def test_cloudbuild_keeps_the_destinations_and_applies_only_a_checked_plan():
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    steps = {s["id"]: s for s in build["steps"]}
+    script = {name: " ".join(s["args"]) for name, s in steps.items()}
+    assert (
+        "gs://${_TF_STATE_BUCKET}/gitops/clusters.tfvars.json build/clusters.tfvars.json"
+        in script["clusters"]
+    )
+    for name in ("registry", "plan"):  # every Terraform run that needs var.clusters gets the operator's
+        assert "-var-file=/workspace/build/clusters.tfvars.json" in script[name], name
+        assert "clusters" in steps[name]["waitFor"]
+    assert "plan -input=false -out=/workspace/build/tfplan" in script["plan"]
+    assert "show -json /workspace/build/tfplan > build/plan.json" in script["plan"]
+    assert steps["plan-check"]["args"] == ["-m", "infra.plancheck", "build/plan.json"]
+    assert script["deploy"].endswith("apply -input=false /workspace/build/tfplan")  # that plan, nothing else
+    assert "plan-check" in steps["deploy"]["waitFor"] and "-auto-approve" not in script["deploy"]
+    assert "-var=clusters" not in json.dumps(build)
+    (clusters,) = [b for n, _, b in _blocks("variable") if n == "clusters"]
+    assert "default" not in clusters and "length(var.clusters) > 0" in json.dumps(clusters)
