@@ -33,6 +33,7 @@ locals {
   timeouts           = { intake = 60, render = 540, apply = 540, audit = 540 }
   # secrets injected as environment variables, per function (never in Terraform state)
   secret_env = {
+    intake = { GITHUB_WEBHOOK_SECRET = google_secret_manager_secret.webhook.secret_id }
     render = {
       GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id
       GITOPS_GITHUB_TOKEN     = google_secret_manager_secret.github_token.secret_id
@@ -165,11 +166,15 @@ resource "google_cloudfunctions2_function" "intake" {
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
     environment_variables          = local.function_env
-    secret_environment_variables {
-      key        = "GITHUB_WEBHOOK_SECRET"
-      project_id = var.project_id
-      secret     = google_secret_manager_secret.webhook.secret_id
-      version    = "latest"
+
+    dynamic "secret_environment_variables" {
+      for_each = local.secret_env["intake"]
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
     }
   }
 
