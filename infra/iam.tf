@@ -76,10 +76,29 @@ resource "google_project_iam_member" "gke_access" {
   member   = local.sa[each.value]
 }
 
+# The same in each other project that holds a destination cluster (var.clusters[*].project).
+locals {
+  other_cluster_projects = setsubtract([for c in values(var.clusters) : coalesce(c.project, var.project_id)], [var.project_id])
+  gke_access_elsewhere = {
+    for pair in setproduct(["apply", "audit"], local.other_cluster_projects) : "${pair[0]}/${pair[1]}" => {
+      function = pair[0]
+      project  = pair[1]
+    }
+  }
+}
+
+resource "google_project_iam_member" "gke_access_elsewhere" {
+  for_each = local.gke_access_elsewhere
+  project  = each.value.project
+  role     = "roles/container.clusterViewer"
+  member   = local.sa[each.value.function]
+}
+
 # Invocation: GitHub calls intake (HMAC-verified in code); only the pusher calls the others.
 resource "google_cloud_run_service_iam_member" "intake_public" {
+  #checkov:skip=CKV_GCP_102:GitHub calls the intake from the internet; every request is HMAC-checked (shared/core/webhook.py)
   location = var.region
-  service  = google_cloudfunctions2_function.functions["intake"].name
+  service  = google_cloudfunctions2_function.intake.name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }

@@ -1,6 +1,6 @@
 output "webhook_url" {
   description = "Paste into GitHub: Settings > Webhooks > Payload URL (content type application/json)."
-  value       = google_cloudfunctions2_function.functions["intake"].service_config[0].uri
+  value       = google_cloudfunctions2_function.intake.service_config[0].uri
 }
 
 output "function_service_accounts" {

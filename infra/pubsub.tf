@@ -8,14 +8,16 @@ resource "google_pubsub_topic" "topics" {
   name                       = each.key
   labels                     = { app = "gitops" }
   message_retention_duration = var.message_retention
-  depends_on                 = [google_project_service.apis]
+  kms_key_name               = var.kms_key_name
+  depends_on                 = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_pubsub_topic" "dead_letter" {
-  for_each   = toset(var.dead_letter_topics)
-  name       = each.value
-  labels     = { app = "gitops", role = "dead-letter" }
-  depends_on = [google_project_service.apis]
+  for_each     = toset(var.dead_letter_topics)
+  name         = each.value
+  labels       = { app = "gitops", role = "dead-letter" }
+  kms_key_name = var.kms_key_name
+  depends_on   = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 # Keeps what reached a dead-letter topic, for an operator to read (and alert on).

@@ -13,7 +13,8 @@ resource "google_artifact_registry_repository" "images" {
   repository_id = "gitops"
   description   = "Images of the gitops functions that run as containers (render)."
   format        = "DOCKER"
-  depends_on    = [google_project_service.apis]
+  kms_key_name  = var.kms_key_name
+  depends_on    = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_cloud_run_v2_service" "render" {
@@ -29,6 +30,14 @@ resource "google_cloud_run_v2_service" "render" {
     execution_environment            = "EXECUTION_ENVIRONMENT_GEN2"
     timeout                          = "${local.timeouts.render}s"
     max_instance_request_concurrency = 8 # the functions' THREADS: one request per thread
+    encryption_key                   = var.kms_key_name
+    dynamic "vpc_access" {
+      for_each = var.vpc_connector == null ? [] : [var.vpc_connector]
+      content {
+        connector = vpc_access.value
+        egress    = "PRIVATE_RANGES_ONLY"
+      }
+    }
     scaling {
       max_instance_count = var.max_instances
     }

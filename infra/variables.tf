@@ -10,12 +10,44 @@ variable "region" {
 }
 
 variable "clusters" {
-  description = "Destination GKE clusters: application destination name -> {name, location} of the cluster. The name in-cluster is the default destination."
+  description = <<-EOT
+    Destination GKE clusters: application destination name -> the cluster. The name in-cluster is
+    the default destination. No default: the operator's tfvars file holds it (Cloud Build fetches
+    it from the state bucket, infra/README.md), so a deploy cannot empty the destinations.
+      name, location  the GKE cluster
+      project         its project (default: project_id); infra/README.md lists the roles granted there
+      endpoint        how the functions reach its control plane:
+                        "public"  the cluster's public IP endpoint (default)
+                        "dns"     the DNS-based endpoint (gke-....gke.goog; IAM-checked, works for
+                                  private clusters without any VPC egress)
+                        "private" the private IP endpoint, through var.vpc_connector
+  EOT
   type = map(object({
     name     = string
     location = string
+    project  = optional(string)
+    endpoint = optional(string, "public")
   }))
-  default = {}
+  validation {
+    condition     = length(var.clusters) > 0
+    error_message = "clusters is empty: every apply and audit would fail. Pass the operator's tfvars file (infra/README.md)."
+  }
+  validation {
+    condition     = alltrue([for c in values(var.clusters) : contains(["public", "dns", "private"], c.endpoint)])
+    error_message = "a cluster's endpoint is one of public, dns, private."
+  }
+}
+
+variable "vpc_connector" {
+  description = "Serverless VPC Access connector (projects/P/locations/R/connectors/NAME) through which render, apply and audit reach private IP ranges: clusters with endpoint = \"private\". Null: no VPC egress."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_name" {
+  description = "Customer-managed key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K, in var.region) for the Pub/Sub topics, secrets, source bucket, image repository and the functions. Null: Google-managed keys. infra/README.md lists the service agents kms.tf grants it to."
+  type        = string
+  default     = null
 }
 
 variable "sweep_schedule" {

@@ -3,7 +3,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 5.30, < 7.0"
+      version = ">= 6.10, < 7.0" # 6.10: the clusters' DNS-based endpoint (control_plane_endpoints_config)
     }
     archive = {
       source  = "hashicorp/archive"

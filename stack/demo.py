@@ -147,6 +147,9 @@ def gitops(*args: str) -> None:
 def run() -> None:
     from shared.core import webhook
 
+    # the story runs each sweep itself, so its steps show in order; the scheduled sweep
+    # (stack/scheduler.py) would otherwise heal the hand edit on its own cron, mid-story
+    os.environ.setdefault("GITOPS_SWEEP_INTERVAL", "off")
     st = local.up()
     os.environ.update(st.env)
     with open(st.env["GITOPS_WEBHOOK_SECRET_FILE"]) as f:

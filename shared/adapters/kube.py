@@ -245,7 +245,8 @@ def cluster(name: str = IN_CLUSTER) -> Cluster:
 def _api_client(name: str) -> kclient.ApiClient:
     """Connection settings for a cluster name, in this order:
 
-    1. `GITOPS_CLUSTERS` (JSON: name -> {"endpoint", "caCertificate" (base64 PEM)}), which
+    1. `GITOPS_CLUSTERS` (JSON: name -> {"endpoint", "caCertificate" (base64 PEM; absent for a
+       GKE DNS-based endpoint, whose certificate the system's roots verify)}), which
        infra/ fills from the GKE clusters: authenticated with the function's own Google
        credentials, refreshed as they expire; or, for any other API server, with a bearer
        token read from "tokenFile" or the environment variable "tokenEnv" (where Cloud Run
@@ -290,9 +291,10 @@ def _configure_registered(configuration: kclient.Configuration, cluster: dict[st
     configuration.host = cluster["endpoint"]
     if not configuration.host.startswith("https://"):
         configuration.host = "https://" + configuration.host
-    with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
-        ca.write(base64.b64decode(cluster["caCertificate"]))
-    configuration.ssl_ca_cert = ca.name
+    if cluster.get("caCertificate"):  # none for GKE's DNS-based endpoint: a publicly trusted certificate
+        with tempfile.NamedTemporaryFile("wb", suffix=".crt", delete=False) as ca:
+            ca.write(base64.b64decode(cluster["caCertificate"]))
+        configuration.ssl_ca_cert = ca.name
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     if cluster.get("tokenFile") or cluster.get("tokenEnv"):
 

@@ -33,6 +33,9 @@ pytestmark = pytest.mark.integration
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
     reuse = os.environ.get("GITOPS_TEST_STACK_DIR")
     directory = Path(reuse) if reuse else tmp_path_factory.mktemp("stack")
+    # no sweep on the 5-minute cron in the middle of tests that sweep when they mean to (and of
+    # the benchmarks' big applications); test_scheduled_sweep.py starts the scheduler itself
+    os.environ.setdefault("GITOPS_SWEEP_INTERVAL", "off")
     st = local.up(directory)
     os.environ.update(st.env)
     yield st

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import hcl2
@@ -31,3 +32,5 @@ def blocks(kind: str) -> list[tuple[str, str, dict]]:
 
 
 VARIABLES = {n for n, _, _ in blocks("variable")}
+RESOURCES = {(t, n) for t, n, _ in blocks("resource")}
+TFVARS = json.loads((INFRA / "topology.auto.tfvars.json").read_text())

@@ -12,7 +12,7 @@ import yaml
 
 from shared.adapters import store
 from shared.core import topology
-from tests.unit.terraform import INFRA, ROOT, TF_FILES, VARIABLES, blocks, unquote
+from tests.unit.terraform import INFRA, RESOURCES, ROOT, TF_FILES, TFVARS, VARIABLES, blocks, unquote
 
 STORE = ROOT / "shared" / "adapters" / "store"  # the store adapter, a package of modules
 
@@ -30,9 +30,7 @@ def _locals() -> set[str]:
 
 
 TEXT = "\n".join(p.read_text() for p in TF_FILES)
-RESOURCES = {(t, n) for t, n, _ in blocks("resource")}
 DATA = {(t, n) for t, n, _ in blocks("data")}
-TFVARS = json.loads((INFRA / "topology.auto.tfvars.json").read_text())
 
 
 def test_every_tf_file_parses():
@@ -81,8 +79,18 @@ def test_no_broad_roles_and_each_function_has_its_own_account():
     }
     (body,) = [b for t, n, b in blocks("resource") if (t, n) == ("google_service_account", "functions")]
     assert body["for_each"] == "${var.functions}"
-    (fn,) = [b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"]
-    assert "google_service_account.functions[each.key].email" in json.dumps(fn)
+    fns = {n: b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"}
+    assert set(fns) == {"functions", "intake"}  # apply and audit; intake (its own ingress)
+    assert "google_service_account.functions[each.key].email" in json.dumps(fns["functions"])
+    assert 'google_service_account.functions[\\"intake\\"].email' in json.dumps(fns["intake"])
+
+
+def test_only_intake_accepts_traffic_from_outside():
+    fns = {n: b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"}
+    ingress = {n: unquote(b["service_config"][0]["ingress_settings"]) for n, b in fns.items()}
+    assert ingress == {"functions": "ALLOW_INTERNAL_ONLY", "intake": "ALLOW_ALL"}
+    (render,) = [b for t, n, b in blocks("resource") if t == "google_cloud_run_v2_service"]
+    assert unquote(render["ingress"]) == "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
 
 def test_publisher_grants_are_exactly_what_the_code_publishes():
@@ -175,3 +183,24 @@ def test_requirements_install_the_project_for_the_buildpack():
         if ln.strip() and not ln.startswith("#")
     ]
     assert lines == ["."]
+
+
+def test_cloudbuild_keeps_the_destinations_and_applies_only_a_checked_plan():
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    steps = {s["id"]: s for s in build["steps"]}
+    script = {name: " ".join(s["args"]) for name, s in steps.items()}
+    assert (
+        "gs://${_TF_STATE_BUCKET}/gitops/clusters.tfvars.json build/clusters.tfvars.json"
+        in script["clusters"]
+    )
+    for name in ("registry", "plan"):  # every Terraform run that needs var.clusters gets the operator's
+        assert "-var-file=/workspace/build/clusters.tfvars.json" in script[name], name
+        assert "clusters" in steps[name]["waitFor"]
+    assert "plan -input=false -out=/workspace/build/tfplan" in script["plan"]
+    assert "show -json /workspace/build/tfplan > build/plan.json" in script["plan"]
+    assert steps["plan-check"]["args"] == ["-m", "infra.plancheck", "build/plan.json"]
+    assert script["deploy"].endswith("apply -input=false /workspace/build/tfplan")  # that plan, nothing else
+    assert "plan-check" in steps["deploy"]["waitFor"] and "-auto-approve" not in script["deploy"]
+    assert "-var=clusters" not in json.dumps(build)
+    (clusters,) = [b for n, _, b in blocks("variable") if n == "clusters"]
+    assert "default" not in clusters and "length(var.clusters) > 0" in json.dumps(clusters)

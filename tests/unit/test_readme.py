@@ -58,6 +58,10 @@ def test_deploy_commands_refer_to_what_exists():
                     assert arg[5:].split("=")[0] in VARIABLES, arg
                 if arg.startswith("-target="):
                     assert arg[8:] in resources, arg
+                if argv[2] in ("plan", "apply") and not arg.startswith("$PWD/build/tfplan"):
+                    assert not arg.startswith("-var=clusters"), "clusters come from the operator's file"
+            if argv[2] == "plan" or (argv[2] == "apply" and "$PWD/build/tfplan" not in argv):
+                assert "-var-file=$PWD/clusters.tfvars.json" in argv, argv
             if argv[2] == "output":
                 assert argv[3] in outputs
             seen.add(f"terraform {argv[2]}")
@@ -78,3 +82,5 @@ def test_deploy_commands_refer_to_what_exists():
             seen.add("gitops")
     assert seen >= {"terraform init", "terraform apply", "terraform output", "secret", "rbac", "gitops"}
     assert seen >= {"python", "image"}  # the render image is built before the apply that needs it
+    assert seen >= {"terraform plan", "terraform show"}  # the last apply applies a checked plan
+    assert "python -m infra.plancheck build/plan.json" in README
