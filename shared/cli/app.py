@@ -152,7 +152,7 @@ def app_get(args: argparse.Namespace) -> int:
                 key = f"{oid}/{r['namespace']}/{r['name']}" if r["namespace"] else f"{oid}/{r['name']}"
                 state = SyncStatus.OUT_OF_SYNC if key in drifted else SyncStatus.SYNCED
                 rows.append(
-                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {state}  {r.get('health', '')}"]
+                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {state}  {r.get('health') or '-'}"]
                 )
         return rows
 

@@ -6,11 +6,12 @@ know (repoURL, targetRevision, path, destination, syncPolicy).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core import repourl, sourceopts
+from shared.core import healthcel, repourl, sourceopts
 from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -74,6 +75,9 @@ class AppSpec:
     # how the path is rendered, Argo CD's names: {directory|kustomize|helm|jsonnet: {options}}
     # (shared/core/sourceopts.py); empty: chosen from the path's files
     source: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # custom health per group and kind as CEL, Flux's healthCheckExprs shape:
+    # [{group|apiVersion, kind, current, inProgress?, failed?}] (shared/core/healthcel.py)
+    healthChecks: tuple[dict[str, Any], ...] = ()
 
     def validate(self) -> AppSpec:
         if not NAME_RE.match(self.name):
@@ -97,6 +101,7 @@ class AppSpec:
                 raise SpecError(f"checks.{check_id}: {mode!r} is not enforce, warn or off")
 
         sourceopts.validate(self.source)
+        healthcel.parse(self.healthChecks)
         if self.revisionHistoryLimit < 1:
             raise SpecError("revisionHistoryLimit: must be at least 1")
         for i, rule in enumerate(self.ignoreDifferences):
@@ -116,6 +121,11 @@ class AppSpec:
                 )
         return self
 
+    @functools.cached_property
+    def health_checks(self) -> healthcel.HealthChecks:
+        """The custom health rules, parsed (validate() has already refused bad ones)."""
+        return healthcel.parse(self.healthChecks)
+
     @property
     def repo_key(self) -> str:
         return repourl.normalize(self.repoURL)
@@ -126,6 +136,7 @@ class AppSpec:
         doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
         doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
         doc["watchPaths"] = list(self.watchPaths)
+        doc["healthChecks"] = [dict(c) for c in self.healthChecks]
         return doc
 
     @classmethod
@@ -148,6 +159,7 @@ class AppSpec:
             watchPaths=tuple(doc.get("watchPaths") or ()),
             checks=dict(doc.get("checks") or {}),
             source=dict(doc.get("source") or {}),
+            healthChecks=tuple(doc.get("healthChecks") or ()),
         )
 
     def head(self, refs: dict[str, str]) -> tuple[str, str] | None:

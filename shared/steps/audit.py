@@ -243,8 +243,10 @@ def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> N
             d.writer = "; ".join(w.describe() for w in found[d.id])
 
 
-def _app_health(desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]) -> health.Health:
-    return health.worst(health.of(live.get(ObjectId.of(o))) for o in desired)
+def _app_health(
+    spec: AppSpec, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]
+) -> health.Health:
+    return health.worst(health.of(live.get(ObjectId.of(o)), spec.health_checks) for o in desired)
 
 
 def audit(req: AuditRequest) -> AuditOutcome:
@@ -286,7 +288,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         if exc.transient:
             raise  # redelivered with backoff
         return AuditOutcome([], None)
-    app_health = _app_health(desired, live)
+    app_health = _app_health(spec, desired, live)
     now = store.now()
     rollback = _auto_rollback(app, app_health, req, now)
     # the target's head, when the sweep found it not synced and not about to be: OutOfSync

@@ -27,6 +27,7 @@ from typing import Any
 
 from shared.adapters.kube import Cluster, KubeError
 from shared.core import drift, health, inventory, ordering
+from shared.core.healthcel import HealthChecks
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
 from shared.core.status import Action, HealthStatus
@@ -99,6 +100,7 @@ class Options:
     create_namespace: str = ""  # the destination namespace, created when missing
     wave_timeout_s: float = 120.0
     poll_s: float = 0.5
+    health_checks: HealthChecks = field(default_factory=HealthChecks)  # the app's CEL rules
 
     @classmethod
     def of(cls, spec: AppSpec) -> Options:
@@ -109,6 +111,7 @@ class Options:
             recreate=policy.enabled("Recreate"),
             create_namespace=spec.destination.namespace if policy.enabled("CreateNamespace") else "",
             wave_timeout_s=float(policy.option("WaveTimeout") or 120),
+            health_checks=spec.health_checks,
         )
 
 
@@ -207,6 +210,7 @@ class _Plan:
     recreate: set[ObjectId] = field(default_factory=set)
     outcome: dict[ObjectId, ObjectResult] = field(default_factory=dict)
     entries: dict[ObjectId, dict[str, str]] = field(default_factory=dict)
+    health_checks: HealthChecks = field(default_factory=HealthChecks)
 
 
 def dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError:
@@ -226,7 +230,7 @@ def _plan(
     old: dict[ObjectId, dict[str, str]],
     opts: Options,
 ) -> _Plan:
-    plan = _Plan()
+    plan = _Plan(health_checks=opts.health_checks)
     suspects = [
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
     ]
@@ -242,7 +246,9 @@ def _plan(
         oid = ObjectId.of(obj)
         current = live.get(oid)
         if oid not in predicted:
-            plan.outcome[oid] = ObjectResult(oid, Action.UNCHANGED, health=health.of(current))
+            plan.outcome[oid] = ObjectResult(
+                oid, Action.UNCHANGED, health=health.of(current, opts.health_checks)
+            )
             plan.entries[oid] = old[oid]
             continue
         outcome = predicted[oid]
@@ -265,7 +271,9 @@ def _plan(
             else:
                 plan.outcome[oid] = ObjectResult(oid, Action.FAILED, f"{oid}: {outcome}")
         elif current is not None and not drift.changes(outcome, current):
-            plan.outcome[oid] = ObjectResult(oid, Action.UNCHANGED, health=health.of(current))
+            plan.outcome[oid] = ObjectResult(
+                oid, Action.UNCHANGED, health=health.of(current, opts.health_checks)
+            )
             plan.entries[oid] = inventory.entry(obj, current)
         else:
             plan.write.append(obj)
@@ -425,7 +433,7 @@ def _write_one(
         return False
     created = status == 201 or oid not in live
     plan.outcome[oid] = ObjectResult(
-        oid, Action.CREATED if created else Action.CONFIGURED, note, health.of(applied)
+        oid, Action.CREATED if created else Action.CONFIGURED, note, health.of(applied, plan.health_checks)
     )
     plan.entries[oid] = inventory.entry(obj, applied)
     return True
@@ -474,7 +482,7 @@ def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
         return False
     if obj["kind"] == "Namespace":
         return (live.get("status") or {}).get("phase") == "Active"
-    return health.of(live).status == HealthStatus.HEALTHY
+    return health.is_healthy(live)
 
 
 def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -> str:
@@ -489,8 +497,8 @@ def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -
                     o["apiVersion"], o["kind"], m.get("namespace", ""), m["name"]
                 )
             )
-            h = health.of(live)
-            if h.status != HealthStatus.HEALTHY:
+            h = health.of(live, opts.health_checks)
+            if h is not None and h.status != HealthStatus.HEALTHY:
                 worst = health.Health(h.status, f"{ObjectId.of(obj)}: {h.status} {h.message}".strip())
                 break
         if worst.status == HealthStatus.HEALTHY:

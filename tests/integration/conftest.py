@@ -331,6 +331,18 @@ def sweep(*apps: str) -> None:
     assert main.main(["sweep", *apps, "--wait", "--timeout", "30"]) == 0
 
 
+def app_health_after_sweeps(app: str, status: str, timeout: float = 60) -> dict[str, Any]:
+    """Sweep the application until the audit finds it `status`; its status.health."""
+    from shared.adapters import store
+
+    def swept() -> dict[str, Any] | None:
+        sweep(app)
+        h = dict(store.get_app(app).status.get("health") or {})
+        return h if h.get("status") == status else None
+
+    return wait_for(swept, f"{app} {status}", timeout)
+
+
 def with_policy(app: str, **policy: Any) -> None:
     """Replace fields of an application's syncPolicy in the store."""
     import dataclasses

@@ -22,6 +22,7 @@ from shared.adapters import kube, store
 from shared.core import health
 from tests.integration import live_manifests as live
 from tests.integration.conftest import (
+    app_health_after_sweeps,
     create_app,
     kubectl_json,
     push,
@@ -65,15 +66,6 @@ def apply_all(namespace: str, *objs: dict) -> None:
     for obj in objs:
         obj["metadata"]["namespace"] = namespace
         cluster.apply(obj, field_manager="test")
-
-
-def app_health_after_sweeps(app: str, status: str, timeout: float = 60) -> dict:
-    def swept():
-        sweep(app)
-        h = store.get_app(app).status.get("health") or {}
-        return h if h.get("status") == status else None
-
-    return wait_for(swept, f"{app} {status}", timeout)
 
 
 def test_a_release_rolls_out_to_healthy_and_a_new_image_rolls_over(stack, secret, uid, repo, namespace):
