@@ -300,11 +300,14 @@ def apply_all(
     `sync_hooks`: the Sync phase's hooks, run in their waves."""
     before = cluster.request_counts()
     result = _sync(cluster, spec, desired, old_inventory, opts, refused or {}, sync_hooks)
-    after = cluster.request_counts()
-    result.requests = {
-        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
-    }
+    result.requests = requests_since(cluster, before)
     return result
+
+
+def requests_since(cluster: Cluster, before: dict[str, int]) -> dict[str, int]:
+    """The cluster requests made since `before` (a `request_counts()`), by verb."""
+    after = cluster.request_counts()
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
 
 
 def _refuse_all(

@@ -16,7 +16,15 @@ from shared.core.hooks import HookPhase
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
 from shared.core.status import Action
-from shared.sync.engine import ObjectResult, Options, SyncResult, WaveHooks, apply_all, wait_healthy
+from shared.sync.engine import (
+    ObjectResult,
+    Options,
+    SyncResult,
+    WaveHooks,
+    apply_all,
+    requests_since,
+    wait_healthy,
+)
 from shared.sync.hookrun import Hook, Runner
 
 
@@ -37,10 +45,7 @@ def sync(
     before = cluster.request_counts()
     runner = Runner(cluster, [Hook.of(o) for o in hook_objs], operation, opts)
     result = _phases(cluster, spec, resources, old_inventory, opts, refused or {}, runner)
-    after = cluster.request_counts()
-    result.requests = {
-        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
-    }
+    result.requests = requests_since(cluster, before)  # the hooks' requests too
     return result
 
 
