@@ -13,7 +13,7 @@ from typing import Any
 from shared.adapters import bus, git, store
 from shared.cli import inputs, output, wait
 from shared.cli.output import CliError
-from shared.core import argocd, status, topology
+from shared.core import argocd, hooks, status, topology
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
 from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
@@ -143,7 +143,8 @@ def app_get(args: argparse.Namespace) -> int:
             )
         drifted = set(drift.get("ids") or [])
         count = int(st.get("historyCount", 0))
-        resources = store.get_history(spec.name, count).get("resources", []) if count else []
+        last = store.get_history(spec.name, count) if count else {}
+        resources = last.get("resources", [])
         if resources:
             rows.append(["", ""])
             rows.append(["KIND", "NAMESPACE/NAME  LAST-SYNC  SYNC  HEALTH"])
@@ -153,6 +154,17 @@ def app_get(args: argparse.Namespace) -> int:
                 state = SyncStatus.OUT_OF_SYNC if key in drifted else SyncStatus.SYNCED
                 rows.append(
                     [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {state}  {r.get('health') or '-'}"]
+                )
+        if last.get("hooks"):
+            rows.append(["", ""])
+            rows.append(["HOOK", "NAMESPACE/NAME  PHASE  STATUS  MESSAGE"])
+            for h in last["hooks"]:
+                rows.append(
+                    [
+                        h["kind"],
+                        f"{h['namespace']}/{h['name']}  {h['phase']}  {h['status']}  {h.get('message', '')}"
+                        + ("  (deleted)" if h.get("deleted") else ""),
+                    ]
                 )
         return rows
 
@@ -176,7 +188,8 @@ def app_history(args: argparse.Namespace) -> int:
                     e.get("phase", ""),
                     (e.get("health") or {}).get("status", ""),
                     ", ".join(f"{n} {a}" for a, n in sorted((e.get("counts") or {}).items()))
-                    + (f"; {e['gitMove']}" if e.get("gitMove") else ""),
+                    + (f"; {e['gitMove']}" if e.get("gitMove") else "")
+                    + (f"; {hooks.count_line([h['status'] for h in e['hooks']])}" if e.get("hooks") else ""),
                 ]
                 for e in entries
             ]
@@ -235,7 +248,7 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     _, rendered = sources.render(tree.GitTree(repo, commit), sources.Request.of(spec, kube_version))
     if rendered.errors:
         raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")
-    _, objs = appofapps.split(rendered.objects)
+    _, objs = appofapps.split(hooks.resources_of(rendered.objects))  # hooks run only in a sync
     cluster = kube.cluster(spec.destination.cluster)
     options = Options.of(spec)
     if args.prune:

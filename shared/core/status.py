@@ -73,6 +73,15 @@ class Action(enum.StrEnum):
     FAILED = "failed"
 
 
+class HookStatus(enum.StrEnum):
+    """How one sync hook ended (shared/core/hooks.py; a history entry's `hooks`)."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"  # its phase never came: an earlier hook or object failed
+
+
 # ---- the stored shape -----------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ import tempfile
 
 FIELD_MANAGER = "gitops-apply"
 LABEL_APP = "gitops.dev/app"
+# a sync hook carries this label instead of LABEL_APP: it is run, never owned (shared/core/hooks.py)
+LABEL_HOOK_OF = "gitops.dev/hook-of"
 ANNOTATION_TRACKING = "gitops.dev/tracking-id"
 ANNOTATION_WAVE = "gitops.dev/sync-wave"  # integer, default 0: lower waves apply first
 ANNOTATION_OPTIONS = "gitops.dev/sync-options"  # CSV: Prune=false, Delete=false, Recreate=true

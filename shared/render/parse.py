@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from shared.core import hooks
 from shared.core.findings import Finding
 from shared.core.manifests import Loader, ObjectId, digest
 from shared.render import fastyaml
@@ -517,7 +518,7 @@ def _structure_problem(obj: Any) -> tuple[str, str] | None:
     if not isinstance(meta, dict):
         return "metadata", "required"
     if not isinstance(meta.get("name"), str) or not meta.get("name"):
-        return "metadata.name", "required"
+        return _generate_name_problem(obj, meta)
     name = meta["name"]
     pattern = _RBAC_NAME if obj["kind"] in _RBAC_KINDS else _NAME
     if len(name) > 253 or not pattern.match(name):
@@ -525,6 +526,21 @@ def _structure_problem(obj: Any) -> tuple[str, str] | None:
             f"{name!r} is not a valid name (lowercase letters, digits, '-' and "
             "'.', starting and ending with a letter or digit)"
         )
+    return None
+
+
+def _generate_name_problem(obj: dict[str, Any], meta: dict[str, Any]) -> tuple[str, str] | None:
+    """A sync hook may have only `generateName` (Argo CD names it per sync); nothing else may."""
+    generate = meta.get("generateName")
+    if not isinstance(generate, str) or not generate:
+        return "metadata.name", "required"
+    if not hooks.is_hook(obj):
+        return "metadata.name", (
+            f"required: generateName {generate!r} is only allowed on sync hooks "
+            f"({hooks.ANNOTATION_HOOK} or {hooks.HELM_HOOK}), which get a name per sync"
+        )
+    if len(generate) > 253 or not _NAME.match(generate + "x"):
+        return "metadata.generateName", f"{generate!r} does not start a valid name"
     return None
 
 
@@ -552,7 +568,7 @@ def _check_duplicates(out: Rendered) -> None:
             obj["apiVersion"].rpartition("/")[0],
             obj["kind"],
             str(meta.get("namespace") or ""),
-            meta["name"],
+            meta.get("name") or f"{meta.get('generateName')}*",
         )
         first = seen.setdefault(key, src)
         if first is not src:

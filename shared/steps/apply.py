@@ -28,7 +28,7 @@ from dulwich.repo import Repo
 from shared.adapters import commit_status, git, kube, store
 from shared.adapters.git import FetchError
 from shared.adapters.kube import KubeError
-from shared.core import failures, gitorder, inventory, manifests, notifications, policy, projects
+from shared.core import failures, gitorder, hooks, inventory, manifests, notifications, policy, projects
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
@@ -51,13 +51,15 @@ from shared.core.status import (
 )
 from shared.platform import logs
 from shared.steps import appofapps, errorkinds, render
-from shared.sync.engine import ObjectResult, Options, SyncResult, apply_all, live_objects
+from shared.sync import phases
+from shared.sync.engine import ObjectResult, Options, SyncResult, live_objects
 from shared.sync.prepare import prepare
 
 # a ref listing this recent may show the head to apply (the applies of one push to many
 # applications share it); one that would skip the delivery is always made again
 REFS_MAX_AGE_S = 2.0
 COMMIT_MESSAGE_CHARS = 4096  # kept in a history entry (the rest is in Git)
+HOOKS_KEPT = 200  # hook results kept in a history entry (the summary counts them all)
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,14 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         options = Options.of(spec)
         if req.prune:
             options = dataclasses.replace(options, prune=True)
-        result = applied = apply_all(
-            cluster, spec, desired, old_inventory, options, refused=_refused_by_project(spec, desired)
+        result = applied = phases.sync(
+            cluster,
+            spec,
+            desired,
+            old_inventory,
+            options,
+            operation=req.operation,
+            refused=_refused_by_project(spec, desired),
         )
         if children and not result.failed:
             child_results, renders = appofapps.reconcile(
@@ -153,6 +161,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         result = SyncResult(
             objects=list(applied.objects) if applied else [],
             inventory=applied.inventory if applied else old_inventory,
+            hooks=list(applied.hooks) if applied else [],
         )
         writes_unknown = applied is None and bool(desired)
         result.objects.append(
@@ -342,7 +351,7 @@ def _unrecorded_entry(entry: dict[str, Any], exc: BaseException) -> dict[str, An
     """The history entry of a sync whose record was refused: summary, counts and the reason,
     no per-object results, the commit message cut to a line."""
     reason = failures.describe(exc)
-    small = {k: v for k, v in entry.items() if k != "resources"}
+    small = {k: v for k, v in entry.items() if k not in ("resources", "hooks")}
     small["commitMessage"] = (entry.get("commitMessage") or "").split("\n", 1)[0][:200]
     small["phase"] = Phase.FAILED
     small["error"] = reason
@@ -383,6 +392,8 @@ def _history_entry(
         + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
         + f"; {phase}, {result.health.status}"
     )
+    if result.hooks:
+        summary += f"; {hooks.summary(result.hooks)}"
     moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
     if moved:
         summary += f"; {moved}"
@@ -403,6 +414,7 @@ def _history_entry(
         "requests": result.requests,
         "writes": result.writes,
         "resources": [r.to_doc() for r in result.objects],
+        "hooks": [h.to_doc() for h in result.hooks[:HOOKS_KEPT]],  # inline: a few, bounded
         "startedAt": started,
         "finishedAt": finished,
         "durationSeconds": round((finished - started).total_seconds(), 3),

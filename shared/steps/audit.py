@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, inventory, notifications, policy
+from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -264,7 +264,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
     revision = store.get_revision(req.app, sync["revision"])
     try:
         cluster = kube.cluster(spec.destination.cluster)
-        desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
+        # hooks are run, never owned: they never drift (shared/core/hooks.py)
+        desired = prepare(spec, hooks.resources_of(rendering.revision_objects(spec, revision)), cluster)
         owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
         live = live_objects(
             cluster,

@@ -15,7 +15,7 @@ import yaml
 
 from shared.adapters import store
 from shared.adapters.kube import Cluster
-from shared.core import drift, inventory
+from shared.core import drift, hooks, inventory
 from shared.core.manifests import ObjectId, load
 from shared.platform import config
 from shared.steps import render
@@ -60,7 +60,7 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     """Live (a) against what applying the synced revision would make of it (b)."""
     sync = app.status.get("sync") or {}
     revision = store.get_revision(app.name, sync["revision"])
-    desired = prepare(app.spec, render.revision_objects(app.spec, revision), cluster)
+    desired = prepare(app.spec, hooks.resources_of(render.revision_objects(app.spec, revision)), cluster)
     owned = [inventory.as_stub(e) for e in store.inventory(app.name, app.status)]
     live = live_objects(cluster, app.name, desired + owned, complete=True)
     out, seen = [], set()

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, health, inventory, ordering
+from shared.core import drift, health, hooks, inventory, ordering
 from shared.core.healthcel import HealthChecks
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
-from shared.core.status import Action, HealthStatus
+from shared.core.status import Action, HealthStatus, HookStatus
 from shared.platform import config
 from shared.sync.prepare import group_of
 
@@ -72,10 +72,13 @@ class SyncResult:
     objects: list[ObjectResult] = field(default_factory=list)
     inventory: list[dict[str, str]] = field(default_factory=list)  # what the app now owns
     requests: dict[str, int] = field(default_factory=dict)
+    hooks: list[hooks.HookResult] = field(default_factory=list)  # never in the inventory
 
     @property
     def failed(self) -> bool:
-        return any(r.action == Action.FAILED for r in self.objects)
+        return any(r.action == Action.FAILED for r in self.objects) or any(
+            h.status == HookStatus.FAILED for h in self.hooks
+        )
 
     @property
     def health(self) -> health.Health:
@@ -124,12 +127,24 @@ def object_options(obj: dict[str, Any]) -> set[str]:
 
 
 def wave_of(obj: dict[str, Any]) -> int:
+    """The sync wave; without one, `helm.sh/hook-weight` (gitops-engine syncwaves.Wave), else 0."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(config.ANNOTATION_WAVE) or annotations.get(config.ARGO_ANNOTATION_WAVE, "0")
+    raw = annotations.get(config.ANNOTATION_WAVE) or annotations.get(config.ARGO_ANNOTATION_WAVE)
+    if raw is None:
+        return hooks.helm_weight(obj)
     try:
         return int(raw)
     except ValueError:
         return 0
+
+
+@dataclass(frozen=True)
+class WaveHooks:
+    """The Sync phase's hooks, run inside the engine's waves: `run(wave)` after the wave's
+    objects are written, returning the problem ('' when they all succeeded)."""
+
+    waves: frozenset[int]
+    run: Callable[[int], str]
 
 
 def with_retries(call: Callable[[], Any], deadline_s: float = 30.0) -> Any:
@@ -287,15 +302,20 @@ def apply_all(
     old_inventory: list[dict[str, str]],
     opts: Options,
     refused: dict[ObjectId, str] | None = None,
+    sync_hooks: WaveHooks | None = None,
 ) -> SyncResult:
-    """Sync prepared objects (see the module doc). `refused`: objects a policy rejected."""
+    """Sync prepared objects (see the module doc). `refused`: objects a policy rejected;
+    `sync_hooks`: the Sync phase's hooks, run in their waves."""
     before = cluster.request_counts()
-    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {})
-    after = cluster.request_counts()
-    result.requests = {
-        k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)
-    }
+    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {}, sync_hooks)
+    result.requests = requests_since(cluster, before)
     return result
+
+
+def requests_since(cluster: Cluster, before: dict[str, int]) -> dict[str, int]:
+    """The cluster requests made since `before` (a `request_counts()`), by verb."""
+    after = cluster.request_counts()
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
 
 
 def _refuse_all(
@@ -318,6 +338,7 @@ def _sync(
     old_inventory: list[dict[str, str]],
     opts: Options,
     refused: dict[ObjectId, str],
+    sync_hooks: WaveHooks | None = None,
 ) -> SyncResult:
     if refused:
         outcome = {oid: ObjectResult(oid, Action.FAILED, why) for oid, why in refused.items()}
@@ -344,7 +365,7 @@ def _sync(
         return _refuse_all(
             desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
         )
-    failed = _write_waves(cluster, desired, plan, live, opts)
+    failed = _write_waves(cluster, desired, plan, live, opts, sync_hooks)
     result = SyncResult(objects=[created_namespace] if created_namespace else [])
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -375,9 +396,11 @@ def _write_waves(
     plan: _Plan,
     live: dict[ObjectId, dict[str, Any]],
     opts: Options,
+    sync_hooks: WaveHooks | None = None,
 ) -> bool:
-    """Apply what the plan writes, wave by wave; True when something failed."""
-    waves = sorted({wave_of(o) for o in desired})
+    """Apply what the plan writes, wave by wave (with the Sync hooks of each wave after its
+    objects); True when something failed."""
+    waves = sorted({wave_of(o) for o in desired} | (sync_hooks.waves if sync_hooks else frozenset()))
     for index, wave in enumerate(waves):
         members = [o for o in plan.write if wave_of(o) == wave]
         definitions = [o for o in members if _is_definition(o)]
@@ -391,8 +414,12 @@ def _write_waves(
                 if problem:
                     _skip_rest(plan, desired, problem)
                     return True
+        problem = sync_hooks.run(wave) if sync_hooks and wave in sync_hooks.waves else ""
+        if problem:
+            _skip_rest(plan, desired, f"a Sync hook of wave {wave} failed: {problem}")
+            return True
         if index < len(waves) - 1:
-            problem = _wait_healthy(cluster, [o for o in desired if wave_of(o) == wave], opts)
+            problem = wait_healthy(cluster, [o for o in desired if wave_of(o) == wave], opts)
             if problem:
                 _skip_rest(plan, desired, f"wave {wave} did not become healthy: {problem}")
                 return True
@@ -423,7 +450,7 @@ def _write_one(
     note = ""
     try:
         if oid in plan.recreate:
-            _delete_and_wait(cluster, obj)
+            delete_and_wait(cluster, obj)
             note = "recreated: an immutable field changed"
         status, applied = with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER))
     except KubeError as exc:
@@ -444,7 +471,7 @@ def _skip_rest(plan: _Plan, desired: list[dict[str, Any]], reason: str) -> None:
         plan.outcome.setdefault(ObjectId.of(obj), ObjectResult(ObjectId.of(obj), Action.SKIPPED, reason))
 
 
-def _delete_and_wait(cluster: Cluster, obj: dict[str, Any], timeout_s: float = 60.0) -> None:
+def delete_and_wait(cluster: Cluster, obj: dict[str, Any], timeout_s: float = 60.0) -> None:
     meta = obj["metadata"]
     args = (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
     with_retries(lambda: cluster.delete(*args, propagation="Foreground"))
@@ -485,7 +512,7 @@ def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
     return health.is_healthy(live)
 
 
-def _wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -> str:
+def wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -> str:
     """Poll a wave's objects until all are Healthy; the problem ('' when healthy)."""
     deadline = time.monotonic() + opts.wave_timeout_s
     while True:

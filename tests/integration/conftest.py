@@ -380,3 +380,10 @@ def sync(
     objs = [yaml.safe_load(t) for t in texts]
     result = apply_all(cluster, spec, prepare(spec, objs, cluster), list(inventory), Options(**opts))
     return result, {r.id.name: r for r in result.objects}
+
+
+def example_files(layout: str, path: str = "app") -> dict[str, str]:
+    """The files of one of our Argo CD example layouts (tests/integration/examples/LAYOUT), as
+    `push` takes them, under `path` in the repository."""
+    root = Path(__file__).parent / "examples" / layout
+    return {f"{path}/{f.relative_to(root)}": f.read_text() for f in sorted(root.rglob("*")) if f.is_file()}
