@@ -22,7 +22,8 @@ from shared.render import sources, tree
 
 
 def _create_from_file(args: argparse.Namespace) -> int:
-    created, specs = [], []
+    created: list[dict[str, Any]] = []
+    specs: list[AppSpec] = []
     for doc in inputs.read_manifests(args.file):
         try:
             spec, warnings = argocd.application(doc)
@@ -413,7 +414,7 @@ def app_wait(args: argparse.Namespace) -> int:
             output.print_result(
                 args,
                 {"name": args.name, "sync": sync, "health": health},
-                lambda s=sync, h=health: [[args.name, s, h]],
+                lambda: [[args.name, sync, health]],  # noqa: B023 - printed at once
             )
             return 0
         if health == HealthStatus.DEGRADED and args.health:

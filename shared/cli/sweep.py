@@ -44,7 +44,7 @@ def sweep(args: argparse.Namespace) -> int:
             rows = [["NAME", "SYNC", "DRIFT"]] + [
                 [d["name"], d["sync"] or "", (d["drift"] or {}).get("summary", "none")] for d in data
             ]
-            output.print_result(args, data, lambda r=rows: r)
+            output.print_result(args, data, lambda: rows)  # noqa: B023 - printed at once
             return 0
         time.sleep(0.2)
     raise CliError(f"timed out after {args.timeout:.0f}s waiting for the sweep")

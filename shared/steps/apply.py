@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from dulwich.objects import ObjectID
 from dulwich.repo import Repo
 
 from shared.adapters import commit_status, git, kube, store
@@ -290,7 +291,7 @@ def _delivery(
 def _in_history(url: str, repo: Repo, commit: str, synced: str) -> bool | None:
     """Whether `commit` is in the history of `synced`, None when `synced` cannot be fetched any
     more (a force push took it away and no branch or tag keeps it)."""
-    if synced.encode() not in repo.object_store:
+    if ObjectID(synced.encode()) not in repo.object_store:
         try:
             repo = git.fetch(url, synced)
         except FetchError:

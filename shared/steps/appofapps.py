@@ -80,18 +80,18 @@ def reconcile(
         results.append(ObjectResult(_id(name), Action.CONFIGURED if existing else Action.CREATED, note))
     renders = _first_renders(changed, parent, operation)
     names = {c.name for c in wanted}
-    for child in store.children_of(parent.name):
-        if child.name in names:
+    for stale in store.children_of(parent.name):
+        if stale.name in names:
             continue
         if not prune:
-            results.append(ObjectResult(_id(child.name), Action.SKIPPED, "no longer in Git; prune is off"))
+            results.append(ObjectResult(_id(stale.name), Action.SKIPPED, "no longer in Git; prune is off"))
             continue
-        cluster = kube.cluster(child.spec.destination.cluster)
-        gone = delete_all(cluster, child.spec, store.inventory(child.name, child.status))
-        store.delete_app(child.name)
+        cluster = kube.cluster(stale.spec.destination.cluster)
+        gone = delete_all(cluster, stale.spec, store.inventory(stale.name, stale.status))
+        store.delete_app(stale.name)
         results.append(
             ObjectResult(
-                _id(child.name),
+                _id(stale.name),
                 Action.PRUNED,
                 f"deleted with {sum(r.action == Action.PRUNED for r in gone)} objects",
             )

@@ -186,9 +186,9 @@ def find_drift(
                     ],
                 )
             )
-        elif oid in predicted:
+        elif isinstance(predicted_obj := predicted.get(oid), dict):
             rules = drift.rules_for(spec.ignoreDifferences, oid.group, oid.kind, oid.namespace, oid.name)
-            fields = _changed_fields(oid, predicted[oid], live[oid], rules)
+            fields = _changed_fields(oid, predicted_obj, live[oid], rules)
             if fields:
                 out.append(ObjectDrift(oid, "modified", fields))
     wanted = {ObjectId.of(o) for o in desired}

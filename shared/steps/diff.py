@@ -7,6 +7,7 @@ changed), and server bookkeeping (status, managedFields, resourceVersion...) is 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,7 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
         oid = ObjectId.of(obj)
         seen.add(oid)
         _, predicted = with_retries(
-            lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER, dry_run=True)
+            functools.partial(cluster.apply, obj, field_manager=config.FIELD_MANAGER, dry_run=True)
         )
         out.append(unified(oid, live.get(oid), predicted, "live", "desired"))
     out += [

@@ -209,8 +209,11 @@ def _kube_version(spec: AppSpec) -> str:
     return spec.syncPolicy.option("KubeVersion") or config.kube_version()
 
 
-def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed") -> None:
-    """Record the render errors on the app; the cluster keeps running the last good revision."""
+def _failed(
+    req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed"
+) -> ApplyRequest | None:
+    """Record the render errors on the app; the cluster keeps running the last good revision.
+    Nothing to apply: None, so that `return _failed(...)` ends the render step."""
     message = f"render of {req.commit[:7]} {what}: {errors[0]}" + (
         f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     )

@@ -17,6 +17,7 @@ cluster error raises (the message is then redelivered and the sync resumes).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import time
@@ -193,7 +194,7 @@ def live_objects(
                 and (namespace or not cluster.is_namespaced(api_version, kind))
             ):
                 found = [
-                    with_retries(lambda a=api_version, k=kind, n=namespace, m=name: cluster.get(a, k, n, m))
+                    with_retries(functools.partial(cluster.get, api_version, kind, namespace, name))
                     for name in sorted(names)
                 ]
                 items = [
@@ -204,7 +205,7 @@ def live_objects(
                 ]
             else:
                 items = with_retries(
-                    lambda a=api_version, k=kind, n=namespace: cluster.list(a, k, n, selector, cached=cached)
+                    functools.partial(cluster.list, api_version, kind, namespace, selector, cached=cached)
                 )
         except KubeError as exc:
             if exc.status == 404:  # the kind does not exist yet (its CRD is in this revision)
@@ -492,7 +493,9 @@ def _wait_established(cluster: Cluster, defs: list[dict[str, Any]], opts: Option
             for o in pending
             if not _ready(
                 o,
-                with_retries(lambda o=o: cluster.get(o["apiVersion"], o["kind"], "", o["metadata"]["name"])),
+                with_retries(
+                    functools.partial(cluster.get, o["apiVersion"], o["kind"], "", o["metadata"]["name"])
+                ),
             )
         ]
         if pending and time.monotonic() > deadline:
@@ -520,8 +523,8 @@ def wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) ->
         for obj in objs:
             meta = obj["metadata"]
             live = with_retries(
-                lambda o=obj, m=meta: cluster.get(
-                    o["apiVersion"], o["kind"], m.get("namespace", ""), m["name"]
+                functools.partial(
+                    cluster.get, obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
                 )
             )
             h = health.of(live, opts.health_checks)
@@ -614,7 +617,7 @@ def _prune(
             continue
         args = (e["apiVersion"], e["kind"], e["namespace"], e["name"])
         try:
-            live = with_retries(lambda a=args: cluster.get(*a))
+            live = with_retries(functools.partial(cluster.get, *args))
             if live is None:
                 out.append(ObjectResult(oid, Action.PRUNED, "already gone"))
                 continue
@@ -633,7 +636,7 @@ def _prune(
                     )
                 )
                 continue
-            with_retries(lambda a=args: cluster.delete(*a))
+            with_retries(functools.partial(cluster.delete, *args))
             out.append(ObjectResult(oid, Action.PRUNED))
         except KubeError as exc:
             out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}"))
