@@ -22,7 +22,7 @@ from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
 from shared.platform import config, logs
-from shared.steps import render as rendering
+from shared.steps.revision import revision_objects
 from shared.sync.engine import CONCURRENCY, dry_run, live_objects
 from shared.sync.prepare import prepare
 
@@ -258,7 +258,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
     revision = store.get_revision(req.app, sync["revision"])
     try:
         cluster = kube.cluster(spec.destination.cluster)
-        desired = prepare(spec, rendering.revision_objects(spec, revision), cluster)
+        desired = prepare(spec, revision_objects(spec, revision), cluster)
         owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
         live = live_objects(
             cluster,

@@ -18,7 +18,7 @@ from shared.adapters.kube import Cluster
 from shared.core import drift, inventory
 from shared.core.manifests import ObjectId, load
 from shared.platform import config
-from shared.steps import render
+from shared.steps.revision import revision_objects
 from shared.sync.engine import live_objects, with_retries
 from shared.sync.prepare import prepare
 
@@ -60,7 +60,7 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     """Live (a) against what applying the synced revision would make of it (b)."""
     sync = app.status.get("sync") or {}
     revision = store.get_revision(app.name, sync["revision"])
-    desired = prepare(app.spec, render.revision_objects(app.spec, revision), cluster)
+    desired = prepare(app.spec, revision_objects(app.spec, revision), cluster)
     owned = [inventory.as_stub(e) for e in store.inventory(app.name, app.status)]
     live = live_objects(cluster, app.name, desired + owned, complete=True)
     out, seen = [], set()
