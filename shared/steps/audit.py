@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,7 @@ from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, Swee
 from shared.core.model import AppSpec
 from shared.platform import config, logs
 from shared.steps.revision import revision_objects
-from shared.sync.engine import CONCURRENCY, dry_run, live_objects
+from shared.sync.engine import dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
@@ -151,14 +150,7 @@ def find_drift(
         for o in desired
         if (oid := ObjectId.of(o)) in live and not inventory.untouched(owned.get(oid), o, live[oid])
     ]
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        predicted = dict(
-            zip(
-                (ObjectId.of(o) for o in suspects),
-                pool.map(lambda o: dry_run(cluster, o), suspects),
-                strict=True,
-            )
-        )
+    predicted = dry_run_all(cluster, suspects)
     out: list[ObjectDrift] = []
     for obj in desired:
         oid = ObjectId.of(obj)

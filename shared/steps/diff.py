@@ -14,12 +14,11 @@ from typing import Any
 import yaml
 
 from shared.adapters import store
-from shared.adapters.kube import Cluster
+from shared.adapters.kube import Cluster, KubeError
 from shared.core import drift, inventory
 from shared.core.manifests import ObjectId, load
-from shared.platform import config
 from shared.steps.revision import revision_objects
-from shared.sync.engine import live_objects, with_retries
+from shared.sync.engine import dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 
@@ -63,14 +62,15 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     desired = prepare(app.spec, revision_objects(app.spec, revision), cluster)
     owned = [inventory.as_stub(e) for e in store.inventory(app.name, app.status)]
     live = live_objects(cluster, app.name, desired + owned, complete=True)
+    predicted = dry_run_all(cluster, desired)
     out, seen = [], set()
     for obj in desired:
         oid = ObjectId.of(obj)
         seen.add(oid)
-        _, predicted = with_retries(
-            lambda o=obj: cluster.apply(o, field_manager=config.FIELD_MANAGER, dry_run=True)
-        )
-        out.append(unified(oid, live.get(oid), predicted, "live", "desired"))
+        outcome = predicted[oid]
+        if isinstance(outcome, KubeError):
+            raise outcome  # the API server refuses the desired object: no diff to show
+        out.append(unified(oid, live.get(oid), outcome, "live", "desired"))
     out += [
         unified(oid, obj, None, "live", "desired") for oid, obj in sorted(live.items()) if oid not in seen
     ]
