@@ -14,13 +14,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters import audittrail, git, kube, store
+from shared.adapters import audittrail, kube, store
 from shared.adapters.kube import Cluster, KubeError
 from shared.core import drift, gitorder, health, inventory, notifications
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
 from shared.platform import config, logs
+from shared.steps import heads
 from shared.steps.revision import revision_objects
 from shared.sync.engine import dry_run_all, live_objects
 from shared.sync.prepare import prepare
@@ -95,19 +96,13 @@ def compare_heads(
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
     (ref, head) of those that stay OutOfSync, for their audits to say so."""
-    heads: dict[str, dict[str, str] | None] = {}
+    listed = heads.Heads()
     out, behind = [], {}
     for app in apps:
         spec, status = app.spec, app.status
         if status.get("pin"):
             continue  # a rollback or a pin wins until unpinned
-        if spec.repoURL not in heads:
-            try:
-                heads[spec.repoURL] = git.ls_remote(spec.repoURL)
-            except Exception as exc:
-                logs.warning("cannot list refs", repo=spec.repoURL, reason=str(exc))
-                heads[spec.repoURL] = None
-        ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", None)
+        ref, commit = listed.of_or_none(spec) or ("", None)
         render, operation_doc = status.get("render") or {}, status.get("operation") or {}
         action = gitorder.sweep_action(
             automated=spec.syncPolicy.automated,
@@ -120,11 +115,9 @@ def compare_heads(
         )
         if action == gitorder.RENDER and commit:
             out.append(
-                RenderRequest(
-                    app=spec.name,
-                    commit=commit,
-                    ref=ref,
-                    initiator="sweep",
+                heads.render_at(
+                    spec.name,
+                    (ref, commit),
                     operation=f"{operation}:render:{spec.name}:{commit[:12]}",
                     triggered_by=f"sweep:{operation}",
                 )
