@@ -7,7 +7,6 @@ changed), and server bookkeeping (status, managedFields, resourceVersion...) is 
 from __future__ import annotations
 
 import difflib
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import yaml
 
 from shared.adapters import store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, inventory
+from shared.core import drift, inventory, secrets
 from shared.core.manifests import ObjectId, load
 from shared.steps.revision import revision_objects
 from shared.sync.engine import dry_run_all, live_objects
@@ -31,25 +30,13 @@ class ObjectDiff:
         return {"object": str(self.id), "diff": self.diff}
 
 
-def _masked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
-    if obj is None:
-        return None
-    out = drift.essence(obj)
-    if out.get("kind") == "Secret":
-        for key in ("data", "stringData"):
-            if isinstance(out.get(key), dict):
-                out[key] = {
-                    k: f"*** (sha256 {hashlib.sha256(str(v).encode()).hexdigest()[:8]})"
-                    for k, v in out[key].items()
-                }
-    return out
-
-
 def unified(
     oid: ObjectId, old: dict[str, Any] | None, new: dict[str, Any] | None, old_label: str, new_label: str
 ) -> ObjectDiff:
     def text(obj: dict[str, Any] | None) -> list[str]:
-        return [] if obj is None else yaml.safe_dump(_masked(obj), sort_keys=True).splitlines(True)
+        if obj is None:
+            return []
+        return yaml.safe_dump(secrets.masked(drift.essence(obj)), sort_keys=True).splitlines(True)
 
     lines = difflib.unified_diff(text(old), text(new), f"{old_label}/{oid}", f"{new_label}/{oid}")
     return ObjectDiff(oid, "".join(lines))
