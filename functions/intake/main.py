@@ -18,10 +18,9 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.adapters import bus, store
-from shared.core import topology, webhook
+from shared.core import webhook
 from shared.platform import config, logs, metering
-from shared.steps.intake import plan_push
+from shared.steps.intake import receive
 
 # GitHub waits 10 s for an answer: the Firestore and Pub/Sub calls give up before that, so a
 # redelivery is never taken for a duplicate of a delivery still being processed
@@ -94,24 +93,7 @@ def handle(headers: Mapping[str, str], body: bytes) -> Answer:
         push = webhook.parse_push(payload)
     except webhook.WebhookError as exc:
         return _refused(headers, exc)
-    deadline = time.monotonic() + ANSWER_WITHIN_S
-    if delivery and not store.record_delivery(delivery, timeout=deadline - time.monotonic()):
-        logs.info("duplicate delivery")
+    plan = receive(push, delivery, deadline=time.monotonic() + ANSWER_WITHIN_S)
+    if plan is None:
         return 200, {"result": "duplicate"}
-    try:
-        plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
-        if plan.requests:
-            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(), together=True)
-    except Exception:
-        if delivery:
-            store.forget_delivery(delivery)  # so that GitHub's redelivery is processed
-        raise
-    logs.info(
-        "push handled",
-        ref=push.ref,
-        commit=push.after,
-        matched=[r.app for r in plan.requests],
-        skipped=plan.skipped,
-        **metering.snapshot(),
-    )
     return 200, {"result": "accepted", "apps": [r.app for r in plan.requests], "skipped": plan.skipped}

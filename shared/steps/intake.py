@@ -1,13 +1,19 @@
-"""Which applications a push concerns, and the render requests for them."""
+"""A verified push, received once: which applications it concerns, and their render requests.
+
+The intake function keeps the HTTP side (reading the body within its limit, verifying the
+signature, answering); `receive` does the rest.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
-from shared.adapters import store
-from shared.core import repourl
+from shared.adapters import bus, store
+from shared.core import repourl, topology
 from shared.core.messages import RenderRequest
 from shared.core.webhook import Push
+from shared.platform import logs, metering
 
 
 @dataclass
@@ -44,4 +50,31 @@ def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
                     before=push.before,
                 )
             )
+    return plan
+
+
+def receive(push: Push, delivery: str, deadline: float) -> Plan | None:
+    """Plan a push and publish its render requests, once per delivery id; None for a
+    redelivery of one already received (nothing is done). Every call gives up by `deadline`
+    (a time.monotonic() value). When planning or publishing fails the delivery is forgotten,
+    so that GitHub's redelivery is processed."""
+    if delivery and not store.record_delivery(delivery, timeout=deadline - time.monotonic()):
+        logs.info("duplicate delivery")
+        return None
+    try:
+        plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
+        if plan.requests:
+            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(), together=True)
+    except Exception:
+        if delivery:
+            store.forget_delivery(delivery)
+        raise
+    logs.info(
+        "push handled",
+        ref=push.ref,
+        commit=push.after,
+        matched=[r.app for r in plan.requests],
+        skipped=plan.skipped,
+        **metering.snapshot(),
+    )
     return plan
