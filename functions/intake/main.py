@@ -18,7 +18,9 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.core import webhook
+from shared.adapters import bus
+from shared.core import topology, webhook
+from shared.core.messages import RenderRequest
 from shared.platform import config, logs, metering
 from shared.steps.intake import receive
 
@@ -78,6 +80,10 @@ def _refused(headers: Mapping[str, str], exc: webhook.WebhookError) -> Answer:
     return exc.status, {"error": str(exc)}
 
 
+def _publish_renders(requests: list[RenderRequest], timeout: float) -> None:
+    bus.publish(topology.RENDER, requests, timeout=timeout, together=True)
+
+
 def handle(headers: Mapping[str, str], body: bytes) -> Answer:
     """The answer to one webhook delivery (status, JSON body)."""
     delivery, event = _bind(headers)
@@ -93,7 +99,7 @@ def handle(headers: Mapping[str, str], body: bytes) -> Answer:
         push = webhook.parse_push(payload)
     except webhook.WebhookError as exc:
         return _refused(headers, exc)
-    plan = receive(push, delivery, deadline=time.monotonic() + ANSWER_WITHIN_S)
+    plan = receive(push, delivery, deadline=time.monotonic() + ANSWER_WITHIN_S, publish=_publish_renders)
     if plan is None:
         return 200, {"result": "duplicate"}
     return 200, {"result": "accepted", "apps": [r.app for r in plan.requests], "skipped": plan.skipped}

@@ -1,16 +1,17 @@
 """A verified push, received once: which applications it concerns, and their render requests.
 
 The intake function keeps the HTTP side (reading the body within its limit, verifying the
-signature, answering); `receive` does the rest.
+signature, answering) and says where render requests go; `receive` does the rest.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shared.adapters import bus, store
-from shared.core import repourl, topology
+from shared.adapters import store
+from shared.core import repourl
 from shared.core.messages import RenderRequest
 from shared.core.webhook import Push
 from shared.platform import logs, metering
@@ -53,7 +54,10 @@ def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
     return plan
 
 
-def receive(push: Push, delivery: str, deadline: float) -> Plan | None:
+PublishRenders = Callable[[list[RenderRequest], float], None]  # (requests, timeout in seconds)
+
+
+def receive(push: Push, delivery: str, *, deadline: float, publish: PublishRenders) -> Plan | None:
     """Plan a push and publish its render requests, once per delivery id; None for a
     redelivery of one already received (nothing is done). Every call gives up by `deadline`
     (a time.monotonic() value). When planning or publishing fails the delivery is forgotten,
@@ -64,7 +68,7 @@ def receive(push: Push, delivery: str, deadline: float) -> Plan | None:
     try:
         plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
         if plan.requests:
-            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(), together=True)
+            publish(plan.requests, deadline - time.monotonic())
     except Exception:
         if delivery:
             store.forget_delivery(delivery)
