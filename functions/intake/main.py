@@ -18,10 +18,11 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.adapters import bus, store
+from shared.adapters import bus
 from shared.core import topology, webhook
+from shared.core.messages import RenderRequest
 from shared.platform import config, logs, metering
-from shared.steps.intake import plan_push
+from shared.steps.intake import receive
 
 # GitHub waits 10 s for an answer: the Firestore and Pub/Sub calls give up before that, so a
 # redelivery is never taken for a duplicate of a delivery still being processed
@@ -79,6 +80,10 @@ def _refused(headers: Mapping[str, str], exc: webhook.WebhookError) -> Answer:
     return exc.status, {"error": str(exc)}
 
 
+def _publish_renders(requests: list[RenderRequest], timeout: float) -> None:
+    bus.publish(topology.RENDER, requests, timeout=timeout, together=True)
+
+
 def handle(headers: Mapping[str, str], body: bytes) -> Answer:
     """The answer to one webhook delivery (status, JSON body)."""
     delivery, event = _bind(headers)
@@ -94,24 +99,7 @@ def handle(headers: Mapping[str, str], body: bytes) -> Answer:
         push = webhook.parse_push(payload)
     except webhook.WebhookError as exc:
         return _refused(headers, exc)
-    deadline = time.monotonic() + ANSWER_WITHIN_S
-    if delivery and not store.record_delivery(delivery, timeout=deadline - time.monotonic()):
-        logs.info("duplicate delivery")
+    plan = receive(push, delivery, deadline=time.monotonic() + ANSWER_WITHIN_S, publish=_publish_renders)
+    if plan is None:
         return 200, {"result": "duplicate"}
-    try:
-        plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
-        if plan.requests:
-            bus.publish(topology.RENDER, plan.requests, timeout=deadline - time.monotonic(), together=True)
-    except Exception:
-        if delivery:
-            store.forget_delivery(delivery)  # so that GitHub's redelivery is processed
-        raise
-    logs.info(
-        "push handled",
-        ref=push.ref,
-        commit=push.after,
-        matched=[r.app for r in plan.requests],
-        skipped=plan.skipped,
-        **metering.snapshot(),
-    )
     return 200, {"result": "accepted", "apps": [r.app for r in plan.requests], "skipped": plan.skipped}

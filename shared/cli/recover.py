@@ -19,6 +19,7 @@ from shared.cli.output import CliError
 from shared.core import topology
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.status import Initiator, Phase
+from shared.steps import heads
 
 
 def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[RenderRequest], list[list[str]]]:
@@ -26,7 +27,7 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
     applies: list[ApplyRequest] = []
     renders: list[RenderRequest] = []
     rows: list[list[str]] = []
-    heads: dict[str, dict[str, str]] = {}
+    listed = heads.Heads()
     for app in apps:
         sync = app.status.get("sync") or {}
         op = f"recover-{uuid.uuid4().hex[:12]}"
@@ -44,25 +45,14 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
             rows.append([app.name, "re-apply synced revision", str(sync.get("commit", ""))[:7]])
             continue
         try:
-            if app.spec.repoURL not in heads:
-                heads[app.spec.repoURL] = git.ls_remote(app.spec.repoURL)
+            head = listed.of(app.spec)
         except git.FetchError as exc:
             rows.append([app.name, f"skipped: {exc}", ""])
             continue
-        head = app.spec.head(heads[app.spec.repoURL])
         if head is None:
             rows.append([app.name, f"skipped: {app.spec.targetRevision!r} not found", ""])
             continue
-        renders.append(
-            RenderRequest(
-                app=app.name,
-                commit=head[1],
-                ref=head[0],
-                initiator=Initiator.SWEEP,
-                operation=op,
-                triggered_by=f"recover:{who}",
-            )
-        )
+        renders.append(heads.render_at(app.name, head, operation=op, triggered_by=f"recover:{who}"))
         what = "render target head" + ("" if app.spec.syncPolicy.automated else " (manual: not applied)")
         rows.append([app.name, what, head[1][:7]])
     return applies, renders, rows

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shared.core import secrets
+
 IGNORED_METADATA = (
     "managedFields",
     "resourceVersion",
@@ -25,7 +27,6 @@ IGNORED_METADATA = (
     "deletionGracePeriodSeconds",
 )
 LIST_KEYS = ("name", "containerPort", "mountPath", "devicePath", "ip", "type", "port")
-SECRET_MASK = "***"
 
 Segment = str | int | tuple[str, Any]  # map key | list index | (list key field, value)
 
@@ -158,11 +159,11 @@ def owners(live: dict[str, Any], path: tuple[Segment, ...]) -> list[Owner]:
 
 def mask(obj_kind: str, change: Change) -> Change:
     """Secret values never leave the audit: replace them by a fixed mask."""
-    if obj_kind == "Secret" and change.path and change.path[0] in ("data", "stringData"):
+    if change.path and secrets.holds_values(obj_kind, change.path[0]):
         return Change(
             change.path,
-            SECRET_MASK if change.desired is not None else None,
-            SECRET_MASK if change.live is not None else None,
+            secrets.MASK if change.desired is not None else None,
+            secrets.MASK if change.live is not None else None,
         )
     return change
 

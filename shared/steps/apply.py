@@ -51,7 +51,8 @@ from shared.core.status import (
     synced_to,
 )
 from shared.platform import logs
-from shared.steps import appofapps, errorkinds, render
+from shared.steps import appofapps, errorkinds
+from shared.steps.revision import revision_objects
 from shared.sync import phases
 from shared.sync.engine import ObjectResult, Options, SyncResult, live_objects
 from shared.sync.prepare import prepare
@@ -129,7 +130,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             old_inventory = old_inventory + found_unrecorded(
                 cluster, req.app, store.unrecorded(status), old_inventory
             )
-        children, objs = appofapps.split(render.revision_objects(spec, revision))
+        children, objs = appofapps.split(revision_objects(spec, revision))
         desired = prepare(spec, objs, cluster)
         options = Options.of(spec)
         if req.prune:

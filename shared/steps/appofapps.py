@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters import git, kube, store
+from shared.adapters import kube, store
 from shared.core import argocd
 from shared.core.manifests import ObjectId
 from shared.core.messages import RenderRequest
 from shared.core.model import AppSpec, SpecError
-from shared.core.status import Action, Initiator
+from shared.core.status import Action
+from shared.steps import heads
 from shared.sync.engine import ObjectResult, delete_all
 
 
@@ -101,20 +102,16 @@ def reconcile(
 
 def _first_renders(children: list[AppSpec], parent: AppSpec, operation: str) -> list[RenderRequest]:
     """A render of each new or changed child at its target's head (one ref listing per repo)."""
-    heads: dict[str, dict[str, str]] = {}
+    listed = heads.Heads()
     out = []
     for child in children:
-        if child.repoURL not in heads:
-            heads[child.repoURL] = git.ls_remote(child.repoURL)
-        head = child.head(heads[child.repoURL])
+        head = listed.of(child)
         if head is None:
             continue
         out.append(
-            RenderRequest(
-                app=child.name,
-                commit=head[1],
-                ref=head[0],
-                initiator=Initiator.SWEEP,
+            heads.render_at(
+                child.name,
+                head,
                 operation=f"{operation}:child:{child.name}",
                 triggered_by=f"app-of-apps:{parent.name}",
             )

@@ -12,11 +12,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters import audittrail, git, kube, store
+from shared.adapters import audittrail, kube, store
 from shared.adapters.kube import Cluster, KubeError
 from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy
 from shared.core.manifests import ObjectId
@@ -35,8 +34,9 @@ from shared.core.status import (
     SyncStatus,
 )
 from shared.platform import config, logs
-from shared.steps import render as rendering
-from shared.sync.engine import CONCURRENCY, dry_run, live_objects
+from shared.steps import heads
+from shared.steps.revision import revision_objects
+from shared.sync.engine import dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
@@ -109,27 +109,19 @@ def compare_heads(
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
     (ref, head) of those that stay OutOfSync, for their audits to say so."""
-    heads: dict[str, dict[str, str] | None] = {}
+    listed = heads.Heads()
     out, behind = [], {}
     for app in apps:
         spec, status = app.spec, app.status
         if policy.pinned(status):
             continue  # a rollback or a pin wins until unpinned (its refs are not even listed)
-        if spec.repoURL not in heads:
-            try:
-                heads[spec.repoURL] = git.ls_remote(spec.repoURL)
-            except Exception as exc:
-                logs.warning("cannot list refs", repo=spec.repoURL, reason=str(exc))
-                heads[spec.repoURL] = None
-        ref, commit = spec.head(heads[spec.repoURL] or {}) or ("", None)
+        ref, commit = listed.of_or_none(spec) or ("", None)
         action = policy.missed_push(spec.syncPolicy.automated, status, commit)
         if action == gitorder.RENDER and commit:
             out.append(
-                RenderRequest(
-                    app=spec.name,
-                    commit=commit,
-                    ref=ref,
-                    initiator=Initiator.SWEEP,
+                heads.render_at(
+                    spec.name,
+                    (ref, commit),
                     operation=f"{operation}:render:{spec.name}:{commit[:12]}",
                     triggered_by=f"sweep:{operation}",
                 )
@@ -155,14 +147,7 @@ def find_drift(
         for o in desired
         if (oid := ObjectId.of(o)) in live and not inventory.untouched(owned.get(oid), o, live[oid])
     ]
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        predicted = dict(
-            zip(
-                (ObjectId.of(o) for o in suspects),
-                pool.map(lambda o: dry_run(cluster, o), suspects),
-                strict=True,
-            )
-        )
+    predicted = dry_run_all(cluster, suspects)
     out: list[ObjectDrift] = []
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -264,8 +249,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
     revision = store.get_revision(req.app, sync["revision"])
     try:
         cluster = kube.cluster(spec.destination.cluster)
-        # hooks are run, never owned: they never drift (shared/core/hooks.py)
-        desired = prepare(spec, hooks.resources_of(rendering.revision_objects(spec, revision)), cluster)
+        desired = prepare(spec, hooks.resources_of(revision_objects(spec, revision)), cluster)
         owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
         live = live_objects(
             cluster,

@@ -7,20 +7,17 @@ changed), and server bookkeeping (status, managedFields, resourceVersion...) is 
 from __future__ import annotations
 
 import difflib
-import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from shared.adapters import store
-from shared.adapters.kube import Cluster
-from shared.core import drift, hooks, inventory
+from shared.adapters.kube import Cluster, KubeError
+from shared.core import drift, hooks, inventory, secrets
 from shared.core.manifests import ObjectId, load
-from shared.platform import config
-from shared.steps import render
-from shared.sync.engine import live_objects, with_retries
+from shared.steps.revision import revision_objects
+from shared.sync.engine import dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 
@@ -33,25 +30,13 @@ class ObjectDiff:
         return {"object": str(self.id), "diff": self.diff}
 
 
-def _masked(obj: dict[str, Any] | None) -> dict[str, Any] | None:
-    if obj is None:
-        return None
-    out = drift.essence(obj)
-    if out.get("kind") == "Secret":
-        for key in ("data", "stringData"):
-            if isinstance(out.get(key), dict):
-                out[key] = {
-                    k: f"*** (sha256 {hashlib.sha256(str(v).encode()).hexdigest()[:8]})"
-                    for k, v in out[key].items()
-                }
-    return out
-
-
 def unified(
     oid: ObjectId, old: dict[str, Any] | None, new: dict[str, Any] | None, old_label: str, new_label: str
 ) -> ObjectDiff:
     def text(obj: dict[str, Any] | None) -> list[str]:
-        return [] if obj is None else yaml.safe_dump(_masked(obj), sort_keys=True).splitlines(True)
+        if obj is None:
+            return []
+        return yaml.safe_dump(secrets.masked(drift.essence(obj)), sort_keys=True).splitlines(True)
 
     lines = difflib.unified_diff(text(old), text(new), f"{old_label}/{oid}", f"{new_label}/{oid}")
     return ObjectDiff(oid, "".join(lines))
@@ -61,17 +46,18 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     """Live (a) against what applying the synced revision would make of it (b)."""
     sync = app.status.get("sync") or {}
     revision = store.get_revision(app.name, sync["revision"])
-    desired = prepare(app.spec, hooks.resources_of(render.revision_objects(app.spec, revision)), cluster)
+    desired = prepare(app.spec, hooks.resources_of(revision_objects(app.spec, revision)), cluster)
     owned = [inventory.as_stub(e) for e in store.inventory(app.name, app.status)]
     live = live_objects(cluster, app.name, desired + owned, complete=True)
+    predicted = dry_run_all(cluster, desired)
     out, seen = [], set()
     for obj in desired:
         oid = ObjectId.of(obj)
         seen.add(oid)
-        _, predicted = with_retries(
-            functools.partial(cluster.apply, obj, field_manager=config.FIELD_MANAGER, dry_run=True)
-        )
-        out.append(unified(oid, live.get(oid), predicted, "live", "desired"))
+        outcome = predicted[oid]
+        if isinstance(outcome, KubeError):
+            raise outcome  # the API server refuses the desired object: no diff to show
+        out.append(unified(oid, live.get(oid), outcome, "live", "desired"))
     out += [
         unified(oid, obj, None, "live", "desired") for oid, obj in sorted(live.items()) if oid not in seen
     ]

@@ -1,7 +1,13 @@
-"""Which applications a push concerns, and the render requests for them."""
+"""A verified push, received once: which applications it concerns, and their render requests.
+
+The intake function keeps the HTTP side (reading the body within its limit, verifying the
+signature, answering) and says where render requests go; `receive` does the rest.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.adapters import store
@@ -9,6 +15,7 @@ from shared.core import repourl
 from shared.core.messages import RenderRequest
 from shared.core.status import Initiator
 from shared.core.webhook import Push
+from shared.platform import logs, metering
 
 
 @dataclass
@@ -45,4 +52,34 @@ def plan_push(push: Push, delivery: str, timeout: float = 60) -> Plan:
                     before=push.before,
                 )
             )
+    return plan
+
+
+PublishRenders = Callable[[list[RenderRequest], float], None]  # (requests, timeout in seconds)
+
+
+def receive(push: Push, delivery: str, *, deadline: float, publish: PublishRenders) -> Plan | None:
+    """Plan a push and publish its render requests, once per delivery id; None for a
+    redelivery of one already received (nothing is done). Every call gives up by `deadline`
+    (a time.monotonic() value). When planning or publishing fails the delivery is forgotten,
+    so that GitHub's redelivery is processed."""
+    if delivery and not store.record_delivery(delivery, timeout=deadline - time.monotonic()):
+        logs.info("duplicate delivery")
+        return None
+    try:
+        plan = plan_push(push, delivery, timeout=deadline - time.monotonic())
+        if plan.requests:
+            publish(plan.requests, deadline - time.monotonic())
+    except Exception:
+        if delivery:
+            store.forget_delivery(delivery)
+        raise
+    logs.info(
+        "push handled",
+        ref=push.ref,
+        commit=push.after,
+        matched=[r.app for r in plan.requests],
+        skipped=plan.skipped,
+        **metering.snapshot(),
+    )
     return plan

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from typing import Any
 
 from shared.adapters import commit_status, git, store
 from shared.core import failures, manifests, policy, secrets
@@ -176,24 +175,6 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         prune=req.prune,
         before=req.before,
     )
-
-
-def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:
-    """The objects of a stored revision, with Secret values read back from its commit."""
-    objs = manifests.load(revision["manifests"])
-    if not revision.get("secretsInGit"):
-        return objs
-    commit = revision["commit"]
-    repo = git.fetch(spec.repoURL, commit, revision.get("ref") or None)
-    request = sources.Request.of(
-        spec,
-        revision.get("kubeVersion", ""),
-        path=revision.get("path", spec.path),
-        source=revision.get("sourceOptions", spec.source),
-    )
-    # rendered as the revision was (same source and options); Secret values never leave memory
-    result = cache.render(tree.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
-    return secrets.restore(objs, result.rendered.objects)
 
 
 def _when(seconds: int) -> dt.datetime | None:

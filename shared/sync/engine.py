@@ -239,6 +239,19 @@ def dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError
         return exc
 
 
+def dry_run_all(cluster: Cluster, objs: list[dict[str, Any]]) -> dict[ObjectId, dict[str, Any] | KubeError]:
+    """`dry_run` of every object, CONCURRENCY at a time (dry-runs are independent of each
+    other), by object id. A transient error, once retried, raises (the first in order)."""
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        return dict(
+            zip(
+                (ObjectId.of(o) for o in objs),
+                pool.map(lambda o: dry_run(cluster, o), objs),
+                strict=True,
+            )
+        )
+
+
 def _plan(
     cluster: Cluster,
     desired: list[dict[str, Any]],
@@ -250,14 +263,7 @@ def _plan(
     suspects = [
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
     ]
-    with ThreadPoolExecutor(CONCURRENCY) as pool:  # dry-runs are independent of each other
-        predicted = dict(
-            zip(
-                (ObjectId.of(o) for o in suspects),
-                pool.map(lambda o: dry_run(cluster, o), suspects),
-                strict=True,
-            )
-        )
+    predicted = dry_run_all(cluster, suspects)
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)

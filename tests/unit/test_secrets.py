@@ -1,5 +1,7 @@
 """Secret values never go to Firestore: redacted to digests, restored from Git and checked."""
 
+import hashlib
+
 import pytest
 
 from shared.core import secrets
@@ -39,3 +41,18 @@ def test_restore_refuses_values_that_changed_or_vanished():
 
 def test_no_secrets_means_nothing_redacted():
     assert secrets.redact([CONFIG]) == ([CONFIG], False)
+
+
+def test_masked_shows_each_value_as_the_mask_and_the_start_of_its_digest():
+    shown = secrets.masked({**SECRET, "stringData": {"token": "abc"}})
+    digest = hashlib.sha256(b"abc").hexdigest()
+    assert shown["stringData"] == {"token": f"*** (sha256 {digest[:8]})"}
+    assert shown["data"]["password"] == secrets.masked(SECRET)["data"]["password"]  # equal stays equal
+    assert "c3VwZXJzZWNyZXQ=" not in str(shown)
+    assert SECRET["data"]["password"] == "c3VwZXJzZWNyZXQ="  # the object shown is a copy
+    assert secrets.masked(CONFIG) == CONFIG
+
+
+def test_values_are_held_in_data_and_string_data_of_a_secret_only():
+    assert secrets.holds_values("Secret", "data") and secrets.holds_values("Secret", "stringData")
+    assert not secrets.holds_values("Secret", "metadata") and not secrets.holds_values("ConfigMap", "data")
