@@ -61,10 +61,13 @@ def test_a_hand_edit_is_healed_by_the_scheduled_sweep(stack, secret, uid, repo, 
     kubectl("patch", "configmap", "settings", "-n", namespace, "-p", '{"data":{"greeting":"by hand"}}')
     assert greeting(namespace) == "by hand"
 
+    # the scheduler runs until it has published once: each sweep audits every application of the
+    # session, and sweeps every few seconds would leave a backlog of audits for the tests after
     with scheduler_every(stack, 4) as log:
-        wait_for(lambda: greeting(namespace) == "hello", "the scheduled sweep to heal the hand edit", 120)
-        entry = wait_history(app, 2)
-        published = [line for line in Path(log).read_text().splitlines() if "published" in line]
+        wait_for(lambda: "published" in Path(log).read_text(errors="replace"), "the scheduler to publish", 60)
+    wait_for(lambda: greeting(namespace) == "hello", "the scheduled sweep to heal the hand edit", 300)
+    entry = wait_history(app, 2, timeout=60)
+    published = [line for line in Path(log).read_text().splitlines() if "published" in line]
     assert published and scheduler.job().data.decode() in published[0]
     assert entry["revision"].startswith(sha[:12])
     (record,) = [r for r in store.drift_records(app) if "data.greeting" in str(r)]
