@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.core import sourceopts
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, SyncPolicy
 
@@ -19,6 +20,11 @@ IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 # sync options that describe what this engine always does
 ALWAYS = {"ApplyOutOfSyncOnly=true", "ServerSideApply=true"}
 SUPPORTED_OPTIONS = {"CreateNamespace=true": "CreateNamespace=true"}
+
+
+def is_application(obj: dict[str, Any]) -> bool:
+    """An Application manifest (Argo CD's or ours): what an app of apps registers."""
+    return obj.get("kind") == "Application" and obj.get("apiVersion") in (ARGO_API, OUR_API)
 
 
 def _unknown(doc: dict[str, Any], known: set[str], prefix: str, warnings: list[str]) -> None:
@@ -49,6 +55,8 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     source = spec.get("source") or {}
     if not source and spec.get("sources"):
         raise SpecError("spec.sources: multiple sources are not supported; use spec.source")
+    if "plugin" in source:
+        raise SpecError("spec." + sourceopts.plugin_refusal(source["plugin"]))
     _unknown(
         source,
         {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
@@ -165,3 +173,30 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         for d in spec.get("destinations") or []
     ]
     return meta["name"], out, warnings
+
+
+def registration_problems(objs: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(index, problem) of the Application manifests among `objs` that an app of apps could
+    not register (refused) or registers with fields ignored; a name given twice is refused."""
+    out: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for i, obj in enumerate(objs):
+        if not is_application(obj):
+            continue
+        name = str((obj.get("metadata") or {}).get("name") or "?")
+        try:
+            _, warnings = application(obj)
+        except SpecError as exc:
+            out.append((i, f"Application {name} cannot be registered: {exc}"))
+            continue
+        if name in seen:
+            out.append(
+                (
+                    i,
+                    f"Application {name} cannot be registered: object {seen[name] + 1} has the same name",
+                )
+            )
+            continue
+        seen[name] = i
+        out += [(i, f"Application {name}: {w}") for w in warnings]
+    return out

@@ -6,14 +6,12 @@ know (repoURL, targetRevision, path, destination, syncPolicy).
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core import repourl, sourceopts
+from shared.core import names, repourl, sourceopts
 from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"
 SYNC_OPTIONS = (
     "CreateNamespace",
@@ -76,11 +74,9 @@ class AppSpec:
     source: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate(self) -> AppSpec:
-        if not NAME_RE.match(self.name):
-            raise SpecError(
-                f"name: {self.name!r} is not a valid application name "
-                "(lowercase letters, digits and '-', at most 63 characters)"
-            )
+        name_problem = names.app_name_problem(self.name)
+        if name_problem:
+            raise SpecError(f"name: {self.name!r} {name_problem}")
         if not self.repoURL:
             raise SpecError("repoURL: required")
         url_problem = repourl.problem(self.repoURL)
@@ -88,7 +84,7 @@ class AppSpec:
             raise SpecError(f"repoURL: {self.repoURL!r} {url_problem}")
         if self.path.startswith("/") or ".." in self.path.split("/"):
             raise SpecError(f"path: {self.path!r} must be relative and stay inside the repository")
-        if not NAME_RE.match(self.destination.namespace):
+        if not names.is_label(self.destination.namespace):
             raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
         if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
             raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")

@@ -50,6 +50,8 @@ def validate(source: dict[str, Any]) -> None:
     """Raise SpecError naming the field (source.helm.valueFiles[1]: ...) for anything invalid."""
     if not isinstance(source, dict):
         raise SpecError("source: must be a map of directory/kustomize/helm/jsonnet options")
+    if "plugin" in source:
+        raise SpecError(plugin_refusal(source["plugin"]))
     for kind, opts in source.items():
         if kind not in FIELDS:
             raise SpecError(f"source.{kind}: unknown source (one of {', '.join(KINDS)})")
@@ -83,6 +85,18 @@ def validate(source: dict[str, Any]) -> None:
                 f"source.helm.valueFiles[{i}]: {path!r} must be a path inside the "
                 "repository, relative to the chart"
             )
+
+
+def plugin_refusal(plugin: Any) -> str:
+    """Why a config management plugin source is refused, naming the plugin (Argo CD's
+    spec.source.plugin: {name, env, parameters}; with no name it is found by discovery)."""
+    name = plugin.get("name") if isinstance(plugin, dict) else None
+    which = f"config management plugin {name!r}" if name else "a config management plugin (by discovery)"
+    return (
+        f"source.plugin: {which} is not supported: plugins run arbitrary tools outside the "
+        "render sandbox; render its output into Git, or use a directory, kustomize, helm or "
+        "jsonnet source"
+    )
 
 
 def _check(where: str, kind: str, value: Any) -> None:

@@ -180,6 +180,9 @@ def parse(output: Output, limits: Limits = LIMITS) -> Rendered:
 
 def render(tree: Tree, req: Request, limits: Limits = LIMITS) -> tuple[str, Rendered]:
     """(source kind, rendered objects and errors) of the request's path."""
+    if "plugin" in req.source:  # refused when saved; a spec stored before that lands here
+        why = sourceopts.plugin_refusal(req.source["plugin"]).removeprefix("source.plugin: ")
+        return "plugin", Rendered(errors=[Finding(req.path, 0, 0, "source.plugin", why)])
     try:
         kind = detect(tree, req.path, req.source)
     except FileNotFoundError as exc:

@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 from shared.adapters.kube import Cluster
-from shared.core import ordering
+from shared.core import names, ordering
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
 from shared.platform import config
@@ -31,7 +31,7 @@ def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list
             meta.setdefault("namespace", spec.destination.namespace)
         else:
             meta.pop("namespace", None)
-        meta.setdefault("labels", {})[config.LABEL_APP] = spec.name
+        meta.setdefault("labels", {})[config.LABEL_APP] = names.label_value(spec.name)
         meta.setdefault("annotations", {})[config.ANNOTATION_TRACKING] = tracking_id(
             spec.name, ObjectId.of(obj)
         )

@@ -518,3 +518,37 @@ def test_folders_read_outside_the_path_are_reported_for_routing(tmp_path):
 def test_a_kustomization_we_would_read_differently_from_kustomize_is_refused(tmp_path, body, message):
     tree = git(tmp_path, {"app/kustomization.yaml": body, "app/cm.yaml": cm("a"), "other/cm.yaml": cm("b")})
     assert errors(sources.render(tree, Request("app"))[1]) == [message]
+
+
+def test_a_plugin_source_is_refused_at_render_naming_the_plugin(tmp_path):
+    tree = folder(tmp_path, {"app/cm.yaml": cm("a")})
+    kind, out = sources.render(tree, Request("app", {"plugin": {"name": "kasane"}}))
+    assert kind == "plugin" and not out.objects
+    assert errors(out) == [
+        "app: source.plugin: config management plugin 'kasane' is not supported: plugins run "
+        "arbitrary tools outside the render sandbox; render its output into Git, or use a "
+        "directory, kustomize, helm or jsonnet source"
+    ]
+
+
+def test_cli_render_warns_about_children_an_app_of_apps_could_not_register(tmp_path, capsys):
+    from shared.cli import main
+
+    child = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {}}}\n" + (
+        "spec: {{source: {{repoURL: 'https://h/r.git', path: g{}}}, destination: {{namespace: web}}}}\n"
+    )
+    folder(
+        tmp_path,
+        {
+            "apps/good.yaml": child.format("example.guestbook", ""),
+            "apps/plugin.yaml": "# a plugin\n" + child.format("example.vault", ", plugin: {name: kasane}"),
+        },
+    )
+    assert main.main(["render", str(tmp_path / "apps")]) == 0  # warnings, not errors
+    shown = [line for line in capsys.readouterr().out.splitlines() if "app of apps" in line]
+    assert shown == [
+        "plugin.yaml:2:1: Application example.vault cannot be registered: spec.source.plugin: config "
+        "management plugin 'kasane' is not supported: plugins run arbitrary tools outside the render "
+        "sandbox; render its output into Git, or use a directory, kustomize, helm or jsonnet source "
+        "[warning: app of apps]"
+    ]
