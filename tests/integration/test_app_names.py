@@ -21,7 +21,7 @@ def test_a_long_dotted_name_syncs_labels_and_prunes(stack, secret, uid, repo, na
     create_app(app, repo, namespace)
     push(stack, secret, repo, "two", {"app/a.yaml": CM.format("a"), "app/b.yaml": CM.format("b")})
     entry = wait_history(app, 1, timeout=60)
-    assert entry["phase"] == "Succeeded", entry
+    assert entry["phase"] == "Succeeded", [r.get("message") for r in entry.get("resources") or []]
     label = kubectl_json("get", "configmap", "a", "-n", namespace)["metadata"]["labels"][config.LABEL_APP]
     assert label == names.label_value(app) and len(label) <= 63
     push(stack, secret, repo, "one", {"app/b.yaml": None})
