@@ -32,7 +32,7 @@ import yaml
 from shared.core import sourceopts
 from shared.core.findings import Finding
 from shared.platform import config, logs
-from shared.render import sandbox
+from shared.render import helmdeps, sandbox
 from shared.render.parse import (
     EXTENSIONS,
     MAX_RENDER_NODES,
@@ -575,6 +575,7 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
     path = req.path.strip("/") or "."
     if not (root / path / "Chart.yaml").is_file():
         raise Refused(Finding(req.path, 0, 0, "", f"no Chart.yaml in {req.path}"))
+    out.reads |= helmdeps.link_local(root, path, req.path)
     helm = helm_binary()
     if helm is None:
         raise Refused(

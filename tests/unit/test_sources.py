@@ -258,6 +258,75 @@ def test_helm_value_files_must_stay_in_the_repository(tmp_path):
     ]
 
 
+SUB = {
+    "Chart.yaml": "apiVersion: v2\nname: {name}\nversion: 0.2.0\n{deps}",
+    "values.yaml": "greeting: from-{name}\n",
+    "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+    "metadata:\n  name: {{{{ .Release.Name }}}}-{name}\ndata:\n  greeting: {{{{ .Values.greeting }}}}\n",
+}
+
+
+def chart(at: str, name: str, deps: str = "") -> dict[str, str]:
+    return {f"{at}/{k}": v.format(name=name, deps=deps) for k, v in SUB.items()}
+
+
+def test_helm_file_dependencies_inside_the_repository_render_with_no_network(tmp_path):
+    files = {
+        **chart(
+            "apps/shop",
+            "shop",
+            "dependencies:\n- {name: db, version: 0.2.0, repository: file://../../libs/db}\n"
+            "- {name: cache, version: '>=0.1', repository: 'file://../cache'}\n",
+        ),
+        "apps/shop/values.yaml": "greeting: shop\ndb: {greeting: tuned}\n",
+        **chart(
+            "libs/db", "db", "dependencies:\n- {name: common, version: 0.2.0, repository: file://../common}\n"
+        ),
+        **chart("libs/common", "common"),
+        **chart("apps/cache", "cache"),
+    }
+    kind, out = sources.render(git(tmp_path, files), Request("apps/shop", release="r"))
+    assert kind == "helm" and not out.errors, errors(out)
+    assert {o["metadata"]["name"]: o["data"]["greeting"] for o in out.objects} == {
+        "r-shop": "shop",
+        "r-db": "tuned",
+        "r-common": "from-common",
+        "r-cache": "from-cache",
+    }
+
+
+def test_helm_vendored_dependencies_are_used_as_they_are(tmp_path):
+    files = {
+        **chart(
+            "c",
+            "app",
+            "dependencies:\n- {name: sub, version: 0.2.0, repository: https://charts.example.com}\n",
+        ),
+        **chart("c/charts/sub", "sub"),
+    }
+    _, out = sources.render(git(tmp_path, files), Request("c", release="r"))
+    assert not out.errors and sorted(o["metadata"]["name"] for o in out.objects) == ["r-app", "r-sub"]
+
+
+@pytest.mark.parametrize(
+    "repository, error",
+    [
+        ("file://../../outside", "'file://../../outside' leaves the repository (refused)"),
+        ("file:///etc", "'file:///etc' must be a path relative to the chart"),
+        ("file://../nochart", "no Chart.yaml in nochart (file://../nochart)"),
+        ("file://../loop", "a cycle (c -> loop -> c)"),
+    ],
+)
+def test_helm_file_dependencies_are_checked(tmp_path, repository, error):
+    files = {
+        **chart("c", "app", f"dependencies:\n- {{name: dep, version: 0.2.0, repository: '{repository}'}}\n"),
+        "nochart/values.yaml": "a: 1\n",
+        **chart("loop", "dep", "dependencies:\n- {name: app, version: 0.2.0, repository: 'file://../c'}\n"),
+    }
+    _, out = sources.render(git(tmp_path, files), Request("c"))
+    assert errors(out) == [f"c: dependencies: dependency {'app' if 'cycle' in error else 'dep'}: {error}"]
+
+
 def test_helm_missing_binary_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "helm_binary", lambda: None)
     assert errors(sources.render(git(tmp_path, CHART), Request("chart"))[1]) == [
