@@ -56,8 +56,8 @@ def _parts(text: str) -> tuple[list[int], str]:
 
 
 def _version(nums: list[int], pre: str = "") -> semver.Version:
-    padded = [*nums, 0, 0, 0][:3]
-    return semver.Version(*padded, prerelease=pre or None)
+    major, minor, patch = [*nums, 0, 0, 0][:3]
+    return semver.Version(major, minor, patch, prerelease=pre or None)
 
 
 def _upper(nums: list[int]) -> semver.Version:
