@@ -59,7 +59,7 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         raise SpecError("spec." + sourceopts.plugin_refusal(source["plugin"]))
     _unknown(
         source,
-        {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
+        {"repoURL", "targetRevision", "path", "chart", "directory", "kustomize", "helm"},
         "spec.source.",
         warnings,
     )
@@ -112,6 +112,7 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         ignoreDifferences=tuple(ignore),
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
         source=options,
+        chart=str(source.get("chart") or ""),
     )
     return app.validate(), warnings
 
@@ -120,7 +121,7 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
 SOURCE_FIELDS = {
     "directory": ("recurse", "include", "exclude"),
     "kustomize": ("namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations", "namespace"),
-    "helm": ("valueFiles", "values", "releaseName", "namespace"),
+    "helm": ("valueFiles", "values", "parameters", "releaseName", "namespace"),
 }
 
 

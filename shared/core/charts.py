@@ -9,8 +9,12 @@ archive) is used as it is. Here `file://` paths must stay inside the repository.
 from __future__ import annotations
 
 import posixpath
+import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,64 @@ def local_path(chart: str, dep: Dependency) -> tuple[str | None, str | None]:
     if path == ".." or path.startswith("../"):
         return None, f"dependency {dep.name}: {dep.repository!r} leaves the repository (refused)"
     return path, None
+
+
+def repository_problem(url: str) -> str | None:
+    """Why a chart repository URL (spec.repoURL with spec.chart) is refused, or None."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "oci":
+        return "OCI registries (oci://) are not supported yet; use a Helm repository (https://)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be a Helm repository URL (https://host/path, serving index.yaml)"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "must not hold a query, a fragment or credentials (register them: gitops repo add)"
+    return None
+
+
+def index_url(repo: str) -> str:
+    return repo.rstrip("/") + "/index.yaml"
+
+
+def chart_url(repo: str, url: str) -> tuple[str | None, str | None]:
+    """(the absolute URL of a chart archive named in a repository's index, or why it is
+    refused): relative URLs resolve against the repository; absolute ones must stay on the
+    repository's host (only the hosts the application names are contacted)."""
+    absolute = urllib.parse.urljoin(repo.rstrip("/") + "/", url)
+    base, target = urllib.parse.urlsplit(repo), urllib.parse.urlsplit(absolute)
+    if target.scheme not in ("http", "https"):
+        return None, f"{url!r}: not an http(s) URL"
+    if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+        return None, f"{url!r}: on another host than the repository {repo} (refused)"
+    return absolute, None
+
+
+@dataclass(frozen=True)
+class Release:
+    """One chart version as a repository's index lists it."""
+
+    name: str
+    version: str
+    urls: tuple[str, ...]
+    digest: str = ""  # sha256 of the archive, hex (the index's `digest`)
+    created: str = ""
+
+
+def releases(index: Any, name: str) -> list[Release]:
+    """The versions of chart `name` in a parsed index.yaml (entries without a URL are left out)."""
+    entries = (index or {}).get("entries") if isinstance(index, dict) else None
+    items = (entries or {}).get(name) if isinstance(entries, dict) else None
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not item.get("version") or not item.get("urls"):
+            continue
+        digest = str(item.get("digest") or "").removeprefix("sha256:").lower()
+        out.append(
+            Release(
+                name=name,
+                version=str(item["version"]),
+                urls=tuple(str(u) for u in item["urls"] if isinstance(u, str)),
+                digest=digest if _DIGEST.match(digest) else "",
+                created=str(item.get("created") or ""),
+            )
+        )
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core import names, repourl, sourceopts
+from shared.core import charts, names, repourl, sourceopts, versions
 from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
 IN_CLUSTER = "in-cluster"
@@ -72,6 +72,9 @@ class AppSpec:
     # how the path is rendered, Argo CD's names: {directory|kustomize|helm|jsonnet: {options}}
     # (shared/core/sourceopts.py); empty: chosen from the path's files
     source: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Argo CD's spec.source.chart: a chart from the Helm repository repoURL, at the version
+    # targetRevision allows (a Helm constraint: 1.2.3, ~1.2, ^2, >=1 <2; HEAD or '': the latest)
+    chart: str = ""
 
     def validate(self) -> AppSpec:
         name_problem = names.app_name_problem(self.name)
@@ -79,7 +82,9 @@ class AppSpec:
             raise SpecError(f"name: {self.name!r} {name_problem}")
         if not self.repoURL:
             raise SpecError("repoURL: required")
-        url_problem = repourl.problem(self.repoURL)
+        if self.chart:
+            self._validate_chart()
+        url_problem = None if self.chart else repourl.problem(self.repoURL)
         if url_problem:
             raise SpecError(f"repoURL: {self.repoURL!r} {url_problem}")
         if self.path.startswith("/") or ".." in self.path.split("/"):
@@ -112,6 +117,26 @@ class AppSpec:
                 )
         return self
 
+    def _validate_chart(self) -> None:
+        if not names.is_label(self.chart):
+            raise SpecError(f"chart: {self.chart!r} is not a chart name")
+        problem = charts.repository_problem(self.repoURL)
+        if problem:
+            raise SpecError(f"repoURL: {self.repoURL!r} {problem}")
+        try:
+            versions.constraint(self.chart_version)
+        except versions.ConstraintError as exc:
+            raise SpecError(
+                f"targetRevision: {self.targetRevision!r} is not a chart version: {exc}"
+            ) from None
+        if (self.source.get("helm") or {}).get("valueFiles"):
+            raise SpecError("source.helm.valueFiles: not supported with chart (use values or parameters)")
+
+    @property
+    def chart_version(self) -> str:
+        """A chart app's version constraint (HEAD or '': the latest stable version)."""
+        return "*" if self.targetRevision in ("", "HEAD") else self.targetRevision
+
     @property
     def repo_key(self) -> str:
         return repourl.normalize(self.repoURL)
@@ -122,6 +147,8 @@ class AppSpec:
         doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
         doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
         doc["watchPaths"] = list(self.watchPaths)
+        if not self.chart:
+            doc.pop("chart")
         return doc
 
     @classmethod
@@ -144,6 +171,7 @@ class AppSpec:
             watchPaths=tuple(doc.get("watchPaths") or ()),
             checks=dict(doc.get("checks") or {}),
             source=dict(doc.get("source") or {}),
+            chart=str(doc.get("chart") or ""),
         )
 
     def head(self, refs: dict[str, str]) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from shared.adapters import commit_status, git, store
+from shared.adapters import charts, commit_status, git, store
 from shared.core import failures, manifests, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
@@ -32,6 +32,8 @@ def revision_id(commit: str, digest: str) -> str:
 def render(req: RenderRequest) -> ApplyRequest | None:
     app = store.get_app(req.app)
     spec = app.spec
+    if spec.chart:
+        return _render_chart(req, app)
     commit_status.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
     t0 = time.perf_counter()  # stage times for the log line (bench/e2e.py reads them)
     try:
@@ -45,7 +47,70 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     result = cache.render(
         tree.GitTree(repo, req.commit), spec.repo_key, req.commit, sources.Request.of(spec, kube_version)
     )
-    rendered = result.rendered
+    origin = {
+        "commit": req.commit,
+        "ref": req.ref,
+        "author": info.author,
+        "message": info.message[:COMMIT_MESSAGE_CHARS],
+        "committedAt": _when(info.committed_at),
+        "path": spec.path,
+    }
+    return _record(
+        req,
+        app,
+        result.rendered,
+        result.kind,
+        origin,
+        kube_version,
+        result.digest,
+        result.reads,
+        result.cached or "miss",
+        (t0, t_fetched),
+    )
+
+
+def _render_chart(req: RenderRequest, app: store.App) -> ApplyRequest | None:
+    """A chart from a Helm repository: the constraint resolved and the archive fetched here,
+    outside the sandbox (shared/adapters/charts.py); the revision records version and digest,
+    and its `commit` is the archive's digest (the bytes it was rendered from)."""
+    spec = app.spec
+    t0 = time.perf_counter()
+    try:
+        fetched, archive = charts.fetch(spec.repoURL, spec.chart, spec.chart_version)
+    except charts.ChartError as exc:
+        return _failed(req, spec, [Finding(spec.chart, 0, 0, "", str(exc))])
+    t_fetched = time.perf_counter()
+    kube_version = _kube_version(spec)
+    where = f"{spec.chart}-{fetched.version}"
+    kind, rendered = sources.render_chart(archive, where, sources.Request.of(spec, kube_version, path="."))
+    origin = {
+        "commit": fetched.digest,
+        "ref": f"chart:{fetched.name}@{fetched.version}",
+        "author": "",
+        "message": f"chart {fetched.name} {fetched.version} from {spec.repoURL}",
+        "committedAt": None,
+        "path": "",
+        "chart": fetched.to_doc(),
+    }
+    chart_req = dataclasses.replace(req, commit=fetched.digest, ref=origin["ref"])
+    return _record(chart_req, app, rendered, kind, origin, kube_version, "", set(), "miss", (t0, t_fetched))
+
+
+def _record(
+    req: RenderRequest,
+    app: store.App,
+    rendered: Any,
+    kind: str,
+    origin: dict[str, Any],
+    kube_version: str,
+    render_digest: str,
+    reads_found: set[str],
+    cached: str,
+    times: tuple[float, float],
+) -> ApplyRequest | None:
+    """Check the rendered objects, store the revision and the status; the apply request."""
+    spec = app.spec
+    t0, t_fetched = times
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
     try:
@@ -87,16 +152,11 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     rev = revision_id(req.commit, rendered.digest)
     stored, redacted = secrets.redact(rendered.objects)
     revision = {
-        "commit": req.commit,
-        "ref": req.ref,
-        "author": info.author,
-        "message": info.message[:COMMIT_MESSAGE_CHARS],
-        "committedAt": _when(info.committed_at),
-        "path": spec.path,
-        "source": result.kind,  # and how: the options and kube version it was rendered with
+        **origin,
+        "source": kind,  # and how: the options and kube version it was rendered with
         "sourceOptions": spec.source,
         "kubeVersion": kube_version,
-        "renderDigest": result.digest,  # renders/{digest}: the render this app shares
+        "renderDigest": render_digest,  # renders/{digest}: the render this app shares
         "digest": rendered.digest,
         "objectCount": len(rendered.objects),
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
@@ -123,8 +183,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
                 )
             ],
         )
-    reads = sorted(result.reads)
-    if reads != (app.status.get("render") or {}).get("reads", []):
+    reads = sorted(reads_found)
+    if not spec.chart and reads != (app.status.get("render") or {}).get("reads", []):
         # pushes changing a base, value files or imports outside the path concern it (and
         # no longer, once a render stops reading them); unchanged, the routing is not read
         store.set_reads(spec, reads)
@@ -159,8 +219,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         revision=rev,
         objects=len(rendered.objects),
         apply=apply_now,
-        source=result.kind,
-        render_cache=result.cached or "miss",
+        source=kind,
+        render_cache=cached,
         fetch_ms=round((t_fetched - t0) * 1000, 1),
         render_ms=round((t_rendered - t_fetched) * 1000, 1),
         store_ms=round((time.perf_counter() - t_rendered) * 1000, 1),
@@ -184,6 +244,8 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     if not revision.get("secretsInGit"):
         return objs
     commit = revision["commit"]
+    if revision.get("chart"):
+        return secrets.restore(objs, _chart_objects(spec, revision))
     repo = git.fetch(spec.repoURL, commit, revision.get("ref") or None)
     request = sources.Request.of(
         spec,
@@ -194,6 +256,17 @@ def revision_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, 
     # rendered as the revision was (same source and options); Secret values never leave memory
     result = cache.render(tree.GitTree(repo, commit), spec.repo_key, commit, request, shared=False)
     return secrets.restore(objs, result.rendered.objects)
+
+
+def _chart_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chart revision rendered again from the same archive (its recorded digest)."""
+    chart = revision["chart"]
+    archive = charts.archive_of(chart["repoURL"], chart["name"], chart["version"], chart["digest"])
+    request = sources.Request.of(
+        spec, revision.get("kubeVersion", ""), path=".", source=revision.get("sourceOptions", spec.source)
+    )
+    _, rendered = sources.render_chart(archive, f"{chart['name']}-{chart['version']}", request)
+    return rendered.objects
 
 
 def _when(seconds: int) -> dt.datetime | None:
@@ -209,7 +282,9 @@ def _kube_version(spec: AppSpec) -> str:
     return spec.syncPolicy.option("KubeVersion") or config.kube_version()
 
 
-def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed") -> None:
+def _failed(
+    req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed"
+) -> ApplyRequest | None:
     """Record the render errors on the app; the cluster keeps running the last good revision."""
     message = f"render of {req.commit[:7]} {what}: {errors[0]}" + (
         f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -226,6 +301,7 @@ def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str 
             )
         ),
     )
-    commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
+    if not spec.chart:
+        commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
     logs.error("render failed", app=req.app, commit=req.commit, errors=[str(e) for e in errors[:20]])
     return None

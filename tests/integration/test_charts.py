@@ -1,0 +1,92 @@
+"""Helm charts from where teams keep them: a chart repository over HTTP (public, and behind
+basic auth with the credential registered), a version range resolved, a dependency from the
+repository, and a rollback that re-applies the recorded chart after the repository moved on."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.adapters import store
+from shared.cli import main
+from tests.integration.conftest import kubectl_json, register_credential, wait_history
+
+pytestmark = pytest.mark.integration
+
+
+def chart(name: str, version: str, greeting: str, deps: str = "") -> dict[str, str]:
+    return {
+        "Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: {version}\n{deps}",
+        "values.yaml": f"greeting: {greeting}\n",
+        "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        f"  name: {{{{ .Release.Name }}}}-{name}\ndata:\n  greeting: {{{{ .Values.greeting }}}}\n"
+        f"  version: {version}\n",
+    }
+
+
+def create(app: str, repo_url: str, name: str, version: str, namespace: str, *extra: str) -> None:
+    args = ["app", "create", app, "--repo", repo_url, "--helm-chart", name, "--revision", version]
+    assert main.main([*args, "--dest-namespace", namespace, *extra]) == 0
+
+
+def sync(app: str) -> None:
+    assert main.main(["app", "sync", app, "--wait", "--timeout", "90"]) == 0
+
+
+def test_a_chart_from_a_repository_resolves_a_range_and_rolls_back_to_its_recorded_bytes(
+    stack, chart_repo, uid, namespace
+):
+    name = f"web{uid}"
+    chart_repo.publish(name, chart(name, "1.0.0", "one"))
+    chart_repo.publish(name, chart(name, "1.1.0", "one-one"))
+    chart_repo.publish(name, chart(name, "2.0.0", "two"))  # outside the range
+    app = f"chart.{uid}"
+    create(
+        app,
+        chart_repo.url(),
+        name,
+        "~1.0 || ^1.1",
+        namespace,
+        "--source",
+        "{helm: {parameters: [{name: extra, value: x}]}}",
+    )
+    sync(app)
+    cm = kubectl_json("get", "configmap", f"{app}-{name}", "-n", namespace)
+    assert cm["data"] == {"greeting": "one-one", "version": "1.1.0"}
+    first = wait_history(app, 1)
+    revision = store.get_revision(app, first["revision"])
+    assert revision["chart"]["version"] == "1.1.0" and len(revision["chart"]["digest"]) == 64
+    assert revision["source"] == "helm" and revision["ref"] == f"chart:{name}@1.1.0"
+
+    chart_repo.publish(name, chart(name, "1.2.0", "one-two"))  # the repository moves on
+    sync(app)
+    assert kubectl_json("get", "configmap", f"{app}-{name}", "-n", namespace)["data"]["version"] == "1.2.0"
+
+    assert main.main(["app", "rollback", app, "1", "--wait"]) == 0
+    cm = kubectl_json("get", "configmap", f"{app}-{name}", "-n", namespace)
+    assert cm["data"] == {"greeting": "one-one", "version": "1.1.0"}  # the recorded chart, not 1.2.0
+
+
+def test_a_chart_behind_basic_auth_and_one_with_a_dependency_from_the_repository(
+    stack, chart_repo, uid, namespace
+):
+    lib = f"lib{uid}"
+    chart_repo.publish(lib, chart(lib, "0.3.0", "from-lib"))
+    top = f"top{uid}"
+    deps = f"dependencies:\n- {{name: {lib}, version: '^0.3.0', repository: '{chart_repo.url()}'}}\n"
+    chart_repo.publish(top, chart(top, "1.0.0", "top", deps), private=True)
+
+    app = f"private.{uid}"
+    create(app, chart_repo.url("private"), top, "1.0.0", namespace)
+    sync_code = main.main(["app", "sync", app, "--wait", "--timeout", "60"])
+    assert sync_code != 0  # no credential: the render fails and says why
+    render = store.get_app(app).status["render"]
+    assert "HTTP 401" in render["message"] and "gitops repo add" in render["message"]
+
+    register_credential(chart_repo.url("private"), chart_repo.username, chart_repo.password)
+    sync(app)
+    names = {
+        kubectl_json("get", "configmap", f"{app}-{n}", "-n", namespace)["data"]["greeting"]
+        for n in (top, lib)
+    }
+    assert names == {"top", "from-lib"}
+    assert chart_repo.password not in str(store.get_app(app).status)
