@@ -1,5 +1,8 @@
 """Helm chart dependencies and where they come from (shared/core/charts.py)."""
 
+import json
+import re
+
 import pytest
 
 from shared.core import charts, versions
@@ -92,3 +95,108 @@ def test_version_constraints_resolve_as_helm_does(constraint, picked):
 def test_not_a_constraint(bad):
     with pytest.raises(versions.ConstraintError):
         versions.constraint(bad)
+
+
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("https://charts.example.com", None),
+        ("http://127.0.0.1:8879/charts/", None),
+        ("oci://registry.example.com/charts", "OCI registries (oci://) are not supported yet"),
+        ("git@github.com:org/charts.git", "must be a Helm repository URL"),
+        ("https://user:pw@charts.example.com", "must not hold a query, a fragment or credentials"),
+        ("https://charts.example.com/?x=1", "must not hold a query"),
+    ],
+)
+def test_chart_repository_urls(url, problem):
+    found = charts.repository_problem(url)
+    assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.mark.parametrize(
+    "repo, url, absolute, problem",
+    [
+        ("https://h/charts", "web-1.0.0.tgz", "https://h/charts/web-1.0.0.tgz", None),
+        ("https://h/charts/", "sub/web-1.0.0.tgz", "https://h/charts/sub/web-1.0.0.tgz", None),
+        ("https://h/charts", "https://h/other/web.tgz", "https://h/other/web.tgz", None),
+        ("https://h/charts", "https://evil.example/web.tgz", None, "on another host"),
+        ("https://h/charts", "http://h/charts/web.tgz", None, "on another host"),  # scheme downgrade
+        ("https://h/charts", "file:///etc/passwd", None, "not an http(s) URL"),
+    ],
+)
+def test_archive_urls_stay_on_the_repositorys_host(repo, url, absolute, problem):
+    found, why = charts.chart_url(repo, url)
+    assert found == absolute
+    assert (why is None) if problem is None else (problem in why)
+
+
+def test_releases_of_an_index():
+    digest = "a" * 64
+    index = {
+        "entries": {
+            "web": [
+                {"version": "1.0.0", "urls": ["web-1.0.0.tgz"], "digest": digest, "created": "2026-01-01"},
+                {"version": "1.1.0", "urls": ["web-1.1.0.tgz"], "digest": "sha256:" + "B" * 64},
+                {"version": "1.2.0", "urls": []},  # no archive: left out
+                {"version": "1.3.0", "urls": ["x.tgz"], "digest": "not-a-digest"},
+            ]
+        }
+    }
+    found = charts.releases(index, "web")
+    assert [(r.version, r.digest) for r in found] == [("1.0.0", digest), ("1.1.0", "b" * 64), ("1.3.0", "")]
+    assert charts.releases(index, "db") == [] and charts.releases("junk", "web") == []
+
+
+@pytest.mark.parametrize(
+    "url, user",
+    [
+        ("https://charts.example.com/private", "deep"),  # the longest prefix wins
+        ("https://charts.example.com/private/", "deep"),
+        ("https://charts.example.com/public", "host"),
+        ("https://charts.example.com.evil.net/private", None),  # a prefix is a path, not text
+        ("https://other.example.com/private", None),
+    ],
+)
+def test_chart_repository_credentials_by_url_prefix(monkeypatch, url, user):
+    from shared.adapters import credentials
+
+    store = {
+        "https://charts.example.com": {"username": "host", "password": "p1"},
+        "https://charts.example.com/private": {"username": "deep", "password": "p2"},
+    }
+    monkeypatch.setenv("GITOPS_REPO_CREDENTIALS", json.dumps(store))
+    found = credentials.for_url(url)
+    assert (found.username if found else None) == user
+
+
+def test_chart_applications_validate_and_import_from_argo_cd():
+    from shared.core import argocd
+    from shared.core.model import AppSpec, SpecError
+
+    doc = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "example.nginx"},
+        "spec": {
+            "source": {
+                "repoURL": "https://charts.example.com",
+                "chart": "nginx",
+                "targetRevision": "15.x",
+                "helm": {"parameters": [{"name": "image.tag", "value": "1.27"}], "valuesObject": {"a": 1}},
+            },
+            "destination": {"namespace": "web"},
+        },
+    }
+    spec, warnings = argocd.application(doc)
+    assert (spec.chart, spec.chart_version, warnings) == ("nginx", "15.x", [])
+    assert spec.source["helm"] == {"parameters": [{"name": "image.tag", "value": "1.27"}], "values": {"a": 1}}
+    assert AppSpec.from_doc(spec.name, spec.to_doc()) == spec
+    assert "chart" not in AppSpec(name="a", repoURL="git@h:r").to_doc()
+    assert AppSpec(name="a", repoURL="https://c", chart="web").validate().chart_version == "*"
+    for bad, message in [
+        ({"targetRevision": "main"}, "targetRevision: 'main' is not a chart version"),
+        ({"repoURL": "oci://r/c"}, "OCI registries"),
+        ({"source": {"helm": {"valueFiles": ["v.yaml"]}}}, "valueFiles: not supported with chart"),
+    ]:
+        with pytest.raises(SpecError, match=re.escape(message)):
+            AppSpec(**{"name": "a", "repoURL": "https://c", "chart": "web", **bad}).validate()
