@@ -63,22 +63,28 @@ class ChartRepo:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}/{area}"
 
-    def publish(
-        self, name: str, files: dict[str, str], *, private: bool = False, build: Path | None = None
-    ) -> Path:
-        """Write a chart's files, `helm package` it into the repository (after `helm dependency
-        build` when it has dependencies) and `helm repo index` the repository again."""
+    def publish(self, name: str, files: dict[str, str], *, private: bool = False) -> Path:
+        """Package a chart into the repository and `helm repo index` it again; the archive."""
         area = self.root / ("private" if private else "public")
-        src = (build or self.root / "src") / f"{name}-{secrets.token_hex(4)}"
+        archive = self.package(name, files, area)
+        self._helm("repo", "index", str(area), "--url", self.url("private" if private else "public"))
+        return archive
+
+    def package(self, name: str, files: dict[str, str], dest: Path) -> Path:
+        """Write a chart's files and `helm package` them into dest (after `helm dependency
+        build` when it has dependencies, from this repository's public area); the archive."""
+        src = self.root / "src" / f"{name}-{secrets.token_hex(4)}"
         for path, text in files.items():
             (src / path).parent.mkdir(parents=True, exist_ok=True)
             (src / path).write_text(text)
-        if "dependencies:" in files.get("Chart.yaml", ""):  # from this repository's public area
+        if "dependencies:" in files.get("Chart.yaml", ""):
             self._helm("repo", "add", "public", self.url("public"), "--force-update")
             self._helm("dependency", "build", str(src))
-        self._helm("package", str(src), "--destination", str(area))
-        self._helm("repo", "index", str(area), "--url", self.url("private" if private else "public"))
-        return area
+        dest.mkdir(parents=True, exist_ok=True)
+        before = set(dest.glob("*.tgz"))
+        self._helm("package", str(src), "--destination", str(dest))
+        (archive,) = set(dest.glob("*.tgz")) - before
+        return archive
 
     def _helm(self, *args: str) -> None:
         subprocess.run(

@@ -64,10 +64,8 @@ def local_path(chart: str, dep: Dependency) -> tuple[str | None, str | None]:
 def repository_problem(url: str) -> str | None:
     """Why a chart repository URL (spec.repoURL with spec.chart) is refused, or None."""
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "oci":
-        return "OCI registries (oci://) are not supported yet; use a Helm repository (https://)"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be a Helm repository URL (https://host/path, serving index.yaml)"
+    if parts.scheme not in ("http", "https", "oci") or not parts.hostname:
+        return "must be a Helm repository URL (https://host/path, serving index.yaml) or oci://registry/path"
     if parts.query or parts.fragment or parts.username or parts.password:
         return "must not hold a query, a fragment or credentials (register them: gitops repo add)"
     return None
@@ -120,3 +118,41 @@ def releases(index: Any, name: str) -> list[Release]:
             )
         )
     return out
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+HELM_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+def oci_reference(repo: str, name: str) -> tuple[str, str]:
+    """(the registry's base URL, the repository path) of chart `name` under oci://host/path.
+    Registries are contacted over https; a loopback one over plain http (as docker treats
+    localhost registries as insecure by default)."""
+    parts = urllib.parse.urlsplit(repo)
+    scheme = "http" if parts.hostname in LOOPBACK else "https"
+    path = "/".join(p for p in (*parts.path.split("/"), name) if p)
+    return f"{scheme}://{parts.netloc}", path
+
+
+def oci_versions(tags: Any) -> list[str]:
+    """Chart versions from an OCI repository's tags (helm push writes '+' as '_')."""
+    items = (tags or {}).get("tags") if isinstance(tags, dict) else None
+    return [str(t).replace("_", "+") for t in items or [] if isinstance(t, str)]
+
+
+def oci_chart_layer(manifest: Any) -> str | None:
+    """The sha256 hex of the chart layer of an OCI image manifest helm pushed, or None."""
+    layers = manifest.get("layers") if isinstance(manifest, dict) else None
+    for layer in layers or []:
+        if isinstance(layer, dict) and layer.get("mediaType") == HELM_LAYER:
+            digest = str(layer.get("digest") or "").removeprefix("sha256:")
+            if _DIGEST.match(digest):
+                return digest
+    return None
+
+
+def bearer_challenge(header: str) -> dict[str, str] | None:
+    """realm/service/scope of a registry's `WWW-Authenticate: Bearer ...` challenge, or None."""
+    if not header.lower().startswith("bearer "):
+        return None
+    return dict(re.findall(r'(\w+)="([^"]*)"', header[7:]))

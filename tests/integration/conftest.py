@@ -231,6 +231,19 @@ def chart_repo(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> 
     repo.stop()
 
 
+@pytest.fixture(scope="session")
+def oci_registry(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An OCI registry on 127.0.0.1 (stack/ociregistry.py: Debian's docker-registry)."""
+    from stack.ociregistry import OciRegistry
+
+    helm = local.CACHE / "bin" / "helm"
+    if not helm.is_file() or not OciRegistry.available():
+        pytest.skip("helm or docker-registry is not installed (bash stack/setup.sh)")
+    registry = OciRegistry(tmp_path_factory.mktemp("oci"), str(helm)).start()
+    yield registry
+    registry.stop()
+
+
 def private_repo(stack: local.Stack, name: str) -> tuple[WorkRepo, str, str]:
     """A repository under private/ (the git server wants basic auth), its credential registered
     for the private/ prefix: (repo, username, password)."""

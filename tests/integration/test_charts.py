@@ -90,3 +90,16 @@ def test_a_chart_behind_basic_auth_and_one_with_a_dependency_from_the_repository
     }
     assert names == {"top", "from-lib"}
     assert chart_repo.password not in str(store.get_app(app).status)
+
+
+def test_a_chart_from_an_oci_registry(stack, chart_repo, oci_registry, uid, namespace, tmp_path):
+    name = f"oci{uid}"
+    for version in ("1.0.0", "1.1.0", "2.0.0-rc.1"):
+        oci_registry.push(chart_repo.package(name, chart(name, version, f"v{version}"), tmp_path))
+    app = f"oci.{uid}"
+    create(app, oci_registry.url(), name, "^1", namespace)
+    sync(app)
+    cm = kubectl_json("get", "configmap", f"{app}-{name}", "-n", namespace)
+    assert cm["data"] == {"greeting": "v1.1.0", "version": "1.1.0"}
+    revision = store.get_revision(app, wait_history(app, 1)["revision"])
+    assert revision["chart"]["version"] == "1.1.0" and revision["chart"]["repoURL"] == oci_registry.url()

@@ -102,7 +102,8 @@ def test_not_a_constraint(bad):
     [
         ("https://charts.example.com", None),
         ("http://127.0.0.1:8879/charts/", None),
-        ("oci://registry.example.com/charts", "OCI registries (oci://) are not supported yet"),
+        ("oci://registry.example.com/charts", None),
+        ("ftp://charts.example.com", "must be a Helm repository URL"),
         ("git@github.com:org/charts.git", "must be a Helm repository URL"),
         ("https://user:pw@charts.example.com", "must not hold a query, a fragment or credentials"),
         ("https://charts.example.com/?x=1", "must not hold a query"),
@@ -195,8 +196,36 @@ def test_chart_applications_validate_and_import_from_argo_cd():
     assert AppSpec(name="a", repoURL="https://c", chart="web").validate().chart_version == "*"
     for bad, message in [
         ({"targetRevision": "main"}, "targetRevision: 'main' is not a chart version"),
-        ({"repoURL": "oci://r/c"}, "OCI registries"),
+        ({"repoURL": "ssh://r/c"}, "must be a Helm repository URL"),
         ({"source": {"helm": {"valueFiles": ["v.yaml"]}}}, "valueFiles: not supported with chart"),
     ]:
         with pytest.raises(SpecError, match=re.escape(message)):
             AppSpec(**{"name": "a", "repoURL": "https://c", "chart": "web", **bad}).validate()
+
+
+@pytest.mark.parametrize(
+    "repo, base, path",
+    [
+        ("oci://registry.example.com/charts", "https://registry.example.com", "charts/web"),
+        ("oci://registry.example.com", "https://registry.example.com", "web"),
+        ("oci://127.0.0.1:5000/a/b/", "http://127.0.0.1:5000", "a/b/web"),  # loopback: plain http
+        ("oci://localhost:5000/x", "http://localhost:5000", "x/web"),
+    ],
+)
+def test_oci_references(repo, base, path):
+    assert charts.oci_reference(repo, "web") == (base, path)
+
+
+def test_oci_tags_manifests_and_challenges():
+    assert charts.oci_versions({"tags": ["1.0.0", "1.1.0_build.1", 3]}) == ["1.0.0", "1.1.0+build.1"]
+    layer = {"mediaType": charts.HELM_LAYER, "digest": "sha256:" + "c" * 64}
+    config = {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": "sha256:" + "d" * 64}
+    assert charts.oci_chart_layer({"layers": [config, layer]}) == "c" * 64
+    assert charts.oci_chart_layer({"layers": [config]}) is None
+    header = 'Bearer realm="https://auth.example.com/token",service="registry",scope="repository:c/web:pull"'
+    assert charts.bearer_challenge(header) == {
+        "realm": "https://auth.example.com/token",
+        "service": "registry",
+        "scope": "repository:c/web:pull",
+    }
+    assert charts.bearer_challenge('Basic realm="x"') is None
