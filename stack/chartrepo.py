@@ -87,16 +87,21 @@ class ChartRepo:
         return archive
 
     def _helm(self, *args: str) -> None:
-        subprocess.run(
-            [self.helm, *args],
-            check=True,
-            capture_output=True,
-            timeout=60,
-            env={
-                "HOME": str(self.root),
-                "PATH": "/usr/bin:/bin",
-                "HELM_CACHE_HOME": str(self.root / ".cache"),
-                "HELM_CONFIG_HOME": str(self.root / ".config"),
-                "HELM_DATA_HOME": str(self.root / ".data"),
-            },
-        )
+        run_helm(self.helm, self.root, *args)
+
+
+def run_helm(helm: str, home: Path, *args: str) -> None:
+    """helm ARGS with its cache, config and data under home (never the user's own)."""
+    subprocess.run(
+        [helm, *args],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={
+            "HOME": str(home),
+            "PATH": "/usr/bin:/bin",
+            "HELM_CACHE_HOME": str(home / ".cache"),
+            "HELM_CONFIG_HOME": str(home / ".config"),
+            "HELM_DATA_HOME": str(home / ".data"),
+        },
+    )

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from stack import procs
+from stack.chartrepo import run_helm
 
 
 class OciRegistry:
@@ -55,16 +56,4 @@ class OciRegistry:
         return f"oci://127.0.0.1:{self.port}/charts"
 
     def push(self, archive: Path) -> None:
-        subprocess.run(
-            [self.helm, "push", str(archive), self.url(), "--plain-http"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-            env={
-                "HOME": str(self.root),
-                "PATH": "/usr/bin:/bin",
-                "HELM_CACHE_HOME": str(self.root / ".cache"),
-                "HELM_CONFIG_HOME": str(self.root / ".config"),
-                "HELM_DATA_HOME": str(self.root / ".data"),
-            },
-        )
+        run_helm(self.helm, self.root, "push", str(archive), self.url(), "--plain-http")
