@@ -48,13 +48,22 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     _unknown(meta, {"name", "namespace", "labels", "annotations"}, "metadata.", warnings)
     _unknown(
         spec,
-        {"project", "source", "destination", "syncPolicy", "ignoreDifferences", "revisionHistoryLimit"},
+        {
+            "project",
+            "source",
+            "sources",
+            "destination",
+            "syncPolicy",
+            "ignoreDifferences",
+            "revisionHistoryLimit",
+        },
         "spec.",
         warnings,
     )
     source = spec.get("source") or {}
+    refs: list[dict[str, str]] = []
     if not source and spec.get("sources"):
-        raise SpecError("spec.sources: multiple sources are not supported; use spec.source")
+        source, refs = _multi_source(spec["sources"], warnings)
     if "plugin" in source:
         raise SpecError("spec." + sourceopts.plugin_refusal(source["plugin"]))
     _unknown(
@@ -113,8 +122,34 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
         source=options,
         chart=str(source.get("chart") or ""),
+        refSources=tuple(refs),
     )
     return app.validate(), warnings
+
+
+def _multi_source(sources: Any, warnings: list[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """spec.sources as (the chart source, its ref sources): Argo CD's "Helm value files from
+    an external Git repository" (multiple_sources.md). Other combinations are refused."""
+    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
+        raise SpecError("spec.sources: must be a list of sources")
+    charts = [s for s in sources if s.get("chart")]
+    refs = [s for s in sources if not s.get("chart")]
+    if len(charts) != 1 or any(not r.get("ref") or r.get("path") for r in refs):
+        raise SpecError(
+            "spec.sources: supported is one chart source and ref sources (ref, repoURL, "
+            "targetRevision; no path) for its value files"
+        )
+    out = []
+    for i, ref in enumerate(refs):
+        _unknown(ref, {"repoURL", "targetRevision", "ref"}, f"spec.sources[{i}].", warnings)
+        out.append(
+            {
+                "ref": str(ref["ref"]),
+                "repoURL": str(ref.get("repoURL") or ""),
+                "targetRevision": str(ref.get("targetRevision") or "HEAD"),
+            }
+        )
+    return charts[0], out
 
 
 # Argo CD's source fields we render with, by source kind (shared/core/sourceopts.py)

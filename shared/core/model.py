@@ -6,6 +6,7 @@ know (repoURL, targetRevision, path, destination, syncPolicy).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -75,6 +76,9 @@ class AppSpec:
     # Argo CD's spec.source.chart: a chart from the Helm repository repoURL, at the version
     # targetRevision allows (a Helm constraint: 1.2.3, ~1.2, ^2, >=1 <2; HEAD or '': the latest)
     chart: str = ""
+    # Argo CD's multi-source ref sources, with a chart: [{ref, repoURL, targetRevision}], Git
+    # repositories whose files the chart's value files name as $ref/path
+    refSources: tuple[dict[str, str], ...] = ()
 
     def validate(self) -> AppSpec:
         name_problem = names.app_name_problem(self.name)
@@ -129,8 +133,28 @@ class AppSpec:
             raise SpecError(
                 f"targetRevision: {self.targetRevision!r} is not a chart version: {exc}"
             ) from None
-        if (self.source.get("helm") or {}).get("valueFiles"):
-            raise SpecError("source.helm.valueFiles: not supported with chart (use values or parameters)")
+        refs = {}
+        for i, ref in enumerate(self.refSources):
+            name, url = ref.get("ref", ""), ref.get("repoURL", "")
+            if not re.match(r"^[A-Za-z0-9_-]+$", name) or name in refs:
+                raise SpecError(
+                    f"refSources[{i}].ref: {name!r} must be a unique name (letters, digits, _ and -)"
+                )
+            problem = repourl.problem(url) if url else "required"
+            if problem:
+                raise SpecError(f"refSources[{i}].repoURL: {url!r} {problem}")
+            refs[name] = ref
+        for i, value_file in enumerate((self.source.get("helm") or {}).get("valueFiles") or []):
+            name, _, rel = value_file.removeprefix("$").partition("/")
+            if not value_file.startswith("$") or name not in refs:
+                raise SpecError(
+                    f"source.helm.valueFiles[{i}]: {value_file!r}: with chart, value files come from a ref "
+                    "source ($ref/path, spec.sources)"
+                )
+            if not rel or rel.startswith("/") or ".." in rel.split("/"):
+                raise SpecError(
+                    f"source.helm.valueFiles[{i}]: {value_file!r} must stay inside the repository"
+                )
 
     @property
     def chart_version(self) -> str:
@@ -149,6 +173,9 @@ class AppSpec:
         doc["watchPaths"] = list(self.watchPaths)
         if not self.chart:
             doc.pop("chart")
+        doc["refSources"] = [dict(r) for r in self.refSources]
+        if not self.refSources:
+            doc.pop("refSources")
         return doc
 
     @classmethod
@@ -172,6 +199,7 @@ class AppSpec:
             checks=dict(doc.get("checks") or {}),
             source=dict(doc.get("source") or {}),
             chart=str(doc.get("chart") or ""),
+            refSources=tuple(dict(r) for r in doc.get("refSources") or ()),
         )
 
     def head(self, refs: dict[str, str]) -> tuple[str, str] | None:

@@ -21,7 +21,7 @@ import posixpath
 import re
 import shutil
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -596,9 +596,27 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
     _helm_template(chart_at, args, root, inputs, req, limits, out, req.path)
 
 
-def render_chart(archive: bytes, where: str, req: Request, limits: Limits = LIMITS) -> tuple[str, Rendered]:
+def read_file(tree: Tree, path: str, where: str, limits: Limits = LIMITS) -> bytes:
+    """One file of a tree (a symlink followed inside it), within the render's size limit."""
+    folder = posixpath.dirname(path)
+    for entry in tree.entries(folder, recurse=False):
+        if entry.path == path:
+            entry = tree.read_link(entry) if entry.link is not None else entry
+            Budget(where, limits).take(entry.size)
+            return entry.data
+    raise Refused(Finding(where, 0, 0, "", f"{path!r}: no such file in the repository"))
+
+
+def render_chart(
+    archive: bytes,
+    where: str,
+    req: Request,
+    limits: Limits = LIMITS,
+    values: Sequence[tuple[str, bytes]] = (),
+) -> tuple[str, Rendered]:
     """A chart archive fetched from a chart repository (shared/adapters/charts.py), rendered by
-    `helm template` in the sandbox, which reads it from its inputs (it is never unpacked here)."""
+    `helm template` in the sandbox, which reads it from its inputs (it is never unpacked here),
+    with value files read from Git (multi-source: $ref/path), in their order."""
     out = Output("helm")
     try:
         with sandbox.workspace() as tmp:
@@ -608,7 +626,11 @@ def render_chart(archive: bytes, where: str, req: Request, limits: Limits = LIMI
             inputs.mkdir(mode=0o755)
             (inputs / "chart.tgz").write_bytes(archive)
             _, inputs_at = sandbox.places(root, inputs)
-            _helm_template(f"{inputs_at}/chart.tgz", [], root, inputs, req, limits, out, where)
+            args = []
+            for i, (_, data) in enumerate(values):
+                (inputs / f"values-{i}.yaml").write_bytes(data)
+                args += ["--values", f"{inputs_at}/values-{i}.yaml"]
+            _helm_template(f"{inputs_at}/chart.tgz", args, root, inputs, req, limits, out, where)
     except Refused as exc:
         out.errors.append(exc.finding)
     except Exception as exc:  # a hostile chart must end in a finding, never in a redelivery loop

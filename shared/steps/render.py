@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from collections.abc import Collection
 from typing import Any
 
 from shared.adapters import charts, commit_status, git, store
@@ -79,21 +80,54 @@ def _render_chart(req: RenderRequest, app: store.App) -> ApplyRequest | None:
         fetched, archive = charts.fetch(spec.repoURL, spec.chart, spec.chart_version)
     except charts.ChartError as exc:
         return _failed(req, spec, [Finding(spec.chart, 0, 0, "", str(exc))])
+    try:
+        values, commits = _ref_values(spec, {})
+    except (git.Refused, tree.Refused, LookupError) as exc:
+        finding = exc.finding if isinstance(exc, tree.Refused) else Finding(spec.chart, 0, 0, "", str(exc))
+        return _failed(req, spec, [finding])
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)
     where = f"{spec.chart}-{fetched.version}"
-    kind, rendered = sources.render_chart(archive, where, sources.Request.of(spec, kube_version, path="."))
+    kind, rendered = sources.render_chart(
+        archive, where, sources.Request.of(spec, kube_version, path="."), values=values
+    )
+    chart_ref = f"chart:{fetched.name}@{fetched.version}"
     origin = {
         "commit": fetched.digest,
-        "ref": f"chart:{fetched.name}@{fetched.version}",
+        "ref": chart_ref,
         "author": "",
         "message": f"chart {fetched.name} {fetched.version} from {spec.repoURL}",
         "committedAt": None,
         "path": "",
         "chart": fetched.to_doc(),
+        "refCommits": commits,  # {ref: commit} of the Git repositories the value files came from
     }
-    chart_req = dataclasses.replace(req, commit=fetched.digest, ref=origin["ref"])
+    chart_req = dataclasses.replace(req, commit=fetched.digest, ref=chart_ref)
     return _record(chart_req, app, rendered, kind, origin, kube_version, "", set(), "miss", (t0, t_fetched))
+
+
+def _ref_values(spec: AppSpec, commits: dict[str, str]) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """The chart's $ref/path value files read from their Git repositories (at `commits`, a
+    revision's, else each ref source's target head), and the commits read."""
+    refs = {r["ref"]: r for r in spec.refSources}
+    trees: dict[str, tree.GitTree] = {}
+    out = []
+    for value_file in (spec.source.get("helm") or {}).get("valueFiles") or []:
+        name, _, path = value_file.removeprefix("$").partition("/")
+        ref = refs[name]
+        if name not in trees:
+            commit = commits.get(name)
+            if not commit:
+                head = dataclasses.replace(spec, targetRevision=ref["targetRevision"]).head(
+                    git.ls_remote(ref["repoURL"])
+                )
+                if head is None:
+                    raise LookupError(f"ref {name}: {ref['targetRevision']!r} not found in {ref['repoURL']}")
+                commit = head[1]
+            trees[name] = tree.GitTree(git.fetch(ref["repoURL"], commit), commit)
+            commits = {**commits, name: commit}
+        out.append((value_file, sources.read_file(trees[name], path, value_file)))
+    return out, {n: commits[n] for n in trees}
 
 
 def _record(
@@ -104,7 +138,7 @@ def _record(
     origin: dict[str, Any],
     kube_version: str,
     render_digest: str,
-    reads_found: set[str],
+    reads_found: Collection[str],
     cached: str,
     times: tuple[float, float],
 ) -> ApplyRequest | None:
@@ -265,7 +299,8 @@ def _chart_objects(spec: AppSpec, revision: dict[str, Any]) -> list[dict[str, An
     request = sources.Request.of(
         spec, revision.get("kubeVersion", ""), path=".", source=revision.get("sourceOptions", spec.source)
     )
-    _, rendered = sources.render_chart(archive, f"{chart['name']}-{chart['version']}", request)
+    values, _ = _ref_values(spec, revision.get("refCommits") or {})
+    _, rendered = sources.render_chart(archive, f"{chart['name']}-{chart['version']}", request, values=values)
     return rendered.objects
 
 

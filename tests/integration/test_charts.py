@@ -5,6 +5,7 @@ repository, and a rollback that re-applies the recorded chart after the reposito
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from shared.adapters import store
 from shared.cli import main
@@ -103,3 +104,40 @@ def test_a_chart_from_an_oci_registry(stack, chart_repo, oci_registry, uid, name
     assert cm["data"] == {"greeting": "v1.1.0", "version": "1.1.0"}
     revision = store.get_revision(app, wait_history(app, 1)["revision"])
     assert revision["chart"]["version"] == "1.1.0" and revision["chart"]["repoURL"] == oci_registry.url()
+
+
+def test_a_multi_source_application_takes_its_values_from_git(
+    stack, chart_repo, repo, uid, namespace, tmp_path
+):
+    name = f"ms{uid}"
+    chart_repo.publish(name, chart(name, "1.0.0", "from-chart"))
+    repo.commit_and_push("values", {"envs/prod/values.yaml": "greeting: from-git\n"})
+    app = f"multi.{uid}"
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": app},
+                "spec": {
+                    "sources": [
+                        {
+                            "repoURL": chart_repo.url(),
+                            "chart": name,
+                            "targetRevision": "1.0.0",
+                            "helm": {"valueFiles": ["$values/envs/prod/values.yaml"]},
+                        },
+                        {"repoURL": repo.url, "targetRevision": "main", "ref": "values"},
+                    ],
+                    "destination": {"namespace": namespace},
+                },
+            }
+        )
+    )
+    assert main.main(["app", "create", "-f", str(manifest)]) == 0
+    sync(app)
+    cm = kubectl_json("get", "configmap", f"{app}-{name}", "-n", namespace)
+    assert cm["data"]["greeting"] == "from-git"
+    revision = store.get_revision(app, wait_history(app, 1)["revision"])
+    assert set(revision["refCommits"]) == {"values"} and len(revision["refCommits"]["values"]) == 40

@@ -197,7 +197,7 @@ def test_chart_applications_validate_and_import_from_argo_cd():
     for bad, message in [
         ({"targetRevision": "main"}, "targetRevision: 'main' is not a chart version"),
         ({"repoURL": "ssh://r/c"}, "must be a Helm repository URL"),
-        ({"source": {"helm": {"valueFiles": ["v.yaml"]}}}, "valueFiles: not supported with chart"),
+        ({"source": {"helm": {"valueFiles": ["v.yaml"]}}}, "with chart, value files come from a ref source"),
     ]:
         with pytest.raises(SpecError, match=re.escape(message)):
             AppSpec(**{"name": "a", "repoURL": "https://c", "chart": "web", **bad}).validate()
@@ -229,3 +229,59 @@ def test_oci_tags_manifests_and_challenges():
         "scope": "repository:c/web:pull",
     }
     assert charts.bearer_challenge('Basic realm="x"') is None
+
+
+MULTI = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Application",
+    "metadata": {"name": "multi"},
+    "spec": {
+        "sources": [
+            {
+                "repoURL": "https://charts.example.com",
+                "chart": "web",
+                "targetRevision": "1.x",
+                "helm": {"valueFiles": ["$values/envs/prod/values.yaml"]},
+            },
+            {"repoURL": "https://git.example.com/org/config.git", "targetRevision": "main", "ref": "values"},
+        ],
+        "destination": {"namespace": "web"},
+    },
+}
+
+
+def test_multi_source_chart_with_values_from_git():
+    from shared.core import argocd
+    from shared.core.model import AppSpec
+
+    spec, warnings = argocd.application(MULTI)
+    assert warnings == [] and spec.chart == "web"
+    assert spec.refSources == (
+        {"ref": "values", "repoURL": "https://git.example.com/org/config.git", "targetRevision": "main"},
+    )
+    assert AppSpec.from_doc(spec.name, spec.to_doc()) == spec
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s[1].update(path="x"), "spec.sources: supported is one chart source and ref sources"),
+        (lambda s: s[0].pop("chart"), "spec.sources: supported is one chart source"),
+        (
+            lambda s: s[0]["helm"].update(valueFiles=["$other/v.yaml"]),
+            "with chart, value files come from a ref",
+        ),
+        (lambda s: s[0]["helm"].update(valueFiles=["$values/../v.yaml"]), "must stay inside the repository"),
+        (lambda s: s[1].update(repoURL="not a url"), "refSources[0].repoURL"),
+    ],
+)
+def test_multi_source_refusals(change, message):
+    import copy
+
+    from shared.core import argocd
+    from shared.core.model import SpecError
+
+    doc = copy.deepcopy(MULTI)
+    change(doc["spec"]["sources"])
+    with pytest.raises(SpecError, match=re.escape(message)):
+        argocd.application(doc)
