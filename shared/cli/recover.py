@@ -44,12 +44,13 @@ def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[Rend
             rows.append([app.name, "re-apply synced revision", str(sync.get("commit", ""))[:7]])
             continue
         try:
-            if app.spec.repoURL not in heads:
+            if app.spec.repoURL not in heads and not app.spec.chart:
                 heads[app.spec.repoURL] = git.ls_remote(app.spec.repoURL)
         except git.FetchError as exc:
             rows.append([app.name, f"skipped: {exc}", ""])
             continue
-        head = app.spec.head(heads[app.spec.repoURL])
+        # a chart has no Git refs: the render step resolves its version
+        head = ("chart", app.spec.chart_version) if app.spec.chart else app.spec.head(heads[app.spec.repoURL])
         if head is None:
             rows.append([app.name, f"skipped: {app.spec.targetRevision!r} not found", ""])
             continue

@@ -255,8 +255,10 @@ def _delivery(
         synced=status.get("sync") or SyncState(),
     )
     commit, synced = known.commit, known.synced
-    if req.initiator not in AUTOMATED or spec.chart:
-        return known  # explicit (or a chart, which has no Git refs): applied as asked
+    if req.initiator not in AUTOMATED:
+        return known  # explicit: applied as asked, nothing to read
+    if spec.chart:  # no Git refs: the render resolved the version, its archive is the head
+        return dataclasses.replace(known, head=commit)
     target = spec.head(git.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
     if target is None or target[1] != commit:  # a skip is decided on a listing made now
         target = spec.head(git.ls_remote(spec.repoURL))

@@ -103,9 +103,12 @@ def _first_renders(children: list[AppSpec], parent: AppSpec, operation: str) -> 
     heads: dict[str, dict[str, str]] = {}
     out = []
     for child in children:
-        if child.repoURL not in heads:
-            heads[child.repoURL] = git.ls_remote(child.repoURL)
-        head = child.head(heads[child.repoURL])
+        if child.chart:  # no Git refs: the render step resolves the chart's version
+            head: tuple[str, str] | None = ("chart", child.chart_version)
+        else:
+            if child.repoURL not in heads:
+                heads[child.repoURL] = git.ls_remote(child.repoURL)
+            head = child.head(heads[child.repoURL])
         if head is None:
             continue
         out.append(

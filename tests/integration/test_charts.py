@@ -9,7 +9,14 @@ import yaml
 
 from shared.adapters import store
 from shared.cli import main
-from tests.integration.conftest import kubectl_json, register_credential, wait_history
+from tests.integration.conftest import (
+    create_app,
+    kubectl_json,
+    push,
+    register_credential,
+    wait_for,
+    wait_history,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +148,27 @@ def test_a_multi_source_application_takes_its_values_from_git(
     assert cm["data"]["greeting"] == "from-git"
     revision = store.get_revision(app, wait_history(app, 1)["revision"])
     assert set(revision["refCommits"]) == {"values"} and len(revision["refCommits"]["values"]) == 40
+
+
+def test_an_app_of_apps_registers_and_renders_a_chart_child(stack, secret, chart_repo, repo, uid, namespace):
+    name = f"kid{uid}"
+    chart_repo.publish(name, chart(name, "0.1.0", "child"))
+    child = f"example.{name}"
+    manifest = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": child},
+        "spec": {
+            "source": {"repoURL": chart_repo.url(), "chart": name, "targetRevision": "0.1.x"},
+            "destination": {"namespace": namespace},
+            "syncPolicy": {"automated": {}},
+        },
+    }
+    parent = f"parent-{uid}"
+    create_app(parent, repo, namespace, path="apps")
+    push(stack, secret, repo, "children", {"apps/child.yaml": yaml.safe_dump(manifest)})
+    assert wait_history(parent, 1, timeout=60)["phase"] == "Succeeded"
+    wait_for(lambda: store.get_app(child).status.get("render"), f"a render of {child}", 60)
+    assert store.get_app(child).status["render"].get("errors") == [], store.get_app(child).status
+    assert wait_history(child, 1, timeout=60)["phase"] == "Succeeded"
+    assert kubectl_json("get", "configmap", f"{child}-{name}", "-n", namespace)["data"]["greeting"] == "child"
