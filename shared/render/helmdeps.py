@@ -4,8 +4,10 @@
 is linked instead, in the materialised tree (shared/render/tree.py) before the sandbox runs:
 `charts/<name>` -> the dependency's folder, and so on down its own `file://` dependencies.
 Helm's loader follows links in `charts/`. A dependency already in `charts/` (vendored: a
-folder or an archive) is left as it is. Links are made only to folders inside the tree
-holding a Chart.yaml; a cycle is refused (helm would walk it forever).
+folder or an archive) is left as it is; a remote one that is not is refused with what to do
+(the render contacts only the hosts an application names, not those its files name). Links
+are made only to folders inside the tree holding a Chart.yaml; a cycle is refused (helm would
+walk it forever).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ def vendored(charts_dir: Path, dep: charts.Dependency) -> bool:
     """A folder or archive for the dependency already in charts/ (by helm's usual names)."""
     if not charts_dir.is_dir():
         return False
-    return any(
-        p.name == dep.name or (p.name.startswith(dep.name + "-") and p.name.endswith(".tgz"))
-        for p in charts_dir.iterdir()
-    )
+    for p in charts_dir.iterdir():
+        if p.name == dep.name or (p.name.startswith(dep.name + "-") and p.name.endswith(".tgz")):
+            return True
+        meta = _yaml(p / "Chart.yaml") if p.is_dir() else None
+        if isinstance(meta, dict) and meta.get("name") == dep.name:
+            return True
+    return False
 
 
 def link_local(root: Path, chart: str, where: str) -> set[str]:
@@ -55,8 +60,21 @@ def link_local(root: Path, chart: str, where: str) -> set[str]:
         folder = root / current
         deps = charts.dependencies(_yaml(folder / "Chart.yaml"), _yaml(folder / "requirements.yaml"))
         for dep in deps:
-            if not dep.local or vendored(folder / "charts", dep):
+            if vendored(folder / "charts", dep):
                 continue
+            if not dep.local:
+                raise Refused(
+                    Finding(
+                        where,
+                        0,
+                        0,
+                        "dependencies",
+                        f"dependency {dep.name} ({dep.repository or 'no repository'}) is not in "
+                        f"{posixpath.join(current, 'charts')}/: run helm dependency build and commit "
+                        "charts/ (a chart's remote dependencies are not fetched: only the hosts an "
+                        "application names are contacted)",
+                    )
+                )
             path, problem = charts.local_path(current, dep)
             if problem or path is None:
                 raise Refused(Finding(where, 0, 0, "dependencies", problem or ""))

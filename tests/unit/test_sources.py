@@ -308,6 +308,19 @@ def test_helm_vendored_dependencies_are_used_as_they_are(tmp_path):
     assert not out.errors and sorted(o["metadata"]["name"] for o in out.objects) == ["r-app", "r-sub"]
 
 
+def test_helm_remote_dependencies_must_be_vendored(tmp_path):
+    deps = "dependencies:\n- {name: sub, version: 0.2.0, repository: https://charts.example.com}\n"
+    _, out = sources.render(git(tmp_path, chart("c", "app", deps)), Request("c"))
+    assert errors(out) == [
+        "c: dependencies: dependency sub (https://charts.example.com) is not in c/charts/: run helm "
+        "dependency build and commit charts/ (a chart's remote dependencies are not fetched: only the "
+        "hosts an application names are contacted)"
+    ]
+    vendored = {**chart("c", "app", deps), **chart("c/charts/renamed", "sub")}  # found by its Chart.yaml
+    _, out = sources.render(git(tmp_path / "v", vendored), Request("c", release="r"))
+    assert not out.errors and sorted(o["metadata"]["name"] for o in out.objects) == ["r-app", "r-sub"]
+
+
 @pytest.mark.parametrize(
     "repository, error",
     [
