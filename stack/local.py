@@ -454,6 +454,8 @@ def start_functions(st: Stack) -> None:
             **st.env,
             "XDG_RUNTIME_DIR": str(runtime),
             "PYTHONUNBUFFERED": "1",
+            # this checkout's code, whatever checkout the shared venv's editable install names
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH")))),
             "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name),
             "THREADS": "8",
             "GITOPS_KUBE_VERSION": "1.20",

@@ -20,10 +20,12 @@ bash stack/build-kube.sh >/dev/null
 
 # the renderers' OS sandbox (shared/render/sandbox.py): bubblewrap; rendering fails closed
 # without it. debootstrap: the deployment-parity test builds the render function's image
-# (functions/render/Dockerfile) from a Debian root filesystem (stack/image.py)
+# (functions/render/Dockerfile) from a Debian root filesystem (stack/image.py).
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# the OCI registry the chart tests push Helm charts to (the Distribution registry)
+command -v docker-registry >/dev/null || need+=(docker-registry)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -59,6 +59,8 @@ def app_create(args: argparse.Namespace) -> int:
         ),
         project=args.project,
         revisionHistoryLimit=args.revision_history_limit,
+        source=inputs.source_options(args.source) if args.source else {},
+        chart=args.helm_chart or "",
     )
     try:
         spec.validate()
@@ -205,6 +207,10 @@ def app_sync(args: argparse.Namespace) -> int:
     before = int(app.status.get("historyCount", 0))
     spec = app.spec
     commit, ref = args.revision, ""
+    if spec.chart:  # the render step resolves the version against the repository's index
+        if args.dry_run:
+            raise CliError("app sync --dry-run: not supported for a chart from a Helm repository")
+        commit, ref = commit or spec.chart_version, "chart"
     if not commit:
         try:
             refs = git.ls_remote(spec.repoURL)
@@ -467,7 +473,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("-f", "--file", help="Application manifest(s), ours or Argo CD's; - for stdin")
     c.add_argument("--repo", help="repository URL")
     c.add_argument("--path", default=".", help="folder of manifests in the repository")
-    c.add_argument("--revision", default="HEAD", help="branch, tag or HEAD")
+    c.add_argument(
+        "--revision",
+        default="HEAD",
+        help="branch, tag or HEAD; with --helm-chart the chart version (a range)",
+    )
+    c.add_argument(
+        "--helm-chart", help="a chart from the Helm repository --repo (Argo CD's spec.source.chart)"
+    )
+    c.add_argument(
+        "--source", default="", metavar="YAML", help="source options, e.g. '{helm: {values: ...}}'"
+    )
     c.add_argument("--dest-cluster", default="in-cluster")
     c.add_argument("--dest-namespace", default="default")
     c.add_argument("--sync-policy", choices=("manual", "automated"), default="manual")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from shared.cli import inputs
 from shared.cli.output import CliError
+from shared.core import argocd
+from shared.core.findings import Finding
 from shared.gate import checks
 from shared.render import sources, tree
 
@@ -16,8 +18,10 @@ from shared.render import sources, tree
 def render_path(args: argparse.Namespace) -> int:
     """Render and check a local folder, like a linter: file:line:col message; exit 1 on errors.
 
-    The folder is rendered as the render function would (Directory, Kustomize, Helm or Jsonnet,
-    chosen from its files); inside a Git checkout, paths are named from the checkout's top."""
+    Application manifests an app of apps could not register (or registers with fields
+    ignored) are warned about. The folder is rendered as the render function would
+    (Directory, Kustomize, Helm or Jsonnet, chosen from its files); inside a Git checkout,
+    paths are named from the checkout's top."""
     folder = Path(args.path).resolve()
     if not folder.is_dir():
         raise CliError(f"{args.path} is not a folder")
@@ -41,6 +45,13 @@ def render_path(args: argparse.Namespace) -> int:
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
     findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
     blocked = checks.blocking(findings)
+    placed = [
+        (out.sources[i] if i < len(out.sources) else None, p)
+        for i, p in argocd.registration_problems(out.objects)
+    ]
+    children = [
+        Finding(src.file if src else request.path, src.line if src else 0, 1, "", p) for src, p in placed
+    ]
     if args.output == "json":
         print(
             json.dumps(
@@ -49,6 +60,7 @@ def render_path(args: argparse.Namespace) -> int:
                     "objects": len(out.objects),
                     "errors": [e.to_doc() for e in out.errors],
                     "findings": [f.to_doc() for f in findings],
+                    "applications": [c.to_doc() for c in children],
                 },
                 indent=2,
             )
@@ -58,6 +70,8 @@ def render_path(args: argparse.Namespace) -> int:
             print(err)
         for f in findings:
             print(f"{f}{' [blocks]' if f.mode == 'enforce' else ''}")
+        for child in children:
+            print(f"{child} [warning: app of apps]")
         print(
             f"{kind}: {len(out.objects)} objects, {len(out.errors)} errors, {len(findings)} findings "
             f"({len(blocked)} blocking)",

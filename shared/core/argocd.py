@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.core import sourceopts
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, SyncPolicy
 
@@ -19,6 +20,11 @@ IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 # sync options that describe what this engine always does
 ALWAYS = {"ApplyOutOfSyncOnly=true", "ServerSideApply=true"}
 SUPPORTED_OPTIONS = {"CreateNamespace=true": "CreateNamespace=true"}
+
+
+def is_application(obj: dict[str, Any]) -> bool:
+    """An Application manifest (Argo CD's or ours): what an app of apps registers."""
+    return obj.get("kind") == "Application" and obj.get("apiVersion") in (ARGO_API, OUR_API)
 
 
 def _unknown(doc: dict[str, Any], known: set[str], prefix: str, warnings: list[str]) -> None:
@@ -42,16 +48,27 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     _unknown(meta, {"name", "namespace", "labels", "annotations"}, "metadata.", warnings)
     _unknown(
         spec,
-        {"project", "source", "destination", "syncPolicy", "ignoreDifferences", "revisionHistoryLimit"},
+        {
+            "project",
+            "source",
+            "sources",
+            "destination",
+            "syncPolicy",
+            "ignoreDifferences",
+            "revisionHistoryLimit",
+        },
         "spec.",
         warnings,
     )
     source = spec.get("source") or {}
+    refs: list[dict[str, str]] = []
     if not source and spec.get("sources"):
-        raise SpecError("spec.sources: multiple sources are not supported; use spec.source")
+        source, refs = _multi_source(spec["sources"], warnings)
+    if "plugin" in source:
+        raise SpecError("spec." + sourceopts.plugin_refusal(source["plugin"]))
     _unknown(
         source,
-        {"repoURL", "targetRevision", "path", "directory", "kustomize", "helm"},
+        {"repoURL", "targetRevision", "path", "chart", "directory", "kustomize", "helm"},
         "spec.source.",
         warnings,
     )
@@ -104,15 +121,42 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         ignoreDifferences=tuple(ignore),
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
         source=options,
+        chart=str(source.get("chart") or ""),
+        refSources=tuple(refs),
     )
     return app.validate(), warnings
+
+
+def _multi_source(sources: Any, warnings: list[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """spec.sources as (the chart source, its ref sources): Argo CD's "Helm value files from
+    an external Git repository" (multiple_sources.md). Other combinations are refused."""
+    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
+        raise SpecError("spec.sources: must be a list of sources")
+    charts = [s for s in sources if s.get("chart")]
+    refs = [s for s in sources if not s.get("chart")]
+    if len(charts) != 1 or any(not r.get("ref") or r.get("path") for r in refs):
+        raise SpecError(
+            "spec.sources: supported is one chart source and ref sources (ref, repoURL, "
+            "targetRevision; no path) for its value files"
+        )
+    out = []
+    for i, ref in enumerate(refs):
+        _unknown(ref, {"repoURL", "targetRevision", "ref"}, f"spec.sources[{i}].", warnings)
+        out.append(
+            {
+                "ref": str(ref["ref"]),
+                "repoURL": str(ref.get("repoURL") or ""),
+                "targetRevision": str(ref.get("targetRevision") or "HEAD"),
+            }
+        )
+    return charts[0], out
 
 
 # Argo CD's source fields we render with, by source kind (shared/core/sourceopts.py)
 SOURCE_FIELDS = {
     "directory": ("recurse", "include", "exclude"),
     "kustomize": ("namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations", "namespace"),
-    "helm": ("valueFiles", "values", "releaseName", "namespace"),
+    "helm": ("valueFiles", "values", "parameters", "releaseName", "namespace"),
 }
 
 
@@ -165,3 +209,30 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         for d in spec.get("destinations") or []
     ]
     return meta["name"], out, warnings
+
+
+def registration_problems(objs: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(index, problem) of the Application manifests among `objs` that an app of apps could
+    not register (refused) or registers with fields ignored; a name given twice is refused."""
+    out: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for i, obj in enumerate(objs):
+        if not is_application(obj):
+            continue
+        name = str((obj.get("metadata") or {}).get("name") or "?")
+        try:
+            _, warnings = application(obj)
+        except SpecError as exc:
+            out.append((i, f"Application {name} cannot be registered: {exc}"))
+            continue
+        if name in seen:
+            out.append(
+                (
+                    i,
+                    f"Application {name} cannot be registered: object {seen[name] + 1} has the same name",
+                )
+            )
+            continue
+        seen[name] = i
+        out += [(i, f"Application {name}: {w}") for w in warnings]
+    return out

@@ -11,10 +11,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core import healthcel, repourl, sourceopts
+from shared.core import charts, healthcel, names, repourl, sourceopts, versions
 from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 IN_CLUSTER = "in-cluster"
 SYNC_OPTIONS = (
     "CreateNamespace",
@@ -78,21 +77,27 @@ class AppSpec:
     # custom health per group and kind as CEL, Flux's healthCheckExprs shape:
     # [{group|apiVersion, kind, current, inProgress?, failed?}] (shared/core/healthcel.py)
     healthChecks: tuple[dict[str, Any], ...] = ()
+    # Argo CD's spec.source.chart: a chart from the Helm repository repoURL, at the version
+    # targetRevision allows (a Helm constraint: 1.2.3, ~1.2, ^2, >=1 <2; HEAD or '': the latest)
+    chart: str = ""
+    # Argo CD's multi-source ref sources, with a chart: [{ref, repoURL, targetRevision}], Git
+    # repositories whose files the chart's value files name as $ref/path
+    refSources: tuple[dict[str, str], ...] = ()
 
     def validate(self) -> AppSpec:
-        if not NAME_RE.match(self.name):
-            raise SpecError(
-                f"name: {self.name!r} is not a valid application name "
-                "(lowercase letters, digits and '-', at most 63 characters)"
-            )
+        name_problem = names.app_name_problem(self.name)
+        if name_problem:
+            raise SpecError(f"name: {self.name!r} {name_problem}")
         if not self.repoURL:
             raise SpecError("repoURL: required")
-        url_problem = repourl.problem(self.repoURL)
+        if self.chart:
+            self._validate_chart()
+        url_problem = None if self.chart else repourl.problem(self.repoURL)
         if url_problem:
             raise SpecError(f"repoURL: {self.repoURL!r} {url_problem}")
         if self.path.startswith("/") or ".." in self.path.split("/"):
             raise SpecError(f"path: {self.path!r} must be relative and stay inside the repository")
-        if not NAME_RE.match(self.destination.namespace):
+        if not names.is_label(self.destination.namespace):
             raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
         if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
             raise SpecError("syncPolicy.selfHeal: requires syncPolicy.automated")
@@ -126,6 +131,46 @@ class AppSpec:
         """The custom health rules, parsed (validate() has already refused bad ones)."""
         return healthcel.parse(self.healthChecks)
 
+    def _validate_chart(self) -> None:
+        if not names.is_label(self.chart):
+            raise SpecError(f"chart: {self.chart!r} is not a chart name")
+        problem = charts.repository_problem(self.repoURL)
+        if problem:
+            raise SpecError(f"repoURL: {self.repoURL!r} {problem}")
+        try:
+            versions.constraint(self.chart_version)
+        except versions.ConstraintError as exc:
+            raise SpecError(
+                f"targetRevision: {self.targetRevision!r} is not a chart version: {exc}"
+            ) from None
+        refs = {}
+        for i, ref in enumerate(self.refSources):
+            name, url = ref.get("ref", ""), ref.get("repoURL", "")
+            if not re.match(r"^[A-Za-z0-9_-]+$", name) or name in refs:
+                raise SpecError(
+                    f"refSources[{i}].ref: {name!r} must be a unique name (letters, digits, _ and -)"
+                )
+            problem = repourl.problem(url) if url else "required"
+            if problem:
+                raise SpecError(f"refSources[{i}].repoURL: {url!r} {problem}")
+            refs[name] = ref
+        for i, value_file in enumerate((self.source.get("helm") or {}).get("valueFiles") or []):
+            name, _, rel = value_file.removeprefix("$").partition("/")
+            if not value_file.startswith("$") or name not in refs:
+                raise SpecError(
+                    f"source.helm.valueFiles[{i}]: {value_file!r}: with chart, value files come from a ref "
+                    "source ($ref/path, spec.sources)"
+                )
+            if not rel or rel.startswith("/") or ".." in rel.split("/"):
+                raise SpecError(
+                    f"source.helm.valueFiles[{i}]: {value_file!r} must stay inside the repository"
+                )
+
+    @property
+    def chart_version(self) -> str:
+        """A chart app's version constraint (HEAD or '': the latest stable version)."""
+        return "*" if self.targetRevision in ("", "HEAD") else self.targetRevision
+
     @property
     def repo_key(self) -> str:
         return repourl.normalize(self.repoURL)
@@ -137,6 +182,11 @@ class AppSpec:
         doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
         doc["watchPaths"] = list(self.watchPaths)
         doc["healthChecks"] = [dict(c) for c in self.healthChecks]
+        if not self.chart:
+            doc.pop("chart")
+        doc["refSources"] = [dict(r) for r in self.refSources]
+        if not self.refSources:
+            doc.pop("refSources")
         return doc
 
     @classmethod
@@ -160,6 +210,8 @@ class AppSpec:
             checks=dict(doc.get("checks") or {}),
             source=dict(doc.get("source") or {}),
             healthChecks=tuple(doc.get("healthChecks") or ()),
+            chart=str(doc.get("chart") or ""),
+            refSources=tuple(dict(r) for r in doc.get("refSources") or ()),
         )
 
     def head(self, refs: dict[str, str]) -> tuple[str, str] | None:

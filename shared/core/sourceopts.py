@@ -5,6 +5,7 @@
       kustomize: {namePrefix, nameSuffix, images: ["nginx=nginx:1.27"], commonLabels: {},
                   commonAnnotations: {}, namespace}
       helm:      {valueFiles: [values-prod.yaml], values: "replicas: 2" (or a map),
+                  parameters: [{name: image.tag, value: "1.2", forceString: true}],
                   releaseName, namespace}
       jsonnet:   {extVars: {env: prod} or [{name, value, code}], tlas: (the same forms)}
 
@@ -24,6 +25,7 @@ from shared.core.errors import SpecError
 
 KINDS = ("directory", "kustomize", "helm", "jsonnet")
 _STR, _BOOL, _MAP, _GLOBS, _LIST, _VARS, _VALUES = "str", "bool", "map", "globs", "list", "vars", "values"
+_PARAMS = "params"
 FIELDS: dict[str, dict[str, str]] = {
     "directory": {"recurse": _BOOL, "include": _GLOBS, "exclude": _GLOBS},
     "kustomize": {
@@ -34,7 +36,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "commonAnnotations": _MAP,
         "namespace": _STR,
     },
-    "helm": {"valueFiles": _LIST, "values": _VALUES, "releaseName": _STR, "namespace": _STR},
+    "helm": {
+        "valueFiles": _LIST,
+        "values": _VALUES,
+        "parameters": _PARAMS,
+        "releaseName": _STR,
+        "namespace": _STR,
+    },
     "jsonnet": {"extVars": _VARS, "tlas": _VARS},
 }
 # Argo CD's image override: [old_name=]new_name[:tag][@digest]
@@ -50,6 +58,8 @@ def validate(source: dict[str, Any]) -> None:
     """Raise SpecError naming the field (source.helm.valueFiles[1]: ...) for anything invalid."""
     if not isinstance(source, dict):
         raise SpecError("source: must be a map of directory/kustomize/helm/jsonnet options")
+    if "plugin" in source:
+        raise SpecError(plugin_refusal(source["plugin"]))
     for kind, opts in source.items():
         if kind not in FIELDS:
             raise SpecError(f"source.{kind}: unknown source (one of {', '.join(KINDS)})")
@@ -85,6 +95,18 @@ def validate(source: dict[str, Any]) -> None:
             )
 
 
+def plugin_refusal(plugin: Any) -> str:
+    """Why a config management plugin source is refused, naming the plugin (Argo CD's
+    spec.source.plugin: {name, env, parameters}; with no name it is found by discovery)."""
+    name = plugin.get("name") if isinstance(plugin, dict) else None
+    which = f"config management plugin {name!r}" if name else "a config management plugin (by discovery)"
+    return (
+        f"source.plugin: {which} is not supported: plugins run arbitrary tools outside the "
+        "render sandbox; render its output into Git, or use a directory, kustomize, helm or "
+        "jsonnet source"
+    )
+
+
 def _check(where: str, kind: str, value: Any) -> None:
     if kind == _STR and not isinstance(value, str):
         raise SpecError(f"{where}: must be a string")
@@ -112,6 +134,18 @@ def _check(where: str, kind: str, value: Any) -> None:
                 raise SpecError(f"{where}: must be a YAML map of values")
         elif not isinstance(value, dict):
             raise SpecError(f"{where}: must be a YAML string or a map")
+    if kind == _PARAMS and not (
+        isinstance(value, list)
+        and all(
+            isinstance(p, dict)
+            and isinstance(p.get("name"), str)
+            and p["name"]
+            and isinstance(p.get("value", ""), str)
+            and set(p) <= {"name", "value", "forceString"}
+            for p in value
+        )
+    ):
+        raise SpecError(f"{where}: must be a list of {{name, value, forceString}}")
     if kind == _VARS:
         for i, var in enumerate(jsonnet_vars(value, where)):
             if not _VAR.match(var["name"]):
@@ -151,3 +185,11 @@ def explicit_kind(source: dict[str, Any]) -> str | None:
         if kind in source:
             return kind
     return "directory" if "directory" in source or "jsonnet" in source else None
+
+
+def helm_set_args(parameters: list[dict[str, Any]]) -> list[str]:
+    """Argo CD's helm.parameters as helm flags: --set name=value (--set-string if forceString)."""
+    out = []
+    for p in parameters:
+        out += ["--set-string" if p.get("forceString") else "--set", f"{p['name']}={p.get('value', '')}"]
+    return out

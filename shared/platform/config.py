@@ -96,6 +96,12 @@ def git_cache_root() -> str:
     return os.environ.get("GITOPS_GIT_CACHE") or os.path.join(tempfile.gettempdir(), "gitops-git")
 
 
+def chart_cache_root() -> str:
+    """Where fetched Helm charts are kept by digest (GITOPS_CHART_CACHE, else gitops-charts in
+    the temp folder)."""
+    return os.environ.get("GITOPS_CHART_CACHE") or os.path.join(tempfile.gettempdir(), "gitops-charts")
+
+
 def repo_credentials() -> str:
     """GITOPS_REPO_CREDENTIALS: the credential store's JSON ('' when unset)."""
     return os.environ.get("GITOPS_REPO_CREDENTIALS", "")

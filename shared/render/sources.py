@@ -21,7 +21,7 @@ import posixpath
 import re
 import shutil
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -32,7 +32,7 @@ import yaml
 from shared.core import sourceopts
 from shared.core.findings import Finding
 from shared.platform import config, logs
-from shared.render import sandbox
+from shared.render import helmdeps, sandbox
 from shared.render.parse import (
     EXTENSIONS,
     MAX_RENDER_NODES,
@@ -180,6 +180,9 @@ def parse(output: Output, limits: Limits = LIMITS) -> Rendered:
 
 def render(tree: Tree, req: Request, limits: Limits = LIMITS) -> tuple[str, Rendered]:
     """(source kind, rendered objects and errors) of the request's path."""
+    if "plugin" in req.source:  # refused when saved; a spec stored before that lands here
+        why = sourceopts.plugin_refusal(req.source["plugin"]).removeprefix("source.plugin: ")
+        return "plugin", Rendered(errors=[Finding(req.path, 0, 0, "source.plugin", why)])
     try:
         kind = detect(tree, req.path, req.source)
     except FileNotFoundError as exc:
@@ -572,6 +575,81 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
     path = req.path.strip("/") or "."
     if not (root / path / "Chart.yaml").is_file():
         raise Refused(Finding(req.path, 0, 0, "", f"no Chart.yaml in {req.path}"))
+    out.reads |= helmdeps.link_local(root, path, req.path)
+    opts = req.source.get("helm") or {}
+    tree_at, _ = sandbox.places(root, inputs)
+    top = os.path.realpath(root)
+    args: list[str] = []
+    for i, value_file in enumerate(opts.get("valueFiles") or []):
+        resolved = posixpath.normpath(posixpath.join(path, value_file))
+        where = f"source.helm.valueFiles[{i}]"
+        if value_file.startswith("/") or resolved == ".." or resolved.startswith("../"):
+            raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r} leaves the repository (refused)"))
+        real = os.path.realpath(root / resolved)
+        if not real.startswith(top + os.sep):
+            raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r} leaves the repository (refused)"))
+        if not os.path.isfile(real):
+            raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r}: no such file in the repository"))
+        args += ["--values", posixpath.join(tree_at, os.path.relpath(real, top))]
+        out.reads.add(posixpath.dirname(resolved))
+    chart_at = posixpath.join(tree_at, path) if path != "." else tree_at
+    _helm_template(chart_at, args, root, inputs, req, limits, out, req.path)
+
+
+def read_file(tree: Tree, path: str, where: str, limits: Limits = LIMITS) -> bytes:
+    """One file of a tree (a symlink followed inside it), within the render's size limit."""
+    folder = posixpath.dirname(path)
+    for entry in tree.entries(folder, recurse=False):
+        if entry.path == path:
+            entry = tree.read_link(entry) if entry.link is not None else entry
+            Budget(where, limits).take(entry.size)
+            return entry.data
+    raise Refused(Finding(where, 0, 0, "", f"{path!r}: no such file in the repository"))
+
+
+def render_chart(
+    archive: bytes,
+    where: str,
+    req: Request,
+    limits: Limits = LIMITS,
+    values: Sequence[tuple[str, bytes]] = (),
+) -> tuple[str, Rendered]:
+    """A chart archive fetched from a chart repository (shared/adapters/charts.py), rendered by
+    `helm template` in the sandbox, which reads it from its inputs (it is never unpacked here),
+    with value files read from Git (multi-source: $ref/path), in their order."""
+    out = Output("helm")
+    try:
+        with sandbox.workspace() as tmp:
+            root = tmp / "repo"
+            root.mkdir(mode=0o755)
+            inputs = tmp / "in"
+            inputs.mkdir(mode=0o755)
+            (inputs / "chart.tgz").write_bytes(archive)
+            _, inputs_at = sandbox.places(root, inputs)
+            args = []
+            for i, (_, data) in enumerate(values):
+                (inputs / f"values-{i}.yaml").write_bytes(data)
+                args += ["--values", f"{inputs_at}/values-{i}.yaml"]
+            _helm_template(f"{inputs_at}/chart.tgz", args, root, inputs, req, limits, out, where)
+    except Refused as exc:
+        out.errors.append(exc.finding)
+    except Exception as exc:  # a hostile chart must end in a finding, never in a redelivery loop
+        out.errors.append(unexpected(where, exc))
+    return "helm", parse(out, limits)
+
+
+def _helm_template(
+    chart_at: str,
+    args: list[str],
+    root: Path,
+    inputs: Path,
+    req: Request,
+    limits: Limits,
+    out: Output,
+    where: str,
+) -> None:
+    """`helm template` of the chart at chart_at (as the sandbox sees it), with value files
+    given in args, then inline values and parameters from the request's helm options."""
     helm = helm_binary()
     if helm is None:
         raise Refused(
@@ -586,31 +664,12 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
             )
         )
     opts = req.source.get("helm") or {}
-    tree_at, inputs_at = sandbox.places(root, inputs)
-    top = os.path.realpath(root)
-    args = [
-        "template",
-        req.release,
-        posixpath.join(tree_at, path) if path != "." else tree_at,
-        "--namespace",
-        req.namespace,
-        "--include-crds",
-    ]
-    for i, value_file in enumerate(opts.get("valueFiles") or []):
-        resolved = posixpath.normpath(posixpath.join(path, value_file))
-        where = f"source.helm.valueFiles[{i}]"
-        if value_file.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r} leaves the repository (refused)"))
-        real = os.path.realpath(root / resolved)
-        if not real.startswith(top + os.sep):
-            raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r} leaves the repository (refused)"))
-        if not os.path.isfile(real):
-            raise Refused(Finding(req.path, 0, 0, where, f"{value_file!r}: no such file in the repository"))
-        args += ["--values", posixpath.join(tree_at, os.path.relpath(real, top))]
-        out.reads.add(posixpath.dirname(resolved))
+    _, inputs_at = sandbox.places(root, inputs)
+    args = ["template", req.release, chart_at, "--namespace", req.namespace, "--include-crds", *args]
     if opts.get("values"):
         (inputs / "inline-values.yaml").write_text(yaml.safe_dump(sourceopts.helm_values(opts["values"])))
         args += ["--values", f"{inputs_at}/inline-values.yaml"]
+    args += sourceopts.helm_set_args(opts.get("parameters") or [])
     if req.kube_version:
         args += ["--kube-version", req.kube_version]
     result = sandbox.run(
@@ -618,8 +677,8 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
         args,
         tree=root,
         inputs=inputs,
-        where=req.path,
+        where=where,
         what="helm template",
         limits=limits,
     )
-    out.files.append((f"{req.path} (helm template).yaml", result))
+    out.files.append((f"{where} (helm template).yaml", result))

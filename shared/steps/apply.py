@@ -234,13 +234,14 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         apply_ms=round((finished - started).total_seconds() * 1000, 1),
         record_ms=round((time.perf_counter() - t_applied) * 1000, 1),
     )
-    commit_status.set_status(
-        spec.repoURL,
-        revision["commit"],
-        "failure" if result.failed else "success",
-        entry["summary"],
-        spec.name,
-    )
+    if not spec.chart:  # a chart's revision names no commit of a Git host
+        commit_status.set_status(
+            spec.repoURL,
+            revision["commit"],
+            "failure" if result.failed else "success",
+            entry["summary"],
+            spec.name,
+        )
     return Outcome(
         "failed" if result.failed else "synced",
         begun.sequence,
@@ -267,6 +268,8 @@ def _delivery(
     commit, synced = known.commit, known.synced
     if req.initiator not in AUTOMATED:
         return known  # explicit: applied as asked, nothing to read
+    if spec.chart:  # no Git refs: the render resolved the version, its archive is the head
+        return dataclasses.replace(known, head=commit)
     target = spec.head(git.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
     if target is None or target[1] != commit:  # a skip is decided on a listing made now
         target = spec.head(git.ls_remote(spec.repoURL))

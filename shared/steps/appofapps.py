@@ -20,13 +20,12 @@ from shared.steps import heads
 from shared.sync.engine import ObjectResult, delete_all
 
 
-def is_application(obj: dict[str, Any]) -> bool:
-    return obj.get("kind") == "Application" and obj.get("apiVersion") in (argocd.ARGO_API, argocd.OUR_API)
-
-
 def split(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(child Application manifests, everything else)."""
-    return [o for o in objs if is_application(o)], [o for o in objs if not is_application(o)]
+    return (
+        [o for o in objs if argocd.is_application(o)],
+        [o for o in objs if not argocd.is_application(o)],
+    )
 
 
 def _id(name: str) -> ObjectId:

@@ -23,7 +23,11 @@ class Heads:
 
     def of(self, spec: AppSpec) -> Head | None:
         """The head of the spec's target; None when the repository has no such ref. A listing
-        that fails raises, and is tried again for the next spec of that repository."""
+        that fails raises, and is tried again for the next spec of that repository. A chart
+        from a Helm repository has no Git refs: its head is its version constraint, which the
+        render step resolves."""
+        if spec.chart:
+            return ("chart", spec.chart_version)
         if spec.repoURL not in self._listings:
             self._listings[spec.repoURL] = git.ls_remote(spec.repoURL)
         return spec.head(self._listings[spec.repoURL] or {})

@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from collections.abc import Collection
+from typing import Any
 
-from shared.adapters import commit_status, git, store
+from shared.adapters import charts, commit_status, git, store
 from shared.core import failures, manifests, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
@@ -19,7 +21,7 @@ from shared.core.status import RenderState, StatusUpdate, SyncState
 from shared.gate import checks
 from shared.platform import config, logs
 from shared.render import cache, sources, tree
-from shared.steps import errorkinds
+from shared.steps import errorkinds, revision
 
 COMMIT_MESSAGE_CHARS = 16 * 1024  # of a commit's message kept with its revision (Git has it all)
 
@@ -31,6 +33,8 @@ def revision_id(commit: str, digest: str) -> str:
 def render(req: RenderRequest) -> ApplyRequest | None:
     app = store.get_app(req.app)
     spec = app.spec
+    if spec.chart:
+        return _render_chart(req, app)
     commit_status.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
     t0 = time.perf_counter()  # stage times for the log line (bench/e2e.py reads them)
     try:
@@ -44,7 +48,79 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     result = cache.render(
         tree.GitTree(repo, req.commit), spec.repo_key, req.commit, sources.Request.of(spec, kube_version)
     )
-    rendered = result.rendered
+    origin = {
+        "commit": req.commit,
+        "ref": req.ref,
+        "author": info.author,
+        "message": info.message[:COMMIT_MESSAGE_CHARS],
+        "committedAt": _when(info.committed_at),
+        "path": spec.path,
+    }
+    return _record(
+        req,
+        app,
+        result.rendered,
+        result.kind,
+        origin,
+        kube_version,
+        result.digest,
+        result.reads,
+        result.cached or "miss",
+        (t0, t_fetched),
+    )
+
+
+def _render_chart(req: RenderRequest, app: store.App) -> ApplyRequest | None:
+    """A chart from a Helm repository: the constraint resolved and the archive fetched here,
+    outside the sandbox (shared/adapters/charts.py); the revision records version and digest,
+    and its `commit` is the archive's digest (the bytes it was rendered from)."""
+    spec = app.spec
+    t0 = time.perf_counter()
+    try:
+        fetched, archive = charts.fetch(spec.repoURL, spec.chart, spec.chart_version)
+    except charts.ChartError as exc:
+        return _failed(req, spec, [Finding(spec.chart, 0, 0, "", str(exc))])
+    try:
+        values, commits = revision.ref_values(spec, {})
+    except (git.Refused, tree.Refused, LookupError) as exc:
+        finding = exc.finding if isinstance(exc, tree.Refused) else Finding(spec.chart, 0, 0, "", str(exc))
+        return _failed(req, spec, [finding])
+    t_fetched = time.perf_counter()
+    kube_version = _kube_version(spec)
+    where = f"{spec.chart}-{fetched.version}"
+    kind, rendered = sources.render_chart(
+        archive, where, sources.Request.of(spec, kube_version, path="."), values=values
+    )
+    chart_ref = f"chart:{fetched.name}@{fetched.version}"
+    origin = {
+        "commit": fetched.digest,
+        "ref": chart_ref,
+        "author": "",
+        "message": f"chart {fetched.name} {fetched.version} from {spec.repoURL}",
+        "committedAt": None,
+        "path": "",
+        "chart": fetched.to_doc(),
+        "refCommits": commits,  # {ref: commit} of the Git repositories the value files came from
+    }
+    chart_req = dataclasses.replace(req, commit=fetched.digest, ref=chart_ref)
+    return _record(chart_req, app, rendered, kind, origin, kube_version, "", set(), "miss", (t0, t_fetched))
+
+
+def _record(
+    req: RenderRequest,
+    app: store.App,
+    rendered: Any,
+    kind: str,
+    origin: dict[str, Any],
+    kube_version: str,
+    render_digest: str,
+    reads_found: Collection[str],
+    cached: str,
+    times: tuple[float, float],
+) -> ApplyRequest | None:
+    """Check the rendered objects, store the revision and the status; the apply request."""
+    spec = app.spec
+    t0, t_fetched = times
     if rendered.errors:
         return _failed(req, spec, rendered.errors)
     try:
@@ -86,16 +162,11 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     rev = revision_id(req.commit, rendered.digest)
     stored, redacted = secrets.redact(rendered.objects)
     revision = {
-        "commit": req.commit,
-        "ref": req.ref,
-        "author": info.author,
-        "message": info.message[:COMMIT_MESSAGE_CHARS],
-        "committedAt": _when(info.committed_at),
-        "path": spec.path,
-        "source": result.kind,  # and how: the options and kube version it was rendered with
+        **origin,
+        "source": kind,  # and how: the options and kube version it was rendered with
         "sourceOptions": spec.source,
         "kubeVersion": kube_version,
-        "renderDigest": result.digest,  # renders/{digest}: the render this app shares
+        "renderDigest": render_digest,  # renders/{digest}: the render this app shares
         "digest": rendered.digest,
         "objectCount": len(rendered.objects),
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
@@ -122,8 +193,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
                 )
             ],
         )
-    reads = sorted(result.reads)
-    if reads != (app.status.get("render") or {}).get("reads", []):
+    reads = sorted(reads_found)
+    if not spec.chart and reads != (app.status.get("render") or {}).get("reads", []):
         # pushes changing a base, value files or imports outside the path concern it (and
         # no longer, once a render stops reading them); unchanged, the routing is not read
         store.set_reads(spec, reads)
@@ -158,8 +229,8 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         revision=rev,
         objects=len(rendered.objects),
         apply=apply_now,
-        source=result.kind,
-        render_cache=result.cached or "miss",
+        source=kind,
+        render_cache=cached,
         fetch_ms=round((t_fetched - t0) * 1000, 1),
         render_ms=round((t_rendered - t_fetched) * 1000, 1),
         store_ms=round((time.perf_counter() - t_rendered) * 1000, 1),
@@ -210,6 +281,7 @@ def _failed(
             )
         ),
     )
-    commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
+    if not spec.chart:
+        commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
     logs.error("render failed", app=req.app, commit=req.commit, errors=[str(e) for e in errors[:20]])
     return None

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, health, hooks, inventory, ordering
+from shared.core import drift, health, hooks, inventory, names, ordering
 from shared.core.healthcel import HealthChecks
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
@@ -185,23 +185,24 @@ def live_objects(
         meta = o["metadata"]
         groups.setdefault((o["apiVersion"], o["kind"], meta.get("namespace", "")), set()).add(meta["name"])
     live: dict[ObjectId, dict[str, Any]] = {}
-    selector = f"{config.LABEL_APP}={app}"
-    for (api_version, kind, namespace), names in sorted(groups.items()):
+    label = names.label_value(app)
+    selector = f"{config.LABEL_APP}={label}"
+    for (api_version, kind, namespace), wanted in sorted(groups.items()):
         try:
             if (
                 not complete
-                and len(names) <= GET_AT_MOST
+                and len(wanted) <= GET_AT_MOST
                 and (namespace or not cluster.is_namespaced(api_version, kind))
             ):
                 found = [
                     with_retries(functools.partial(cluster.get, api_version, kind, namespace, name))
-                    for name in sorted(names)
+                    for name in sorted(wanted)
                 ]
                 items = [
                     i
                     for i in found
                     if i is not None
-                    and ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == app
+                    and ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == label
                 ]
             else:
                 items = with_retries(
@@ -627,7 +628,7 @@ def _prune(
             if live is None:
                 out.append(ObjectResult(oid, Action.PRUNED, "already gone"))
                 continue
-            if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != spec.name:
+            if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != names.label_value(spec.name):
                 out.append(
                     ObjectResult(oid, Action.SKIPPED, "not pruned: it no longer carries this app's label")
                 )

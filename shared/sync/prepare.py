@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 from shared.adapters.kube import Cluster
-from shared.core import hooks, ordering
+from shared.core import hooks, names, ordering
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
 from shared.platform import config
@@ -32,7 +32,7 @@ def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list
         else:
             meta.pop("namespace", None)
         label = config.LABEL_HOOK_OF if hooks.is_hook(obj) else config.LABEL_APP
-        meta.setdefault("labels", {})[label] = spec.name
+        meta.setdefault("labels", {})[label] = names.label_value(spec.name)
         meta.setdefault("annotations", {})[config.ANNOTATION_TRACKING] = tracking_id(
             spec.name, ObjectId.of(obj)
         )

@@ -220,6 +220,33 @@ def register_credential(url: str, username: str, password: str) -> None:
         sys.stdin = stdin
 
 
+@pytest.fixture(scope="session")
+def chart_repo(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Helm chart repository on 127.0.0.1 (stack/chartrepo.py): public/ and private/ (basic
+    auth); charts are published with helm package and helm repo index."""
+    from stack.chartrepo import ChartRepo
+
+    helm = local.CACHE / "bin" / "helm"
+    if not helm.is_file():
+        pytest.skip("helm is not installed (bash stack/setup.sh)")
+    repo = ChartRepo(tmp_path_factory.mktemp("charts"), str(helm)).start()
+    yield repo
+    repo.stop()
+
+
+@pytest.fixture(scope="session")
+def oci_registry(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An OCI registry on 127.0.0.1 (stack/ociregistry.py: Debian's docker-registry)."""
+    from stack.ociregistry import OciRegistry
+
+    helm = local.CACHE / "bin" / "helm"
+    if not helm.is_file() or not OciRegistry.available():
+        pytest.skip("helm or docker-registry is not installed (bash stack/setup.sh)")
+    registry = OciRegistry(tmp_path_factory.mktemp("oci"), str(helm)).start()
+    yield registry
+    registry.stop()
+
+
 def private_repo(stack: local.Stack, name: str) -> tuple[WorkRepo, str, str]:
     """A repository under private/ (the git server wants basic auth), its credential registered
     for the private/ prefix: (repo, username, password)."""

@@ -1,5 +1,7 @@
 """Argo CD manifests accepted as they are, every unsupported field named in a warning."""
 
+import re
+
 import pytest
 import yaml
 
@@ -161,3 +163,40 @@ spec:
     assert project["destinations"] == [{"cluster": "in-cluster", "namespace": "team-a-*"}]
     assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
     assert warnings == ["spec.roles: not supported (ignored)"]
+
+
+@pytest.mark.parametrize(
+    "plugin, named",
+    [({"name": "argocd-vault-plugin"}, "'argocd-vault-plugin'"), ({"env": []}, "by discovery")],
+)
+def test_plugin_sources_are_refused_naming_the_plugin(plugin, named):
+    doc = {
+        **GUESTBOOK,
+        "spec": {**GUESTBOOK["spec"], "source": {"repoURL": "https://x/y.git", "plugin": plugin}},
+    }
+    with pytest.raises(SpecError, match=rf"spec\.source\.plugin: .*{re.escape(named)}.* is not supported"):
+        argocd.application(doc)
+
+
+def test_registration_problems_of_an_app_of_apps():
+    child = {**GUESTBOOK, "metadata": {"name": "example.guestbook"}}
+    objs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+        child,
+        {**GUESTBOOK, "metadata": {"name": "Bad_Name"}},
+        child,
+        {
+            **GUESTBOOK,
+            "metadata": {"name": "plug"},
+            "spec": {"source": {"repoURL": "https://x/y", "plugin": {}}},
+        },
+    ]
+    problems = argocd.registration_problems(objs)
+    indexes = [i for i, _ in problems]
+    assert 1 in indexes  # registered, with the unsupported fields warned about
+    assert all("example.guestbook: spec." in p or "metadata." in p for i, p in problems if i == 1)
+    refused = {i: p for i, p in problems if "cannot be registered" in p}
+    assert set(refused) == {2, 3, 4}
+    assert "'Bad_Name' is not a valid application name" in refused[2]
+    assert "object 2 has the same name" in refused[3]
+    assert "config management plugin" in refused[4]

@@ -258,6 +258,88 @@ def test_helm_value_files_must_stay_in_the_repository(tmp_path):
     ]
 
 
+SUB = {
+    "Chart.yaml": "apiVersion: v2\nname: {name}\nversion: 0.2.0\n{deps}",
+    "values.yaml": "greeting: from-{name}\n",
+    "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+    "metadata:\n  name: {{{{ .Release.Name }}}}-{name}\ndata:\n  greeting: {{{{ .Values.greeting }}}}\n",
+}
+
+
+def chart(at: str, name: str, deps: str = "") -> dict[str, str]:
+    return {f"{at}/{k}": v.format(name=name, deps=deps) for k, v in SUB.items()}
+
+
+def test_helm_file_dependencies_inside_the_repository_render_with_no_network(tmp_path):
+    files = {
+        **chart(
+            "apps/shop",
+            "shop",
+            "dependencies:\n- {name: db, version: 0.2.0, repository: file://../../libs/db}\n"
+            "- {name: cache, version: '>=0.1', repository: 'file://../cache'}\n",
+        ),
+        "apps/shop/values.yaml": "greeting: shop\ndb: {greeting: tuned}\n",
+        **chart(
+            "libs/db", "db", "dependencies:\n- {name: common, version: 0.2.0, repository: file://../common}\n"
+        ),
+        **chart("libs/common", "common"),
+        **chart("apps/cache", "cache"),
+    }
+    kind, out = sources.render(git(tmp_path, files), Request("apps/shop", release="r"))
+    assert kind == "helm" and not out.errors, errors(out)
+    assert {o["metadata"]["name"]: o["data"]["greeting"] for o in out.objects} == {
+        "r-shop": "shop",
+        "r-db": "tuned",
+        "r-common": "from-common",
+        "r-cache": "from-cache",
+    }
+
+
+def test_helm_vendored_dependencies_are_used_as_they_are(tmp_path):
+    files = {
+        **chart(
+            "c",
+            "app",
+            "dependencies:\n- {name: sub, version: 0.2.0, repository: https://charts.example.com}\n",
+        ),
+        **chart("c/charts/sub", "sub"),
+    }
+    _, out = sources.render(git(tmp_path, files), Request("c", release="r"))
+    assert not out.errors and sorted(o["metadata"]["name"] for o in out.objects) == ["r-app", "r-sub"]
+
+
+def test_helm_remote_dependencies_must_be_vendored(tmp_path):
+    deps = "dependencies:\n- {name: sub, version: 0.2.0, repository: https://charts.example.com}\n"
+    _, out = sources.render(git(tmp_path, chart("c", "app", deps)), Request("c"))
+    assert errors(out) == [
+        "c: dependencies: dependency sub (https://charts.example.com) is not in c/charts/: run helm "
+        "dependency build and commit charts/ (a chart's remote dependencies are not fetched: only the "
+        "hosts an application names are contacted)"
+    ]
+    vendored = {**chart("c", "app", deps), **chart("c/charts/renamed", "sub")}  # found by its Chart.yaml
+    _, out = sources.render(git(tmp_path / "v", vendored), Request("c", release="r"))
+    assert not out.errors and sorted(o["metadata"]["name"] for o in out.objects) == ["r-app", "r-sub"]
+
+
+@pytest.mark.parametrize(
+    "repository, error",
+    [
+        ("file://../../outside", "'file://../../outside' leaves the repository (refused)"),
+        ("file:///etc", "'file:///etc' must be a path relative to the chart"),
+        ("file://../nochart", "no Chart.yaml in nochart (file://../nochart)"),
+        ("file://../loop", "a cycle (c -> loop -> c)"),
+    ],
+)
+def test_helm_file_dependencies_are_checked(tmp_path, repository, error):
+    files = {
+        **chart("c", "app", f"dependencies:\n- {{name: dep, version: 0.2.0, repository: '{repository}'}}\n"),
+        "nochart/values.yaml": "a: 1\n",
+        **chart("loop", "dep", "dependencies:\n- {name: app, version: 0.2.0, repository: 'file://../c'}\n"),
+    }
+    _, out = sources.render(git(tmp_path, files), Request("c"))
+    assert errors(out) == [f"c: dependencies: dependency {'app' if 'cycle' in error else 'dep'}: {error}"]
+
+
 def test_helm_missing_binary_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "helm_binary", lambda: None)
     assert errors(sources.render(git(tmp_path, CHART), Request("chart"))[1]) == [
@@ -518,3 +600,37 @@ def test_folders_read_outside_the_path_are_reported_for_routing(tmp_path):
 def test_a_kustomization_we_would_read_differently_from_kustomize_is_refused(tmp_path, body, message):
     tree = git(tmp_path, {"app/kustomization.yaml": body, "app/cm.yaml": cm("a"), "other/cm.yaml": cm("b")})
     assert errors(sources.render(tree, Request("app"))[1]) == [message]
+
+
+def test_a_plugin_source_is_refused_at_render_naming_the_plugin(tmp_path):
+    tree = folder(tmp_path, {"app/cm.yaml": cm("a")})
+    kind, out = sources.render(tree, Request("app", {"plugin": {"name": "kasane"}}))
+    assert kind == "plugin" and not out.objects
+    assert errors(out) == [
+        "app: source.plugin: config management plugin 'kasane' is not supported: plugins run "
+        "arbitrary tools outside the render sandbox; render its output into Git, or use a "
+        "directory, kustomize, helm or jsonnet source"
+    ]
+
+
+def test_cli_render_warns_about_children_an_app_of_apps_could_not_register(tmp_path, capsys):
+    from shared.cli import main
+
+    child = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {}}}\n" + (
+        "spec: {{source: {{repoURL: 'https://h/r.git', path: g{}}}, destination: {{namespace: web}}}}\n"
+    )
+    folder(
+        tmp_path,
+        {
+            "apps/good.yaml": child.format("example.guestbook", ""),
+            "apps/plugin.yaml": "# a plugin\n" + child.format("example.vault", ", plugin: {name: kasane}"),
+        },
+    )
+    assert main.main(["render", str(tmp_path / "apps")]) == 0  # warnings, not errors
+    shown = [line for line in capsys.readouterr().out.splitlines() if "app of apps" in line]
+    assert shown == [
+        "plugin.yaml:2:1: Application example.vault cannot be registered: spec.source.plugin: config "
+        "management plugin 'kasane' is not supported: plugins run arbitrary tools outside the render "
+        "sandbox; render its output into Git, or use a directory, kustomize, helm or jsonnet source "
+        "[warning: app of apps]"
+    ]
