@@ -353,7 +353,7 @@ def fleet(st: Any) -> list[report.Record]:
     if code != 0:
         raise RuntimeError("app create -f failed")
     register_s = time.perf_counter() - t0
-    repo_ref = store._repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key)
+    repo_ref = store.repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key)
     head = repo_ref.get().to_dict() or {}
     shards = list(repo_ref.collection(store.FOLDERS).select(["folder"]).stream())
     print(

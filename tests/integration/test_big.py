@@ -105,7 +105,7 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
             )
             == 0
         )
-    head = store._repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).get().to_dict()
+    head = store.repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).get().to_dict()
     inline = sorted(json.loads(head["routes"]))
     assert head["sharded"] and 0 < len(inline) < 30 and len(head["routes"]) <= 2000
     sharded = [n for n in names if n not in inline]
@@ -141,7 +141,7 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
     _, apps = push_one(in_shard, third)
     assert apps == []
     assert main.main(["app", "delete", sharded[0]]) == 0
-    folders = store._repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).collection(store.FOLDERS)
+    folders = store.repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).collection(store.FOLDERS)
     shards = {s.get("folder"): json.loads(s.get("routes")) for s in folders.stream()}
     assert names[in_shard] in shards["apps/moved"] and f"apps/app{in_shard:02d}" not in shards
     assert all(sharded[0] not in routes for routes in shards.values())
@@ -292,7 +292,7 @@ def test_app_create_from_one_file_registers_250_applications_in_transactions_of_
     )
     assert main.main(["-o", "json", "app", "create", "-f", str(manifest)]) == 0
     key = AppSpec(name="x", repoURL=url).repo_key
-    inline = json.loads(store._repo_ref(key).get().to_dict()["routes"])
+    inline = json.loads(store.repo_ref(key).get().to_dict()["routes"])
     assert 0 < len(inline) < 250
     every = store.apps_for_repo(key, changed=None)
     assert sorted(s.name for s in every.specs) == names

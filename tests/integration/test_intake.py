@@ -88,8 +88,8 @@ def test_a_burst_with_redeliveries_among_it_publishes_each_delivery_once(
 
 def test_creates_committed_together_answer_each_for_itself(stack, uid):
     """One atomic commit of several creates; when one exists, each is tried alone."""
-    hot = store._hot()
-    name = lambda i: store._delivery_ref(f"together-{uid}-{i}")._document_path  # noqa: E731
+    hot = store.hot()
+    name = lambda i: store.delivery_ref(f"together-{uid}-{i}")._document_path  # noqa: E731
     assert store.record_delivery(f"together-{uid}-1")
     when = {"expireAt": store.now()}
     items = [(name(0), when), (name(1), when), (name(2), when), (name(0), when)]

@@ -76,8 +76,14 @@ from shared.adapters.store.errors import (
     NotFound,
     classify,
 )
-from shared.adapters.store.intake import COMMIT_MAX, forget_clients, forget_delivery, hot, record_delivery
-from shared.adapters.store.intake import _delivery_ref as _delivery_ref
+from shared.adapters.store.intake import (
+    COMMIT_MAX,
+    delivery_ref,
+    forget_clients,
+    forget_delivery,
+    hot,
+    record_delivery,
+)
 from shared.adapters.store.inventories import inventory, put_inventory, unrecorded
 from shared.adapters.store.operations import (
     DONE_OPERATIONS_KEPT,
@@ -104,9 +110,6 @@ from shared.adapters.store.routing import (
     route_folders,
     set_reads,
 )
-
-# the names tests and benchmarks knew before the split into modules
-_app_ref, _repo_ref, _hot = app_ref, repo_ref, hot
 
 __all__ = [
     "APPS",
@@ -149,6 +152,7 @@ __all__ = [
     "client",
     "count_render_use",
     "delete_app",
+    "delivery_ref",
     "drift_records",
     "finish_operation",
     "firestore",

@@ -27,16 +27,16 @@ def record_delivery(delivery_id: str, ttl: dt.timedelta = dt.timedelta(days=7), 
     """Remember a GitHub delivery id; False when it was seen before (a redelivery)."""
     received = now()
     return hot().create(
-        _delivery_ref(delivery_id), {"receivedAt": received, "expireAt": received + ttl}, timeout
+        delivery_ref(delivery_id), {"receivedAt": received, "expireAt": received + ttl}, timeout
     )
 
 
 def forget_delivery(delivery_id: str) -> None:
     """Undo record_delivery (its publish failed: GitHub's redelivery must be processed)."""
-    _delivery_ref(delivery_id).delete()
+    delivery_ref(delivery_id).delete()
 
 
-def _delivery_ref(delivery_id: str) -> firestore.DocumentReference:
+def delivery_ref(delivery_id: str) -> firestore.DocumentReference:
     # GitHub's ids are GUIDs; anything else that is no plain document id is hashed
     if not _PLAIN_ID.fullmatch(delivery_id):
         delivery_id = "sha256-" + hashlib.sha256(delivery_id.encode()).hexdigest()
