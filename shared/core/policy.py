@@ -37,6 +37,7 @@ from shared.core.status import (
     StatusUpdate,
     SyncState,
     SyncStatus,
+    SyncTarget,
     pin,
 )
 
@@ -65,16 +66,17 @@ def apply_now(policy: SyncPolicy, status: AppStatus, initiator: str) -> bool:
     return (policy.automated and not held_by_pin(status, initiator)) or explicit
 
 
-def after_render(*, applies: bool, synced: SyncState, revision: str, commit: str, ref: str) -> StatusUpdate:
-    """The sync fields a render changes: a render not applied (manual, pinned) of another
-    revision than the synced one leaves the app OutOfSync, naming both commits when they differ."""
-    if applies or synced.get("revision") == revision:
-        return StatusUpdate()
-    were = synced.get("commit")
-    return StatusUpdate(
-        sync_status=SyncStatus.OUT_OF_SYNC,
-        sync_message=gitorder.behind(ref, commit, were) if were and were != commit else KEEP,
-    )
+def after_render(*, applies: bool, synced: SyncState, target: SyncTarget, ref: str) -> StatusUpdate:
+    """The sync fields a render changes: its commit (and its revision, None when the render
+    failed or the gate blocked it) is the target now. Applied now, the apply compares; not
+    applied (manual, pinned, failed), the application is OutOfSync unless the target is what
+    is applied, naming both commits."""
+    if applies:
+        return StatusUpdate(sync_target=target)
+    state, message = compare(target, synced, drifted=False, ref=ref)
+    if state == SyncStatus.SYNCED:  # the applied revision: the last audit's answer stands
+        return StatusUpdate(sync_target=target)
+    return StatusUpdate(sync_target=target, sync_status=state, sync_message=message)
 
 
 # ---- apply: forward only, pins -------------------------------------------------------------
@@ -181,16 +183,52 @@ def auto_rollback(
     return pin(target, healthy.get("commit", ""), by="auto-rollback", reason=reason, at=now)
 
 
-def behind(head: str, ref: str, synced: SyncState) -> str | None:
-    """The OutOfSync message when the sweep found the target's head not synced (and not about
-    to be); None when the audit has no head or the head is synced."""
-    were = synced.get("commit", "")
-    return gitorder.behind(ref, head, were) if head and head != were else None
+def target_of(status: AppStatus, head: str = "") -> SyncTarget | None:
+    """The target the live state is compared with (Argo CD compares with the target revision's
+    manifests, not the last applied ones): the target's `head` when the sweep listed it,
+    rendered or not; otherwise the newest render (shared/steps/render.py records every one,
+    failed ones with no revision); None when nothing was ever rendered."""
+    render, sync = status.get("render") or {}, status.get("sync") or SyncState()
+    if head:
+        if head == render.get("commit"):
+            return SyncTarget(commit=head, revision=render.get("revision"))
+        if head == sync.get("commit"):
+            return SyncTarget(commit=head, revision=sync.get("revision"))
+        return SyncTarget(commit=head, revision=None)
+    if render.get("commit"):
+        return SyncTarget(commit=render["commit"], revision=render.get("revision"))
+    return sync.get("target")
 
 
-def after_audit(*, drifted: bool, behind: str | None) -> SyncStatus:
-    """Drift, or a head that is not synced, leaves the app OutOfSync; else it is Synced."""
-    return SyncStatus.OUT_OF_SYNC if drifted or behind else SyncStatus.SYNCED
+def compare(
+    target: SyncTarget | None, synced: SyncState, *, drifted: bool, ref: str
+) -> tuple[SyncStatus, str | None]:
+    """Synced or OutOfSync as Argo CD means it, and why: never Synced while the target's commit
+    (or its render) is not what is applied; then Synced unless the live objects drifted. A
+    target whose render failed at the applied commit cannot be compared: Unknown (Argo CD's
+    ComparisonError). No target known (nothing rendered since): drift alone decides."""
+    live = str(synced.get("commit") or "")
+    if target is None or not target.get("commit"):
+        return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
+    commit, revision = target["commit"], target.get("revision")
+    if commit != live:
+        return SyncStatus.OUT_OF_SYNC, gitorder.behind(ref, commit, live)
+    if not revision:
+        return SyncStatus.UNKNOWN, f"the render of {commit[:7]}, the target, failed"
+    if revision != synced.get("revision"):
+        return SyncStatus.OUT_OF_SYNC, (
+            f"{commit[:7]} renders differently now: {revision} is the target, {synced.get('revision')} is synced"
+        )
+    return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
+
+
+def target_after_sync(initiator: str, status: AppStatus, revision: str, commit: str) -> SyncTarget:
+    """The target after a sync of `revision`: a delivery that follows the target (a push, the
+    sweep) is its head (gitorder applied it as such); an explicit one (a manual sync, a
+    rollback, a self-heal) leaves the target as the newest render says, this one when none."""
+    if initiator in AUTOMATED:
+        return SyncTarget(commit=commit, revision=revision)
+    return target_of(status) or SyncTarget(commit=commit, revision=revision)
 
 
 # ---- the sweep: a push whose webhook never arrived -------------------------------------------

@@ -76,12 +76,23 @@ class Action(enum.StrEnum):
 # ---- the stored shape -----------------------------------------------------------------------
 
 
+class SyncTarget(TypedDict, total=False):
+    """status.sync.target: what the application should run, as Argo CD compares against it
+    (status.sync.revision there): the newest render of the tracked branch, tag or HEAD, or the
+    head the sweep found there."""
+
+    commit: str
+    revision: str | None  # its stored render; None: not rendered yet, or its render failed
+
+
 class SyncState(TypedDict, total=False):
-    """status.sync: the revision the cluster was last synced to."""
+    """status.sync: the revision the cluster was last synced to (live), against the target."""
 
     status: SyncStatus
-    revision: str  # applications/{app}/revisions/{revision}
+    revision: str  # applications/{app}/revisions/{revision}: what is applied
     commit: str
+    live: str  # the commit applied (= commit; named beside target)
+    target: SyncTarget
     ref: str  # the target's ref it came from ('' for HEAD)
     committedAt: dt.datetime | None
     syncedAt: dt.datetime
@@ -207,15 +218,27 @@ def pin(revision: str, commit: str, *, by: str, reason: str, at: dt.datetime) ->
     return Pin(revision=revision, commit=commit, by=by, reason=reason, at=at)
 
 
-def synced_to(revision: str, stored: dict[str, Any], at: dt.datetime) -> SyncState:
-    """status.sync after a sync of the stored revision `stored` (its commit, ref and time)."""
+def synced_to(
+    revision: str,
+    stored: dict[str, Any],
+    at: dt.datetime,
+    *,
+    target: SyncTarget | None = None,
+    status: SyncStatus = SyncStatus.SYNCED,
+    message: str | None = None,
+) -> SyncState:
+    """status.sync after a sync of the stored revision `stored` (its commit, ref and time),
+    compared with the target (shared/core/policy.py compare): Synced unless told otherwise."""
     return SyncState(
-        status=SyncStatus.SYNCED,
+        status=status,
         revision=revision,
         commit=stored["commit"],
+        live=stored["commit"],
+        target=target or SyncTarget(commit=stored["commit"], revision=revision),
         ref=stored.get("ref") or "",
         committedAt=stored["committedAt"],
         syncedAt=at,
+        message=message,
     )
 
 
@@ -235,11 +258,12 @@ KEEP: Final = Keep.KEEP
 class StatusUpdate:
     """What one write changes in an application's status: fields left KEEP are not written,
     None clears a field. `sync` replaces the whole record; `sync_status` and `sync_message`
-    change only those fields of it."""
+    change only those fields of it (`sync_target`: the target)."""
 
     sync: SyncState | Keep = KEEP
     sync_status: SyncStatus | Keep = KEEP
     sync_message: str | Keep | None = KEEP
+    sync_target: SyncTarget | Keep = KEEP
     operation: OperationState | Keep = KEEP
     health: HealthState | Keep = KEEP
     inventory: Inventory | Keep = KEEP

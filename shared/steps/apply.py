@@ -161,7 +161,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     finished = store.now()
     t_applied = time.perf_counter()
     entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
-    new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
+    new_status = _status(req, status, spec, begun.sequence, revision, result, finished, entry)
     if writes_unknown:
         new_status = dataclasses.replace(new_status, inventory=unrecorded_inventory(status, desired))
     try:
@@ -199,7 +199,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             _history_entry(req, begun.sequence, revision, result, started, finished, decision), exc
         )
         new_status = dataclasses.replace(
-            _status(req, spec, begun.sequence, revision, result, finished, entry),
+            _status(req, status, spec, begun.sequence, revision, result, finished, entry),
             inventory=unrecorded_inventory(status, desired),
         )
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
@@ -412,8 +412,18 @@ def _history_entry(
     }
 
 
+def _synced(req: ApplyRequest, status: AppStatus, revision: dict[str, Any], at: dt.datetime) -> SyncState:
+    """status.sync after a sync that succeeded, compared with the target: a rollback or an
+    explicit sync of another commit than the target's leaves the application OutOfSync."""
+    target = policy.target_after_sync(req.initiator, status, req.revision, revision["commit"])
+    live = SyncState(commit=revision["commit"], revision=req.revision)
+    state, message = policy.compare(target, live, drifted=False, ref=revision.get("ref") or "")
+    return synced_to(req.revision, revision, at, target=target, status=state, message=message)
+
+
 def _status(
     req: ApplyRequest,
+    status: AppStatus,
     spec: AppSpec,
     seq: int,
     revision: dict[str, Any],
@@ -442,7 +452,7 @@ def _status(
             triggered_by=req.triggered_by,
             at=finished,
         ),
-        sync=KEEP if result.failed else synced_to(req.revision, revision, finished),
+        sync=KEEP if result.failed else _synced(req, status, revision, finished),
         sync_status=SyncStatus.OUT_OF_SYNC if result.failed else KEEP,
         drift=KEEP if result.failed else None,
     )

@@ -108,7 +108,7 @@ def compare_heads(
 ) -> tuple[list[RenderRequest], dict[str, tuple[str, str]]]:
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
-    (ref, head) of those that stay OutOfSync, for their audits to say so."""
+    (ref, head) of the others, for their audits to compare with (OutOfSync while not applied)."""
     heads: dict[str, dict[str, str] | None] = {}
     out, behind = [], {}
     for app in apps:
@@ -134,7 +134,7 @@ def compare_heads(
                     triggered_by=f"sweep:{operation}",
                 )
             )
-        elif action == gitorder.OUT_OF_SYNC and commit:
+        elif commit:  # OutOfSync, or synced: the audit compares with this head
             behind[spec.name] = (ref, commit)
     return out, behind
 
@@ -289,9 +289,12 @@ def audit(req: AuditRequest) -> AuditOutcome:
     app_health = _app_health(desired, live)
     now = store.now()
     rollback = _auto_rollback(app, app_health, req, now)
-    # the target's head, when the sweep found it not synced and not about to be: OutOfSync
-    # whatever the cluster holds, naming both commits
-    behind = policy.behind(req.head, req.ref, sync)
+    # live against the target (the head the sweep listed, or the newest render): OutOfSync
+    # whatever the cluster holds while the target is not what is applied, naming both commits
+    target = policy.target_of(status, req.head)
+    sync_status, behind = policy.compare(
+        target, sync, drifted=bool(drifted), ref=req.ref or sync.get("ref") or ""
+    )
     update = StatusUpdate(
         health=app_health.to_doc(),
         last_audit_at=now,
@@ -303,7 +306,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
         ),
         pin=rollback[1] if rollback is not None else KEEP,
         sync_message=behind,
-        sync_status=policy.after_audit(drifted=bool(drifted), behind=behind),
+        sync_status=sync_status,
+        sync_target=target if target is not None else KEEP,
     )
     if not drifted:
         store.update_status(req.app, dataclasses.replace(update, drift=None))

@@ -1,7 +1,8 @@
 """The render step: fetch one commit, render the app's path, store the revision.
 
-Returns the apply request to publish (automated apps, or an explicit sync), or
-None when nothing should be applied (render error, or manual sync policy).
+Returns the apply request to publish (automated apps, or an explicit sync; none after a
+render error or for a manual sync policy) and, when the render failed or the security gate
+blocked it, the notification event.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from shared.adapters import commit_status, git, store
-from shared.core import failures, manifests, policy, secrets
+from shared.core import failures, manifests, notifications, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
-from shared.core.status import RenderState, StatusUpdate, SyncState
+from shared.core.status import RenderState, StatusUpdate, SyncState, SyncTarget
 from shared.gate import checks
 from shared.platform import config, logs
 from shared.render import cache, sources, tree
@@ -29,7 +31,19 @@ def revision_id(commit: str, digest: str) -> str:
     return f"{commit[:12]}-{digest[:8]}"
 
 
-def render(req: RenderRequest) -> ApplyRequest | None:
+BLOCKED = "blocked by the security gate"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a render asks for next: the apply to publish (automated apps, or an explicit
+    sync), and the event for the notifications topic (a render that failed or was blocked)."""
+
+    apply: ApplyRequest | None = None
+    event: dict[str, Any] | None = None
+
+
+def render(req: RenderRequest) -> Rendered:
     app = store.get_app(req.app)
     spec = app.spec
     commit_status.set_status(spec.repoURL, req.commit, "pending", f"rendering {spec.path}", spec.name)
@@ -37,7 +51,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     try:
         repo = git.fetch(spec.repoURL, req.commit, req.ref)
     except git.Refused as exc:  # too large or malformed: recorded, never retried
-        return _failed(req, spec, [Finding(spec.path, 0, 0, "", str(exc))])
+        return _failed(req, app, [Finding(spec.path, 0, 0, "", str(exc))])
     info = git.commit_info(repo, req.commit)
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)
@@ -47,16 +61,16 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     )
     rendered = result.rendered
     if rendered.errors:
-        return _failed(req, spec, rendered.errors)
+        return _failed(req, app, rendered.errors)
     try:
         findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
     except Exception as exc:  # tenant content must end in a finding, never in a redelivery loop
-        return _failed(req, spec, [sources.unexpected(spec.path, exc)], what="could not be checked")
+        return _failed(req, app, [sources.unexpected(spec.path, exc)], what="could not be checked")
     blocked = checks.blocking(findings)
     if blocked:
         return _failed(
             req,
-            spec,
+            app,
             [
                 Finding(
                     f.finding.file,
@@ -67,12 +81,12 @@ def render(req: RenderRequest) -> ApplyRequest | None:
                 )
                 for f in blocked
             ],
-            what="blocked by the security gate",
+            what=BLOCKED,
         )
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
         return _failed(
             req,
-            spec,
+            app,
             [
                 Finding(
                     spec.path,
@@ -112,7 +126,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
             raise
         return _failed(
             req,
-            spec,
+            app,
             [
                 Finding(
                     spec.path,
@@ -134,8 +148,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         policy.after_render(
             applies=apply_now,
             synced=app.status.get("sync") or SyncState(),
-            revision=rev,
-            commit=req.commit,
+            target=SyncTarget(commit=req.commit, revision=rev),
             ref=req.ref,
         ),
         render=RenderState(
@@ -166,15 +179,17 @@ def render(req: RenderRequest) -> ApplyRequest | None:
         store_ms=round((time.perf_counter() - t_rendered) * 1000, 1),
     )
     if not apply_now:
-        return None
-    return ApplyRequest(
-        app=req.app,
-        revision=rev,
-        initiator=req.initiator,
-        operation=req.operation,
-        triggered_by=req.triggered_by,
-        prune=req.prune,
-        before=req.before,
+        return Rendered()
+    return Rendered(
+        ApplyRequest(
+            app=req.app,
+            revision=rev,
+            initiator=req.initiator,
+            operation=req.operation,
+            triggered_by=req.triggered_by,
+            prune=req.prune,
+            before=req.before,
+        )
     )
 
 
@@ -209,23 +224,45 @@ def _kube_version(spec: AppSpec) -> str:
     return spec.syncPolicy.option("KubeVersion") or config.kube_version()
 
 
-def _failed(req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed") -> None:
-    """Record the render errors on the app; the cluster keeps running the last good revision."""
+def _failed(req: RenderRequest, app: store.App, errors: list[Finding], what: str = "failed") -> Rendered:
+    """Record the render errors on the app; the cluster keeps running the last good revision.
+    The failed commit is the target still (never Synced while it is not applied), and the
+    failure is a notification event (`blocked` when the security gate refused it)."""
+    spec = app.spec
     message = f"render of {req.commit[:7]} {what}: {errors[0]}" + (
         f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     )
+    update = policy.after_render(
+        applies=False,
+        synced=app.status.get("sync") or SyncState(),
+        target=SyncTarget(commit=req.commit, revision=None),
+        ref=req.ref,
+    )
+    at = store.now()
     store.update_status(
         req.app,
-        StatusUpdate(
+        dataclasses.replace(
+            update,
             render=RenderState(
                 commit=req.commit,
                 revision=None,
-                at=store.now(),
+                at=at,
                 errors=[e.to_doc() for e in errors[:50]],
                 message=message,
-            )
+            ),
         ),
     )
     commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
     logs.error("render failed", app=req.app, commit=req.commit, errors=[str(e) for e in errors[:20]])
-    return None
+    event = notifications.render_event(
+        spec.name,
+        spec.project,
+        blocked=what == BLOCKED,
+        commit=req.commit,
+        initiator=req.initiator,
+        triggered_by=req.triggered_by,
+        summary=message,
+        errors=[str(e) for e in errors],
+        at=at,
+    )
+    return Rendered(None, event)

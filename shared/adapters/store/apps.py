@@ -153,6 +153,7 @@ STATUS_PATHS: dict[str, str] = {
     "sync": "status.sync",
     "sync_status": "status.sync.status",
     "sync_message": "status.sync.message",
+    "sync_target": "status.sync.target",
     "operation": "status.operation",
     "health": "status.health",
     "inventory": "status.inventory",
