@@ -13,8 +13,9 @@ Every event is one JSON object (schema version 1):
      "objects": [{"object": str, "drift": "modified" | "missing" | "extra",
                   "fields": [str], "writtenBy": str}],   # at most OBJECTS of them
      "objectCount": int, "action": str,
-     # sync and rollback, when the sync failed and will be tried again (syncPolicy.retry):
-     "retry": {"attempt": int, "limit": int, "nextAt": RFC 3339},
+     "attempt": int,   # 1, or which retry (syncPolicy.retry)
+     # when the sync failed and retries are configured: the next attempt ('' : gave up)
+     "retry": {"attempt": int, "limit": int, "nextAt": RFC 3339 | ""},
      # render-failed (the commit could not be rendered) and blocked (the security gate
      # refused it): nothing was applied, the cluster keeps the last good revision
      "initiator": str, "triggeredBy": str, "errors": [str]}   # at most ERRORS of them
@@ -55,6 +56,16 @@ def sync_event(app: str, project: str, entry: dict[str, Any]) -> dict[str, Any]:
         "health": (entry.get("health") or {}).get("status", ""),
         "counts": entry.get("counts", {}),
         "triggeredBy": entry.get("triggeredBy", ""),
+        "attempt": entry.get("attempt", 1),
+        **({"retry": _retry(entry["retry"])} if entry.get("retry") else {}),
+    }
+
+
+def _retry(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "attempt": state.get("attempt", 1),
+        "limit": state.get("limit", 0),
+        "nextAt": _time(state.get("nextAt")),
     }
 
 

@@ -13,6 +13,8 @@ shared/core/gitorder.py, and take their inputs from the status here.
   SelfHealLimit times within SelfHealWindow seconds (a controller fighting us).
 - automated rollback: opt-in (AutoRollback=true); a sync that left the app Degraded within
   AutoRollbackWindow seconds rolls back to the last revision seen Healthy, and pins it.
+- retries: syncPolicy.retry as in Argo CD; a failed sync is tried again after a backoff, the
+  sweep publishing each attempt when due (status.retry).
 - the sweep's missed push: an unpinned automated app whose target's head is not synced
   renders it, unless that head already failed (then it is OutOfSync, as a manual app is).
 """
@@ -22,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from shared.core import gitorder
-from shared.core.model import SyncPolicy
+from shared.core import gitorder, model
+from shared.core.model import Retry, SyncPolicy
 from shared.core.status import (
     AUTOMATED,
     KEEP,
@@ -34,6 +36,7 @@ from shared.core.status import (
     Keep,
     Phase,
     Pin,
+    RetryState,
     StatusUpdate,
     SyncState,
     SyncStatus,
@@ -217,7 +220,8 @@ def compare(
         return SyncStatus.UNKNOWN, f"the render of {commit[:7]}, the target, failed"
     if revision != synced.get("revision"):
         return SyncStatus.OUT_OF_SYNC, (
-            f"{commit[:7]} renders differently now: {revision} is the target, {synced.get('revision')} is synced"
+            f"{commit[:7]} renders differently now: {revision} is the target, "
+            f"{synced.get('revision')} is synced"
         )
     return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
 
@@ -229,6 +233,71 @@ def target_after_sync(initiator: str, status: AppStatus, revision: str, commit: 
     if initiator in AUTOMATED:
         return SyncTarget(commit=commit, revision=revision)
     return target_of(status) or SyncTarget(commit=commit, revision=revision)
+
+
+# ---- retries: syncPolicy.retry ----------------------------------------------------------------
+
+
+def attempt_of(status: AppStatus, revision: str) -> int:
+    """Which attempt a sync of `revision` is: 1, or one more than the failed ones recorded."""
+    retry = status.get("retry") or RetryState()
+    return int(retry.get("attempt") or 0) + 1 if retry.get("revision") == revision else 1
+
+
+def backoff(policy: Retry, retries_made: int) -> dt.timedelta:
+    """The wait before retry number `retries_made + 1`: duration * factor^retries_made, at most
+    maxDuration (Argo CD's backoff)."""
+    first, cap = model.seconds(policy.duration), model.seconds(policy.maxDuration)
+    return dt.timedelta(seconds=min(first * float(policy.factor) ** retries_made, cap))
+
+
+def retry_after_failure(
+    policy: Retry | None,
+    *,
+    attempt: int,
+    revision: str,
+    commit: str,
+    initiator: str,
+    operation: str,
+    now: dt.datetime,
+) -> RetryState | None:
+    """Retry now? When next? After attempt `attempt` of `revision` failed: the next attempt is
+    due after the backoff while fewer than `limit` retries were made (limit below 0: no end);
+    otherwise nextAt None (it gave up, and says so). None: retries are not configured.
+    `operation` is the first attempt's (a retry's operation ends in :retry-N)."""
+    if policy is None or policy.limit == 0:
+        return None
+    first = operation.rsplit(":retry-", 1)[0]
+    made = attempt - 1  # retries made so far
+    more = policy.limit < 0 or made < policy.limit
+    next_at = now + backoff(policy, made) if more else None
+    limit = "no limit" if policy.limit < 0 else f"{policy.limit} retries"
+    return RetryState(
+        revision=revision,
+        commit=commit,
+        initiator=Initiator(initiator),
+        operation=first,
+        attempt=attempt,
+        limit=policy.limit,
+        nextAt=next_at,
+        message=(
+            f"attempt {attempt} failed; retry {made + 1} ({limit}) at {next_at:%H:%M:%S}"
+            if next_at
+            else f"attempt {attempt} failed; gave up after {made} retries"
+        ),
+    )
+
+
+def retry_due(state: RetryState | None, now: dt.datetime) -> bool:
+    """Whether a recorded retry is due now (the sweep publishes it)."""
+    next_at = (state or RetryState()).get("nextAt")
+    return next_at is not None and next_at <= now
+
+
+def retry_operation(state: RetryState) -> str:
+    """The operation of the next attempt: one per attempt, so a retry published twice (two
+    sweeps before it ran) runs once."""
+    return f"{state.get('operation', '')}:retry-{int(state.get('attempt') or 0)}"
 
 
 # ---- the sweep: a push whose webhook never arrived -------------------------------------------

@@ -178,6 +178,19 @@ class Skipped(TypedDict):
     at: dt.datetime
 
 
+class RetryState(TypedDict, total=False):
+    """status.retry: a failed sync that syncPolicy.retry tries again (shared/core/policy.py)."""
+
+    revision: str
+    commit: str
+    initiator: Initiator
+    operation: str  # the first attempt's; a retry's is "{operation}:retry-{n}"
+    attempt: int  # attempts made so far, all failed
+    limit: int  # retries allowed (below 0: no end)
+    nextAt: dt.datetime | None  # when the next attempt is due; None: no more (gave up)
+    message: str
+
+
 class InventoryPointer(TypedDict, total=False):
     """status.inventory: the generation of inventory parts the last recorded sync wrote."""
 
@@ -208,6 +221,7 @@ class AppStatus(TypedDict, total=False):
     lastAuditAt: dt.datetime
     lastAuditOperation: str
     lastSkipped: Skipped
+    retry: RetryState | None
 
 
 # ---- the records built in one place -----------------------------------------------------------
@@ -275,6 +289,7 @@ class StatusUpdate:
     last_audit_at: dt.datetime | Keep = KEEP
     last_audit_operation: str | Keep = KEEP
     last_skipped: Skipped | Keep = KEEP
+    retry: RetryState | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name (the store adapter maps them to field paths)."""

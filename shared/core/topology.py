@@ -47,7 +47,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic(AUDIT, "audit requests: one application"),
     Topic(
         NOTIFICATIONS,
-        "sync, drift, rollback, render-failure and gate events for anyone to subscribe to (schema in shared/core/notifications.py)",
+        "sync, drift, rollback, failed-render and blocked events for anyone to subscribe to "
+        "(schema in shared/core/notifications.py)",
     ),
 )
 

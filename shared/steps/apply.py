@@ -31,7 +31,7 @@ from shared.adapters.kube import KubeError
 from shared.core import failures, gitorder, inventory, manifests, notifications, policy, projects
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
-from shared.core.model import AppSpec
+from shared.core.model import AppSpec, Retry
 from shared.core.secrets import SecretMismatch
 from shared.core.status import (
     AUTOMATED,
@@ -160,7 +160,18 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         )
     finished = store.now()
     t_applied = time.perf_counter()
-    entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
+    attempt, retry_policy = policy.attempt_of(status, req.revision), spec.syncPolicy.retry
+    entry = _history_entry(
+        req,
+        begun.sequence,
+        revision,
+        result,
+        started,
+        finished,
+        decision,
+        attempt=attempt,
+        retry_policy=retry_policy,
+    )
     new_status = _status(req, status, spec, begun.sequence, revision, result, finished, entry)
     if writes_unknown:
         new_status = dataclasses.replace(new_status, inventory=unrecorded_inventory(status, desired))
@@ -196,7 +207,18 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             ],
         )
         entry = _unrecorded_entry(
-            _history_entry(req, begun.sequence, revision, result, started, finished, decision), exc
+            _history_entry(
+                req,
+                begun.sequence,
+                revision,
+                result,
+                started,
+                finished,
+                decision,
+                attempt=attempt,
+                retry_policy=retry_policy,
+            ),
+            exc,
         )
         new_status = dataclasses.replace(
             _status(req, status, spec, begun.sequence, revision, result, finished, entry),
@@ -374,6 +396,9 @@ def _history_entry(
     started: dt.datetime,
     finished: dt.datetime,
     decision: gitorder.Decision,
+    *,
+    attempt: int = 1,
+    retry_policy: Retry | None = None,
 ) -> dict[str, Any]:
     counts = result.counts()
     phase = Phase.FAILED if result.failed else Phase.SUCCEEDED
@@ -386,6 +411,23 @@ def _history_entry(
     moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
     if moved:
         summary += f"; {moved}"
+    retry = (
+        policy.retry_after_failure(
+            retry_policy,
+            attempt=attempt,
+            revision=req.revision,
+            commit=revision["commit"],
+            initiator=req.initiator,
+            operation=req.operation,
+            now=finished,
+        )
+        if result.failed
+        else None
+    )
+    if retry:
+        summary += f"; {retry['message']}"
+    elif attempt > 1:
+        summary += f"; attempt {attempt}"
     return {
         "sequence": seq,
         "summary": summary,
@@ -409,6 +451,8 @@ def _history_entry(
         # a move backwards in Git this sync follows: "branch main moved from 029a7cc back to
         # 0a32537 (force push)"; '' for a sync forward or an explicit one
         "gitMove": moved,
+        "attempt": attempt,  # 1, or the retry's attempt (syncPolicy.retry)
+        **({"retry": retry} if retry else {}),  # a failed one: the next attempt, or gave up
     }
 
 
@@ -455,4 +499,5 @@ def _status(
         sync=KEEP if result.failed else _synced(req, status, revision, finished),
         sync_status=SyncStatus.OUT_OF_SYNC if result.failed else KEEP,
         drift=KEEP if result.failed else None,
+        retry=entry.get("retry") if result.failed else None,
     )

@@ -86,10 +86,21 @@ class AuditOutcome:
 # ---- the sweep ----------------------------------------------------------------------
 
 
-def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list[RenderRequest]]:
-    """One audit request per application (all, a project's, or those named), and a render
+@dataclass(frozen=True)
+class Sweep:
+    """What a sweep publishes: an audit per application, renders of heads a push never
+    delivered, and the retries of failed syncs that are due (syncPolicy.retry)."""
+
+    audits: list[AuditRequest]
+    renders: list[RenderRequest]
+    retries: list[ApplyRequest]
+
+
+def fan_out(req: SweepRequest, operation: str) -> Sweep:
+    """One audit request per application (all, a project's, or those named), a render
     request for every automated application whose target's head is not synced (a push whose
-    webhook never arrived, a move backwards in Git)."""
+    webhook never arrived, a move backwards in Git), and an apply request for every failed
+    sync whose retry is due."""
     apps = store.list_apps()
     if req.apps:
         apps = [a for a in apps if a.name in set(req.apps)]
@@ -100,7 +111,28 @@ def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list
     for app in sorted(apps, key=lambda a: a.name):
         ref, head = behind.get(app.name, ("", ""))
         audits.append(AuditRequest(app=app.name, operation=f"{operation}:{app.name}", head=head, ref=ref))
-    return audits, renders
+    return Sweep(audits, renders, due_retries(apps, operation))
+
+
+def due_retries(apps: list[store.App], operation: str) -> list[ApplyRequest]:
+    """The next attempt of each failed sync whose backoff has passed (policy.retry_due): the
+    delay is kept in Firestore (status.retry.nextAt), not in a Pub/Sub redelivery, so it
+    holds for minutes as well as seconds and survives any number of attempts."""
+    now = store.now()
+    out = []
+    for app in apps:
+        state = app.status.get("retry")
+        if state and policy.retry_due(state, now) and not policy.pinned(app.status):
+            out.append(
+                ApplyRequest(
+                    app=app.name,
+                    revision=state.get("revision", ""),
+                    initiator=Initiator(state.get("initiator") or Initiator.MANUAL),
+                    operation=policy.retry_operation(state),
+                    triggered_by=f"retry {state.get('attempt', 0)} by sweep:{operation}",
+                )
+            )
+    return out
 
 
 def compare_heads(

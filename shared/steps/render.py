@@ -18,7 +18,7 @@ from shared.core import failures, manifests, notifications, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
-from shared.core.status import RenderState, StatusUpdate, SyncState, SyncTarget
+from shared.core.status import RenderState, SyncState, SyncTarget
 from shared.gate import checks
 from shared.platform import config, logs
 from shared.render import cache, sources, tree

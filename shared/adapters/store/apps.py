@@ -165,6 +165,7 @@ STATUS_PATHS: dict[str, str] = {
     "last_audit_at": "status.lastAuditAt",
     "last_audit_operation": "status.lastAuditOperation",
     "last_skipped": "status.lastSkipped",
+    "retry": "status.retry",
 }
 HISTORY_COUNT = "status.historyCount"
 
