@@ -79,6 +79,7 @@ def _app_row(app: store.App) -> list[str]:
         sync.get("status", SyncStatus.UNKNOWN),
         health.get("status", ""),
         (sync.get("commit") or "")[:7],
+        ((sync.get("target") or {}).get("commit") or "")[:7],
         output.format_time(sync.get("syncedAt")),
     ]
 
@@ -91,7 +92,7 @@ def app_list(args: argparse.Namespace) -> int:
         [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
         lambda: (
             [
-                ["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]
+                ["NAME", "PROJECT", "SYNC", "HEALTH", "LIVE", "TARGET-COMMIT", "LAST-SYNC"]
                 + (["REPO", "PATH", "TARGET"] if wide else [])
             ]
             + [
@@ -127,10 +128,18 @@ def app_get(args: argparse.Namespace) -> int:
                 f"{sync.get('status', SyncStatus.UNKNOWN)} to {(sync.get('commit') or '')[:7]}"
                 + (f" ({sync['message']})" if sync.get("message") else ""),
             ],
+            [
+                "Target/live:",
+                f"{((sync.get('target') or {}).get('commit') or '')[:7] or '-'} / "
+                f"{(sync.get('commit') or '')[:7] or '-'}",
+            ],
             ["Health:", (st.get("health") or {}).get("status", "")],
         ]
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
+        retry = st.get("retry")
+        if retry:
+            rows.append(["Retry:", retry.get("message", "")])
         drift, pin = st.get("drift") or DriftState(), st.get("pin")
         if drift.get("summary"):
             rows.append(["Drift:", drift["summary"]])
