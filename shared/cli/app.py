@@ -15,7 +15,7 @@ from shared.cli import inputs, output, wait
 from shared.cli.output import CliError
 from shared.core import argocd, status, topology
 from shared.core.messages import ApplyRequest, RenderRequest
-from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
+from shared.core.model import AppSpec, Destination, Retry, SpecError, SyncPolicy
 from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
 from shared.platform import config
 from shared.render import sources, tree
@@ -55,6 +55,7 @@ def app_create(args: argparse.Namespace) -> int:
             selfHeal=args.self_heal,
             allowEmpty=args.allow_empty,
             syncOptions=tuple(args.sync_option),
+            retry=_retry(args, None),
         ),
         project=args.project,
         revisionHistoryLimit=args.revision_history_limit,
@@ -121,7 +122,12 @@ def app_get(args: argparse.Namespace) -> int:
                 "Sync policy:",
                 ("automated" if spec.syncPolicy.automated else "manual")
                 + (" prune" if spec.syncPolicy.prune else "")
-                + (" self-heal" if spec.syncPolicy.selfHeal else ""),
+                + (" self-heal" if spec.syncPolicy.selfHeal else "")
+                + (
+                    f" retry {r.limit} ({r.duration} x{r.factor}, at most {r.maxDuration})"
+                    if (r := spec.syncPolicy.retry)
+                    else ""
+                ),
             ],
             [
                 "Sync:",
@@ -348,6 +354,32 @@ def app_diff(args: argparse.Namespace) -> int:
     return 1 if diffs else 0
 
 
+def _retry(args: argparse.Namespace, current: Retry | None) -> Retry | None:
+    """syncPolicy.retry from argocd's flags (--sync-retry-limit, --sync-retry-backoff-*),
+    over the current one; a limit of 0 removes it."""
+    given = {
+        field: value
+        for field, value in (
+            ("limit", args.sync_retry_limit),
+            ("duration", args.sync_retry_backoff_duration),
+            ("factor", args.sync_retry_backoff_factor),
+            ("maxDuration", args.sync_retry_backoff_max_duration),
+        )
+        if value is not None
+    }
+    if not given:
+        return current
+    retry = dataclasses.replace(current or Retry(), **given)
+    return retry if retry.limit != 0 else None
+
+
+def _retry_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sync-retry-limit", type=int, help="retries of a failed sync (-1: no end, 0: none)")
+    parser.add_argument("--sync-retry-backoff-duration", help="first wait, e.g. 5s")
+    parser.add_argument("--sync-retry-backoff-factor", type=int, help="multiplies the wait at each retry")
+    parser.add_argument("--sync-retry-backoff-max-duration", help="longest wait, e.g. 3m")
+
+
 def app_set(args: argparse.Namespace) -> int:
     """Change an application's target, path, sync policy or options."""
     spec = store.get_app(args.name).spec
@@ -361,6 +393,7 @@ def app_set(args: argparse.Namespace) -> int:
         options = {o.partition("=")[0]: o for o in policy.syncOptions}
         options.update({o.partition("=")[0]: o for o in args.sync_option})
         policy = dataclasses.replace(policy, syncOptions=tuple(options.values()))
+    policy = dataclasses.replace(policy, retry=_retry(args, policy.retry))
     changes: dict[str, Any] = {"syncPolicy": policy}
     for flag, field in (("revision", "targetRevision"), ("path", "path")):
         if getattr(args, flag):
@@ -479,6 +512,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--project", default="default")
     c.add_argument("--upsert", action="store_true", help="update it if it exists")
     c.add_argument("--revision-history-limit", type=int, default=100)
+    _retry_flags(c)
     c.set_defaults(func=app_create)
 
     app.add_parser("list", help="list applications").set_defaults(func=app_list)
@@ -532,6 +566,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="replace the source options (spec.source), e.g. "
         "'{kustomize: {namePrefix: prod-}}'; '{}' to clear",
     )
+    _retry_flags(s)
     s.set_defaults(func=app_set)
     p = app.add_parser("pin", help="hold the application at its synced revision")
     p.add_argument("name")

@@ -21,7 +21,6 @@ from tests.integration.conftest import (
     sweep,
     wait_for,
     wait_history,
-    with_policy,
 )
 
 pytestmark = pytest.mark.integration
@@ -72,7 +71,21 @@ def test_a_failed_sync_is_out_of_sync_after_a_sweep_and_is_retried_with_backoff(
     app = f"retry-{uid}"
     later = f"{namespace}-later"  # does not exist yet: the sync fails until the test creates it
     create_app(app, repo, namespace)
-    with_policy(app, retry=Retry(limit=3, duration="2s", factor=2, maxDuration="1m"))
+    code, _, _ = run_cli_capturing(
+        "app",
+        "set",
+        app,
+        "--sync-retry-limit",
+        "3",
+        "--sync-retry-backoff-duration",
+        "2s",
+        "--sync-retry-backoff-max-duration",
+        "1m",
+    )  # argocd's flags
+    assert code == 0
+    assert store.get_app(app).spec.syncPolicy.retry == Retry(
+        limit=3, duration="2s", factor=2, maxDuration="1m"
+    )
     v1 = push(stack, secret, repo, "v1", {"app/cm.yaml": manifests.configmap()})
     wait_history(app, 1)
     elsewhere = manifests.configmap(name="elsewhere").replace(
