@@ -260,14 +260,17 @@ def retry_after_failure(
     initiator: str,
     operation: str,
     now: dt.datetime,
+    previous: RetryState | None = None,
 ) -> RetryState | None:
     """Retry now? When next? After attempt `attempt` of `revision` failed: the next attempt is
     due after the backoff while fewer than `limit` retries were made (limit below 0: no end);
     otherwise nextAt None (it gave up, and says so). None: retries are not configured.
-    `operation` is the first attempt's (a retry's operation ends in :retry-N)."""
+    `previous`: the retry recorded before this attempt, whose first operation is kept (each
+    retry's operation is derived from it)."""
     if policy is None or policy.limit == 0:
         return None
-    first = operation.rsplit(":retry-", 1)[0]
+    earlier = previous or RetryState()
+    first = str(earlier.get("operation") or operation) if earlier.get("revision") == revision else operation
     made = attempt - 1  # retries made so far
     more = policy.limit < 0 or made < policy.limit
     next_at = now + backoff(policy, made) if more else None

@@ -43,6 +43,7 @@ from shared.core.status import (
     InventoryPointer,
     OperationState,
     Phase,
+    RetryState,
     Skipped,
     StatusUpdate,
     SyncState,
@@ -161,6 +162,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     finished = store.now()
     t_applied = time.perf_counter()
     attempt, retry_policy = policy.attempt_of(status, req.revision), spec.syncPolicy.retry
+    previous_retry = status.get("retry")
     entry = _history_entry(
         req,
         begun.sequence,
@@ -171,6 +173,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         decision,
         attempt=attempt,
         retry_policy=retry_policy,
+        previous_retry=previous_retry,
     )
     new_status = _status(req, status, spec, begun.sequence, revision, result, finished, entry)
     if writes_unknown:
@@ -217,6 +220,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                 decision,
                 attempt=attempt,
                 retry_policy=retry_policy,
+                previous_retry=previous_retry,
             ),
             exc,
         )
@@ -399,6 +403,7 @@ def _history_entry(
     *,
     attempt: int = 1,
     retry_policy: Retry | None = None,
+    previous_retry: RetryState | None = None,
 ) -> dict[str, Any]:
     counts = result.counts()
     phase = Phase.FAILED if result.failed else Phase.SUCCEEDED
@@ -420,6 +425,7 @@ def _history_entry(
             initiator=req.initiator,
             operation=req.operation,
             now=finished,
+            previous=previous_retry,
         )
         if result.failed
         else None

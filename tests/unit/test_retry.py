@@ -70,6 +70,7 @@ def test_retry_after_failure(retry, attempt, next_in_s):
         initiator=Initiator.WEBHOOK,
         operation="op-1:retry-1" if attempt > 1 else "op-1",
         now=NOW,
+        previous={"revision": "r-b", "operation": "op-1", "attempt": attempt - 1} if attempt > 1 else None,
     )
     if next_in_s == "none":
         assert state is None
@@ -158,3 +159,29 @@ def test_argo_cd_import_maps_the_retry():
         "spec.syncPolicy.retry.refresh: not supported (ignored)",
         "spec.syncPolicy.retry.backoff.jitter: not supported (ignored)",
     ]
+
+
+def test_the_first_operation_is_kept_whatever_the_names():
+    """An application called retry-x: its operations contain ':retry-' from the start."""
+    kept = policy.retry_after_failure(
+        Retry(limit=2),
+        attempt=2,
+        revision="r-b",
+        commit="b" * 40,
+        initiator=Initiator.WEBHOOK,
+        operation="delivery:retry-x:retry-1",
+        now=NOW,
+        previous={"revision": "r-b", "operation": "delivery:retry-x", "attempt": 1},
+    )
+    assert kept is not None and kept["operation"] == "delivery:retry-x"
+    fresh = policy.retry_after_failure(
+        Retry(limit=2),
+        attempt=1,
+        revision="r-c",
+        commit="c" * 40,
+        initiator=Initiator.WEBHOOK,
+        operation="delivery2:retry-x",
+        now=NOW,
+        previous={"revision": "r-b", "operation": "delivery:retry-x", "attempt": 2},
+    )
+    assert fresh is not None and fresh["operation"] == "delivery2:retry-x"
