@@ -226,6 +226,14 @@ def compare(
     return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
 
 
+def target_after_skip(head: str | None, synced: SyncState) -> SyncTarget | Keep:
+    """The target after a delivery skipped as stale or late (its render made it the target):
+    the applied revision when the head listed now is the applied commit, else unchanged."""
+    if head and head == synced.get("commit") and synced.get("revision"):
+        return SyncTarget(commit=head, revision=synced.get("revision"))
+    return KEEP
+
+
 def target_after_sync(initiator: str, status: AppStatus, revision: str, commit: str) -> SyncTarget:
     """The target after a sync of `revision`: a delivery that follows the target (a push, the
     sweep) is its head (gitorder applied it as such); an explicit one (a manual sync, a

@@ -91,7 +91,8 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     assert begun.app is not None
     spec, status = begun.app.spec, begun.app.status
     revision = store.get_revision(req.app, req.revision)
-    decision = gitorder.decide(_delivery(req, spec, status, revision))
+    delivery = _delivery(req, spec, status, revision)
+    decision = gitorder.decide(delivery)
     if not decision.applies:
         store.finish_operation(
             req.app,
@@ -100,6 +101,8 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             begun.sequence,
             None,
             StatusUpdate(
+                # a late delivery's render made its commit the target: the head is, again
+                sync_target=policy.target_after_skip(delivery.head, status.get("sync") or SyncState()),
                 last_skipped=Skipped(
                     revision=req.revision,
                     commit=revision["commit"],
@@ -107,7 +110,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                     reason=decision.action,
                     message=decision.message,
                     at=store.now(),
-                )
+                ),
             ),
         )
         logs.warning(

@@ -495,3 +495,16 @@ def swept(synced="", rendered="", render_ok=True, failed="", **more) -> dict:
 )
 def test_missed_push(automated, status, head, action):
     assert policy.missed_push(automated, status, head) == action
+
+
+@pytest.mark.parametrize(
+    ("head", "synced", "expected"),
+    [
+        (A, SYNCED_A, target(A, "r-a")),  # a late delivery: the head is what is applied
+        (B, SYNCED_A, KEEP),  # the head moved on: its own render says
+        (None, SYNCED_A, KEEP),  # the ref is gone
+        (A, {}, KEEP),  # nothing applied yet
+    ],
+)
+def test_target_after_skip(head, synced, expected):
+    assert policy.target_after_skip(head, synced) == expected
