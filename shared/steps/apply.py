@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -164,20 +165,19 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         )
     finished = store.now()
     t_applied = time.perf_counter()
-    attempt, retry_policy = policy.attempt_of(status, req.revision), spec.syncPolicy.retry
-    previous_retry = status.get("retry")
-    entry = _history_entry(
+    record = functools.partial(
+        _history_entry,
         req,
         begun.sequence,
         revision,
-        result,
-        started,
-        finished,
-        decision,
-        attempt=attempt,
-        retry_policy=retry_policy,
-        previous_retry=previous_retry,
+        started=started,
+        finished=finished,
+        decision=decision,
+        attempt=policy.attempt_of(status, req.revision),
+        retry_policy=spec.syncPolicy.retry,
+        previous_retry=status.get("retry"),
     )
+    entry = record(result)
     new_status = _status(req, status, spec, begun.sequence, revision, result, finished, entry)
     if writes_unknown:
         new_status = dataclasses.replace(new_status, inventory=unrecorded_inventory(status, desired))
@@ -212,21 +212,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                 ),
             ],
         )
-        entry = _unrecorded_entry(
-            _history_entry(
-                req,
-                begun.sequence,
-                revision,
-                result,
-                started,
-                finished,
-                decision,
-                attempt=attempt,
-                retry_policy=retry_policy,
-                previous_retry=previous_retry,
-            ),
-            exc,
-        )
+        entry = _unrecorded_entry(record(result), exc)
         new_status = dataclasses.replace(
             _status(req, status, spec, begun.sequence, revision, result, finished, entry),
             inventory=unrecorded_inventory(status, desired),
