@@ -14,10 +14,12 @@ from shared.steps import events
 
 
 def _sweep(req: SweepRequest, message_id: str) -> None:
-    audits, renders = auditing.fan_out(req, req.operation or f"sweep-{message_id}")
-    bus.publish(topology.AUDIT, audits)
-    if renders:
-        bus.publish(topology.RENDER, renders)
+    sweep = auditing.fan_out(req, req.operation or f"sweep-{message_id}")
+    bus.publish(topology.AUDIT, sweep.audits)
+    if sweep.renders:
+        bus.publish(topology.RENDER, sweep.renders)
+    if sweep.retries:
+        bus.publish(topology.APPLY, sweep.retries)
 
 
 def _audit(req: AuditRequest, _message_id: str) -> None:

@@ -14,9 +14,11 @@ from shared.steps import render as rendering
 
 
 def _render(req: RenderRequest, _message_id: str) -> None:
-    apply_request = rendering.render(req)
-    if apply_request is not None:
-        bus.publish(topology.APPLY, [apply_request])
+    rendered = rendering.render(req)
+    if rendered.apply is not None:
+        bus.publish(topology.APPLY, [rendered.apply])
+    if rendered.event is not None:
+        bus.publish_events(topology.NOTIFICATIONS, [rendered.event])
 
 
 @functions_framework.cloud_event

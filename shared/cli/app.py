@@ -15,7 +15,7 @@ from shared.cli import inputs, output, wait
 from shared.cli.output import CliError
 from shared.core import argocd, hooks, status, topology
 from shared.core.messages import ApplyRequest, RenderRequest
-from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
+from shared.core.model import AppSpec, Destination, Retry, SpecError, SyncPolicy
 from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
 from shared.platform import config
 from shared.render import sources, tree
@@ -56,6 +56,7 @@ def app_create(args: argparse.Namespace) -> int:
             selfHeal=args.self_heal,
             allowEmpty=args.allow_empty,
             syncOptions=tuple(args.sync_option),
+            retry=_retry(args, None),
         ),
         project=args.project,
         revisionHistoryLimit=args.revision_history_limit,
@@ -82,6 +83,7 @@ def _app_row(app: store.App) -> list[str]:
         sync.get("status", SyncStatus.UNKNOWN),
         health.get("status", ""),
         (sync.get("commit") or "")[:7],
+        ((sync.get("target") or {}).get("commit") or "")[:7],
         output.format_time(sync.get("syncedAt")),
     ]
 
@@ -94,7 +96,7 @@ def app_list(args: argparse.Namespace) -> int:
         [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
         lambda: (
             [
-                ["NAME", "PROJECT", "SYNC", "HEALTH", "REVISION", "LAST-SYNC"]
+                ["NAME", "PROJECT", "SYNC", "HEALTH", "LIVE", "TARGET-COMMIT", "LAST-SYNC"]
                 + (["REPO", "PATH", "TARGET"] if wide else [])
             ]
             + [
@@ -123,17 +125,30 @@ def app_get(args: argparse.Namespace) -> int:
                 "Sync policy:",
                 ("automated" if spec.syncPolicy.automated else "manual")
                 + (" prune" if spec.syncPolicy.prune else "")
-                + (" self-heal" if spec.syncPolicy.selfHeal else ""),
+                + (" self-heal" if spec.syncPolicy.selfHeal else "")
+                + (
+                    f" retry {r.limit} ({r.duration} x{r.factor}, at most {r.maxDuration})"
+                    if (r := spec.syncPolicy.retry)
+                    else ""
+                ),
             ],
             [
                 "Sync:",
                 f"{sync.get('status', SyncStatus.UNKNOWN)} to {(sync.get('commit') or '')[:7]}"
                 + (f" ({sync['message']})" if sync.get("message") else ""),
             ],
+            [
+                "Target/live:",
+                f"{((sync.get('target') or {}).get('commit') or '')[:7] or '-'} / "
+                f"{(sync.get('commit') or '')[:7] or '-'}",
+            ],
             ["Health:", (st.get("health") or {}).get("status", "")],
         ]
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
+        retry = st.get("retry")
+        if retry:
+            rows.append(["Retry:", retry.get("message", "")])
         drift, pin = st.get("drift") or DriftState(), st.get("pin")
         if drift.get("summary"):
             rows.append(["Drift:", drift["summary"]])
@@ -359,6 +374,32 @@ def app_diff(args: argparse.Namespace) -> int:
     return 1 if diffs else 0
 
 
+def _retry(args: argparse.Namespace, current: Retry | None) -> Retry | None:
+    """syncPolicy.retry from argocd's flags (--sync-retry-limit, --sync-retry-backoff-*),
+    over the current one; a limit of 0 removes it."""
+    given = {
+        field: value
+        for field, value in (
+            ("limit", args.sync_retry_limit),
+            ("duration", args.sync_retry_backoff_duration),
+            ("factor", args.sync_retry_backoff_factor),
+            ("maxDuration", args.sync_retry_backoff_max_duration),
+        )
+        if value is not None
+    }
+    if not given:
+        return current
+    retry = dataclasses.replace(current or Retry(), **given)
+    return retry if retry.limit != 0 else None
+
+
+def _retry_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sync-retry-limit", type=int, help="retries of a failed sync (-1: no end, 0: none)")
+    parser.add_argument("--sync-retry-backoff-duration", help="first wait, e.g. 5s")
+    parser.add_argument("--sync-retry-backoff-factor", type=int, help="multiplies the wait at each retry")
+    parser.add_argument("--sync-retry-backoff-max-duration", help="longest wait, e.g. 3m")
+
+
 def app_set(args: argparse.Namespace) -> int:
     """Change an application's target, path, sync policy or options."""
     spec = store.get_app(args.name).spec
@@ -372,6 +413,7 @@ def app_set(args: argparse.Namespace) -> int:
         options = {o.partition("=")[0]: o for o in policy.syncOptions}
         options.update({o.partition("=")[0]: o for o in args.sync_option})
         policy = dataclasses.replace(policy, syncOptions=tuple(options.values()))
+    policy = dataclasses.replace(policy, retry=_retry(args, policy.retry))
     changes: dict[str, Any] = {"syncPolicy": policy}
     for flag, field in (("revision", "targetRevision"), ("path", "path")):
         if getattr(args, flag):
@@ -500,6 +542,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--project", default="default")
     c.add_argument("--upsert", action="store_true", help="update it if it exists")
     c.add_argument("--revision-history-limit", type=int, default=100)
+    _retry_flags(c)
     c.set_defaults(func=app_create)
 
     app.add_parser("list", help="list applications").set_defaults(func=app_list)
@@ -553,6 +596,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="replace the source options (spec.source), e.g. "
         "'{kustomize: {namePrefix: prod-}}'; '{}' to clear",
     )
+    _retry_flags(s)
     s.set_defaults(func=app_set)
     p = app.add_parser("pin", help="hold the application at its synced revision")
     p.add_argument("name")

@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.core import sourceopts
 from shared.core.errors import SpecError
-from shared.core.model import IN_CLUSTER, AppSpec, Destination, SyncPolicy
+from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
 ARGO_API = "argoproj.io/v1alpha1"
 OUR_API = "gitops.dev/v1"
@@ -79,7 +79,16 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     if cluster in (IN_CLUSTER_SERVER, "in-cluster"):
         cluster = IN_CLUSTER
     policy = spec.get("syncPolicy") or {}
-    _unknown(policy, {"automated", "syncOptions"}, "spec.syncPolicy.", warnings)
+    _unknown(policy, {"automated", "syncOptions", "retry"}, "spec.syncPolicy.", warnings)
+    retry = policy.get("retry")
+    if isinstance(retry, dict):
+        _unknown(retry, {"limit", "backoff"}, "spec.syncPolicy.retry.", warnings)
+        _unknown(
+            retry.get("backoff") or {},
+            {"duration", "factor", "maxDuration"},
+            "spec.syncPolicy.retry.backoff.",
+            warnings,
+        )
     automated = policy.get("automated")
     if isinstance(automated, dict):
         _unknown(automated, {"prune", "selfHeal", "allowEmpty"}, "spec.syncPolicy.automated.", warnings)
@@ -116,6 +125,7 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
             selfHeal=bool((automated or {}).get("selfHeal")),
             allowEmpty=bool((automated or {}).get("allowEmpty")),
             syncOptions=tuple(sync_options),
+            retry=Retry.from_doc(retry) if isinstance(retry, dict) else None,
         ),
         project=spec.get("project") or "default",
         ignoreDifferences=tuple(ignore),

@@ -33,6 +33,59 @@ class Destination:
     namespace: str = "default"
 
 
+DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def seconds(duration: str) -> float:
+    """A backoff duration as Argo CD writes it ("5s", "3m", "1h30m"; a bare number is seconds)."""
+    text = str(duration).strip()
+    if text.isdigit():
+        return float(text)
+    match = DURATION_RE.match(text)
+    if not text or match is None:
+        raise SpecError(f"{duration!r} is not a duration such as 5s, 3m or 1h")
+    h, m, s = (int(g or 0) for g in match.groups())
+    return float(h * 3600 + m * 60 + s)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """syncPolicy.retry, Argo CD's RetryStrategy: a failed sync is tried again `limit` times
+    (0: never, below 0: without end), after `duration`, multiplied by `factor` at each attempt,
+    at most `maxDuration` (Argo CD's defaults: 5s, 2, 3m)."""
+
+    limit: int = 0
+    duration: str = "5s"
+    factor: int = 2
+    maxDuration: str = "3m"
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Retry:
+        backoff = doc.get("backoff") or {}
+        return cls(
+            limit=int(doc.get("limit") or 0),
+            duration=str(backoff.get("duration") or doc.get("duration") or "5s"),
+            factor=int(backoff.get("factor") or doc.get("factor") or 2),
+            maxDuration=str(backoff.get("maxDuration") or doc.get("maxDuration") or "3m"),
+        )
+
+    def to_doc(self) -> dict[str, Any]:
+        """Argo CD's shape: {limit, backoff: {duration, factor, maxDuration}}."""
+        return {
+            "limit": self.limit,
+            "backoff": {"duration": self.duration, "factor": self.factor, "maxDuration": self.maxDuration},
+        }
+
+    def validate(self) -> None:
+        for name in ("duration", "maxDuration"):
+            try:
+                seconds(getattr(self, name))
+            except SpecError as exc:
+                raise SpecError(f"syncPolicy.retry.backoff.{name}: {exc}") from None
+        if self.factor < 1:
+            raise SpecError("syncPolicy.retry.backoff.factor: must be at least 1")
+
+
 @dataclass(frozen=True)
 class SyncPolicy:
     automated: bool = False
@@ -42,6 +95,7 @@ class SyncPolicy:
     # Argo CD-style options: CreateNamespace=true, Recreate=true, WaveTimeout=120,
     # AutoRollback=true (AutoRollbackWindow=600), SelfHealLimit=3, SelfHealWindow=3600
     syncOptions: tuple[str, ...] = ()
+    retry: Retry | None = None  # syncPolicy.retry (shared/core/policy.py retry_after_failure)
 
     def option(self, name: str) -> str | None:
         for item in self.syncOptions:
@@ -105,6 +159,8 @@ class AppSpec:
             if mode not in ("enforce", "warn", "off"):
                 raise SpecError(f"checks.{check_id}: {mode!r} is not enforce, warn or off")
 
+        if self.syncPolicy.retry is not None:
+            self.syncPolicy.retry.validate()
         sourceopts.validate(self.source)
         healthcel.parse(self.healthChecks)
         if self.revisionHistoryLimit < 1:
@@ -179,6 +235,8 @@ class AppSpec:
         doc = asdict(self)
         doc.pop("name")
         doc["syncPolicy"]["syncOptions"] = list(self.syncPolicy.syncOptions)
+        if self.syncPolicy.retry is not None:
+            doc["syncPolicy"]["retry"] = self.syncPolicy.retry.to_doc()
         doc["ignoreDifferences"] = [dict(r) for r in self.ignoreDifferences]
         doc["watchPaths"] = list(self.watchPaths)
         doc["healthChecks"] = [dict(c) for c in self.healthChecks]
@@ -201,6 +259,11 @@ class AppSpec:
                 **{
                     **doc.get("syncPolicy", {}),
                     "syncOptions": tuple((doc.get("syncPolicy") or {}).get("syncOptions") or ()),
+                    "retry": (
+                        Retry.from_doc(retry)
+                        if (retry := (doc.get("syncPolicy") or {}).get("retry"))
+                        else None
+                    ),
                 }
             ),
             project=doc.get("project", "default"),

@@ -13,6 +13,8 @@ shared/core/gitorder.py, and take their inputs from the status here.
   SelfHealLimit times within SelfHealWindow seconds (a controller fighting us).
 - automated rollback: opt-in (AutoRollback=true); a sync that left the app Degraded within
   AutoRollbackWindow seconds rolls back to the last revision seen Healthy, and pins it.
+- retries: syncPolicy.retry as in Argo CD; a failed sync is tried again after a backoff, the
+  sweep publishing each attempt when due (status.retry).
 - the sweep's missed push: an unpinned automated app whose target's head is not synced
   renders it, unless that head already failed (then it is OutOfSync, as a manual app is).
 """
@@ -22,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from shared.core import gitorder
-from shared.core.model import SyncPolicy
+from shared.core import gitorder, model
+from shared.core.model import Retry, SyncPolicy
 from shared.core.status import (
     AUTOMATED,
     KEEP,
@@ -34,9 +36,11 @@ from shared.core.status import (
     Keep,
     Phase,
     Pin,
+    RetryState,
     StatusUpdate,
     SyncState,
     SyncStatus,
+    SyncTarget,
     pin,
 )
 
@@ -65,16 +69,17 @@ def apply_now(policy: SyncPolicy, status: AppStatus, initiator: str) -> bool:
     return (policy.automated and not held_by_pin(status, initiator)) or explicit
 
 
-def after_render(*, applies: bool, synced: SyncState, revision: str, commit: str, ref: str) -> StatusUpdate:
-    """The sync fields a render changes: a render not applied (manual, pinned) of another
-    revision than the synced one leaves the app OutOfSync, naming both commits when they differ."""
-    if applies or synced.get("revision") == revision:
-        return StatusUpdate()
-    were = synced.get("commit")
-    return StatusUpdate(
-        sync_status=SyncStatus.OUT_OF_SYNC,
-        sync_message=gitorder.behind(ref, commit, were) if were and were != commit else KEEP,
-    )
+def after_render(*, applies: bool, synced: SyncState, target: SyncTarget, ref: str) -> StatusUpdate:
+    """The sync fields a render changes: its commit (and its revision, None when the render
+    failed or the gate blocked it) is the target now. Applied now, the apply compares; not
+    applied (manual, pinned, failed), the application is OutOfSync unless the target is what
+    is applied, naming both commits."""
+    if applies:
+        return StatusUpdate(sync_target=target)
+    state, message = compare(target, synced, drifted=False, ref=ref)
+    if state == SyncStatus.SYNCED:  # the applied revision: the last audit's answer stands
+        return StatusUpdate(sync_target=target)
+    return StatusUpdate(sync_target=target, sync_status=state, sync_message=message)
 
 
 # ---- apply: forward only, pins -------------------------------------------------------------
@@ -181,16 +186,129 @@ def auto_rollback(
     return pin(target, healthy.get("commit", ""), by="auto-rollback", reason=reason, at=now)
 
 
-def behind(head: str, ref: str, synced: SyncState) -> str | None:
-    """The OutOfSync message when the sweep found the target's head not synced (and not about
-    to be); None when the audit has no head or the head is synced."""
-    were = synced.get("commit", "")
-    return gitorder.behind(ref, head, were) if head and head != were else None
+def target_of(status: AppStatus, head: str = "") -> SyncTarget | None:
+    """The target the live state is compared with (Argo CD compares with the target revision's
+    manifests, not the last applied ones): the target's `head` when the sweep listed it,
+    rendered or not; otherwise the newest render (shared/steps/render.py records every one,
+    failed ones with no revision); None when nothing was ever rendered."""
+    render, sync = status.get("render") or {}, status.get("sync") or SyncState()
+    if head:
+        if head == render.get("commit"):
+            return SyncTarget(commit=head, revision=render.get("revision"))
+        if head == sync.get("commit"):
+            return SyncTarget(commit=head, revision=sync.get("revision"))
+        return SyncTarget(commit=head, revision=None)
+    if render.get("commit"):
+        return SyncTarget(commit=render["commit"], revision=render.get("revision"))
+    return sync.get("target")
 
 
-def after_audit(*, drifted: bool, behind: str | None) -> SyncStatus:
-    """Drift, or a head that is not synced, leaves the app OutOfSync; else it is Synced."""
-    return SyncStatus.OUT_OF_SYNC if drifted or behind else SyncStatus.SYNCED
+def compare(
+    target: SyncTarget | None, synced: SyncState, *, drifted: bool, ref: str
+) -> tuple[SyncStatus, str | None]:
+    """Synced or OutOfSync as Argo CD means it, and why: never Synced while the target's commit
+    (or its render) is not what is applied; then Synced unless the live objects drifted. A
+    target whose render failed at the applied commit cannot be compared: Unknown (Argo CD's
+    ComparisonError). No target known (nothing rendered since): drift alone decides."""
+    live = str(synced.get("commit") or "")
+    if target is None or not target.get("commit"):
+        return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
+    commit, revision = target["commit"], target.get("revision")
+    if commit != live:
+        return SyncStatus.OUT_OF_SYNC, gitorder.behind(ref, commit, live)
+    if not revision:
+        return SyncStatus.UNKNOWN, f"the render of {commit[:7]}, the target, failed"
+    if revision != synced.get("revision"):
+        return SyncStatus.OUT_OF_SYNC, (
+            f"{commit[:7]} renders differently now: {revision} is the target, "
+            f"{synced.get('revision')} is synced"
+        )
+    return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
+
+
+def target_after_skip(head: str | None, synced: SyncState) -> SyncTarget | Keep:
+    """The target after a delivery skipped as stale or late (its render made it the target):
+    the applied revision when the head listed now is the applied commit, else unchanged."""
+    if head and head == synced.get("commit") and synced.get("revision"):
+        return SyncTarget(commit=head, revision=synced.get("revision"))
+    return KEEP
+
+
+def target_after_sync(initiator: str, status: AppStatus, revision: str, commit: str) -> SyncTarget:
+    """The target after a sync of `revision`: a delivery that follows the target (a push, the
+    sweep) is its head (gitorder applied it as such); an explicit one (a manual sync, a
+    rollback, a self-heal) leaves the target as the newest render says, this one when none."""
+    if initiator in AUTOMATED:
+        return SyncTarget(commit=commit, revision=revision)
+    return target_of(status) or SyncTarget(commit=commit, revision=revision)
+
+
+# ---- retries: syncPolicy.retry ----------------------------------------------------------------
+
+
+def attempt_of(status: AppStatus, revision: str) -> int:
+    """Which attempt a sync of `revision` is: 1, or one more than the failed ones recorded."""
+    retry = status.get("retry") or RetryState()
+    return int(retry.get("attempt") or 0) + 1 if retry.get("revision") == revision else 1
+
+
+def backoff(policy: Retry, retries_made: int) -> dt.timedelta:
+    """The wait before retry number `retries_made + 1`: duration * factor^retries_made, at most
+    maxDuration (Argo CD's backoff)."""
+    first, cap = model.seconds(policy.duration), model.seconds(policy.maxDuration)
+    return dt.timedelta(seconds=min(first * float(policy.factor) ** retries_made, cap))
+
+
+def retry_after_failure(
+    policy: Retry | None,
+    *,
+    attempt: int,
+    revision: str,
+    commit: str,
+    initiator: str,
+    operation: str,
+    now: dt.datetime,
+    previous: RetryState | None = None,
+) -> RetryState | None:
+    """Retry now? When next? After attempt `attempt` of `revision` failed: the next attempt is
+    due after the backoff while fewer than `limit` retries were made (limit below 0: no end);
+    otherwise nextAt None (it gave up, and says so). None: retries are not configured.
+    `previous`: the retry recorded before this attempt, whose first operation is kept (each
+    retry's operation is derived from it)."""
+    if policy is None or policy.limit == 0:
+        return None
+    earlier = previous or RetryState()
+    first = str(earlier.get("operation") or operation) if earlier.get("revision") == revision else operation
+    made = attempt - 1  # retries made so far
+    more = policy.limit < 0 or made < policy.limit
+    next_at = now + backoff(policy, made) if more else None
+    limit = "no limit" if policy.limit < 0 else f"{policy.limit} retries"
+    return RetryState(
+        revision=revision,
+        commit=commit,
+        initiator=Initiator(initiator),
+        operation=first,
+        attempt=attempt,
+        limit=policy.limit,
+        nextAt=next_at,
+        message=(
+            f"attempt {attempt} failed; retry {made + 1} ({limit}) at {next_at:%H:%M:%S}"
+            if next_at
+            else f"attempt {attempt} failed; gave up after {made} retries"
+        ),
+    )
+
+
+def retry_due(state: RetryState | None, now: dt.datetime) -> bool:
+    """Whether a recorded retry is due now (the sweep publishes it)."""
+    next_at = (state or RetryState()).get("nextAt")
+    return next_at is not None and next_at <= now
+
+
+def retry_operation(state: RetryState) -> str:
+    """The operation of the next attempt: one per attempt, so a retry published twice (two
+    sweeps before it ran) runs once."""
+    return f"{state.get('operation', '')}:retry-{int(state.get('attempt') or 0)}"
 
 
 # ---- the sweep: a push whose webhook never arrived -------------------------------------------

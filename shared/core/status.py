@@ -85,12 +85,23 @@ class HookStatus(enum.StrEnum):
 # ---- the stored shape -----------------------------------------------------------------------
 
 
+class SyncTarget(TypedDict, total=False):
+    """status.sync.target: what the application should run, as Argo CD compares against it
+    (status.sync.revision there): the newest render of the tracked branch, tag or HEAD, or the
+    head the sweep found there."""
+
+    commit: str
+    revision: str | None  # its stored render; None: not rendered yet, or its render failed
+
+
 class SyncState(TypedDict, total=False):
-    """status.sync: the revision the cluster was last synced to."""
+    """status.sync: the revision the cluster was last synced to (live), against the target."""
 
     status: SyncStatus
-    revision: str  # applications/{app}/revisions/{revision}
+    revision: str  # applications/{app}/revisions/{revision}: what is applied
     commit: str
+    live: str  # the commit applied (= commit; named beside target)
+    target: SyncTarget
     ref: str  # the target's ref it came from ('' for HEAD)
     committedAt: dt.datetime | None
     syncedAt: dt.datetime
@@ -176,6 +187,19 @@ class Skipped(TypedDict):
     at: dt.datetime
 
 
+class RetryState(TypedDict, total=False):
+    """status.retry: a failed sync that syncPolicy.retry tries again (shared/core/policy.py)."""
+
+    revision: str
+    commit: str
+    initiator: Initiator
+    operation: str  # the first attempt's; a retry's is "{operation}:retry-{n}"
+    attempt: int  # attempts made so far, all failed
+    limit: int  # retries allowed (below 0: no end)
+    nextAt: dt.datetime | None  # when the next attempt is due; None: no more (gave up)
+    message: str
+
+
 class InventoryPointer(TypedDict, total=False):
     """status.inventory: the generation of inventory parts the last recorded sync wrote."""
 
@@ -206,6 +230,7 @@ class AppStatus(TypedDict, total=False):
     lastAuditAt: dt.datetime
     lastAuditOperation: str
     lastSkipped: Skipped
+    retry: RetryState | None
 
 
 # ---- the records built in one place -----------------------------------------------------------
@@ -216,15 +241,27 @@ def pin(revision: str, commit: str, *, by: str, reason: str, at: dt.datetime) ->
     return Pin(revision=revision, commit=commit, by=by, reason=reason, at=at)
 
 
-def synced_to(revision: str, stored: dict[str, Any], at: dt.datetime) -> SyncState:
-    """status.sync after a sync of the stored revision `stored` (its commit, ref and time)."""
+def synced_to(
+    revision: str,
+    stored: dict[str, Any],
+    at: dt.datetime,
+    *,
+    target: SyncTarget | None = None,
+    status: SyncStatus = SyncStatus.SYNCED,
+    message: str | None = None,
+) -> SyncState:
+    """status.sync after a sync of the stored revision `stored` (its commit, ref and time),
+    compared with the target (shared/core/policy.py compare): Synced unless told otherwise."""
     return SyncState(
-        status=SyncStatus.SYNCED,
+        status=status,
         revision=revision,
         commit=stored["commit"],
+        live=stored["commit"],
+        target=target or SyncTarget(commit=stored["commit"], revision=revision),
         ref=stored.get("ref") or "",
         committedAt=stored["committedAt"],
         syncedAt=at,
+        message=message,
     )
 
 
@@ -244,11 +281,12 @@ KEEP: Final = Keep.KEEP
 class StatusUpdate:
     """What one write changes in an application's status: fields left KEEP are not written,
     None clears a field. `sync` replaces the whole record; `sync_status` and `sync_message`
-    change only those fields of it."""
+    change only those fields of it (`sync_target`: the target)."""
 
     sync: SyncState | Keep = KEEP
     sync_status: SyncStatus | Keep = KEEP
     sync_message: str | Keep | None = KEEP
+    sync_target: SyncTarget | Keep = KEEP
     operation: OperationState | Keep = KEEP
     health: HealthState | Keep = KEEP
     inventory: Inventory | Keep = KEEP
@@ -260,6 +298,7 @@ class StatusUpdate:
     last_audit_at: dt.datetime | Keep = KEEP
     last_audit_operation: str | Keep = KEEP
     last_skipped: Skipped | Keep = KEEP
+    retry: RetryState | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name (the store adapter maps them to field paths)."""

@@ -47,7 +47,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic(AUDIT, "audit requests: one application"),
     Topic(
         NOTIFICATIONS,
-        "sync, drift and rollback events for anyone to subscribe to (schema in shared/core/notifications.py)",
+        "sync, drift, rollback, failed-render and blocked events for anyone to subscribe to "
+        "(schema in shared/core/notifications.py)",
     ),
 )
 
@@ -61,7 +62,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 # Which topics each function publishes to (IAM grants exactly these; a test checks the code).
 PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (RENDER,),
-    "render": (APPLY,),
+    "render": (APPLY, NOTIFICATIONS),
     "apply": (RENDER, NOTIFICATIONS),
     "audit": (AUDIT, RENDER, APPLY, NOTIFICATIONS),
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from shared.adapters.kube import KubeError
 from shared.core import failures, gitorder, hooks, inventory, manifests, notifications, policy, projects
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
-from shared.core.model import AppSpec
+from shared.core.model import AppSpec, Retry
 from shared.core.secrets import SecretMismatch
 from shared.core.status import (
     AUTOMATED,
@@ -44,6 +45,7 @@ from shared.core.status import (
     InventoryPointer,
     OperationState,
     Phase,
+    RetryState,
     Skipped,
     StatusUpdate,
     SyncState,
@@ -94,7 +96,8 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
     assert begun.app is not None
     spec, status = begun.app.spec, begun.app.status
     revision = store.get_revision(req.app, req.revision)
-    decision = gitorder.decide(_delivery(req, spec, status, revision))
+    delivery = _delivery(req, spec, status, revision)
+    decision = gitorder.decide(delivery)
     if not decision.applies:
         store.finish_operation(
             req.app,
@@ -103,6 +106,8 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             begun.sequence,
             None,
             StatusUpdate(
+                # a late delivery's render made its commit the target: the head is, again
+                sync_target=policy.target_after_skip(delivery.head, status.get("sync") or SyncState()),
                 last_skipped=Skipped(
                     revision=req.revision,
                     commit=revision["commit"],
@@ -110,7 +115,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                     reason=decision.action,
                     message=decision.message,
                     at=store.now(),
-                )
+                ),
             ),
         )
         logs.warning(
@@ -171,8 +176,20 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         )
     finished = store.now()
     t_applied = time.perf_counter()
-    entry = _history_entry(req, begun.sequence, revision, result, started, finished, decision)
-    new_status = _status(req, spec, begun.sequence, revision, result, finished, entry)
+    record = functools.partial(
+        _history_entry,
+        req,
+        begun.sequence,
+        revision,
+        started=started,
+        finished=finished,
+        decision=decision,
+        attempt=policy.attempt_of(status, req.revision),
+        retry_policy=spec.syncPolicy.retry,
+        previous_retry=status.get("retry"),
+    )
+    entry = record(result)
+    new_status = _status(req, status, spec, begun.sequence, revision, result, finished, entry)
     if writes_unknown:
         new_status = dataclasses.replace(new_status, inventory=unrecorded_inventory(status, desired))
     try:
@@ -206,11 +223,9 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
                 ),
             ],
         )
-        entry = _unrecorded_entry(
-            _history_entry(req, begun.sequence, revision, result, started, finished, decision), exc
-        )
+        entry = _unrecorded_entry(record(result), exc)
         new_status = dataclasses.replace(
-            _status(req, spec, begun.sequence, revision, result, finished, entry),
+            _status(req, status, spec, begun.sequence, revision, result, finished, entry),
             inventory=unrecorded_inventory(status, desired),
         )
         store.finish_operation(req.app, req.operation, holder, begun.sequence, entry, new_status)
@@ -388,6 +403,10 @@ def _history_entry(
     started: dt.datetime,
     finished: dt.datetime,
     decision: gitorder.Decision,
+    *,
+    attempt: int = 1,
+    retry_policy: Retry | None = None,
+    previous_retry: RetryState | None = None,
 ) -> dict[str, Any]:
     counts = result.counts()
     phase = Phase.FAILED if result.failed else Phase.SUCCEEDED
@@ -402,6 +421,24 @@ def _history_entry(
     moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
     if moved:
         summary += f"; {moved}"
+    retry = (
+        policy.retry_after_failure(
+            retry_policy,
+            attempt=attempt,
+            revision=req.revision,
+            commit=revision["commit"],
+            initiator=req.initiator,
+            operation=req.operation,
+            now=finished,
+            previous=previous_retry,
+        )
+        if result.failed
+        else None
+    )
+    if retry:
+        summary += f"; {retry['message']}"
+    elif attempt > 1:
+        summary += f"; attempt {attempt}"
     return {
         "sequence": seq,
         "summary": summary,
@@ -426,11 +463,23 @@ def _history_entry(
         # a move backwards in Git this sync follows: "branch main moved from 029a7cc back to
         # 0a32537 (force push)"; '' for a sync forward or an explicit one
         "gitMove": moved,
+        "attempt": attempt,  # 1, or the retry's attempt (syncPolicy.retry)
+        **({"retry": retry} if retry else {}),  # a failed one: the next attempt, or gave up
     }
+
+
+def _synced(req: ApplyRequest, status: AppStatus, revision: dict[str, Any], at: dt.datetime) -> SyncState:
+    """status.sync after a sync that succeeded, compared with the target: a rollback or an
+    explicit sync of another commit than the target's leaves the application OutOfSync."""
+    target = policy.target_after_sync(req.initiator, status, req.revision, revision["commit"])
+    live = SyncState(commit=revision["commit"], revision=req.revision)
+    state, message = policy.compare(target, live, drifted=False, ref=revision.get("ref") or "")
+    return synced_to(req.revision, revision, at, target=target, status=state, message=message)
 
 
 def _status(
     req: ApplyRequest,
+    status: AppStatus,
     spec: AppSpec,
     seq: int,
     revision: dict[str, Any],
@@ -459,7 +508,8 @@ def _status(
             triggered_by=req.triggered_by,
             at=finished,
         ),
-        sync=KEEP if result.failed else synced_to(req.revision, revision, finished),
+        sync=KEEP if result.failed else _synced(req, status, revision, finished),
         sync_status=SyncStatus.OUT_OF_SYNC if result.failed else KEEP,
         drift=KEEP if result.failed else None,
+        retry=entry.get("retry") if result.failed else None,
     )

@@ -86,10 +86,21 @@ class AuditOutcome:
 # ---- the sweep ----------------------------------------------------------------------
 
 
-def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list[RenderRequest]]:
-    """One audit request per application (all, a project's, or those named), and a render
+@dataclass(frozen=True)
+class Sweep:
+    """What a sweep publishes: an audit per application, renders of heads a push never
+    delivered, and the retries of failed syncs that are due (syncPolicy.retry)."""
+
+    audits: list[AuditRequest]
+    renders: list[RenderRequest]
+    retries: list[ApplyRequest]
+
+
+def fan_out(req: SweepRequest, operation: str) -> Sweep:
+    """One audit request per application (all, a project's, or those named), a render
     request for every automated application whose target's head is not synced (a push whose
-    webhook never arrived, a move backwards in Git)."""
+    webhook never arrived, a move backwards in Git), and an apply request for every failed
+    sync whose retry is due."""
     apps = store.list_apps()
     if req.apps:
         apps = [a for a in apps if a.name in set(req.apps)]
@@ -100,7 +111,28 @@ def fan_out(req: SweepRequest, operation: str) -> tuple[list[AuditRequest], list
     for app in sorted(apps, key=lambda a: a.name):
         ref, head = behind.get(app.name, ("", ""))
         audits.append(AuditRequest(app=app.name, operation=f"{operation}:{app.name}", head=head, ref=ref))
-    return audits, renders
+    return Sweep(audits, renders, due_retries(apps, operation))
+
+
+def due_retries(apps: list[store.App], operation: str) -> list[ApplyRequest]:
+    """The next attempt of each failed sync whose backoff has passed (policy.retry_due): the
+    delay is kept in Firestore (status.retry.nextAt), not in a Pub/Sub redelivery, so it
+    holds for minutes as well as seconds and survives any number of attempts."""
+    now = store.now()
+    out = []
+    for app in apps:
+        state = app.status.get("retry")
+        if state and policy.retry_due(state, now) and not policy.pinned(app.status):
+            out.append(
+                ApplyRequest(
+                    app=app.name,
+                    revision=state.get("revision", ""),
+                    initiator=Initiator(state.get("initiator") or Initiator.MANUAL),
+                    operation=policy.retry_operation(state),
+                    triggered_by=f"retry {state.get('attempt', 0)} by sweep:{operation}",
+                )
+            )
+    return out
 
 
 def compare_heads(
@@ -108,7 +140,7 @@ def compare_heads(
 ) -> tuple[list[RenderRequest], dict[str, tuple[str, str]]]:
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
-    (ref, head) of those that stay OutOfSync, for their audits to say so."""
+    (ref, head) of the others, for their audits to compare with (OutOfSync while not applied)."""
     listed = heads.Heads()
     out, behind = [], {}
     for app in apps:
@@ -128,7 +160,7 @@ def compare_heads(
                     triggered_by=f"sweep:{operation}",
                 )
             )
-        elif action == gitorder.OUT_OF_SYNC and commit:
+        elif commit:  # OutOfSync, or synced: the audit compares with this head
             behind[spec.name] = (ref, commit)
     return out, behind
 
@@ -278,9 +310,12 @@ def audit(req: AuditRequest) -> AuditOutcome:
     app_health = _app_health(spec, desired, live)
     now = store.now()
     rollback = _auto_rollback(app, app_health, req, now)
-    # the target's head, when the sweep found it not synced and not about to be: OutOfSync
-    # whatever the cluster holds, naming both commits
-    behind = policy.behind(req.head, req.ref, sync)
+    # live against the target (the head the sweep listed, or the newest render): OutOfSync
+    # whatever the cluster holds while the target is not what is applied, naming both commits
+    target = policy.target_of(status, req.head)
+    sync_status, behind = policy.compare(
+        target, sync, drifted=bool(drifted), ref=req.ref or sync.get("ref") or ""
+    )
     update = StatusUpdate(
         health=app_health.to_doc(),
         last_audit_at=now,
@@ -292,7 +327,8 @@ def audit(req: AuditRequest) -> AuditOutcome:
         ),
         pin=rollback[1] if rollback is not None else KEEP,
         sync_message=behind,
-        sync_status=policy.after_audit(drifted=bool(drifted), behind=behind),
+        sync_status=sync_status,
+        sync_target=target if target is not None else KEEP,
     )
     if not drifted:
         store.update_status(req.app, dataclasses.replace(update, drift=None))

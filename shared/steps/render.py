@@ -1,7 +1,8 @@
 """The render step: fetch one commit, render the app's path, store the revision.
 
-Returns the apply request to publish (automated apps, or an explicit sync), or
-None when nothing should be applied (render error, or manual sync policy).
+Returns the apply request to publish (automated apps, or an explicit sync; none after a
+render error or for a manual sync policy) and, when the render failed or the security gate
+blocked it, the notification event.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from shared.adapters import charts, commit_status, git, store
-from shared.core import failures, manifests, policy, secrets
+from shared.core import failures, manifests, notifications, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
-from shared.core.status import RenderState, StatusUpdate, SyncState
+from shared.core.status import RenderState, SyncState, SyncTarget
 from shared.gate import checks
 from shared.platform import config, logs
 from shared.render import cache, sources, tree
@@ -30,7 +32,19 @@ def revision_id(commit: str, digest: str) -> str:
     return f"{commit[:12]}-{digest[:8]}"
 
 
-def render(req: RenderRequest) -> ApplyRequest | None:
+BLOCKED = "blocked by the security gate"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a render asks for next: the apply to publish (automated apps, or an explicit
+    sync), and the event for the notifications topic (a render that failed or was blocked)."""
+
+    apply: ApplyRequest | None = None
+    event: dict[str, Any] | None = None
+
+
+def render(req: RenderRequest) -> Rendered:
     app = store.get_app(req.app)
     spec = app.spec
     if spec.chart:
@@ -40,7 +54,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     try:
         repo = git.fetch(spec.repoURL, req.commit, req.ref)
     except git.Refused as exc:  # too large or malformed: recorded, never retried
-        return _failed(req, spec, [Finding(spec.path, 0, 0, "", str(exc))])
+        return _failed(req, app, [Finding(spec.path, 0, 0, "", str(exc))])
     info = git.commit_info(repo, req.commit)
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)
@@ -70,7 +84,7 @@ def render(req: RenderRequest) -> ApplyRequest | None:
     )
 
 
-def _render_chart(req: RenderRequest, app: store.App) -> ApplyRequest | None:
+def _render_chart(req: RenderRequest, app: store.App) -> Rendered:
     """A chart from a Helm repository: the constraint resolved and the archive fetched here,
     outside the sandbox (shared/adapters/charts.py); the revision records version and digest,
     and its `commit` is the archive's digest (the bytes it was rendered from)."""
@@ -79,12 +93,12 @@ def _render_chart(req: RenderRequest, app: store.App) -> ApplyRequest | None:
     try:
         fetched, archive = charts.fetch(spec.repoURL, spec.chart, spec.chart_version)
     except charts.ChartError as exc:
-        return _failed(req, spec, [Finding(spec.chart, 0, 0, "", str(exc))])
+        return _failed(req, app, [Finding(spec.chart, 0, 0, "", str(exc))])
     try:
         values, commits = revision.ref_values(spec, {})
     except (git.Refused, tree.Refused, LookupError) as exc:
         finding = exc.finding if isinstance(exc, tree.Refused) else Finding(spec.chart, 0, 0, "", str(exc))
-        return _failed(req, spec, [finding])
+        return _failed(req, app, [finding])
     t_fetched = time.perf_counter()
     kube_version = _kube_version(spec)
     where = f"{spec.chart}-{fetched.version}"
@@ -117,21 +131,21 @@ def _record(
     reads_found: Collection[str],
     cached: str,
     times: tuple[float, float],
-) -> ApplyRequest | None:
-    """Check the rendered objects, store the revision and the status; the apply request."""
+) -> Rendered:
+    """Check the rendered objects, store the revision and the status; what the render asks for next."""
     spec = app.spec
     t0, t_fetched = times
     if rendered.errors:
-        return _failed(req, spec, rendered.errors)
+        return _failed(req, app, rendered.errors)
     try:
         findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
     except Exception as exc:  # tenant content must end in a finding, never in a redelivery loop
-        return _failed(req, spec, [sources.unexpected(spec.path, exc)], what="could not be checked")
+        return _failed(req, app, [sources.unexpected(spec.path, exc)], what="could not be checked")
     blocked = checks.blocking(findings)
     if blocked:
         return _failed(
             req,
-            spec,
+            app,
             [
                 Finding(
                     f.finding.file,
@@ -142,12 +156,12 @@ def _record(
                 )
                 for f in blocked
             ],
-            what="blocked by the security gate",
+            what=BLOCKED,
         )
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
         return _failed(
             req,
-            spec,
+            app,
             [
                 Finding(
                     spec.path,
@@ -182,7 +196,7 @@ def _record(
             raise
         return _failed(
             req,
-            spec,
+            app,
             [
                 Finding(
                     spec.path,
@@ -204,8 +218,7 @@ def _record(
         policy.after_render(
             applies=apply_now,
             synced=app.status.get("sync") or SyncState(),
-            revision=rev,
-            commit=req.commit,
+            target=SyncTarget(commit=req.commit, revision=rev),
             ref=req.ref,
         ),
         render=RenderState(
@@ -236,15 +249,17 @@ def _record(
         store_ms=round((time.perf_counter() - t_rendered) * 1000, 1),
     )
     if not apply_now:
-        return None
-    return ApplyRequest(
-        app=req.app,
-        revision=rev,
-        initiator=req.initiator,
-        operation=req.operation,
-        triggered_by=req.triggered_by,
-        prune=req.prune,
-        before=req.before,
+        return Rendered()
+    return Rendered(
+        ApplyRequest(
+            app=req.app,
+            revision=rev,
+            initiator=req.initiator,
+            operation=req.operation,
+            triggered_by=req.triggered_by,
+            prune=req.prune,
+            before=req.before,
+        )
     )
 
 
@@ -261,27 +276,46 @@ def _kube_version(spec: AppSpec) -> str:
     return spec.syncPolicy.option("KubeVersion") or config.kube_version()
 
 
-def _failed(
-    req: RenderRequest, spec: AppSpec, errors: list[Finding], what: str = "failed"
-) -> ApplyRequest | None:
+def _failed(req: RenderRequest, app: store.App, errors: list[Finding], what: str = "failed") -> Rendered:
     """Record the render errors on the app; the cluster keeps running the last good revision.
-    Nothing to apply: None, so that `return _failed(...)` ends the render step."""
+    The failed commit is the target still (never Synced while it is not applied), and the
+    failure is a notification event (`blocked` when the security gate refused it)."""
+    spec = app.spec
     message = f"render of {req.commit[:7]} {what}: {errors[0]}" + (
         f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     )
+    update = policy.after_render(
+        applies=False,
+        synced=app.status.get("sync") or SyncState(),
+        target=SyncTarget(commit=req.commit, revision=None),
+        ref=req.ref,
+    )
+    at = store.now()
     store.update_status(
         req.app,
-        StatusUpdate(
+        dataclasses.replace(
+            update,
             render=RenderState(
                 commit=req.commit,
                 revision=None,
-                at=store.now(),
+                at=at,
                 errors=[e.to_doc() for e in errors[:50]],
                 message=message,
-            )
+            ),
         ),
     )
     if not spec.chart:
         commit_status.set_status(spec.repoURL, req.commit, "failure", message, spec.name)
     logs.error("render failed", app=req.app, commit=req.commit, errors=[str(e) for e in errors[:20]])
-    return None
+    event = notifications.render_event(
+        spec.name,
+        spec.project,
+        blocked=what == BLOCKED,
+        commit=req.commit,
+        initiator=req.initiator,
+        triggered_by=req.triggered_by,
+        summary=message,
+        errors=[str(e) for e in errors],
+        at=at,
+    )
+    return Rendered(None, event)

@@ -109,13 +109,17 @@ def test_argo_cd_tutorial_story(stack, secret, uid, repo, namespace):
     assert fields["spec.replicas"]["live"] == 4
     assert fields["spec.template.spec.containers[name=nginx].image"]["manager"] == "kubectl-set"
 
-    # after the heal the app audits clean, and nothing more is written to history
+    # after the heal the app audits clean, and nothing more is written to history; it is
+    # OutOfSync all the same, as Argo CD shows a rolled-back app: the target (the branch's
+    # newest render) is the second commit, the first is live
     bus.publish(topology.SWEEP, [SweepRequest(apps=(app,), operation=f"sweep2-{uid}")])
     wait_for(
         lambda: (
             (store.get_app(app).status.get("lastAuditAt") or record["detectedAt"]) > record["detectedAt"]
-            and store.get_app(app).status["sync"]["status"] == "Synced"
+            and store.get_app(app).status.get("drift") is None
         ),
         "a clean audit",
     )
+    sync = store.get_app(app).status["sync"]
+    assert (sync["status"], sync["live"], sync["target"]["commit"]) == ("OutOfSync", first, second)
     assert history_count(app) == 4

@@ -122,6 +122,9 @@ def test_two_pushes_delivered_in_reverse_order_end_on_the_head(stack, secret, ui
     assert f"arrived after {v2[:7]}" in skipped["message"]
     assert [e["commit"] for e in store.history(app)] == [v2]
     assert image_of(namespace) == "nginx:v2" and synced_commit(app) == v2
+    # the late render made v1 the target for a moment; the skip puts the head back
+    sync = store.get_app(app).status["sync"]
+    assert (sync["status"], sync["target"]["commit"]) == ("Synced", v2)
 
 
 def test_a_branch_deleted_and_recreated_at_an_older_commit_is_applied(stack, secret, uid, repo, namespace):

@@ -67,7 +67,6 @@ def test_argo_application_maps_to_our_spec_with_named_warnings():
     assert sorted(warnings) == sorted(
         [
             "metadata.finalizers: not supported (ignored)",
-            "spec.syncPolicy.retry: not supported (ignored)",
             "spec.syncPolicy.syncOptions: PruneLast=true is not supported (ignored)",
         ]
     )

@@ -1,6 +1,6 @@
 """The steps' decisions as pure functions (shared/core/policy.py), table by table: apply-now and
 pins, forward-only's inputs, the self-heal limit, automated rollback, the audit's sync status,
-and the sweep's missed-push rule."""
+the audit's target and comparison, and the sweep's missed-push rule."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from shared.core import gitorder, policy
 from shared.core.model import SyncPolicy
-from shared.core.status import KEEP, HealthStatus, Initiator, Phase, StatusUpdate, SyncStatus
+from shared.core.status import KEEP, HealthStatus, Initiator, Phase, StatusUpdate, SyncStatus, SyncTarget
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 A, B, C = "a" * 40, "b" * 40, "c" * 40
@@ -56,16 +56,30 @@ def test_apply_now(sync_policy, status, initiator, applies, held):
     assert policy.held_by_pin(status, initiator) is held
 
 
+def target(commit: str, revision: str | None) -> SyncTarget:
+    return SyncTarget(commit=commit, revision=revision)
+
+
 @pytest.mark.parametrize(
     ("applies", "synced", "revision", "commit", "update"),
     [
-        # applied now: the apply records the sync
-        (True, {}, "r-b", B, StatusUpdate()),
-        (True, {"revision": "r-a", "commit": A}, "r-b", B, StatusUpdate()),
-        # not applied, the synced revision: nothing changes
-        (False, {"revision": "r-b", "commit": B}, "r-b", B, StatusUpdate()),
-        # not applied, nothing synced yet: OutOfSync, no commit to name
-        (False, {}, "r-b", B, StatusUpdate(sync_status=SyncStatus.OUT_OF_SYNC)),
+        # applied now: the render is the target, the apply compares
+        (True, {}, "r-b", B, StatusUpdate(sync_target=target(B, "r-b"))),
+        (True, {"revision": "r-a", "commit": A}, "r-b", B, StatusUpdate(sync_target=target(B, "r-b"))),
+        # not applied, the synced revision: only the target is written
+        (False, {"revision": "r-b", "commit": B}, "r-b", B, StatusUpdate(sync_target=target(B, "r-b"))),
+        # not applied, nothing synced yet: OutOfSync
+        (
+            False,
+            {},
+            "r-b",
+            B,
+            StatusUpdate(
+                sync_target=target(B, "r-b"),
+                sync_status=SyncStatus.OUT_OF_SYNC,
+                sync_message=f"branch main is at {B[:7]}; nothing is synced",
+            ),
+        ),
         # not applied, another commit synced: OutOfSync naming both
         (
             False,
@@ -73,30 +87,52 @@ def test_apply_now(sync_policy, status, initiator, applies, held):
             "r-b",
             B,
             StatusUpdate(
+                sync_target=target(B, "r-b"),
                 sync_status=SyncStatus.OUT_OF_SYNC,
                 sync_message=f"branch main is at {B[:7]}; {A[:7]} is synced",
             ),
         ),
-        # not applied, the same commit rendered with other options: OutOfSync, no message
+        # not applied, the same commit rendered with other options: OutOfSync, saying so
         (
             False,
             {"revision": "r-b-old", "commit": B},
             "r-b",
             B,
-            StatusUpdate(sync_status=SyncStatus.OUT_OF_SYNC),
+            StatusUpdate(
+                sync_target=target(B, "r-b"),
+                sync_status=SyncStatus.OUT_OF_SYNC,
+                sync_message=f"{B[:7]} renders differently now: r-b is the target, r-b-old is synced",
+            ),
         ),
+        # a render that failed (revision None) of another commit: OutOfSync
         (
             False,
-            {"revision": "r-a", "commit": ""},
-            "r-b",
+            {"revision": "r-a", "commit": A},
+            None,
             B,
-            StatusUpdate(sync_status=SyncStatus.OUT_OF_SYNC),
+            StatusUpdate(
+                sync_target=target(B, None),
+                sync_status=SyncStatus.OUT_OF_SYNC,
+                sync_message=f"branch main is at {B[:7]}; {A[:7]} is synced",
+            ),
+        ),
+        # ... of the applied commit (the spec changed): it cannot be compared, Unknown
+        (
+            False,
+            {"revision": "r-a", "commit": A},
+            None,
+            A,
+            StatusUpdate(
+                sync_target=target(A, None),
+                sync_status=SyncStatus.UNKNOWN,
+                sync_message=f"the render of {A[:7]}, the target, failed",
+            ),
         ),
     ],
 )
 def test_after_render(applies, synced, revision, commit, update):
     got = policy.after_render(
-        applies=applies, synced=synced, revision=revision, commit=commit, ref="refs/heads/main"
+        applies=applies, synced=synced, target=target(commit, revision), ref="refs/heads/main"
     )
     assert got == update
 
@@ -353,31 +389,75 @@ def test_auto_rollback(sync_policy, health, status, rolls_back):
 # ---- the audit's sync status ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("head", "synced", "message"),
-    [
-        ("", {"commit": A}, None),  # not from a sweep, or the sweep found the head synced
-        (A, {"commit": A}, None),
-        (B, {"commit": A}, f"branch main is at {B[:7]}; {A[:7]} is synced"),
-        (B, {}, f"branch main is at {B[:7]}; nothing is synced"),
-    ],
-)
-def test_behind(head, synced, message):
-    assert policy.behind(head, "refs/heads/main", synced) == message
+SYNCED_A = {"commit": A, "revision": "r-a"}
 
 
 @pytest.mark.parametrize(
-    ("drifted", "behind", "expected"),
+    ("status", "head", "expected"),
     [
-        (False, None, SyncStatus.SYNCED),
-        (True, None, SyncStatus.OUT_OF_SYNC),
-        (False, "branch main is at b; a is synced", SyncStatus.OUT_OF_SYNC),
-        (True, "branch main is at b; a is synced", SyncStatus.OUT_OF_SYNC),
-        (False, "", SyncStatus.SYNCED),
+        ({}, "", None),  # nothing rendered, no head: no target
+        ({"sync": {**SYNCED_A, "target": target(A, "r-a")}}, "", target(A, "r-a")),  # as recorded
+        ({"render": {"commit": B, "revision": "r-b"}, "sync": SYNCED_A}, "", target(B, "r-b")),
+        ({"render": {"commit": B, "revision": None}, "sync": SYNCED_A}, "", target(B, None)),
+        # the head the sweep listed wins over the newest render
+        ({"render": {"commit": B, "revision": "r-b"}, "sync": SYNCED_A}, B, target(B, "r-b")),
+        ({"render": {"commit": B, "revision": "r-b"}, "sync": SYNCED_A}, A, target(A, "r-a")),
+        ({"render": {"commit": A, "revision": "r-a"}, "sync": SYNCED_A}, C, target(C, None)),
+        ({"render": {"commit": B, "revision": None}, "sync": SYNCED_A}, B, target(B, None)),
     ],
 )
-def test_after_audit(drifted, behind, expected):
-    assert policy.after_audit(drifted=drifted, behind=behind) == expected
+def test_target_of(status, head, expected):
+    assert policy.target_of(status, head) == expected
+
+
+@pytest.mark.parametrize(
+    ("target_", "drifted", "expected", "message"),
+    [
+        (None, False, SyncStatus.SYNCED, None),  # nothing rendered since: drift alone decides
+        (None, True, SyncStatus.OUT_OF_SYNC, None),
+        (target(A, "r-a"), False, SyncStatus.SYNCED, None),
+        (target(A, "r-a"), True, SyncStatus.OUT_OF_SYNC, None),
+        # the target's commit is not applied: never Synced, whatever the cluster holds
+        (target(B, "r-b"), False, SyncStatus.OUT_OF_SYNC, f"branch main is at {B[:7]}; {A[:7]} is synced"),
+        (target(B, None), False, SyncStatus.OUT_OF_SYNC, f"branch main is at {B[:7]}; {A[:7]} is synced"),
+        (target(B, "r-b"), True, SyncStatus.OUT_OF_SYNC, f"branch main is at {B[:7]}; {A[:7]} is synced"),
+        # the applied commit renders differently now (options, path)
+        (
+            target(A, "r-a2"),
+            False,
+            SyncStatus.OUT_OF_SYNC,
+            f"{A[:7]} renders differently now: r-a2 is the target, r-a is synced",
+        ),
+        # the applied commit cannot be rendered any more: no comparison
+        (target(A, None), False, SyncStatus.UNKNOWN, f"the render of {A[:7]}, the target, failed"),
+    ],
+)
+def test_compare(target_, drifted, expected, message):
+    assert policy.compare(target_, SYNCED_A, drifted=drifted, ref="refs/heads/main") == (expected, message)
+
+
+def test_compare_with_nothing_synced():
+    assert policy.compare(target(B, "r-b"), {}, drifted=False, ref="") == (
+        SyncStatus.OUT_OF_SYNC,
+        f"HEAD is at {B[:7]}; nothing is synced",
+    )
+
+
+@pytest.mark.parametrize(
+    ("initiator", "status", "expected"),
+    [
+        # a push or the sweep applies the head: the target
+        (Initiator.WEBHOOK, {"render": {"commit": C, "revision": "r-c"}}, target(B, "r-b")),
+        (Initiator.SWEEP, {}, target(B, "r-b")),
+        # explicit: the target stays the newest render (a rollback to B leaves it OutOfSync)
+        (Initiator.ROLLBACK, {"render": {"commit": C, "revision": "r-c"}}, target(C, "r-c")),
+        (Initiator.MANUAL, {"render": {"commit": B, "revision": "r-b"}}, target(B, "r-b")),
+        (Initiator.SELF_HEAL, {"render": {"commit": C, "revision": None}}, target(C, None)),
+        (Initiator.ROLLBACK, {}, target(B, "r-b")),  # nothing rendered: this one
+    ],
+)
+def test_target_after_sync(initiator, status, expected):
+    assert policy.target_after_sync(initiator, status, "r-b", B) == expected
 
 
 # ---- the sweep's missed push -------------------------------------------------------------------
@@ -415,3 +495,16 @@ def swept(synced="", rendered="", render_ok=True, failed="", **more) -> dict:
 )
 def test_missed_push(automated, status, head, action):
     assert policy.missed_push(automated, status, head) == action
+
+
+@pytest.mark.parametrize(
+    ("head", "synced", "expected"),
+    [
+        (A, SYNCED_A, target(A, "r-a")),  # a late delivery: the head is what is applied
+        (B, SYNCED_A, KEEP),  # the head moved on: its own render says
+        (None, SYNCED_A, KEEP),  # the ref is gone
+        (A, {}, KEEP),  # nothing applied yet
+    ],
+)
+def test_target_after_skip(head, synced, expected):
+    assert policy.target_after_skip(head, synced) == expected

@@ -153,6 +153,7 @@ STATUS_PATHS: dict[str, str] = {
     "sync": "status.sync",
     "sync_status": "status.sync.status",
     "sync_message": "status.sync.message",
+    "sync_target": "status.sync.target",
     "operation": "status.operation",
     "health": "status.health",
     "inventory": "status.inventory",
@@ -164,6 +165,7 @@ STATUS_PATHS: dict[str, str] = {
     "last_audit_at": "status.lastAuditAt",
     "last_audit_operation": "status.lastAuditOperation",
     "last_skipped": "status.lastSkipped",
+    "retry": "status.retry",
 }
 HISTORY_COUNT = "status.historyCount"
 
