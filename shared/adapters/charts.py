@@ -27,6 +27,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,7 +35,10 @@ from shared.adapters import credentials
 from shared.core import charts, versions
 from shared.platform import config
 
-MAX_INDEX = 32 * 1024 * 1024
+MAX_INDEX = 16 * 1024 * 1024
+# YAML nodes an index may hold, estimated from its bytes before parsing: parsed, a node costs
+# a few hundred bytes, and a tenant's repository must not exhaust the render instance
+MAX_INDEX_NODES = 300_000
 MAX_ARCHIVE = 20 * 1024 * 1024
 TIMEOUT_S = 30
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -64,18 +68,61 @@ def _basic(cred: credentials.Credential | None) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+
+
+def _loopback(url: str) -> bool:
+    return (urllib.parse.urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Redirects within the same origin (scheme, host, port) only; with `foreign_ok` (an OCI
+    blob, which registries hand to a storage host) to another http(s) origin too, but without
+    our Authorization header. Never to link-local addresses (cloud metadata)."""
+
+    def __init__(self, foreign_ok: bool) -> None:
+        self.foreign_ok = foreign_ok
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = urllib.parse.urlsplit(newurl)
+        same = _origin(req.full_url) == _origin(newurl)
+        if new.scheme not in ("http", "https") or (new.hostname or "").startswith("169.254."):
+            raise ChartError(f"{req.full_url}: redirected to {new.scheme}://{new.netloc}: refused")
+        if not same and not self.foreign_ok:
+            raise ChartError(
+                f"{req.full_url}: redirected to another host ({new.scheme}://{new.netloc}): refused"
+            )
+        follow = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if follow is not None and not same:
+            follow.remove_header("Authorization")
+        return follow
+
+
 def _get(
-    url: str, repo: str, limit: int, accept: str = "", bearer: str = "", challenge_ok: bool = True
+    url: str,
+    repo: str,
+    limit: int,
+    accept: str = "",
+    bearer: str = "",
+    challenge_ok: bool = True,
+    foreign_redirects: bool = False,
 ) -> bytes:
     cred = credentials.for_url(repo)
-    headers = {"User-Agent": "gitops-render", **_basic(cred)}
+    # a password goes over TLS only (or to this machine): never in clear text to a host
+    plain = urllib.parse.urlsplit(url).scheme != "https" and not _loopback(url)
+    headers = {"User-Agent": "gitops-render", **({} if plain else _basic(cred))}
     if accept:
         headers["Accept"] = accept
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     request = urllib.request.Request(url, headers=headers)
+    opener = urllib.request.build_opener(_Redirects(foreign_redirects))
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as resp:
+        with opener.open(request, timeout=TIMEOUT_S) as resp:
             data = resp.read(limit + 1)
     except urllib.error.HTTPError as exc:
         challenge = (
@@ -96,8 +143,9 @@ def _get(
 def _token(challenge: dict[str, str], repo: str) -> str:
     """A registry token from the challenge's realm (on the registry's own host only)."""
     realm = challenge["realm"]
-    if urllib.parse.urlsplit(realm).hostname != urllib.parse.urlsplit(repo).hostname:
-        raise ChartError(f"{repo}: the registry asks for a token from another host ({realm}): refused")
+    base, _ = charts.oci_reference(repo, "chart")
+    if _origin(realm) != _origin(base):
+        raise ChartError(f"{repo}: the registry asks for a token from another origin ({realm}): refused")
     query = urllib.parse.urlencode({k: v for k, v in challenge.items() if k in ("service", "scope")})
     answer = json.loads(_get(f"{realm}?{query}", repo, MAX_INDEX, challenge_ok=False))
     return str(answer.get("token") or answer.get("access_token") or "")
@@ -129,7 +177,13 @@ def resolve(repo: str, name: str, constraint: str) -> charts.Release:
     if repo.startswith("oci://"):
         return _oci_release(repo, name, constraint)
     try:
-        index = yaml.load(_get(charts.index_url(repo), repo, MAX_INDEX), Loader=yaml.CSafeLoader)
+        data = _get(charts.index_url(repo), repo, MAX_INDEX)
+        nodes = sum(data.count(c) for c in (b":", b"- ", b"{", b"[", b","))
+        if nodes > MAX_INDEX_NODES:
+            raise ChartError(
+                f"{charts.index_url(repo)}: about {nodes:,} YAML nodes (at most {MAX_INDEX_NODES:,})"
+            )
+        index = yaml.load(data, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         raise ChartError(f"{charts.index_url(repo)}: not a valid index.yaml") from None
     found = charts.releases(index, name)
@@ -172,7 +226,7 @@ def fetch(repo: str, name: str, constraint: str) -> tuple[Fetched, bytes]:
     )
     if url is None:
         raise ChartError(f"chart {name} {release.version}: {problem}")
-    data = _get(url, repo, MAX_ARCHIVE)
+    data = _get(url, repo, MAX_ARCHIVE, foreign_redirects=repo.startswith("oci://"))
     digest = hashlib.sha256(data).hexdigest()
     if release.digest and digest != release.digest:
         raise ChartError(

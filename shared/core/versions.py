@@ -47,8 +47,8 @@ def _parts(text: str) -> tuple[list[int], str]:
     for part in core.split("."):
         if part in _WILD:
             break
-        if not part.isdigit():
-            raise ConstraintError(f"{text!r} is not a version")
+        if not part.isdigit() or len(part) > MAX_NUMBER_DIGITS:
+            raise ConstraintError(f"{text[:40]!r} is not a version")
         nums.append(int(part))
     if len(core.split(".")) > 3:
         raise ConstraintError(f"{text!r} is not a version")
@@ -145,9 +145,20 @@ def _join_operators(tokens: list[str]) -> list[str]:
     return out
 
 
+MAX_CONSTRAINT_CHARS = 256  # a constraint is checked against every version an index lists:
+MAX_ALTERNATIVES = 16  # its size bounds the work (alternatives x terms x versions)
+MAX_VERSIONS = 10_000  # versions of one chart considered; an index listing more is refused
+MAX_NUMBER_DIGITS = 10
+
+
 def constraint(text: str) -> Check:
     """A check of versions against a constraint; raises ConstraintError when it is not one."""
-    groups = [_group(alt) for alt in (text or "*").split("||")]
+    if len(text or "") > MAX_CONSTRAINT_CHARS:
+        raise ConstraintError(f"longer than {MAX_CONSTRAINT_CHARS} characters")
+    alternatives = (text or "*").split("||")
+    if len(alternatives) > MAX_ALTERNATIVES:
+        raise ConstraintError(f"more than {MAX_ALTERNATIVES} alternatives (||)")
+    groups = [_group(alt) for alt in alternatives]
 
     def check(v: semver.Version) -> bool:
         return any(all(c(v) for c in checks) for checks in groups)
@@ -158,6 +169,9 @@ def constraint(text: str) -> Check:
 def resolve(text: str, available: Iterable[str]) -> str | None:
     """The highest of the available versions (as written) the constraint allows; None if none."""
     check = constraint(text)
+    available = list(available)
+    if len(available) > MAX_VERSIONS:
+        raise ConstraintError(f"the repository lists {len(available):,} versions (at most {MAX_VERSIONS:,})")
     best: tuple[semver.Version, str] | None = None
     for raw in available:
         v = parse_version(raw)
