@@ -39,9 +39,12 @@ spec:
   syncPolicy:
     automated: {{prune: true, selfHeal: true}}
 """)
+    # a plugin source is refused by name (#19: it would otherwise render silently to nothing)
     code, out, err = run_cli_capturing("app", "create", "-f", str(manifest))
-    assert code == 0
-    assert f"warning: guestbook-{uid}: spec.source.plugin: not supported (ignored)" in err
+    assert code != 0 and "cmp-guestbook" in err
+    manifest.write_text(manifest.read_text().replace("    plugin:\n      name: cmp-guestbook\n", ""))
+    code, out, err = run_cli_capturing("app", "create", "-f", str(manifest))
+    assert code == 0, err
     sha = repo.commit_and_push("guestbook", {"guestbook/cm.yaml": manifests.configmap("guestbook")})
     webhook(stack, secret, github.push_payload(repo.url, "refs/heads/main", github.ZERO_SHA, sha))
     assert wait_history(f"guestbook-{uid}", 1)["phase"] == "Succeeded"
