@@ -40,6 +40,9 @@ MAX_INDEX = 16 * 1024 * 1024
 # a few hundred bytes, and a tenant's repository must not exhaust the render instance
 MAX_INDEX_NODES = 300_000
 MAX_ARCHIVE = 20 * 1024 * 1024
+# the archives kept on this instance (on Cloud Run /tmp is memory): the least recently used go
+# first; an archive evicted is fetched again, and checked against its recorded digest
+MAX_CACHE_BYTES = 256 * 1024 * 1024
 TIMEOUT_S = 30
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -211,6 +214,7 @@ def archive(digest: str) -> bytes | None:
     if not path.is_file():
         return None
     data = path.read_bytes()
+    os.utime(path)  # recently used: evicted last
     return data if hashlib.sha256(data).hexdigest() == digest else None
 
 
@@ -263,3 +267,22 @@ def _keep(digest: str, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, _path(digest))
+    _evict(folder, keep=_path(digest))
+
+
+def _evict(folder: Path, keep: Path) -> None:
+    """Delete the least recently used archives until the cache is within MAX_CACHE_BYTES."""
+    found = []
+    for path in folder.glob("*.tgz"):
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # another render evicted it
+            continue
+        found.append((max(st.st_atime, st.st_mtime), st.st_size, path))
+    total = sum(size for _, size, _ in found)
+    for _, size, path in sorted(found):
+        if total <= MAX_CACHE_BYTES:
+            break
+        if path != keep:
+            path.unlink(missing_ok=True)
+            total -= size

@@ -4,8 +4,10 @@ an index too large to parse is refused before parsing, and constraints are bound
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
+import os
 import threading
 from collections.abc import Iterator
 
@@ -108,3 +110,19 @@ def test_constraints_are_bounded(text, error):
 def test_an_index_listing_too_many_versions_is_refused():
     with pytest.raises(versions.ConstraintError, match="versions"):
         versions.resolve("*", [f"1.0.{i}" for i in range(versions.MAX_VERSIONS + 1)])
+
+
+def test_the_archive_cache_keeps_the_most_recently_used_within_its_bound(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITOPS_CHART_CACHE", str(tmp_path))
+    monkeypatch.setattr(charts, "MAX_CACHE_BYTES", 3500)
+    digests = []
+    for i, when in enumerate((100, 200, 300)):
+        data = bytes([i]) * 1000
+        digest = hashlib.sha256(data).hexdigest()
+        charts._keep(digest, data)
+        os.utime(tmp_path / f"{digest}.tgz", (when, when))
+        digests.append(digest)
+    assert charts.archive(digests[0]) is not None  # used now: the most recent
+    charts._keep(hashlib.sha256(b"x" * 1000).hexdigest(), b"x" * 1000)
+    kept = {p.stem for p in tmp_path.glob("*.tgz")}
+    assert digests[0] in kept and digests[1] not in kept and len(kept) == 3
