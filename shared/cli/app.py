@@ -317,18 +317,17 @@ def app_rollback(args: argparse.Namespace) -> int:
 def app_delete(args: argparse.Namespace) -> int:
     """Unregister an application; with --cascade, delete what it owns in the cluster first."""
     # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
-    from shared.adapters import kube
-    from shared.sync.engine import delete_all
+    from shared.steps import deletion
 
-    app = store.get_app(args.name)
-    results = []
+    try:
+        gone = deletion.delete_application(args.name, cascade=args.cascade, on_wait=output.progress)
+    except deletion.DeletionBusy as exc:
+        raise output.CliError(str(exc)) from exc
+    results = [r.to_doc() for r in gone]
     if args.cascade:
-        cluster = kube.cluster(app.spec.destination.cluster)
-        results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
         output.progress(
             f"deleted {sum(r['action'] == Action.PRUNED for r in results)} objects of {args.name}"
         )
-    store.delete_app(args.name)
     output.print_result(
         args,
         {"name": args.name, "cascade": args.cascade, "objects": results},
