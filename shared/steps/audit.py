@@ -9,7 +9,6 @@ manager that owns it now, and the object to the writes the audit log recorded fo
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 from shared.adapters import audittrail, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy
+from shared.core import drift, gitorder, health, hooks, ignorediff, inventory, notifications, policy
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -218,12 +217,9 @@ def find_drift(
 def _changed_fields(
     oid: ObjectId, predicted: dict[str, Any], current: dict[str, Any], rules: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    if rules:
-        predicted, compared = copy.deepcopy(predicted), copy.deepcopy(current)
-        for rule in rules:
-            for pointer in rule.get("jsonPointers") or []:
-                drift.remove_pointer(predicted, pointer)
-                drift.remove_pointer(compared, pointer)
+    if rules:  # jsonPointers, jqPathExpressions, and the fields managedFieldsManagers own live
+        predicted = ignorediff.strip(predicted, rules, live=current)
+        compared = ignorediff.strip(current, rules)
     else:
         compared = current
     ignored_managers = {m for r in rules for m in r.get("managedFieldsManagers") or []}
