@@ -52,6 +52,7 @@ class ObjectResult:
     action: Action
     message: str = ""
     health: health.Health | None = None
+    warning: str = ""  # e.g. Argo CD's SharedResourceWarning: said, the sync still succeeds
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -65,6 +66,8 @@ class ObjectResult:
             doc["message"] = self.message
         if self.health:
             doc["health"] = self.health.status
+        if self.warning:
+            doc["warning"] = self.warning
         return doc
 
 
@@ -84,6 +87,10 @@ class SyncResult:
     @property
     def health(self) -> health.Health:
         return health.worst(r.health for r in self.objects if r.health)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [r.warning for r in self.objects if r.warning]
 
     @property
     def writes(self) -> int:
@@ -248,6 +255,7 @@ class _Plan:
     replace: set[ObjectId] = field(default_factory=set)  # Replace=true: PUT or POST, not apply
     payload: dict[ObjectId, dict[str, Any]] = field(default_factory=dict)  # what is sent, when not the object
     notes: dict[ObjectId, str] = field(default_factory=dict)  # said with the object's result
+    warnings: dict[ObjectId, str] = field(default_factory=dict)
     taken: set[ObjectId] = field(default_factory=set)  # existing objects without this app's label
     outcome: dict[ObjectId, ObjectResult] = field(default_factory=dict)
     entries: dict[ObjectId, dict[str, str]] = field(default_factory=dict)
@@ -359,28 +367,39 @@ def _respecting_ignored(
     return out
 
 
-def _claim(cluster: Cluster, app: str, obj: dict[str, Any], plan: _Plan, opts: Options) -> None:
-    """An existing object this app does not own yet: taken, unless it is another application's
-    and FailOnSharedResource=true; taking another application's is said (SharedResourceWarning)."""
-    oid = ObjectId.of(obj)
+def claimant(cluster: Cluster, app: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The live object (None when absent or its kind unknown) and the other application that
+    owns it ('' when none: nobody's, or this app's)."""
     meta = obj["metadata"]
-    found = with_retries(
-        functools.partial(
-            cluster.get, obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
+    try:
+        found = with_retries(
+            functools.partial(
+                cluster.get, obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
+            )
         )
-    )
+    except KubeError as exc:
+        if exc.status == 404:
+            return None, ""
+        raise
     found_meta = (found or {}).get("metadata") or {}
-    other = syncoptions.other_owner(
+    return found, syncoptions.other_owner(
         app,
         names.label_value(app),
         (found_meta.get("annotations") or {}).get(config.ANNOTATION_TRACKING),
         (found_meta.get("labels") or {}).get(config.LABEL_APP),
     )
+
+
+def _claim(cluster: Cluster, app: str, obj: dict[str, Any], plan: _Plan, opts: Options) -> None:
+    """An existing object this app does not own yet: taken, unless it is another application's
+    and FailOnSharedResource=true; taking another application's is said (SharedResourceWarning)."""
+    oid = ObjectId.of(obj)
+    found, other = claimant(cluster, app, obj)
     if other and opts.on("FailOnSharedResource"):
         plan.outcome[oid] = ObjectResult(oid, Action.FAILED, syncoptions.shared_refusal(str(oid), app, other))
         return
     if other:
-        plan.notes[oid] = syncoptions.shared_message(str(oid), app, other)
+        plan.warnings[oid] = syncoptions.shared_message(str(oid), app, other)
     if found is not None:
         plan.taken.add(oid)
     plan.write.append(obj)
@@ -572,7 +591,11 @@ def _write_one(
     note = "; ".join(notes)
     created = status == 201 or (oid not in live and oid not in plan.taken)
     plan.outcome[oid] = ObjectResult(
-        oid, Action.CREATED if created else Action.CONFIGURED, note, health.of(applied, plan.health_checks)
+        oid,
+        Action.CREATED if created else Action.CONFIGURED,
+        note,
+        health.of(applied, plan.health_checks),
+        warning=plan.warnings.get(oid, ""),
     )
     plan.entries[oid] = inventory.entry(obj, applied)
     return True
@@ -684,7 +707,8 @@ def preview(
             or ObjectResult(
                 oid,
                 Action.CREATED if oid not in live else Action.CONFIGURED,
-                "would be recreated" if oid in plan.recreate else "",
+                "would be recreated" if oid in plan.recreate else plan.notes.get(oid, ""),
+                warning=plan.warnings.get(oid, ""),
             )
         )
     wanted = {ObjectId.of(o) for o in desired}

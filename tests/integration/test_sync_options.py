@@ -17,8 +17,18 @@ from shared.core.model import AppSpec, Destination, SyncPolicy
 from shared.steps.audit import find_drift
 from shared.sync.engine import Options, apply_all, live_objects
 from shared.sync.prepare import prepare
+from stack.gitrepo import WorkRepo
 from tests.integration import manifests
-from tests.integration.conftest import create_app, kubectl, kubectl_json, push, wait_for, wait_history
+from tests.integration.conftest import (
+    create_app,
+    kubectl,
+    kubectl_json,
+    push,
+    sweep,
+    wait_for,
+    wait_history,
+    with_policy,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -207,19 +217,19 @@ def test_two_applications_claiming_one_object(stack, uid, namespace):
     # without it the object is taken, as Argo CD does, never silently
     _, by_name = sync_spec(app_spec(second_app, namespace), [manifests.configmap(greeting="theirs")])
     assert by_name["settings"].action == "configured"
-    assert by_name["settings"].message == (
+    assert by_name["settings"].warning == (
         f"SharedResourceWarning: ConfigMap/{namespace}/settings is part of applications {first_app} and "
         f"{second_app}"
     )
     # and taken back the same way, with both names
     _, by_name = sync_spec(owner, [manifests.configmap()], taken.inventory)
     assert (
-        "SharedResourceWarning" in by_name["settings"].message and second_app in by_name["settings"].message
+        "SharedResourceWarning" in by_name["settings"].warning and second_app in by_name["settings"].warning
     )
     # an object nobody owns is adopted without a warning
     kubectl("create", "configmap", "loose", "-n", namespace)
     _, by_name = sync_spec(owner, [manifests.configmap("loose")])
-    assert by_name["loose"].message == ""
+    assert (by_name["loose"].action, by_name["loose"].warning) == ("configured", "")
 
 
 # ---- PrunePropagationPolicy ------------------------------------------------------------------
@@ -300,3 +310,40 @@ def test_validate_false_lets_a_partial_object_patch_a_live_one(stack, secret, ui
         "the gate's verdict",
     )
     assert "SCH001" in render["message"] and "required field is missing" in render["message"]
+
+
+# ---- two registered applications, through the served functions -------------------------------
+
+
+def test_shared_resource_warning_through_the_functions(stack, secret, uid, repo, namespace):
+    """Two applications whose repositories hold the same ConfigMap: the second sync takes it and
+    its history says so naming both; the first one's audit finds it missing and names who has it."""
+    other_repo = WorkRepo(stack.env["GITOPS_GIT_ROOT"], stack.env["GITOPS_GIT_URL"], f"dana/other-{uid}")
+    first_app, second_app = f"first-{uid}", f"second-{uid}"
+    create_app(first_app, repo, namespace, self_heal=False)
+    create_app(second_app, other_repo, namespace, self_heal=False)
+    push(stack, secret, repo, "settings", {"app/cm.yaml": manifests.configmap()})
+    assert wait_history(first_app, 1)["phase"] == "Succeeded"
+    push(stack, secret, other_repo, "settings too", {"app/cm.yaml": manifests.configmap(greeting="theirs")})
+    entry = wait_history(second_app, 1)
+    warning = (
+        f"SharedResourceWarning: ConfigMap/{namespace}/settings is part of applications {first_app} and "
+        f"{second_app}"
+    )
+    assert entry["phase"] == "Succeeded" and warning in entry["summary"]
+    assert entry["resources"][0]["warning"] == warning
+    sweep(first_app)
+    (record,) = store.drift_records(first_app)
+    (obj,) = record["objects"]
+    assert (obj["drift"], obj["warning"]) == (
+        "missing",
+        f"SharedResourceWarning: ConfigMap/{namespace}/settings is part of applications {second_app} and "
+        f"{first_app}",
+    )
+    # FailOnSharedResource=true on the first: its next sync refuses to take it back
+    with_policy(first_app, syncOptions=("FailOnSharedResource=true",))
+    push(stack, secret, repo, "again", {"app/cm.yaml": manifests.configmap(greeting="again")})
+    entry = wait_history(first_app, 2)
+    assert entry["phase"] == "Failed"
+    assert any("Shared resource found" in r.get("message", "") for r in entry["resources"])
+    assert kubectl_json("get", "configmap", "settings", "-n", namespace)["data"]["greeting"] == "theirs"
