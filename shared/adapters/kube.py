@@ -187,14 +187,24 @@ class Cluster:
         return items
 
     def apply(
-        self, obj: dict[str, Any], *, field_manager: str, force: bool = True, dry_run: bool = False
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str,
+        force: bool = True,
+        dry_run: bool = False,
+        lenient: bool = False,
     ) -> tuple[int, dict[str, Any]]:
-        """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object)."""
+        """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object).
+        `lenient`: unknown fields are dropped rather than refused (`kubectl --validate=false`:
+        fieldValidation=Ignore, Kubernetes 1.25+; older servers ignore the parameter)."""
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         if dry_run:
             query["dryRun"] = "All"
+        if lenient:
+            query["fieldValidation"] = "Ignore"
         return self._call(
             "dry-run" if dry_run else "apply",
             "PATCH",
@@ -205,13 +215,17 @@ class Cluster:
         )
 
     def replace(
-        self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False
+        self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False, lenient: bool = False
     ) -> tuple[int, dict[str, Any]]:
         """`kubectl replace`, or `kubectl create` when the object does not exist (Argo CD's
         Replace=true): the whole object is written, fields set by others included."""
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
-        query = {"fieldManager": field_manager, **({"dryRun": "All"} if dry_run else {})}
+        query = {
+            "fieldManager": field_manager,
+            **({"dryRun": "All"} if dry_run else {}),
+            **({"fieldValidation": "Ignore"} if lenient else {}),
+        }
         try:
             return self._call(
                 "dry-run" if dry_run else "replace",

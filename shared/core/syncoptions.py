@@ -10,7 +10,7 @@ An object's own option overrides the application's, for the options Argo CD read
 | SkipDryRunOnMissingResource=true | yes | yes    | an unknown kind is not dry-run (CRD comes later)  |
 | Replace=true                     | yes | yes    | replace (PUT), or create, instead of apply        |
 | PruneLast=true                   | yes | yes    | pruned after every wave is written and Healthy    |
-| Validate=false                   | yes | yes    | no schema validation in the gate (--validate=false) |
+| Validate=false                   | yes | yes    | kubectl --validate=false: no schema checks |
 | ServerSideApply=true             | yes | yes    | what this engine always does                      |
 | FailOnSharedResource=true        | yes | no     | another application's object fails the sync       |
 | PrunePropagationPolicy=X         | yes | no     | a prune's propagation: foreground|background|orphan |

@@ -137,6 +137,10 @@ class Options:
         """Whether a true/false sync option is on for an object (its annotation first)."""
         return syncoptions.enabled(name, self.sync_options, object_option_map(obj) if obj else None)
 
+    def off(self, name: str, obj: dict[str, Any] | None = None) -> bool:
+        """Whether a true/false sync option is set to false for an object (Validate=false)."""
+        return syncoptions.disabled(name, self.sync_options, object_option_map(obj) if obj else None)
+
 
 def object_option_map(obj: dict[str, Any]) -> dict[str, str]:
     """The sync options an object's annotations set, by name."""
@@ -253,6 +257,7 @@ class _Plan:
     write: list[dict[str, Any]] = field(default_factory=list)
     recreate: set[ObjectId] = field(default_factory=set)
     replace: set[ObjectId] = field(default_factory=set)  # Replace=true: PUT or POST, not apply
+    lenient: set[ObjectId] = field(default_factory=set)  # Validate=false: unknown fields dropped
     payload: dict[ObjectId, dict[str, Any]] = field(default_factory=dict)  # what is sent, when not the object
     notes: dict[ObjectId, str] = field(default_factory=dict)  # said with the object's result
     warnings: dict[ObjectId, str] = field(default_factory=dict)
@@ -262,12 +267,16 @@ class _Plan:
     health_checks: HealthChecks = field(default_factory=HealthChecks)
 
 
-def dry_run(cluster: Cluster, obj: dict[str, Any], replace: bool = False) -> dict[str, Any] | KubeError:
-    """The object a server-side apply (`replace`: a replace or create) would produce, or the
-    permanent error refusing it."""
+def dry_run(
+    cluster: Cluster, obj: dict[str, Any], replace: bool = False, lenient: bool = False
+) -> dict[str, Any] | KubeError:
+    """The object a server-side apply (`replace`: a replace or create; `lenient`: unknown
+    fields dropped, Validate=false) would produce, or the permanent error refusing it."""
     write = cluster.replace if replace else cluster.apply
     try:
-        return with_retries(lambda: write(obj, field_manager=config.FIELD_MANAGER, dry_run=True))[1]
+        return with_retries(
+            lambda: write(obj, field_manager=config.FIELD_MANAGER, dry_run=True, lenient=lenient)
+        )[1]
     except KubeError as exc:
         if exc.transient:
             raise
@@ -275,7 +284,10 @@ def dry_run(cluster: Cluster, obj: dict[str, Any], replace: bool = False) -> dic
 
 
 def dry_run_all(
-    cluster: Cluster, objs: list[dict[str, Any]], replace: set[ObjectId] | None = None
+    cluster: Cluster,
+    objs: list[dict[str, Any]],
+    replace: set[ObjectId] | None = None,
+    lenient: set[ObjectId] | None = None,
 ) -> dict[ObjectId, dict[str, Any] | KubeError]:
     """`dry_run` of every object, CONCURRENCY at a time (dry-runs are independent of each
     other), by object id. A transient error, once retried, raises (the first in order)."""
@@ -284,7 +296,9 @@ def dry_run_all(
         return dict(
             zip(
                 ids,
-                pool.map(lambda o, i: dry_run(cluster, o, i in (replace or ())), objs, ids),
+                pool.map(
+                    lambda o, i: dry_run(cluster, o, i in (replace or ()), i in (lenient or ())), objs, ids
+                ),
                 strict=True,
             )
         )
@@ -303,8 +317,11 @@ def _plan(
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
     ]
     plan.replace = {ObjectId.of(o) for o in suspects if opts.on("Replace", o)}
+    plan.lenient = {ObjectId.of(o) for o in suspects if opts.off("Validate", o)}
     plan.payload = _respecting_ignored(suspects, live, opts)
-    predicted = dry_run_all(cluster, [plan.payload.get(ObjectId.of(o), o) for o in suspects], plan.replace)
+    predicted = dry_run_all(
+        cluster, [plan.payload.get(ObjectId.of(o), o) for o in suspects], plan.replace, plan.lenient
+    )
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)
@@ -577,7 +594,9 @@ def _write_one(
         if oid in plan.recreate:
             delete_and_wait(cluster, obj)
             notes.append("recreated: an immutable field changed")
-        status, applied = with_retries(lambda: write(payload, field_manager=config.FIELD_MANAGER))
+        status, applied = with_retries(
+            lambda: write(payload, field_manager=config.FIELD_MANAGER, lenient=oid in plan.lenient)
+        )
     except KubeError as exc:
         if exc.transient:
             raise  # the API server is away: the whole sync is redelivered and resumes
