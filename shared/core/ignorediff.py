@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -39,12 +40,14 @@ RULE_FIELDS = (
 )
 WAYS = ("jsonPointers", "jqPathExpressions", "managedFieldsManagers")
 _MISSING = object()
+MAX_EXPRESSION = 1000  # characters: a path expression, not a program
+MAX_PATHS = 10_000  # paths one expression may name in one object (jq streams can be endless)
 
 
 @functools.lru_cache(maxsize=256)
 def _program(expression: str) -> Any:
-    """The compiled `[path(EXPR)]` (ValueError on a syntax error)."""
-    return jq.compile(f"[path({expression})]")
+    """The compiled `path(EXPR)` (ValueError on a syntax error)."""
+    return jq.compile(f"path({expression})")
 
 
 def validate(rules: Iterable[dict[str, Any]], prefix: str = "ignoreDifferences") -> None:
@@ -61,6 +64,10 @@ def validate(rules: Iterable[dict[str, Any]], prefix: str = "ignoreDifferences")
             if not str(pointer).startswith("/"):
                 raise SpecError(f"{prefix}[{i}].jsonPointers: {pointer!r} must start with /")
         for j, expression in enumerate(rule.get("jqPathExpressions") or []):
+            if len(str(expression)) > MAX_EXPRESSION:
+                raise SpecError(
+                    f"{prefix}[{i}].jqPathExpressions[{j}]: longer than {MAX_EXPRESSION} characters"
+                )
             try:
                 _program(str(expression))
             except ValueError as exc:
@@ -91,11 +98,14 @@ def _index(seg: str | int, items: list[Any]) -> int | None:
 
 
 def _jq_paths(obj: dict[str, Any], expression: str) -> list[Path]:
+    """The paths the expression names, read lazily and at most MAX_PATHS of them (a stream such
+    as `repeat(.)` never ends); none when it does not apply to this object (it iterates over
+    a field the object lacks), as a pointer to a missing field."""
     try:
-        found = _program(expression).input_value(obj).first()
-    except ValueError:  # the expression does not apply to this object (e.g. iterates over null)
+        found = list(itertools.islice(_program(expression).input_value(obj), MAX_PATHS))
+    except ValueError:
         return []
-    return [tuple(p) for p in found or [] if isinstance(p, list)]
+    return [tuple(p) for p in found if isinstance(p, list)]
 
 
 def _managed_paths(live: dict[str, Any], managers: set[str]) -> list[Path]:

@@ -24,6 +24,7 @@ from tests.integration.conftest import (
     kubectl,
     kubectl_json,
     push,
+    run_cli_capturing,
     sweep,
     wait_for,
     wait_history,
@@ -347,3 +348,58 @@ def test_shared_resource_warning_through_the_functions(stack, secret, uid, repo,
     assert entry["phase"] == "Failed"
     assert any("Shared resource found" in r.get("message", "") for r in entry["resources"])
     assert kubectl_json("get", "configmap", "settings", "-n", namespace)["data"]["greeting"] == "theirs"
+
+
+# ---- an Argo CD Application imported, then synced through the served functions ---------------
+
+
+def test_argocd_manifest_with_sync_options_end_to_end(stack, secret, uid, repo, namespace, tmp_path):
+    """`gitops app create -f` an Argo CD Application: its sync options and a jqPathExpressions
+    rule are kept, what is not supported is named; a push applies a new image and leaves the
+    replicas an autoscaler set (RespectIgnoreDifferences=true)."""
+    app = f"argo-{uid}"
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(f"""\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: {app}, namespace: argocd}}
+spec:
+  project: default
+  source: {{repoURL: '{repo.url}', targetRevision: main, path: app}}
+  destination: {{server: 'https://kubernetes.default.svc', namespace: {namespace}}}
+  syncPolicy:
+    automated: {{prune: true}}
+    syncOptions: [RespectIgnoreDifferences=true, PruneLast=true, ServerSideApply=false, Prune=confirm]
+  ignoreDifferences:
+    - group: apps
+      kind: Deployment
+      jqPathExpressions: [.spec.replicas]
+""")
+    code, _, err = run_cli_capturing("app", "create", "-f", str(manifest))
+    assert code == 0, err
+    assert "ServerSideApply=false: objects are always applied server-side" in err
+    assert "Prune=confirm is not supported" in err
+    spec = store.get_app(app).spec
+    assert spec.syncPolicy.syncOptions == ("RespectIgnoreDifferences=true", "PruneLast=true")
+    assert spec.ignoreDifferences == (
+        {"group": "apps", "kind": "Deployment", "jqPathExpressions": [".spec.replicas"]},
+    )
+    first = push(stack, secret, repo, "web", {"app/deploy.yaml": manifests.deployment(replicas=1)})
+    assert wait_history(app, 1)["phase"] == "Succeeded"
+    kubectl("scale", "deployment", "web", "--replicas=3", "-n", namespace)
+    push(
+        stack,
+        secret,
+        repo,
+        "new image",
+        {"app/deploy.yaml": manifests.deployment("web", "nginx:1.26", 1)},
+        first,
+    )
+    assert wait_history(app, 2)["phase"] == "Succeeded"
+    live = kubectl_json("get", "deployment", "web", "-n", namespace)
+    assert (live["spec"]["replicas"], live["spec"]["template"]["spec"]["containers"][0]["image"]) == (
+        3,
+        "nginx:1.26",
+    )
+    sweep(app)
+    assert store.get_app(app).status["sync"]["status"] == "Synced"  # the ignored field is no drift

@@ -170,6 +170,14 @@ def test_paths(rule, obj, paths):
     assert ignorediff.paths(obj, [{"kind": "Deployment", **rule}]) == paths
 
 
+def test_an_endless_jq_stream_is_cut():
+    """`repeat(.spec)` names ., .spec, .spec.spec... without end: read lazily, cut at MAX_PATHS;
+    of those, only the paths the object has count (never the whole object, path [])."""
+    assert len(ignorediff._jq_paths(deployment(), "repeat(.spec)")) == ignorediff.MAX_PATHS
+    rule = {"kind": "Deployment", "jqPathExpressions": ["repeat(.spec)"]}
+    assert ignorediff.paths(deployment(), [rule]) == [("spec",)]
+
+
 def test_strip_removes_list_items_from_the_end():
     obj = deployment(images=("a", "b", "c"))
     rule = {"kind": "Deployment", "jqPathExpressions": [".spec.template.spec.containers[0, 2]"]}
@@ -227,6 +235,10 @@ def test_respect_ignore_differences(rule, desired, live, expected_replicas, expe
             r"jqPathExpressions\[0\]: '.spec.replicas \|': jq: error",
         ),
         ({"kind": "Deployment", "jqPathExpressions": ".spec"}, "must be a list"),
+        (
+            {"kind": "Deployment", "jqPathExpressions": [".spec" + " | ." * 500]},
+            "longer than 1000 characters",
+        ),
     ],
 )
 def test_ignore_rules_refused_when_saved(rule, message):
