@@ -403,3 +403,5 @@ spec:
     )
     sweep(app)
     assert store.get_app(app).status["sync"]["status"] == "Synced"  # the ignored field is no drift
+    code, out, _ = run_cli_capturing("app", "diff", app)  # nor a difference, as `argocd app diff`
+    assert (code, out.strip()) == (0, ""), out
