@@ -40,6 +40,13 @@ class KubeError(RuntimeError):
         self.transient = transient
 
 
+class UnknownKind(KubeError):
+    """The API server serves no such kind (e.g. its CustomResourceDefinition is not installed)."""
+
+    def __init__(self, api_version: str, kind: str) -> None:
+        super().__init__(404, f"the server has no resource {kind} in {api_version}", transient=False)
+
+
 # HTTP 500s that are no outage: Kubernetes 1.20 answers an unknown field in a server-side
 # apply patch with 500 "field not declared in schema" (4xx from 1.22 on)
 PERMANENT_500 = ("field not declared in schema",)
@@ -117,9 +124,7 @@ class Cluster:
                     try:
                         res = self._dynamic.resources.get(api_version=api_version, kind=kind)
                     except ResourceNotFoundError:
-                        raise KubeError(
-                            404, f"the server has no resource {kind} in {api_version}", transient=False
-                        ) from None
+                        raise UnknownKind(api_version, kind) from None
                 self._resources[key] = ApiResource(api_version, kind, res.name, bool(res.namespaced))
         return self._resources[key]
 
@@ -182,14 +187,24 @@ class Cluster:
         return items
 
     def apply(
-        self, obj: dict[str, Any], *, field_manager: str, force: bool = True, dry_run: bool = False
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str,
+        force: bool = True,
+        dry_run: bool = False,
+        lenient: bool = False,
     ) -> tuple[int, dict[str, Any]]:
-        """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object)."""
+        """Server-side apply; returns (HTTP status: 201 created, 200 otherwise, live object).
+        `lenient`: unknown fields are dropped rather than refused (`kubectl --validate=false`:
+        fieldValidation=Ignore, Kubernetes 1.25+; older servers ignore the parameter)."""
         res = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         query = {"fieldManager": field_manager, "force": "true" if force else "false"}
         if dry_run:
             query["dryRun"] = "All"
+        if lenient:
+            query["fieldValidation"] = "Ignore"
         return self._call(
             "dry-run" if dry_run else "apply",
             "PATCH",
@@ -197,6 +212,33 @@ class Cluster:
             query,
             obj,
             APPLY_PATCH,
+        )
+
+    def replace(
+        self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False, lenient: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """`kubectl replace`, or `kubectl create` when the object does not exist (Argo CD's
+        Replace=true): the whole object is written, fields set by others included."""
+        res = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        query = {
+            "fieldManager": field_manager,
+            **({"dryRun": "All"} if dry_run else {}),
+            **({"fieldValidation": "Ignore"} if lenient else {}),
+        }
+        try:
+            return self._call(
+                "dry-run" if dry_run else "replace",
+                "PUT",
+                res.path(meta.get("namespace", ""), meta["name"]),
+                query,
+                obj,
+            )
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+        return self._call(
+            "dry-run" if dry_run else "create", "POST", res.path(meta.get("namespace", "")), query, obj
         )
 
     def delete(

@@ -536,7 +536,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="CreateNamespace=true, Recreate=true, WaveTimeout=SECONDS (repeatable)",
+        help=(
+            "CreateNamespace=true, Recreate=true, WaveTimeout=SECONDS; Argo CD's RespectIgnoreDifferences, "
+            "SkipDryRunOnMissingResource, Replace, PruneLast, FailOnSharedResource, "
+            "PrunePropagationPolicy, Validate (repeatable)"
+        ),
     )
     c.add_argument("--project", default="default")
     c.add_argument("--upsert", action="store_true", help="update it if it exists")

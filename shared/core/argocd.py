@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import sourceopts
+from shared.core import ignorediff, sourceopts, syncoptions
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -19,7 +19,9 @@ OUR_API = "gitops.dev/v1"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 # sync options that describe what this engine always does
 ALWAYS = {"ApplyOutOfSyncOnly=true", "ServerSideApply=true"}
-SUPPORTED_OPTIONS = {"CreateNamespace=true": "CreateNamespace=true"}
+# Argo CD's application-level sync options we honour, with their own names (shared/core/syncoptions.py)
+SUPPORTED_OPTIONS = ("CreateNamespace", *syncoptions.ARGO_OPTIONS)
+IGNORE_FIELDS = ignorediff.RULE_FIELDS
 
 
 def is_application(obj: dict[str, Any]) -> bool:
@@ -92,26 +94,12 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
     automated = policy.get("automated")
     if isinstance(automated, dict):
         _unknown(automated, {"prune", "selfHeal", "allowEmpty"}, "spec.syncPolicy.automated.", warnings)
-    sync_options = []
-    for option in policy.get("syncOptions") or []:
-        if option in SUPPORTED_OPTIONS:
-            sync_options.append(SUPPORTED_OPTIONS[option])
-        elif option not in ALWAYS:
-            warnings.append(f"spec.syncPolicy.syncOptions: {option} is not supported (ignored)")
+    sync_options = _sync_options(policy.get("syncOptions") or [], warnings)
     ignore = []
     for i, rule in enumerate(spec.get("ignoreDifferences") or []):
-        _unknown(
-            rule,
-            {"group", "kind", "name", "namespace", "jsonPointers", "managedFieldsManagers"},
-            f"spec.ignoreDifferences[{i}].",
-            warnings,
-        )
-        kept = {
-            k: v
-            for k, v in rule.items()
-            if k in ("group", "kind", "name", "namespace", "jsonPointers", "managedFieldsManagers")
-        }
-        if kept.get("jsonPointers") or kept.get("managedFieldsManagers"):
+        _unknown(rule, set(IGNORE_FIELDS), f"spec.ignoreDifferences[{i}].", warnings)
+        kept = {k: v for k, v in rule.items() if k in IGNORE_FIELDS}
+        if kept.get("jsonPointers") or kept.get("jqPathExpressions") or kept.get("managedFieldsManagers"):
             ignore.append(kept)
     app = AppSpec(
         name=meta["name"],
@@ -135,6 +123,24 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         refSources=tuple(refs),
     )
     return app.validate(), warnings
+
+
+def _sync_options(given: list[Any], warnings: list[str]) -> list[str]:
+    """spec.syncPolicy.syncOptions we honour, in Argo CD's spelling; every other one is named."""
+    out = []
+    for option in given:
+        name, _, value = str(option).strip().partition("=")
+        if str(option).strip() in ALWAYS:
+            continue
+        problem = (
+            syncoptions.problem(name, value) if name in SUPPORTED_OPTIONS or name == "ServerSideApply" else ""
+        )
+        if name in SUPPORTED_OPTIONS and value and not problem:
+            out.append(f"{name}={value}")
+        else:
+            why = problem or f"{option} is not supported"
+            warnings.append(f"spec.syncPolicy.syncOptions: {why} (ignored)")
+    return out
 
 
 def _multi_source(sources: Any, warnings: list[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:

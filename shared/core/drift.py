@@ -168,24 +168,6 @@ def mask(obj_kind: str, change: Change) -> Change:
     return change
 
 
-def remove_pointer(obj: Any, pointer: str) -> None:
-    """Delete the value at a JSON pointer (RFC 6901), if present."""
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
-    node = obj
-    for part in parts[:-1]:
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return
-    last = parts[-1]
-    if isinstance(node, dict):
-        node.pop(last, None)
-    elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
-        node.pop(int(last))
-
-
 def rules_for(
     rules: tuple[dict[str, Any], ...] | list[dict[str, Any]], group: str, kind: str, namespace: str, name: str
 ) -> list[dict[str, Any]]:

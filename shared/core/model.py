@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core import charts, healthcel, names, repourl, sourceopts, versions
+from shared.core import charts, healthcel, ignorediff, names, repourl, sourceopts, syncoptions, versions
 from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
 IN_CLUSTER = "in-cluster"
@@ -24,6 +24,8 @@ SYNC_OPTIONS = (
     "SelfHealLimit",
     "SelfHealWindow",
     "KubeVersion",
+    *syncoptions.ARGO_OPTIONS,  # Argo CD's (shared/core/syncoptions.py)
+    "ServerSideApply",
 )
 
 
@@ -118,7 +120,8 @@ class AppSpec:
     syncPolicy: SyncPolicy = field(default_factory=SyncPolicy)
     project: str = "default"
     # Argo CD's ignoreDifferences: [{group, kind, name?, namespace?, jsonPointers,
-    # managedFieldsManagers}], applied to drift detection
+    # jqPathExpressions, managedFieldsManagers}], applied to drift detection, and to the
+    # apply with RespectIgnoreDifferences=true (shared/core/ignorediff.py)
     ignoreDifferences: tuple[dict[str, Any], ...] = ()
     revisionHistoryLimit: int = 100
     # more folders whose changes concern this app (e.g. a shared base), besides `path`
@@ -165,21 +168,17 @@ class AppSpec:
         healthcel.parse(self.healthChecks)
         if self.revisionHistoryLimit < 1:
             raise SpecError("revisionHistoryLimit: must be at least 1")
-        for i, rule in enumerate(self.ignoreDifferences):
-            if not rule.get("kind") or not (rule.get("jsonPointers") or rule.get("managedFieldsManagers")):
-                raise SpecError(
-                    f"ignoreDifferences[{i}]: needs kind and jsonPointers or managedFieldsManagers"
-                )
-            for pointer in rule.get("jsonPointers") or []:
-                if not str(pointer).startswith("/"):
-                    raise SpecError(f"ignoreDifferences[{i}].jsonPointers: {pointer!r} must start with /")
+        ignorediff.validate(self.ignoreDifferences)
         for item in self.syncPolicy.syncOptions:
-            key, sep, _ = item.partition("=")
+            key, sep, value = item.partition("=")
             if not sep or key not in SYNC_OPTIONS:
                 raise SpecError(
                     f"syncPolicy.syncOptions: {item!r} is not one of "
                     f"{', '.join(o + '=...' for o in SYNC_OPTIONS)}"
                 )
+            problem = syncoptions.problem(key, value)
+            if problem:
+                raise SpecError(f"syncPolicy.syncOptions: {problem}")
         return self
 
     @functools.cached_property

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from shared.core import syncoptions
 from shared.core.findings import Finding
 from shared.core.manifests import ObjectId
 from shared.gate import schema
-from shared.platform import logs
+from shared.platform import config, logs
 from shared.render.parse import Rendered, without_gc
 
 Path = tuple[str | int, ...]
@@ -389,18 +390,36 @@ def run(
     modes: dict[str, str] | None = None,
     default_namespace: str = "default",
     kube_version: str = "",
+    sync_options: tuple[str, ...] = (),
 ) -> list[CheckFinding]:
     """Every finding of every check over a render, in file order, with its mode.
 
     `kube_version` (e.g. "1.20") is the destination's version, for the API version checks and
     the schemas (the nearest bundled version when its own is not bundled; "" = the newest).
+    `sync_options`: the application's; with Validate=false (or an object's own sync-options
+    annotation saying it) the schema checks skip the object, as `kubectl --validate=false`.
     """
     with without_gc():
-        return _run(rendered, modes or {}, default_namespace, kube_version)
+        return _run(rendered, modes or {}, default_namespace, kube_version, sync_options)
+
+
+def _unvalidated(obj: dict[str, Any], sync_options: tuple[str, ...]) -> bool:
+    """Validate=false for this object (its annotation first, then the application's)."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    own = (
+        syncoptions.of_annotations(annotations, (config.ANNOTATION_OPTIONS, config.ARGO_ANNOTATION_OPTIONS))
+        if isinstance(annotations, dict)
+        else {}
+    )
+    return syncoptions.disabled("Validate", sync_options, own)
 
 
 def _run(
-    rendered: Rendered, modes: dict[str, str], default_namespace: str, kube_version: str
+    rendered: Rendered,
+    modes: dict[str, str],
+    default_namespace: str,
+    kube_version: str,
+    sync_options: tuple[str, ...] = (),
 ) -> list[CheckFinding]:
     objs = rendered.objects
     ids = [ObjectId.of(o, default_namespace) for o in objs]
@@ -425,7 +444,7 @@ def _run(
                 continue
             for path, message in check.run(obj):
                 gate.add(check, index, path, message)
-        if validator is not None:
+        if validator is not None and not _unvalidated(obj, sync_options):
             for check, path, message in validator.check(obj):
                 gate.add(check, index, path, message)
     _cross_references(gate)

@@ -433,6 +433,9 @@ def _history_entry(
     )
     if result.hooks:
         summary += f"; {hooks.summary(result.hooks)}"
+    if result.warnings:  # e.g. SharedResourceWarning: an object taken from another application
+        more = f" (and {len(result.warnings) - 1} more)" if len(result.warnings) > 1 else ""
+        summary += f"; {result.warnings[0]}{more}"
     moved = decision.message if decision.action == gitorder.APPLY_BACKWARDS else ""
     if moved:
         summary += f"; {moved}"

@@ -9,7 +9,6 @@ manager that owns it now, and the object to the writes the audit log recorded fo
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
@@ -17,7 +16,17 @@ from typing import Any
 
 from shared.adapters import audittrail, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy
+from shared.core import (
+    drift,
+    gitorder,
+    health,
+    hooks,
+    ignorediff,
+    inventory,
+    notifications,
+    policy,
+    syncoptions,
+)
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -36,7 +45,7 @@ from shared.core.status import (
 from shared.platform import config, logs
 from shared.steps import heads
 from shared.steps.revision import revision_objects
-from shared.sync.engine import dry_run_all, live_objects
+from shared.sync.engine import claimant, dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
@@ -52,15 +61,20 @@ class ObjectDrift:
     kind: str  # modified | missing | extra
     fields: list[dict[str, Any]] = field(default_factory=list)
     writer: str = ""  # who wrote it since our sync, from the audit log, when one is readable
+    shared: str = ""  # missing because another application took it: Argo CD's SharedResourceWarning
 
     def to_doc(self) -> dict[str, Any]:
         doc = {"object": str(self.id), "drift": self.kind, "fields": self.fields}
         if self.writer:
             doc["writtenBy"] = self.writer
+        if self.shared:
+            doc["warning"] = self.shared
         return doc
 
     def describe(self) -> str:
         by = f" (written by {self.writer})" if self.writer else ""
+        if self.shared:
+            return f"{self.id} {self.kind}: {self.shared}"
         if self.kind != "modified":
             return f"{self.id} {self.kind}{by}"
         parts = []
@@ -178,8 +192,10 @@ def find_drift(
     out: list[ObjectDrift] = []
     for obj in desired:
         oid = ObjectId.of(obj)
-        if oid not in live:
-            out.append(ObjectDrift(oid, "missing"))
+        if oid not in live:  # deleted, or another application took it (one read to tell)
+            _, other = claimant(cluster, spec.name, obj)
+            shared = syncoptions.shared_message(str(oid), spec.name, other) if other else ""
+            out.append(ObjectDrift(oid, "missing", shared=shared))
         elif isinstance(predicted.get(oid), KubeError):
             out.append(
                 ObjectDrift(
@@ -211,12 +227,9 @@ def find_drift(
 def _changed_fields(
     oid: ObjectId, predicted: dict[str, Any], current: dict[str, Any], rules: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    if rules:
-        predicted, compared = copy.deepcopy(predicted), copy.deepcopy(current)
-        for rule in rules:
-            for pointer in rule.get("jsonPointers") or []:
-                drift.remove_pointer(predicted, pointer)
-                drift.remove_pointer(compared, pointer)
+    if rules:  # jsonPointers, jqPathExpressions, and the fields managedFieldsManagers own live
+        predicted = ignorediff.strip(predicted, rules, live=current)
+        compared = ignorediff.strip(current, rules)
     else:
         compared = current
     ignored_managers = {m for r in rules for m in r.get("managedFieldsManagers") or []}

@@ -14,7 +14,7 @@ import yaml
 
 from shared.adapters import store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, hooks, inventory, secrets
+from shared.core import drift, hooks, ignorediff, inventory, secrets
 from shared.core.manifests import ObjectId, load
 from shared.steps.revision import revision_objects
 from shared.sync.engine import dry_run_all, live_objects
@@ -43,7 +43,8 @@ def unified(
 
 
 def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
-    """Live (a) against what applying the synced revision would make of it (b)."""
+    """Live (a) against what applying the synced revision would make of it (b), without the
+    fields the application's ignoreDifferences names (as `argocd app diff`)."""
     sync = app.status.get("sync") or {}
     revision = store.get_revision(app.name, sync["revision"])
     desired = prepare(app.spec, hooks.resources_of(revision_objects(app.spec, revision)), cluster)
@@ -57,7 +58,14 @@ def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
         outcome = predicted[oid]
         if isinstance(outcome, KubeError):
             raise outcome  # the API server refuses the desired object: no diff to show
-        out.append(unified(oid, live.get(oid), outcome, "live", "desired"))
+        current = live.get(oid)
+        rules = drift.rules_for(app.spec.ignoreDifferences, oid.group, oid.kind, oid.namespace, oid.name)
+        if rules and current is not None:
+            outcome, current = (
+                ignorediff.strip(outcome, rules, live=current),
+                ignorediff.strip(current, rules),
+            )
+        out.append(unified(oid, current, outcome, "live", "desired"))
     out += [
         unified(oid, obj, None, "live", "desired") for oid, obj in sorted(live.items()) if oid not in seen
     ]

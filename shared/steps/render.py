@@ -138,7 +138,9 @@ def _record(
     if rendered.errors:
         return _failed(req, app, rendered.errors)
     try:
-        findings = checks.run(rendered, spec.checks, spec.destination.namespace, kube_version)
+        findings = checks.run(
+            rendered, spec.checks, spec.destination.namespace, kube_version, spec.syncPolicy.syncOptions
+        )
     except Exception as exc:  # tenant content must end in a finding, never in a redelivery loop
         return _failed(req, app, [sources.unexpected(spec.path, exc)], what="could not be checked")
     blocked = checks.blocking(findings)

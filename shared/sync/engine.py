@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, health, hooks, inventory, names, ordering
+from shared.adapters.kube import Cluster, KubeError, UnknownKind
+from shared.core import drift, health, hooks, ignorediff, inventory, names, ordering, syncoptions
 from shared.core.healthcel import HealthChecks
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
@@ -43,7 +43,7 @@ IMMUTABLE = re.compile(
     r"spec\.selector.*immutable",
     re.I,
 )
-WRITE_VERBS = ("apply", "delete")
+WRITE_VERBS = ("apply", "replace", "create", "delete")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class ObjectResult:
     action: Action
     message: str = ""
     health: health.Health | None = None
+    warning: str = ""  # e.g. Argo CD's SharedResourceWarning: said, the sync still succeeds
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -65,6 +66,8 @@ class ObjectResult:
             doc["message"] = self.message
         if self.health:
             doc["health"] = self.health.status
+        if self.warning:
+            doc["warning"] = self.warning
         return doc
 
 
@@ -86,6 +89,10 @@ class SyncResult:
         return health.worst(r.health for r in self.objects if r.health)
 
     @property
+    def warnings(self) -> list[str]:
+        return [r.warning for r in self.objects if r.warning]
+
+    @property
     def writes(self) -> int:
         return sum(self.requests.get(v, 0) for v in WRITE_VERBS)
 
@@ -105,6 +112,11 @@ class Options:
     wave_timeout_s: float = 120.0
     poll_s: float = 0.5
     health_checks: HealthChecks = field(default_factory=HealthChecks)  # the app's CEL rules
+    # Argo CD's sync options (shared/core/syncoptions.py): the application's, which an
+    # object's sync-options annotation may override; its ignoreDifferences; its prune policy
+    sync_options: tuple[str, ...] = ()
+    ignore_rules: tuple[dict[str, Any], ...] = ()
+    propagation: str = syncoptions.PROPAGATION[syncoptions.DEFAULT_PROPAGATION]
 
     @classmethod
     def of(cls, spec: AppSpec) -> Options:
@@ -116,7 +128,26 @@ class Options:
             create_namespace=spec.destination.namespace if policy.enabled("CreateNamespace") else "",
             wave_timeout_s=float(policy.option("WaveTimeout") or 120),
             health_checks=spec.health_checks,
+            sync_options=policy.syncOptions,
+            ignore_rules=spec.ignoreDifferences,
+            propagation=syncoptions.propagation(policy.syncOptions),
         )
+
+    def on(self, name: str, obj: dict[str, Any] | None = None) -> bool:
+        """Whether a true/false sync option is on for an object (its annotation first)."""
+        return syncoptions.enabled(name, self.sync_options, object_option_map(obj) if obj else None)
+
+    def off(self, name: str, obj: dict[str, Any] | None = None) -> bool:
+        """Whether a true/false sync option is set to false for an object (Validate=false)."""
+        return syncoptions.disabled(name, self.sync_options, object_option_map(obj) if obj else None)
+
+
+def object_option_map(obj: dict[str, Any]) -> dict[str, str]:
+    """The sync options an object's annotations set, by name."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return syncoptions.of_annotations(
+        annotations, (config.ANNOTATION_OPTIONS, config.ARGO_ANNOTATION_OPTIONS)
+    )
 
 
 def object_options(obj: dict[str, Any]) -> set[str]:
@@ -225,29 +256,49 @@ def is_immutable(exc: KubeError) -> bool:
 class _Plan:
     write: list[dict[str, Any]] = field(default_factory=list)
     recreate: set[ObjectId] = field(default_factory=set)
+    replace: set[ObjectId] = field(default_factory=set)  # Replace=true: PUT or POST, not apply
+    lenient: set[ObjectId] = field(default_factory=set)  # Validate=false: unknown fields dropped
+    payload: dict[ObjectId, dict[str, Any]] = field(default_factory=dict)  # what is sent, when not the object
+    notes: dict[ObjectId, str] = field(default_factory=dict)  # said with the object's result
+    warnings: dict[ObjectId, str] = field(default_factory=dict)
+    taken: set[ObjectId] = field(default_factory=set)  # existing objects without this app's label
     outcome: dict[ObjectId, ObjectResult] = field(default_factory=dict)
     entries: dict[ObjectId, dict[str, str]] = field(default_factory=dict)
     health_checks: HealthChecks = field(default_factory=HealthChecks)
 
 
-def dry_run(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any] | KubeError:
-    """The object a server-side apply would produce, or the permanent error refusing it."""
+def dry_run(
+    cluster: Cluster, obj: dict[str, Any], replace: bool = False, lenient: bool = False
+) -> dict[str, Any] | KubeError:
+    """The object a server-side apply (`replace`: a replace or create; `lenient`: unknown
+    fields dropped, Validate=false) would produce, or the permanent error refusing it."""
+    write = cluster.replace if replace else cluster.apply
     try:
-        return with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER, dry_run=True))[1]
+        return with_retries(
+            lambda: write(obj, field_manager=config.FIELD_MANAGER, dry_run=True, lenient=lenient)
+        )[1]
     except KubeError as exc:
         if exc.transient:
             raise
         return exc
 
 
-def dry_run_all(cluster: Cluster, objs: list[dict[str, Any]]) -> dict[ObjectId, dict[str, Any] | KubeError]:
+def dry_run_all(
+    cluster: Cluster,
+    objs: list[dict[str, Any]],
+    replace: set[ObjectId] | None = None,
+    lenient: set[ObjectId] | None = None,
+) -> dict[ObjectId, dict[str, Any] | KubeError]:
     """`dry_run` of every object, CONCURRENCY at a time (dry-runs are independent of each
     other), by object id. A transient error, once retried, raises (the first in order)."""
+    ids = [ObjectId.of(o) for o in objs]
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         return dict(
             zip(
-                (ObjectId.of(o) for o in objs),
-                pool.map(lambda o: dry_run(cluster, o), objs),
+                ids,
+                pool.map(
+                    lambda o, i: dry_run(cluster, o, i in (replace or ()), i in (lenient or ())), objs, ids
+                ),
                 strict=True,
             )
         )
@@ -255,6 +306,7 @@ def dry_run_all(cluster: Cluster, objs: list[dict[str, Any]]) -> dict[ObjectId, 
 
 def _plan(
     cluster: Cluster,
+    app: str,
     desired: list[dict[str, Any]],
     live: dict[ObjectId, dict[str, Any]],
     old: dict[ObjectId, dict[str, str]],
@@ -264,7 +316,12 @@ def _plan(
     suspects = [
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
     ]
-    predicted = dry_run_all(cluster, suspects)
+    plan.replace = {ObjectId.of(o) for o in suspects if opts.on("Replace", o)}
+    plan.lenient = {ObjectId.of(o) for o in suspects if opts.off("Validate", o)}
+    plan.payload = _respecting_ignored(suspects, live, opts)
+    predicted = dry_run_all(
+        cluster, [plan.payload.get(ObjectId.of(o), o) for o in suspects], plan.replace, plan.lenient
+    )
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)
@@ -278,6 +335,11 @@ def _plan(
         if isinstance(outcome, KubeError):
             if outcome.status == 404 and _created_by_this_sync(obj, desired):
                 plan.write.append(obj)  # its CRD or namespace comes earlier in this sync
+            elif isinstance(outcome, UnknownKind) and opts.on("SkipDryRunOnMissingResource", obj):
+                plan.write.append(obj)  # its CRD is expected from elsewhere (another app, a controller)
+                plan.notes[oid] = (
+                    "dry-run skipped: its kind is not known yet (SkipDryRunOnMissingResource=true)"
+                )
             elif is_immutable(outcome) and (opts.recreate or "Recreate=true" in object_options(obj)):
                 plan.write.append(obj)
                 plan.recreate.add(oid)
@@ -298,9 +360,66 @@ def _plan(
                 oid, Action.UNCHANGED, health=health.of(current, opts.health_checks)
             )
             plan.entries[oid] = inventory.entry(obj, current)
+        elif current is None and (outcome.get("metadata") or {}).get("resourceVersion"):
+            _claim(cluster, app, obj, plan, opts)  # it exists, without this app's label
         else:
             plan.write.append(obj)
     return plan
+
+
+def _respecting_ignored(
+    objs: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]], opts: Options
+) -> dict[ObjectId, dict[str, Any]]:
+    """RespectIgnoreDifferences=true: the objects to send with their ignored fields' live
+    values (only for objects that exist, as in Argo CD)."""
+    out = {}
+    for obj in objs:
+        oid = ObjectId.of(obj)
+        current = live.get(oid)
+        if current is None or not opts.ignore_rules or not opts.on("RespectIgnoreDifferences", obj):
+            continue
+        rules = drift.rules_for(opts.ignore_rules, oid.group, oid.kind, oid.namespace, oid.name)
+        if rules:
+            out[oid] = ignorediff.respect(obj, current, rules)
+    return out
+
+
+def claimant(cluster: Cluster, app: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The live object (None when absent or its kind unknown) and the other application that
+    owns it ('' when none: nobody's, or this app's)."""
+    meta = obj["metadata"]
+    try:
+        found = with_retries(
+            functools.partial(
+                cluster.get, obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
+            )
+        )
+    except KubeError as exc:
+        if exc.status == 404:
+            return None, ""
+        raise
+    found_meta = (found or {}).get("metadata") or {}
+    return found, syncoptions.other_owner(
+        app,
+        names.label_value(app),
+        (found_meta.get("annotations") or {}).get(config.ANNOTATION_TRACKING),
+        (found_meta.get("labels") or {}).get(config.LABEL_APP),
+    )
+
+
+def _claim(cluster: Cluster, app: str, obj: dict[str, Any], plan: _Plan, opts: Options) -> None:
+    """An existing object this app does not own yet: taken, unless it is another application's
+    and FailOnSharedResource=true; taking another application's is said (SharedResourceWarning)."""
+    oid = ObjectId.of(obj)
+    found, other = claimant(cluster, app, obj)
+    if other and opts.on("FailOnSharedResource"):
+        plan.outcome[oid] = ObjectResult(oid, Action.FAILED, syncoptions.shared_refusal(str(oid), app, other))
+        return
+    if other:
+        plan.warnings[oid] = syncoptions.shared_message(str(oid), app, other)
+    if found is not None:
+        plan.taken.add(oid)
+    plan.write.append(obj)
 
 
 def apply_all(
@@ -368,7 +487,7 @@ def _sync(
     created_namespace = _ensure_namespace(cluster, opts.create_namespace)
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
-    plan = _plan(cluster, desired, live, old, opts)
+    plan = _plan(cluster, spec.name, desired, live, old, opts)
     if any(r.action == Action.FAILED for r in plan.outcome.values()):
         return _refuse_all(
             desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
@@ -385,7 +504,18 @@ def _sync(
         have = set(plan.entries)
         result.inventory += [e for oid, e in old.items() if oid not in have]
         return result
-    result.objects.extend(_prune(cluster, spec, old, plan.entries, opts, result))
+    last_wave = [o for o in desired if wave_of(o) == max(wave_of(d) for d in desired)] if desired else []
+    result.objects.extend(
+        _prune(
+            cluster,
+            spec,
+            old,
+            plan.entries,
+            opts,
+            result,
+            settled=lambda: wait_healthy(cluster, last_wave, opts),
+        )
+    )
     return result
 
 
@@ -455,20 +585,36 @@ def _write_one(
     cluster: Cluster, obj: dict[str, Any], plan: _Plan, live: dict[ObjectId, dict[str, Any]]
 ) -> bool:
     oid = ObjectId.of(obj)
-    note = ""
+    notes = [plan.notes[oid]] if oid in plan.notes else []
+    payload = plan.payload.get(oid, obj)
+    write = cluster.replace if oid in plan.replace else cluster.apply
+    if oid not in plan.replace and object_option_map(obj).get("ServerSideApply", "").lower() == "false":
+        notes.append("ServerSideApply=false ignored: objects are always applied server-side")
     try:
         if oid in plan.recreate:
             delete_and_wait(cluster, obj)
-            note = "recreated: an immutable field changed"
-        status, applied = with_retries(lambda: cluster.apply(obj, field_manager=config.FIELD_MANAGER))
+            notes.append("recreated: an immutable field changed")
+        status, applied = with_retries(
+            lambda: write(payload, field_manager=config.FIELD_MANAGER, lenient=oid in plan.lenient)
+        )
     except KubeError as exc:
         if exc.transient:
             raise  # the API server is away: the whole sync is redelivered and resumes
-        plan.outcome[oid] = ObjectResult(oid, Action.FAILED, f"{oid}: {exc}")
+        hint = (
+            " (its dry-run was skipped, SkipDryRunOnMissingResource=true: its CRD is still not installed)"
+            if isinstance(exc, UnknownKind)
+            else ""
+        )
+        plan.outcome[oid] = ObjectResult(oid, Action.FAILED, f"{oid}: {exc}{hint}")
         return False
-    created = status == 201 or oid not in live
+    note = "; ".join(notes)
+    created = status == 201 or (oid not in live and oid not in plan.taken)
     plan.outcome[oid] = ObjectResult(
-        oid, Action.CREATED if created else Action.CONFIGURED, note, health.of(applied, plan.health_checks)
+        oid,
+        Action.CREATED if created else Action.CONFIGURED,
+        note,
+        health.of(applied, plan.health_checks),
+        warning=plan.warnings.get(oid, ""),
     )
     plan.entries[oid] = inventory.entry(obj, applied)
     return True
@@ -571,7 +717,7 @@ def preview(
     """What a sync would do, object by object, from dry-runs only: nothing is written."""
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
-    plan = _plan(cluster, desired, live, old, opts)
+    plan = _plan(cluster, spec.name, desired, live, old, opts)
     out = []
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -580,7 +726,8 @@ def preview(
             or ObjectResult(
                 oid,
                 Action.CREATED if oid not in live else Action.CONFIGURED,
-                "would be recreated" if oid in plan.recreate else "",
+                "would be recreated" if oid in plan.recreate else plan.notes.get(oid, ""),
+                warning=plan.warnings.get(oid, ""),
             )
         )
     wanted = {ObjectId.of(o) for o in desired}
@@ -612,40 +759,76 @@ def _prune(
     opts: Options,
     result: SyncResult,
     deleting: bool = False,
+    settled: Callable[[], str] | None = None,
 ) -> list[ObjectResult]:
+    """Delete what the app owned and no longer declares, in reverse apply order, with the
+    app's PrunePropagationPolicy. PruneLast=true (the app's, or the live object's annotation)
+    waits for `settled` (every wave Healthy) first; if it never is, those are kept for later."""
     gone = [e for oid, e in old.items() if oid not in keep]
     gone.sort(key=lambda e: ordering.sort_key(inventory.as_stub(e)), reverse=True)
-    out = []
+    out: list[ObjectResult] = []
+    last: list[dict[str, str]] = []
     for e in gone:
         oid = inventory.entry_id(e)
         if not opts.prune:
             out.append(ObjectResult(oid, Action.SKIPPED, "no longer in Git; prune is off"))
             result.inventory.append(e)
             continue
-        args = (e["apiVersion"], e["kind"], e["namespace"], e["name"])
         try:
-            live = with_retries(functools.partial(cluster.get, *args))
-            if live is None:
-                out.append(ObjectResult(oid, Action.PRUNED, "already gone"))
-                continue
-            if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != names.label_value(spec.name):
-                out.append(
-                    ObjectResult(oid, Action.SKIPPED, "not pruned: it no longer carries this app's label")
-                )
-                continue
-            kept_by = {"Prune=false"} | ({"Delete=false"} if deleting else set())
-            if kept_by & object_options(live):
-                out.append(
-                    ObjectResult(
-                        oid,
-                        Action.SKIPPED,
-                        f"not deleted: sync option {sorted(kept_by & object_options(live))[0]}",
-                    )
-                )
-                continue
-            with_retries(functools.partial(cluster.delete, *args))
-            out.append(ObjectResult(oid, Action.PRUNED))
+            live = with_retries(functools.partial(cluster.get, *_address(e)))
         except KubeError as exc:
             out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}"))
             result.inventory.append(e)
+            continue
+        kept = _kept(spec, oid, live, deleting)
+        if kept is not None:
+            out.append(kept)
+        elif not deleting and opts.on("PruneLast", live):
+            last.append(e)
+        else:
+            out.append(_delete(cluster, oid, e, opts, result))
+    if last:
+        problem = settled() if settled else ""
+        for e in last:
+            oid = inventory.entry_id(e)
+            if problem:
+                out.append(ObjectResult(oid, Action.SKIPPED, f"not pruned yet (PruneLast=true): {problem}"))
+                result.inventory.append(e)
+            else:
+                out.append(_delete(cluster, oid, e, opts, result, "PruneLast=true"))
+        if problem:
+            why = f"PruneLast=true: the last wave did not become healthy, nothing pruned last: {problem}"
+            out.append(ObjectResult(ObjectId("", "", "", ""), Action.FAILED, why))
     return out
+
+
+def _address(e: dict[str, str]) -> tuple[str, str, str, str]:
+    return (e["apiVersion"], e["kind"], e["namespace"], e["name"])
+
+
+def _kept(spec: AppSpec, oid: ObjectId, live: dict[str, Any] | None, deleting: bool) -> ObjectResult | None:
+    """Why an object is not deleted (already gone, not ours any more, Prune=false or
+    Delete=false), or None."""
+    if live is None:
+        return ObjectResult(oid, Action.PRUNED, "already gone")
+    if (live["metadata"].get("labels") or {}).get(config.LABEL_APP) != names.label_value(spec.name):
+        return ObjectResult(oid, Action.SKIPPED, "not pruned: it no longer carries this app's label")
+    kept_by = {"Prune=false"} | ({"Delete=false"} if deleting else set())
+    if kept_by & object_options(live):
+        return ObjectResult(
+            oid, Action.SKIPPED, f"not deleted: sync option {sorted(kept_by & object_options(live))[0]}"
+        )
+    return None
+
+
+def _delete(
+    cluster: Cluster, oid: ObjectId, e: dict[str, str], opts: Options, result: SyncResult, note: str = ""
+) -> ObjectResult:
+    try:
+        with_retries(functools.partial(cluster.delete, *_address(e), propagation=opts.propagation))
+    except KubeError as exc:
+        result.inventory.append(e)
+        return ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}")
+    if opts.propagation != "Background":
+        note = "; ".join(n for n in (note, f"PrunePropagationPolicy={opts.propagation.lower()}") if n)
+    return ObjectResult(oid, Action.PRUNED, note)

@@ -6,7 +6,7 @@ import base64
 import copy
 from typing import Any
 
-from shared.adapters.kube import Cluster
+from shared.adapters.kube import Cluster, UnknownKind
 from shared.core import hooks, names, ordering
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec
@@ -26,7 +26,7 @@ def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list
         meta = obj.setdefault("metadata", {})
         namespaced = crd_scopes.get((group_of(obj), obj["kind"]))
         if namespaced is None:
-            namespaced = cluster.is_namespaced(obj["apiVersion"], obj["kind"])
+            namespaced = _is_namespaced(cluster, obj)
         if namespaced:
             meta.setdefault("namespace", spec.destination.namespace)
         else:
@@ -39,6 +39,15 @@ def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list
         normalise(obj)
         out.append(obj)
     return ordering.in_apply_order(out)
+
+
+def _is_namespaced(cluster: Cluster, obj: dict[str, Any]) -> bool:
+    """A kind the cluster does not serve yet (its CRD comes from elsewhere) counts as
+    namespaced, as in Argo CD; its dry-run then says it is unknown."""
+    try:
+        return cluster.is_namespaced(obj["apiVersion"], obj["kind"])
+    except UnknownKind:
+        return True
 
 
 def group_of(obj: dict[str, Any]) -> str:

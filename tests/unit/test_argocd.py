@@ -37,6 +37,7 @@ spec:
       - CreateNamespace=true
       - ApplyOutOfSyncOnly=true
       - PruneLast=true
+      - Prune=confirm
     retry:
       limit: 5
   ignoreDifferences:
@@ -58,7 +59,7 @@ def test_argo_application_maps_to_our_spec_with_named_warnings():
     assert (spec.destination.cluster, spec.destination.namespace) == ("in-cluster", "guestbook")
     policy = spec.syncPolicy
     assert (policy.automated, policy.prune, policy.selfHeal) == (True, True, True)
-    assert policy.syncOptions == ("CreateNamespace=true",)
+    assert policy.syncOptions == ("CreateNamespace=true", "PruneLast=true")
     assert spec.ignoreDifferences == (
         {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
     )
@@ -67,7 +68,7 @@ def test_argo_application_maps_to_our_spec_with_named_warnings():
     assert sorted(warnings) == sorted(
         [
             "metadata.finalizers: not supported (ignored)",
-            "spec.syncPolicy.syncOptions: PruneLast=true is not supported (ignored)",
+            "spec.syncPolicy.syncOptions: Prune=confirm is not supported (ignored)",
         ]
     )
 

@@ -208,3 +208,24 @@ def test_schema_modes_and_opt_out():
     )
     assert schema_findings(allowed) == []
     assert schema_findings(allowed.replace("templated by a later step", "''")) != []  # a reason is required
+
+
+@pytest.mark.parametrize(
+    ("annotation", "app_options", "validated"),
+    [
+        ("", (), True),
+        ("argocd.argoproj.io/sync-options: Validate=false", (), False),  # Argo CD's annotation
+        ("gitops.dev/sync-options: Prune=false, Validate=false", (), False),  # ours, with others
+        ("", ("Validate=false",), False),  # the whole application
+        ("argocd.argoproj.io/sync-options: Validate=true", ("Validate=false",), True),  # the object wins
+    ],
+)
+def test_validate_false_skips_the_schema_checks(annotation, app_options, validated):
+    """Argo CD's Validate=false sync option, as `kubectl apply --validate=false`: the schema
+    checks skip the object (a partial object patched with server-side apply, a RawExtension)."""
+    bad = DEPLOY.replace("replicas: 2", "replicas: two")
+    if annotation:
+        bad = bad.replace("  name: web\n", f"  name: web\n  annotations:\n    {annotation}\n", 1)
+    rendered = render_files([("k8s/web.yaml", bad.encode())])
+    found = [f for f in checks.run(rendered, {}, sync_options=app_options) if f.check.id.startswith("SCH")]
+    assert bool(found) is validated
