@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dulwich.client import get_transport_and_path
+from dulwich.diff_tree import tree_changes
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, ObjectFormatException
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
@@ -322,6 +323,22 @@ def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
                 seen.add(parent)
                 todo.append(parent)
     return False
+
+
+def changed_under(repo: Repo, old: str, new: str, paths: tuple[str, ...], limit: int = 20) -> list[str]:
+    """The files added, removed or modified between two commits under `paths` (relative to
+    the root, "" for all of it): dulwich's tree diff, restricted to those paths, so identical
+    subtrees are never read. At most `limit` of them (one is enough to know they changed)."""
+    filters = None if "" in paths else [p.encode() for p in paths]
+    found: list[str] = []
+    changes = tree_changes(repo.object_store, _commit(repo, old).tree, _commit(repo, new).tree, paths=filters)
+    for change in changes:
+        path = (change.new and change.new.path) or (change.old and change.old.path)
+        if path is not None:
+            found.append(path.decode(errors="replace"))
+        if len(found) >= limit:
+            break
+    return found
 
 
 def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator[tuple[bytes, int, bytes]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import sourceopts
+from shared.core import monorepo, sourceopts
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -130,6 +130,10 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         project=spec.get("project") or "default",
         ignoreDifferences=tuple(ignore),
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
+        # Argo CD's manifest-generate-paths annotation: what else a change must touch to concern it
+        watchPaths=monorepo.generate_paths(
+            str((meta.get("annotations") or {}).get(monorepo.ANNOTATION) or ""), source.get("path") or "."
+        ),
         source=options,
         chart=str(source.get("chart") or ""),
         refSources=tuple(refs),

@@ -94,6 +94,16 @@ class SyncTarget(TypedDict, total=False):
     revision: str | None  # its stored render; None: not rendered yet, or its render failed
 
 
+class SeenHead(TypedDict):
+    """status.sync.seen: a head of the target the sweep found past the synced commit, with no
+    change to what the application's render depends on (shared/core/monorepo.py): the
+    application is at that head with the synced revision; nothing was rendered or applied."""
+
+    commit: str
+    base: str  # the synced commit it was compared with (a later sync makes it stale)
+    at: dt.datetime
+
+
 class SyncState(TypedDict, total=False):
     """status.sync: the revision the cluster was last synced to (live), against the target."""
 
@@ -106,6 +116,7 @@ class SyncState(TypedDict, total=False):
     committedAt: dt.datetime | None
     syncedAt: dt.datetime
     message: str | None  # why OutOfSync, naming the target's head and the synced commit
+    seen: SeenHead  # the newest head that changed nothing for this app (cleared by a sync)
 
 
 class HealthState(TypedDict, total=False):
@@ -281,12 +292,13 @@ KEEP: Final = Keep.KEEP
 class StatusUpdate:
     """What one write changes in an application's status: fields left KEEP are not written,
     None clears a field. `sync` replaces the whole record; `sync_status` and `sync_message`
-    change only those fields of it (`sync_target`: the target)."""
+    change only those fields of it (`sync_target`: the target, `sync_seen`: the head seen)."""
 
     sync: SyncState | Keep = KEEP
     sync_status: SyncStatus | Keep = KEEP
     sync_message: str | Keep | None = KEEP
     sync_target: SyncTarget | Keep = KEEP
+    sync_seen: SeenHead | Keep = KEEP
     operation: OperationState | Keep = KEEP
     health: HealthState | Keep = KEEP
     inventory: Inventory | Keep = KEEP

@@ -15,9 +15,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters import audittrail, kube, store
+from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy
+from shared.core import drift, gitorder, health, hooks, inventory, monorepo, notifications, policy
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -29,6 +29,7 @@ from shared.core.status import (
     Healthy,
     Initiator,
     Pin,
+    SeenHead,
     StatusUpdate,
     SyncState,
     SyncStatus,
@@ -140,7 +141,9 @@ def compare_heads(
 ) -> tuple[list[RenderRequest], dict[str, tuple[str, str]]]:
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
-    (ref, head) of the others, for their audits to compare with (OutOfSync while not applied)."""
+    (ref, head) of the others, for their audits to compare with (OutOfSync while not applied).
+    A head whose changes since the synced commit touch nothing the application's render
+    depends on is recorded as seen instead (shared/core/monorepo.py): no render, no history."""
     listed = heads.Heads()
     out, behind = [], {}
     for app in apps:
@@ -151,6 +154,8 @@ def compare_heads(
             continue
         ref, commit = listed.of_or_none(spec) or ("", None)
         action = policy.missed_push(spec.syncPolicy.automated, status, commit)
+        if action != gitorder.NOTHING and commit and head_moved(app, ref, commit) == monorepo.SEEN:
+            action = gitorder.NOTHING  # audited against this head: the synced revision is its render
         if action == gitorder.RENDER and commit:
             out.append(
                 heads.render_at(
@@ -163,6 +168,35 @@ def compare_heads(
         elif commit:  # OutOfSync, or synced: the audit compares with this head
             behind[spec.name] = (ref, commit)
     return out, behind
+
+
+def head_moved(app: store.App, ref: str, head: str) -> str:
+    """monorepo.RENDER or monorepo.SEEN for an application whose target moved to `head` past
+    its synced commit: a tree diff between the two commits (dulwich), restricted to its path,
+    its watchPaths and what its last render read, never a render. SEEN is recorded on the
+    status (status.sync.seen), as Argo CD shows the new revision with nothing to sync."""
+    spec, sync = app.spec, app.status.get("sync") or SyncState()
+    synced = str(sync.get("commit") or "")
+    paths = monorepo.watched(spec.path, spec.watchPaths, (app.status.get("render") or {}).get("reads") or ())
+    changed: list[str] | None = None
+    if synced:
+        try:
+            repo = git.fetch(spec.repoURL, head, ref or None)
+            repo = git.fetch(spec.repoURL, synced)  # in the cache already, unless force-pushed away
+            changed = git.changed_under(repo, synced, head, paths)
+        except Exception as exc:  # unknown changes: render, as before
+            logs.warning("cannot compare commits", app=app.name, head=head, synced=synced, reason=str(exc))
+    decision = monorepo.on_head_moved(changed, paths)
+    if decision == monorepo.SEEN:
+        store.update_status(
+            app.name, StatusUpdate(sync_seen=SeenHead(commit=head, base=synced, at=store.now()))
+        )
+        logs.info(
+            "head moved; nothing the application renders changed", app=app.name, head=head, synced=synced
+        )
+    else:
+        logs.info("head moved", app=app.name, head=head, synced=synced, changed=(changed or [])[:5])
+    return decision
 
 
 # ---- one application ----------------------------------------------------------------------

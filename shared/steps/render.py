@@ -299,6 +299,8 @@ def _failed(req: RenderRequest, app: store.App, errors: list[Finding], what: str
                 commit=req.commit,
                 revision=None,
                 at=at,
+                # what the last good render read still concerns the app (the sweep's tree diff)
+                reads=(app.status.get("render") or {}).get("reads") or [],
                 errors=[e.to_doc() for e in errors[:50]],
                 message=message,
             ),

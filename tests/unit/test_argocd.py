@@ -199,3 +199,19 @@ def test_registration_problems_of_an_app_of_apps():
     assert "'Bad_Name' is not a valid application name" in refused[2]
     assert "object 2 has the same name" in refused[3]
     assert "config management plugin" in refused[4]
+
+
+def test_manifest_generate_paths_become_watch_paths():
+    """Argo CD's monorepo annotation: paths relative to the source path, or from the root."""
+    doc = {
+        **GUESTBOOK,
+        "metadata": {
+            **GUESTBOOK["metadata"],
+            "annotations": {"argocd.argoproj.io/manifest-generate-paths": ".;../shared;/charts/values.yaml"},
+        },
+    }
+    spec, _ = argocd.application(doc)
+    assert spec.watchPaths == ("shared", "charts/values.yaml")
+    doc["metadata"]["annotations"]["argocd.argoproj.io/manifest-generate-paths"] = "../../.."
+    with pytest.raises(SpecError, match="leaves the repository"):
+        argocd.application(doc)

@@ -154,6 +154,7 @@ STATUS_PATHS: dict[str, str] = {
     "sync_status": "status.sync.status",
     "sync_message": "status.sync.message",
     "sync_target": "status.sync.target",
+    "sync_seen": "status.sync.seen",
     "operation": "status.operation",
     "health": "status.health",
     "inventory": "status.inventory",
