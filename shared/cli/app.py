@@ -152,6 +152,16 @@ def app_get(args: argparse.Namespace) -> int:
             rows.append(["Head seen:", f"{seen[:7]}: nothing under the application's paths changed since"])
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
+        orphaned = st.get("orphans")
+        if orphaned and orphaned.get("count"):
+            rows.append(
+                [
+                    "Orphans:",
+                    orphaned.get("warning")
+                    or f"{orphaned['count']} (not owned by any application): "
+                    + ", ".join((orphaned.get("objects") or [])[:5]),
+                ]
+            )
         retry = st.get("retry")
         if retry:
             rows.append(["Retry:", retry.get("message", "")])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import monorepo, sourceopts
+from shared.core import monorepo, orphans, sourceopts
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -208,8 +208,15 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "namespaceResourceWhitelist",
         "namespaceResourceBlacklist",
     )
-    _unknown(spec, {*lists, "description"}, "spec.", warnings)
+    _unknown(spec, {*lists, "description", "orphanedResources"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
+    if "orphanedResources" in spec:  # Argo CD's opt-in: set at all, orphans are listed
+        orphaned = spec["orphanedResources"] or {}
+        try:
+            orphans.validate(orphaned)
+        except SpecError as exc:
+            raise SpecError(f"spec.{exc}") from None
+        out["orphanedResources"] = orphaned
     for key in lists:
         if key in spec:
             out[key] = list(spec[key] or [])

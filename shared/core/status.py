@@ -225,6 +225,16 @@ class InventoryPointer(TypedDict, total=False):
 Inventory = InventoryPointer | list[dict[str, str]]
 
 
+class OrphansState(TypedDict, total=False):
+    """status.orphans: objects in the destination namespaces no application owns, when the
+    project watches them (shared/core/orphans.py); `warning` only with orphanedResources.warn."""
+
+    count: int
+    objects: list[str]
+    warning: str | None
+    at: dt.datetime
+
+
 class AppStatus(TypedDict, total=False):
     """applications/{name}.status, as stored."""
 
@@ -242,6 +252,7 @@ class AppStatus(TypedDict, total=False):
     lastAuditOperation: str
     lastSkipped: Skipped
     retry: RetryState | None
+    orphans: OrphansState | None
 
 
 # ---- the records built in one place -----------------------------------------------------------
@@ -311,6 +322,7 @@ class StatusUpdate:
     last_audit_operation: str | Keep = KEEP
     last_skipped: Skipped | Keep = KEEP
     retry: RetryState | Keep | None = KEEP
+    orphans: OrphansState | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name (the store adapter maps them to field paths)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, hooks, inventory, monorepo, notifications, policy
+from shared.core import drift, gitorder, health, hooks, inventory, monorepo, notifications, orphans, policy
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -28,6 +28,7 @@ from shared.core.status import (
     HealthStatus,
     Healthy,
     Initiator,
+    OrphansState,
     Pin,
     SeenHead,
     StatusUpdate,
@@ -343,6 +344,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], None)
     app_health = _app_health(spec, desired, live)
     now = store.now()
+    orphaned = _orphans(cluster, spec, desired, now)
     rollback = _auto_rollback(app, app_health, req, now)
     # live against the target (the head the sweep listed, or the newest render): OutOfSync
     # whatever the cluster holds while the target is not what is applied, naming both commits
@@ -363,6 +365,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         sync_message=behind,
         sync_status=sync_status,
         sync_target=target if target is not None else KEEP,
+        orphans=orphaned,
     )
     if not drifted:
         store.update_status(req.app, dataclasses.replace(update, drift=None))
@@ -404,6 +407,39 @@ def audit(req: AuditRequest) -> AuditOutcome:
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
     return AuditOutcome(
         drifted, rollback[0] if rollback else heal, notifications.drift_event(req.app, spec.project, record)
+    )
+
+
+def _orphans(
+    cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]], now: dt.datetime
+) -> OrphansState | None:
+    """Objects in the application's destination namespaces that no application owns, when its
+    project watches them (Argo CD's orphanedResources); None when it does not. Only objects
+    without our tracking label are listed (the label selector filters on the server), from the
+    API server's watch cache, one list per namespaced kind; kinds that cannot be listed are
+    left out."""
+    settings = orphans.Settings.of(store.get_project(spec.project))
+    if settings is None:
+        return None
+    namespaces = {spec.destination.namespace} | {
+        ns for o in desired if (ns := (o.get("metadata") or {}).get("namespace"))
+    }
+    live: list[dict[str, Any]] = []
+    for api_version, kind in cluster.namespaced_kinds():
+        if (api_version.rpartition("/")[0], kind) in orphans.EXCLUDED_KINDS:
+            continue
+        for namespace in sorted(namespaces):
+            try:
+                live += cluster.list(api_version, kind, namespace, f"!{config.LABEL_APP}", cached=True)
+            except KubeError as exc:
+                if exc.transient:
+                    raise
+    found = orphans.find(live, settings, config.LABEL_APP)
+    warning = orphans.message(found) if found and settings.warn else None
+    if warning:
+        logs.warning("orphaned resources", app=spec.name, orphans=[str(o) for o in found[:20]])
+    return OrphansState(
+        count=len(found), objects=[str(o) for o in found[: orphans.MAX_LISTED]], warning=warning, at=now
     )
 
 

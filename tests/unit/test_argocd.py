@@ -164,6 +164,18 @@ spec:
     assert warnings == ["spec.roles: not supported (ignored)"]
 
 
+def test_app_project_orphaned_resources():
+    """Argo CD's opt-in: kept as written (validated), absent when the project does not set it."""
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "p"}}
+    settings = {"warn": True, "ignore": [{"group": "", "kind": "ConfigMap", "name": "team-*"}]}
+    _, project, warnings = argocd.project({**doc, "spec": {"orphanedResources": settings}})
+    assert project["orphanedResources"] == settings and warnings == []
+    assert "orphanedResources" not in argocd.project({**doc, "spec": {}})[1]
+    assert argocd.project({**doc, "spec": {"orphanedResources": None}})[1]["orphanedResources"] == {}
+    with pytest.raises(SpecError, match=r"spec\.orphanedResources\.warn"):
+        argocd.project({**doc, "spec": {"orphanedResources": {"warn": "yes"}}})
+
+
 @pytest.mark.parametrize(
     "plugin, named",
     [({"name": "argocd-vault-plugin"}, "'argocd-vault-plugin'"), ({"env": []}, "by discovery")],

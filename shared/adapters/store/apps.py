@@ -167,6 +167,7 @@ STATUS_PATHS: dict[str, str] = {
     "last_audit_operation": "status.lastAuditOperation",
     "last_skipped": "status.lastSkipped",
     "retry": "status.retry",
+    "orphans": "status.orphans",
 }
 HISTORY_COUNT = "status.historyCount"
 
