@@ -35,6 +35,7 @@ from shared.platform import config, logs
 from shared.render import helmdeps, sandbox
 from shared.render.parse import (
     EXTENSIONS,
+    MAX_FILE_BYTES,
     MAX_RENDER_NODES,
     Rendered,
     estimate_nodes,
@@ -233,7 +234,8 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
         budget.take(entry.size)  # counted before it is read
         data = entry.data
         try:
-            holds = manifests.holds_objects(entry.path, data.decode("utf-8"))
+            # a file past the parser's limit is not judged: parsing refuses it, naming the limit
+            holds = len(data) > MAX_FILE_BYTES or manifests.holds_objects(entry.path, data.decode("utf-8"))
         except UnicodeDecodeError:
             holds = True  # not text: parsing says so, naming the byte
         if holds:
