@@ -45,7 +45,8 @@ def render_path(args: argparse.Namespace) -> int:
     )
     kind, out = sources.render(tree.FolderTree(top), request)
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
-    findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
+    # every file that parsed is checked, whatever errors the others have: one run shows all
+    findings = checks.run(out, modes, kube_version=args.kube_version)
     blocked = checks.blocking(findings)
     placed = [
         (out.sources[i] if i < len(out.sources) else None, p)
