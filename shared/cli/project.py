@@ -98,6 +98,8 @@ def project_set(args: argparse.Namespace) -> int:
                     for g, k, n in (f"{i}//".split("/")[:3] for i in args.orphaned_ignore)
                 ]
             project["orphanedResources"] = orphaned
+    if args.health_checks is not None:
+        project["healthChecks"] = inputs.health_checks(args.health_checks)
     store.put_project(args.name, project)
     output.print_result(args, {"name": args.name, **project}, lambda: [["project", args.name, "updated"]])
     return 0
@@ -132,5 +134,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=[],
         metavar="GROUP/KIND[/NAME]",
         help="an orphan never reported (globs; repeatable; core group: /ConfigMap/name)",
+    )
+    pset.add_argument(
+        "--health-checks",
+        metavar="YAML",
+        help="custom health in CEL for the project's applications, as an application's healthChecks "
+        "(an application's entry for a kind wins); '[]' to clear",
     )
     pset.set_defaults(func=project_set)

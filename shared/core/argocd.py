@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import monorepo, orphans, sourceopts
+from shared.core import healthcel, monorepo, orphans, sourceopts
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -208,7 +208,7 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "namespaceResourceWhitelist",
         "namespaceResourceBlacklist",
     )
-    _unknown(spec, {*lists, "description", "orphanedResources"}, "spec.", warnings)
+    _unknown(spec, {*lists, "description", "orphanedResources", "healthChecks"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
     if "orphanedResources" in spec:  # Argo CD's opt-in: set at all, orphans are listed
         orphaned = spec["orphanedResources"] or {}
@@ -217,6 +217,9 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         except SpecError as exc:
             raise SpecError(f"spec.{exc}") from None
         out["orphanedResources"] = orphaned
+    if spec.get("healthChecks"):  # ours: custom health in CEL for the project's applications
+        healthcel.parse(spec["healthChecks"], "spec.healthChecks")
+        out["healthChecks"] = list(spec["healthChecks"])
     for key in lists:
         if key in spec:
             out[key] = list(spec[key] or [])

@@ -17,7 +17,18 @@ from typing import Any
 
 from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, hooks, inventory, monorepo, notifications, orphans, policy
+from shared.core import (
+    drift,
+    gitorder,
+    health,
+    healthcel,
+    hooks,
+    inventory,
+    monorepo,
+    notifications,
+    orphans,
+    policy,
+)
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -298,9 +309,9 @@ def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> N
 
 
 def _app_health(
-    spec: AppSpec, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]
+    checks: healthcel.HealthChecks, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]
 ) -> health.Health:
-    return health.worst(health.of(live.get(ObjectId.of(o)), spec.health_checks) for o in desired)
+    return health.worst(health.of(live.get(ObjectId.of(o)), checks) for o in desired)
 
 
 def audit(req: AuditRequest) -> AuditOutcome:
@@ -342,9 +353,10 @@ def audit(req: AuditRequest) -> AuditOutcome:
         if exc.transient:
             raise  # redelivered with backoff
         return AuditOutcome([], None)
-    app_health = _app_health(spec, desired, live)
+    project = store.get_project(spec.project)
+    app_health = _app_health(spec.health_checks.over(healthcel.of_project(project)), desired, live)
     now = store.now()
-    orphaned = _orphans(cluster, spec, desired, now)
+    orphaned = _orphans(cluster, spec, project, desired, now)
     rollback = _auto_rollback(app, app_health, req, now)
     # live against the target (the head the sweep listed, or the newest render): OutOfSync
     # whatever the cluster holds while the target is not what is applied, naming both commits
@@ -411,14 +423,18 @@ def audit(req: AuditRequest) -> AuditOutcome:
 
 
 def _orphans(
-    cluster: Cluster, spec: AppSpec, desired: list[dict[str, Any]], now: dt.datetime
+    cluster: Cluster,
+    spec: AppSpec,
+    project: dict[str, Any] | None,
+    desired: list[dict[str, Any]],
+    now: dt.datetime,
 ) -> OrphansState | None:
     """Objects in the application's destination namespaces that no application owns, when its
     project watches them (Argo CD's orphanedResources); None when it does not. Only objects
     without our tracking label are listed (the label selector filters on the server), from the
     API server's watch cache, one list per namespaced kind; kinds that cannot be listed are
     left out."""
-    settings = orphans.Settings.of(store.get_project(spec.project))
+    settings = orphans.Settings.of(project)
     if settings is None:
         return None
     namespaces = {spec.destination.namespace} | {

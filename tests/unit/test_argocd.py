@@ -227,3 +227,13 @@ def test_manifest_generate_paths_become_watch_paths():
     doc["metadata"]["annotations"]["argocd.argoproj.io/manifest-generate-paths"] = "../../.."
     with pytest.raises(SpecError, match="leaves the repository"):
         argocd.application(doc)
+
+
+def test_app_project_health_checks():
+    """Ours beyond Argo CD: custom health in CEL for a project's applications, parsed when saved."""
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "p"}}
+    checks = [{"group": "", "kind": "ConfigMap", "current": "has(data.ready)"}]
+    _, project, warnings = argocd.project({**doc, "spec": {"healthChecks": checks}})
+    assert project["healthChecks"] == checks and warnings == []
+    with pytest.raises(SpecError, match=r"^spec\.healthChecks\[0\]\.current: "):
+        argocd.project({**doc, "spec": {"healthChecks": [{"kind": "ConfigMap", "current": "data. =="}]}})
