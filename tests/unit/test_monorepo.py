@@ -86,3 +86,46 @@ def test_generate_paths_leaving_the_repository(annotation, app_path):
 )
 def test_path_problem(path, problem):
     assert (monorepo.path_problem(path) is not None) == problem
+
+
+def _commit_all(root, message):
+    import subprocess
+
+    run = lambda *a: subprocess.run(["git", "-C", str(root), *a], check=True, capture_output=True, text=True)  # noqa: E731
+    run("add", "-A")
+    run("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", message)
+    return run("rev-parse", "HEAD").stdout.strip()
+
+
+def test_tree_diff_restricted_to_the_watched_paths(tmp_path):
+    """The sweep's question to Git (shared/adapters/git.py changed_under), on a real repository:
+    only a path whose tree entry changed is diffed."""
+    import subprocess
+
+    from dulwich.repo import Repo
+
+    from shared.adapters import git
+
+    subprocess.run(["git", "init", "-q", "-b", "main", str(tmp_path)], check=True)
+    files = {"apps/a/cm.yaml": "a", "apps/b/cm.yaml": "b", "shared/x/v.yaml": "1", "README.md": "r"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    first = _commit_all(tmp_path, "one")
+    (tmp_path / "apps/b/cm.yaml").write_text("b2")
+    (tmp_path / "shared/x/v.yaml").write_text("2")
+    (tmp_path / "apps/b/new.yaml").write_text("n")
+    second = _commit_all(tmp_path, "two")
+    repo = Repo(str(tmp_path))
+    cases = {
+        ("apps/a",): [],
+        ("apps/b",): ["apps/b/cm.yaml", "apps/b/new.yaml"],
+        ("apps/a", "shared"): ["shared/x/v.yaml"],
+        ("shared/x/v.yaml",): ["shared/x/v.yaml"],  # a watched file
+        ("apps/c",): [],  # not in either commit
+        ("",): ["apps/b/cm.yaml", "apps/b/new.yaml", "shared/x/v.yaml"],
+    }
+    for paths, changed in cases.items():
+        assert sorted(git.changed_under(repo, first, second, paths)) == changed, paths
+    assert git.changed_under(repo, first, second, ("",), limit=1) == ["apps/b/cm.yaml"]
+    assert git.changed_under(repo, second, first, ("apps/b",)) == ["apps/b/cm.yaml", "apps/b/new.yaml"]
