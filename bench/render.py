@@ -169,7 +169,10 @@ def child_tree(repo_path: str, path: str) -> None:
     repo = Repo(repo_path)
     sha = repo.head().decode()
     wall, cpu = time.perf_counter(), time.process_time()
-    kind, rendered = sources.render(trees.GitTree(repo, sha), sources.Request(path=path))
+    tree = trees.GitTree(repo, sha)
+    # the Directory tree spreads its files over team folders: an application would set recurse
+    source = {} if sources.detect(tree, path, {}) != "directory" else {"directory": {"recurse": True}}
+    kind, rendered = sources.render(tree, sources.Request(path=path, source=source))
     findings = checks.run(rendered, kube_version=KUBE_VERSION)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(

@@ -19,11 +19,13 @@ import stat
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dulwich.client import get_transport_and_path
+from dulwich.diff_tree import tree_changes
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository, ObjectFormatException
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.repo import Repo
@@ -322,6 +324,82 @@ def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
                 seen.add(parent)
                 todo.append(parent)
     return False
+
+
+def changed_under(repo: Repo, old: str, new: str, paths: tuple[str, ...], limit: int = 20) -> list[str]:
+    """The files added, removed or modified between two commits under `paths` (relative to
+    the root, "" for all of it): each path's entry is compared in the two trees (object ids:
+    an unchanged folder costs one look-up, whatever it holds), and only a folder that differs
+    is diffed (dulwich's tree diff). At most `limit` of them (one is enough to know)."""
+    old_root, new_root = _root_tree(repo, old), _root_tree(repo, new)
+    found: list[str] = []
+    for path in paths:
+        before, after = _entry(repo, old_root, path), _entry(repo, new_root, path)
+        if before == after:
+            continue
+        if before is None or after is None or not (stat.S_ISDIR(before[0]) and stat.S_ISDIR(after[0])):
+            found.append(path)  # added, removed, or a file (or a folder replaced by a file)
+        else:
+            prefix = f"{path}/" if path else ""
+            for change in tree_changes(repo.object_store, before[1], after[1]):
+                changed = (change.new and change.new.path) or (change.old and change.old.path)
+                if changed is not None:
+                    found.append(prefix + changed.decode(errors="replace"))
+                if len(found) >= limit:
+                    break
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+_TREES: OrderedDict[bytes, dict[bytes, tuple[int, ObjectID]]] = OrderedDict()
+_TREES_MAX = 4096  # parsed trees (and commits' root trees) kept: an id names its content
+_TREES_LOCK = threading.Lock()
+_ROOTS: OrderedDict[str, ObjectID] = OrderedDict()
+
+
+def _root_tree(repo: Repo, sha: str) -> ObjectID:
+    """A commit's root tree id, read once per process."""
+    with _TREES_LOCK:
+        if sha in _ROOTS:
+            return _ROOTS[sha]
+    tree = _commit(repo, sha).tree
+    with _TREES_LOCK:
+        _ROOTS[sha] = tree
+        while len(_ROOTS) > _TREES_MAX:
+            _ROOTS.popitem(last=False)
+    return tree
+
+
+def _tree_entries(repo: Repo, tree_id: ObjectID) -> dict[bytes, tuple[int, ObjectID]]:
+    """A tree's entries by name, parsed once per process (a sweep compares the same two
+    commits for every application of a monorepo)."""
+    with _TREES_LOCK:
+        if tree_id in _TREES:
+            _TREES.move_to_end(tree_id)
+            return _TREES[tree_id]
+    tree = repo[tree_id]
+    if not isinstance(tree, Tree):
+        raise ObjectFormatException(f"{tree_id.decode()[:12]} is not a tree")
+    items = {e.path: (e.mode, e.sha) for e in tree.iteritems()}
+    with _TREES_LOCK:
+        _TREES[tree_id] = items
+        while len(_TREES) > _TREES_MAX:
+            _TREES.popitem(last=False)
+    return items
+
+
+def _entry(repo: Repo, root: ObjectID, path: str) -> tuple[int, ObjectID] | None:
+    """(mode, object id) of a path under a root tree, or None when it is not there."""
+    mode, obj = stat.S_IFDIR, root
+    for part in path.split("/") if path else []:
+        if not stat.S_ISDIR(mode):
+            return None
+        found = _tree_entries(repo, obj).get(part.encode())
+        if found is None:
+            return None
+        mode, obj = found
+    return mode, obj
 
 
 def entries(repo: Repo, sha: str, folder: str, recurse: bool = True) -> Iterator[tuple[bytes, int, bytes]]:

@@ -94,6 +94,7 @@ class Cluster:
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], ApiResource] = {}
+        self._namespaced: tuple[tuple[str, str], ...] | None = None
         self._count_lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # by verb: get list apply dry-run delete
 
@@ -105,6 +106,7 @@ class Cluster:
         """Drop cached API discovery (after CRDs are created, their kinds resolve afresh)."""
         with self._lock:
             self._resources.clear()
+            self._namespaced = None
             if self._dynamic is not None:
                 self._dynamic.resources.invalidate_cache()
 
@@ -264,6 +266,41 @@ class Cluster:
 
     def is_namespaced(self, api_version: str, kind: str) -> bool:
         return self.resource(api_version, kind).namespaced
+
+    def namespaced_kinds(self) -> tuple[tuple[str, str], ...]:
+        """(apiVersion, kind) of every namespaced resource that can be listed, in its group's
+        preferred version (subresources left out): what a namespace may hold. Read from the
+        API server's discovery once per Cluster (forget_discovery reads it again)."""
+        with self._lock:
+            if self._namespaced is not None:
+                return self._namespaced
+        found: dict[tuple[str, str], str] = {}
+        versions = ["v1"]
+        _, groups = self._call("discovery", "GET", "/apis")
+        for group in (groups or {}).get("groups") or []:
+            preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+            if preferred:
+                versions.append(preferred)
+        for group_version in versions:
+            path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+            try:
+                _, listing = self._call("discovery", "GET", path)
+            except KubeError as exc:
+                if exc.transient:
+                    raise
+                continue  # an aggregated API that is not available: nothing to list there
+            for res in (listing or {}).get("resources") or []:
+                if (
+                    res.get("namespaced")
+                    and "/" not in res.get("name", "")
+                    and "list" in (res.get("verbs") or [])
+                ):
+                    group = group_version.rpartition("/")[0]
+                    found.setdefault((group, res["kind"]), group_version)
+        kinds = tuple(sorted((version, kind) for (_, kind), version in found.items()))
+        with self._lock:
+            self._namespaced = kinds
+        return kinds
 
 
 _clusters: dict[str, Cluster] = {}

@@ -13,7 +13,7 @@ from typing import Any
 from shared.adapters import bus, git, store
 from shared.cli import inputs, output, wait
 from shared.cli.output import CliError
-from shared.core import argocd, hooks, status, topology
+from shared.core import argocd, hooks, policy, status, topology
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Destination, Retry, SpecError, SyncPolicy
 from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
@@ -60,6 +60,7 @@ def app_create(args: argparse.Namespace) -> int:
         ),
         project=args.project,
         revisionHistoryLimit=args.revision_history_limit,
+        watchPaths=tuple(args.watch_path),
         source=inputs.source_options(args.source) if args.source else {},
         chart=args.helm_chart or "",
     )
@@ -144,8 +145,23 @@ def app_get(args: argparse.Namespace) -> int:
             ],
             ["Health:", (st.get("health") or {}).get("status", "")],
         ]
+        if spec.watchPaths:
+            rows.insert(5, ["Watch paths:", ", ".join(spec.watchPaths)])
+        seen = policy.seen_head(sync)
+        if seen:
+            rows.append(["Head seen:", f"{seen[:7]}: nothing under the application's paths changed since"])
         if render.get("message"):
             rows.append(["Render error:", render["message"]])
+        orphaned = st.get("orphans")
+        if orphaned and orphaned.get("count"):
+            rows.append(
+                [
+                    "Orphans:",
+                    orphaned.get("warning")
+                    or f"{orphaned['count']} (not owned by any application): "
+                    + ", ".join((orphaned.get("objects") or [])[:5]),
+                ]
+            )
         retry = st.get("retry")
         if retry:
             rows.append(["Retry:", retry.get("message", "")])
@@ -419,6 +435,8 @@ def app_set(args: argparse.Namespace) -> int:
             changes[field] = getattr(args, flag)
     if args.source is not None:
         changes["source"] = inputs.source_options(args.source)
+    if args.watch_path is not None:
+        changes["watchPaths"] = tuple(p for p in args.watch_path if p)
     try:
         spec = dataclasses.replace(spec, **changes).validate()
     except SpecError as exc:
@@ -504,6 +522,12 @@ def app_promote(args: argparse.Namespace) -> int:
     return wait.print_or_wait(args, args.dst, before, {"operation": op, "commit": commit}, since)
 
 
+WATCH_HELP = (
+    "another path (from the repository's root) whose changes concern the application, e.g. a "
+    "shared base (Argo CD's manifest-generate-paths; repeatable)"
+)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     app = sub.add_parser("app", help="applications").add_subparsers(dest="command", required=True)
 
@@ -514,6 +538,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("-f", "--file", help="Application manifest(s), ours or Argo CD's; - for stdin")
     c.add_argument("--repo", help="repository URL")
     c.add_argument("--path", default=".", help="folder of manifests in the repository")
+    c.add_argument("--watch-path", action="append", default=[], metavar="PATH", help=WATCH_HELP)
     c.add_argument(
         "--revision",
         default="HEAD",
@@ -589,6 +614,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("name")
     s.add_argument("--revision")
     s.add_argument("--path")
+    s.add_argument("--watch-path", action="append", metavar="PATH", help=WATCH_HELP + "; '' to clear")
     s.add_argument("--sync-policy", choices=("manual", "automated"))
     for flag in ("auto-prune", "self-heal", "allow-empty"):
         s.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, default=None)

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from shared.cli.output import CliError
-from shared.core import sourceopts
+from shared.core import healthcel, sourceopts
 from shared.core.model import SpecError
 from shared.platform import config
 
@@ -36,6 +36,17 @@ def source_options(text: str) -> dict[str, Any]:
     except (yaml.YAMLError, SpecError) as exc:
         raise CliError(f"--source: {exc}") from None
     return options
+
+
+def health_checks(text: str) -> list[dict[str, Any]]:
+    """A `--health-checks` flag: custom health in CEL as a healthChecks list, every expression
+    parsed (shared/core/healthcel.py)."""
+    try:
+        checks = yaml.safe_load(text) or []
+        healthcel.parse(checks, "--health-checks")
+    except (yaml.YAMLError, SpecError) as exc:
+        raise CliError(f"invalid health checks: {exc}") from None
+    return list(checks)
 
 
 def local_json(variable: str, what: str, instead: str) -> tuple[Path, dict[str, Any]]:

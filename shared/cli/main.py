@@ -24,15 +24,41 @@ from shared.platform import logs
 GROUPS = (app, project, render, webhook, cluster, repo, recover, sweep)
 
 
+def _global_flags(p: argparse.ArgumentParser, default: object) -> None:
+    """The flags every command takes, before or after the subcommand (as argocd and kubectl
+    take them): `gitops -o json app list` and `gitops app list -o json` are the same."""
+    p.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default=default)
+    p.add_argument(
+        "--gcp-project",
+        default=default,
+        help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT)",
+    )
+    p.add_argument(
+        "--firestore-emulator", default=default, help="host:port (default: $FIRESTORE_EMULATOR_HOST)"
+    )
+    p.add_argument("--pubsub-emulator", default=default, help="host:port (default: $PUBSUB_EMULATOR_HOST)")
+
+
+def _subcommands(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser under p, at any depth (app, app create, ...)."""
+    out = []
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                out += [child, *_subcommands(child)]
+    return out
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gitops", description=__doc__.splitlines()[0])
-    p.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
-    p.add_argument("--gcp-project", help="Google Cloud project (default: $GOOGLE_CLOUD_PROJECT)")
-    p.add_argument("--firestore-emulator", help="host:port (default: $FIRESTORE_EMULATOR_HOST)")
-    p.add_argument("--pubsub-emulator", help="host:port (default: $PUBSUB_EMULATOR_HOST)")
+    _global_flags(p, None)
+    p.set_defaults(output="table")
     sub = p.add_subparsers(dest="group", required=True)
     for group in GROUPS:
         group.register(sub)
+    for child in _subcommands(p):
+        # SUPPRESS: a flag given before the subcommand is not reset by the subcommand's default
+        _global_flags(child, argparse.SUPPRESS)
     return p
 
 

@@ -85,6 +85,21 @@ def project_set(args: argparse.Namespace) -> int:
         project["clusterResourceWhitelist"] = _kinds(args.allow_cluster_kind)
     if args.deny_kind:
         project["namespaceResourceBlacklist"] = _kinds(args.deny_kind)
+    if args.orphaned_resources is not None or args.orphaned_ignore:
+        if args.orphaned_resources == "off":
+            project.pop("orphanedResources", None)
+        else:
+            orphaned = dict(project.get("orphanedResources") or {})
+            if args.orphaned_resources:
+                orphaned["warn"] = args.orphaned_resources == "warn"
+            if args.orphaned_ignore:
+                orphaned["ignore"] = [
+                    {"group": g, "kind": k, **({"name": n} if n else {})}
+                    for g, k, n in (f"{i}//".split("/")[:3] for i in args.orphaned_ignore)
+                ]
+            project["orphanedResources"] = orphaned
+    if args.health_checks is not None:
+        project["healthChecks"] = inputs.health_checks(args.health_checks)
     store.put_project(args.name, project)
     output.print_result(args, {"name": args.name, **project}, lambda: [["project", args.name, "updated"]])
     return 0
@@ -107,4 +122,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pset.add_argument("--destination", action="append", default=[], metavar="CLUSTER/NAMESPACE")
     pset.add_argument("--allow-cluster-kind", action="append", default=[], metavar="GROUP/KIND")
     pset.add_argument("--deny-kind", action="append", default=[], metavar="GROUP/KIND")
+    pset.add_argument(
+        "--orphaned-resources",
+        choices=("list", "warn", "off"),
+        help="watch objects no application owns in the destination namespaces (Argo CD's "
+        "orphanedResources): list them, also warn, or stop",
+    )
+    pset.add_argument(
+        "--orphaned-ignore",
+        action="append",
+        default=[],
+        metavar="GROUP/KIND[/NAME]",
+        help="an orphan never reported (globs; repeatable; core group: /ConfigMap/name)",
+    )
+    pset.add_argument(
+        "--health-checks",
+        metavar="YAML",
+        help="custom health in CEL for the project's applications, as an application's healthChecks "
+        "(an application's entry for a kind wins); '[]' to clear",
+    )
     pset.set_defaults(func=project_set)

@@ -33,6 +33,8 @@ def render_path(args: argparse.Namespace) -> int:
     if not folder.is_relative_to(top):
         raise CliError(f"{args.path} is not inside --root {args.root}")
     options = inputs.source_options(args.source)
+    if args.directory_recurse:
+        options["directory"] = {**(options.get("directory") or {}), "recurse": True}
     helm = options.get("helm") or {}
     request = sources.Request(
         str(folder.relative_to(top)) or ".",
@@ -43,7 +45,8 @@ def render_path(args: argparse.Namespace) -> int:
     )
     kind, out = sources.render(tree.FolderTree(top), request)
     modes = dict(c.split("=", 1) for c in args.check if "=" in c)
-    findings = checks.run(out, modes, kube_version=args.kube_version) if not out.errors else []
+    # every file that parsed is checked, whatever errors the others have: one run shows all
+    findings = checks.run(out, modes, kube_version=args.kube_version)
     blocked = checks.blocking(findings)
     placed = [
         (out.sources[i] if i < len(out.sources) else None, p)
@@ -96,6 +99,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="",
         metavar="YAML",
         help="source options as in spec.source, e.g. '{helm: {valueFiles: [prod.yaml]}}'",
+    )
+    r.add_argument(
+        "--directory-recurse",
+        action="store_true",
+        help="a directory source reads subfolders too (spec.source.directory.recurse; "
+        "off by default, as in Argo CD)",
     )
     r.add_argument(
         "--root",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import ignorediff, sourceopts, syncoptions
+from shared.core import healthcel, ignorediff, monorepo, orphans, sourceopts, syncoptions
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -118,6 +118,10 @@ def application(doc: dict[str, Any]) -> tuple[AppSpec, list[str]]:
         project=spec.get("project") or "default",
         ignoreDifferences=tuple(ignore),
         revisionHistoryLimit=int(spec.get("revisionHistoryLimit") or 100),
+        # Argo CD's manifest-generate-paths annotation: what else a change must touch to concern it
+        watchPaths=monorepo.generate_paths(
+            str((meta.get("annotations") or {}).get(monorepo.ANNOTATION) or ""), source.get("path") or "."
+        ),
         source=options,
         chart=str(source.get("chart") or ""),
         refSources=tuple(refs),
@@ -210,8 +214,18 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "namespaceResourceWhitelist",
         "namespaceResourceBlacklist",
     )
-    _unknown(spec, {*lists, "description"}, "spec.", warnings)
+    _unknown(spec, {*lists, "description", "orphanedResources", "healthChecks"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
+    if "orphanedResources" in spec:  # Argo CD's opt-in: set at all, orphans are listed
+        orphaned = spec["orphanedResources"] or {}
+        try:
+            orphans.validate(orphaned)
+        except SpecError as exc:
+            raise SpecError(f"spec.{exc}") from None
+        out["orphanedResources"] = orphaned
+    if spec.get("healthChecks"):  # ours: custom health in CEL for the project's applications
+        healthcel.parse(spec["healthChecks"], "spec.healthChecks")
+        out["healthChecks"] = list(spec["healthChecks"])
     for key in lists:
         if key in spec:
             out[key] = list(spec[key] or [])

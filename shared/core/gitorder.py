@@ -143,6 +143,7 @@ def sweep_action(
     rendered: str,
     render_failed: bool,
     failed: str,
+    seen: str = "",
 ) -> str:
     """What the sweep does about one application's target head (None: not listed).
 
@@ -151,9 +152,10 @@ def sweep_action(
     that is synced needs nothing. An automated application renders (and so applies) the head,
     moves backwards included, unless the head's render or apply already failed: retrying gives
     the same answer (like Argo CD's automated sync, which does not retry a failed commit); it is
-    then OutOfSync, as a manual application is.
+    then OutOfSync, as a manual application is. A head `seen` before (it changed nothing the
+    application's render depends on: shared/core/monorepo.py) needs nothing either.
     """
-    if head is None or pinned or head == synced:
+    if head is None or pinned or head in (synced, seen):
         return NOTHING
     if automated and not (head == rendered and render_failed) and head != failed:
         return RENDER

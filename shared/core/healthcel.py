@@ -1,4 +1,5 @@
-"""Custom health as CEL expressions per group and kind: an application's `healthChecks`.
+"""Custom health as CEL expressions per group and kind: an application's or its project's
+`healthChecks` (the application's entry for a group and kind overrides the project's).
 
 The shape is Flux's `healthCheckExprs` (kustomize-controller, Kustomization
 .spec.healthCheckExprs): per kind, `current` (required), `inProgress` and `failed`
@@ -106,6 +107,12 @@ class HealthChecks:
     def __bool__(self) -> bool:
         return bool(self.checks)
 
+    def over(self, project: HealthChecks) -> HealthChecks:
+        """These checks (an application's) with the project's for the kinds they do not name:
+        the application's entry for a group and kind overrides the project's."""
+        own = {(c.group, c.kind) for c in self.checks}
+        return HealthChecks(self.checks + tuple(c for c in project.checks if (c.group, c.kind) not in own))
+
 
 def _group(doc: dict[str, Any]) -> str:
     if "group" in doc:
@@ -113,13 +120,16 @@ def _group(doc: dict[str, Any]) -> str:
     return group_of({"apiVersion": doc.get("apiVersion", "")})
 
 
-def parse(docs: Iterable[dict[str, Any]]) -> HealthChecks:
+def parse(docs: Iterable[dict[str, Any]], field: str = "healthChecks") -> HealthChecks:
     """The checks of a spec's `healthChecks` list, every expression parsed; SpecError names
     the first field that is wrong. Each item: `kind`, `group` (or Flux's `apiVersion`, whose
-    group is used; '' is the core group), `current`, and optionally `inProgress`, `failed`."""
+    group is used; '' is the core group), `current`, and optionally `inProgress`, `failed`.
+    `field` names the list in errors (a project's: spec.healthChecks)."""
+    if not isinstance(docs, list | tuple):
+        raise SpecError(f"{field}: must be a list of {{kind, group or apiVersion, current}}")
     checks = []
     for i, doc in enumerate(docs):
-        where = f"healthChecks[{i}]"
+        where = f"{field}[{i}]"
         if not isinstance(doc, dict):
             raise SpecError(f"{where}: must be a mapping with kind, group or apiVersion, and current")
         unknown = set(doc) - {"group", "apiVersion", "kind", *EXPRESSIONS}
@@ -150,3 +160,8 @@ def parse(docs: Iterable[dict[str, Any]]) -> HealthChecks:
             )
         )
     return HealthChecks(tuple(checks))
+
+
+def of_project(project: dict[str, Any] | None) -> HealthChecks:
+    """A project document's healthChecks (validated when it was saved)."""
+    return parse((project or {}).get("healthChecks") or [], "project healthChecks")

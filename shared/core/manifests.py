@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,3 +58,22 @@ def dump(objs: list[dict[str, Any]]) -> str:
 
 def load(text: str) -> list[dict[str, Any]]:
     return [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
+
+
+# a key naming an object's type: at a YAML line's start (a document's top level, or after a
+# document marker) or quoted, as JSON writes it
+_OBJECT_KEY = re.compile(
+    r"""(?m)^(?:---[ \t]*)?(?:apiVersion|kind)[ \t]*:|["'](?:apiVersion|kind)["'][ \t]*:"""
+)
+KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def holds_objects(name: str, text: str) -> bool:
+    """Whether a directory source's YAML or JSON file is meant as Kubernetes objects. Argo CD
+    skips the others (a Helm values file, a kustomization, a tool's settings) rather than fail
+    the render: a file that names neither apiVersion nor kind anywhere is not a manifest, and
+    kustomize's own file never is. A file naming one of them is parsed, its errors reported
+    (a manifest missing its kind is a mistake to show, not a file to skip)."""
+    if name.rsplit("/", 1)[-1] in KUSTOMIZATIONS:
+        return False
+    return _OBJECT_KEY.search(text) is not None

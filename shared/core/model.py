@@ -11,7 +11,17 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.core import charts, healthcel, ignorediff, names, repourl, sourceopts, syncoptions, versions
+from shared.core import (
+    charts,
+    healthcel,
+    ignorediff,
+    monorepo,
+    names,
+    repourl,
+    sourceopts,
+    syncoptions,
+    versions,
+)
 from shared.core.errors import SpecError as SpecError  # what validation raises: part of the model
 
 IN_CLUSTER = "in-cluster"
@@ -154,6 +164,10 @@ class AppSpec:
             raise SpecError(f"repoURL: {self.repoURL!r} {url_problem}")
         if self.path.startswith("/") or ".." in self.path.split("/"):
             raise SpecError(f"path: {self.path!r} must be relative and stay inside the repository")
+        for i, watched in enumerate(self.watchPaths):
+            problem = monorepo.path_problem(watched)
+            if problem:
+                raise SpecError(f"watchPaths[{i}]: {watched!r} {problem}")
         if not names.is_label(self.destination.namespace):
             raise SpecError(f"destination.namespace: {self.destination.namespace!r} is not valid")
         if self.syncPolicy.selfHeal and not self.syncPolicy.automated:
@@ -309,8 +323,8 @@ class RepoApps:
         self._everything: set[str] = set()  # apps on the repository's root
         self._by_folder: dict[str, set[str]] = {}
         for spec in specs:
-            folders = [p.strip("/") for p in (spec.path, *spec.watchPaths)]
-            if any(f in ("", ".") for f in folders):
+            folders = [monorepo.normal(p) for p in (spec.path, *spec.watchPaths)]
+            if "" in folders:
                 self._everything.add(spec.name)
             for f in folders:
                 self._by_folder.setdefault(f, set()).add(spec.name)

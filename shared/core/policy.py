@@ -196,7 +196,7 @@ def target_of(status: AppStatus, head: str = "") -> SyncTarget | None:
     if head:
         if head == render.get("commit"):
             return SyncTarget(commit=head, revision=render.get("revision"))
-        if head == sync.get("commit"):
+        if head in (sync.get("commit"), seen_head(sync)):
             return SyncTarget(commit=head, revision=sync.get("revision"))
         return SyncTarget(commit=head, revision=None)
     if render.get("commit"):
@@ -215,7 +215,7 @@ def compare(
     if target is None or not target.get("commit"):
         return (SyncStatus.OUT_OF_SYNC if drifted else SyncStatus.SYNCED), None
     commit, revision = target["commit"], target.get("revision")
-    if commit != live:
+    if commit not in (live, seen_head(synced)):
         return SyncStatus.OUT_OF_SYNC, gitorder.behind(ref, commit, live)
     if not revision:
         return SyncStatus.UNKNOWN, f"the render of {commit[:7]}, the target, failed"
@@ -366,4 +366,14 @@ def missed_push(automated: bool, status: AppStatus, head: str | None) -> str:
         rendered=str(render.get("commit") or ""),
         render_failed=not render.get("revision"),
         failed=str(operation.get("commit") or "") if operation.get("phase") == Phase.FAILED else "",
+        seen=seen_head(status.get("sync") or SyncState()),
     )
+
+
+def seen_head(sync: SyncState) -> str:
+    """The head the sweep saw past the synced commit with nothing to render (status.sync.seen),
+    while it still stands on that synced commit; '' otherwise."""
+    seen = sync.get("seen")
+    if seen and seen.get("commit") and seen.get("base") == sync.get("commit"):
+        return str(seen["commit"])
+    return ""

@@ -1,7 +1,7 @@
 """An application's source options (spec.source), named as in Argo CD, and their validation.
 
     source:
-      directory: {recurse: true, include: "*.yaml", exclude: ["test/*"]}
+      directory: {recurse: true (default false, as in Argo CD), include: "*.yaml", exclude: ["test/*"]}
       kustomize: {namePrefix, nameSuffix, images: ["nginx=nginx:1.27"], commonLabels: {},
                   commonAnnotations: {}, namespace}
       helm:      {valueFiles: [values-prod.yaml], values: "replicas: 2" (or a map),

@@ -94,6 +94,16 @@ class SyncTarget(TypedDict, total=False):
     revision: str | None  # its stored render; None: not rendered yet, or its render failed
 
 
+class SeenHead(TypedDict):
+    """status.sync.seen: a head of the target the sweep found past the synced commit, with no
+    change to what the application's render depends on (shared/core/monorepo.py): the
+    application is at that head with the synced revision; nothing was rendered or applied."""
+
+    commit: str
+    base: str  # the synced commit it was compared with (a later sync makes it stale)
+    at: dt.datetime
+
+
 class SyncState(TypedDict, total=False):
     """status.sync: the revision the cluster was last synced to (live), against the target."""
 
@@ -106,6 +116,7 @@ class SyncState(TypedDict, total=False):
     committedAt: dt.datetime | None
     syncedAt: dt.datetime
     message: str | None  # why OutOfSync, naming the target's head and the synced commit
+    seen: SeenHead  # the newest head that changed nothing for this app (cleared by a sync)
 
 
 class HealthState(TypedDict, total=False):
@@ -214,6 +225,16 @@ class InventoryPointer(TypedDict, total=False):
 Inventory = InventoryPointer | list[dict[str, str]]
 
 
+class OrphansState(TypedDict, total=False):
+    """status.orphans: objects in the destination namespaces no application owns, when the
+    project watches them (shared/core/orphans.py); `warning` only with orphanedResources.warn."""
+
+    count: int
+    objects: list[str]
+    warning: str | None
+    at: dt.datetime
+
+
 class AppStatus(TypedDict, total=False):
     """applications/{name}.status, as stored."""
 
@@ -231,6 +252,7 @@ class AppStatus(TypedDict, total=False):
     lastAuditOperation: str
     lastSkipped: Skipped
     retry: RetryState | None
+    orphans: OrphansState | None
 
 
 # ---- the records built in one place -----------------------------------------------------------
@@ -281,12 +303,13 @@ KEEP: Final = Keep.KEEP
 class StatusUpdate:
     """What one write changes in an application's status: fields left KEEP are not written,
     None clears a field. `sync` replaces the whole record; `sync_status` and `sync_message`
-    change only those fields of it (`sync_target`: the target)."""
+    change only those fields of it (`sync_target`: the target, `sync_seen`: the head seen)."""
 
     sync: SyncState | Keep = KEEP
     sync_status: SyncStatus | Keep = KEEP
     sync_message: str | Keep | None = KEEP
     sync_target: SyncTarget | Keep = KEEP
+    sync_seen: SeenHead | Keep = KEEP
     operation: OperationState | Keep = KEEP
     health: HealthState | Keep = KEEP
     inventory: Inventory | Keep = KEEP
@@ -299,6 +322,7 @@ class StatusUpdate:
     last_audit_operation: str | Keep = KEEP
     last_skipped: Skipped | Keep = KEEP
     retry: RetryState | Keep | None = KEEP
+    orphans: OrphansState | Keep | None = KEEP
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, by name (the store adapter maps them to field paths)."""

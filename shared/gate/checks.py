@@ -279,13 +279,30 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".")[:2] if p.isdigit())
 
 
+@functools.cache
+def newest_known() -> str:
+    """The newest Kubernetes version this tool knows: its newest bundled schema, or the newest
+    version the API table names, whichever is later."""
+    table = [_version(v) for entry in API_VERSIONS.values() for v in entry if v]
+    newest = max([*table, *schema.bundled()])
+    return ".".join(str(n) for n in newest)
+
+
 def _api_findings(obj: dict[str, Any], kube_version: str) -> tuple[Check, str] | None:
+    """API001/API002 for an apiVersion the destination does not serve or deprecates. With no
+    destination version, judged against the newest version known, and the finding says so."""
     entry = API_VERSIONS.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
-    if entry is None or not kube_version:
+    if entry is None:
         return None
-    target = _version(kube_version)
+    judged = kube_version or newest_known()
+    target = _version(judged)
     served, deprecated, removed = entry
-    api, runs = f"{obj['apiVersion']} {obj['kind']}", f"(the destination runs {kube_version})"
+    runs = (
+        f"(the destination runs {kube_version})"
+        if kube_version
+        else f"(no destination version given: judged against Kubernetes {judged}, the newest this tool knows)"
+    )
+    api = f"{obj['apiVersion']} {obj['kind']}"
     if removed and target >= _version(removed):
         return UNSERVED_API, f"{api} was removed in Kubernetes {removed} {runs}"
     if served and target < _version(served):
@@ -294,6 +311,7 @@ def _api_findings(obj: dict[str, Any], kube_version: str) -> tuple[Check, str] |
         return DEPRECATED_API, (
             f"{api} is deprecated since Kubernetes {deprecated}"
             + (f" and removed in {removed}" if removed else "")
+            + ("" if kube_version else f" {runs}")
         )
     return None
 
@@ -395,7 +413,8 @@ def run(
     """Every finding of every check over a render, in file order, with its mode.
 
     `kube_version` (e.g. "1.20") is the destination's version, for the API version checks and
-    the schemas (the nearest bundled version when its own is not bundled; "" = the newest).
+    the schemas (the nearest bundled version when its own is not bundled; "" = the newest,
+    which the API version findings then name).
     `sync_options`: the application's; with Validate=false (or an object's own sync-options
     annotation saying it) the schema checks skip the object, as `kubectl --validate=false`.
     """

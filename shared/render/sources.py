@@ -29,12 +29,13 @@ from typing import Any
 
 import yaml
 
-from shared.core import sourceopts
+from shared.core import manifests, sourceopts
 from shared.core.findings import Finding
 from shared.platform import config, logs
 from shared.render import helmdeps, sandbox
 from shared.render.parse import (
     EXTENSIONS,
+    MAX_FILE_BYTES,
     MAX_RENDER_NODES,
     Rendered,
     estimate_nodes,
@@ -42,7 +43,7 @@ from shared.render.parse import (
 )
 from shared.render.tree import LIMITS, Budget, Limits, Refused, Tree, refused, shown
 
-KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATIONS = manifests.KUSTOMIZATIONS
 
 
 # ---- choosing the source ---------------------------------------------------------------
@@ -102,6 +103,7 @@ class Output:
     # folders outside the path the render read (a base, value files, imports): a push changing
     # them concerns the application too
     reads: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)  # YAML files that hold no Kubernetes object
 
     def outside(self, path: str) -> list[str]:
         """The folders read that are not under path ('.' for the repository's top)."""
@@ -215,7 +217,8 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
     base = "" if req.path in ("", ".") else req.path + "/"
     budget = Budget(req.path, limits)
     jsonnet_files: list[str] = []
-    for entry in tree.entries(req.path, recurse=opts.get("recurse", True)):
+    # Argo CD's default: the path's own files only (recurse: true for its subfolders too)
+    for entry in tree.entries(req.path, recurse=opts.get("recurse", False)):
         rel = entry.path[len(base) :]
         if not entry.path.endswith((*EXTENSIONS, ".jsonnet")):
             continue
@@ -227,9 +230,18 @@ def _directory(tree: Tree, req: Request, limits: Limits, out: Output) -> None:
         if entry.path.endswith(".jsonnet"):
             budget.take(0)
             jsonnet_files.append(entry.path)
-        else:
-            budget.take(entry.size)  # counted before it is read
-            out.files.append((entry.path, entry.data))
+            continue
+        budget.take(entry.size)  # counted before it is read
+        data = entry.data
+        try:
+            # a file past the parser's limit is not judged: parsing refuses it, naming the limit
+            holds = len(data) > MAX_FILE_BYTES or manifests.holds_objects(entry.path, data.decode("utf-8"))
+        except UnicodeDecodeError:
+            holds = True  # not text: parsing says so, naming the byte
+        if holds:
+            out.files.append((entry.path, data))
+        else:  # a values file, a kustomization, a tool's settings: skipped as Argo CD does
+            out.skipped.append(entry.path)
     if jsonnet_files:
         out.kind = "jsonnet"
         with sandbox.workspace() as tmp:

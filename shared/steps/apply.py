@@ -30,7 +30,17 @@ from dulwich.repo import Repo
 from shared.adapters import commit_status, git, kube, store
 from shared.adapters.git import FetchError
 from shared.adapters.kube import KubeError
-from shared.core import failures, gitorder, hooks, inventory, manifests, notifications, policy, projects
+from shared.core import (
+    failures,
+    gitorder,
+    healthcel,
+    hooks,
+    inventory,
+    manifests,
+    notifications,
+    policy,
+    projects,
+)
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Retry
@@ -142,7 +152,10 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             )
         children, objs = appofapps.split(revision_objects(spec, revision))
         desired = prepare(spec, objs, cluster)
+        # custom health: the application's CEL rules over its project's
+        project_checks = healthcel.of_project(store.get_project(spec.project))
         options = Options.of(spec)
+        options = dataclasses.replace(options, health_checks=options.health_checks.over(project_checks))
         if req.prune:
             options = dataclasses.replace(options, prune=True)
         result = applied = phases.sync(

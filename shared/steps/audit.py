@@ -14,16 +14,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.adapters import audittrail, kube, store
+from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
 from shared.core import (
     drift,
     gitorder,
     health,
+    healthcel,
     hooks,
     ignorediff,
     inventory,
+    monorepo,
     notifications,
+    orphans,
     policy,
     syncoptions,
 )
@@ -37,7 +40,9 @@ from shared.core.status import (
     HealthStatus,
     Healthy,
     Initiator,
+    OrphansState,
     Pin,
+    SeenHead,
     StatusUpdate,
     SyncState,
     SyncStatus,
@@ -147,7 +152,9 @@ def compare_heads(
 ) -> tuple[list[RenderRequest], dict[str, tuple[str, str]]]:
     """Compare each unpinned app's target head (one ref listing per repository) with what is
     synced (gitorder.sweep_action): render requests for the automated ones to move, and
-    (ref, head) of the others, for their audits to compare with (OutOfSync while not applied)."""
+    (ref, head) of the others, for their audits to compare with (OutOfSync while not applied).
+    A head whose changes since the synced commit touch nothing the application's render
+    depends on is recorded as seen instead (shared/core/monorepo.py): no render, no history."""
     listed = heads.Heads()
     out, behind = [], {}
     for app in apps:
@@ -158,6 +165,8 @@ def compare_heads(
             continue
         ref, commit = listed.of_or_none(spec) or ("", None)
         action = policy.missed_push(spec.syncPolicy.automated, status, commit)
+        if action != gitorder.NOTHING and commit and head_moved(app, ref, commit) == monorepo.SEEN:
+            action = gitorder.NOTHING  # audited against this head: the synced revision is its render
         if action == gitorder.RENDER and commit:
             out.append(
                 heads.render_at(
@@ -170,6 +179,35 @@ def compare_heads(
         elif commit:  # OutOfSync, or synced: the audit compares with this head
             behind[spec.name] = (ref, commit)
     return out, behind
+
+
+def head_moved(app: store.App, ref: str, head: str) -> str:
+    """monorepo.RENDER or monorepo.SEEN for an application whose target moved to `head` past
+    its synced commit: a tree diff between the two commits (dulwich), restricted to its path,
+    its watchPaths and what its last render read, never a render. SEEN is recorded on the
+    status (status.sync.seen), as Argo CD shows the new revision with nothing to sync."""
+    spec, sync = app.spec, app.status.get("sync") or SyncState()
+    synced = str(sync.get("commit") or "")
+    paths = monorepo.watched(spec.path, spec.watchPaths, (app.status.get("render") or {}).get("reads") or ())
+    changed: list[str] | None = None
+    if synced:
+        try:
+            repo = git.fetch(spec.repoURL, head, ref or None)
+            repo = git.fetch(spec.repoURL, synced)  # in the cache already, unless force-pushed away
+            changed = git.changed_under(repo, synced, head, paths)
+        except Exception as exc:  # unknown changes: render, as before
+            logs.warning("cannot compare commits", app=app.name, head=head, synced=synced, reason=str(exc))
+    decision = monorepo.on_head_moved(changed, paths)
+    if decision == monorepo.SEEN:
+        store.update_status(
+            app.name, StatusUpdate(sync_seen=SeenHead(commit=head, base=synced, at=store.now()))
+        )
+        logs.info(
+            "head moved; nothing the application renders changed", app=app.name, head=head, synced=synced
+        )
+    else:
+        logs.info("head moved", app=app.name, head=head, synced=synced, changed=(changed or [])[:5])
+    return decision
 
 
 # ---- one application ----------------------------------------------------------------------
@@ -269,9 +307,9 @@ def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> N
 
 
 def _app_health(
-    spec: AppSpec, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]
+    checks: healthcel.HealthChecks, desired: list[dict[str, Any]], live: dict[ObjectId, dict[str, Any]]
 ) -> health.Health:
-    return health.worst(health.of(live.get(ObjectId.of(o)), spec.health_checks) for o in desired)
+    return health.worst(health.of(live.get(ObjectId.of(o)), checks) for o in desired)
 
 
 def audit(req: AuditRequest) -> AuditOutcome:
@@ -313,8 +351,10 @@ def audit(req: AuditRequest) -> AuditOutcome:
         if exc.transient:
             raise  # redelivered with backoff
         return AuditOutcome([], None)
-    app_health = _app_health(spec, desired, live)
+    project = store.get_project(spec.project)
+    app_health = _app_health(spec.health_checks.over(healthcel.of_project(project)), desired, live)
     now = store.now()
+    orphaned = _orphans(cluster, spec, project, desired, now)
     rollback = _auto_rollback(app, app_health, req, now)
     # live against the target (the head the sweep listed, or the newest render): OutOfSync
     # whatever the cluster holds while the target is not what is applied, naming both commits
@@ -335,6 +375,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         sync_message=behind,
         sync_status=sync_status,
         sync_target=target if target is not None else KEEP,
+        orphans=orphaned,
     )
     if not drifted:
         store.update_status(req.app, dataclasses.replace(update, drift=None))
@@ -376,6 +417,43 @@ def audit(req: AuditRequest) -> AuditOutcome:
     logs.warning("drift found", app=req.app, drift=record["summary"], action=action)
     return AuditOutcome(
         drifted, rollback[0] if rollback else heal, notifications.drift_event(req.app, spec.project, record)
+    )
+
+
+def _orphans(
+    cluster: Cluster,
+    spec: AppSpec,
+    project: dict[str, Any] | None,
+    desired: list[dict[str, Any]],
+    now: dt.datetime,
+) -> OrphansState | None:
+    """Objects in the application's destination namespaces that no application owns, when its
+    project watches them (Argo CD's orphanedResources); None when it does not. Only objects
+    without our tracking label are listed (the label selector filters on the server), from the
+    API server's watch cache, one list per namespaced kind; kinds that cannot be listed are
+    left out."""
+    settings = orphans.Settings.of(project)
+    if settings is None:
+        return None
+    namespaces = {spec.destination.namespace} | {
+        ns for o in desired if (ns := (o.get("metadata") or {}).get("namespace"))
+    }
+    live: list[dict[str, Any]] = []
+    for api_version, kind in cluster.namespaced_kinds():
+        if (api_version.rpartition("/")[0], kind) in orphans.EXCLUDED_KINDS:
+            continue
+        for namespace in sorted(namespaces):
+            try:
+                live += cluster.list(api_version, kind, namespace, f"!{config.LABEL_APP}", cached=True)
+            except KubeError as exc:
+                if exc.transient:
+                    raise
+    found = orphans.find(live, settings, config.LABEL_APP)
+    warning = orphans.message(found) if found and settings.warn else None
+    if warning:
+        logs.warning("orphaned resources", app=spec.name, orphans=[str(o) for o in found[:20]])
+    return OrphansState(
+        count=len(found), objects=[str(o) for o in found[: orphans.MAX_LISTED]], warning=warning, at=now
     )
 
 

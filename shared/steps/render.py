@@ -135,31 +135,28 @@ def _record(
     """Check the rendered objects, store the revision and the status; what the render asks for next."""
     spec = app.spec
     t0, t_fetched = times
-    if rendered.errors:
-        return _failed(req, app, rendered.errors)
-    try:
+    try:  # the files that parsed are checked even when others did not: the record shows all
         findings = checks.run(
             rendered, spec.checks, spec.destination.namespace, kube_version, spec.syncPolicy.syncOptions
         )
     except Exception as exc:  # tenant content must end in a finding, never in a redelivery loop
+        if rendered.errors:
+            return _failed(req, app, rendered.errors)
         return _failed(req, app, [sources.unexpected(spec.path, exc)], what="could not be checked")
-    blocked = checks.blocking(findings)
-    if blocked:
-        return _failed(
-            req,
-            app,
-            [
-                Finding(
-                    f.finding.file,
-                    f.finding.line,
-                    f.finding.column,
-                    f.finding.field,
-                    f"{f.check.id} {f.check.name}: {f.finding.message} ({f.object})",
-                )
-                for f in blocked
-            ],
-            what=BLOCKED,
+    blocked = [
+        Finding(
+            f.finding.file,
+            f.finding.line,
+            f.finding.column,
+            f.finding.field,
+            f"{f.check.id} {f.check.name}: {f.finding.message} ({f.object})",
         )
+        for f in checks.blocking(findings)
+    ]
+    if rendered.errors:  # nothing is applied while any error remains
+        return _failed(req, app, [*rendered.errors, *blocked])
+    if blocked:
+        return _failed(req, app, blocked, what=BLOCKED)
     if not rendered.objects and not spec.syncPolicy.allowEmpty:
         return _failed(
             req,
@@ -301,6 +298,8 @@ def _failed(req: RenderRequest, app: store.App, errors: list[Finding], what: str
                 commit=req.commit,
                 revision=None,
                 at=at,
+                # what the last good render read still concerns the app (the sweep's tree diff)
+                reads=(app.status.get("render") or {}).get("reads") or [],
                 errors=[e.to_doc() for e in errors[:50]],
                 message=message,
             ),

@@ -178,12 +178,13 @@ def test_render_path_like_a_linter(tmp_path):
     (tmp_path / "ok.yaml").write_text(manifests.configmap())
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "bad.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")
-    code, out, _ = run_cli_capturing("render", str(tmp_path))
+    assert run_cli_capturing("render", str(tmp_path))[0] == 0  # subfolders only with recursion
+    code, out, _ = run_cli_capturing("render", str(tmp_path), "--directory-recurse")
     assert code == 1 and out.strip() == "sub/bad.yaml:3:1: metadata.name: required"
-    code, out, _ = run_cli_capturing("-o", "json", "render", str(tmp_path))
+    code, out, _ = run_cli_capturing("-o", "json", "render", str(tmp_path), "--directory-recurse")
     assert json.loads(out)["objects"] == 1
     (tmp_path / "sub" / "bad.yaml").unlink()
-    assert run_cli_capturing("render", str(tmp_path))[0] == 0
+    assert run_cli_capturing("render", str(tmp_path), "--directory-recurse")[0] == 0
 
 
 def test_webhook_send_and_repo_credentials(stack, secret, uid, repo, namespace, monkeypatch):

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.integration
 def test_first_sync_creates_objects_in_order_and_records_history(stack, secret, uid, repo, namespace):
     app = f"first-{uid}"
     create_app(app, repo, namespace)
+    # its manifests are in subfolders too (Argo CD's directory sources do not recurse unless told)
+    assert main.main(["app", "set", app, "--source", "{directory: {recurse: true}}"]) == 0
     sha = push(
         stack,
         secret,

@@ -165,6 +165,18 @@ spec:
     assert warnings == ["spec.roles: not supported (ignored)"]
 
 
+def test_app_project_orphaned_resources():
+    """Argo CD's opt-in: kept as written (validated), absent when the project does not set it."""
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "p"}}
+    settings = {"warn": True, "ignore": [{"group": "", "kind": "ConfigMap", "name": "team-*"}]}
+    _, project, warnings = argocd.project({**doc, "spec": {"orphanedResources": settings}})
+    assert project["orphanedResources"] == settings and warnings == []
+    assert "orphanedResources" not in argocd.project({**doc, "spec": {}})[1]
+    assert argocd.project({**doc, "spec": {"orphanedResources": None}})[1]["orphanedResources"] == {}
+    with pytest.raises(SpecError, match=r"spec\.orphanedResources\.warn"):
+        argocd.project({**doc, "spec": {"orphanedResources": {"warn": "yes"}}})
+
+
 @pytest.mark.parametrize(
     "plugin, named",
     [({"name": "argocd-vault-plugin"}, "'argocd-vault-plugin'"), ({"env": []}, "by discovery")],
@@ -200,3 +212,29 @@ def test_registration_problems_of_an_app_of_apps():
     assert "'Bad_Name' is not a valid application name" in refused[2]
     assert "object 2 has the same name" in refused[3]
     assert "config management plugin" in refused[4]
+
+
+def test_manifest_generate_paths_become_watch_paths():
+    """Argo CD's monorepo annotation: paths relative to the source path, or from the root."""
+    doc = {
+        **GUESTBOOK,
+        "metadata": {
+            **GUESTBOOK["metadata"],
+            "annotations": {"argocd.argoproj.io/manifest-generate-paths": ".;../shared;/charts/values.yaml"},
+        },
+    }
+    spec, _ = argocd.application(doc)
+    assert spec.watchPaths == ("shared", "charts/values.yaml")
+    doc["metadata"]["annotations"]["argocd.argoproj.io/manifest-generate-paths"] = "../../.."
+    with pytest.raises(SpecError, match="leaves the repository"):
+        argocd.application(doc)
+
+
+def test_app_project_health_checks():
+    """Ours beyond Argo CD: custom health in CEL for a project's applications, parsed when saved."""
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "p"}}
+    checks = [{"group": "", "kind": "ConfigMap", "current": "has(data.ready)"}]
+    _, project, warnings = argocd.project({**doc, "spec": {"healthChecks": checks}})
+    assert project["healthChecks"] == checks and warnings == []
+    with pytest.raises(SpecError, match=r"^spec\.healthChecks\[0\]\.current: "):
+        argocd.project({**doc, "spec": {"healthChecks": [{"kind": "ConfigMap", "current": "data. =="}]}})

@@ -157,7 +157,18 @@ def test_api_versions_against_the_destination_version():
     assert api(old, "1.25") == {("API001", 1, "enforce")}
     ingress = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec: {}\n"
     assert api(ingress, "1.20") == {("API002", 1, "warn")}
-    assert api(ingress, "") == set()
+    # no destination version: judged against the newest version known, and the finding says so
+    assert api(ingress, "") == {("API001", 1, "enforce")}
+    assert api(pdb, "") == set()
+    (found,) = [
+        f for f in checks.run(render_files([("a.yaml", ingress.encode())]), {}) if f.check.id == "API001"
+    ]
+    newest = checks.newest_known()
+    assert found.finding.message == (
+        "extensions/v1beta1 Ingress was removed in Kubernetes 1.22 (no destination version given: "
+        f"judged against Kubernetes {newest}, the newest this tool knows)"
+    )
+    assert tuple(int(n) for n in newest.split(".")) >= (1, 37)
 
 
 REFERENCES = """\

@@ -441,3 +441,41 @@ def test_cel_checks_round_trip_through_the_stored_spec():
     assert again.healthChecks == spec.healthChecks
     assert again.health_checks.find("db.example", "Database") is not None
     assert AppSpec(name="b", repoURL="http://git.example/r.git").health_checks.find("", "Pod") is None
+
+
+# ---- custom health in the project too: the application's entry for a kind wins ---------------
+
+PROJECT_DB = {"kind": "Database", "apiVersion": "db.example/v1", "current": "status.phase == 'Ready'"}
+APP_DB = {"kind": "Database", "apiVersion": "db.example/v1", "current": "status.phase == 'Running'"}
+PROJECT_CM = {"group": "", "kind": "ConfigMap", "current": "has(data.ready)"}
+
+
+@pytest.mark.parametrize(
+    ("app", "project", "phase", "want"),
+    [
+        ([], [PROJECT_DB], "Ready", H),  # the project's rule alone
+        ([], [PROJECT_DB], "Running", P),
+        ([APP_DB], [PROJECT_DB], "Running", H),  # the application's overrides the project's
+        ([APP_DB], [PROJECT_DB], "Ready", P),
+        ([APP_DB], [], "Running", H),
+        ([PROJECT_CM], [PROJECT_DB], "Ready", H),  # rules for other kinds add up
+        ([], [], "Ready", None),  # nobody knows a Database: no health
+    ],
+)
+def test_project_cel_rules_under_the_applications(app, project, phase, want):
+    checks = healthcel.parse(app).over(healthcel.of_project({"healthChecks": project}))
+    got = health.of(database(phase), checks)
+    assert (got.status if got else None) == want, got
+
+
+def test_project_cel_rules_keep_order_and_name_the_project_in_errors():
+    merged = healthcel.parse([APP_DB]).over(healthcel.parse([PROJECT_DB, PROJECT_CM]))
+    assert [(c.kind, c.current) for c in merged.checks] == [
+        ("Database", APP_DB["current"]),
+        ("ConfigMap", PROJECT_CM["current"]),
+    ]
+    assert healthcel.of_project(None) == healthcel.of_project({}) == healthcel.HealthChecks()
+    with pytest.raises(SpecError, match=r"^spec\.healthChecks\[0\]\.current: required"):
+        healthcel.parse([{"kind": "Database"}], "spec.healthChecks")
+    with pytest.raises(SpecError, match="healthChecks: must be a list"):
+        healthcel.parse({"kind": "Database"})  # type: ignore[arg-type]

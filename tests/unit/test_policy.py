@@ -390,6 +390,7 @@ def test_auto_rollback(sync_policy, health, status, rolls_back):
 
 
 SYNCED_A = {"commit": A, "revision": "r-a"}
+SEEN_C = {**SYNCED_A, "seen": {"commit": C, "base": A}}  # C changed nothing of the app
 
 
 @pytest.mark.parametrize(
@@ -404,6 +405,10 @@ SYNCED_A = {"commit": A, "revision": "r-a"}
         ({"render": {"commit": B, "revision": "r-b"}, "sync": SYNCED_A}, A, target(A, "r-a")),
         ({"render": {"commit": A, "revision": "r-a"}, "sync": SYNCED_A}, C, target(C, None)),
         ({"render": {"commit": B, "revision": None}, "sync": SYNCED_A}, B, target(B, None)),
+        # a head the sweep saw past the synced commit, changing nothing of this app: its render
+        # is the synced one; a seen head recorded against another synced commit is stale
+        ({"render": {"commit": A, "revision": "r-a"}, "sync": SEEN_C}, C, target(C, "r-a")),
+        ({"sync": {**SEEN_C, "seen": {"commit": C, "base": B}}}, C, target(C, None)),
     ],
 )
 def test_target_of(status, head, expected):
@@ -434,6 +439,14 @@ def test_target_of(status, head, expected):
 )
 def test_compare(target_, drifted, expected, message):
     assert policy.compare(target_, SYNCED_A, drifted=drifted, ref="refs/heads/main") == (expected, message)
+
+
+def test_compare_at_a_seen_head():
+    """A monorepo push for another app: the head moved, the app is Synced at it."""
+    assert policy.compare(target(C, "r-a"), SEEN_C, drifted=False, ref="") == (SyncStatus.SYNCED, None)
+    assert policy.compare(target(C, "r-a"), SEEN_C, drifted=True, ref="")[0] == SyncStatus.OUT_OF_SYNC
+    stale = {**SEEN_C, "seen": {"commit": C, "base": B}}
+    assert policy.compare(target(C, "r-a"), stale, drifted=False, ref="")[0] == SyncStatus.OUT_OF_SYNC
 
 
 def test_compare_with_nothing_synced():
@@ -491,6 +504,11 @@ def swept(synced="", rendered="", render_ok=True, failed="", **more) -> dict:
         (True, {**swept(synced=A), "operation": {"phase": "Succeeded", "commit": B}}, B, gitorder.RENDER),
         # a move backwards in Git is rendered too
         (True, swept(synced=C, rendered=C), A, gitorder.RENDER),
+        # a head seen before with nothing to render (shared/core/monorepo.py), while synced is its base
+        (True, swept(synced=A, rendered=A, sync=SEEN_C), C, gitorder.NOTHING),
+        (False, swept(synced=A, sync=SEEN_C), C, gitorder.NOTHING),
+        (True, swept(synced=A, sync=SEEN_C), B, gitorder.RENDER),  # the head moved on again
+        (True, swept(sync={**SEEN_C, "seen": {"commit": C, "base": B}}), C, gitorder.RENDER),  # stale
     ],
 )
 def test_missed_push(automated, status, head, action):

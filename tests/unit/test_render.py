@@ -2,6 +2,7 @@
 
 import pytest
 
+from shared.core import manifests
 from shared.render.parse import render_files
 
 DEPLOY = b"""apiVersion: apps/v1
@@ -240,3 +241,30 @@ def test_the_fast_builder_agrees_with_pyyaml_or_steps_aside(text):
     node = yaml.compose(text, Loader=parse._Loader)
     fast = parse._build(yaml.CSafeLoader(text), node)
     assert fast is parse._CAREFUL or fast == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "holds"),
+    [
+        ("a.yaml", "apiVersion: v1\nkind: ConfigMap\n", True),
+        ("a.yaml", "kind: ConfigMap\nmetadata: {name: x}\n", True),  # a mistake to report, not skip
+        ("a.yaml", "apiVersion: v1\n", True),
+        ("a.yaml", "---\nkind: ConfigMap\n", True),
+        ("a.yaml", "--- kind: ConfigMap\n", True),
+        ("a.json", '{"apiVersion": "v1", "kind": "ConfigMap"}', True),
+        ("a.json", "{'kind': 'x'}", True),
+        ("values.yaml", "replicas: 2\nimage:\n  kind: web\n", False),  # nested: a value, not an object
+        ("values.yaml", "replicas: 2\n", False),
+        ("settings.json", '{"debug": true}', False),
+        ("empty.yaml", "", False),
+        (
+            "sub/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
+            False,
+        ),
+        ("sub/Kustomization", "resources: []\n", False),
+        ("a.yaml", "# kind: ConfigMap\n", False),  # a comment
+    ],
+)
+def test_holds_objects(name, text, holds):
+    assert manifests.holds_objects(name, text) is holds

@@ -80,16 +80,38 @@ def test_directory_recurse_include_exclude(tmp_path):
         },
     )
     names = lambda r: sorted(o["metadata"]["name"] for o in r.objects)  # noqa: E731
-    kind, out = sources.render(tree, Request("app"))
-    assert kind == "directory" and names(out) == ["a", "b", "c"] and not out.errors
-    assert names(sources.render(tree, Request("app", {"directory": {"recurse": False}}))[1]) == ["a"]
-    assert names(sources.render(tree, Request("app", {"directory": {"exclude": "sub/test/*"}}))[1]) == [
-        "a",
-        "b",
-    ]
+    recurse = {"recurse": True}
+    kind, out = sources.render(tree, Request("app"))  # Argo CD's default: no recursion
+    assert kind == "directory" and names(out) == ["a"] and not out.errors
+    assert names(sources.render(tree, Request("app", {"directory": recurse}))[1]) == ["a", "b", "c"]
     assert names(
-        sources.render(tree, Request("app", {"directory": {"include": "{a.yaml,sub/*.yml}"}}))[1]
+        sources.render(tree, Request("app", {"directory": {**recurse, "exclude": "sub/test/*"}}))[1]
     ) == ["a", "b"]
+    assert names(
+        sources.render(tree, Request("app", {"directory": {**recurse, "include": "{a.yaml,sub/*.yml}"}}))[1]
+    ) == ["a", "b"]
+
+
+def test_directory_recursion_skips_yaml_that_holds_no_object(tmp_path):
+    """A chart's values.yaml and a kustomization in subfolders are not manifests: skipped, as
+    Argo CD skips them; a manifest missing its kind is still an error."""
+    tree = folder(
+        tmp_path,
+        {
+            "app/a.yaml": cm("a"),
+            "app/chart/values.yaml": "replicas: 2\nimage: {tag: '1.2'}\n",
+            "app/overlay/kustomization.yaml": (
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../a.yaml]\n"
+            ),
+            "app/settings.json": '{"debug": true}',
+            "app/sub/b.yaml": cm("b"),
+        },
+    )
+    opts = {"directory": {"recurse": True}}
+    _, out = sources.render(tree, Request("app", opts))
+    assert sorted(o["metadata"]["name"] for o in out.objects) == ["a", "b"] and not out.errors
+    broken = folder(tmp_path / "broken", {"app/sub/x.yaml": "apiVersion: v1\nmetadata: {name: x}\n"})
+    assert errors(sources.render(broken, Request("app", opts))[1]) == ["app/sub/x.yaml:1:1: kind: required"]
 
 
 def test_directory_from_git_reads_symlinks_inside_and_refuses_those_leaving(tmp_path):

@@ -154,6 +154,7 @@ STATUS_PATHS: dict[str, str] = {
     "sync_status": "status.sync.status",
     "sync_message": "status.sync.message",
     "sync_target": "status.sync.target",
+    "sync_seen": "status.sync.seen",
     "operation": "status.operation",
     "health": "status.health",
     "inventory": "status.inventory",
@@ -166,6 +167,7 @@ STATUS_PATHS: dict[str, str] = {
     "last_audit_operation": "status.lastAuditOperation",
     "last_skipped": "status.lastSkipped",
     "retry": "status.retry",
+    "orphans": "status.orphans",
 }
 HISTORY_COUNT = "status.historyCount"
 
