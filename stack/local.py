@@ -458,8 +458,7 @@ def start_functions(st: Stack) -> None:
             "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH")))),
             "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name),
             "THREADS": "8",
-            "GITOPS_KUBE_VERSION": "1.20",
-        }  # the local API server's, for the API checks
+        }  # no GITOPS_KUBE_VERSION: renders read the API server's own /version, as deployed
         if name == "intake":
             env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
             env["WORKERS"] = "2"  # GitHub's bursts: one process per core

@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
@@ -23,11 +24,15 @@ from kubernetes import config as kconfig
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from shared.core import kubeversion
 from shared.core.failures import Kind
 from shared.core.model import IN_CLUSTER
 from shared.platform import config, metering
 
 APPLY_PATCH = "application/apply-patch+yaml"
+# how long a destination's /version is trusted: an upgrade of the control plane is seen by the
+# next render after this (kept in process with the Cluster, one entry per destination)
+VERSION_TTL_S = 600.0
 USER_AGENT = "gitops/0.1"  # names our requests in the API server's audit log
 
 
@@ -89,6 +94,7 @@ class Cluster:
         self._resources: dict[tuple[str, str], ApiResource] = {}
         self._count_lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # by verb: get list apply dry-run delete
+        self._version: tuple[float, str] | None = None  # (monotonic time read, version)
 
     def request_counts(self) -> dict[str, int]:
         with self._count_lock:
@@ -102,6 +108,22 @@ class Cluster:
                 self._dynamic.resources.invalidate_cache()
 
     # -- discovery ----------------------------------------------------------------
+
+    def server_version(self) -> str:
+        """The API server's Kubernetes version ("1.20.2"), from `/version`, read at most once
+        every VERSION_TTL_S per process (readable by every authenticated user:
+        system:public-info-viewer)."""
+        now = time.monotonic()
+        cached = self._version
+        if cached is not None and now - cached[0] < VERSION_TTL_S:
+            return cached[1]
+        _, doc = self._call("version", "GET", "/version")
+        try:
+            version = kubeversion.parse(doc)
+        except kubeversion.VersionError as exc:
+            raise KubeError(200, str(exc), transient=False) from exc
+        self._version = (now, version)
+        return version
 
     def resource(self, api_version: str, kind: str) -> ApiResource:
         key = (api_version, kind)
