@@ -252,11 +252,12 @@ def _attributed(change: drift.Change, live: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> None:
-    """Name who wrote each drifted object since our last sync, from the audit log."""
+def _name_writers(cluster_name: str, cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> None:
+    """Name who wrote each drifted object since our last sync, from the audit records
+    (the API server's audit log, or GKE's Cloud Audit Logs: shared/adapters/audittrail)."""
     resources = {d.id: plural for d in drifted if (plural := cluster.plural(d.id.group, d.id.kind))}
     since_s = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(since, dt.datetime) else ""
-    found = audittrail.writers([d.id for d in drifted], resources, since_s)
+    found = audittrail.writers(cluster_name, [d.id for d in drifted], resources, since_s)
     for d in drifted:
         if d.id in found:
             d.writer = "; ".join(w.describe() for w in found[d.id])
@@ -340,7 +341,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
             **({"behind": behind} if behind else {}),
         )
         return AuditOutcome([], rollback[0] if rollback else None)
-    _name_writers(cluster, drifted, sync.get("syncedAt"))
+    _name_writers(spec.destination.cluster, cluster, drifted, sync.get("syncedAt"))
     heal, action, heals = _self_heal(app, drifted, req, now)
     record: dict[str, Any] = {
         "detectedAt": now,
