@@ -24,7 +24,7 @@ from kubernetes import config as kconfig
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from shared.core import kubeversion
+from shared.core import kubeversion, rbac
 from shared.core.failures import Kind
 from shared.core.model import IN_CLUSTER
 from shared.platform import config, metering
@@ -85,10 +85,14 @@ class ApiResource:
 
 
 class Cluster:
-    """A connection to one API server."""
+    """A connection to one API server, as the credentials' own identity or, with `as_user`,
+    impersonating another (a project's ServiceAccount: shared/core/rbac)."""
 
-    def __init__(self, api_client: kclient.ApiClient) -> None:
+    def __init__(self, api_client: kclient.ApiClient, as_user: str = "") -> None:
         self.api = api_client
+        self.as_user = as_user
+        if as_user:  # every request, discovery included, is authorised as that user
+            api_client.set_default_header("Impersonate-User", as_user)
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], ApiResource] = {}
@@ -162,7 +166,12 @@ class Cluster:
         url = self.api.configuration.host + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT}
+        headers = {
+            **self.api.default_headers,
+            "Accept": "application/json",
+            "Content-Type": content_type,
+            "User-Agent": USER_AGENT,
+        }
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         data = json.dumps(body).encode() if body is not None else None
         try:
@@ -246,7 +255,7 @@ class Cluster:
         return self.resource(api_version, kind).namespaced
 
 
-_clusters: dict[str, Cluster] = {}
+_clusters: dict[tuple[str, str], Cluster] = {}
 _clusters_lock = threading.Lock()
 
 
@@ -256,12 +265,22 @@ def forget_clients() -> None:
         _clusters.clear()
 
 
-def cluster(name: str = IN_CLUSTER) -> Cluster:
-    """The connection for a destination cluster: a kubeconfig context, or the current one."""
+def cluster(name: str = IN_CLUSTER, *, as_user: str = "") -> Cluster:
+    """The connection for a destination cluster: a kubeconfig context, or the current one;
+    with `as_user`, one that impersonates that user (its own HTTP pool)."""
     with _clusters_lock:
-        if name not in _clusters:
-            _clusters[name] = Cluster(_api_client(name))
-        return _clusters[name]
+        if (name, as_user) not in _clusters:
+            _clusters[(name, as_user)] = Cluster(_api_client(name), as_user)
+        return _clusters[(name, as_user)]
+
+
+def for_project(name: str, project: str) -> Cluster:
+    """The connection the apply and audit steps use for an application of `project`: as the
+    project's own ServiceAccount, so the API server's RBAC holds every read and write to the
+    project (shared/core/rbac), unless GITOPS_PROJECT_IMPERSONATION=off."""
+    if not config.project_impersonation():
+        return cluster(name)
+    return cluster(name, as_user=rbac.impersonated_user(project))
 
 
 def _api_client(name: str) -> kclient.ApiClient:

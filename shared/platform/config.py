@@ -148,6 +148,14 @@ def kube_audit_log() -> str | None:
     return os.environ.get("GITOPS_KUBE_AUDIT_LOG")
 
 
+def project_impersonation() -> bool:
+    """GITOPS_PROJECT_IMPERSONATION (on unless `off`): the apply and audit functions act on a
+    cluster as each project's ServiceAccount (shared/core/rbac), so the API server enforces the
+    project. `off` only for a cluster whose projects' RBAC is not installed yet: the functions'
+    own identity then needs write access (infra/kubernetes/README.md)."""
+    return os.environ.get("GITOPS_PROJECT_IMPERSONATION", "on").strip().lower() != "off"
+
+
 def kube_audit_source() -> str:
     """GITOPS_KUBE_AUDIT_SOURCE: where drift attribution reads who wrote an object: `file`
     (GITOPS_KUBE_AUDIT_LOG, the default when that is set), `cloud-logging` (GKE's Cloud Audit

@@ -124,7 +124,7 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         return Outcome("skipped", message=decision.message)
 
     started = store.now()
-    cluster = kube.cluster(spec.destination.cluster)
+    cluster = kube.for_project(spec.destination.cluster, spec.project)
     old_inventory = store.inventory(req.app, status)
     renders: list[RenderRequest] = []
     desired: list[dict[str, Any]] = []

@@ -86,7 +86,7 @@ def reconcile(
         if not prune:
             results.append(ObjectResult(_id(stale.name), Action.SKIPPED, "no longer in Git; prune is off"))
             continue
-        cluster = kube.cluster(stale.spec.destination.cluster)
+        cluster = kube.for_project(stale.spec.destination.cluster, stale.spec.project)
         gone = delete_all(cluster, stale.spec, store.inventory(stale.name, stale.status))
         store.delete_app(stale.name)
         results.append(

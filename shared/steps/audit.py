@@ -283,7 +283,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
     try:
-        cluster = kube.cluster(spec.destination.cluster)
+        cluster = kube.for_project(spec.destination.cluster, spec.project)
         desired = prepare(spec, hooks.resources_of(revision_objects(spec, revision)), cluster)
         owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
         live = live_objects(

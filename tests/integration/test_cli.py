@@ -10,7 +10,14 @@ from shared.adapters import store
 from shared.cli import main
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import kubectl, kubectl_json, run_cli_capturing, wait_history, webhook
+from tests.integration.conftest import (
+    install_project_rbac,
+    kubectl,
+    kubectl_json,
+    run_cli_capturing,
+    wait_history,
+    webhook,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +74,7 @@ spec:
     code, out, _ = run_cli_capturing("-o", "json", "project", "get", f"team-{uid}")
     assert json.loads(out)["destinations"] == [{"cluster": "in-cluster", "namespace": namespace}]
     assert f"team-{uid}" in run_cli_capturing("project", "list")[1]
+    install_project_rbac(f"team-{uid}")
     app = f"cascade-{uid}"
     assert (
         run_cli_capturing(
