@@ -280,7 +280,11 @@ def for_project(name: str, project: str) -> Cluster:
     project (shared/core/rbac), unless GITOPS_PROJECT_IMPERSONATION=off."""
     if not config.project_impersonation():
         return cluster(name)
-    return cluster(name, as_user=rbac.impersonated_user(project))
+    try:
+        user = rbac.impersonated_user(project)
+    except rbac.RbacError as exc:  # a project name no ServiceAccount can carry: no retry helps
+        raise KubeError(0, str(exc), transient=False) from exc
+    return cluster(name, as_user=user)
 
 
 def _api_client(name: str) -> kclient.ApiClient:
