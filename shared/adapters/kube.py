@@ -180,7 +180,14 @@ class Cluster:
             )
         except Exception as exc:  # connection refused, reset, timeout
             raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
-        payload = json.loads(resp.data) if resp.data else None
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:  # not JSON: "404 page not found" for a group no longer served (a deleted CRD)
+            if resp.status < 400:
+                raise KubeError(
+                    resp.status, f"{method} {path}: the answer is not JSON", transient=True
+                ) from None
+            payload = None
         if resp.status >= 400:
             message = (payload or {}).get("message") if isinstance(payload, dict) else None
             message = message or resp.data.decode(errors="replace")[:500]
