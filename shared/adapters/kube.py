@@ -48,17 +48,25 @@ class KubeError(RuntimeError):
 # HTTP 500s that are no outage: Kubernetes 1.20 answers an unknown field in a server-side
 # apply patch with 500 "field not declared in schema" (4xx from 1.22 on)
 PERMANENT_500 = ("field not declared in schema",)
+# HTTP 403s that are no tenant's refusal: our own identity may not impersonate the project's
+# ServiceAccount. That grant is installation (infra/kubernetes/rbac.yaml), and an API server
+# just restarted refuses it until its RBAC caches have synced (1.20 serves before they have):
+# retried with the subscription's backoff, dead-lettered after its attempts if truly missing
+TRANSIENT_403 = ("cannot impersonate",)
 
 
 def classify(status: int, message: str = "") -> Kind:
     """Whether retrying an API request that failed so can help.
 
     0 (no answer: connection refused, reset, timed out), 409 (a conflict: the object moved
-    under us), 429 (throttled) and 5xx are transient; every other 4xx (invalid, forbidden,
-    not found, gone, immutable) is permanent, and so is a 500 in PERMANENT_500.
+    under us), 429 (throttled), 5xx and a 403 in TRANSIENT_403 are transient; every other 4xx
+    (invalid, forbidden, not found, gone, immutable) is permanent, and so is a 500 in
+    PERMANENT_500.
     """
     if any(text in message for text in PERMANENT_500):
         return Kind.PERMANENT
+    if status == 403 and any(text in message for text in TRANSIENT_403):
+        return Kind.TRANSIENT
     if status == 0 or status in (409, 429) or status >= 500:
         return Kind.TRANSIENT
     return Kind.PERMANENT
