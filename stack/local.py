@@ -351,13 +351,13 @@ def grant_functions(kubeconfig: Path) -> None:
     from kubernetes import config as kconfig
 
     from shared.adapters import kube
-    from shared.core import projects, rbac
+    from shared.core import kuberbac, projects
 
     configuration = kclient.Configuration()
     kconfig.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
     admin = kube.Cluster(kclient.ApiClient(configuration))
     functions_rbac = yaml.safe_load_all((REPO_ROOT / "infra" / "kubernetes" / "rbac.yaml").read_text())
-    for obj in [*functions_rbac, *rbac.generate("default", projects.ALLOW_ALL, "in-cluster").objects]:
+    for obj in [*functions_rbac, *kuberbac.generate("default", projects.ALLOW_ALL, "in-cluster").objects]:
         if any(subject.get("kind") == "User" for subject in obj.get("subjects") or []):
             # GKE names the functions' Google service accounts; here they are one user
             obj["subjects"] = [

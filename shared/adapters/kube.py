@@ -24,7 +24,7 @@ from kubernetes import config as kconfig
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from shared.core import kubeversion, rbac
+from shared.core import kuberbac, kubeversion
 from shared.core.failures import Kind
 from shared.core.model import IN_CLUSTER
 from shared.platform import config, metering
@@ -94,7 +94,7 @@ class ApiResource:
 
 class Cluster:
     """A connection to one API server, as the credentials' own identity or, with `as_user`,
-    impersonating another (a project's ServiceAccount: shared/core/rbac)."""
+    impersonating another (a project's ServiceAccount: shared/core/kuberbac)."""
 
     def __init__(self, api_client: kclient.ApiClient, as_user: str = "") -> None:
         self.api = api_client
@@ -292,12 +292,12 @@ def cluster(name: str = IN_CLUSTER, *, as_user: str = "") -> Cluster:
 def for_project(name: str, project: str) -> Cluster:
     """The connection the apply and audit steps use for an application of `project`: as the
     project's own ServiceAccount, so the API server's RBAC holds every read and write to the
-    project (shared/core/rbac), unless GITOPS_PROJECT_IMPERSONATION=off."""
+    project (shared/core/kuberbac), unless GITOPS_PROJECT_IMPERSONATION=off."""
     if not config.project_impersonation():
         return cluster(name)
     try:
-        user = rbac.impersonated_user(project)
-    except rbac.RbacError as exc:  # a project name no ServiceAccount can carry: no retry helps
+        user = kuberbac.impersonated_user(project)
+    except kuberbac.RbacError as exc:  # a project name no ServiceAccount can carry: no retry helps
         raise KubeError(0, str(exc), transient=False) from exc
     return cluster(name, as_user=user)
 

@@ -12,7 +12,7 @@ import yaml
 from shared.adapters import store
 from shared.cli import inputs, output
 from shared.cli.output import CliError
-from shared.core import argocd, projects, rbac
+from shared.core import argocd, kuberbac, projects
 from shared.core.manifests import ObjectId
 from shared.core.model import IN_CLUSTER, SpecError
 
@@ -96,15 +96,15 @@ def project_set(args: argparse.Namespace) -> int:
 def project_rbac(args: argparse.Namespace) -> int:
     """Print (or, with --apply, server-side apply as you) the RBAC that holds the project's
     ServiceAccount, which the apply and audit functions impersonate, to its destinations and
-    kinds on one cluster (shared/core/rbac)."""
+    kinds on one cluster (shared/core/kuberbac)."""
     project = store.get_project(args.name)
     if project is None:
         if args.name != "default":
             raise CliError(f"project {args.name!r} not found")
         project = projects.ALLOW_ALL
     try:
-        generated = rbac.generate(args.name, project, args.cluster)
-    except rbac.RbacError as exc:
+        generated = kuberbac.generate(args.name, project, args.cluster)
+    except kuberbac.RbacError as exc:
         raise CliError(str(exc)) from exc
     for note in generated.notes:
         print(f"note: project {args.name}: {note}", file=sys.stderr)

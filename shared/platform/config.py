@@ -150,7 +150,7 @@ def kube_audit_log() -> str | None:
 
 def project_impersonation() -> bool:
     """GITOPS_PROJECT_IMPERSONATION (on unless `off`): the apply and audit functions act on a
-    cluster as each project's ServiceAccount (shared/core/rbac), so the API server enforces the
+    cluster as each project's ServiceAccount (shared/core/kuberbac), so the API server enforces the
     project. `off` only for a cluster whose projects' RBAC is not installed yet: the functions'
     own identity then needs write access (infra/kubernetes/README.md)."""
     return os.environ.get("GITOPS_PROJECT_IMPERSONATION", "on").strip().lower() != "off"

@@ -21,7 +21,7 @@ from kubernetes import config as kconfig
 from shared.adapters import kube, store
 from shared.adapters.kube import KubeError
 from shared.cli import main
-from shared.core import rbac
+from shared.core import kuberbac
 from shared.core.messages import ApplyRequest
 from shared.steps import apply
 from shared.sync.engine import Options, apply_all
@@ -79,7 +79,7 @@ def test_an_escape_through_the_impersonating_client_is_refused_by_the_api_server
     stack, uid, namespace, project
 ):
     as_project = kube.for_project("in-cluster", project)
-    assert as_project.as_user == rbac.impersonated_user(project)
+    assert as_project.as_user == kuberbac.impersonated_user(project)
     status, _ = as_project.apply(in_namespace(manifests.configmap(), namespace), field_manager="t")
     assert status == 201  # inside the project: allowed
     user = f"system:serviceaccount:gitops-projects:project-{project}"
@@ -96,7 +96,7 @@ def test_the_engine_with_our_check_bypassed_is_refused_by_the_api_server(stack, 
     the first request about an object outside the project (reading its live state)."""
     spec = dataclasses.replace(spec_for(f"escape-{uid}", namespace), project=project)
     cluster = kube.for_project("in-cluster", project)
-    user = rbac.impersonated_user(project)
+    user = kuberbac.impersonated_user(project)
     for escape in (
         in_namespace(manifests.configmap(f"outside-{uid}"), "default"),
         cluster_role(f"escape-{uid}"),
@@ -129,7 +129,7 @@ def test_the_apply_step_with_our_check_bypassed_records_the_api_servers_refusal(
     )
     second = store.get_history(app, 2)
     assert second["phase"] == "Failed"
-    assert "forbidden" in str(second["resources"]) and rbac.impersonated_user(project) in str(
+    assert "forbidden" in str(second["resources"]) and kuberbac.impersonated_user(project) in str(
         second["resources"]
     )
     assert f"outside-{uid}" not in kubectl("get", "configmap", "-n", "default")

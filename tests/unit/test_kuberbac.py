@@ -1,11 +1,11 @@
-"""The RBAC that holds a project's ServiceAccount to the project (shared/core/rbac): table
+"""The RBAC that holds a project's ServiceAccount to the project (shared/core/kuberbac): table
 tests of kinds to resources, and of what each project shape generates or refuses."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.core import projects, rbac
+from shared.core import kuberbac, projects
 
 TEAM = {
     "sourceRepos": ["*"],
@@ -33,7 +33,7 @@ TEAM = {
     ],
 )
 def test_resource_of(kind, resource):
-    assert rbac.resource_of(kind) == resource
+    assert kuberbac.resource_of(kind) == resource
 
 
 def kinds(objs):
@@ -46,7 +46,7 @@ def by_name(objs, kind, name):
 
 
 def test_a_team_gets_its_namespaces_and_nothing_cluster_wide_but_them():
-    out = rbac.generate("team-a", TEAM, "in-cluster")
+    out = kuberbac.generate("team-a", TEAM, "in-cluster")
     assert kinds(out.objects) == [
         ("Namespace", "", "gitops-projects"),
         ("Namespace", "", "team-a"),
@@ -59,7 +59,7 @@ def test_a_team_gets_its_namespaces_and_nothing_cluster_wide_but_them():
         ("ClusterRoleBinding", "", "gitops-project:team-a:cluster"),
     ]
     assert by_name(out.objects, "ClusterRole", "gitops-project:team-a")["rules"] == [
-        {"apiGroups": ["*"], "resources": ["*"], "verbs": rbac.VERBS}
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": kuberbac.VERBS}
     ]
     assert by_name(out.objects, "ClusterRole", "gitops-project:team-a:cluster")["rules"] == [
         {
@@ -74,18 +74,18 @@ def test_a_team_gets_its_namespaces_and_nothing_cluster_wide_but_them():
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "project-team-a", "namespace": "gitops-projects"}
     ]
-    assert rbac.impersonated_user("team-a") == "system:serviceaccount:gitops-projects:project-team-a"
+    assert kuberbac.impersonated_user("team-a") == "system:serviceaccount:gitops-projects:project-team-a"
     assert out.notes == []
 
 
 def test_another_cluster_gets_its_own_destinations():
-    out = rbac.generate("team-a", TEAM, "prod")
+    out = kuberbac.generate("team-a", TEAM, "prod")
     assert [n for k, _, n in kinds(out.objects) if k == "RoleBinding"] == ["gitops-project:team-a"]
     assert [ns for k, ns, _ in kinds(out.objects) if k == "RoleBinding"] == ["team-a-prod"]
 
 
 def test_the_default_project_allows_everything():
-    out = rbac.generate("default", projects.ALLOW_ALL, "in-cluster")
+    out = kuberbac.generate("default", projects.ALLOW_ALL, "in-cluster")
     assert kinds(out.objects)[-4:] == [
         ("ClusterRole", "", "gitops-project:default"),
         ("ClusterRoleBinding", "", "gitops-project:default"),
@@ -93,7 +93,7 @@ def test_the_default_project_allows_everything():
         ("ClusterRoleBinding", "", "gitops-project:default:cluster"),
     ]
     assert by_name(out.objects, "ClusterRole", "gitops-project:default:cluster")["rules"] == [
-        {"apiGroups": ["*"], "resources": ["*"], "verbs": rbac.VERBS},
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": kuberbac.VERBS},
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]},
     ]
 
@@ -111,19 +111,23 @@ def test_the_default_project_allows_everything():
                 ]
             },
             [
-                {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": rbac.VERBS},
-                {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": rbac.VERBS},
+                {
+                    "apiGroups": ["apps"],
+                    "resources": ["deployments", "statefulsets"],
+                    "verbs": kuberbac.VERBS,
+                },
+                {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": kuberbac.VERBS},
             ],
         ),
         (
             {"namespaceResourceWhitelist": [{"group": "batch", "kind": "*"}]},
-            [{"apiGroups": ["batch"], "resources": ["*"], "verbs": rbac.VERBS}],
+            [{"apiGroups": ["batch"], "resources": ["*"], "verbs": kuberbac.VERBS}],
         ),
         ({"namespaceResourceWhitelist": []}, []),  # no namespaced kind at all
     ],
 )
 def test_namespaced_kinds(change, rules):
-    out = rbac.generate("team-a", {**TEAM, **change}, "in-cluster")
+    out = kuberbac.generate("team-a", {**TEAM, **change}, "in-cluster")
     assert by_name(out.objects, "ClusterRole", "gitops-project:team-a")["rules"] == rules
 
 
@@ -133,11 +137,11 @@ def test_cluster_kinds_are_named_and_blacklists_are_reported():
         "clusterResourceWhitelist": [{"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"}],
         "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}],
     }
-    out = rbac.generate("team-a", project, "in-cluster")
+    out = kuberbac.generate("team-a", project, "in-cluster")
     assert by_name(out.objects, "ClusterRole", "gitops-project:team-a:cluster")["rules"][0] == {
         "apiGroups": ["rbac.authorization.k8s.io"],
         "resources": ["clusterroles"],
-        "verbs": rbac.VERBS,
+        "verbs": kuberbac.VERBS,
     }
     assert out.notes == [
         "namespaceResourceBlacklist [{'group': '', 'kind': 'Secret'}]: "
@@ -157,10 +161,10 @@ def test_cluster_kinds_are_named_and_blacklists_are_reported():
     ],
 )
 def test_what_rbac_cannot_say_is_refused(change, message):
-    with pytest.raises(rbac.RbacError, match=message.replace("*", r"\*").replace("(", r"\(")):
-        rbac.generate("team-a", {**TEAM, **change}, "in-cluster")
+    with pytest.raises(kuberbac.RbacError, match=message.replace("*", r"\*").replace("(", r"\(")):
+        kuberbac.generate("team-a", {**TEAM, **change}, "in-cluster")
 
 
 def test_a_project_name_that_makes_no_service_account_name():
-    with pytest.raises(rbac.RbacError, match="not a valid ServiceAccount name"):
-        rbac.service_account("Team_A")
+    with pytest.raises(kuberbac.RbacError, match="not a valid ServiceAccount name"):
+        kuberbac.service_account("Team_A")
