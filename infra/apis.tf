@@ -5,6 +5,7 @@ locals {
     "cloudscheduler.googleapis.com",
     "container.googleapis.com",
     "firestore.googleapis.com",
+    "logging.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

@@ -17,6 +17,8 @@ locals {
     GITOPS_CLUSTERS = jsonencode({
       for name, c in data.google_container_cluster.destinations : name => merge(
         { endpoint = "https://${local.cluster_endpoint[name]}" },
+        # where its Cloud Audit Logs are (the audit function names who wrote a drifted object)
+        { gke = { project = coalesce(var.clusters[name].project, var.project_id), location = c.location, name = c.name } },
         # the DNS-based endpoint serves a publicly trusted certificate, not the cluster's CA
         { for k, v in { caCertificate = c.master_auth[0].cluster_ca_certificate } : k => v if var.clusters[name].endpoint != "dns" },
       )
@@ -111,7 +113,8 @@ resource "google_cloudfunctions2_function" "functions" {
     timeout_seconds                = local.timeouts[each.key]
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
-    environment_variables          = local.function_env
+    # audit: drift attribution from GKE's Cloud Audit Logs (shared/adapters/audittrail.py)
+    environment_variables = merge(local.function_env, each.key == "audit" ? { GITOPS_KUBE_AUDIT_SOURCE = "cloud-logging" } : {})
     # private clusters' endpoints (and other private ranges) through the connector
     vpc_connector                 = var.vpc_connector
     vpc_connector_egress_settings = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"

@@ -69,8 +69,9 @@ resource "google_secret_manager_secret_iam_member" "webhook_secret" {
 
 # GKE: enough IAM to reach the clusters' API servers; what they may do inside is Kubernetes
 # RBAC (infra/kubernetes/rbac.yaml binds these identities).
+# render reads each destination's /version (the gate and helm --kube-version judge against it).
 resource "google_project_iam_member" "gke_access" {
-  for_each = toset(["apply", "audit"])
+  for_each = toset(["render", "apply", "audit"])
   project  = var.project_id
   role     = "roles/container.clusterViewer"
   member   = local.sa[each.value]
@@ -80,7 +81,7 @@ resource "google_project_iam_member" "gke_access" {
 locals {
   other_cluster_projects = setsubtract([for c in values(var.clusters) : coalesce(c.project, var.project_id)], [var.project_id])
   gke_access_elsewhere = {
-    for pair in setproduct(["apply", "audit"], local.other_cluster_projects) : "${pair[0]}/${pair[1]}" => {
+    for pair in setproduct(["render", "apply", "audit"], local.other_cluster_projects) : "${pair[0]}/${pair[1]}" => {
       function = pair[0]
       project  = pair[1]
     }
@@ -92,6 +93,17 @@ resource "google_project_iam_member" "gke_access_elsewhere" {
   project  = each.value.project
   role     = "roles/container.clusterViewer"
   member   = local.sa[each.value.function]
+}
+
+# Drift attribution: the audit function reads the Kubernetes writes in GKE's Cloud Audit Logs,
+# which are Admin Activity entries, stored in the cluster's project. roles/logging.viewer reads
+# Admin Activity (and System Event) audit logs; roles/logging.privateLogViewer is needed only
+# for Data Access logs, which hold reads, not writes: not granted.
+resource "google_project_iam_member" "audit_reads_audit_logs" {
+  for_each = toset(concat([var.project_id], tolist(local.other_cluster_projects)))
+  project  = each.value
+  role     = "roles/logging.viewer"
+  member   = local.sa["audit"]
 }
 
 # Invocation: GitHub calls intake (HMAC-verified in code); only the pusher calls the others.

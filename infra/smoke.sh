@@ -53,6 +53,11 @@ terraform -chdir=infra apply -input=false $PWD/build/tfplan
 URL=$(terraform -chdir=infra output -raw webhook_url)
 SECRET=$(gcloud secrets versions access latest --secret=gitops-webhook-secret --project=$PROJECT_ID)
 
+# ---- RBAC: the functions may only impersonate the projects' accounts (README.md) ------------------
+step "RBAC on $DESTINATION: the functions' own, and the default project's"
+sed "s/PROJECT_ID/$PROJECT_ID/" infra/kubernetes/rbac.yaml | kubectl apply -f -
+gitops project rbac default --cluster $DESTINATION | kubectl apply -f -
+
 # ---- a sample application ------------------------------------------------------------------
 work=$(mktemp -d)
 git clone --quiet --branch "$BRANCH" "$REPO_URL" "$work/repo"

@@ -26,12 +26,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from stack import procs
 from stack.procs import Proc
 
 PROJECT = "gitops-local"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SDK = Path(os.environ.get("CLOUDSDK_ROOT", "/usr/lib/google-cloud-sdk"))
+FUNCTIONS_USER = "gitops-functions"  # the functions' user on the local API server (not an admin)
 CACHE = Path(os.environ.get("GITOPS_CACHE", Path.home() / ".cache" / "gitops"))
 FUNCTION_NAMES = ("intake", "render", "apply", "audit")
 
@@ -190,6 +193,10 @@ def start_kube(st: Stack) -> None:
         token = secrets.token_hex(16)
         (pki / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
         (pki / "tokens.csv").chmod(0o600)
+    if FUNCTIONS_USER not in (pki / "tokens.csv").read_text():
+        # the functions' own identity: no group, so nothing but what RBAC grants it
+        with (pki / "tokens.csv").open("a") as f:
+            f.write(f"{secrets.token_hex(16)},{FUNCTIONS_USER},{FUNCTIONS_USER}\n")
     token = (pki / "tokens.csv").read_text().split(",")[0]
     policy = st.dir / "audit-policy.yaml"
     policy.write_text(AUDIT_POLICY)
@@ -261,30 +268,15 @@ def start_kube(st: Stack) -> None:
         api,
         str(logs / "kube-apiserver.log"),
     )
-    kubeconfig = st.dir / "kubeconfig"
-    ca = base64.b64encode((pki / "server.crt").read_bytes()).decode()
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "local",
-                "clusters": [
-                    {
-                        "name": "local",
-                        "cluster": {
-                            "server": f"https://127.0.0.1:{api_port}",
-                            "certificate-authority-data": ca,
-                        },
-                    }
-                ],
-                "users": [{"name": "admin", "user": {"token": token}}],
-                "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
-            },
-            indent=2,
-        )
+    kubeconfig = _kubeconfig(st.dir / "kubeconfig", pki, api_port, "admin", token)
+    functions_token = next(
+        line.split(",")[0]
+        for line in (pki / "tokens.csv").read_text().splitlines()
+        if f",{FUNCTIONS_USER}," in line
     )
-    kubeconfig.chmod(0o600)
+    functions_kubeconfig = _kubeconfig(
+        st.dir / "kubeconfig-functions", pki, api_port, FUNCTIONS_USER, functions_token
+    )
     kcm = procs.start(
         "kube-controller-manager",
         [
@@ -314,11 +306,64 @@ def start_kube(st: Stack) -> None:
         kcm,
         str(logs / "kube-controller-manager.log"),
     )
+    grant_functions(kubeconfig)
     start_nodes(st, kube_bin, kubeconfig)
     st.env["KUBECONFIG"] = str(kubeconfig)
+    st.env["GITOPS_FUNCTIONS_KUBECONFIG"] = str(functions_kubeconfig)
     # the local registry of destination clusters (gitops cluster add); infra/ fills GITOPS_CLUSTERS
     st.env["GITOPS_CLUSTERS_FILE"] = str(_secret_file(st.dir / "clusters.json", "{}"))
     st.env["GITOPS_KUBE_AUDIT_LOG"] = str(logs / "kube-audit.log")
+
+
+def _kubeconfig(path: Path, pki: Path, api_port: int, user: str, token: str) -> Path:
+    ca = base64.b64encode((pki / "server.crt").read_bytes()).decode()
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "local",
+                "clusters": [
+                    {
+                        "name": "local",
+                        "cluster": {
+                            "server": f"https://127.0.0.1:{api_port}",
+                            "certificate-authority-data": ca,
+                        },
+                    }
+                ],
+                "users": [{"name": user, "user": {"token": token}}],
+                "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
+            },
+            indent=2,
+        )
+    )
+    path.chmod(0o600)
+    return path
+
+
+def grant_functions(kubeconfig: Path) -> None:
+    """The functions' identity as deployed (infra/kubernetes/rbac.yaml): `impersonate` on the
+    projects' ServiceAccounts and nothing else; and the `default` project's RBAC (every
+    namespace and kind, as the project allows when not defined). Other projects' RBAC is the
+    operator's (`gitops project rbac NAME --apply`), as on a real cluster."""
+    from kubernetes import client as kclient
+    from kubernetes import config as kconfig
+
+    from shared.adapters import kube
+    from shared.core import kuberbac, projects
+
+    configuration = kclient.Configuration()
+    kconfig.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    admin = kube.Cluster(kclient.ApiClient(configuration))
+    functions_rbac = yaml.safe_load_all((REPO_ROOT / "infra" / "kubernetes" / "rbac.yaml").read_text())
+    for obj in [*functions_rbac, *kuberbac.generate("default", projects.ALLOW_ALL, "in-cluster").objects]:
+        if any(subject.get("kind") == "User" for subject in obj.get("subjects") or []):
+            # GKE names the functions' Google service accounts; here they are one user
+            obj["subjects"] = [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": FUNCTIONS_USER}
+            ]
+        admin.apply(obj, field_manager="gitops-stack")
 
 
 def start_nodes(st: Stack, kube_bin: Path, kubeconfig: Path) -> None:
@@ -458,8 +503,9 @@ def start_functions(st: Stack) -> None:
             "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH")))),
             "GITOPS_GIT_CACHE": str(st.dir / "git-cache" / name),
             "THREADS": "8",
-            "GITOPS_KUBE_VERSION": "1.20",
-        }  # the local API server's, for the API checks
+            # a non-admin identity, as deployed: it may only impersonate the projects' accounts
+            "KUBECONFIG": st.env["GITOPS_FUNCTIONS_KUBECONFIG"],
+        }  # no GITOPS_KUBE_VERSION: renders read the API server's own /version, as deployed
         if name == "intake":
             env["GITHUB_WEBHOOK_SECRET"] = secret_file.read_text().strip()
             env["WORKERS"] = "2"  # GitHub's bursts: one process per core

@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
@@ -23,11 +24,15 @@ from kubernetes import config as kconfig
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from shared.core import kuberbac, kubeversion
 from shared.core.failures import Kind
 from shared.core.model import IN_CLUSTER
 from shared.platform import config, metering
 
 APPLY_PATCH = "application/apply-patch+yaml"
+# how long a destination's /version is trusted: an upgrade of the control plane is seen by the
+# next render after this (kept in process with the Cluster, one entry per destination)
+VERSION_TTL_S = 600.0
 USER_AGENT = "gitops/0.1"  # names our requests in the API server's audit log
 
 
@@ -50,17 +55,25 @@ class UnknownKind(KubeError):
 # HTTP 500s that are no outage: Kubernetes 1.20 answers an unknown field in a server-side
 # apply patch with 500 "field not declared in schema" (4xx from 1.22 on)
 PERMANENT_500 = ("field not declared in schema",)
+# HTTP 403s that are no tenant's refusal: our own identity may not impersonate the project's
+# ServiceAccount. That grant is installation (infra/kubernetes/rbac.yaml), and an API server
+# just restarted refuses it until its RBAC caches have synced (1.20 serves before they have):
+# retried with the subscription's backoff, dead-lettered after its attempts if truly missing
+TRANSIENT_403 = ("cannot impersonate",)
 
 
 def classify(status: int, message: str = "") -> Kind:
     """Whether retrying an API request that failed so can help.
 
     0 (no answer: connection refused, reset, timed out), 409 (a conflict: the object moved
-    under us), 429 (throttled) and 5xx are transient; every other 4xx (invalid, forbidden,
-    not found, gone, immutable) is permanent, and so is a 500 in PERMANENT_500.
+    under us), 429 (throttled), 5xx and a 403 in TRANSIENT_403 are transient; every other 4xx
+    (invalid, forbidden, not found, gone, immutable) is permanent, and so is a 500 in
+    PERMANENT_500.
     """
     if any(text in message for text in PERMANENT_500):
         return Kind.PERMANENT
+    if status == 403 and any(text in message for text in TRANSIENT_403):
+        return Kind.TRANSIENT
     if status == 0 or status in (409, 429) or status >= 500:
         return Kind.TRANSIENT
     return Kind.PERMANENT
@@ -87,16 +100,21 @@ class ApiResource:
 
 
 class Cluster:
-    """A connection to one API server."""
+    """A connection to one API server, as the credentials' own identity or, with `as_user`,
+    impersonating another (a project's ServiceAccount: shared/core/kuberbac)."""
 
-    def __init__(self, api_client: kclient.ApiClient) -> None:
+    def __init__(self, api_client: kclient.ApiClient, as_user: str = "") -> None:
         self.api = api_client
+        self.as_user = as_user
+        if as_user:  # every request, discovery included, is authorised as that user
+            api_client.set_default_header("Impersonate-User", as_user)
         self._dynamic: DynamicClient | None = None
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], ApiResource] = {}
         self._namespaced: tuple[tuple[str, str], ...] | None = None
         self._count_lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # by verb: get list apply dry-run delete
+        self._version: tuple[float, str] | None = None  # (monotonic time read, version)
 
     def request_counts(self) -> dict[str, int]:
         with self._count_lock:
@@ -111,6 +129,22 @@ class Cluster:
                 self._dynamic.resources.invalidate_cache()
 
     # -- discovery ----------------------------------------------------------------
+
+    def server_version(self) -> str:
+        """The API server's Kubernetes version ("1.20.2"), from `/version`, read at most once
+        every VERSION_TTL_S per process (readable by every authenticated user:
+        system:public-info-viewer)."""
+        now = time.monotonic()
+        cached = self._version
+        if cached is not None and now - cached[0] < VERSION_TTL_S:
+            return cached[1]
+        _, doc = self._call("version", "GET", "/version")
+        try:
+            version = kubeversion.parse(doc)
+        except kubeversion.VersionError as exc:
+            raise KubeError(200, str(exc), transient=False) from exc
+        self._version = (now, version)
+        return version
 
     def resource(self, api_version: str, kind: str) -> ApiResource:
         key = (api_version, kind)
@@ -147,7 +181,12 @@ class Cluster:
         url = self.api.configuration.host + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json", "Content-Type": content_type, "User-Agent": USER_AGENT}
+        headers = {
+            **self.api.default_headers,
+            "Accept": "application/json",
+            "Content-Type": content_type,
+            "User-Agent": USER_AGENT,
+        }
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url, method, body)
         data = json.dumps(body).encode() if body is not None else None
         try:
@@ -156,7 +195,14 @@ class Cluster:
             )
         except Exception as exc:  # connection refused, reset, timeout
             raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
-        payload = json.loads(resp.data) if resp.data else None
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:  # not JSON: "404 page not found" for a group no longer served (a deleted CRD)
+            if resp.status < 400:
+                raise KubeError(
+                    resp.status, f"{method} {path}: the answer is not JSON", transient=True
+                ) from None
+            payload = None
         if resp.status >= 400:
             message = (payload or {}).get("message") if isinstance(payload, dict) else None
             message = message or resp.data.decode(errors="replace")[:500]
@@ -303,7 +349,7 @@ class Cluster:
         return kinds
 
 
-_clusters: dict[str, Cluster] = {}
+_clusters: dict[tuple[str, str], Cluster] = {}
 _clusters_lock = threading.Lock()
 
 
@@ -313,12 +359,26 @@ def forget_clients() -> None:
         _clusters.clear()
 
 
-def cluster(name: str = IN_CLUSTER) -> Cluster:
-    """The connection for a destination cluster: a kubeconfig context, or the current one."""
+def cluster(name: str = IN_CLUSTER, *, as_user: str = "") -> Cluster:
+    """The connection for a destination cluster: a kubeconfig context, or the current one;
+    with `as_user`, one that impersonates that user (its own HTTP pool)."""
     with _clusters_lock:
-        if name not in _clusters:
-            _clusters[name] = Cluster(_api_client(name))
-        return _clusters[name]
+        if (name, as_user) not in _clusters:
+            _clusters[(name, as_user)] = Cluster(_api_client(name), as_user)
+        return _clusters[(name, as_user)]
+
+
+def for_project(name: str, project: str) -> Cluster:
+    """The connection the apply and audit steps use for an application of `project`: as the
+    project's own ServiceAccount, so the API server's RBAC holds every read and write to the
+    project (shared/core/kuberbac), unless GITOPS_PROJECT_IMPERSONATION=off."""
+    if not config.project_impersonation():
+        return cluster(name)
+    try:
+        user = kuberbac.impersonated_user(project)
+    except kuberbac.RbacError as exc:  # a project name no ServiceAccount can carry: no retry helps
+        raise KubeError(0, str(exc), transient=False) from exc
+    return cluster(name, as_user=user)
 
 
 def _api_client(name: str) -> kclient.ApiClient:

@@ -17,7 +17,6 @@ from shared.core import argocd, hooks, policy, status, topology
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Destination, Retry, SpecError, SyncPolicy
 from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
-from shared.platform import config
 from shared.render import sources, tree
 
 
@@ -277,13 +276,15 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
     from shared.adapters import kube
     from shared.steps import appofapps
+    from shared.steps import render as render_step
     from shared.sync.engine import Options, preview
     from shared.sync.prepare import prepare
 
     spec = app.spec
     repo = git.fetch(spec.repoURL, commit, ref or None)
-    kube_version = spec.syncPolicy.option("KubeVersion") or config.kube_version()
-    _, rendered = sources.render(tree.GitTree(repo, commit), sources.Request.of(spec, kube_version))
+    _, rendered = sources.render(
+        tree.GitTree(repo, commit), sources.Request.of(spec, render_step.destination_version(spec))
+    )
     if rendered.errors:
         raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")
     _, objs = appofapps.split(hooks.resources_of(rendered.objects))  # hooks run only in a sync

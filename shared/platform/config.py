@@ -148,8 +148,31 @@ def kube_audit_log() -> str | None:
     return os.environ.get("GITOPS_KUBE_AUDIT_LOG")
 
 
+def project_impersonation() -> bool:
+    """GITOPS_PROJECT_IMPERSONATION (on unless `off`): the apply and audit functions act on a
+    cluster as each project's ServiceAccount (shared/core/kuberbac), so the API server enforces the
+    project. `off` only for a cluster whose projects' RBAC is not installed yet: the functions'
+    own identity then needs write access (infra/kubernetes/README.md)."""
+    return os.environ.get("GITOPS_PROJECT_IMPERSONATION", "on").strip().lower() != "off"
+
+
+def kube_audit_source() -> str:
+    """GITOPS_KUBE_AUDIT_SOURCE: where drift attribution reads who wrote an object: `file`
+    (GITOPS_KUBE_AUDIT_LOG, the default when that is set), `cloud-logging` (GKE's Cloud Audit
+    Logs; infra/ sets it for the audit function) or `off` ('' = none readable)."""
+    value = os.environ.get("GITOPS_KUBE_AUDIT_SOURCE", "").strip().lower()
+    if value == "off":
+        return ""
+    if value in ("file", "cloud-logging"):
+        return value
+    if value:
+        raise ValueError(f"GITOPS_KUBE_AUDIT_SOURCE={value!r}: expected file, cloud-logging or off")
+    return "file" if kube_audit_log() else ""
+
+
 def kube_version() -> str:
-    """GITOPS_KUBE_VERSION: the version renderers are told when the application names none."""
+    """GITOPS_KUBE_VERSION: an explicit override of every destination's version (unset by
+    default: the destination's own /version counts, shared/core/kubeversion)."""
     return os.environ.get("GITOPS_KUBE_VERSION", "")
 
 

@@ -139,13 +139,13 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         return Outcome("skipped", message=decision.message)
 
     started = store.now()
-    cluster = kube.cluster(spec.destination.cluster)
     old_inventory = store.inventory(req.app, status)
     renders: list[RenderRequest] = []
     desired: list[dict[str, Any]] = []
     applied: SyncResult | None = None
     writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
     try:
+        cluster = kube.for_project(spec.destination.cluster, spec.project)
         if store.unrecorded(status):
             old_inventory = old_inventory + found_unrecorded(
                 cluster, req.app, store.unrecorded(status), old_inventory

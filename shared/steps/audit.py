@@ -296,11 +296,12 @@ def _attributed(change: drift.Change, live: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _name_writers(cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> None:
-    """Name who wrote each drifted object since our last sync, from the audit log."""
+def _name_writers(cluster_name: str, cluster: Cluster, drifted: list[ObjectDrift], since: Any) -> None:
+    """Name who wrote each drifted object since our last sync, from the audit records
+    (the API server's audit log, or GKE's Cloud Audit Logs: shared/adapters/audittrail)."""
     resources = {d.id: plural for d in drifted if (plural := cluster.plural(d.id.group, d.id.kind))}
     since_s = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(since, dt.datetime) else ""
-    found = audittrail.writers([d.id for d in drifted], resources, since_s)
+    found = audittrail.writers(cluster_name, [d.id for d in drifted], resources, since_s)
     for d in drifted:
         if d.id in found:
             d.writer = "; ".join(w.describe() for w in found[d.id])
@@ -326,7 +327,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
     try:
-        cluster = kube.cluster(spec.destination.cluster)
+        cluster = kube.for_project(spec.destination.cluster, spec.project)
         desired = prepare(spec, hooks.resources_of(revision_objects(spec, revision)), cluster)
         owned = {inventory.entry_id(e): e for e in store.inventory(req.app, status)}
         live = live_objects(
@@ -387,7 +388,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
             **({"behind": behind} if behind else {}),
         )
         return AuditOutcome([], rollback[0] if rollback else None)
-    _name_writers(cluster, drifted, sync.get("syncedAt"))
+    _name_writers(spec.destination.cluster, cluster, drifted, sync.get("syncedAt"))
     heal, action, heals = _self_heal(app, drifted, req, now)
     record: dict[str, Any] = {
         "detectedAt": now,

@@ -57,7 +57,7 @@ def delete_application(
     try:
         results: list[ObjectResult] = []
         if cascade:
-            cluster = kube.cluster(app.spec.destination.cluster)
+            cluster = kube.for_project(app.spec.destination.cluster, app.spec.project)
             results = delete_all(cluster, app.spec, store.inventory(app.name, app.status))
         store.delete_app(name)
     except BaseException:

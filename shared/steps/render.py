@@ -14,8 +14,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from shared.adapters import charts, commit_status, git, store
-from shared.core import failures, manifests, notifications, policy, secrets
+from shared.adapters import charts, commit_status, git, kube, store
+from shared.core import failures, kubeversion, manifests, notifications, policy, secrets
 from shared.core.findings import Finding
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec
@@ -57,7 +57,7 @@ def render(req: RenderRequest) -> Rendered:
         return _failed(req, app, [Finding(spec.path, 0, 0, "", str(exc))])
     info = git.commit_info(repo, req.commit)
     t_fetched = time.perf_counter()
-    kube_version = _kube_version(spec)
+    kube_version = destination_version(spec)
     # one render per (repo, commit, path, source options) however many apps share it
     result = cache.render(
         tree.GitTree(repo, req.commit), spec.repo_key, req.commit, sources.Request.of(spec, kube_version)
@@ -100,7 +100,7 @@ def _render_chart(req: RenderRequest, app: store.App) -> Rendered:
         finding = exc.finding if isinstance(exc, tree.Refused) else Finding(spec.chart, 0, 0, "", str(exc))
         return _failed(req, app, [finding])
     t_fetched = time.perf_counter()
-    kube_version = _kube_version(spec)
+    kube_version = destination_version(spec)
     where = f"{spec.chart}-{fetched.version}"
     kind, rendered = sources.render_chart(
         archive, where, sources.Request.of(spec, kube_version, path="."), values=values
@@ -271,8 +271,26 @@ def _when(seconds: int) -> dt.datetime | None:
         return None
 
 
-def _kube_version(spec: AppSpec) -> str:
-    return spec.syncPolicy.option("KubeVersion") or config.kube_version()
+def destination_version(spec: AppSpec) -> str:
+    """The Kubernetes version the render and the gate judge against (shared/core/kubeversion):
+    the KubeVersion sync option, else GITOPS_KUBE_VERSION, else the destination's own
+    `/version` (cached per cluster). A cluster that cannot answer leaves it unknown: the render
+    goes on, the API checks stay silent and the newest bundled schema is used, as logged."""
+    option, override = spec.syncPolicy.option("KubeVersion") or "", config.kube_version()
+    live = None
+    if kubeversion.needs_live(option, override):
+        try:
+            live = kube.cluster(spec.destination.cluster).server_version()
+        except kube.KubeError as exc:
+            logs.warning(
+                "the destination's Kubernetes version is unknown: API checks skipped",
+                app=spec.name,
+                cluster=spec.destination.cluster,
+                reason=str(exc)[:300],
+            )
+    chosen = kubeversion.choose(option, override, live)
+    logs.debug("kube version", app=spec.name, version=chosen.version, source=chosen.source.value)
+    return chosen.version
 
 
 def _failed(req: RenderRequest, app: store.App, errors: list[Finding], what: str = "failed") -> Rendered:

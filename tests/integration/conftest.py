@@ -394,6 +394,15 @@ def with_policy(app: str, **policy: Any) -> None:
     store.put_app(dataclasses.replace(spec, syncPolicy=dataclasses.replace(spec.syncPolicy, **policy)))
 
 
+def install_project_rbac(project: str, cluster: str = "in-cluster") -> None:
+    """What an operator does once per project and cluster: install the RBAC that the apply and
+    audit functions impersonate (`gitops project rbac NAME --apply`); without it the API
+    server refuses the project's syncs."""
+    from shared.cli import main
+
+    assert main.main(["-o", "json", "project", "rbac", project, "--cluster", cluster, "--apply"]) == 0
+
+
 def spec_for(app: str, namespace: str, **policy: Any) -> Any:
     """An application spec for syncing objects through the engine directly (no repository)."""
     from shared.core.model import AppSpec, Destination, SyncPolicy

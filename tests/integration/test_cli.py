@@ -13,6 +13,7 @@ from shared.core import webhook as github
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
+    install_project_rbac,
     kubectl,
     kubectl_json,
     push,
@@ -76,6 +77,7 @@ spec:
     code, out, _ = run_cli_capturing("-o", "json", "project", "get", f"team-{uid}")
     assert json.loads(out)["destinations"] == [{"cluster": "in-cluster", "namespace": namespace}]
     assert f"team-{uid}" in run_cli_capturing("project", "list")[1]
+    install_project_rbac(f"team-{uid}")
     app = f"cascade-{uid}"
     assert (
         run_cli_capturing(

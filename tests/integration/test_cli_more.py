@@ -13,7 +13,14 @@ import yaml
 from shared.adapters import store
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import kubectl, kubectl_json, run_cli_capturing, wait_history, webhook
+from tests.integration.conftest import (
+    install_project_rbac,
+    kubectl,
+    kubectl_json,
+    run_cli_capturing,
+    wait_history,
+    webhook,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -266,6 +273,7 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
     )
     assert code == 0
     assert store.get_project(f"p-{uid}")["destinations"] == [{"cluster": target, "namespace": namespace}]
+    install_project_rbac(f"p-{uid}", target)
     app = f"via-{uid}"
     assert (
         run_cli_capturing(

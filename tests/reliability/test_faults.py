@@ -68,7 +68,8 @@ def converged(
 ) -> dict:
     """The app's last history entry is `entries`, Succeeded, and the cluster has every object."""
     entry = wait_history(app, entries, timeout)
-    assert entry["phase"] == "Succeeded", entry["summary"]
+    failed = [r.get("message") for r in entry.get("resources") or [] if r.get("action") == "failed"]
+    assert entry["phase"] == "Succeeded", (entry["summary"], failed[:3])
     assert history_count(app) == entries
     assert [e["sequence"] for e in store.history(app)] == list(range(1, entries + 1))
     items = kubectl_json("get", "configmap", "-n", namespace, "-l", f"gitops.dev/app={app}")["items"]

@@ -20,6 +20,7 @@ from shared.core.model import AppSpec, Destination
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
+    install_project_rbac,
     kubectl,
     kubectl_json,
     private_repo,
@@ -138,6 +139,7 @@ def tenants(stack, uid):
                 "namespaceResourceBlacklist": [{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"}],
             },
         )
+        install_project_rbac(f"team-{t}-{uid}")
     yield names
     for ns in names.values():
         kubectl("delete", "namespace", ns, "--wait=false")

@@ -22,6 +22,14 @@ T, P = Kind.TRANSIENT, Kind.PERMANENT
         (400, "bad request", P),
         (401, "Unauthorized", P),
         (403, 'namespaces "x" is forbidden', P),
+        # a project's account refused: the tenancy the API server enforces
+        (
+            403,
+            'configmaps is forbidden: User "system:serviceaccount:gitops-projects:project-a" cannot list',
+            P,
+        ),
+        # our own identity refused impersonation: a restarted API server's RBAC not synced yet
+        (403, 'serviceaccounts "project-a" is forbidden: User "gitops-functions" cannot impersonate', T),
         (404, "not found", P),
         (409, "the object has been modified; please apply your changes to the latest version", T),
         (410, "Gone", P),

@@ -85,6 +85,23 @@ def test_no_broad_roles_and_each_function_has_its_own_account():
     assert 'google_service_account.functions[\\"intake\\"].email' in json.dumps(fns["intake"])
 
 
+def test_only_the_audit_function_reads_audit_logs_and_only_admin_activity():
+    """Drift attribution on GKE: roles/logging.viewer (Admin Activity, where every Kubernetes
+    write is) to the audit function alone; never privateLogViewer (Data Access: reads)."""
+    grants = [
+        b for t, n, b in blocks("resource") if t == "google_project_iam_member" and "logging" in json.dumps(b)
+    ]
+    assert [(unquote(b["role"]), unquote(b["member"])) for b in grants] == [
+        ("roles/logging.viewer", '${local.sa["audit"]}')
+    ]
+    assert "privateLogViewer" not in re.sub(r"#.*", "", TEXT)
+    (fns,) = [
+        b for t, n, b in blocks("resource") if (t, n) == ("google_cloudfunctions2_function", "functions")
+    ]
+    assert "cloud-logging" in json.dumps(fns)
+    assert "gke = { project" in TEXT  # GITOPS_CLUSTERS names each cluster's project, location, name
+
+
 def test_only_intake_accepts_traffic_from_outside():
     fns = {n: b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"}
     ingress = {n: unquote(b["service_config"][0]["ingress_settings"]) for n, b in fns.items()}

@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from shared.cli import app, main
+from shared.cli import app, main, project
 from tests.unit.terraform import INFRA, VARIABLES, blocks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_deploy_commands_refer_to_what_exists():
             assert (ROOT / argv[argv.index("-f") + 1]).exists()
             seen.add("image")
         elif argv[0] == "gitops":
-            assert main.parser().parse_args(argv[1:]).func is app.app_create
+            assert main.parser().parse_args(argv[1:]).func in (app.app_create, project.project_rbac)
             seen.add("gitops")
     assert seen >= {"terraform init", "terraform apply", "terraform output", "secret", "rbac", "gitops"}
     assert seen >= {"python", "image"}  # the render image is built before the apply that needs it
