@@ -149,7 +149,14 @@ class Cluster:
             )
         except Exception as exc:  # connection refused, reset, timeout
             raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
-        payload = json.loads(resp.data) if resp.data else None
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except ValueError:
+            if resp.status < 400:
+                raise KubeError(
+                    resp.status, f"{method} {path}: an answer that is not JSON", transient=True
+                ) from None
+            payload = None  # e.g. "404 page not found": a path the server no longer serves (a deleted CRD)
         if resp.status >= 400:
             message = (payload or {}).get("message") if isinstance(payload, dict) else None
             message = message or resp.data.decode(errors="replace")[:500]

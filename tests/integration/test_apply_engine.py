@@ -64,6 +64,54 @@ def test_noop_sync_makes_no_write_and_only_point_reads(stack, uid, namespace):
     assert third.requests == {"get": 4, "dry-run": 1, "apply": 1}
 
 
+def test_creates_are_probed_once_per_kind_and_a_late_refusal_keeps_what_was_written(stack, uid, namespace):
+    # a first sync: one dry-run per kind and namespace, not one per object
+    texts = [manifests.configmap(f"c{i}") for i in range(6)] + [manifests.service()]
+    first, _ = sync(f"probe-{uid}", namespace, texts)
+    assert first.counts() == {"created": 7}
+    assert first.requests["dry-run"] == 2 and first.requests["apply"] == 7
+    # a create the probe cannot see refused (a data key the API server rejects): the sync
+    # fails at it (a run of one kind is written concurrently: d2 may be written too), and
+    # what it wrote is in the inventory, nothing after it
+    bad = manifests.configmap("d1").replace("greeting:", "'bad key!':")
+    texts = [manifests.configmap("d0"), bad, manifests.configmap("d2"), manifests.service("later")]
+    second, by_name = sync(f"probe2-{uid}", namespace, texts)
+    assert second.failed
+    assert by_name["d0"].action == "created"
+    assert by_name["d1"].action == "failed" and "bad key!" in by_name["d1"].message
+    assert by_name["later"].action == "skipped"
+    written = sorted(n for n, r in by_name.items() if r.action == "created")
+    assert sorted(e["name"] for e in second.inventory) == written
+    assert "later" not in kubectl("get", "service", "-n", namespace)
+
+
+def test_a_kind_whose_crd_was_deleted_answers_404_not_a_garbled_error(stack, uid, namespace):
+    """The API server answers a path it no longer serves with plain text ("404 page not
+    found"): a permanent 404 (live_objects skips the kind), not an unparseable answer that a
+    sweep would retry forever."""
+    group = f"g{uid}.example.com"
+    kubectl("apply", "-f", "-", input_text=manifests.crd(group))
+    cluster = kube.cluster()
+
+    def listed() -> bool:
+        try:
+            return cluster.list(f"{group}/v1", "Widget", namespace) == []
+        except kube.KubeError:
+            return False
+
+    wait_for(listed, "the CRD served")
+    kubectl("delete", "crd", f"widgets.{group}")
+
+    def gone() -> bool:
+        try:
+            cluster.list(f"{group}/v1", "Widget", namespace)  # discovery still has the kind
+        except kube.KubeError as exc:
+            return exc.status == 404 and not exc.transient
+        return False
+
+    wait_for(gone, "a 404 for the deleted kind", timeout=60)
+
+
 def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack, uid, namespace):
     from shared.sync.engine import GET_AT_MOST, live_objects
 
