@@ -154,7 +154,13 @@ def run() -> list[report.Record]:
         secret = Path(st.env["GITOPS_WEBHOOK_SECRET_FILE"]).read_text().strip().encode()
 
         def history(n: int) -> bool:
-            return int(store.get_app(app).status.get("historyCount", 0)) >= n
+            status = store.get_app(app).status
+            render = status.get("render") or {}
+            if render.get("errors"):  # a sync that will never come
+                raise RuntimeError(
+                    f"the render of {render.get('commit', '')[:7]} failed: {render['errors'][:2]}"
+                )
+            return int(status.get("historyCount", 0)) >= n
 
         def push(before: str, after: str) -> None:
             body = webhook.push_payload(repo.url, "refs/heads/main", before, after)
@@ -247,7 +253,7 @@ def run() -> list[report.Record]:
 
         # 4. a push changing 1% and removing 1%: configured and pruned
         services = len(live("Service"))
-        sha2 = repo.commit_and_push("change 1%, remove 1%", big_app.files(second))
+        sha2 = repo.commit_and_push("change 1%, remove 1%", big_app.files(objs, second=True))
         sync(
             "change",
             lambda: push(sha, sha2),

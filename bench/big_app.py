@@ -75,8 +75,13 @@ def second_version(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def files(objs: list[dict[str, Any]]) -> dict[str, str]:
-    return {
-        f"app/part-{k // PER_FILE:04d}.yaml": yaml.safe_dump_all(objs[k : k + PER_FILE])
-        for k in range(0, len(objs), PER_FILE)
-    }
+def files(objs: list[dict[str, Any]], second: bool = False) -> dict[str, str]:
+    """The first version's objects in files of PER_FILE; `second`: the same files holding the
+    second version (a push of it changes files in place, none is left behind)."""
+    out = {}
+    for k in range(0, len(objs), PER_FILE):
+        part = objs[k : k + PER_FILE]
+        out[f"app/part-{k // PER_FILE:04d}.yaml"] = yaml.safe_dump_all(
+            second_version(part) if second else part
+        )
+    return out
