@@ -20,8 +20,8 @@ each) registered from one `app create -f` file, one push changing 1% of them (th
 Firestore reads and writes, and the renders'), and a sweep of them all (its invocations,
 Firestore reads and writes, Kubernetes requests).
 
-Sizes: 5,000 objects and 2,000 applications by default (about 6 minutes on 2 cores, within
-the 10-minute convention); `python -m bench big --full` runs the issue's 20,000 and 10,000
+Sizes: 5,000 objects and 2,000 applications by default (9 minutes on 2 cores at load average
+20, within the 10-minute convention); `python -m bench big --full` runs the issue's 20,000 and 10,000
 (about 20 minutes: kubectl's three passes over 20,000 objects alone take 5); the variables
 GITOPS_BENCH_BIG_OBJECTS and GITOPS_BENCH_BIG_APPS set either.
 """
