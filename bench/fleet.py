@@ -171,15 +171,18 @@ def _wait(what: str, done: Any, timeout: float = TIMEOUT_S, every: float = 0.5) 
     return time.time()
 
 
-class _Handled:
-    """Invocations of `kind` whose operation starts with `prefix`, and the latest end time,
+class Handled:
+    """Log lines `message` (an invocation's "handled", or an application's "audited" in a
+    sweep's batch) of `kind` whose operation starts with `prefix`, and the latest end time,
     read incrementally from the function's log (re-reading everything each poll cost the
     benchmark itself a tenth of a core by the end of a 1,000-app phase, on the same 2 cores)."""
 
-    def __init__(self, logs: funclogs.Logs, function: str, prefix: str, kind: str) -> None:
+    def __init__(
+        self, logs: funclogs.Logs, function: str, prefix: str, kind: str, message: str = "handled"
+    ) -> None:
         self.file = funclogs.path(logs.dir, function)
         self.position = logs.offsets.get(function, 0)
-        self.prefix, self.kind = prefix, kind
+        self.prefix, self.kind, self.message = prefix, kind, message
         self.count, self.end = 0, 0.0
 
     def poll(self) -> tuple[int, float]:
@@ -189,14 +192,14 @@ class _Handled:
                 if not raw.endswith(b"\n"):
                     break  # a line still being written: read it whole next time
                 self.position += len(raw)
-                if b'"handled"' not in raw or not raw.startswith(b"{"):
+                if f'"{self.message}"'.encode() not in raw or not raw.startswith(b"{"):
                     continue
                 try:
                     line = json.loads(raw)
                 except ValueError:
                     continue
                 if (
-                    line.get("message") == "handled"
+                    line.get("message") == self.message
                     and line.get("kind") == self.kind
                     and str(line.get("operation", "")).startswith(self.prefix)
                 ):
@@ -238,7 +241,7 @@ def _push(st: Any, repo: Any, before: str, after: str, n: int, what: str) -> dic
     if status != 200:
         raise RuntimeError(f"intake answered {status}")
     progress = {"at": 0.0, "count": 0}
-    applied = _Handled(logs, "apply", delivery, "apply")
+    applied = Handled(logs, "apply", delivery, "apply")
 
     def all_applied() -> bool:
         count, progress["end"] = applied.poll()
@@ -312,7 +315,8 @@ def _measure(st: Any, n: int, replicas: int) -> dict[str, Any]:
     sent = time.time()
     bus.publish(topology.SWEEP, [SweepRequest(operation=operation)], order_by_app=False)
     ended = {"at": 0.0}
-    audited = _Handled(sweep_logs, "audit", f"{operation}:", "audit")
+    # a sweep's audits travel in batches: one "audited" line per application
+    audited = Handled(sweep_logs, "audit", f"{operation}:", "audits", "audited")
 
     def all_audited() -> bool:
         count, ended["at"] = audited.poll()

@@ -24,6 +24,15 @@ class Record:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+class Failed(RuntimeError):
+    """A group whose checks failed: its figures are still written, and the run fails."""
+
+    def __init__(self, records: list[Record], problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.records = records
+        self.problems = problems
+
+
 def machine() -> dict[str, Any]:
     cpu = ""
     try:

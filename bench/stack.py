@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from stack import local
 
@@ -44,8 +45,20 @@ class WriteCounter:
     def mark(self) -> None:
         self.offset = os.path.getsize(self.path) if os.path.exists(self.path) else 0
 
+    def spans_since_mark(self, user_agent_prefix: str, namespace: str) -> dict[str, tuple[str, str]]:
+        """Per resource (configmaps, services...): the first and last time it was written since
+        the mark (requestReceivedTimestamp, ISO strings that sort as times)."""
+        spans: dict[str, tuple[str, str]] = {}
+        for event in self._writes(user_agent_prefix, namespace):
+            resource, at = event["objectRef"].get("resource", ""), event.get("requestReceivedTimestamp", "")
+            first, last = spans.get(resource, (at, at))
+            spans[resource] = (min(first, at), max(last, at))
+        return spans
+
     def since_mark(self, user_agent_prefix: str, namespace: str) -> int:
-        count = 0
+        return sum(1 for _ in self._writes(user_agent_prefix, namespace))
+
+    def _writes(self, user_agent_prefix: str, namespace: str) -> Iterator[dict[str, Any]]:
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             for line in f:
@@ -58,5 +71,4 @@ class WriteCounter:
                     and (event.get("objectRef") or {}).get("namespace") == namespace
                     and "dryRun" not in event.get("requestURI", "")
                 ):
-                    count += 1
-        return count
+                    yield event

@@ -197,12 +197,12 @@ class Cluster:
             raise KubeError(0, f"{method} {path}: {exc}", transient=True) from exc
         try:
             payload = json.loads(resp.data) if resp.data else None
-        except ValueError:  # not JSON: "404 page not found" for a group no longer served (a deleted CRD)
+        except ValueError:
             if resp.status < 400:
                 raise KubeError(
-                    resp.status, f"{method} {path}: the answer is not JSON", transient=True
+                    resp.status, f"{method} {path}: an answer that is not JSON", transient=True
                 ) from None
-            payload = None
+            payload = None  # e.g. "404 page not found": a path the server no longer serves (a deleted CRD)
         if resp.status >= 400:
             message = (payload or {}).get("message") if isinstance(payload, dict) else None
             message = message or resp.data.decode(errors="replace")[:500]

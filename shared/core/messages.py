@@ -75,14 +75,56 @@ class AuditRequest:
     ref: str = ""  # the target's ref (refs/heads/main; '' for HEAD)
 
 
-Message = RenderRequest | ApplyRequest | SweepRequest | AuditRequest
-_KINDS: dict[str, type] = {c.kind: c for c in (RenderRequest, ApplyRequest, SweepRequest, AuditRequest)}
+AUDITS_PER_MESSAGE = 50  # a sweep's audits travel in messages of at most this many (AuditBatch)
+OBJECTS_PER_MESSAGE = 2000  # and of about this many objects (their lists are shared in memory)
+
+
+@dataclass(frozen=True)
+class AuditBatch:
+    """Several applications' audits in one message (a sweep's fan-out): a fleet of N costs
+    N / AUDITS_PER_MESSAGE pushes and invocations instead of N."""
+
+    kind: ClassVar[str] = "audits"
+    audits: tuple[AuditRequest, ...]
+    operation: str = ""  # the sweep's
+
+
+Message = RenderRequest | ApplyRequest | SweepRequest | AuditRequest | AuditBatch
+_KINDS: dict[str, type] = {
+    c.kind: c for c in (RenderRequest, ApplyRequest, SweepRequest, AuditRequest, AuditBatch)
+}
+
+
+def batches(
+    audits: list[AuditRequest],
+    operation: str,
+    objects: list[int] | None = None,
+    size: int = AUDITS_PER_MESSAGE,
+    max_objects: int = OBJECTS_PER_MESSAGE,
+) -> list[AuditBatch]:
+    """Audits in messages of at most `size`, and of at most `max_objects` objects (`objects`:
+    each application's count; a bigger application travels alone)."""
+    counts = objects or [0] * len(audits)
+    out: list[AuditBatch] = []
+    current: list[AuditRequest] = []
+    weight = 0
+    for audit, count in zip(audits, counts, strict=True):
+        if current and (len(current) == size or weight + count > max_objects):
+            out.append(AuditBatch(tuple(current), operation))
+            current, weight = [], 0
+        current.append(audit)
+        weight += count
+    if current:
+        out.append(AuditBatch(tuple(current), operation))
+    return out
 
 
 def encode(message: Message) -> bytes:
     body: dict[str, Any] = {"schema": SCHEMA, "kind": message.kind, **asdict(message)}
     if isinstance(message, SweepRequest):
         body["apps"] = list(message.apps)
+    if isinstance(message, AuditBatch):
+        body["audits"] = [asdict(a) for a in message.audits]
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -100,13 +142,40 @@ def decode(data: bytes, *expected: type[Message]) -> Message:
     cls = _KINDS.get(kind) if isinstance(kind, str) else None
     if cls not in expected:
         raise BadMessage(f"kind: expected {' or '.join(e.kind for e in expected)}, got {kind!r}")
+    if cls is AuditBatch:
+        return _audit_batch(body)
+    return _fields_of(cls, body)
+
+
+def _audit_batch(body: dict[str, Any]) -> AuditBatch:
+    items = body.get("audits")
+    if not isinstance(items, list):
+        raise BadMessage("audits: expected a list")
+    audits = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BadMessage(f"audits[{i}]: expected an object")
+        try:
+            audit = _fields_of(AuditRequest, {"kind": AuditRequest.kind, **item})
+        except BadMessage as exc:
+            raise BadMessage(f"audits[{i}]: {exc}") from None
+        assert isinstance(audit, AuditRequest)
+        audits.append(audit)
+    operation = body.get("operation", "")
+    if not isinstance(operation, str):
+        raise BadMessage(f"operation: expected a string, got {type(operation).__name__}")
+    return AuditBatch(tuple(audits), operation)
+
+
+def _fields_of(cls: type, body: dict[str, Any]) -> Message:
+    kind = body.get("kind")
     values: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in body:
             value = body[f.name]
             values[f.name] = tuple(value) if f.name == "apps" else value
     try:
-        message = cls(**values)
+        message: Message = cls(**values)
     except TypeError as exc:
         raise BadMessage(f"{kind} message: {exc}") from exc
     for name, value in values.items():

@@ -9,8 +9,11 @@ manager that owns it now, and the object to the writes the audit log recorded fo
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +21,14 @@ from shared.adapters import audittrail, git, kube, store
 from shared.adapters.kube import Cluster, KubeError
 from shared.core import (
     drift,
+    failures,
     gitorder,
     health,
     healthcel,
     hooks,
     ignorediff,
     inventory,
+    messages,
     monorepo,
     notifications,
     orphans,
@@ -31,7 +36,7 @@ from shared.core import (
     syncoptions,
 )
 from shared.core.manifests import ObjectId
-from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
+from shared.core.messages import ApplyRequest, AuditBatch, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
 from shared.core.status import (
     KEEP,
@@ -48,9 +53,9 @@ from shared.core.status import (
     SyncStatus,
 )
 from shared.platform import config, logs
-from shared.steps import heads
+from shared.steps import errorkinds, heads
 from shared.steps.revision import revision_objects
-from shared.sync.engine import claimant, dry_run_all, live_objects
+from shared.sync.engine import SharedLists, claimant, dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
@@ -107,10 +112,10 @@ class AuditOutcome:
 
 @dataclass(frozen=True)
 class Sweep:
-    """What a sweep publishes: an audit per application, renders of heads a push never
-    delivered, and the retries of failed syncs that are due (syncPolicy.retry)."""
+    """What a sweep publishes: an audit per application (in batches), renders of heads a push
+    never delivered, and the retries of failed syncs that are due (syncPolicy.retry)."""
 
-    audits: list[AuditRequest]
+    audits: list[AuditBatch]
     renders: list[RenderRequest]
     retries: list[ApplyRequest]
 
@@ -126,11 +131,12 @@ def fan_out(req: SweepRequest, operation: str) -> Sweep:
     if req.project:
         apps = [a for a in apps if a.spec.project == req.project]
     renders, behind = compare_heads(apps, operation)
-    audits = []
+    audits, sizes = [], []
     for app in sorted(apps, key=lambda a: a.name):
         ref, head = behind.get(app.name, ("", ""))
         audits.append(AuditRequest(app=app.name, operation=f"{operation}:{app.name}", head=head, ref=ref))
-    return Sweep(audits, renders, due_retries(apps, operation))
+        sizes.append(store.inventory_count(app.status))
+    return Sweep(messages.batches(audits, operation, sizes), renders, due_retries(apps, operation))
 
 
 def due_retries(apps: list[store.App], operation: str) -> list[ApplyRequest]:
@@ -313,8 +319,64 @@ def _app_health(
     return health.worst(health.of(live.get(ObjectId.of(o)), checks) for o in desired)
 
 
-def audit(req: AuditRequest) -> AuditOutcome:
-    app = store.get_app(req.app)
+AUDIT_THREADS = 4  # audits of one batch in flight (each mostly waits on Firestore and the API server)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    outcomes: list[AuditOutcome]
+    retries: list[AuditRequest]  # audits that failed transiently: each to publish on its own
+
+
+def audit_all(batch: AuditBatch) -> BatchOutcome:
+    """The audits of a sweep's message, AUDIT_THREADS at a time, the applications read in one
+    Firestore request. One audit's permanent error (its application deleted since the sweep)
+    is logged and the others go on; one that failed transiently is handed back to be published
+    as its own message (Pub/Sub retries it with backoff, alone: an application whose cluster is
+    away must not hold up the others of its batch, nor repeat them)."""
+    apps = store.get_apps([r.app for r in batch.audits])
+    shared = SharedLists([r.app for r in batch.audits])
+
+    def one(req: AuditRequest) -> AuditOutcome | BaseException:
+        logs.bind(app=req.app, operation=req.operation)
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            outcome = audit(req, apps.get(req.app), shared)
+        except Exception as exc:
+            if not errorkinds.permanent(exc):
+                return exc
+            logs.error("audit failed", reason=failures.describe(exc, 1000), error=type(exc).__name__)
+            return AuditOutcome([], None)
+        logs.info(
+            "audited",
+            started=round(started, 3),
+            ms=round((time.perf_counter() - t0) * 1000, 1),
+            drifted=len(outcome.drifted),
+        )
+        return outcome
+
+    with ThreadPoolExecutor(AUDIT_THREADS) as pool:  # each audit in a copy of this request's log context
+        futures = [pool.submit(contextvars.copy_context().run, one, r) for r in batch.audits]
+        done = [f.result() for f in futures]
+    retries = []
+    for req, result in zip(batch.audits, done, strict=True):
+        if isinstance(result, BaseException):
+            logs.warning(
+                "audit failed; retried on its own",
+                app=req.app,
+                operation=req.operation,
+                reason=str(result)[:500],
+            )
+            retries.append(req)
+    return BatchOutcome([d for d in done if isinstance(d, AuditOutcome)], retries)
+
+
+def audit(
+    req: AuditRequest, prefetched: store.App | None = None, shared: SharedLists | None = None
+) -> AuditOutcome:
+    """One application's drift audit (`prefetched`: its document, read with others'; `shared`:
+    the lists of its batch)."""
+    app = prefetched or store.get_app(req.app)
     spec, status = app.spec, app.status
     sync = status.get("sync") or SyncState()
     if not sync.get("revision"):
@@ -336,6 +398,7 @@ def audit(req: AuditRequest) -> AuditOutcome:
             desired + [inventory.as_stub(e) for e in owned.values()],
             complete=True,
             cached=True,
+            shared=shared,
         )
         drifted = find_drift(cluster, spec, desired, live, owned)
     except KubeError as exc:

@@ -44,17 +44,27 @@ def unified(
 
 def desired_vs_live(cluster: Cluster, app: store.App) -> list[ObjectDiff]:
     """Live (a) against what applying the synced revision would make of it (b), without the
-    fields the application's ignoreDifferences names (as `argocd app diff`)."""
+    fields the application's ignoreDifferences names (as `argocd app diff`). An object
+    untouched since our apply (the inventory's digests, as the audit uses them) has no diff
+    and costs no request; the others are dry-run."""
     sync = app.status.get("sync") or {}
     revision = store.get_revision(app.name, sync["revision"])
     desired = prepare(app.spec, hooks.resources_of(revision_objects(app.spec, revision)), cluster)
-    owned = [inventory.as_stub(e) for e in store.inventory(app.name, app.status)]
+    entries = {inventory.entry_id(e): e for e in store.inventory(app.name, app.status)}
+    owned = [inventory.as_stub(e) for e in entries.values()]
     live = live_objects(cluster, app.name, desired + owned, complete=True)
-    predicted = dry_run_all(cluster, desired)
+    suspects = [
+        o
+        for o in desired
+        if not inventory.untouched(entries.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
+    ]
+    predicted = dry_run_all(cluster, suspects)
     out, seen = [], set()
     for obj in desired:
         oid = ObjectId.of(obj)
         seen.add(oid)
+        if oid not in predicted:
+            continue
         outcome = predicted[oid]
         if isinstance(outcome, KubeError):
             raise outcome  # the API server refuses the desired object: no diff to show

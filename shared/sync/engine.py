@@ -2,9 +2,12 @@
 
 1. Decide, per object, whether to write, exactly. An object whose desired digest and live
    state are both unchanged since our last apply (see `inventory`) needs no request at
-   all. Every other object gets a server-side dry-run apply: predicted equal to live means
-   `unchanged` and no write; any object the API server refuses fails the whole sync before
-   anything is written.
+   all. Every other object gets a server-side dry-run apply, creates too: predicted equal
+   to live means `unchanged` and no write; any object the API server refuses fails the
+   whole sync before anything is written. (A probe per kind instead of a dry-run per create
+   would halve a first sync's requests, but a create refused by admission would then stop a
+   sync half-applied, and an unlabelled object of the same name would be taken without the
+   shared-resource check: correctness first.)
 2. Write, wave by wave (`gitops.dev/sync-wave`, default 0): in each wave the definitions
    (CRDs, Namespaces, cluster RBAC, *Class kinds) first, waited for, then the rest in
    kind order; a wave must be healthy before the next starts.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -196,8 +200,39 @@ def with_retries(call: Callable[[], Any], deadline_s: float = 30.0) -> Any:
 GET_AT_MOST = 4  # objects of one kind in one namespace read by name rather than listed
 
 
+class SharedLists:
+    """The lists of a batch of audits, shared: per cluster, apiVersion, kind and namespace, one
+    list of the objects of all the batch's applications (`label in (...)`), made when the
+    first audit asks for it (the others wait for it). A list makes the API server go through
+    every object of the kind in the namespace: a fleet of thousands of applications in one
+    namespace costs a sweep one list per batch, not one per application."""
+
+    def __init__(self, apps: list[str]) -> None:
+        self.values = sorted({names.label_value(a) for a in apps})
+        self._lock = threading.Lock()
+        self._lists: dict[tuple[int, str, str, str], list[dict[str, Any]]] = {}
+        self._locks: dict[tuple[int, str, str, str], threading.Lock] = {}
+
+    def items(self, cluster: Cluster, api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
+        key = (id(cluster), api_version, kind, namespace)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._lists:
+                selector = f"{config.LABEL_APP} in ({','.join(self.values)})"
+                self._lists[key] = with_retries(
+                    functools.partial(cluster.list, api_version, kind, namespace, selector, cached=True)
+                )
+            return self._lists[key]
+
+
 def live_objects(
-    cluster: Cluster, app: str, objs: list[dict[str, Any]], complete: bool = False, cached: bool = False
+    cluster: Cluster,
+    app: str,
+    objs: list[dict[str, Any]],
+    complete: bool = False,
+    cached: bool = False,
+    shared: SharedLists | None = None,
 ) -> dict[ObjectId, dict[str, Any]]:
     """The app's live objects (those carrying its label) among `objs`' kinds and namespaces;
     `complete` lists them all, also those that are not among `objs` (orphans), `cached` from
@@ -209,7 +244,8 @@ def live_objects(
     of an informer: with 1,000 applications in one namespace it made each sync cost O(fleet).
     A GET is a point read; its answer is kept only when it carries the app's label, like the
     LIST's. Sync looks up only `objs`' own identities; the audit (orphans are drift) and
-    `gitops diff` list, the audit from the watch cache, which filters in memory.
+    `gitops diff` list, the audit from the watch cache, which filters in memory (a sweep's
+    batch of audits shares its lists: `shared`).
     """
     groups: dict[tuple[str, str, str], set[str]] = {}
     for o in objs:
@@ -234,6 +270,12 @@ def live_objects(
                     for i in found
                     if i is not None
                     and ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == label
+                ]
+            elif shared is not None:
+                items = [
+                    i
+                    for i in shared.items(cluster, api_version, kind, namespace)
+                    if ((i.get("metadata") or {}).get("labels") or {}).get(config.LABEL_APP) == label
                 ]
             else:
                 items = with_retries(
@@ -312,6 +354,9 @@ def _plan(
     old: dict[ObjectId, dict[str, str]],
     opts: Options,
 ) -> _Plan:
+    """What to write and what not (see the module doc): every object not untouched gets its
+    own dry-run, creates too, so an object the API server refuses fails the sync before
+    anything is written (nothing half-applied)."""
     plan = _Plan(health_checks=opts.health_checks)
     suspects = [
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
@@ -492,7 +537,7 @@ def _sync(
         return _refuse_all(
             desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
         )
-    failed = _write_waves(cluster, desired, plan, live, opts, sync_hooks)
+    failed = _write_waves(cluster, spec.name, desired, plan, live, opts, sync_hooks)
     result = SyncResult(objects=[created_namespace] if created_namespace else [])
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -513,7 +558,7 @@ def _sync(
             plan.entries,
             opts,
             result,
-            settled=lambda: wait_healthy(cluster, last_wave, opts),
+            settled=lambda: wait_healthy(cluster, spec.name, last_wave, opts),
         )
     )
     return result
@@ -530,6 +575,7 @@ def _ensure_namespace(cluster: Cluster, name: str) -> ObjectResult | None:
 
 def _write_waves(
     cluster: Cluster,
+    app: str,
     desired: list[dict[str, Any]],
     plan: _Plan,
     live: dict[ObjectId, dict[str, Any]],
@@ -556,12 +602,25 @@ def _write_waves(
         if problem:
             _skip_rest(plan, desired, f"a Sync hook of wave {wave} failed: {problem}")
             return True
-        if index < len(waves) - 1:
-            problem = wait_healthy(cluster, [o for o in desired if wave_of(o) == wave], opts)
+        unsure = [
+            o for o in desired if wave_of(o) == wave and not _known_healthy(plan.outcome.get(ObjectId.of(o)))
+        ]
+        if index < len(waves) - 1 and unsure:
+            problem = wait_healthy(cluster, app, unsure, opts)
             if problem:
                 _skip_rest(plan, desired, f"wave {wave} did not become healthy: {problem}")
                 return True
     return False
+
+
+def _known_healthy(result: ObjectResult | None) -> bool:
+    """Healthy, or without health, as the live read or the apply's answer showed it: nothing to
+    wait for (a written Deployment answers Progressing until its controller catches up)."""
+    return (
+        result is not None
+        and result.action in (Action.UNCHANGED, Action.CREATED, Action.CONFIGURED)
+        and (result.health is None or result.health.status == HealthStatus.HEALTHY)
+    )
 
 
 def _is_definition(obj: dict[str, Any]) -> bool:
@@ -668,14 +727,19 @@ def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
     return health.is_healthy(live)
 
 
-def wait_healthy(cluster: Cluster, objs: list[dict[str, Any]], opts: Options) -> str:
-    """Poll a wave's objects until all are Healthy; the problem ('' when healthy)."""
+def wait_healthy(cluster: Cluster, app: str, objs: list[dict[str, Any]], opts: Options) -> str:
+    """Poll a wave's objects until all are Healthy; the problem ('' when healthy).
+
+    Each poll reads them as a sync reads live state (`live_objects`: a few by name, more
+    listed by the app's label per kind and namespace), O(kinds) requests rather than one per
+    object; one the listing lacks (it lost the label) is read by name."""
     deadline = time.monotonic() + opts.wave_timeout_s
     while True:
         worst = health.HEALTHY
+        listed = live_objects(cluster, app, objs)
         for obj in objs:
             meta = obj["metadata"]
-            live = with_retries(
+            live = listed.get(ObjectId.of(obj)) or with_retries(
                 functools.partial(
                     cluster.get, obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
                 )

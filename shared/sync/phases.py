@@ -85,20 +85,25 @@ def _phases(
         result.hooks = runner.results
         runner.skip(HookPhase.SYNC, "not run: the Sync phase failed")
         if runner.has(HookPhase.POST_SYNC):
-            _post_sync(cluster, resources, opts, runner, result)
+            _post_sync(cluster, spec, resources, opts, runner, result)
     if result.failed:
         runner.phase(HookPhase.SYNC_FAIL)  # Argo CD: when the sync fails, at any point
     return result
 
 
 def _post_sync(
-    cluster: Cluster, resources: list[dict[str, Any]], opts: Options, runner: Runner, result: SyncResult
+    cluster: Cluster,
+    spec: AppSpec,
+    resources: list[dict[str, Any]],
+    opts: Options,
+    runner: Runner,
+    result: SyncResult,
 ) -> None:
     """PostSync runs after a successful Sync phase with every object Healthy."""
     if result.failed:
         runner.skip(HookPhase.POST_SYNC, "not run: the sync failed")
         return
-    problem = wait_healthy(cluster, resources, opts)
+    problem = wait_healthy(cluster, spec.name, resources, opts)
     if problem:
         why = f"PostSync hooks not run: not every object became Healthy: {problem}"
         result.objects.append(ObjectResult(ObjectId("", "", "", ""), Action.FAILED, why))

@@ -64,6 +64,47 @@ def test_noop_sync_makes_no_write_and_only_point_reads(stack, uid, namespace):
     assert third.requests == {"get": 4, "dry-run": 1, "apply": 1}
 
 
+def test_a_create_the_api_server_refuses_fails_the_sync_before_anything_is_written(stack, uid, namespace):
+    # every create is dry-run: one refused (a data key the API server rejects) means nothing
+    # of the revision is written, not the objects before it
+    bad = manifests.configmap("d1").replace("greeting:", "'bad key!':")
+    texts = [manifests.configmap("d0"), bad, manifests.configmap("d2"), manifests.service("later")]
+    result, by_name = sync(f"refused-{uid}", namespace, texts)
+    assert result.failed
+    assert by_name["d1"].action == "failed" and "bad key!" in by_name["d1"].message
+    assert result.requests.get("apply", 0) == 0 and result.requests["dry-run"] == 4
+    assert result.inventory == []
+    listed = kubectl("get", "configmap,service", "-n", namespace)
+    assert "d0" not in listed and "later" not in listed
+
+
+def test_a_kind_whose_crd_was_deleted_answers_404_not_a_garbled_error(stack, uid, namespace):
+    """The API server answers a path it no longer serves with plain text ("404 page not
+    found"): a permanent 404 (live_objects skips the kind), not an unparseable answer that a
+    sweep would retry forever."""
+    group = f"g{uid}.example.com"
+    kubectl("apply", "-f", "-", input_text=manifests.crd(group))
+    cluster = kube.cluster()
+
+    def listed() -> bool:
+        try:
+            return cluster.list(f"{group}/v1", "Widget", namespace) == []
+        except kube.KubeError:
+            return False
+
+    wait_for(listed, "the CRD served")
+    kubectl("delete", "crd", f"widgets.{group}")
+
+    def gone() -> bool:
+        try:
+            cluster.list(f"{group}/v1", "Widget", namespace)  # discovery still has the kind
+        except kube.KubeError as exc:
+            return exc.status == 404 and not exc.transient
+        return False
+
+    wait_for(gone, "a 404 for the deleted kind", timeout=60)
+
+
 def test_live_objects_reads_few_by_name_lists_many_and_keeps_only_the_apps(stack, uid, namespace):
     from shared.sync.engine import GET_AT_MOST, live_objects
 

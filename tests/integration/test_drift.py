@@ -241,3 +241,43 @@ def test_diff_cli_shows_live_vs_desired_and_revision_vs_revision(stack, secret, 
     code, out = run_cli("app", "diff", app, "--revisions", "1", "2")
     assert code == 1
     assert changed_line(out, "-", "image: nginx:1") and changed_line(out, "+", "image: nginx:2")
+
+
+def test_a_batch_of_audits_shares_its_lists_and_finds_each_apps_drift(stack, secret, uid, repo, namespace):
+    """A sweep's batch (shared/steps/audit.py audit_all): two applications in one namespace
+    cost one list of their ConfigMaps; the hand edit of one is drift of that one only."""
+    from shared.adapters import kube
+    from shared.core.messages import AuditBatch, AuditRequest
+    from shared.steps import audit
+
+    apps = [f"ba-{uid}", f"bb-{uid}"]
+    for app, path in zip(apps, ("a", "b"), strict=True):
+        create_app(app, repo, namespace, self_heal=False, path=path)
+    push(
+        stack,
+        secret,
+        repo,
+        {
+            "a/cm.yaml": manifests.configmap("cm-a"),
+            "a/cm2.yaml": manifests.configmap("cm-a2"),
+            "b/cm.yaml": manifests.configmap("cm-b"),
+        },
+    )
+    for app in apps:
+        assert wait_history(app, 1)["phase"] == "Succeeded"
+    kubectl("patch", "configmap", "cm-b", "-n", namespace, "-p", '{"data":{"greeting":"by hand"}}')
+    cluster = kube.cluster()
+    wait_for(  # the audit reads the API server's watch cache, which may trail a write by moments
+        lambda: any(
+            (i.get("data") or {}).get("greeting") == "by hand"
+            for i in cluster.list("v1", "ConfigMap", namespace, cached=True)
+        ),
+        "the hand edit in the watch cache",
+    )
+    before = cluster.request_counts().get("list", 0)
+    done = audit.audit_all(AuditBatch(tuple(AuditRequest(a, f"batch-{uid}:{a}") for a in apps), "batch"))
+    assert cluster.request_counts().get("list", 0) - before == 1
+    assert [[str(d.id) for d in o.drifted] for o in done.outcomes] == [[], [f"ConfigMap/{namespace}/cm-b"]]
+    assert done.retries == []
+    assert store.get_app(apps[1]).status["drift"]["objects"] == 1
+    assert store.get_app(apps[0]).status.get("drift") is None

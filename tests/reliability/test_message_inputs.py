@@ -168,7 +168,13 @@ POISON: list[tuple[str, str, Callable[[dict[str, str]], bytes], str]] = [
         "sweep-render-kind",
         topology.SWEEP,
         lambda k: _render(k),
-        "kind: expected sweep or audit, got 'render'",
+        "kind: expected sweep or audit or audits, got 'render'",
+    ),
+    (
+        "audits-bad-entry",
+        topology.AUDIT,
+        lambda k: json.dumps({"schema": 1, "kind": "audits", "audits": [{"app": k["app"]}]}).encode(),
+        "audits[0]: audit message",
     ),
 ]
 

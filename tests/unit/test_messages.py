@@ -2,11 +2,19 @@
 
 import base64
 import json
+import re
 
 import pytest
 
 from shared.core import messages
-from shared.core.messages import ApplyRequest, AuditRequest, BadMessage, RenderRequest, SweepRequest
+from shared.core.messages import (
+    ApplyRequest,
+    AuditBatch,
+    AuditRequest,
+    BadMessage,
+    RenderRequest,
+    SweepRequest,
+)
 
 
 def test_round_trip_of_every_kind():
@@ -15,8 +23,37 @@ def test_round_trip_of_every_kind():
         ApplyRequest("a", "rev", "rollback", "op", "cli:me"),
         SweepRequest(("a", "b"), "op"),
         AuditRequest("a", "op"),
+        AuditBatch((AuditRequest("a", "op:a", "c" * 40, "refs/heads/main"), AuditRequest("b", "op:b")), "op"),
     ):
         assert messages.decode(messages.encode(msg), type(msg)) == msg
+
+
+def test_a_sweeps_audits_travel_in_batches():
+    audits = [AuditRequest(f"a{i}", f"op:a{i}") for i in range(120)]
+    out = messages.batches(audits, "op", size=50)
+    assert [len(b.audits) for b in out] == [50, 50, 20]
+    assert [a for b in out for a in b.audits] == audits
+    assert messages.batches([], "op") == []
+    # and of about max_objects objects: a big application travels alone
+    sizes = [10, 10, 5000, 10, 990, 1]
+    out = messages.batches(audits[:6], "op", sizes, max_objects=1000)
+    assert [[a.app for a in b.audits] for b in out] == [["a0", "a1"], ["a2"], ["a3", "a4"], ["a5"]]
+
+
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        ({"audits": "a"}, "audits: expected a list"),
+        ({"audits": [1]}, "audits[0]: expected an object"),
+        ({"audits": [{"app": "a"}]}, "audits[0]: audit message"),
+        ({"audits": [{"app": "a", "operation": 2}]}, "audits[0]: operation: expected a string"),
+        ({"audits": [], "operation": 3}, "operation: expected a string"),
+    ],
+)
+def test_a_bad_audit_batch_is_poison(body, reason):
+    raw = json.dumps({"schema": 1, "kind": "audits", **body}).encode()
+    with pytest.raises(BadMessage, match=re.escape(reason)):
+        messages.decode(raw, AuditBatch)
 
 
 def test_decode_picks_the_kind_among_several():

@@ -45,6 +45,7 @@ from shared.adapters.store.apps import (
     children_of,
     delete_app,
     get_app,
+    get_apps,
     list_apps,
     put_app,
     put_apps,
@@ -84,7 +85,7 @@ from shared.adapters.store.intake import (
     hot,
     record_delivery,
 )
-from shared.adapters.store.inventories import inventory, put_inventory, unrecorded
+from shared.adapters.store.inventories import inventory, inventory_count, put_inventory, unrecorded
 from shared.adapters.store.operations import (
     DONE_OPERATIONS_KEPT,
     LEASE_S,
@@ -159,6 +160,7 @@ __all__ = [
     "forget_clients",
     "forget_delivery",
     "get_app",
+    "get_apps",
     "get_history",
     "get_project",
     "get_render",
@@ -167,6 +169,7 @@ __all__ = [
     "history",
     "hot",
     "inventory",
+    "inventory_count",
     "list_apps",
     "list_projects",
     "merged",

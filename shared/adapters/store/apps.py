@@ -110,6 +110,14 @@ def get_app(name: str) -> App:
     return to_app(snap)
 
 
+def get_apps(names: list[str]) -> dict[str, App]:
+    """Several applications in one read (get_all); one that does not exist is left out."""
+    if not names:
+        return {}
+    snaps = client().get_all([app_ref(n) for n in names])
+    return {s.id: to_app(s) for s in snaps if s.exists}
+
+
 def to_app(snap: firestore.DocumentSnapshot) -> App:
     doc = snap.to_dict() or {}
     status = cast(AppStatus, doc.get("status") or {})

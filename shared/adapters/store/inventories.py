@@ -49,6 +49,14 @@ def inventory(app: str, status: AppStatus) -> list[dict[str, str]]:
     return entries
 
 
+def inventory_count(status: AppStatus) -> int:
+    """How many objects the application owns, from its status (no read)."""
+    pointer = status.get("inventory")
+    if isinstance(pointer, list):
+        return len(pointer)
+    return int(pointer.get("count", 0)) if pointer else 0
+
+
 def unrecorded(status: AppStatus) -> list[dict[str, str]]:
     """Kinds and namespaces a sync may have applied without recording its inventory (its
     record was refused): the next sync adds what it finds there with the app's label."""
