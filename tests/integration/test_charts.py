@@ -172,3 +172,26 @@ def test_an_app_of_apps_registers_and_renders_a_chart_child(stack, secret, chart
     assert store.get_app(child).status["render"].get("errors") == [], store.get_app(child).status
     assert wait_history(child, 1, timeout=60)["phase"] == "Succeeded"
     assert kubectl_json("get", "configmap", f"{child}-{name}", "-n", namespace)["data"]["greeting"] == "child"
+
+
+def test_the_stack_serves_a_chart_repository_and_an_oci_registry(stack, chart_repo, oci_registry):
+    import base64
+    import urllib.error
+    import urllib.request
+
+    assert {"chart-repo", "oci-registry"} <= {p.name for p in stack.procs}
+    assert all(stack.proc(n).alive() for n in ("chart-repo", "oci-registry"))
+
+    def status(url: str, headers: dict[str, str] | None = None) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    basic = base64.b64encode(f"{chart_repo.username}:{chart_repo.password}".encode()).decode()
+    assert status(chart_repo.url() + "/index.yaml") == 200
+    assert status(chart_repo.url("private") + "/index.yaml") == 401
+    assert status(chart_repo.url("private") + "/index.yaml", {"Authorization": f"Basic {basic}"}) == 200
+    registry = oci_registry.url().replace("oci://", "http://").rsplit("/", 1)[0]
+    assert status(registry + "/v2/") == 200
