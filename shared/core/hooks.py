@@ -192,11 +192,14 @@ def status_of(live: dict[str, Any] | None) -> tuple[HookStatus, str]:
     return HookStatus.RUNNING, f"{h.status} {h.message}".strip()
 
 
-def deletes_after(policies: tuple[DeletePolicy, ...], status: HookStatus) -> bool:
-    """Whether the hook object is deleted once it ended with `status`."""
-    return (status == HookStatus.SUCCEEDED and DeletePolicy.HOOK_SUCCEEDED in policies) or (
-        status == HookStatus.FAILED and DeletePolicy.HOOK_FAILED in policies
-    )
+def deleted_at_end(policies: tuple[DeletePolicy, ...], status: HookStatus, *, succeeded: bool) -> bool:
+    """Whether a hook that ended with `status` is deleted when the operation ends: gitops-engine
+    deletes HookSucceeded hooks once the whole operation succeeded, and HookFailed hooks once it
+    failed, whatever each hook's own result (it reads the policy only); a hook never created
+    (Skipped) has nothing to delete."""
+    if status == HookStatus.SKIPPED:
+        return False
+    return (DeletePolicy.HOOK_SUCCEEDED if succeeded else DeletePolicy.HOOK_FAILED) in policies
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,8 @@ class HookResult:
     phase: HookPhase
     status: HookStatus
     message: str = ""
-    deleted: bool = False  # by its delete policy
+    deleted: bool = False  # by its delete policy, when the operation ended
+    created: bool = True  # False: the API server refused it (nothing to delete)
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

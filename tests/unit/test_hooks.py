@@ -166,20 +166,25 @@ def test_failed_job_message_names_the_reason() -> None:
 
 
 @pytest.mark.parametrize(
-    ("policies", "status", "deletes"),
+    ("policies", "succeeded", "status", "deletes"),
     [
-        ((BHC,), HookStatus.SUCCEEDED, False),
-        ((BHC,), HookStatus.FAILED, False),
-        ((SUCC,), HookStatus.SUCCEEDED, True),
-        ((SUCC,), HookStatus.FAILED, False),
-        ((FAILED,), HookStatus.FAILED, True),
-        ((FAILED,), HookStatus.SUCCEEDED, False),
-        ((SUCC, FAILED), HookStatus.FAILED, True),
-        ((SUCC,), HookStatus.SKIPPED, False),
+        ((BHC,), True, HookStatus.SUCCEEDED, False),
+        ((BHC,), False, HookStatus.FAILED, False),
+        ((SUCC,), True, HookStatus.SUCCEEDED, True),
+        ((SUCC,), False, HookStatus.FAILED, False),
+        ((SUCC,), False, HookStatus.SUCCEEDED, False),  # the hook succeeded, the operation did not
+        ((FAILED,), False, HookStatus.FAILED, True),
+        ((FAILED,), False, HookStatus.SUCCEEDED, True),  # gitops-engine: the policy, not the result
+        ((FAILED,), True, HookStatus.SUCCEEDED, False),
+        ((SUCC, FAILED), False, HookStatus.FAILED, True),
+        ((SUCC, FAILED), True, HookStatus.SUCCEEDED, True),
+        ((SUCC,), True, HookStatus.SKIPPED, False),  # never created
     ],
 )
-def test_deletes_after(policies: tuple[DeletePolicy, ...], status: HookStatus, deletes: bool) -> None:
-    assert hooks.deletes_after(policies, status) is deletes
+def test_deleted_when_the_operation_ends(
+    policies: tuple[DeletePolicy, ...], succeeded: bool, status: HookStatus, deletes: bool
+) -> None:
+    assert hooks.deleted_at_end(policies, status, succeeded=succeeded) is deletes
 
 
 def test_split_leaves_out_skipped_objects() -> None:
