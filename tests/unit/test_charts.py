@@ -17,6 +17,11 @@ def test_dependencies_from_chart_yaml_else_requirements_yaml():
         ]
     }
     assert charts.dependencies(v2) == [Dependency("db", "1.x", "file://../db", "x")]
+    assert charts.declared_in(v2) == "Chart.yaml" and charts.declared_in({}, {"dependencies": []}) == (
+        "requirements.yaml"
+    )
+    v2b = {"dependencies": [{"v": 1}, {"name": "db"}]}
+    assert charts.dependencies(v2b) == [Dependency("db", index=1)]
     v1 = {"dependencies": [{"name": "redis", "repository": "https://charts.example.com"}]}
     assert charts.dependencies({"apiVersion": "v1"}, v1) == [
         Dependency("redis", "", "https://charts.example.com")
