@@ -338,16 +338,33 @@ def app_delete(args: argparse.Namespace) -> int:
     """Unregister an application; with --cascade, delete what it owns in the cluster first."""
     # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
     from shared.adapters import kube
-    from shared.sync.engine import delete_all
+    from shared.steps.revision import revision_objects
+    from shared.sync import deletion
+    from shared.sync.engine import Options
+    from shared.sync.prepare import prepare
 
     app = store.get_app(args.name)
     results = []
     if args.cascade:
         cluster = kube.cluster(app.spec.destination.cluster)
-        results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
+        synced = (app.status.get("sync") or {}).get("revision")
+        objs = revision_objects(app.spec, store.get_revision(app.name, synced)) if synced else []
+        done = deletion.delete(
+            cluster,
+            app.spec,
+            prepare(app.spec, [o for o in objs if hooks.deletion_phases(o)], cluster),
+            store.inventory(app.name, app.status),
+            Options.of(app.spec),
+            operation=f"delete-{uuid.uuid4().hex[:12]}",
+        )
+        results = [r.to_doc() for r in done.objects]
+        for h in done.hooks:
+            output.progress(f"{h.phase} {h.kind}/{h.name} {h.status}" + (" (deleted)" if h.deleted else ""))
         output.progress(
             f"deleted {sum(r['action'] == Action.PRUNED for r in results)} objects of {args.name}"
         )
+        if done.problem:
+            raise CliError(f"application {args.name!r} is kept: {done.problem}")
     store.delete_app(args.name)
     output.print_result(
         args,

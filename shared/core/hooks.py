@@ -43,10 +43,13 @@ class HookPhase(enum.StrEnum):
     SYNC = "Sync"
     POST_SYNC = "PostSync"
     SYNC_FAIL = "SyncFail"
+    PRE_DELETE = "PreDelete"  # on `app delete --cascade` only, before the objects are deleted
+    POST_DELETE = "PostDelete"  # ... and after
 
 
 SKIP = "Skip"
-DELETION_PHASES = ("PreDelete", "PostDelete")  # Argo CD runs them on deletion, not on sync
+SYNC_PHASES = (HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC, HookPhase.SYNC_FAIL)
+DELETION_PHASES = (HookPhase.PRE_DELETE, HookPhase.POST_DELETE)  # Argo CD: on deletion, not on sync
 
 
 class DeletePolicy(enum.StrEnum):
@@ -98,7 +101,7 @@ def classify(obj: dict[str, Any]) -> Classified:
         words = _csv(annotations[ANNOTATION_HOOK])
         if words == [SKIP]:
             return Classified(Role.SKIPPED, reason=f"{ANNOTATION_HOOK}: Skip")
-        phases = tuple(HookPhase(w) for w in words if w in HookPhase.__members__.values())
+        phases = tuple(HookPhase(w) for w in words if w in SYNC_PHASES)
         if not phases:
             return Classified(
                 Role.SKIPPED, reason=f"{ANNOTATION_HOOK}: {', '.join(words)} is not run on sync"
@@ -113,6 +116,13 @@ def classify(obj: dict[str, Any]) -> Classified:
             return Classified(Role.SKIPPED, reason=f"{HELM_HOOK}: {', '.join(words)} is not run on sync")
         return Classified(Role.HOOK, _dedupe(phases), delete_policies(obj))
     return Classified(Role.RESOURCE)
+
+
+def deletion_phases(obj: dict[str, Any]) -> tuple[HookPhase, ...]:
+    """The deletion phases (PreDelete, PostDelete) `argocd.argoproj.io/hook` puts an object in
+    (Argo CD maps no Helm hook to them); such an object is never applied by a sync."""
+    words = _csv(_annotations(obj).get(ANNOTATION_HOOK))
+    return tuple(p for p in DELETION_PHASES if p in words)
 
 
 def _dedupe(phases: tuple[HookPhase, ...]) -> tuple[HookPhase, ...]:

@@ -86,7 +86,7 @@ class _Operation:
         result = apply_all(self.cluster, self.spec, self.resources, self.old_inventory, self.opts, refused)
         own = {ObjectId.of(o) for o in self.resources}
         result.objects += [ObjectResult(o, Action.FAILED, why) for o, why in refused.items() if o not in own]
-        for phase in HookPhase:
+        for phase in hooks.SYNC_PHASES:
             self.runner.skip(phase, f"not run: the sync was refused{by}")
         result.hooks = self.runner.results
         return result

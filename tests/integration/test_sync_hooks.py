@@ -12,6 +12,8 @@ Jobs' pods on the simulated nodes, which succeed, or fail when the image says `f
   nothing is applied;
 - hook Pods (not only Jobs) run on the simulated nodes and complete;
 - a Helm `crd-install` CRD is applied as an ordinary object, before the custom resource using it;
+- PreDelete and PostDelete hooks run on `gitops app delete --cascade` (never on a sync); a
+  failed PreDelete hook keeps the application and everything it owns;
 - helm-hooks: Helm's hooks mapped (pre-install -> PreSync by weight, post-install -> PostSync,
   hook-succeeded), the test hook never applied; `gitops app get` and `history` show them.
 """
@@ -29,6 +31,7 @@ from tests.integration.conftest import (
     example_files,
     push,
     run_cli,
+    run_cli_capturing,
     sweep,
     wait_for,
     wait_history,
@@ -301,3 +304,44 @@ def test_a_helm_crd_install_object_is_applied_as_a_crd_before_its_resources(
     assert widget and widget["spec"] == {"size": 3}
     owned = {(e["kind"], e["name"]) for e in store.inventory(app, store.get_app(app).status)}
     assert owned == {("CustomResourceDefinition", f"widgets.{group}"), ("Widget", "first")}
+
+
+def test_deletion_hooks_run_on_a_cascading_app_delete(stack, secret, uid, repo, namespace):
+    app = f"hookdel-{uid}"
+    create_app(app, repo, namespace)
+    pre = hook_job("pre-delete", "PreDelete").replace(
+        "hook: PreDelete}", "hook: PreDelete, argocd.argoproj.io/hook-delete-policy: HookSucceeded}"
+    )
+    files = {
+        "app/web.yaml": DEPLOYMENT,
+        "app/pre.yaml": pre,
+        "app/post.yaml": hook_job("post-delete", "PostDelete"),
+    }
+    push(stack, secret, repo, "deletion hooks", files)
+    entry = wait_history(app, 1, TIMEOUT)
+    assert entry["phase"] == "Succeeded" and not entry.get("hooks"), entry  # not run on sync
+    assert job(namespace, "pre-delete") is None and job(namespace, "post-delete") is None
+
+    code, _ = run_cli("app", "delete", app, "--cascade")
+    assert code == 0
+    assert kube.cluster().get("apps/v1", "Deployment", namespace, "web") is None
+    post = job(namespace, "post-delete")  # BeforeHookCreation (the default): kept
+    assert post and any(c["type"] == "Complete" for c in post["status"]["conditions"])
+    wait_for(lambda: job(namespace, "pre-delete") is None, "the PreDelete Job deleted (HookSucceeded)")
+    writes = audit_writes(namespace, "jobs")
+    deployment_writes = audit_writes(namespace, "deployments")
+    assert ("delete", "web") in deployment_writes
+    assert writes.index(("patch", "pre-delete")) < writes.index(("patch", "post-delete"))
+    assert not [a for a in store.list_apps() if a.name == app]
+
+
+def test_a_failed_pre_delete_hook_keeps_the_application_and_its_objects(stack, secret, uid, repo, namespace):
+    app = f"hookdelfail-{uid}"
+    create_app(app, repo, namespace)
+    pre = hook_job("pre-delete", "PreDelete").replace("task:1", "task:1-fail")
+    push(stack, secret, repo, "a failing PreDelete", {"app/web.yaml": DEPLOYMENT, "app/pre.yaml": pre})
+    assert wait_history(app, 1, TIMEOUT)["phase"] == "Succeeded"
+    code, _, err = run_cli_capturing("app", "delete", app, "--cascade")
+    assert code != 0 and "a PreDelete hook failed, nothing was deleted" in err, err
+    assert kube.cluster().get("apps/v1", "Deployment", namespace, "web") is not None
+    assert store.get_app(app).spec.name == app  # kept, as Argo CD keeps it

@@ -242,3 +242,25 @@ def test_render_lets_generate_name_hooks_through(text: bytes, error: str) -> Non
         assert not rendered.errors and len(rendered.objects) == 1
     else:
         assert rendered.errors and error in rendered.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("annotations", "phases", "role"),
+    [
+        ({"argocd.argoproj.io/hook": "PreDelete"}, (HookPhase.PRE_DELETE,), Role.SKIPPED),
+        (
+            {"argocd.argoproj.io/hook": "PostDelete,PreDelete"},
+            (HookPhase.PRE_DELETE, HookPhase.POST_DELETE),
+            Role.SKIPPED,
+        ),
+        ({"argocd.argoproj.io/hook": "PreSync,PostDelete"}, (HookPhase.POST_DELETE,), Role.HOOK),  # both
+        ({"argocd.argoproj.io/hook": "PreSync"}, (), Role.HOOK),
+        ({"helm.sh/hook": "pre-delete"}, (), Role.SKIPPED),  # Argo CD maps no Helm deletion hook
+        ({}, (), Role.RESOURCE),
+    ],
+)
+def test_deletion_phases(annotations: dict[str, str], phases: tuple[HookPhase, ...], role: Role) -> None:
+    obj = {"kind": "Job", "metadata": {"name": "j", "annotations": annotations}}
+    assert hooks.deletion_phases(obj) == phases
+    assert hooks.classify(obj).role == role
+    assert HookPhase.PRE_DELETE not in hooks.classify(obj).phases  # never run by a sync
