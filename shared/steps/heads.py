@@ -57,7 +57,9 @@ class Heads:
             logs.warning("cannot resolve the chart", app=spec.name, repo=spec.repoURL, reason=str(exc)[:300])
             return None
         rendered = (status.get("render") or {}).get("refCommits") or {}
-        head = policy.chart_head(release.digest, f"{release.name}@{release.version}", refs, rendered)
+        head = policy.chart_head(
+            release.digest, f"{release.name}@{release.version}", refs, rendered, status.get("sync")
+        )
         return f"chart:{release.name}@{release.version}", head
 
     def of_or_none(self, spec: AppSpec) -> Head | None:

@@ -526,3 +526,9 @@ D = "a" * 64
 )
 def test_chart_head(digest, refs, rendered, head):
     assert policy.chart_head(digest, "web@1.2.0", refs, rendered) == head
+
+
+def test_chart_head_without_digests_is_the_synced_commit_while_the_version_is_the_same():
+    synced = {"ref": "chart:web@1.2.0", "commit": D}
+    assert policy.chart_head("", "web@1.2.0", {}, {}, synced) == D  # nothing moved: no render
+    assert policy.chart_head("", "web@1.3.0", {}, {}, synced) == "web@1.3.0"  # a new version
