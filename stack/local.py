@@ -466,6 +466,46 @@ def start_git(st: Stack) -> None:
     st.env["GITOPS_REPO_CREDENTIALS_FILE"] = str(_secret_file(st.dir / "repo-credentials.json", "{}"))
 
 
+def start_charts(st: Stack) -> None:
+    """Where charts are kept, as teams keep them: a Helm chart repository over HTTP
+    (stack/chartrepo.py; /private/ behind basic auth) and an OCI registry (Debian's
+    docker-registry, stack/ociregistry.py). Tests and the demo publish into them."""
+    from stack import chartrepo, ociregistry
+
+    helm = CACHE / "bin" / "helm"
+    if not helm.is_file() or shutil.which("docker-registry") is None:
+        raise RuntimeError("helm or docker-registry is missing: run bash stack/setup.sh")
+    logs = st.dir / "logs"
+    root = st.dir / "charts" / "served"
+    chartrepo.prepare(root)
+    auth = _secret_file(st.dir / "chart-repo-auth", f"charts:{secrets.token_hex(12)}").read_text().strip()
+    port = procs.free_port()
+    repo = procs.start(
+        "chart-repo",
+        [sys.executable, "-m", "stack.chartrepo", str(root), str(port)],
+        str(logs / "chart-repo.log"),
+        port=port,
+        cwd=str(REPO_ROOT),
+        env={"GITOPS_CHART_REPO_AUTH": auth},
+    )
+    st.procs.append(repo)
+    oci_port = procs.free_port()
+    oci = procs.start(
+        "oci-registry",
+        ["docker-registry", "serve", str(ociregistry.config(st.dir / "oci", oci_port))],
+        str(logs / "oci-registry.log"),
+        port=oci_port,
+    )
+    st.procs.append(oci)
+    for p in (repo, oci):
+        procs.wait_until(_ready(st, p), p.name, 30, p, str(logs / f"{p.name}.log"))
+    st.env["GITOPS_HELM"] = str(helm)
+    st.env["GITOPS_CHART_REPO_URL"] = f"http://127.0.0.1:{port}"
+    st.env["GITOPS_CHART_REPO_ROOT"] = str(root)
+    st.env["GITOPS_CHART_REPO_AUTH_FILE"] = str(st.dir / "chart-repo-auth")
+    st.env["GITOPS_OCI_REGISTRY_URL"] = f"oci://127.0.0.1:{oci_port}"
+
+
 def start_github_api(st: Stack) -> None:
     """A recording stand-in for GitHub's REST API (commit statuses land in a JSONL file)."""
     port = procs.free_port()
@@ -597,6 +637,17 @@ def _ready(st: Stack, proc: Proc) -> Callable[[], bool]:
         return lambda: procs.http_ok(base + "/")
     if proc.name == "etcd":
         return lambda: procs.http_ok(base + "/health")
+    if proc.name == "chart-repo":
+        auth = (st.dir / "chart-repo-auth").read_text().strip()
+        basic = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()}
+        # the public index served, and the private one only with the credential
+        return lambda: (
+            procs.http_ok(base + "/public/index.yaml")
+            and procs.http_ok(base + "/private/index.yaml", basic)
+            and not procs.http_ok(base + "/private/index.yaml")
+        )
+    if proc.name == "oci-registry":
+        return lambda: procs.http_ok(base + "/v2/")
     if proc.name == "kube-apiserver":
         pki = st.dir / "pki"
         token = (pki / "tokens.csv").read_text().split(",")[0]
@@ -651,6 +702,7 @@ def up(directory: Path | None = None) -> Stack:
             ),
             (start_git, "starting git server"),
             (start_github_api, "starting GitHub API stand-in"),
+            (start_charts, "starting the Helm chart repository and the OCI registry"),
             (start_functions, "starting the four functions"),
             (create_topology, "creating Pub/Sub topics and push subscriptions"),
             (wait_nodes, "waiting for the simulated nodes to be Ready"),

@@ -1,59 +1,47 @@
-"""An OCI registry on 127.0.0.1 for the tests: Debian's `docker-registry` (the Distribution
-registry, installed by stack/setup.sh), storing in a folder; charts pushed with `helm push`.
+"""An OCI registry on 127.0.0.1, started by the stack (stack/local.py): Debian's
+`docker-registry` (the Distribution registry, installed by stack/setup.sh), storing in a
+folder; charts pushed with `helm push`.
 
-    registry = OciRegistry(folder, helm).start()
-    registry.push(archive)            # helm push ARCHIVE oci://127.0.0.1:PORT/charts --plain-http
-    registry.url()                    # oci://127.0.0.1:PORT/charts
+    config(folder, port)                     # the registry's config file, for `docker-registry serve`
+    registry = OciRegistry.of_stack(stack.env)
+    registry.push(archive)                   # helm push ARCHIVE oci://127.0.0.1:PORT/charts --plain-http
+    registry.url()                           # oci://127.0.0.1:PORT/charts
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
-from stack import procs
 from stack.chartrepo import run_helm
 
 
+def config(root: Path, port: int) -> Path:
+    path = root / "config.yml"
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+        "log: {level: error}\n"
+    )
+    return path
+
+
 class OciRegistry:
-    def __init__(self, root: Path, helm: str) -> None:
-        self.root, self.helm = root, helm
-        self.port = procs.free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+    """Pushes charts into the stack's registry."""
 
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("docker-registry") is not None
+    def __init__(self, url: str, helm: str, home: Path) -> None:
+        self.base_url, self.helm, self.home = url.rstrip("/"), helm, home
 
-    def start(self) -> OciRegistry:
-        config = self.root / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            f"storage: {{filesystem: {{rootdirectory: {self.root / 'data'}}}}}\n"
-            f"http: {{addr: '127.0.0.1:{self.port}'}}\n"
-            "log: {level: error}\n"
+    @classmethod
+    def of_stack(cls, env: Mapping[str, str]) -> OciRegistry:
+        return cls(
+            env["GITOPS_OCI_REGISTRY_URL"], env["GITOPS_HELM"], Path(env["GITOPS_STACK_DIR"]) / "helm-home"
         )
-        log = (self.root / "registry.log").open("wb")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
-        procs.wait_until(self._up, "the OCI registry", 20)
-        return self
-
-    def _up(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/", timeout=1) as resp:
-                return bool(resp.status == 200)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
     def url(self) -> str:
-        return f"oci://127.0.0.1:{self.port}/charts"
+        return f"{self.base_url}/charts"
 
     def push(self, archive: Path) -> None:
-        run_helm(self.helm, self.root, "push", str(archive), self.url(), "--plain-http")
+        run_helm(self.helm, self.home, "push", str(archive), self.url(), "--plain-http")

@@ -238,8 +238,6 @@ def app_sync(args: argparse.Namespace) -> int:
     spec = app.spec
     commit, ref = args.revision, ""
     if spec.chart:  # the render step resolves the version against the repository's index
-        if args.dry_run:
-            raise CliError("app sync --dry-run: not supported for a chart from a Helm repository")
         commit, ref = commit or spec.chart_version, "chart"
     if not commit:
         try:
@@ -281,12 +279,14 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     from shared.sync.prepare import prepare
 
     spec = app.spec
-    repo = git.fetch(spec.repoURL, commit, ref or None)
-    _, rendered = sources.render(
-        tree.GitTree(repo, commit), sources.Request.of(spec, render_step.destination_version(spec))
-    )
+    kube_version = render_step.destination_version(spec)
+    if spec.chart:
+        commit, rendered = _render_chart_here(spec, commit, kube_version)
+    else:
+        repo = git.fetch(spec.repoURL, commit, ref or None)
+        _, rendered = sources.render(tree.GitTree(repo, commit), sources.Request.of(spec, kube_version))
     if rendered.errors:
-        raise CliError(f"render of {commit[:7]} failed: {rendered.errors[0]}")
+        raise CliError(f"render of {commit[:7] if not spec.chart else commit} failed: {rendered.errors[0]}")
     _, objs = appofapps.split(hooks.resources_of(rendered.objects))  # hooks run only in a sync
     cluster = kube.cluster(spec.destination.cluster)
     options = Options.of(spec)
@@ -305,6 +305,25 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
         ),
     )
     return 0
+
+
+def _render_chart_here(spec: AppSpec, constraint: str, kube_version: str) -> tuple[str, Any]:
+    """A chart application rendered here as the render step would (the range resolved, the
+    archive fetched and checked, the refs' value files read at their heads): ('name@version',
+    the render)."""
+    from shared.adapters import charts
+    from shared.steps import revision
+
+    try:
+        fetched, archive = charts.fetch(spec.repoURL, spec.chart, constraint)
+        values, _ = revision.ref_values(spec, {})
+    except (charts.ChartError, git.Refused, tree.Refused, LookupError) as exc:
+        raise CliError(f"app sync --dry-run: {exc}") from None
+    where = f"{spec.chart}-{fetched.version}"
+    _, rendered = sources.render_chart(
+        archive, where, sources.Request.of(spec, kube_version, path="."), values=values, chart=spec.chart
+    )
+    return f"{fetched.name}@{fetched.version}", rendered
 
 
 def app_rollback(args: argparse.Namespace) -> int:
@@ -337,14 +356,18 @@ def app_delete(args: argparse.Namespace) -> int:
     from shared.steps import deletion
 
     try:
-        gone = deletion.delete_application(args.name, cascade=args.cascade, on_wait=output.progress)
+        done = deletion.delete_application(args.name, cascade=args.cascade, on_wait=output.progress)
     except deletion.DeletionBusy as exc:
         raise output.CliError(str(exc)) from exc
-    results = [r.to_doc() for r in gone]
+    results = [r.to_doc() for r in done.objects]
+    for h in done.hooks:
+        output.progress(f"{h.phase} {h.kind}/{h.name} {h.status}" + (" (deleted)" if h.deleted else ""))
     if args.cascade:
         output.progress(
             f"deleted {sum(r['action'] == Action.PRUNED for r in results)} objects of {args.name}"
         )
+    if done.problem:
+        raise output.CliError(f"application {args.name!r} is kept: {done.problem}")
     output.print_result(
         args,
         {"name": args.name, "cascade": args.cascade, "objects": results},

@@ -23,6 +23,7 @@ class Dependency:
     version: str = ""
     repository: str = ""
     alias: str = ""
+    index: int = 0  # its place in the declaring file's `dependencies` list
 
     @property
     def local(self) -> bool:
@@ -32,10 +33,8 @@ class Dependency:
 def dependencies(chart_yaml: Any, requirements_yaml: Any = None) -> list[Dependency]:
     """The dependencies a chart declares (Chart.yaml's, else requirements.yaml's); entries
     without a name are left out (helm refuses them itself)."""
-    source = chart_yaml if isinstance(chart_yaml, dict) and chart_yaml.get("dependencies") else None
-    if source is None and isinstance(requirements_yaml, dict):
-        source = requirements_yaml
-    items = (source or {}).get("dependencies") or []
+    source = chart_yaml if declared_in(chart_yaml, requirements_yaml) == "Chart.yaml" else requirements_yaml
+    items = (source if isinstance(source, dict) else {}).get("dependencies") or []
     if not isinstance(items, list):
         return []
     return [
@@ -44,10 +43,18 @@ def dependencies(chart_yaml: Any, requirements_yaml: Any = None) -> list[Depende
             version=str(d.get("version") or ""),
             repository=str(d.get("repository") or ""),
             alias=str(d.get("alias") or ""),
+            index=i,
         )
-        for d in items
+        for i, d in enumerate(items)
         if isinstance(d, dict) and d.get("name")
     ]
+
+
+def declared_in(chart_yaml: Any, requirements_yaml: Any = None) -> str:
+    """The file whose dependencies count: Chart.yaml's when it has some, else requirements.yaml."""
+    if isinstance(chart_yaml, dict) and chart_yaml.get("dependencies"):
+        return "Chart.yaml"
+    return "requirements.yaml" if isinstance(requirements_yaml, dict) else "Chart.yaml"
 
 
 def local_path(chart: str, dep: Dependency) -> tuple[str | None, str | None]:

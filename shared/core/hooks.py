@@ -43,10 +43,13 @@ class HookPhase(enum.StrEnum):
     SYNC = "Sync"
     POST_SYNC = "PostSync"
     SYNC_FAIL = "SyncFail"
+    PRE_DELETE = "PreDelete"  # on `app delete --cascade` only, before the objects are deleted
+    POST_DELETE = "PostDelete"  # ... and after
 
 
 SKIP = "Skip"
-DELETION_PHASES = ("PreDelete", "PostDelete")  # Argo CD runs them on deletion, not on sync
+SYNC_PHASES = (HookPhase.PRE_SYNC, HookPhase.SYNC, HookPhase.POST_SYNC, HookPhase.SYNC_FAIL)
+DELETION_PHASES = (HookPhase.PRE_DELETE, HookPhase.POST_DELETE)  # Argo CD: on deletion, not on sync
 
 
 class DeletePolicy(enum.StrEnum):
@@ -98,7 +101,7 @@ def classify(obj: dict[str, Any]) -> Classified:
         words = _csv(annotations[ANNOTATION_HOOK])
         if words == [SKIP]:
             return Classified(Role.SKIPPED, reason=f"{ANNOTATION_HOOK}: Skip")
-        phases = tuple(HookPhase(w) for w in words if w in HookPhase.__members__.values())
+        phases = tuple(HookPhase(w) for w in words if w in SYNC_PHASES)
         if not phases:
             return Classified(
                 Role.SKIPPED, reason=f"{ANNOTATION_HOOK}: {', '.join(words)} is not run on sync"
@@ -113,6 +116,13 @@ def classify(obj: dict[str, Any]) -> Classified:
             return Classified(Role.SKIPPED, reason=f"{HELM_HOOK}: {', '.join(words)} is not run on sync")
         return Classified(Role.HOOK, _dedupe(phases), delete_policies(obj))
     return Classified(Role.RESOURCE)
+
+
+def deletion_phases(obj: dict[str, Any]) -> tuple[HookPhase, ...]:
+    """The deletion phases (PreDelete, PostDelete) `argocd.argoproj.io/hook` puts an object in
+    (Argo CD maps no Helm hook to them); such an object is never applied by a sync."""
+    words = _csv(_annotations(obj).get(ANNOTATION_HOOK))
+    return tuple(p for p in DELETION_PHASES if p in words)
 
 
 def _dedupe(phases: tuple[HookPhase, ...]) -> tuple[HookPhase, ...]:
@@ -192,11 +202,14 @@ def status_of(live: dict[str, Any] | None) -> tuple[HookStatus, str]:
     return HookStatus.RUNNING, f"{h.status} {h.message}".strip()
 
 
-def deletes_after(policies: tuple[DeletePolicy, ...], status: HookStatus) -> bool:
-    """Whether the hook object is deleted once it ended with `status`."""
-    return (status == HookStatus.SUCCEEDED and DeletePolicy.HOOK_SUCCEEDED in policies) or (
-        status == HookStatus.FAILED and DeletePolicy.HOOK_FAILED in policies
-    )
+def deleted_at_end(policies: tuple[DeletePolicy, ...], status: HookStatus, *, succeeded: bool) -> bool:
+    """Whether a hook that ended with `status` is deleted when the operation ends: gitops-engine
+    deletes HookSucceeded hooks once the whole operation succeeded, and HookFailed hooks once it
+    failed, whatever each hook's own result (it reads the policy only); a hook never created
+    (Skipped) has nothing to delete."""
+    if status == HookStatus.SKIPPED:
+        return False
+    return (DeletePolicy.HOOK_SUCCEEDED if succeeded else DeletePolicy.HOOK_FAILED) in policies
 
 
 @dataclass(frozen=True)
@@ -209,7 +222,8 @@ class HookResult:
     phase: HookPhase
     status: HookStatus
     message: str = ""
-    deleted: bool = False  # by its delete policy
+    deleted: bool = False  # by its delete policy, when the operation ended
+    created: bool = True  # False: the API server refused it (nothing to delete)
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -224,11 +224,18 @@ class AppSpec:
                 raise SpecError(f"refSources[{i}].repoURL: {url!r} {problem}")
             refs[name] = ref
         for i, value_file in enumerate((self.source.get("helm") or {}).get("valueFiles") or []):
+            if not value_file.startswith("$"):  # a file of the chart itself (Argo CD allows it)
+                parts = value_file.split("/")
+                if not value_file or value_file.startswith("/") or ".." in parts or "" in parts:
+                    raise SpecError(
+                        f"source.helm.valueFiles[{i}]: {value_file!r} must be a path inside the chart"
+                    )
+                continue
             name, _, rel = value_file.removeprefix("$").partition("/")
-            if not value_file.startswith("$") or name not in refs:
+            if name not in refs:
                 raise SpecError(
-                    f"source.helm.valueFiles[{i}]: {value_file!r}: with chart, value files come from a ref "
-                    "source ($ref/path, spec.sources)"
+                    f"source.helm.valueFiles[{i}]: {value_file!r}: ${name} names no ref source "
+                    "($ref/path, spec.sources)"
                 )
             if not rel or rel.startswith("/") or ".." in rel.split("/"):
                 raise SpecError(

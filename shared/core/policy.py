@@ -354,6 +354,31 @@ def retry_operation(state: RetryState) -> str:
 # ---- the sweep: a push whose webhook never arrived -------------------------------------------
 
 
+def chart_head(
+    digest: str,
+    release: str,
+    ref_heads: dict[str, str],
+    rendered_refs: dict[str, str],
+    synced: SyncState | None = None,
+) -> str:
+    """What the sweep compares with a chart application's synced commit (the archive's digest):
+    the digest of the version its constraint resolves to now, marked with the ref sources'
+    heads when one moved from the commit its last render read (so it differs from what is
+    synced, and the sweep renders). An index without digests: the synced commit while the
+    synced ref is that version (`release`, name@version), else the release."""
+    synced = synced or SyncState()
+    if digest:
+        head = digest
+    elif synced.get("ref") == f"chart:{release}" and synced.get("commit"):
+        head = str(synced["commit"])
+    else:
+        head = release
+    moved = {n: c for n, c in sorted(ref_heads.items()) if rendered_refs.get(n) != c}
+    if not moved:
+        return head
+    return head + "+" + ",".join(f"{n}={c[:12]}" for n, c in moved.items())
+
+
 def missed_push(automated: bool, status: AppStatus, head: str | None) -> str:
     """What the sweep does about the target's `head` (None: not listed), from the status:
     gitorder.RENDER, gitorder.OUT_OF_SYNC or gitorder.NOTHING (gitorder.sweep_action)."""

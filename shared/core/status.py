@@ -162,6 +162,7 @@ class RenderState(TypedDict, total=False):
     revision: str | None
     at: dt.datetime
     reads: list[str]  # folders outside the path it read (a push changing them concerns it)
+    refCommits: dict[str, str]  # a chart's value files: {ref: commit} read (multi-source)
     errors: list[dict[str, Any]]
     warnings: int
     findings: list[str]

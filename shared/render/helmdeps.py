@@ -47,7 +47,8 @@ def vendored(charts_dir: Path, dep: charts.Dependency) -> bool:
 
 def link_local(root: Path, chart: str, where: str) -> set[str]:
     """Link the file:// dependencies of `chart` (a path in the tree at root), recursively;
-    the folders read. Refused: a path leaving the tree, not a chart, or a cycle."""
+    the folders read. Refused, naming the declaring file (CHART/Chart.yaml) and the field
+    (dependencies[i].repository): a path leaving the tree, not a chart, or a cycle."""
     top = os.path.realpath(root)
     reads: set[str] = set()
     done: set[str] = set()
@@ -58,58 +59,36 @@ def link_local(root: Path, chart: str, where: str) -> set[str]:
                 Finding(where, 0, 0, "dependencies", f"more than {MAX_DEPTH} levels of dependencies")
             )
         folder = root / current
-        deps = charts.dependencies(_yaml(folder / "Chart.yaml"), _yaml(folder / "requirements.yaml"))
-        for dep in deps:
+        chart_yaml, requirements = _yaml(folder / "Chart.yaml"), _yaml(folder / "requirements.yaml")
+        declared = posixpath.join(current, charts.declared_in(chart_yaml, requirements))
+
+        def refuse(dep: charts.Dependency, message: str) -> Refused:
+            return Refused(Finding(declared, 0, 0, f"dependencies[{dep.index}].repository", message))
+
+        for dep in charts.dependencies(chart_yaml, requirements):
             if vendored(folder / "charts", dep):
                 continue
             if not dep.local:
-                raise Refused(
-                    Finding(
-                        where,
-                        0,
-                        0,
-                        "dependencies",
-                        f"dependency {dep.name} ({dep.repository or 'no repository'}) is not in "
-                        f"{posixpath.join(current, 'charts')}/: run helm dependency build and commit "
-                        "charts/ (a chart's remote dependencies are not fetched: only the hosts an "
-                        "application names are contacted)",
-                    )
+                raise refuse(
+                    dep,
+                    f"dependency {dep.name} ({dep.repository or 'no repository'}) is not in "
+                    f"{posixpath.join(current, 'charts')}/: run helm dependency build and commit "
+                    "charts/ (a chart's remote dependencies are not fetched: only the hosts an "
+                    "application names are contacted)",
                 )
             path, problem = charts.local_path(current, dep)
             if problem or path is None:
-                raise Refused(Finding(where, 0, 0, "dependencies", problem or ""))
+                raise refuse(dep, problem or "")
             real = os.path.realpath(root / path)
             if real != top and not real.startswith(top + os.sep):
-                raise Refused(
-                    Finding(
-                        where,
-                        0,
-                        0,
-                        "dependencies",
-                        f"dependency {dep.name}: {dep.repository!r} leaves the repository (refused)",
-                    )
+                raise refuse(
+                    dep, f"dependency {dep.name}: {dep.repository!r} leaves the repository (refused)"
                 )
             rel = os.path.relpath(real, top)
             if not os.path.isfile(os.path.join(real, "Chart.yaml")):
-                raise Refused(
-                    Finding(
-                        where,
-                        0,
-                        0,
-                        "dependencies",
-                        f"dependency {dep.name}: no Chart.yaml in {rel} ({dep.repository})",
-                    )
-                )
+                raise refuse(dep, f"dependency {dep.name}: no Chart.yaml in {rel} ({dep.repository})")
             if rel in trail:
-                raise Refused(
-                    Finding(
-                        where,
-                        0,
-                        0,
-                        "dependencies",
-                        f"dependency {dep.name}: a cycle ({' -> '.join((*trail, rel))})",
-                    )
-                )
+                raise refuse(dep, f"dependency {dep.name}: a cycle ({' -> '.join((*trail, rel))}) (refused)")
             charts_dir = folder / "charts"
             charts_dir.mkdir(mode=0o755, exist_ok=True)
             link = charts_dir / dep.name

@@ -608,6 +608,39 @@ def _helm(root: Path, inputs: Path, req: Request, limits: Limits, out: Output) -
     _helm_template(chart_at, args, root, inputs, req, limits, out, req.path)
 
 
+def _chart_file(
+    chart: str, path: str, field_name: str, root: Path, inputs: Path, req: Request, limits: Limits
+) -> bytes:
+    """One file of the chart archive in the inputs (CHART/path: helm packages a chart under its
+    name), read by `tar` in the sandbox, within the render's limits."""
+    parts = path.split("/")
+    if not chart or path.startswith("/") or ".." in parts or "" in parts:
+        raise Refused(
+            Finding(req.path, 0, 0, field_name, f"{path!r} must be a path inside the chart (refused)")
+        )
+    _, inputs_at = sandbox.places(root, inputs)
+    try:
+        return sandbox.run(
+            sandbox.binary("/usr/bin/tar"),
+            ["-xzOf", f"{inputs_at}/chart.tgz", "--", f"{chart}/{path}"],
+            tree=root,
+            inputs=inputs,
+            where=field_name,
+            what=f"reading {path} from the chart",
+            limits=limits,
+        )
+    except Refused as exc:
+        raise Refused(
+            Finding(
+                req.path,
+                0,
+                0,
+                field_name,
+                f"{path!r} is not a file of the chart {chart}: {exc.finding.message}",
+            )
+        ) from None
+
+
 def read_file(tree: Tree, path: str, where: str, limits: Limits = LIMITS) -> bytes:
     """One file of a tree (a symlink followed inside it), within the render's size limit."""
     folder = posixpath.dirname(path)
@@ -625,11 +658,15 @@ def render_chart(
     req: Request,
     limits: Limits = LIMITS,
     values: Sequence[tuple[str, bytes]] = (),
+    chart: str = "",
 ) -> tuple[str, Rendered]:
     """A chart archive fetched from a chart repository (shared/adapters/charts.py), rendered by
     `helm template` in the sandbox, which reads it from its inputs (it is never unpacked here),
-    with value files read from Git (multi-source: $ref/path), in their order."""
+    with its value files in their order: read from Git (multi-source: `values`, by their
+    $ref/path), or files of the chart itself (`values-prod.yaml`), which only `tar` in the
+    sandbox reads out of the archive."""
     out = Output("helm")
+    from_git = dict(values)
     try:
         with sandbox.workspace() as tmp:
             root = tmp / "repo"
@@ -639,7 +676,12 @@ def render_chart(
             (inputs / "chart.tgz").write_bytes(archive)
             _, inputs_at = sandbox.places(root, inputs)
             args = []
-            for i, (_, data) in enumerate(values):
+            for i, value_file in enumerate((req.source.get("helm") or {}).get("valueFiles") or []):
+                data = from_git.get(value_file)
+                if data is None:
+                    data = _chart_file(
+                        chart, value_file, f"source.helm.valueFiles[{i}]", root, inputs, req, limits
+                    )
                 (inputs / f"values-{i}.yaml").write_bytes(data)
                 args += ["--values", f"{inputs_at}/values-{i}.yaml"]
             _helm_template(f"{inputs_at}/chart.tgz", args, root, inputs, req, limits, out, where)

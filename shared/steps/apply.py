@@ -312,7 +312,7 @@ def _delivery(
     if req.initiator not in AUTOMATED:
         return known  # explicit: applied as asked, nothing to read
     if spec.chart:  # no Git refs: the render resolved the version, its archive is the head
-        return dataclasses.replace(known, head=commit)
+        return dataclasses.replace(known, head=commit, synced_in_head=True)  # not a move in Git
     target = spec.head(git.ls_remote(spec.repoURL, max_age=REFS_MAX_AGE_S))
     if target is None or target[1] != commit:  # a skip is decided on a listing made now
         target = spec.head(git.ls_remote(spec.repoURL))

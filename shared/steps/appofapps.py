@@ -17,6 +17,7 @@ from shared.core.messages import RenderRequest
 from shared.core.model import AppSpec, SpecError
 from shared.core.status import Action
 from shared.steps import deletion, heads
+from shared.sync.deletion import Deletion
 from shared.sync.engine import ObjectResult
 
 
@@ -87,9 +88,13 @@ def reconcile(
             results.append(ObjectResult(_id(stale.name), Action.SKIPPED, "no longer in Git; prune is off"))
             continue
         try:
-            gone = deletion.delete_application(stale.name, cascade=True)
+            done = deletion.delete_application(stale.name, cascade=True)
         except store.NotFound:  # deleted meanwhile (a redelivery of this apply)
-            gone = []
+            done = Deletion()
+        gone = done.objects
+        if done.problem:
+            results.append(ObjectResult(_id(stale.name), Action.FAILED, f"kept: {done.problem}"))
+            continue
         results.append(
             ObjectResult(
                 _id(stale.name),

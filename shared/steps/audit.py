@@ -165,11 +165,10 @@ def compare_heads(
     out, behind = [], {}
     for app in apps:
         spec, status = app.spec, app.status
-        if policy.pinned(status) or spec.chart:
-            # a rollback or a pin wins until unpinned (its refs are not even listed); a
-            # chart from a Helm repository has no Git refs: it moves on `gitops app sync`
-            continue
-        ref, commit = listed.of_or_none(spec) or ("", None)
+        if policy.pinned(status):
+            continue  # a rollback or a pin wins until unpinned (its refs are not even listed)
+        # a chart from a Helm repository: its range resolved again, its ref sources' heads
+        ref, commit = (listed.chart(spec, status) if spec.chart else listed.of_or_none(spec)) or ("", None)
         action = policy.missed_push(spec.syncPolicy.automated, status, commit)
         if action != gitorder.NOTHING and commit and head_moved(app, ref, commit) == monorepo.SEEN:
             action = gitorder.NOTHING  # audited against this head: the synced revision is its render

@@ -14,7 +14,13 @@ import uuid
 from collections.abc import Callable
 
 from shared.adapters import kube, store
-from shared.sync.engine import ObjectResult, delete_all
+from shared.core import hooks
+from shared.core.status import SyncState
+from shared.steps.revision import revision_objects
+from shared.sync import deletion
+from shared.sync.deletion import Deletion
+from shared.sync.engine import Options
+from shared.sync.prepare import prepare
 
 POLL_S = 0.5
 
@@ -32,11 +38,13 @@ def delete_application(
     cascade: bool,
     wait_s: float | None = None,
     on_wait: Callable[[str], None] | None = None,
-) -> list[ObjectResult]:
+) -> Deletion:
     """Take the lease (waiting for an operation in flight), delete what the application owns
-    when `cascade`, then unregister it. Raises store.NotFound when it does not exist, and
-    DeletionBusy when the lease stays taken for `wait_s` (default: two lease periods, long
-    enough for a dead holder's lease to expire)."""
+    when `cascade` (running the last synced revision's PreDelete and PostDelete hooks:
+    shared/sync/deletion.py), then unregister it, unless a hook failed (`problem`: the
+    application is kept, as Argo CD keeps it). Raises store.NotFound when it does not exist,
+    and DeletionBusy when the lease stays taken for `wait_s` (default: two lease periods,
+    long enough for a dead holder's lease to expire)."""
     holder = uuid.uuid4().hex
     operation = f"delete-{holder[:12]}"
     deadline = time.monotonic() + (2 * store.LEASE_S if wait_s is None else wait_s)
@@ -55,12 +63,24 @@ def delete_application(
     assert begun.app is not None
     app = begun.app
     try:
-        results: list[ObjectResult] = []
+        done = Deletion()
         if cascade:
             cluster = kube.for_project(app.spec.destination.cluster, app.spec.project)
-            results = delete_all(cluster, app.spec, store.inventory(app.name, app.status))
-        store.delete_app(name)
+            synced = (app.status.get("sync") or SyncState()).get("revision")
+            objs = revision_objects(app.spec, store.get_revision(name, synced)) if synced else []
+            done = deletion.delete(
+                cluster,
+                app.spec,
+                prepare(app.spec, [o for o in objs if hooks.deletion_phases(o)], cluster),
+                store.inventory(name, app.status),
+                Options.of(app.spec),
+                operation=operation,
+            )
+        if done.problem:
+            store.release_lease(name, holder)
+        else:
+            store.delete_app(name)
     except BaseException:
         store.release_lease(name, holder)
         raise
-    return results
+    return done

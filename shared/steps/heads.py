@@ -6,10 +6,13 @@ look up the heads of many applications, most of them sharing a few repositories.
 
 from __future__ import annotations
 
-from shared.adapters import git
+import dataclasses
+
+from shared.adapters import charts, git
+from shared.core import policy
 from shared.core.messages import RenderRequest
 from shared.core.model import AppSpec
-from shared.core.status import Initiator
+from shared.core.status import AppStatus, Initiator
 from shared.platform import logs
 
 Head = tuple[str, str]  # (ref, commit); '' ref for the remote's HEAD
@@ -28,9 +31,36 @@ class Heads:
         render step resolves."""
         if spec.chart:
             return ("chart", spec.chart_version)
+        return self._git(spec)
+
+    def _git(self, spec: AppSpec) -> Head | None:
         if spec.repoURL not in self._listings:
             self._listings[spec.repoURL] = git.ls_remote(spec.repoURL)
         return spec.head(self._listings[spec.repoURL] or {})
+
+    def chart(self, spec: AppSpec, status: AppStatus) -> Head | None:
+        """A chart application's head as the sweep compares it (Argo CD re-resolves a range on
+        refresh): the archive its version constraint resolves to in the repository now, and,
+        for a multi-source application, its ref sources' heads (policy.chart_head). None when
+        the repository or a ref cannot be read (said in the log)."""
+        try:
+            release = charts.resolve(spec.repoURL, spec.chart, spec.chart_version)
+            refs = {}
+            for ref in spec.refSources:
+                target = dataclasses.replace(
+                    spec, repoURL=ref["repoURL"], targetRevision=ref["targetRevision"]
+                )
+                found = self._git(target)
+                if found is not None:
+                    refs[ref["ref"]] = found[1]
+        except Exception as exc:
+            logs.warning("cannot resolve the chart", app=spec.name, repo=spec.repoURL, reason=str(exc)[:300])
+            return None
+        rendered = (status.get("render") or {}).get("refCommits") or {}
+        head = policy.chart_head(
+            release.digest, f"{release.name}@{release.version}", refs, rendered, status.get("sync")
+        )
+        return f"chart:{release.name}@{release.version}", head
 
     def of_or_none(self, spec: AppSpec) -> Head | None:
         """As `of`, but a repository whose refs cannot be listed has no heads: said once in

@@ -103,7 +103,7 @@ def _render_chart(req: RenderRequest, app: store.App) -> Rendered:
     kube_version = destination_version(spec)
     where = f"{spec.chart}-{fetched.version}"
     kind, rendered = sources.render_chart(
-        archive, where, sources.Request.of(spec, kube_version, path="."), values=values
+        archive, where, sources.Request.of(spec, kube_version, path="."), values=values, chart=spec.chart
     )
     chart_ref = f"chart:{fetched.name}@{fetched.version}"
     origin = {
@@ -228,6 +228,7 @@ def _record(
             errors=[],
             warnings=len(findings),
             findings=[str(f) for f in findings[:20]],
+            **({"refCommits": origin["refCommits"]} if origin.get("refCommits") else {}),
         ),
     )
     pin = app.status.get("pin")

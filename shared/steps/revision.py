@@ -53,6 +53,8 @@ def ref_values(spec: AppSpec, commits: dict[str, str]) -> tuple[list[tuple[str, 
     trees: dict[str, tree.GitTree] = {}
     out = []
     for value_file in (spec.source.get("helm") or {}).get("valueFiles") or []:
+        if not value_file.startswith("$"):
+            continue  # a file of the chart itself: helm reads it in the sandbox
         name, _, path = value_file.removeprefix("$").partition("/")
         ref = refs[name]
         if name not in trees:

@@ -346,6 +346,35 @@ def dry_run_all(
         )
 
 
+def refusals(
+    cluster: Cluster,
+    objs: list[dict[str, Any]],
+    everything: list[dict[str, Any]],
+    recreated: set[ObjectId],
+    opts: Options,
+) -> dict[ObjectId, str]:
+    """The objects (hooks included) the API server would refuse, by id, with its reason: a
+    server-side dry-run of each; not a refusal: a 404 whose CRD or namespace is in
+    `everything`, an immutable field of an object deleted and created again (`recreated`, or
+    opted in to Recreate)."""
+    out: dict[ObjectId, str] = {}
+    predicted = dry_run_all(cluster, objs)
+    for obj in objs:
+        oid = ObjectId.of(obj)
+        outcome = predicted[oid]
+        if not isinstance(outcome, KubeError):
+            continue
+        if outcome.status == 404 and _created_by_this_sync(obj, everything):
+            continue
+        if is_immutable(outcome) and (
+            oid in recreated or opts.recreate or "Recreate=true" in object_options(obj)
+        ):
+            continue
+        what = "hook " if hooks.is_hook(obj) else ""
+        out[oid] = f"{what}{oid}: {outcome}"
+    return out
+
+
 def _plan(
     cluster: Cluster,
     app: str,
@@ -529,7 +558,7 @@ def _sync(
             ],
             inventory=list(old_inventory),
         )
-    created_namespace = _ensure_namespace(cluster, opts.create_namespace)
+    created_namespace = ensure_namespace(cluster, opts.create_namespace)
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
     plan = _plan(cluster, spec.name, desired, live, old, opts)
@@ -564,7 +593,7 @@ def _sync(
     return result
 
 
-def _ensure_namespace(cluster: Cluster, name: str) -> ObjectResult | None:
+def ensure_namespace(cluster: Cluster, name: str) -> ObjectResult | None:
     """CreateNamespace: create the destination namespace when missing (not owned, never pruned)."""
     if not name or with_retries(lambda: cluster.get("v1", "Namespace", "", name)) is not None:
         return None

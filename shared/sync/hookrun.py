@@ -3,12 +3,20 @@
 In a wave, each hook is (re)created, BeforeHookCreation first deleting the object of the same
 name left by an earlier sync; then the wave waits until every hook has ended (a Job Complete
 or Failed, a Pod Succeeded or Failed, another kind Healthy or Degraded), at most the wave
-timeout; each is deleted as its policy says (HookSucceeded, HookFailed). A failed hook ends
-its phase: later waves are not run. Every hook run is one `HookResult`.
+timeout. A failed hook ends its phase: later waves are not run. Every hook run is one
+`HookResult`.
+
+Deletion policies act when the whole operation ends, as gitops-engine's sync_context does
+(not when each hook ends): once the operation succeeded, every hook that ran with
+HookSucceeded is deleted; once it failed, every hook that ran with HookFailed, whatever its
+own result (gitops-engine looks at the policy, not at the hook's result; argo-cd#27506), the
+other hooks first, then the SyncFail hooks after they ran. A SyncFail hook marked
+HookSucceeded is therefore kept (the operation failed), as in Argo CD.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass, field
@@ -45,6 +53,8 @@ class Runner:
     operation: str  # names generateName hooks, the same on a redelivery
     opts: Options
     results: list[HookResult] = field(default_factory=list)
+    _policies: dict[tuple[str, str, str], tuple[DeletePolicy, ...]] = field(default_factory=dict)
+    _api: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def waves(self, phase: HookPhase) -> frozenset[int]:
         return frozenset(h.wave for h in self.hooks if phase in h.phases)
@@ -71,6 +81,31 @@ class Runner:
             if phase in h.phases and (phase, obj["kind"], obj["metadata"]["name"]) not in ran:
                 self.results.append(_result(obj, phase, HookStatus.SKIPPED, reason))
 
+    def named(self) -> list[dict[str, Any]]:
+        """Every hook object as this operation creates it (one per phase it runs in)."""
+        out: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for h in self.hooks:
+            for phase in h.phases:
+                obj = hooks.named(h.obj, self.operation, phase)
+                out.setdefault(_address(obj)[1:], obj)
+        return list(out.values())
+
+    def finish(self, *, succeeded: bool, phases: tuple[HookPhase, ...] = tuple(HookPhase)) -> None:
+        """The operation ended: delete the hooks (run in `phases`) its outcome's policy names."""
+        done: set[tuple[str, str, str]] = set()
+        for i, r in enumerate(self.results):
+            key = (r.kind, r.namespace, r.name)
+            if r.phase not in phases or r.deleted or not r.created:
+                continue
+            if not hooks.deleted_at_end(self._policies.get(key, ()), r.status, succeeded=succeeded):
+                continue
+            if key not in done:
+                # Background: a Job's pods go with it (the API's default for Jobs orphans them)
+                api = self._api[key]
+                with_retries(functools.partial(self.cluster.delete, api, *key, propagation="Background"))
+                done.add(key)
+            self.results[i] = dataclasses.replace(r, deleted=True)
+
     def _run_wave(self, phase: HookPhase, batch: list[Hook]) -> str:
         running: list[tuple[dict[str, Any], tuple[DeletePolicy, ...]]] = []
         for h in batch:
@@ -82,7 +117,7 @@ class Runner:
             except KubeError as exc:
                 if exc.transient:
                     raise  # redelivered: the operation resumes with the same names
-                self._ended(obj, phase, h.policies, HookStatus.FAILED, f"not created: {exc}")
+                self._ended(obj, phase, h.policies, HookStatus.FAILED, f"not created: {exc}", created=False)
                 continue
             running.append((obj, h.policies))
         deadline = time.monotonic() + self.opts.wave_timeout_s
@@ -113,13 +148,13 @@ class Runner:
         policies: tuple[DeletePolicy, ...],
         status: HookStatus,
         message: str,
+        *,
+        created: bool = True,
     ) -> None:
-        deleted = False
-        if hooks.deletes_after(policies, status):
-            # Background: a Job's pods go with it (the API's default for Jobs orphans them)
-            with_retries(functools.partial(self.cluster.delete, *_address(obj), propagation="Background"))
-            deleted = True
-        self.results.append(_result(obj, phase, status, message, deleted))
+        api, kind, namespace, name = _address(obj)
+        self._policies[(kind, namespace, name)] = policies
+        self._api[(kind, namespace, name)] = api
+        self.results.append(dataclasses.replace(_result(obj, phase, status, message), created=created))
 
 
 def _address(obj: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -127,8 +162,6 @@ def _address(obj: dict[str, Any]) -> tuple[str, str, str, str]:
     return obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
 
 
-def _result(
-    obj: dict[str, Any], phase: HookPhase, status: HookStatus, message: str, deleted: bool = False
-) -> HookResult:
+def _result(obj: dict[str, Any], phase: HookPhase, status: HookStatus, message: str) -> HookResult:
     meta = obj["metadata"]
-    return HookResult(obj["kind"], meta.get("namespace", ""), meta["name"], phase, status, message, deleted)
+    return HookResult(obj["kind"], meta.get("namespace", ""), meta["name"], phase, status, message)

@@ -31,7 +31,7 @@ def prepare(spec: AppSpec, objs: list[dict[str, Any]], cluster: Cluster) -> list
             meta.setdefault("namespace", spec.destination.namespace)
         else:
             meta.pop("namespace", None)
-        label = config.LABEL_HOOK_OF if hooks.is_hook(obj) else config.LABEL_APP
+        label = config.LABEL_HOOK_OF if hooks.is_hook(obj) or hooks.deletion_phases(obj) else config.LABEL_APP
         meta.setdefault("labels", {})[label] = names.label_value(spec.name)
         meta.setdefault("annotations", {})[config.ANNOTATION_TRACKING] = tracking_id(
             spec.name, ObjectId.of(obj)

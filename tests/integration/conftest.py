@@ -235,30 +235,20 @@ def register_credential(url: str, username: str, password: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def chart_repo(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A Helm chart repository on 127.0.0.1 (stack/chartrepo.py): public/ and private/ (basic
-    auth); charts are published with helm package and helm repo index."""
+def chart_repo(stack: local.Stack) -> Any:
+    """The stack's Helm chart repository (stack/chartrepo.py): public/ and private/ (basic
+    auth); charts are published into it with helm package and helm repo index."""
     from stack.chartrepo import ChartRepo
 
-    helm = local.CACHE / "bin" / "helm"
-    if not helm.is_file():
-        pytest.skip("helm is not installed (bash stack/setup.sh)")
-    repo = ChartRepo(tmp_path_factory.mktemp("charts"), str(helm)).start()
-    yield repo
-    repo.stop()
+    return ChartRepo.of_stack(stack.env)
 
 
 @pytest.fixture(scope="session")
-def oci_registry(stack: local.Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """An OCI registry on 127.0.0.1 (stack/ociregistry.py: Debian's docker-registry)."""
+def oci_registry(stack: local.Stack) -> Any:
+    """The stack's OCI registry (stack/ociregistry.py: Debian's docker-registry)."""
     from stack.ociregistry import OciRegistry
 
-    helm = local.CACHE / "bin" / "helm"
-    if not helm.is_file() or not OciRegistry.available():
-        pytest.skip("helm or docker-registry is not installed (bash stack/setup.sh)")
-    registry = OciRegistry(tmp_path_factory.mktemp("oci"), str(helm)).start()
-    yield registry
-    registry.stop()
+    return OciRegistry.of_stack(stack.env)
 
 
 def private_repo(stack: local.Stack, name: str) -> tuple[WorkRepo, str, str]:

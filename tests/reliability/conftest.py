@@ -17,6 +17,7 @@ import pytest
 
 from stack import local
 from tests.integration.conftest import (  # noqa: F401 - fixtures, used by name
+    chart_repo,
     namespace,
     observe,
     repo,

@@ -335,6 +335,30 @@ SOURCES = [
         "source.helm.valueFiles[0]: 'templates/../../../x.yaml' leaves the repository (refused)",
     ),
     (
+        "helm-file-dependency-outside",
+        {
+            **CHART,
+            "chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n"
+            "- {name: x, version: 0.1.0, repository: 'file://../../outside'}\n",
+        },
+        {},
+        "chart/Chart.yaml",
+        "dependencies[0].repository: dependency x: 'file://../../outside' leaves the repository (refused)",
+    ),
+    (
+        "helm-file-dependency-cycle",
+        {
+            **CHART,
+            "chart/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n"
+            "- {name: b, version: 0.1.0, repository: 'file://deps/b'}\n",
+            "chart/deps/b/Chart.yaml": "apiVersion: v2\nname: b\nversion: 0.1.0\ndependencies:\n"
+            "- {name: c, version: 0.1.0, repository: 'file://../..'}\n",
+        },
+        {},
+        "chart/deps/b/Chart.yaml",
+        "dependencies[0].repository: dependency c: a cycle (chart -> chart/deps/b -> chart) (refused)",
+    ),
+    (
         "jsonnet-import-outside",
         {"app/main.jsonnet": "import '../../../etc/hosts'\n"},
         {},

@@ -17,6 +17,11 @@ def test_dependencies_from_chart_yaml_else_requirements_yaml():
         ]
     }
     assert charts.dependencies(v2) == [Dependency("db", "1.x", "file://../db", "x")]
+    assert charts.declared_in(v2) == "Chart.yaml" and charts.declared_in({}, {"dependencies": []}) == (
+        "requirements.yaml"
+    )
+    v2b = {"dependencies": [{"v": 1}, {"name": "db"}]}
+    assert charts.dependencies(v2b) == [Dependency("db", index=1)]
     v1 = {"dependencies": [{"name": "redis", "repository": "https://charts.example.com"}]}
     assert charts.dependencies({"apiVersion": "v1"}, v1) == [
         Dependency("redis", "", "https://charts.example.com")
@@ -194,10 +199,15 @@ def test_chart_applications_validate_and_import_from_argo_cd():
     assert AppSpec.from_doc(spec.name, spec.to_doc()) == spec
     assert "chart" not in AppSpec(name="a", repoURL="git@h:r").to_doc()
     assert AppSpec(name="a", repoURL="https://c", chart="web").validate().chart_version == "*"
+    inside = {"helm": {"valueFiles": ["values-prod.yaml", "env/qa.yaml"]}}  # files of the chart
+    assert AppSpec(name="a", repoURL="https://c", chart="web", source=inside).validate().chart == "web"
     for bad, message in [
         ({"targetRevision": "main"}, "targetRevision: 'main' is not a chart version"),
         ({"repoURL": "ssh://r/c"}, "must be a Helm repository URL"),
-        ({"source": {"helm": {"valueFiles": ["v.yaml"]}}}, "with chart, value files come from a ref source"),
+        ({"source": {"helm": {"valueFiles": ["../v.yaml"]}}}, "must be a path inside the chart"),
+        ({"source": {"helm": {"valueFiles": ["/v.yaml"]}}}, "must be a path inside the chart"),
+        ({"source": {"helm": {"valueFiles": ["a//v.yaml"]}}}, "must be a path inside the chart"),
+        ({"source": {"helm": {"valueFiles": ["$values/v.yaml"]}}}, "$values names no ref source"),
     ]:
         with pytest.raises(SpecError, match=re.escape(message)):
             AppSpec(**{"name": "a", "repoURL": "https://c", "chart": "web", **bad}).validate()
@@ -269,7 +279,7 @@ def test_multi_source_chart_with_values_from_git():
         (lambda s: s[0].pop("chart"), "spec.sources: supported is one chart source"),
         (
             lambda s: s[0]["helm"].update(valueFiles=["$other/v.yaml"]),
-            "with chart, value files come from a ref",
+            "$other names no ref source",
         ),
         (lambda s: s[0]["helm"].update(valueFiles=["$values/../v.yaml"]), "must stay inside the repository"),
         (lambda s: s[1].update(repoURL="not a url"), "refSources[0].repoURL"),

@@ -166,20 +166,25 @@ def test_failed_job_message_names_the_reason() -> None:
 
 
 @pytest.mark.parametrize(
-    ("policies", "status", "deletes"),
+    ("policies", "succeeded", "status", "deletes"),
     [
-        ((BHC,), HookStatus.SUCCEEDED, False),
-        ((BHC,), HookStatus.FAILED, False),
-        ((SUCC,), HookStatus.SUCCEEDED, True),
-        ((SUCC,), HookStatus.FAILED, False),
-        ((FAILED,), HookStatus.FAILED, True),
-        ((FAILED,), HookStatus.SUCCEEDED, False),
-        ((SUCC, FAILED), HookStatus.FAILED, True),
-        ((SUCC,), HookStatus.SKIPPED, False),
+        ((BHC,), True, HookStatus.SUCCEEDED, False),
+        ((BHC,), False, HookStatus.FAILED, False),
+        ((SUCC,), True, HookStatus.SUCCEEDED, True),
+        ((SUCC,), False, HookStatus.FAILED, False),
+        ((SUCC,), False, HookStatus.SUCCEEDED, False),  # the hook succeeded, the operation did not
+        ((FAILED,), False, HookStatus.FAILED, True),
+        ((FAILED,), False, HookStatus.SUCCEEDED, True),  # gitops-engine: the policy, not the result
+        ((FAILED,), True, HookStatus.SUCCEEDED, False),
+        ((SUCC, FAILED), False, HookStatus.FAILED, True),
+        ((SUCC, FAILED), True, HookStatus.SUCCEEDED, True),
+        ((SUCC,), True, HookStatus.SKIPPED, False),  # never created
     ],
 )
-def test_deletes_after(policies: tuple[DeletePolicy, ...], status: HookStatus, deletes: bool) -> None:
-    assert hooks.deletes_after(policies, status) is deletes
+def test_deleted_when_the_operation_ends(
+    policies: tuple[DeletePolicy, ...], succeeded: bool, status: HookStatus, deletes: bool
+) -> None:
+    assert hooks.deleted_at_end(policies, status, succeeded=succeeded) is deletes
 
 
 def test_split_leaves_out_skipped_objects() -> None:
@@ -237,3 +242,25 @@ def test_render_lets_generate_name_hooks_through(text: bytes, error: str) -> Non
         assert not rendered.errors and len(rendered.objects) == 1
     else:
         assert rendered.errors and error in rendered.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("annotations", "phases", "role"),
+    [
+        ({"argocd.argoproj.io/hook": "PreDelete"}, (HookPhase.PRE_DELETE,), Role.SKIPPED),
+        (
+            {"argocd.argoproj.io/hook": "PostDelete,PreDelete"},
+            (HookPhase.PRE_DELETE, HookPhase.POST_DELETE),
+            Role.SKIPPED,
+        ),
+        ({"argocd.argoproj.io/hook": "PreSync,PostDelete"}, (HookPhase.POST_DELETE,), Role.HOOK),  # both
+        ({"argocd.argoproj.io/hook": "PreSync"}, (), Role.HOOK),
+        ({"helm.sh/hook": "pre-delete"}, (), Role.SKIPPED),  # Argo CD maps no Helm deletion hook
+        ({}, (), Role.RESOURCE),
+    ],
+)
+def test_deletion_phases(annotations: dict[str, str], phases: tuple[HookPhase, ...], role: Role) -> None:
+    obj = {"kind": "Job", "metadata": {"name": "j", "annotations": annotations}}
+    assert hooks.deletion_phases(obj) == phases
+    assert hooks.classify(obj).role == role
+    assert HookPhase.PRE_DELETE not in hooks.classify(obj).phases  # never run by a sync

@@ -526,3 +526,27 @@ def test_missed_push(automated, status, head, action):
 )
 def test_target_after_skip(head, synced, expected):
     assert policy.target_after_skip(head, synced) == expected
+
+
+D = "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("digest", "refs", "rendered", "head"),
+    [
+        (D, {}, {}, D),  # a plain chart: the resolved archive
+        ("", {}, {}, "web@1.2.0"),  # an index without digests: name@version
+        (D, {"values": "c" * 40}, {"values": "c" * 40}, D),  # the ref's head was rendered
+        (D, {"values": "c" * 40}, {}, D + "+values=" + "c" * 12),  # never rendered with it
+        (D, {"values": "d" * 40}, {"values": "c" * 40}, D + "+values=" + "d" * 12),  # moved
+        (D, {"a": "1" * 40, "b": "2" * 40}, {"a": "1" * 40}, D + "+b=" + "2" * 12),
+    ],
+)
+def test_chart_head(digest, refs, rendered, head):
+    assert policy.chart_head(digest, "web@1.2.0", refs, rendered) == head
+
+
+def test_chart_head_without_digests_is_the_synced_commit_while_the_version_is_the_same():
+    synced = {"ref": "chart:web@1.2.0", "commit": D}
+    assert policy.chart_head("", "web@1.2.0", {}, {}, synced) == D  # nothing moved: no render
+    assert policy.chart_head("", "web@1.3.0", {}, {}, synced) == "web@1.3.0"  # a new version

@@ -334,7 +334,8 @@ def test_helm_remote_dependencies_must_be_vendored(tmp_path):
     deps = "dependencies:\n- {name: sub, version: 0.2.0, repository: https://charts.example.com}\n"
     _, out = sources.render(git(tmp_path, chart("c", "app", deps)), Request("c"))
     assert errors(out) == [
-        "c: dependencies: dependency sub (https://charts.example.com) is not in c/charts/: run helm "
+        "c/Chart.yaml: dependencies[0].repository: dependency sub (https://charts.example.com) is not "
+        "in c/charts/: run helm "
         "dependency build and commit charts/ (a chart's remote dependencies are not fetched: only the "
         "hosts an application names are contacted)"
     ]
@@ -349,17 +350,25 @@ def test_helm_remote_dependencies_must_be_vendored(tmp_path):
         ("file://../../outside", "'file://../../outside' leaves the repository (refused)"),
         ("file:///etc", "'file:///etc' must be a path relative to the chart"),
         ("file://../nochart", "no Chart.yaml in nochart (file://../nochart)"),
-        ("file://../loop", "a cycle (c -> loop -> c)"),
+        ("file://../loop", "a cycle (c -> loop -> c) (refused)"),
     ],
 )
 def test_helm_file_dependencies_are_checked(tmp_path, repository, error):
     files = {
-        **chart("c", "app", f"dependencies:\n- {{name: dep, version: 0.2.0, repository: '{repository}'}}\n"),
+        **chart(
+            "c",
+            "app",
+            "dependencies:\n- {name: ok, version: 0.1.0, repository: 'file://../ok'}\n"
+            f"- {{name: dep, version: 0.2.0, repository: '{repository}'}}\n",
+        ),
+        **chart("ok", "ok"),
         "nochart/values.yaml": "a: 1\n",
         **chart("loop", "dep", "dependencies:\n- {name: app, version: 0.2.0, repository: 'file://../c'}\n"),
     }
     _, out = sources.render(git(tmp_path, files), Request("c"))
-    assert errors(out) == [f"c: dependencies: dependency {'app' if 'cycle' in error else 'dep'}: {error}"]
+    # named: the file declaring the dependency, and the field (the cycle closes in loop/)
+    where = "loop/Chart.yaml: dependencies[0]" if "cycle" in error else "c/Chart.yaml: dependencies[1]"
+    assert errors(out) == [f"{where}.repository: dependency {'app' if 'cycle' in error else 'dep'}: {error}"]
 
 
 def test_helm_missing_binary_is_named(tmp_path, monkeypatch):

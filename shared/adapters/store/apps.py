@@ -11,7 +11,7 @@ from google.cloud import firestore
 
 from shared.adapters.store.common import APPS, INVENTORY, RESULTS, app_ref, checked, client, merged, now
 from shared.adapters.store.errors import NotFound
-from shared.adapters.store.routing import Routing, placed, route_of
+from shared.adapters.store.routing import Routing, placed, ref_routes_of, route_of
 from shared.core.model import AppSpec
 from shared.core.status import AppStatus, Pin, StatusUpdate, SyncState, SyncStatus
 
@@ -71,6 +71,7 @@ def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
                 spec.repo_key, spec.name, route_of(spec) | ({"reads": reads} if reads else {})
             )
             data = {"spec": spec.to_doc(), "repoKey": spec.repo_key, "updatedAt": now()}
+            data["refRoutes"] = _place_ref_routes(routing, spec, doc.get("refRoutes") or [])
             if parent is not None:
                 data["parent"] = parent
             if snap.exists:
@@ -101,6 +102,20 @@ def _put_apps(specs: list[AppSpec], create: bool, parent: str | None) -> None:
         routing.flush()
 
     run(transaction)
+
+
+def _place_ref_routes(routing: Routing, spec: AppSpec, old: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Route pushes to a multi-source application's values repositories to it too (replacing
+    the routes it had there); where they were placed, for the next update or the deletion."""
+    for entry in old:
+        routing.remove(entry["repoKey"], spec.name, entry.get("folders"))
+    placed_routes = []
+    for key, route in sorted(ref_routes_of(spec).items()):
+        if key == spec.repo_key:
+            continue  # its own repository routes it already
+        folders = routing.place(key, spec.name, route)
+        placed_routes.append({"repoKey": key} | ({"folders": folders} if folders is not None else {}))
+    return placed_routes
 
 
 def get_app(name: str) -> App:
@@ -144,6 +159,8 @@ def delete_app(name: str) -> None:
         if doc.get("repoKey"):
             routing = Routing(tx)
             routing.remove(doc["repoKey"], name, doc.get("routeFolders"))
+            for old in doc.get("refRoutes") or []:
+                routing.remove(old["repoKey"], name, old.get("folders"))
             routing.flush()
 
     unroute(transaction)

@@ -13,6 +13,7 @@ from google.cloud import firestore
 
 from shared.adapters.store.common import REPOSITORIES, app_ref, checked, client, now
 from shared.adapters.store.intake import hot
+from shared.core import repourl
 from shared.core.model import AppSpec, RepoApps
 from shared.platform import config
 
@@ -45,6 +46,32 @@ def route_of(spec: AppSpec) -> dict[str, Any]:
         "path": spec.path,
         "watchPaths": list(spec.watchPaths),
     }
+
+
+def ref_routes_of(spec: AppSpec) -> dict[str, dict[str, Any]]:
+    """A multi-source application's routes on its ref sources' repositories, by repository key:
+    a push to a values repository changing a folder its value files are in concerns it (intake
+    routes it like a push to its own repository; the render reads the refs' heads)."""
+    refs = {r["ref"]: r for r in spec.refSources}
+    out: dict[str, dict[str, Any]] = {}
+    for value_file in (spec.source.get("helm") or {}).get("valueFiles") or []:
+        name, _, path = str(value_file).removeprefix("$").partition("/")
+        if not str(value_file).startswith("$") or name not in refs:
+            continue
+        ref = refs[name]
+        key = repourl.normalize(ref["repoURL"])
+        folder = path.rpartition("/")[0] or "."
+        route = out.setdefault(
+            key,
+            {
+                "repoURL": ref["repoURL"],
+                "targetRevision": ref.get("targetRevision") or "HEAD",
+                "path": folder,
+            },
+        )
+        if folder != route["path"] and folder not in route.setdefault("watchPaths", []):
+            route["watchPaths"].append(folder)
+    return out
 
 
 # A repository's routes are kept on its document while their JSON fits in ROUTES_INLINE_BYTES
