@@ -95,6 +95,7 @@ from shared.adapters.store.operations import (
     heartbeat,
     history,
     release_lease,
+    running_operation,
     trim_history,
 )
 from shared.adapters.store.parts import COMMIT_BYTES, INLINE_BYTES, PART_BYTES, PART_BYTES_JSON, chunk
@@ -183,6 +184,7 @@ __all__ = [
     "release_lease",
     "repo_ref",
     "route_folders",
+    "running_operation",
     "set_pin",
     "set_reads",
     "status_fields",
