@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import sourceopts
+from shared.core import rbac, sourceopts
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -204,8 +204,10 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         "namespaceResourceWhitelist",
         "namespaceResourceBlacklist",
     )
-    _unknown(spec, {*lists, "description"}, "spec.", warnings)
+    _unknown(spec, {*lists, "description", "roles"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
+    if spec.get("roles"):
+        out["roles"] = _roles(meta["name"], spec["roles"])
     for key in lists:
         if key in spec:
             out[key] = list(spec[key] or [])
@@ -219,6 +221,25 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         for d in spec.get("destinations") or []
     ]
     return meta["name"], out, warnings
+
+
+def _roles(project: str, roles: Any) -> list[dict[str, Any]]:
+    """spec.roles[] (name, description, policies, groups), each policy confined to the project."""
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        raise SpecError("spec.roles: a list of roles (name, policies, groups)")
+    try:
+        rbac.project_policy(project, roles)
+    except rbac.PolicyError as exc:
+        raise SpecError(str(exc)) from exc
+    return [
+        {
+            "name": str(r["name"]),
+            "description": str(r.get("description") or ""),
+            "policies": [str(p) for p in r.get("policies") or []],
+            "groups": [str(g) for g in r.get("groups") or []],
+        }
+        for r in roles
+    ]
 
 
 def registration_problems(objs: list[dict[str, Any]]) -> list[tuple[int, str]]:

@@ -79,9 +79,16 @@ def kubectl_json(*args: str) -> dict[str, Any]:
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     """POST and return (status, JSON body, or {"text": body} when it is not JSON)."""
-    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    return send("POST", url, body, headers)
+
+
+def send(
+    method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float = 10
+) -> tuple[int, Any]:
+    """METHOD and return (status, JSON body, or {"text": body} when it is not JSON)."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()

@@ -15,6 +15,8 @@ Layout, meant to be read by a person in the GCP console:
     repositories/{hash}/folders/{hash}    past ROUTES_INLINE_BYTES: routing by watched folder
     renders/{digest}                      render-once cache: one (repo, commit, path, options) render
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
+    settings/rbac                         the RBAC policy in force (shared/core/rbac.py)
+    audit/{id}                            one API call: who, what, on what, the answer
 
 Modules: `common` (the client, collection names, QUERIES, the bound checks), `errors`
 (NotFound, LeaseBusy, LeaseLost, classify), `apps` (applications: spec, status, parent),
@@ -37,6 +39,7 @@ Firestore would refuse is never sent, and raises DocumentTooLarge, a permanent e
 
 from google.cloud import firestore
 
+from shared.adapters.store.access import audit_entries, get_policy, put_audit, put_policy
 from shared.adapters.store.apps import (
     APPS_PER_TRANSACTION,
     HISTORY_COUNT,
@@ -144,6 +147,7 @@ __all__ = [
     "NotFound",
     "app_ref",
     "apps_for_repo",
+    "audit_entries",
     "begin_operation",
     "bounds",
     "checked",
@@ -161,6 +165,7 @@ __all__ = [
     "forget_delivery",
     "get_app",
     "get_history",
+    "get_policy",
     "get_project",
     "get_render",
     "get_revision",
@@ -175,8 +180,10 @@ __all__ = [
     "push_folders",
     "put_app",
     "put_apps",
+    "put_audit",
     "put_drift",
     "put_inventory",
+    "put_policy",
     "put_project",
     "put_render",
     "put_revision",
