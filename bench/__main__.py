@@ -25,6 +25,7 @@ GROUPS = tuple(
         "cluster",
         "memory",
         "big",
+        "ui",
         "cost",
     )
     if (Path(__file__).resolve().parent / f"{g}.py").exists()

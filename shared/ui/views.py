@@ -239,8 +239,7 @@ def header(app: App, can: Can, now: dt.datetime, *, running: bool = False) -> He
         ),
         operation=(
             f"{op.get('initiator', '')} sync {op.get('sequence', '')} of {short(op.get('commit'))}: "
-            f"{op.get('phase', '')} {ago(op.get('finishedAt'), now)}"
-            + (f" ({op['message']})" if op.get("message") else "")
+            f"{op.get('phase', '')}, {ago(op.get('finishedAt'), now)}"
             if op
             else ""
         ),
