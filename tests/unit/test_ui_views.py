@@ -348,3 +348,31 @@ def test_the_diff_page_shows_secret_values_only_as_the_diff_step_masked_them():
         diff=view,
     )
     assert "sha256:2222" in html and "removed: </span>" in html
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/ui/static/app.css", 200),
+        ("HEAD", "/ui/static/app.js", 200),
+        ("POST", "/ui/static/app.js", 405),
+        ("POST", "/applications", 405),
+        ("DELETE", "/applications/web", 405),
+        ("GET", "/ui/static/../routes.py", None),
+        ("GET", "/ui/static/nothing.css", None),
+        ("GET", "/elsewhere", None),
+        ("GET", "/applications/web/secrets", None),
+    ],
+)
+def test_routes_serve_static_files_refuse_writes_and_leave_other_paths(method, path, status):
+    answer = routes.handle(method, path, {}, Viewer(EVERYTHING))
+    assert (answer.status if answer else None) == status
+    if answer and status == 200:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "immutable" in answer.headers["Cache-Control"]
+        assert (answer.body == b"") == (method == "HEAD")
+
+
+def test_static_urls_change_with_the_content():
+    url = routes._static_url("app.css")
+    assert url.startswith("/ui/static/app.css?v=") and len(url.split("=")[1]) == 12
