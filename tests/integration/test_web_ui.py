@@ -26,7 +26,7 @@ from shared.adapters import store
 from shared.core import rbac
 from stack import local, oidc
 from stack.gitrepo import WorkRepo
-from tests.integration.conftest import create_app, kubectl, push, wait_history
+from tests.integration.conftest import create_app, kubectl, push, sweep, wait_history
 from tests.integration.manifests import configmap, deployment, service
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -127,6 +127,7 @@ def shop(stack: local.Stack, reader_policy: None) -> str:
     wait_history(name, 2, timeout=120)
     # a hand edit the diff shows (no self-heal: it stays until someone syncs)
     kubectl("-n", ns, "patch", "configmap", "settings", "--type=merge", "-p", '{"data":{"greeting":"hi"}}')
+    sweep(name)  # the audit records the drift: field, field manager, who wrote it
     return name
 
 
@@ -187,6 +188,8 @@ def test_the_tree_shows_each_owned_object_with_health_and_sync(stack, browser, s
     )
     web = browser.find_element(By.CSS_SELECTOR, f"tr[data-key='Deployment.apps/{ns}/web']")
     assert any(h in web.text for h in ("Healthy", "Progressing")) and "Synced" in web.text
+    settings = browser.find_element(By.CSS_SELECTOR, f"tr[data-key='ConfigMap/{ns}/settings']")
+    assert "OutOfSync" in settings.text  # the hand edit the audit found
     assert browser.find_element(By.CSS_SELECTOR, "button[data-action=sync]").is_displayed()
     shot(browser, artifacts, "tree")
 
@@ -201,6 +204,14 @@ def test_the_diff_shows_the_hand_edit_and_revisions_without_secret_values(stack,
     assert "greeting: hello" in text and "greeting: bonjour" in text
     assert "Secret" in text  # the password changed: shown as a change of digests
     assert PASSWORD not in browser.page_source
+
+
+def test_the_drift_tab_names_the_field_its_manager_and_the_person(stack, browser, shop, artifacts):
+    open_page(browser, stack, f"/applications/{shop}/drift")
+    row = browser.find_element(By.XPATH, "//section[@id='content']//tbody/tr[th[contains(., 'ConfigMap')]]")
+    assert "data.greeting" in row.text and '"hi"' in row.text and '"bonjour"' in row.text
+    assert "kubectl" in row.text  # the field manager (kubectl-patch)
+    shot(browser, artifacts, "drift")
 
 
 def test_the_history_lists_entries_and_one_entry_its_objects(stack, browser, shop, artifacts):
