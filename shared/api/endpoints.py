@@ -8,7 +8,7 @@ resource are in their own module and register themselves in shared/api/routing.p
 
 from __future__ import annotations
 
-from shared.api import apps, routing, session
+from shared.api import apps, routing, session, settings
 
-MODULES = (apps, session)
+MODULES = (apps, session, settings)
 dispatch = routing.dispatch

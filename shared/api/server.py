@@ -31,6 +31,7 @@ from shared.api.http import ApiError, Request, Response, error_response, json_re
 from shared.api.viewer import Viewer
 from shared.core import rbac
 from shared.platform import logs
+from shared.steps.operations import Refused
 
 COOKIE = "gitops_token"
 CSRF_HEADER = "X-GitOps-CSRF"
@@ -179,9 +180,10 @@ def _api(call: Call) -> Response:
     except ApiError as exc:
         status, result = exc.status, "denied" if call.denied else "failed"
         response = error_response(exc.status, exc.message)
-    except store.NotFound as exc:
-        status, result = 404, "failed"
-        response = error_response(404, str(exc))
+    except (store.NotFound, Refused, FileExistsError) as exc:
+        status = 404 if isinstance(exc, store.NotFound) else exc.status if isinstance(exc, Refused) else 409
+        result = "failed"
+        response = error_response(status, str(exc))
     except Exception as exc:
         logs.error("API call failed", path=call.request.path, error=repr(exc)[:500])
         status, result = 500, "failed"

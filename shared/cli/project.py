@@ -6,33 +6,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
-from shared.adapters import store
-from shared.cli import inputs, output
+from shared.cli import client, inputs, output
 from shared.cli.output import CliError
 from shared.core import argocd
 from shared.core.model import SpecError
 
+PROJECTS = "/api/v1/projects"
+
 
 def project_create(args: argparse.Namespace) -> int:
     names = []
-    for doc in inputs.read_manifests(args.file):
+    docs = inputs.read_manifests(args.file)
+    for doc in docs:
         try:
-            name, project, warnings = argocd.project(doc)
+            name, _, warnings = argocd.project(doc)
         except SpecError as exc:
             raise CliError(f"{args.file}: {exc}") from exc
         for w in warnings:
             print(f"warning: project {name}: {w}", file=sys.stderr)
-        store.put_project(name, project)
         names.append(name)
+    client.post(PROJECTS, {"items": docs})
     output.print_result(args, names, lambda: [["project", n, "created"] for n in names])
     return 0
 
 
 def project_get(args: argparse.Namespace) -> int:
-    project = store.get_project(args.name)
-    if project is None:
-        raise CliError(f"project {args.name!r} not found")
+    project = client.get(f"{PROJECTS}/{client.quote(args.name)}")
+    project.pop("name", None)
     output.print_result(
         args,
         {"name": args.name, **project},
@@ -42,7 +44,7 @@ def project_get(args: argparse.Namespace) -> int:
 
 
 def project_list(args: argparse.Namespace) -> int:
-    projects = store.list_projects()
+    projects = client.get(PROJECTS)["items"]
     output.print_result(
         args,
         projects,
@@ -71,8 +73,7 @@ def _kinds(values: list[str]) -> list[dict[str, str]]:
 
 def project_set(args: argparse.Namespace) -> int:
     """Replace a project's source repositories, destinations or kind rules (creates it if new)."""
-    project = store.get_project(args.name) or {}
-    project.pop("updatedAt", None)
+    project: dict[str, Any] = {}
     if args.source_repo:
         project["sourceRepos"] = args.source_repo
     if args.destination:
@@ -85,7 +86,9 @@ def project_set(args: argparse.Namespace) -> int:
         project["clusterResourceWhitelist"] = _kinds(args.allow_cluster_kind)
     if args.deny_kind:
         project["namespaceResourceBlacklist"] = _kinds(args.deny_kind)
-    store.put_project(args.name, project)
+    project = client.put(f"{PROJECTS}/{client.quote(args.name)}", project)
+    project.pop("name", None)
+    project.pop("updatedAt", None)
     output.print_result(args, {"name": args.name, **project}, lambda: [["project", args.name, "updated"]])
     return 0
 

@@ -188,6 +188,17 @@ def _source_options(source: dict[str, Any], warnings: list[str]) -> dict[str, di
     return out
 
 
+# an AppProject's list fields we keep (and `gitops project set` may replace)
+PROJECT_LISTS = (
+    "sourceRepos",
+    "destinations",
+    "clusterResourceWhitelist",
+    "clusterResourceBlacklist",
+    "namespaceResourceWhitelist",
+    "namespaceResourceBlacklist",
+)
+
+
 def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     """An AppProject manifest as (name, project document, warnings)."""
     if doc.get("kind") != "AppProject" or doc.get("apiVersion") not in (ARGO_API, OUR_API):
@@ -196,14 +207,7 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     if not meta.get("name"):
         raise SpecError("metadata.name: required")
     warnings: list[str] = []
-    lists = (
-        "sourceRepos",
-        "destinations",
-        "clusterResourceWhitelist",
-        "clusterResourceBlacklist",
-        "namespaceResourceWhitelist",
-        "namespaceResourceBlacklist",
-    )
+    lists = PROJECT_LISTS
     _unknown(spec, {*lists, "description", "roles"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
     if spec.get("roles"):

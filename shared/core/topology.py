@@ -65,7 +65,8 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
     "render": (APPLY, NOTIFICATIONS),
     "apply": (RENDER, NOTIFICATIONS),
     "audit": (AUDIT, RENDER, APPLY, NOTIFICATIONS),
-    "api": (),
+    # people's syncs and promotions (render), rollbacks (apply), refreshes (audit), sweeps
+    "api": (RENDER, APPLY, AUDIT, SWEEP),
 }
 
 # The five functions: name -> (module source under functions/, entry point, signature)

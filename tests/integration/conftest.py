@@ -38,9 +38,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
     os.environ.setdefault("GITOPS_SWEEP_INTERVAL", "off")
     st = local.up(directory)
     os.environ.update(st.env)
+    login_admin(st)
     yield st
     if not reuse:
         local.down(directory)
+
+
+def login_admin(st: local.Stack) -> None:
+    """The test session's CLI acts as the stack's admin (stack/oidc.py ADMIN, role:admin in the
+    bootstrap policy), with tokens from the stack's issuer, as `gitops login --local-user` does."""
+    from shared.cli import main
+    from stack import oidc
+
+    os.environ["GITOPS_CONFIG"] = str(st.dir / "cli-config.json")
+    with redirect_stdout(io.StringIO()):
+        assert main.main(["login", "--local-user", oidc.ADMIN]) == 0
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 
 from stack import local
 from tests.integration.conftest import (  # noqa: F401 - fixtures, used by name
+    login_admin,
     namespace,
     observe,
     repo,
@@ -47,11 +48,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
         existing = local.Stack.load(Path(directory)) if directory else None
         if existing is not None and existing.alive():
             os.environ.update(existing.env)
+            login_admin(existing)
             yield existing
             return
     directory = tmp_path_factory.mktemp("reliability-stack")
     st = local.up(directory)
     os.environ.update(st.env)
+    login_admin(st)
     yield st
     local.down(directory)
 
