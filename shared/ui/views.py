@@ -177,8 +177,9 @@ class Buttons:
     unpin: bool = False
 
 
-# the RBAC action each button needs (pin and unpin change the application's behaviour)
-BUTTON_ACTIONS = {"sync": "sync", "rollback": "rollback", "pin": "update", "unpin": "update"}
+# the RBAC action each button needs, as the API checks it (shared/api/apps.py): pin and unpin
+# decide what is synced (and unpin syncs), so they need sync
+BUTTON_ACTIONS = {"sync": "sync", "rollback": "rollback", "pin": "sync", "unpin": "sync"}
 
 
 def buttons(app: App, can: Can) -> Buttons:

@@ -165,7 +165,8 @@ def test_the_list_shows_sync_health_and_filters(stack, browser, shop, artifacts)
     sign_in(browser, stack, oidc.ADMIN)
     open_page(browser, stack, "/applications")
     row = browser.find_element(By.XPATH, f"//table[contains(@class,'apps')]//tr[th/a[text()='{shop}']]")
-    assert "Synced" in row.text and "default" in row.text
+    # the swept hand edit: OutOfSync, with the drift badge
+    assert "OutOfSync" in row.text and "1 drifted" in row.text and "default" in row.text
     shot(browser, artifacts, "list")
     # the filters are a plain GET form: filter by project, then by a status nobody has
     browser.find_element(By.ID, "f-name").send_keys(shop)

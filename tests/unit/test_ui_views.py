@@ -51,7 +51,7 @@ def allow(*allowed):
     return can
 
 
-EVERYTHING = allow(*(("applications", a, "*") for a in ("get", "sync", "rollback", "update")))
+EVERYTHING = allow(*(("applications", a, "*") for a in ("get", "sync", "rollback")))
 
 
 @pytest.mark.parametrize(
@@ -110,10 +110,10 @@ def test_a_row_carries_last_sync_drift_badge_pin_and_commits():
     [
         ((), False, views.Buttons()),
         ((("applications", "get", "default/web"),), False, views.Buttons()),
-        ((("applications", "sync", "default/web"),), False, views.Buttons(sync=True)),
+        ((("applications", "sync", "default/web"),), False, views.Buttons(sync=True, pin=True)),
+        ((("applications", "sync", "default/web"),), True, views.Buttons(sync=True, unpin=True)),
         ((("applications", "rollback", "default/web"),), False, views.Buttons(rollback=True)),
-        ((("applications", "update", "default/web"),), False, views.Buttons(pin=True)),
-        ((("applications", "update", "default/web"),), True, views.Buttons(unpin=True)),
+        ((("applications", "update", "default/web"),), False, views.Buttons()),
         ((("applications", "sync", "other/web"),), False, views.Buttons()),  # another project
         ((("applications", "sync", "default/shop"),), False, views.Buttons()),  # another app
     ],

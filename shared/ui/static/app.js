@@ -39,7 +39,7 @@
       });
     }).then(function () {
       button.disabled = false;
-      if (kind === "pin" || kind === "unpin") { say(kind + " done"); refresh(true); return; }
+      if (kind === "pin") { say("pinned"); refresh(true); return; }  // unpin syncs: followed below
       pending = {history: before, kind: kind};
       say(kind + " requested: waiting for it to be applied…");
       schedule(0);
