@@ -6,11 +6,10 @@ decides what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from shared.adapters import kube, store
-from shared.core import health, inventory
+from shared.core import inventory
 from shared.platform import logs
 from shared.steps import diff
 from shared.sync.engine import live_objects
@@ -34,21 +33,40 @@ def last_results(app: store.App) -> list[dict[str, Any]]:
         return []
 
 
-def live_health(
+# kinds whose objects make others (ownerReferences) that the tree shows under them, and
+# those it lists in their namespaces to find them (from the API server's watch cache)
+OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+OWNED = (("apps/v1", "ReplicaSet"), ("batch/v1", "Job"), ("v1", "Pod"))
+
+
+def live_state(
     app: store.App, entries: list[dict[str, str]]
-) -> tuple[Mapping[str, health.Health | None] | None, str]:
-    """Each owned object's health now, by key (an object not in the cluster has no key);
-    (None, why) when the cluster cannot be read: the page then shows the recorded health."""
+) -> tuple[dict[str, dict[str, Any]] | None, list[dict[str, Any]], str]:
+    """The owned objects as the cluster has them now, by key (an object not in the cluster has
+    no key), and the ReplicaSets, Jobs and Pods of the namespaces where the application owns
+    workloads (the tree shows those its objects own); (None, [], why) when the cluster cannot
+    be read: the page then shows the health the last sync recorded."""
     if not entries:
-        return {}, ""
+        return {}, [], ""
     try:
         cluster = kube.cluster(app.spec.destination.cluster)
         live = live_objects(cluster, app.name, [inventory.as_stub(e) for e in entries])
+        namespaces = sorted({e.get("namespace", "") for e in entries if e["kind"] in OWNERS} - {""})
+        related = [
+            obj
+            for ns in namespaces
+            for api_version, kind in OWNED
+            for obj in cluster.list(api_version, kind, ns, cached=True)
+            if (obj.get("metadata") or {}).get("ownerReferences")
+        ]
     except Exception as exc:  # the page still shows what the store knows
-        logs.warning("ui: live health not read", app=app.name, error=str(exc)[:300])
-        return None, f"the cluster could not be read ({type(exc).__name__}); health as the last sync saw it"
-    checks = app.spec.health_checks
-    return {str(oid): health.of(obj, checks) for oid, obj in live.items()}, ""
+        logs.warning("ui: live state not read", app=app.name, error=str(exc)[:300])
+        return (
+            None,
+            [],
+            f"the cluster could not be read ({type(exc).__name__}); health as the last sync saw it",
+        )
+    return {str(oid): obj for oid, obj in live.items()}, related, ""
 
 
 def live_diff(app: store.App) -> tuple[list[diff.ObjectDiff], str]:

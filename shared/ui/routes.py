@@ -183,8 +183,10 @@ def _application(
         records = [views.drift_record(r, now) for r in reads.drift_records(name)]
         return _page(200, "drift.html", title=f"{name}: drift", records=records, **common)
     entries = store.inventory(name, app.status)
-    live, note = reads.live_health(app, entries)
-    tree = views.tree(entries, app.status, reads.last_results(app), live, note)
+    live, related, note = reads.live_state(app, entries)
+    tree = views.tree(
+        entries, app.status, reads.last_results(app), live, related, app.spec.health_checks, note
+    )
     return _page(200, "tree.html", title=name, tree=tree, **common)
 
 

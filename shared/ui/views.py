@@ -12,12 +12,15 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.adapters.store import App
 from shared.core import health, inventory
 from shared.core.manifests import ObjectId
 from shared.core.status import AppStatus, HealthStatus, SyncStatus
+
+if TYPE_CHECKING:
+    from shared.core.healthcel import HealthChecks
 
 Can = Callable[[str, str, str], bool]  # (resource, action, "<project>/<app>") -> allowed
 
@@ -255,6 +258,18 @@ def header(app: App, can: Can, now: dt.datetime, *, running: bool = False) -> He
 
 
 @dataclass(frozen=True)
+class Child:
+    """An object the cluster made for one the application owns (a Deployment's ReplicaSets and
+    their Pods, a CronJob's Jobs...), found by its ownerReferences, as Argo CD's tree shows."""
+
+    kind: str
+    name: str
+    depth: int  # 1: owned by the application's object, 2: by one of its children
+    health: str
+    health_message: str
+
+
+@dataclass(frozen=True)
 class Node:
     """One object the application owns."""
 
@@ -267,6 +282,8 @@ class Node:
     health_message: str
     sync: str  # SyncStatus of this object
     last_action: str  # what the last sync did to it, ''
+    children: tuple[Child, ...] = ()
+    more_children: int = 0  # beyond CHILDREN_SHOWN
 
 
 @dataclass(frozen=True)
@@ -285,32 +302,74 @@ class Tree:
     note: str  # why the health is not live, ''
 
 
+CHILDREN_SHOWN = 30  # per object of the application (a Deployment of 300 replicas lists 30)
+CHILD_DEPTH = 2  # Deployment -> ReplicaSet -> Pod; CronJob -> Job -> Pod
+
+
+def _uid(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+def _children(
+    root: Mapping[str, Any], by_owner: Mapping[str, list[dict[str, Any]]], checks: HealthChecks | None
+) -> list[Child]:
+    out: list[Child] = []
+
+    def walk(uid: str, depth: int) -> None:
+        for obj in sorted(by_owner.get(uid, ()), key=lambda o: (o.get("kind", ""), _name(o))):
+            h = health.of(obj, checks)
+            out.append(
+                Child(
+                    str(obj.get("kind", "")), _name(obj), depth, str(health.label(h)), h.message if h else ""
+                )
+            )
+            if depth < CHILD_DEPTH:
+                walk(_uid(obj), depth + 1)
+
+    if _uid(root):
+        walk(_uid(root), 1)
+    return out
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
 def tree(
     entries: Sequence[Mapping[str, str]],
     status: AppStatus,
     last_results: Sequence[Mapping[str, Any]],
-    live: Mapping[str, health.Health | None] | None,
+    live: Mapping[str, dict[str, Any]] | None,
+    related: Sequence[dict[str, Any]] = (),
+    checks: HealthChecks | None = None,
     note: str = "",
 ) -> Tree:
-    """The inventory's objects with their health and sync state.
+    """The inventory's objects with their health and sync state, and what the cluster made
+    for them.
 
-    `live` maps an object's key to its health now (None: no health; a key absent: the object
-    is not in the cluster); None when the cluster could not be read, and then the health the
-    last sync recorded is shown. An object the last audit found drifted is OutOfSync; one
+    `live` maps an object's key to the object in the cluster now (a key absent: not in the
+    cluster); None when the cluster could not be read, and then the health the last sync
+    recorded is shown. `related` are objects that may be owned by them (ReplicaSets, Pods,
+    Jobs of their namespaces). An object the last audit found drifted is OutOfSync; one
     missing from the cluster is OutOfSync and Missing."""
     drifted = set((status.get("drift") or {}).get("ids") or [])
     results = {_result_key(r): r for r in last_results}
+    by_owner: dict[str, list[dict[str, Any]]] = {}
+    for obj in related:
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+            by_owner.setdefault(str(ref.get("uid") or ""), []).append(obj)
     nodes: list[Node] = []
     for e in entries:
         oid = inventory.entry_id(dict(e))
         key = str(oid)
         result = results.get(key) or {}
         state, message = str(result.get("health") or health.NO_HEALTH_LABEL), str(result.get("message") or "")
-        missing = False
+        missing, children = False, []
         if live is not None:
             if key in live:
-                h = live[key]
+                h = health.of(live[key], checks)
                 state, message = health.label(h), h.message if h else ""
+                children = _children(live[key], by_owner, checks)
             else:
                 missing = True
                 state, message = HealthStatus.MISSING, "not found in the cluster"
@@ -325,6 +384,8 @@ def tree(
                 health_message=message,
                 sync=SyncStatus.OUT_OF_SYNC if (missing or key in drifted) else SyncStatus.SYNCED,
                 last_action=str(result.get("action") or ""),
+                children=tuple(children[:CHILDREN_SHOWN]),
+                more_children=max(0, len(children) - CHILDREN_SHOWN),
             )
         )
     spaces: dict[str, list[Node]] = {}

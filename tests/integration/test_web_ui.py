@@ -191,6 +191,15 @@ def test_the_tree_shows_each_owned_object_with_health_and_sync(stack, browser, s
     assert any(h in web.text for h in ("Healthy", "Progressing")) and "Synced" in web.text
     settings = browser.find_element(By.CSS_SELECTOR, f"tr[data-key='ConfigMap/{ns}/settings']")
     assert "OutOfSync" in settings.text  # the hand edit the audit found
+
+    def made_for_web(d: webdriver.Chrome) -> list[str]:
+        """The rows under the Deployment: what the cluster made for it (its ReplicaSet, Pod)."""
+        d.refresh()
+        rows = d.find_elements(By.CSS_SELECTOR, f"tr.child[data-owner='Deployment.apps/{ns}/web']")
+        kinds = [r.find_element(By.CSS_SELECTOR, ".kind").text.strip(" └") for r in rows]
+        return kinds if {"ReplicaSet", "Pod"} <= set(kinds) else []
+
+    WebDriverWait(browser, 90, poll_frequency=2).until(made_for_web)
     assert browser.find_element(By.CSS_SELECTOR, "button[data-action=sync]").is_displayed()
     shot(browser, artifacts, "tree")
 

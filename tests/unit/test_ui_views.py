@@ -10,9 +10,7 @@ import datetime as dt
 import pytest
 
 from shared.adapters.store import App
-from shared.core.health import Health
 from shared.core.model import AppSpec, Destination, SyncPolicy
-from shared.core.status import HealthStatus
 from shared.ui import routes, views
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
@@ -154,28 +152,64 @@ RESULTS = [
 ]
 
 
-def test_the_tree_groups_by_namespace_with_live_health_and_drift():
+def live_object(api_version, kind, name, uid="", owner="", **status):
+    meta = {"name": name, "namespace": "shop", "uid": uid, "generation": 1}
+    if owner:
+        meta["ownerReferences"] = [{"uid": owner, "kind": "?", "name": "?"}]
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta, "spec": {}, "status": status}
+
+
+def test_the_tree_groups_by_namespace_with_live_health_drift_and_what_the_cluster_made():
+    web = live_object("apps/v1", "Deployment", "web", uid="d1", observedGeneration=0)  # rollout not seen
     live = {
-        "Deployment.apps/shop/web": Health(HealthStatus.DEGRADED, "1 of 2 replicas unavailable"),
-        "ConfigMap/shop/conf": None,  # no health for this kind
-        "ClusterRole.rbac.authorization.k8s.io/r": None,
+        "Deployment.apps/shop/web": web,
+        "ConfigMap/shop/conf": live_object("v1", "ConfigMap", "conf"),
+        "ClusterRole.rbac.authorization.k8s.io/r": live_object(
+            "rbac.authorization.k8s.io/v1", "ClusterRole", "r"
+        ),
         # the Service is gone from the cluster
     }
+    ready = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    related = [
+        live_object(
+            "apps/v1", "ReplicaSet", "web-1", uid="r1", owner="d1", observedGeneration=1, availableReplicas=1
+        ),
+        live_object("v1", "Pod", "web-1-b", uid="p2", owner="r1", phase="Pending"),
+        live_object("v1", "Pod", "web-1-a", uid="p1", owner="r1", **ready),
+        live_object("v1", "Pod", "other", uid="p3", owner="elsewhere"),
+    ]
     status = {"drift": {"ids": ["ConfigMap/shop/conf"]}}
-    tree = views.tree(ENTRIES, status, RESULTS, live)  # type: ignore[arg-type]
+    tree = views.tree(ENTRIES, status, RESULTS, live, related)  # type: ignore[arg-type]
     assert [b.namespace for b in tree.branches] == ["", "shop"]
     shop = {n.kind: n for n in tree.branches[1].nodes}
     assert [n.kind for n in tree.branches[1].nodes] == ["ConfigMap", "Service", "Deployment"]
-    assert (shop["Deployment"].health, shop["Deployment"].sync) == ("Degraded", "Synced")
-    assert shop["Deployment"].health_message == "1 of 2 replicas unavailable"
+    assert (shop["Deployment"].health, shop["Deployment"].sync) == ("Progressing", "Synced")
+    assert shop["Deployment"].health_message == "waiting for the rollout to be observed"
     assert shop["Deployment"].last_action == "configured"
+    assert [(c.kind, c.name, c.depth, c.health) for c in shop["Deployment"].children] == [
+        ("ReplicaSet", "web-1", 1, "Healthy"),
+        ("Pod", "web-1-a", 2, "Healthy"),
+        ("Pod", "web-1-b", 2, "Progressing"),
+    ]
     assert (shop["Service"].health, shop["Service"].sync) == ("Missing", "OutOfSync")
-    assert (shop["ConfigMap"].health, shop["ConfigMap"].sync) == ("-", "OutOfSync")
+    assert (shop["ConfigMap"].health, shop["ConfigMap"].sync, shop["ConfigMap"].children) == (
+        "-",
+        "OutOfSync",
+        (),
+    )
     assert tree.count == 4 and tree.live
 
 
+def test_the_tree_shows_at_most_so_many_children_per_object():
+    web = live_object("apps/v1", "Deployment", "web", uid="d1")
+    pods = [live_object("v1", "Pod", f"web-{i:03d}", uid=f"p{i}", owner="d1") for i in range(45)]
+    tree = views.tree(ENTRIES[1:2], {}, [], {"Deployment.apps/shop/web": web}, pods)
+    node = tree.branches[0].nodes[0]
+    assert len(node.children) == views.CHILDREN_SHOWN and node.more_children == 45 - views.CHILDREN_SHOWN
+
+
 def test_the_tree_falls_back_to_the_recorded_health_when_the_cluster_cannot_be_read():
-    tree = views.tree(ENTRIES, {}, RESULTS, None, "the cluster could not be read")
+    tree = views.tree(ENTRIES, {}, RESULTS, None, note="the cluster could not be read")
     shop = {n.kind: n for n in tree.branches[1].nodes}
     assert shop["Deployment"].health == "Progressing"
     assert shop["Service"].sync == "Synced"
