@@ -62,3 +62,135 @@ def test_someone_with_no_role_sees_nothing_and_is_denied(stack):
     assert status == 200 and body["items"] == []
     status, body = call(stack, "GET", "/api/v1/applications/anything", token)
     assert status in (403, 404)
+
+
+def set_policy(text: str, default: str = "") -> None:
+    """The policy in force, as the admin bootstrap writes it (the stack's admin stays admin)."""
+    from shared.adapters import store
+    from shared.core import rbac
+
+    policy = rbac.parse(f"g, {oidc.ADMIN}, role:admin\n{text}", default=default)
+    store.put_policy(policy, {"source": "test"})
+
+
+@pytest.fixture
+def policy():
+    yield set_policy
+    set_policy("")
+
+
+def register(stack, token: str, name: str, repo, namespace: str, project: str = "default") -> tuple[int, Any]:
+    spec = {
+        "repoURL": repo.url,
+        "path": "app",
+        "targetRevision": "main",
+        "project": project,
+        "destination": {"cluster": "in-cluster", "namespace": namespace},
+    }
+    return call(stack, "POST", "/api/v1/applications", token, {"name": name, "spec": spec})
+
+
+def audit_of(principal: str, action: str) -> list[dict[str, Any]]:
+    from shared.adapters import store
+
+    return [
+        e for e in store.audit_entries(200) if e.get("principal") == principal and e.get("action") == action
+    ]
+
+
+def test_a_readonly_user_cannot_sync_and_the_audit_trail_says_so(stack, policy, repo, namespace, uid):
+    from tests.integration import manifests
+
+    policy("g, reader@example.com, role:readonly")
+    admin, reader = oidc.mint(stack, oidc.ADMIN), oidc.mint(stack, "reader@example.com")
+    repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})
+    status, body = register(stack, admin, f"ro-{uid}", repo, namespace)
+    assert status == 200, body
+    status, body = call(stack, "GET", f"/api/v1/applications/ro-{uid}", reader)
+    assert status == 200 and body["name"] == f"ro-{uid}"
+    status, body = call(stack, "POST", f"/api/v1/applications/ro-{uid}/sync", reader, {})
+    assert status == 403, body
+    assert body["code"] == 7 and "permission denied: applications, sync, default/ro-" in body["error"]
+    (entry,) = audit_of("reader@example.com", "sync")
+    assert entry["status"] == 403 and entry["result"] == "denied"
+    assert entry["resource"] == "applications" and entry["target"] == f"default/ro-{uid}"
+    assert entry["path"] == f"/api/v1/applications/ro-{uid}/sync" and entry["trace"] and entry["time"]
+    assert not any("eyJ" in str(v) for v in entry.values())  # no token in the trail
+    # nor may it register, change or delete anything
+    assert register(stack, reader, f"ro2-{uid}", repo, namespace)[0] == 403
+    assert call(stack, "DELETE", f"/api/v1/applications/ro-{uid}", reader)[0] == 403
+    # the admin may, and that is audited as allowed, with the verified principal
+    status, body = call(stack, "POST", f"/api/v1/applications/ro-{uid}/sync", admin, {})
+    assert status == 200, body
+    assert any(
+        e["status"] == 200 and e["target"] == f"default/ro-{uid}" for e in audit_of(oidc.ADMIN, "sync")
+    )
+
+
+def test_a_project_role_cannot_touch_another_projects_applications(stack, policy, repo, namespace, uid):
+    from tests.integration import manifests
+
+    admin = oidc.mint(stack, oidc.ADMIN)
+    project = f"team-{uid}"
+    appproject = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": project},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "*"}],
+            "roles": [
+                {
+                    "name": "deployer",
+                    "policies": [
+                        f"p, proj:{project}:deployer, applications, get, {project}/*, allow",
+                        f"p, proj:{project}:deployer, applications, sync, {project}/*, allow",
+                    ],
+                    "groups": [f"{project}-devs"],
+                }
+            ],
+        },
+    }
+    status, body = call(stack, "POST", "/api/v1/projects", admin, appproject)
+    assert status == 200, body
+    # a role reaching outside its project is refused, naming the field
+    outside = json.loads(json.dumps(appproject))
+    outside["spec"]["roles"][0]["policies"] = [
+        f"p, proj:{project}:deployer, applications, sync, default/*, allow"
+    ]
+    status, body = call(stack, "POST", "/api/v1/projects", admin, outside)
+    assert status == 400 and "field 5 (object)" in body["error"], body
+    repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})
+    assert register(stack, admin, f"ours-{uid}", repo, namespace, project)[0] == 200
+    assert register(stack, admin, f"theirs-{uid}", repo, namespace)[0] == 200
+    dev = oidc.mint(stack, "dev@example.com", groups=(f"{project}-devs",))
+    status, body = call(stack, "GET", "/api/v1/applications", dev)
+    assert [a["name"] for a in body["items"]] == [f"ours-{uid}"]
+    assert call(stack, "POST", f"/api/v1/applications/ours-{uid}/sync", dev, {})[0] == 200
+    for method, path in (
+        ("GET", f"/api/v1/applications/theirs-{uid}"),
+        ("POST", f"/api/v1/applications/theirs-{uid}/sync"),
+        ("DELETE", f"/api/v1/applications/theirs-{uid}"),
+    ):
+        status, body = call(stack, method, path, dev, {} if method == "POST" else None)
+        assert status == 403, (method, path, body)
+    # nor can it move its application into the other project, or delete its own
+    status, _ = call(stack, "DELETE", f"/api/v1/applications/ours-{uid}", dev)
+    assert status == 403
+    # without the group the same person has nothing
+    assert (
+        call(stack, "GET", f"/api/v1/applications/ours-{uid}", oidc.mint(stack, "dev@example.com"))[0] == 403
+    )
+
+
+def test_a_cookie_session_needs_the_csrf_header_to_change_anything(stack, repo, namespace, uid):
+    token = oidc.mint(stack, oidc.ADMIN)
+    cookie = {"Cookie": f"gitops_token={token}"}
+    status, body = call(stack, "GET", "/api/v1/applications", None, headers=cookie)
+    assert status == 200
+    status, body = call(stack, "POST", "/api/v1/sweep", None, {"apps": []}, headers=cookie)
+    assert status == 403 and "X-GitOps-CSRF" in body["error"]
+    status, body = call(
+        stack, "POST", "/api/v1/sweep", None, {"apps": []}, headers={**cookie, "X-GitOps-CSRF": "1"}
+    )
+    assert status == 200, body
