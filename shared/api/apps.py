@@ -19,7 +19,7 @@ from shared.core.model import AppSpec, SpecError
 from shared.steps.operations import apps
 
 APPS = "/api/v1/applications"
-CONTROL_PLANE_CLUSTER = "gitops-control-plane"
+CONTROL_PLANE_CLUSTER = rbac.CONTROL_PLANE
 
 
 def _object(app: store.App) -> str:

@@ -194,3 +194,68 @@ def test_a_cookie_session_needs_the_csrf_header_to_change_anything(stack, repo, 
         stack, "POST", "/api/v1/sweep", None, {"apps": []}, headers={**cookie, "X-GitOps-CSRF": "1"}
     )
     assert status == 200, body
+
+
+def rbac_configmap(policy_csv: str, default: str = "") -> str:
+    lines = "\n".join(f"    {line}" for line in policy_csv.strip().splitlines())
+    return f"""\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: gitops-rbac-cm
+  namespace: gitops
+data:
+  policy.default: "{default}"
+  policy.csv: |
+{lines}
+"""
+
+
+def test_a_policy_pushed_to_the_config_repository_takes_effect(stack, secret, policy, repo, uid):
+    """GitOps for the GitOps tool: the policy is a ConfigMap like argocd-rbac-cm in a config
+    repository, reconciled by an application whose destination is the control plane."""
+    from shared.adapters import store
+    from tests.integration.conftest import push, wait_for, wait_history
+
+    admin, carol = oidc.mint(stack, oidc.ADMIN), oidc.mint(stack, "carol@example.com")
+    app = f"rbac-{uid}"
+    spec = {
+        "repoURL": repo.url,
+        "path": "rbac",
+        "targetRevision": "main",
+        "destination": {"cluster": "gitops-control-plane", "namespace": "gitops"},
+        "syncPolicy": {"automated": True},
+    }
+    # only someone who may update the control plane registers the policy's application
+    policy("g, ops@example.com, role:readonly\np, ops@example.com, applications, *, */*, allow")
+    status, body = call(
+        stack,
+        "POST",
+        "/api/v1/applications",
+        oidc.mint(stack, "ops@example.com"),
+        {"name": app, "spec": spec},
+    )
+    assert status == 403 and "clusters, update, gitops-control-plane" in body["error"], body
+    status, body = call(stack, "POST", "/api/v1/applications", admin, {"name": app, "spec": spec})
+    assert status == 200, body
+    assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 403
+
+    good = f"g, {oidc.ADMIN}, role:admin\ng, carol@example.com, role:readonly\n"
+    first = push(stack, secret, repo, "carol may read", {"rbac/rbac-cm.yaml": rbac_configmap(good)})
+    entry = wait_history(app, 1, timeout=60)
+    assert entry["phase"] == "Succeeded", entry
+    assert entry["triggeredBy"] and store.get_policy()[1]["commit"] == first
+    status, body = call(stack, "GET", f"/api/v1/applications/{app}", carol)
+    assert status == 200, body
+    assert call(stack, "POST", f"/api/v1/applications/{app}/sync", carol, {})[0] == 403
+
+    # a bad policy fails its sync naming the ConfigMap's key and line, and the old one stays
+    bad = good + "p, carol@example.com, applications, deploy, */*, allow\n"
+    push(stack, secret, repo, "a typo", {"rbac/rbac-cm.yaml": rbac_configmap(bad)}, before=first)
+    entry = wait_history(app, 2, timeout=60)
+    assert entry["phase"] == "Failed", entry
+    results = store.get_history(app, 2)["resources"]
+    (failed,) = [r for r in results if r["action"] == "failed"]
+    assert "ConfigMap gitops-rbac-cm data[policy.csv]:3: field 4 (action): 'deploy'" in failed["message"]
+    assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 200
+    wait_for(lambda: store.get_policy()[1]["commit"] == first, "the old policy to stay in force")
