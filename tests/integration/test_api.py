@@ -259,3 +259,21 @@ def test_a_policy_pushed_to_the_config_repository_takes_effect(stack, secret, po
     assert "ConfigMap gitops-rbac-cm data[policy.csv]:3: field 4 (action): 'deploy'" in failed["message"]
     assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 200
     wait_for(lambda: store.get_policy()[1]["commit"] == first, "the old policy to stay in force")
+
+
+def test_history_records_the_verified_principal(stack, policy, repo, namespace, uid):
+    from tests.integration import manifests
+    from tests.integration.conftest import wait_history
+
+    policy("p, role:deployer, applications, *, default/*, allow\ng, sam@example.com, role:deployer")
+    sam = oidc.mint(stack, "sam@example.com")
+    repo.commit_and_push("deploy", {"app/cm.yaml": manifests.configmap()})
+    assert register(stack, sam, f"who-{uid}", repo, namespace)[0] == 200
+    status, body = call(stack, "POST", f"/api/v1/applications/who-{uid}/sync", sam, {})
+    assert status == 200, body
+    entry = wait_history(f"who-{uid}", 1, timeout=60)
+    assert entry["triggeredBy"] == "sam@example.com" and entry["initiator"] == "manual"
+    status, pin = call(stack, "POST", f"/api/v1/applications/who-{uid}/pin", sam, {"reason": "freeze"})
+    assert status == 200 and pin["by"] == "sam@example.com", pin
+    status, history = call(stack, "GET", f"/api/v1/applications/who-{uid}/history", sam)
+    assert [e["triggeredBy"] for e in history["items"]] == ["sam@example.com"]
