@@ -21,6 +21,7 @@ GROUPS = tuple(
         "intake",
         "e2e",
         "fleet",
+        "api",
         "fleetpods",
         "cluster",
         "memory",

@@ -19,7 +19,7 @@ from shared.core.model import AppSpec, SpecError
 from shared.steps.operations import apps
 
 APPS = "/api/v1/applications"
-CONTROL_PLANE_CLUSTER = "gitops-control-plane"
+CONTROL_PLANE_CLUSTER = rbac.CONTROL_PLANE
 
 
 def _object(app: store.App) -> str:
@@ -59,11 +59,13 @@ def _may_write(call: Call, spec: AppSpec, action: str) -> None:
 def list_apps(call: Call) -> tuple[int, Any]:
     call.checked = ("applications", "get", "*")
     project = call.request.query.get("projects") or call.request.query.get("project")
-    items = [
-        apps.doc(a)
-        for a in store.list_apps()
-        if call.can("applications", "get", _object(a)) and (not project or a.spec.project == project)
-    ]
+    items = []
+    for doc in store.list_app_docs():
+        in_project = doc["spec"].get("project") or "default"
+        if call.can("applications", "get", rbac.app_object(in_project, doc["name"])) and (
+            not project or in_project == project
+        ):
+            items.append(doc)
     return 200, {"items": items}
 
 

@@ -30,6 +30,9 @@ from typing import Any
 RESOURCES = ("applications", "projects", "clusters", "repositories", "logs")
 ACTIONS = ("get", "create", "update", "delete", "sync", "rollback", "override", "action")
 EFFECTS = ("allow", "deny")
+# the destination of the config application whose manifests are the policy (its ConfigMap
+# is put in force by the apply step, not applied to a cluster)
+CONTROL_PLANE = "gitops-control-plane"
 READONLY = "role:readonly"
 ADMIN = "role:admin"
 # the resources whose objects are <project>/<name>

@@ -30,7 +30,7 @@ from dulwich.repo import Repo
 from shared.adapters import commit_status, git, kube, store
 from shared.adapters.git import FetchError
 from shared.adapters.kube import KubeError
-from shared.core import failures, gitorder, hooks, inventory, manifests, notifications, policy, projects
+from shared.core import failures, gitorder, hooks, inventory, manifests, notifications, policy, projects, rbac
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
 from shared.core.model import AppSpec, Retry
@@ -54,6 +54,7 @@ from shared.core.status import (
 )
 from shared.platform import logs
 from shared.steps import appofapps, errorkinds
+from shared.steps.operations import policy as rbac_policy
 from shared.steps.revision import revision_objects
 from shared.sync import phases
 from shared.sync.engine import ObjectResult, Options, SyncResult, live_objects
@@ -124,56 +125,15 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         return Outcome("skipped", message=decision.message)
 
     started = store.now()
-    cluster = kube.cluster(spec.destination.cluster)
-    old_inventory = store.inventory(req.app, status)
-    renders: list[RenderRequest] = []
     desired: list[dict[str, Any]] = []
-    applied: SyncResult | None = None
-    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
-    try:
-        if store.unrecorded(status):
-            old_inventory = old_inventory + found_unrecorded(
-                cluster, req.app, store.unrecorded(status), old_inventory
-            )
-        children, objs = appofapps.split(revision_objects(spec, revision))
-        desired = prepare(spec, objs, cluster)
-        options = Options.of(spec)
-        if req.prune:
-            options = dataclasses.replace(options, prune=True)
-        result = applied = phases.sync(
-            cluster,
-            spec,
-            desired,
-            old_inventory,
-            options,
-            operation=req.operation,
-            refused=_refused_by_project(spec, desired),
-        )
-        if children and not result.failed:
-            child_results, renders = appofapps.reconcile(
-                spec, children, prune=spec.syncPolicy.prune, operation=req.operation
-            )
-            result.objects.extend(child_results)
-    except (KubeError, FetchError, SecretMismatch) as exc:
-        if isinstance(exc, FetchError) or getattr(exc, "transient", False):
-            store.release_lease(req.app, holder)
-            raise  # the message is redelivered and the same operation resumes
-        result = SyncResult(objects=[], inventory=old_inventory)
-        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, str(exc)))
-    except Exception as exc:
-        if not errorkinds.permanent(exc):
-            store.release_lease(req.app, holder)
-            raise
-        # e.g. an app of apps' child refused by the store: what was applied stays recorded
-        result = SyncResult(
-            objects=list(applied.objects) if applied else [],
-            inventory=applied.inventory if applied else old_inventory,
-            hooks=list(applied.hooks) if applied else [],
-        )
-        writes_unknown = applied is None and bool(desired)
-        result.objects.append(
-            ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, failures.describe(exc))
-        )
+    renders: list[RenderRequest] = []
+    writes_unknown = False
+    if spec.destination.cluster == rbac.CONTROL_PLANE:
+        # the config application: its manifests are the RBAC policy, put in force here
+        origin = {"source": "git", "app": spec.name, "commit": revision["commit"], "by": req.triggered_by}
+        result = rbac_policy.apply_objects(spec, revision_objects(spec, revision), origin)
+    else:
+        result, desired, writes_unknown, renders = _sync(req, holder, spec, status, revision)
     finished = store.now()
     t_applied = time.perf_counter()
     record = functools.partial(
@@ -264,6 +224,64 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         notifications.sync_event(spec.name, spec.project, entry),
         renders,
     )
+
+
+def _sync(
+    req: ApplyRequest, holder: str, spec: AppSpec, status: AppStatus, revision: dict[str, Any]
+) -> tuple[SyncResult, list[dict[str, Any]], bool, list[RenderRequest]]:
+    """Apply a revision to its cluster: (result, desired objects, whether what was written is
+    unknown, children to render)."""
+    cluster = kube.cluster(spec.destination.cluster)
+    old_inventory = store.inventory(req.app, status)
+    renders: list[RenderRequest] = []
+    desired: list[dict[str, Any]] = []
+    applied: SyncResult | None = None
+    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
+    try:
+        if store.unrecorded(status):
+            old_inventory = old_inventory + found_unrecorded(
+                cluster, req.app, store.unrecorded(status), old_inventory
+            )
+        children, objs = appofapps.split(revision_objects(spec, revision))
+        desired = prepare(spec, objs, cluster)
+        options = Options.of(spec)
+        if req.prune:
+            options = dataclasses.replace(options, prune=True)
+        result = applied = phases.sync(
+            cluster,
+            spec,
+            desired,
+            old_inventory,
+            options,
+            operation=req.operation,
+            refused=_refused_by_project(spec, desired),
+        )
+        if children and not result.failed:
+            child_results, renders = appofapps.reconcile(
+                spec, children, prune=spec.syncPolicy.prune, operation=req.operation
+            )
+            result.objects.extend(child_results)
+    except (KubeError, FetchError, SecretMismatch) as exc:
+        if isinstance(exc, FetchError) or getattr(exc, "transient", False):
+            store.release_lease(req.app, holder)
+            raise  # the message is redelivered and the same operation resumes
+        result = SyncResult(objects=[], inventory=old_inventory)
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, str(exc)))
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            store.release_lease(req.app, holder)
+            raise
+        # e.g. an app of apps' child refused by the store: what was applied stays recorded
+        result = SyncResult(
+            objects=list(applied.objects) if applied else [],
+            inventory=applied.inventory if applied else old_inventory,
+            hooks=list(applied.hooks) if applied else [],
+        )
+        writes_unknown = applied is None and bool(desired)
+        result.objects.append(
+            ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, failures.describe(exc))
+        )
+    return result, desired, writes_unknown, renders
 
 
 def _delivery(

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.adapters import audittrail, kube, store
 from shared.adapters.kube import Cluster, KubeError
-from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy
+from shared.core import drift, gitorder, health, hooks, inventory, notifications, policy, rbac
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, AuditRequest, RenderRequest, SweepRequest
 from shared.core.model import AppSpec
@@ -279,6 +279,9 @@ def audit(req: AuditRequest) -> AuditOutcome:
         # a redelivery: looking again could find the drift its own heal is repairing right
         # now and leave the application OutOfSync (and a second drift record) once healed
         logs.info("audit already done; ignoring redelivery", app=req.app, operation=req.operation)
+        return AuditOutcome([], None)
+    if spec.destination.cluster == rbac.CONTROL_PLANE:
+        logs.info("the RBAC policy's application has no live objects to audit", app=req.app)
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
     try:

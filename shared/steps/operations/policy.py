@@ -14,6 +14,10 @@ from typing import Any
 
 from shared.adapters import store
 from shared.core import rbac
+from shared.core.manifests import ObjectId
+from shared.core.model import AppSpec
+from shared.core.status import Action
+from shared.sync.engine import ObjectResult, SyncResult
 
 CONFIGMAP = "gitops-rbac-cm"
 
@@ -52,3 +56,40 @@ def bootstrap(text: str, default: str, *, by: str) -> rbac.Policy:
     policy = rbac.parse(text, default=default)
     store.put_policy(policy, {"source": "admin-bootstrap", "by": by})
     return policy
+
+
+def apply_objects(spec: AppSpec, objs: list[dict[str, Any]], origin: dict[str, Any]) -> SyncResult:
+    """The apply step of the config application (its destination: the control plane): the
+    one RBAC ConfigMap among OBJS is checked and put in force; anything else, or a bad policy,
+    fails the sync naming the object, key and line, and the policy in force stays."""
+    where = f"{spec.path.rstrip('/') or '.'}: "
+    results: list[ObjectResult] = [
+        ObjectResult(
+            ObjectId.of(o),
+            Action.FAILED,
+            f"only the RBAC ConfigMap {CONFIGMAP} is applied to {rbac.CONTROL_PLANE}",
+        )
+        for o in objs
+        if not is_policy(o)
+    ]
+    found = [o for o in objs if is_policy(o)]
+    if len(found) != 1:
+        oid = ObjectId("", "ConfigMap", "", CONFIGMAP)
+        results.append(
+            ObjectResult(oid, Action.FAILED, f"{where}expected one ConfigMap {CONFIGMAP}, found {len(found)}")
+        )
+        return SyncResult(objects=results)
+    oid = ObjectId.of(found[0])
+    try:
+        policy = of_configmap(found[0], where)
+    except rbac.PolicyError as exc:
+        return SyncResult(objects=[*results, ObjectResult(oid, Action.FAILED, str(exc))])
+    if results:
+        return SyncResult(
+            objects=[*results, ObjectResult(oid, Action.SKIPPED, "not put in force: the sync failed")]
+        )
+    changed = store_policy(policy, origin)
+    summary = f"policy in force: {len(policy.rules)} rules, {len(policy.bindings)} bindings"
+    return SyncResult(
+        objects=[ObjectResult(oid, Action.CONFIGURED if changed else Action.UNCHANGED, summary)]
+    )
