@@ -242,7 +242,7 @@ def header(app: App, can: Can, now: dt.datetime, *, running: bool = False) -> He
             else ""
         ),
         operation=(
-            f"{op.get('initiator', '')} sync {op.get('sequence', '')} of {short(op.get('commit'))}: "
+            f"{op.get('initiator', '')} #{op.get('sequence', '')} of {short(op.get('commit'))}: "
             f"{op.get('phase', '')}, {ago(op.get('finishedAt'), now)}"
             if op
             else ""
@@ -464,16 +464,15 @@ def history_row(e: Mapping[str, Any], now: dt.datetime) -> HistoryRow:
 class History:
     rows: tuple[HistoryRow, ...]  # newest first
     can_rollback: bool
-    live_sequence: int  # the entry the cluster runs now (its rollback button is left out)
+    live_sequence: int  # the newest entry of the revision the cluster runs now
+    current: frozenset[int]  # the entries of that revision: no rollback button (nothing to do)
 
 
 def history(entries: Sequence[Mapping[str, Any]], app: App, can: Can, now: dt.datetime) -> History:
     rows = tuple(sorted((history_row(e, now) for e in entries), key=lambda r: -r.sequence))
     live = str((app.status.get("sync") or {}).get("revision") or "")
-    live_sequence = max(
-        (int(e.get("sequence") or 0) for e in entries if e.get("revision") == live and live), default=0
-    )
-    return History(rows, buttons(app, can).rollback, live_sequence)
+    current = frozenset(int(e.get("sequence") or 0) for e in entries if live and e.get("revision") == live)
+    return History(rows, buttons(app, can).rollback, max(current, default=0), current)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,13 @@ from tests.integration.conftest import create_app, kubectl, push, sweep, wait_hi
 from tests.integration.manifests import configmap, deployment, service
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoSuchElementException, TimeoutException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -161,6 +166,38 @@ def cell_texts(browser: webdriver.Chrome, selector: str) -> list[str]:
     return [e.text for e in browser.find_elements(By.CSS_SELECTOR, selector)]
 
 
+def status_text(browser: webdriver.Chrome) -> str:
+    """The status header's text, read at once (the page replaces it on each poll)."""
+    return str(browser.execute_script("return document.getElementById('status').textContent"))
+
+
+def history_count(browser: webdriver.Chrome) -> int:
+    return int(browser.execute_script("return document.getElementById('status').dataset.history"))
+
+
+def click(browser: webdriver.Chrome, selector: str, *, keyboard: bool = False) -> None:
+    """Click SELECTOR (or press Enter on it), again if the page's poll replaced the element
+    between finding and clicking it."""
+
+    def press(d: webdriver.Chrome) -> bool:
+        element = d.find_element(By.CSS_SELECTOR, selector)
+        element.send_keys(Keys.ENTER) if keyboard else element.click()
+        return True
+
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(press)
+
+
+def wait_for_entry(browser: webdriver.Chrome, sequence: int) -> None:
+    """Until the history table (refreshed by the page itself) shows entry SEQUENCE."""
+    try:
+        WebDriverWait(browser, 180, poll_frequency=0.5).until(
+            lambda d: str(sequence) in cell_texts(d, "table.history tbody th a")
+        )
+    except TimeoutException:
+        notice = browser.find_element(By.ID, "notice").text
+        raise AssertionError(f"no history entry {sequence} on the page; it says {notice!r}") from None
+
+
 def test_the_list_shows_sync_health_and_filters(stack, browser, shop, artifacts):
     sign_in(browser, stack, oidc.ADMIN)
     open_page(browser, stack, "/applications")
@@ -238,17 +275,10 @@ def test_the_history_lists_entries_and_one_entry_its_objects(stack, browser, sho
 
 def test_an_allowed_user_clicks_sync_and_watches_it_happen(stack, browser, shop, artifacts):
     open_page(browser, stack, f"/applications/{shop}/history")
-    before = int(browser.find_element(By.ID, "status").get_attribute("data-history"))
-    button = browser.find_element(By.CSS_SELECTOR, "button[data-action=sync]")
-    button.send_keys("\n")  # the keyboard works as well as the mouse
+    before = history_count(browser)
+    click(browser, "button[data-action=sync]", keyboard=True)  # the keyboard works as well as the mouse
     # the page polls its status and reloads the history when the sync's entry is written
-    try:
-        WebDriverWait(browser, 180, poll_frequency=0.5).until(
-            lambda d: str(before + 1) in cell_texts(d, "table.history tbody th a")
-        )
-    except TimeoutException:
-        notice = browser.find_element(By.ID, "notice").text
-        raise AssertionError(f"no history entry {before + 1} on the page; it says {notice!r}") from None
+    wait_for_entry(browser, before + 1)
     assert "finished" in browser.find_element(By.ID, "notice").text
     entry = store.get_history(shop, before + 1, results=False)
     assert entry["initiator"] == "manual" and entry["triggeredBy"] == oidc.ADMIN
@@ -256,6 +286,23 @@ def test_an_allowed_user_clicks_sync_and_watches_it_happen(stack, browser, shop,
     # the sync re-applied the ConfigMap: the hand edit is gone
     open_page(browser, stack, f"/applications/{shop}/diff")
     assert "greeting: hi" not in browser.find_element(By.ID, "content").text
+
+
+def test_rollback_pins_and_unpin_moves_on_from_the_page(stack, browser, shop, artifacts):
+    open_page(browser, stack, f"/applications/{shop}/history")
+    before = history_count(browser)
+    click(browser, "button[aria-label='Roll back to history entry 1']")
+    wait_for_entry(browser, before + 1)
+    entry = store.get_history(shop, before + 1, results=False)
+    assert entry["initiator"] == "rollback" and entry["triggeredBy"] == oidc.ADMIN
+    # a rollback pins an automated application; the status header, polled, says so
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=unpin]"))
+    assert "Pinned" in status_text(browser)
+    shot(browser, artifacts, "pinned")
+    click(browser, "button[data-action=unpin]")  # and syncs the head
+    wait_for_entry(browser, before + 2)
+    assert not store.get_app(shop).status.get("pin")
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action=pin]"))
 
 
 def test_a_readonly_user_gets_no_button_and_a_forced_post_is_refused(stack, browser, shop, artifacts):
@@ -267,7 +314,7 @@ def test_a_readonly_user_gets_no_button_and_a_forced_post_is_refused(stack, brow
     assert not browser.find_elements(By.CSS_SELECTOR, "button[data-action]")
     with pytest.raises(NoSuchElementException):
         browser.find_element(By.CSS_SELECTOR, "button[data-action=rollback]")
-    count = int(browser.find_element(By.ID, "status").get_attribute("data-history"))
+    count = history_count(browser)
     # what a curious user could type in the console: the page's own fetch, CSRF header and all
     status = browser.execute_async_script(
         """const done = arguments[arguments.length - 1];

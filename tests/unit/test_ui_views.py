@@ -271,6 +271,14 @@ def test_history_is_newest_first_and_marks_the_entry_the_cluster_runs():
     a = app()
     a.status["sync"]["revision"] = "rev-2"
     assert views.history(entries, a, allow(), NOW).live_sequence == 2
+    again = [*entries, dict(ENTRY, sequence=4, revision="rev-2")]  # rolled back to entry 2
+    assert (
+        views.history(again, a, allow(), NOW).live_sequence,
+        views.history(again, a, allow(), NOW).current,
+    ) == (
+        4,
+        frozenset({2, 4}),
+    )
     assert not views.history(entries, a, allow(), NOW).can_rollback
 
 
