@@ -108,6 +108,8 @@ def verify(token: str) -> Identity:
         claims = _verify(token, certs, audiences, url)
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
         raise Unauthenticated(str(exc)) from exc
+    except ImportError as exc:  # a JWKS URL: google-auth reads those with PyJWT
+        raise Unauthenticated(f"{url} is a JWKS, which needs PyJWT: {exc}") from exc
     except OSError as exc:
         raise Unauthenticated(f"cannot fetch the issuer's keys from {url}: {exc}") from exc
     if claims.get("iss") not in issuers:
