@@ -51,3 +51,11 @@ def test_no_audience_configured_refuses_everything(monkeypatch):
     monkeypatch.setenv("GITOPS_API_AUDIENCE", "")
     with pytest.raises(idtoken.Unauthenticated, match="GITOPS_API_AUDIENCE"):
         idtoken.verify(token())
+
+
+def test_a_refusal_never_repeats_the_token():
+    forged = token(oidc.new_key()[0])
+    for bad in (forged, forged.split(".")[0] + ".x", "x" * 40 + ".y.z"):
+        with pytest.raises(idtoken.Unauthenticated) as err:
+            idtoken.verify(bad)
+        assert not any(part and part in str(err.value) for part in bad.split(".") if len(part) > 8)
