@@ -93,6 +93,11 @@ def _verify(token: str, certs: Mapping[str, Any], audiences: tuple[str, ...], ur
     )
 
 
+def _redacted(reason: str) -> str:
+    """A library's reason without what may be a piece of the token (it is logged and audited)."""
+    return re.sub(r"[A-Za-z0-9_\-+/=.]{24,}", "<redacted>", reason)[:300]
+
+
 def verify(token: str) -> Identity:
     """The identity of a verified token; Unauthenticated with the reason otherwise."""
     audiences, issuers, url = config.api_audiences(), config.api_issuers(), config.api_certs_url()
@@ -107,7 +112,9 @@ def verify(token: str) -> Identity:
             certs = CERTS.get(url, fresh=True)  # a key rotated in since we fetched
         claims = _verify(token, certs, audiences, url)
     except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
-        raise Unauthenticated(str(exc)) from exc
+        raise Unauthenticated(_redacted(str(exc))) from exc
+    except ImportError as exc:  # a JWKS URL: google-auth reads those with PyJWT
+        raise Unauthenticated(f"{url} is a JWKS, which needs PyJWT: {exc}") from exc
     except OSError as exc:
         raise Unauthenticated(f"cannot fetch the issuer's keys from {url}: {exc}") from exc
     if claims.get("iss") not in issuers:

@@ -125,3 +125,20 @@ def audit(call: Call) -> tuple[int, Any]:
     except ValueError as exc:
         raise ApiError(400, "limit: a number") from exc
     return 200, {"items": store.audit_entries(limit)}
+
+
+@route("POST", "/api/v1/recover")
+def recover(call: Call) -> tuple[int, Any]:
+    """{"apps": [names]} (none: all): re-sync from Firestore and Git; sync on each application."""
+    from shared.steps.operations import recover
+
+    names = [str(n) for n in call.request.json().get("apps") or []]
+    apps = [a for a in store.list_apps() if not names or a.name in set(names)]
+    missing = sorted(set(names) - {a.name for a in apps})
+    if missing:
+        raise ApiError(404, f"no such application: {', '.join(missing)}")
+    if not names:
+        call.require("applications", "sync", "*/*")
+    for app in apps:
+        call.require("applications", "sync", rbac.app_object(app.spec.project, app.name))
+    return 200, recover.recover(apps, actor=call.principal)

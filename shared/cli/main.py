@@ -2,10 +2,9 @@
 
 Commands go through the API (functions/api) with the caller's ID token: `gitops login` saves
 the API's URL and how to get a token (GITOPS_API_URL and GITOPS_TOKEN override it). Only
-`render DIR` and `webhook send` stay local, and `recover` and `policy bootstrap
---admin-bootstrap` talk to Firestore and Pub/Sub directly (an administrator's tools: the
-project and emulators named by GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST,
-PUBSUB_EMULATOR_HOST). Exit codes: 0 ok, 1 error, 2 usage.
+`render DIR` and `webhook send` stay local, and `policy bootstrap --admin-bootstrap` writes
+the first RBAC policy to Firestore directly (the project and emulator named by
+GOOGLE_CLOUD_PROJECT and FIRESTORE_EMULATOR_HOST). Exit codes: 0 ok, 1 error, 2 usage.
 
 This module holds the parser and the dispatch only: each command group (app, project, render,
 webhook, cluster, repo, recover, sweep) is a module with its parser and its handlers.
