@@ -21,10 +21,12 @@ GROUPS = tuple(
         "intake",
         "e2e",
         "fleet",
+        "api",
         "fleetpods",
         "cluster",
         "memory",
         "big",
+        "ui",
         "cost",
     )
     if (Path(__file__).resolve().parent / f"{g}.py").exists()

@@ -30,9 +30,12 @@ locals {
       var.clusters[name].endpoint == "private" ? c.private_cluster_config[0].private_endpoint : c.endpoint
     )
   }
-  # the buildpack functions Pub/Sub pushes to (intake and render have resources of their own)
-  internal_functions = { for name, f in var.functions : name => f if !contains(["intake", "render"], name) }
-  timeouts           = { intake = 60, render = 540, apply = 540, audit = 540 }
+  # the buildpack functions Pub/Sub pushes to (intake, render and api have resources of their own)
+  internal_functions = { for name, f in var.functions : name => f if !contains(["intake", "render", "api"], name) }
+  timeouts           = { intake = 60, render = 540, apply = 540, audit = 540, api = 300 }
+  # Cloud Run's deterministic URL of the API: the audience of the tokens it accepts (plus
+  # var.api_audiences, e.g. gcloud's client id for `gcloud auth print-identity-token`)
+  api_url = "https://gitops-api-${data.google_project.this.number}.${var.region}.run.app"
   # secrets injected as environment variables, per function (never in Terraform state)
   secret_env = {
     intake = { GITHUB_WEBHOOK_SECRET = google_secret_manager_secret.webhook.secret_id }
@@ -45,6 +48,7 @@ locals {
       GITOPS_GITHUB_TOKEN     = google_secret_manager_secret.github_token.secret_id
     }
     audit = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
+    api   = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
   }
 }
 
@@ -172,6 +176,56 @@ resource "google_cloudfunctions2_function" "intake" {
 
     dynamic "secret_environment_variables" {
       for_each = local.secret_env["intake"]
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# The API: people (CLI, browser) call it from outside; Cloud Run lets through only
+# var.api_invokers (roles/run.invoker, iam.tf), and the function verifies the ID token itself
+# (signature, audience, expiry, issuer) and authorizes each call by its RBAC policy.
+resource "google_cloudfunctions2_function" "api" {
+  #checkov:skip=CKV_GCP_124:people reach the API from their machines; Cloud Run IAM admits only var.api_invokers and the function verifies every token
+  name         = "gitops-api"
+  location     = var.region
+  description  = "gitops api (${var.functions.api.signature})"
+  kms_key_name = var.kms_key_name
+
+  build_config {
+    runtime               = var.runtime
+    entry_point           = var.functions.api.entry_point
+    docker_repository     = var.kms_key_name == null ? null : google_artifact_registry_repository.images.id
+    environment_variables = { GOOGLE_FUNCTION_SOURCE = var.functions.api.source }
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    service_account_email          = google_service_account.functions["api"].email
+    available_memory               = var.function_memory
+    max_instance_count             = var.max_instances
+    timeout_seconds                = local.timeouts.api
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    environment_variables = merge(local.function_env, {
+      GITOPS_API_AUDIENCE = join(",", concat([local.api_url], var.api_audiences))
+    })
+    vpc_connector                 = var.vpc_connector
+    vpc_connector_egress_settings = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
+
+    dynamic "secret_environment_variables" {
+      for_each = local.secret_env["api"]
       content {
         key        = secret_environment_variables.key
         project_id = var.project_id

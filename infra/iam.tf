@@ -22,7 +22,8 @@ locals {
   ]...)
 }
 
-# Firestore: every function reads and writes application state (intake: delivery dedupe).
+# Firestore: every function reads and writes application state (intake: delivery dedupe; api:
+# what people ask for, after its own RBAC). People get no Firestore role: they go through the API.
 resource "google_project_iam_member" "firestore_user" {
   for_each = var.functions
   project  = var.project_id
@@ -48,7 +49,7 @@ resource "google_pubsub_topic_iam_member" "publish_dead_letters" {
 # Repository credentials: render fetches commits; apply and audit read Secret values back
 # from the commit (they are never stored in Firestore).
 resource "google_secret_manager_secret_iam_member" "repo_credentials" {
-  for_each  = toset(["render", "apply", "audit"])
+  for_each  = toset(["render", "apply", "audit", "api"])
   secret_id = google_secret_manager_secret.repo_credentials.id
   role      = "roles/secretmanager.secretAccessor"
   member    = local.sa[each.value]
@@ -71,7 +72,7 @@ resource "google_secret_manager_secret_iam_member" "webhook_secret" {
 # RBAC (infra/kubernetes/rbac.yaml binds these identities).
 # render reads each destination's /version (the gate and helm --kube-version judge against it).
 resource "google_project_iam_member" "gke_access" {
-  for_each = toset(["render", "apply", "audit"])
+  for_each = toset(["render", "apply", "audit", "api"])
   project  = var.project_id
   role     = "roles/container.clusterViewer"
   member   = local.sa[each.value]
@@ -81,7 +82,7 @@ resource "google_project_iam_member" "gke_access" {
 locals {
   other_cluster_projects = setsubtract([for c in values(var.clusters) : coalesce(c.project, var.project_id)], [var.project_id])
   gke_access_elsewhere = {
-    for pair in setproduct(["render", "apply", "audit"], local.other_cluster_projects) : "${pair[0]}/${pair[1]}" => {
+    for pair in setproduct(["render", "apply", "audit", "api"], local.other_cluster_projects) : "${pair[0]}/${pair[1]}" => {
       function = pair[0]
       project  = pair[1]
     }
@@ -113,6 +114,16 @@ resource "google_cloud_run_service_iam_member" "intake_public" {
   service  = google_cloudfunctions2_function.intake.name
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# The API: only the people and groups named in var.api_invokers get past Cloud Run; what each
+# may do is the API's RBAC policy (in Git, shared/core/rbac.py).
+resource "google_cloud_run_service_iam_member" "api_invokers" {
+  for_each = toset(var.api_invokers)
+  location = var.region
+  service  = google_cloudfunctions2_function.api.name
+  role     = "roles/run.invoker"
+  member   = each.value
 }
 
 resource "google_cloud_run_service_iam_member" "pusher_invokes" {

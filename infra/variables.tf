@@ -141,3 +141,19 @@ variable "sweep_topic" {
   description = "The topic Cloud Scheduler publishes the sweep to."
   type        = string
 }
+
+variable "api_invokers" {
+  description = "Who may reach the API through Cloud Run (roles/run.invoker), e.g. [\"group:platform@example.com\"]; what each may do is the RBAC policy."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = !contains(var.api_invokers, "allUsers") && !contains(var.api_invokers, "allAuthenticatedUsers")
+    error_message = "api_invokers names people, groups or service accounts, never allUsers or allAuthenticatedUsers."
+  }
+}
+
+variable "api_audiences" {
+  description = "Token audiences the API accepts besides its own URL (gcloud's client id: user tokens from gcloud auth print-identity-token)."
+  type        = list(string)
+  default     = ["32555940559.apps.googleusercontent.com"]
+}

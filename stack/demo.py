@@ -152,6 +152,12 @@ def run() -> None:
     os.environ.setdefault("GITOPS_SWEEP_INTERVAL", "off")
     st = local.up()
     os.environ.update(st.env)
+    # the CLI goes through the API: log in as the stack's admin (tokens from its own issuer),
+    # in a context file of the stack's, not the user's ~/.config/gitops
+    from stack import oidc
+
+    os.environ["GITOPS_CONFIG"] = str(st.dir / "cli-config.json")
+    gitops("login", "--local-user", oidc.ADMIN)
     with open(st.env["GITOPS_WEBHOOK_SECRET_FILE"]) as f:
         secret = f.read().strip().encode()
     intake = st.env["GITOPS_INTAKE_URL"]

@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SDK = Path(os.environ.get("CLOUDSDK_ROOT", "/usr/lib/google-cloud-sdk"))
 FUNCTIONS_USER = "gitops-functions"  # the functions' user on the local API server (not an admin)
 CACHE = Path(os.environ.get("GITOPS_CACHE", Path.home() / ".cache" / "gitops"))
-FUNCTION_NAMES = ("intake", "render", "apply", "audit")
+FUNCTION_NAMES = ("intake", "render", "apply", "audit", "api")
 
 # The API server's audit log records every write (who, with which client, what): the
 # benchmarks count write requests from it, side by side for us and for kubectl.
@@ -523,6 +523,38 @@ def start_github_api(st: Stack) -> None:
     st.env["GITOPS_GITHUB_API_RECORD"] = str(record)
 
 
+def start_oidc(st: Stack) -> None:
+    """The local OIDC issuer (stack/oidc.py) the API verifies tokens of; the API's URL is
+    chosen here, as it is the tokens' audience (Cloud Run's is the service URL)."""
+    port, api_port = procs.free_port(), procs.free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    p = procs.start(
+        "oidc",
+        [sys.executable, "-m", "stack.oidc", str(st.dir / "oidc"), str(port), api_url],
+        str(st.dir / "logs" / "oidc.log"),
+        port=port,
+        cwd=str(REPO_ROOT),
+    )
+    st.procs.append(p)
+    issuer = f"http://127.0.0.1:{port}"
+    procs.wait_until(lambda: procs.http_ok(f"{issuer}/certs"), "OIDC issuer", 20, p)
+    st.env["GITOPS_OIDC_ISSUER"] = issuer
+    st.env["GITOPS_OIDC_CERTS_URL"] = f"{issuer}/certs"
+    st.env["GITOPS_API_AUDIENCE"] = api_url
+    st.env["GITOPS_API_URL"] = api_url
+
+
+def bootstrap_policy(st: Stack) -> None:
+    """The first RBAC policy, as `gitops policy bootstrap --admin-bootstrap` writes it: the
+    stack's admin user (stack.oidc.ADMIN) is role:admin; everything else is denied."""
+    from shared.adapters import store
+    from shared.core import rbac
+    from stack.oidc import ADMIN
+
+    os.environ.update(st.env)
+    store.put_policy(rbac.parse(f"g, {ADMIN}, {rbac.ADMIN}"), {"source": "admin-bootstrap", "by": "stack"})
+
+
 def start_functions(st: Stack) -> None:
     from shared.core import topology
 
@@ -532,7 +564,7 @@ def start_functions(st: Stack) -> None:
     started = []
     for name in FUNCTION_NAMES:
         source, target, signature = topology.FUNCTIONS[name]
-        port = procs.free_port()
+        port = int(st.env["GITOPS_API_URL"].rsplit(":", 1)[1]) if name == "api" else procs.free_port()
         runtime = st.dir / "run" / name
         runtime.mkdir(parents=True, exist_ok=True)
         env = {
@@ -703,7 +735,9 @@ def up(directory: Path | None = None) -> Stack:
             (start_git, "starting git server"),
             (start_github_api, "starting GitHub API stand-in"),
             (start_charts, "starting the Helm chart repository and the OCI registry"),
-            (start_functions, "starting the four functions"),
+            (start_oidc, "starting the OIDC issuer"),
+            (start_functions, "starting the five functions"),
+            (bootstrap_policy, "writing the bootstrap RBAC policy"),
             (create_topology, "creating Pub/Sub topics and push subscriptions"),
             (wait_nodes, "waiting for the simulated nodes to be Ready"),
             (start_scheduler, "starting the Cloud Scheduler stand-in"),

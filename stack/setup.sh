@@ -26,6 +26,10 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 # the OCI registry the chart tests push Helm charts to (the Distribution registry)
 command -v docker-registry >/dev/null || need+=(docker-registry)
+# the web UI's browser tests (tests/integration/test_web_ui.py): Debian's chromium, headless,
+# driven by Selenium through Debian's chromium-driver
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import json
 import sys
 import time
-import uuid
-from typing import Any
+from typing import Any, cast
 
-from shared.adapters import bus, git, store
-from shared.cli import inputs, output, wait
+from shared.cli import client, inputs, output, wait
 from shared.cli.output import CliError
-from shared.core import argocd, hooks, policy, status, topology
-from shared.core.messages import ApplyRequest, RenderRequest
+from shared.core import argocd, hooks, policy
 from shared.core.model import AppSpec, Destination, Retry, SpecError, SyncPolicy
-from shared.core.status import Action, DriftState, HealthState, HealthStatus, Initiator, SyncState, SyncStatus
-from shared.render import sources, tree
+from shared.core.status import DriftState, HealthState, HealthStatus, SyncState, SyncStatus
+
+APPS = "/api/v1/applications"
+BATCH = 500  # applications per request of `app create -f` (a request stays well under 8 MiB)
+
+
+def _path(name: str, *rest: str) -> str:
+    return "/".join([APPS, client.quote(name), *rest])
 
 
 def _create_from_file(args: argparse.Namespace) -> int:
     created: list[dict[str, Any]] = []
-    specs: list[AppSpec] = []
+    docs: list[dict[str, Any]] = []
     for doc in inputs.read_manifests(args.file):
         try:
             spec, warnings = argocd.application(doc)
@@ -30,10 +34,10 @@ def _create_from_file(args: argparse.Namespace) -> int:
             raise CliError(f"{args.file}: {exc}") from exc
         for w in warnings:
             print(f"warning: {spec.name}: {w}", file=sys.stderr)
-        specs.append(spec)
+        docs.append(doc)
         created.append({"name": spec.name, "spec": spec.to_doc(), "warnings": warnings})
-    # in transactions of 100: a file of 10,000 applications is registered in minutes, not hours
-    store.put_apps(specs, create=not args.upsert)
+    for i in range(0, len(docs), BATCH):
+        client.post(APPS, {"items": docs[i : i + BATCH], "upsert": args.upsert})
     output.print_result(args, created, lambda: [["application", c["name"], "created"] for c in created])
     return 0
 
@@ -67,19 +71,23 @@ def app_create(args: argparse.Namespace) -> int:
         spec.validate()
     except SpecError as exc:
         raise CliError(f"invalid application: {exc}") from exc
-    store.put_app(spec, create=not args.upsert)
+    client.post(APPS, {"name": spec.name, "spec": spec.to_doc(), "upsert": args.upsert})
     output.print_result(
         args, {"name": spec.name, "spec": spec.to_doc()}, lambda: [["application", spec.name, "created"]]
     )
     return 0
 
 
-def _app_row(app: store.App) -> list[str]:
-    st = app.status
+def _spec(doc: dict[str, Any]) -> AppSpec:
+    return AppSpec.from_doc(doc["name"], doc["spec"])
+
+
+def _app_row(doc: dict[str, Any]) -> list[str]:
+    st = doc.get("status") or {}
     sync, health = st.get("sync") or {}, st.get("health") or {}
     return [
-        app.name,
-        app.spec.project,
+        doc["name"],
+        _spec(doc).project,
         sync.get("status", SyncStatus.UNKNOWN),
         health.get("status", ""),
         (sync.get("commit") or "")[:7],
@@ -89,28 +97,30 @@ def _app_row(app: store.App) -> list[str]:
 
 
 def app_list(args: argparse.Namespace) -> int:
-    apps = store.list_apps()
+    docs = client.get(APPS)["items"]
     wide = args.output == "wide"
+
+    def extra(doc: dict[str, Any]) -> list[str]:
+        spec = _spec(doc)
+        return [spec.repoURL, spec.path, spec.targetRevision] if wide else []
+
     output.print_result(
         args,
-        [{"name": a.name, "spec": a.spec.to_doc(), "status": a.status} for a in apps],
+        docs,
         lambda: (
             [
                 ["NAME", "PROJECT", "SYNC", "HEALTH", "LIVE", "TARGET-COMMIT", "LAST-SYNC"]
                 + (["REPO", "PATH", "TARGET"] if wide else [])
             ]
-            + [
-                _app_row(a) + ([a.spec.repoURL, a.spec.path, a.spec.targetRevision] if wide else [])
-                for a in apps
-            ]
+            + [_app_row(d) + extra(d) for d in docs]
         ),
     )
     return 0
 
 
 def app_get(args: argparse.Namespace) -> int:
-    app = store.get_app(args.name)
-    spec, st = app.spec, app.status
+    doc = client.get(_path(args.name))
+    spec, st = _spec(doc), doc.get("status") or {}
 
     def table() -> list[list[str]]:
         sync, render = st.get("sync") or {}, st.get("render") or {}
@@ -146,7 +156,7 @@ def app_get(args: argparse.Namespace) -> int:
         ]
         if spec.watchPaths:
             rows.insert(5, ["Watch paths:", ", ".join(spec.watchPaths)])
-        seen = policy.seen_head(sync)
+        seen = policy.seen_head(cast(SyncState, sync))
         if seen:
             rows.append(["Head seen:", f"{seen[:7]}: nothing under the application's paths changed since"])
         if render.get("message"):
@@ -174,24 +184,19 @@ def app_get(args: argparse.Namespace) -> int:
                     f"{pin.get('commit', '')[:7]} by {pin.get('by')}: {pin.get('reason', '')}",
                 ]
             )
-        drifted = set(drift.get("ids") or [])
-        count = int(st.get("historyCount", 0))
-        last = store.get_history(spec.name, count) if count else {}
-        resources = last.get("resources", [])
-        if resources:
+        tree = client.get(_path(spec.name, "resource-tree")) if int(st.get("historyCount", 0)) else {}
+        if tree.get("nodes"):
             rows.append(["", ""])
             rows.append(["KIND", "NAMESPACE/NAME  LAST-SYNC  SYNC  HEALTH"])
-            for r in resources:
+            for r in tree["nodes"]:
                 oid = f"{r['kind']}.{r['group']}" if r["group"] else r["kind"]
-                key = f"{oid}/{r['namespace']}/{r['name']}" if r["namespace"] else f"{oid}/{r['name']}"
-                state = SyncStatus.OUT_OF_SYNC if key in drifted else SyncStatus.SYNCED
                 rows.append(
-                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {state}  {r.get('health') or '-'}"]
+                    [oid, f"{r['namespace']}/{r['name']}  {r['action']}  {r['status']}  {r['health'] or '-'}"]
                 )
-        if last.get("hooks"):
+        if tree.get("hooks"):
             rows.append(["", ""])
             rows.append(["HOOK", "NAMESPACE/NAME  PHASE  STATUS  MESSAGE"])
-            for h in last["hooks"]:
+            for h in tree["hooks"]:
                 rows.append(
                     [
                         h["kind"],
@@ -206,7 +211,7 @@ def app_get(args: argparse.Namespace) -> int:
 
 
 def app_history(args: argparse.Namespace) -> int:
-    entries = store.history(args.name)
+    entries = client.get(_path(args.name, "history"))["items"]
     output.print_result(
         args,
         entries,
@@ -232,73 +237,32 @@ def app_history(args: argparse.Namespace) -> int:
 
 
 def app_sync(args: argparse.Namespace) -> int:
-    since = store.now()
-    app = store.get_app(args.name)
-    before = int(app.status.get("historyCount", 0))
-    spec = app.spec
-    commit, ref = args.revision, ""
-    if spec.chart:  # the render step resolves the version against the repository's index
-        commit, ref = commit or spec.chart_version, "chart"
-    if not commit:
-        try:
-            refs = git.ls_remote(spec.repoURL)
-        except Exception as exc:
-            raise CliError(f"cannot read refs of {spec.repoURL}: {exc}") from exc
-        head = spec.head(refs)
-        if head is None:
-            raise CliError(f"revision {spec.targetRevision!r} not found in {spec.repoURL}")
-        ref, commit = head
+    since = wait.now()
+    body = {"revision": args.revision, "prune": args.prune, "dryRun": args.dry_run}
+    answer = client.post(_path(args.name, "sync"), body)
     if args.dry_run:
-        return _sync_preview(args, app, commit, ref)
-    op = f"sync-{uuid.uuid4().hex[:12]}"
-    bus.publish(
-        topology.RENDER,
-        [
-            RenderRequest(
-                app=spec.name,
-                commit=commit,
-                ref=ref,
-                initiator=Initiator.MANUAL,
-                operation=op,
-                triggered_by=output.who(),
-                prune=args.prune,
-            )
-        ],
+        return _print_preview(args, answer)
+    return _requested(
+        args,
+        answer,
+        f"sync of {args.name} to {answer['commit'][:7]} requested ({answer['operation']})",
+        since,
     )
-    output.progress(f"sync of {spec.name} to {commit[:7]} requested ({op})")
-    return wait.print_or_wait(args, spec.name, before, {"operation": op, "commit": commit}, since)
 
 
-def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: str) -> int:
-    """gitops app sync --dry-run: render the commit here and ask the API server, write nothing."""
-    # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
-    from shared.adapters import kube
-    from shared.steps import appofapps
-    from shared.steps import render as render_step
-    from shared.sync.engine import Options, preview
-    from shared.sync.prepare import prepare
+def _requested(args: argparse.Namespace, answer: dict[str, Any], message: str, since: dt.datetime) -> int:
+    output.progress(message)
+    data: dict[str, Any] = {k: answer[k] for k in ("operation", "commit", "revision") if k in answer}
+    if "revision" in data:
+        data.pop("commit")
+    return wait.print_or_wait(args, args.name, int(answer["before"]), data, since)
 
-    spec = app.spec
-    kube_version = render_step.destination_version(spec)
-    if spec.chart:
-        commit, rendered = _render_chart_here(spec, commit, kube_version)
-    else:
-        repo = git.fetch(spec.repoURL, commit, ref or None)
-        _, rendered = sources.render(tree.GitTree(repo, commit), sources.Request.of(spec, kube_version))
-    if rendered.errors:
-        raise CliError(f"render of {commit[:7] if not spec.chart else commit} failed: {rendered.errors[0]}")
-    _, objs = appofapps.split(hooks.resources_of(rendered.objects))  # hooks run only in a sync
-    cluster = kube.cluster(spec.destination.cluster)
-    options = Options.of(spec)
-    if args.prune:
-        options = dataclasses.replace(options, prune=True)
-    results = preview(
-        cluster, spec, prepare(spec, objs, cluster), store.inventory(app.name, app.status), options
-    )
-    docs = [r.to_doc() for r in results]
+
+def _print_preview(args: argparse.Namespace, answer: dict[str, Any]) -> int:
+    docs = answer["objects"]
     output.print_result(
         args,
-        {"commit": commit, "dryRun": True, "objects": docs},
+        answer,
         lambda: (
             [["KIND", "NAMESPACE", "NAME", "WOULD BE", "NOTE"]]
             + [[d["kind"], d["namespace"], d["name"], d["action"], d.get("message", "")] for d in docs]
@@ -307,67 +271,25 @@ def _sync_preview(args: argparse.Namespace, app: store.App, commit: str, ref: st
     return 0
 
 
-def _render_chart_here(spec: AppSpec, constraint: str, kube_version: str) -> tuple[str, Any]:
-    """A chart application rendered here as the render step would (the range resolved, the
-    archive fetched and checked, the refs' value files read at their heads): ('name@version',
-    the render)."""
-    from shared.adapters import charts
-    from shared.steps import revision
-
-    try:
-        fetched, archive = charts.fetch(spec.repoURL, spec.chart, constraint)
-        values, _ = revision.ref_values(spec, {})
-    except (charts.ChartError, git.Refused, tree.Refused, LookupError) as exc:
-        raise CliError(f"app sync --dry-run: {exc}") from None
-    where = f"{spec.chart}-{fetched.version}"
-    _, rendered = sources.render_chart(
-        archive, where, sources.Request.of(spec, kube_version, path="."), values=values, chart=spec.chart
-    )
-    return f"{fetched.name}@{fetched.version}", rendered
-
-
 def app_rollback(args: argparse.Namespace) -> int:
-    since = store.now()
-    app = store.get_app(args.name)
-    before = int(app.status.get("historyCount", 0))
-    entry = store.get_history(args.name, args.id, results=False)
-    op = f"rollback-{uuid.uuid4().hex[:12]}"
-    bus.publish(
-        topology.APPLY,
-        [
-            ApplyRequest(
-                app=args.name,
-                revision=entry["revision"],
-                initiator=Initiator.ROLLBACK,
-                operation=op,
-                triggered_by=output.who(),
-            )
-        ],
-    )
-    output.progress(f"rollback of {args.name} to history {args.id} ({entry['commit'][:7]}) requested")
-    return wait.print_or_wait(
-        args, args.name, before, {"operation": op, "revision": entry["revision"]}, since
-    )
+    since = wait.now()
+    answer = client.post(_path(args.name, "rollback"), {"id": args.id})
+    message = f"rollback of {args.name} to history {args.id} ({answer['commit'][:7]}) requested"
+    return _requested(args, answer, message, since)
 
 
 def app_delete(args: argparse.Namespace) -> int:
     """Unregister an application; with --cascade, delete what it owns in the cluster first."""
-    # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
-    from shared.steps import deletion
-
-    try:
-        done = deletion.delete_application(args.name, cascade=args.cascade, on_wait=output.progress)
-    except deletion.DeletionBusy as exc:
-        raise output.CliError(str(exc)) from exc
-    results = [r.to_doc() for r in done.objects]
-    for h in done.hooks:
-        output.progress(f"{h.phase} {h.kind}/{h.name} {h.status}" + (" (deleted)" if h.deleted else ""))
-    if args.cascade:
+    answer = client.delete(_path(args.name), cascade="true" if args.cascade else "")
+    results = answer["objects"]
+    for h in answer.get("hooks") or []:
         output.progress(
-            f"deleted {sum(r['action'] == Action.PRUNED for r in results)} objects of {args.name}"
+            f"{h['phase']} {h['kind']}/{h['name']} {h['status']}" + (" (deleted)" if h.get("deleted") else "")
         )
-    if done.problem:
-        raise output.CliError(f"application {args.name!r} is kept: {done.problem}")
+    if args.cascade:
+        output.progress(f"deleted {answer['deleted']} objects of {args.name}")
+    if answer.get("problem"):
+        raise CliError(f"application {args.name!r} is kept: {answer['problem']}")
     output.print_result(
         args,
         {"name": args.name, "cascade": args.cascade, "objects": results},
@@ -376,40 +298,33 @@ def app_delete(args: argparse.Namespace) -> int:
             + [[r["kind"], f"{r['namespace']}/{r['name']}", r["action"]] for r in results]
         ),
     )
-    return 1 if any(r["action"] == Action.FAILED for r in results) else 0
+    return 1 if answer["failed"] else 0
 
 
 def app_unpin(args: argparse.Namespace) -> int:
     """Clear a rollback pin and sync the target's head again."""
-    app = store.get_app(args.name)
-    pin = app.status.get("pin")
-    if not pin:
-        raise CliError(f"application {args.name!r} is not pinned")
-    store.set_pin(args.name, None)
+    since = wait.now()
+    answer = client.post(_path(args.name, "unpin"))
+    pin = answer["unpinned"]
     output.progress(f"unpinned {args.name} (was pinned to {pin.get('commit', '')[:7]} by {pin.get('by')})")
-    args.revision, args.dry_run, args.prune = "", False, False
-    return app_sync(args)
+    args.health = False
+    return _requested(
+        args,
+        answer,
+        f"sync of {args.name} to {answer['commit'][:7]} requested ({answer['operation']})",
+        since,
+    )
 
 
 def app_diff(args: argparse.Namespace) -> int:
     """Unified diff per object; exit 1 when there are differences (like kubectl diff)."""
-    # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
-    from shared.adapters import kube
-    from shared.steps import diff
-
-    app = store.get_app(args.name)
-    if args.revisions:
-        entries = [store.get_history(args.name, int(i), results=False) for i in args.revisions]
-        diffs = diff.between_revisions(args.name, entries[0]["revision"], entries[1]["revision"])
-    else:
-        if not (app.status.get("sync") or {}).get("revision"):
-            raise CliError(f"application {args.name!r} has not been synced yet")
-        diffs = diff.desired_vs_live(kube.cluster(app.spec.destination.cluster), app)
+    revisions = ",".join(args.revisions) if args.revisions else ""
+    diffs = client.get(_path(args.name, "diff"), revisions=revisions)["items"]
     if args.output == "json":
-        print(json.dumps([d.to_doc() for d in diffs], indent=2))
+        print(json.dumps(diffs, indent=2))
     else:
         for d in diffs:
-            print(d.diff, end="" if d.diff.endswith("\n") else "\n")
+            print(d["diff"], end="" if d["diff"].endswith("\n") else "\n")
     return 1 if diffs else 0
 
 
@@ -441,7 +356,7 @@ def _retry_flags(parser: argparse.ArgumentParser) -> None:
 
 def app_set(args: argparse.Namespace) -> int:
     """Change an application's target, path, sync policy or options."""
-    spec = store.get_app(args.name).spec
+    spec = _spec(client.get(_path(args.name)))
     policy = spec.syncPolicy
     if args.sync_policy:
         policy = dataclasses.replace(policy, automated=args.sync_policy == "automated")
@@ -465,7 +380,7 @@ def app_set(args: argparse.Namespace) -> int:
         spec = dataclasses.replace(spec, **changes).validate()
     except SpecError as exc:
         raise CliError(f"invalid change: {exc}") from exc
-    store.put_app(spec)
+    client.put(_path(spec.name), {"name": spec.name, "spec": spec.to_doc()})
     output.print_result(
         args, {"name": spec.name, "spec": spec.to_doc()}, lambda: [["application", spec.name, "updated"]]
     )
@@ -474,17 +389,7 @@ def app_set(args: argparse.Namespace) -> int:
 
 def app_pin(args: argparse.Namespace) -> int:
     """Hold the application at its synced revision: pushes render but do not apply."""
-    sync = store.get_app(args.name).status.get("sync") or SyncState()
-    if not sync.get("revision"):
-        raise CliError(f"application {args.name!r} has not been synced yet")
-    pin = status.pin(
-        sync["revision"],
-        sync.get("commit", ""),
-        by=output.who(),
-        reason=args.reason or "pinned by hand",
-        at=store.now(),
-    )
-    store.set_pin(args.name, pin)
+    pin = client.post(_path(args.name, "pin"), {"reason": args.reason})
     output.print_result(args, pin, lambda: [["pinned", args.name, "to", pin["commit"][:7]]])
     return 0
 
@@ -493,7 +398,7 @@ def app_wait(args: argparse.Namespace) -> int:
     """Wait until the application is Synced and Healthy (or its health is Degraded)."""
     deadline, last = time.monotonic() + args.timeout, ""
     while time.monotonic() < deadline:
-        st = store.get_app(args.name).status
+        st = client.get(_path(args.name)).get("status") or {}
         sync = (st.get("sync") or SyncState()).get("status", SyncStatus.UNKNOWN)
         health = (st.get("health") or HealthState()).get("status", HealthStatus.UNKNOWN)
         if f"{sync}/{health}" != last:
@@ -514,36 +419,12 @@ def app_wait(args: argparse.Namespace) -> int:
 
 def app_promote(args: argparse.Namespace) -> int:
     """Move DST to the exact commit SRC is synced and Healthy with (recorded in DST's history)."""
-    src = store.get_app(args.src)
-    sync, health = src.status.get("sync") or SyncState(), src.status.get("health") or HealthState()
-    if sync.get("status") != SyncStatus.SYNCED or health.get("status") != HealthStatus.HEALTHY:
-        state = f"{sync.get('status', SyncStatus.UNKNOWN)}/{health.get('status', HealthStatus.UNKNOWN)}"
-        raise CliError(
-            f"{args.src} is {state}; only a Synced and Healthy application can be "
-            f"promoted from (hint: gitops app wait {args.src} --health)"
-        )
-    dst = store.get_app(args.dst)
-    commit = sync["commit"]
-    store.put_app(dataclasses.replace(dst.spec, targetRevision=commit))
-    since = store.now()
-    before = int(dst.status.get("historyCount", 0))
-    op = f"promote-{uuid.uuid4().hex[:12]}"
-    bus.publish(
-        topology.RENDER,
-        [
-            RenderRequest(
-                app=args.dst,
-                commit=commit,
-                ref="",
-                initiator=Initiator.MANUAL,
-                operation=op,
-                triggered_by=f"promote from {args.src} by {output.who()}",
-            )
-        ],
-    )
-    output.progress(f"promoting {args.dst} to {commit[:7]} (what {args.src} runs)")
-    args.wait, args.health = True, False
-    return wait.print_or_wait(args, args.dst, before, {"operation": op, "commit": commit}, since)
+    since = wait.now()
+    answer = client.post(_path(args.dst, "promote"), {"from": args.src})
+    output.progress(f"promoting {args.dst} to {answer['commit'][:7]} (what {args.src} runs)")
+    args.wait, args.health, args.name = True, False, args.dst
+    data = {"operation": answer["operation"], "commit": answer["commit"]}
+    return wait.print_or_wait(args, args.dst, int(answer["before"]), data, since)
 
 
 WATCH_HELP = (

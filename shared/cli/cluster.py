@@ -3,62 +3,40 @@
 from __future__ import annotations
 
 import argparse
-import base64
 from pathlib import Path
 from typing import Any
 
-from shared.cli import inputs, output
+from shared.cli import client, output
 from shared.cli.output import CliError
 
-
-def _clusters() -> tuple[Path, dict[str, Any]]:
-    return inputs.local_json(
-        "GITOPS_CLUSTERS_FILE", "cluster registry", "destinations come from infra/ (variable clusters)"
-    )
+CLUSTERS = "/api/v1/clusters"
 
 
 def cluster_add(args: argparse.Namespace) -> int:
-    """Register a destination: a kubeconfig context, or an API server URL + CA + token file."""
-    path, data = _clusters()
+    """Register a destination: a kubeconfig context, or an API server URL + CA + token file
+    (the token file's path is registered, never its content)."""
     if args.context:
-        entry = {"context": args.context}
+        entry: dict[str, Any] = {"name": args.name, "context": args.context}
     elif args.server and args.ca_file and args.token_file:
+        try:
+            ca = Path(args.ca_file).read_text()
+        except OSError as exc:
+            raise CliError(f"cannot read {args.ca_file}: {exc.strerror}") from exc
         entry = {
+            "name": args.name,
             "endpoint": args.server,
             "tokenFile": str(Path(args.token_file).resolve()),
-            "caCertificate": base64.b64encode(Path(args.ca_file).read_bytes()).decode(),
+            "caCertificate": ca,
         }
     else:
         raise CliError("cluster add needs --context, or --server with --ca-file and --token-file")
-    data[args.name] = entry
-    inputs.save_json(path, data)
-    output.print_result(
-        args,
-        {"name": args.name, **{k: v for k, v in entry.items() if k != "caCertificate"}},
-        lambda: [["cluster", args.name, "registered"]],
-    )
+    answer = client.post(CLUSTERS, entry)
+    output.print_result(args, answer, lambda: [["cluster", args.name, "registered"]])
     return 0
 
 
 def cluster_list(args: argparse.Namespace) -> int:
-    # imported here on purpose: the Kubernetes client adds ~0.3 s to the start of every command
-    from shared.adapters import kube
-
-    rows = [
-        {
-            "name": n,
-            "server": c.get("endpoint", ""),
-            "context": c.get("context", ""),
-            "token": "file"
-            if c.get("tokenFile")
-            else "env"
-            if c.get("tokenEnv")
-            else "google"
-            if c.get("endpoint")
-            else "",
-        }
-        for n, c in sorted(kube.registered_clusters().items())
-    ]
+    rows = client.get(CLUSTERS)["items"]
     output.print_result(
         args,
         rows,
@@ -71,10 +49,7 @@ def cluster_list(args: argparse.Namespace) -> int:
 
 
 def cluster_remove(args: argparse.Namespace) -> int:
-    path, data = _clusters()
-    if data.pop(args.name, None) is None:
-        raise CliError(f"no cluster {args.name!r} in the local registry")
-    inputs.save_json(path, data)
+    client.delete(f"{CLUSTERS}/{client.quote(args.name)}")
     output.print_result(args, {"name": args.name}, lambda: [["cluster", args.name, "removed"]])
     return 0
 

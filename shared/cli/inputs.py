@@ -1,12 +1,8 @@
-"""What the commands read besides their flags: manifest files, `--source` options, and the local
-JSON stores of repository credentials and clusters."""
+"""What the commands read besides their flags: manifest files and `--source` options."""
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,7 +10,6 @@ import yaml
 from shared.cli.output import CliError
 from shared.core import healthcel, sourceopts
 from shared.core.model import SpecError
-from shared.platform import config
 
 
 def read_manifests(path: str) -> list[dict[str, Any]]:
@@ -47,18 +42,3 @@ def health_checks(text: str) -> list[dict[str, Any]]:
     except (yaml.YAMLError, SpecError) as exc:
         raise CliError(f"invalid health checks: {exc}") from None
     return list(checks)
-
-
-def local_json(variable: str, what: str, instead: str) -> tuple[Path, dict[str, Any]]:
-    """A local JSON store named by an environment variable, and its content."""
-    path = config.variable(variable)
-    if not path:
-        raise CliError(f"no local {what} ({variable}); in Google Cloud {instead}")
-    p = Path(path)
-    return p, (json.loads(p.read_text() or "{}") if p.exists() else {})
-
-
-def save_json(path: Path, data: dict[str, Any]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)

@@ -1,8 +1,10 @@
-"""The operator's CLI: `gitops app|project|repo|render|webhook|sweep` (see `gitops --help`).
+"""The operator's CLI: `gitops login|app|project|repo|cluster|sweep|render|webhook` (see `gitops --help`).
 
-Targets the GCP project and emulators named by the usual environment variables
-(GOOGLE_CLOUD_PROJECT, FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST): the local
-stack's env output works as is. Exit codes: 0 ok, 1 error, 2 usage.
+Commands go through the API (functions/api) with the caller's ID token: `gitops login` saves
+the API's URL and how to get a token (GITOPS_API_URL and GITOPS_TOKEN override it). Only
+`render DIR` and `webhook send` stay local, and `policy bootstrap --admin-bootstrap` writes
+the first RBAC policy to Firestore directly (the project and emulator named by
+GOOGLE_CLOUD_PROJECT and FIRESTORE_EMULATOR_HOST). Exit codes: 0 ok, 1 error, 2 usage.
 
 This module holds the parser and the dispatch only: each command group (app, project, render,
 webhook, cluster, repo, recover, sweep) is a module with its parser and its handlers.
@@ -16,12 +18,12 @@ import sys
 from collections.abc import Sequence
 
 from shared.adapters import store
-from shared.cli import app, cluster, project, recover, render, repo, sweep, webhook
+from shared.cli import app, cluster, login, project, recover, render, repo, sweep, webhook
 from shared.cli.output import CliError
 from shared.platform import logs
 
 # in the order `gitops --help` lists them
-GROUPS = (app, project, render, webhook, cluster, repo, recover, sweep)
+GROUPS = (login, app, project, render, webhook, cluster, repo, recover, sweep)
 
 
 def _global_flags(p: argparse.ArgumentParser, default: object) -> None:

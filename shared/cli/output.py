@@ -70,6 +70,12 @@ def _colour(cell: str) -> str:
 
 
 def format_time(value: Any) -> str:
+    """A time as the tables show it; the API answers ISO 8601 text."""
+    if isinstance(value, str) and value:
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else str(value or "")
 
 

@@ -6,36 +6,38 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 import yaml
 
-from shared.adapters import store
-from shared.cli import inputs, output
+from shared.cli import client, inputs, output
 from shared.cli.output import CliError
 from shared.core import argocd, kuberbac, projects
 from shared.core.manifests import ObjectId
 from shared.core.model import IN_CLUSTER, SpecError
 
+PROJECTS = "/api/v1/projects"
+
 
 def project_create(args: argparse.Namespace) -> int:
     names = []
-    for doc in inputs.read_manifests(args.file):
+    docs = inputs.read_manifests(args.file)
+    for doc in docs:
         try:
-            name, project, warnings = argocd.project(doc)
+            name, _, warnings = argocd.project(doc)
         except SpecError as exc:
             raise CliError(f"{args.file}: {exc}") from exc
         for w in warnings:
             print(f"warning: project {name}: {w}", file=sys.stderr)
-        store.put_project(name, project)
         names.append(name)
+    client.post(PROJECTS, {"items": docs})
     output.print_result(args, names, lambda: [["project", n, "created"] for n in names])
     return 0
 
 
 def project_get(args: argparse.Namespace) -> int:
-    project = store.get_project(args.name)
-    if project is None:
-        raise CliError(f"project {args.name!r} not found")
+    project = client.get(f"{PROJECTS}/{client.quote(args.name)}")
+    project.pop("name", None)
     output.print_result(
         args,
         {"name": args.name, **project},
@@ -45,7 +47,7 @@ def project_get(args: argparse.Namespace) -> int:
 
 
 def project_list(args: argparse.Namespace) -> int:
-    projects = store.list_projects()
+    projects = client.get(PROJECTS)["items"]
     output.print_result(
         args,
         projects,
@@ -74,8 +76,7 @@ def _kinds(values: list[str]) -> list[dict[str, str]]:
 
 def project_set(args: argparse.Namespace) -> int:
     """Replace a project's source repositories, destinations or kind rules (creates it if new)."""
-    project = store.get_project(args.name) or {}
-    project.pop("updatedAt", None)
+    project: dict[str, Any] = {}
     if args.source_repo:
         project["sourceRepos"] = args.source_repo
     if args.destination:
@@ -90,9 +91,9 @@ def project_set(args: argparse.Namespace) -> int:
         project["namespaceResourceBlacklist"] = _kinds(args.deny_kind)
     if args.orphaned_resources is not None or args.orphaned_ignore:
         if args.orphaned_resources == "off":
-            project.pop("orphanedResources", None)
+            project["orphanedResources"] = None  # removed
         else:
-            orphaned = dict(project.get("orphanedResources") or {})
+            orphaned: dict[str, Any] = {}
             if args.orphaned_resources:
                 orphaned["warn"] = args.orphaned_resources == "warn"
             if args.orphaned_ignore:
@@ -103,7 +104,9 @@ def project_set(args: argparse.Namespace) -> int:
             project["orphanedResources"] = orphaned
     if args.health_checks is not None:
         project["healthChecks"] = inputs.health_checks(args.health_checks)
-    store.put_project(args.name, project)
+    project = client.put(f"{PROJECTS}/{client.quote(args.name)}", project)
+    project.pop("name", None)
+    project.pop("updatedAt", None)
     output.print_result(args, {"name": args.name, **project}, lambda: [["project", args.name, "updated"]])
     return 0
 
@@ -112,11 +115,12 @@ def project_rbac(args: argparse.Namespace) -> int:
     """Print (or, with --apply, server-side apply as you) the RBAC that holds the project's
     ServiceAccount, which the apply and audit functions impersonate, to its destinations and
     kinds on one cluster (shared/core/kuberbac)."""
-    project = store.get_project(args.name)
-    if project is None:
+    try:
+        project = client.get(f"{PROJECTS}/{client.quote(args.name)}")
+    except CliError:
         if args.name != "default":
-            raise CliError(f"project {args.name!r} not found")
-        project = projects.ALLOW_ALL
+            raise
+        project = projects.ALLOW_ALL  # the default project, never defined: allows everything
     try:
         generated = kuberbac.generate(args.name, project, args.cluster)
     except kuberbac.RbacError as exc:

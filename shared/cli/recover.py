@@ -1,4 +1,5 @@
-"""Disaster recovery: `gitops recover` re-syncs every application from Firestore and Git.
+"""Disaster recovery: `gitops recover` re-syncs every application from Firestore and Git
+(through the API: shared/steps/operations/recover.py).
 
 After the cluster lost its objects (wiped namespaces, a fresh API server): each application
 that was synced is applied again at the revision Firestore says it runs (the same objects;
@@ -10,80 +11,22 @@ with no synced revision are rendered at their target's head and, when automated,
 from __future__ import annotations
 
 import argparse
-import uuid
 from typing import Any
 
-from shared.adapters import bus, git, store
-from shared.cli import output, wait
+from shared.cli import client, output, wait
 from shared.cli.output import CliError
-from shared.core import topology
-from shared.core.messages import ApplyRequest, RenderRequest
-from shared.core.status import Initiator, Phase
-from shared.steps import heads
-
-
-def plan(apps: list[store.App], who: str) -> tuple[list[ApplyRequest], list[RenderRequest], list[list[str]]]:
-    """(re-apply requests, render requests, one table row per application)."""
-    applies: list[ApplyRequest] = []
-    renders: list[RenderRequest] = []
-    rows: list[list[str]] = []
-    listed = heads.Heads()
-    for app in apps:
-        sync = app.status.get("sync") or {}
-        op = f"recover-{uuid.uuid4().hex[:12]}"
-        revision = sync.get("revision")
-        if revision and _has_revision(app.name, revision):
-            applies.append(
-                ApplyRequest(
-                    app=app.name,
-                    revision=revision,
-                    initiator=Initiator.SELF_HEAL,
-                    operation=op,
-                    triggered_by=f"recover:{who}",
-                )
-            )
-            rows.append([app.name, "re-apply synced revision", str(sync.get("commit", ""))[:7]])
-            continue
-        try:
-            head = listed.of(app.spec)
-        except git.FetchError as exc:
-            rows.append([app.name, f"skipped: {exc}", ""])
-            continue
-        if head is None:
-            rows.append([app.name, f"skipped: {app.spec.targetRevision!r} not found", ""])
-            continue
-        renders.append(heads.render_at(app.name, head, operation=op, triggered_by=f"recover:{who}"))
-        what = "render target head" + ("" if app.spec.syncPolicy.automated else " (manual: not applied)")
-        rows.append([app.name, what, head[1][:7]])
-    return applies, renders, rows
-
-
-def _has_revision(app: str, revision: str) -> bool:
-    try:
-        store.get_revision(app, revision)
-    except store.NotFound:
-        return False
-    return True
+from shared.core.status import Phase
 
 
 def recover(args: argparse.Namespace) -> int:
-    apps = [a for a in store.list_apps() if not args.apps or a.name in set(args.apps)]
-    missing = sorted(set(args.apps) - {a.name for a in apps})
-    if missing:
-        raise CliError(f"no such application: {', '.join(missing)}")
-    since = store.now()
-    before = {a.name: int(a.status.get("historyCount", 0)) for a in apps}
-    applies, renders, rows = plan(apps, output.who())
-    bus.publish(topology.APPLY, applies)
-    bus.publish(topology.RENDER, renders)
-    results: dict[str, Any] = {r[0]: {"action": r[1], "commit": r[2]} for r in rows}
+    since = wait.now()
+    answer = client.post("/api/v1/recover", {"apps": list(args.apps)})
+    results: dict[str, Any] = answer["results"]
     failed = 0
     if args.wait:
-        automated = {a.name for a in apps if a.spec.syncPolicy.automated}
-        waiting = [m.app for m in applies] + [m.app for m in renders if m.app in automated]
-        for name in waiting:
+        for name in answer["waiting"]:
             try:
-                entry = wait.for_history(name, before[name], args.timeout, since)
+                entry = wait.for_history(name, answer["before"][name], args.timeout, since)
                 results[name]["result"] = entry["summary"]
                 failed += entry.get("phase") != Phase.SUCCEEDED
             except CliError as exc:

@@ -4,45 +4,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
 
-from shared.cli import inputs, output
-from shared.cli.output import CliError
+from shared.cli import client, output
 
-
-def _credentials() -> tuple[Path, dict[str, Any]]:
-    return inputs.local_json(
-        "GITOPS_REPO_CREDENTIALS_FILE",
-        "credential store",
-        "add a version of the secret gitops-repo-credentials instead",
-    )
+REPOSITORIES = "/api/v1/repositories"
 
 
 def repo_add(args: argparse.Namespace) -> int:
     """Register credentials for a repository URL or prefix (read from stdin, never echoed)."""
-    path, data = _credentials()
     secret = sys.stdin.readline().strip() if args.password_stdin else ""
-    data[args.url] = {"username": args.username, "password": secret}
-    inputs.save_json(path, data)
-    output.print_result(
-        args,
-        {"url": args.url, "username": args.username, "password": "set" if secret else ""},
-        lambda: [["repository", args.url, "registered"]],
-    )
+    answer = client.post(REPOSITORIES, {"repo": args.url, "username": args.username, "password": secret})
+    output.print_result(args, answer, lambda: [["repository", args.url, "registered"]])
     return 0
 
 
 def repo_list(args: argparse.Namespace) -> int:
-    _, data = _credentials()
-    rows = [
-        {
-            "url": url,
-            "username": c.get("username", ""),
-            "password": "set" if c.get("password") or c.get("sshPrivateKey") else "",
-        }
-        for url, c in sorted(data.items())
-    ]
+    rows = client.get(REPOSITORIES)["items"]
     output.print_result(
         args,
         rows,
@@ -52,10 +29,7 @@ def repo_list(args: argparse.Namespace) -> int:
 
 
 def repo_remove(args: argparse.Namespace) -> int:
-    path, data = _credentials()
-    if data.pop(args.url, None) is None:
-        raise CliError(f"no credentials registered for {args.url}")
-    inputs.save_json(path, data)
+    client.delete(f"{REPOSITORIES}/{client.quote(args.url)}")
     output.print_result(args, {"url": args.url}, lambda: [["repository", args.url, "removed"]])
     return 0
 

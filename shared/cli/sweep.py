@@ -3,41 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
-import uuid
 from typing import Any
 
-from shared.adapters import bus, store
-from shared.cli import output
+from shared.cli import client, output
 from shared.cli.output import CliError
-from shared.core import topology
-from shared.core.messages import SweepRequest
+
+APPS = "/api/v1/applications"
 
 
 def sweep(args: argparse.Namespace) -> int:
-    started = store.now()
-    op = f"sweep-{uuid.uuid4().hex[:12]}"
-    bus.publish(topology.SWEEP, [SweepRequest(apps=tuple(args.apps), operation=op)])
+    answer = client.post("/api/v1/sweep", {"apps": list(args.apps)})
+    op, started = answer["operation"], dt.datetime.fromisoformat(answer["startedAt"])
     output.progress(f"sweep requested ({op})")
     if not args.wait:
         output.print_result(args, {"operation": op}, lambda: [[f"operation: {op}"]])
         return 0
-    names = args.apps or [a.name for a in store.list_apps()]
+    names = set(args.apps)
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
-        apps = [store.get_app(n) for n in names]
+        apps = [a for a in client.get(APPS)["items"] if not names or a["name"] in names]
         audited = [
             a
             for a in apps
-            if (a.status.get("lastAuditAt") or started) > started
-            or not (a.status.get("sync") or {}).get("revision")
+            if _after(a["status"].get("lastAuditAt"), started)
+            or not (a["status"].get("sync") or {}).get("revision")
         ]
         if len(audited) == len(apps):
             data: list[dict[str, Any]] = [
                 {
-                    "name": a.name,
-                    "sync": (a.status.get("sync") or {}).get("status"),
-                    "drift": a.status.get("drift"),
+                    "name": a["name"],
+                    "sync": (a["status"].get("sync") or {}).get("status"),
+                    "drift": a["status"].get("drift"),
                 }
                 for a in apps
             ]
@@ -48,6 +46,10 @@ def sweep(args: argparse.Namespace) -> int:
             return 0
         time.sleep(0.2)
     raise CliError(f"timed out after {args.timeout:.0f}s waiting for the sweep")
+
+
+def _after(value: Any, started: dt.datetime) -> bool:
+    return bool(value) and dt.datetime.fromisoformat(str(value)) > started
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

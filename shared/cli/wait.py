@@ -1,32 +1,50 @@
-"""Waiting for what a command set off: the history entry of a sync or rollback, and health."""
+"""Waiting for what a command set off: the history entry of a sync or rollback, and health
+(through the API, like every command)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import time
-import uuid
 from typing import Any
 
-from shared.adapters import bus, store
-from shared.cli import output
+from shared.cli import client, output
 from shared.cli.output import CliError
-from shared.core import topology
-from shared.core.messages import AuditRequest
 from shared.core.status import HealthState, HealthStatus, Phase
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _at(value: Any) -> dt.datetime | None:
+    """A time the API answered (ISO 8601), or None."""
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _app(name: str) -> dict[str, Any]:
+    return dict(client.get(f"/api/v1/applications/{client.quote(name)}").get("status") or {})
 
 
 def for_history(name: str, after: int, timeout: float, since: dt.datetime) -> dict[str, Any]:
     """The application's first history entry past AFTER, with progress; a render error raises."""
     deadline, seen = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
-        st = store.get_app(name).status
+        st = _app(name)
         if int(st.get("historyCount", 0)) > after:
-            return store.get_history(name, int(st["historyCount"]))
+            return dict(
+                client.get(f"/api/v1/applications/{client.quote(name)}/history/{int(st['historyCount'])}")
+            )
         render = st.get("render") or {}
-        if render.get("errors") and render.get("at") and render["at"] > since:
+        at = _at(render.get("at"))
+        if render.get("errors") and at and at > since:
             raise CliError(render.get("message") or "render failed")
-        if render.get("at") and render["at"] > since and seen != render.get("revision"):
+        if at and at > since and seen != render.get("revision"):
             seen = render.get("revision") or ""
             output.progress(f"rendered {str(render.get('commit', ''))[:7]} as {seen}; applying")
         time.sleep(0.2)
@@ -57,9 +75,9 @@ def healthy(name: str, timeout: float) -> HealthState:
     """Ask the audit function to look again every few seconds until Healthy or Degraded."""
     deadline, last = time.monotonic() + timeout, ""
     while time.monotonic() < deadline:
-        bus.publish(topology.AUDIT, [AuditRequest(app=name, operation=f"wait-{uuid.uuid4().hex[:8]}")])
+        client.get(f"/api/v1/applications/{client.quote(name)}", refresh="normal")
         time.sleep(2)
-        health = store.get_app(name).status.get("health") or HealthState()
+        health: HealthState = _app(name).get("health") or HealthState()
         if health.get("status") != last:
             last = health.get("status", "")
             output.progress(f"health: {last} {health.get('message', '')}".rstrip())

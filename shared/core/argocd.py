@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import healthcel, ignorediff, monorepo, orphans, sourceopts, syncoptions
+from shared.core import healthcel, ignorediff, monorepo, orphans, rbac, sourceopts, syncoptions
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -198,6 +198,17 @@ def _source_options(source: dict[str, Any], warnings: list[str]) -> dict[str, di
     return out
 
 
+# an AppProject's list fields we keep (and `gitops project set` may replace)
+PROJECT_LISTS = (
+    "sourceRepos",
+    "destinations",
+    "clusterResourceWhitelist",
+    "clusterResourceBlacklist",
+    "namespaceResourceWhitelist",
+    "namespaceResourceBlacklist",
+)
+
+
 def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     """An AppProject manifest as (name, project document, warnings)."""
     if doc.get("kind") != "AppProject" or doc.get("apiVersion") not in (ARGO_API, OUR_API):
@@ -206,16 +217,11 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     if not meta.get("name"):
         raise SpecError("metadata.name: required")
     warnings: list[str] = []
-    lists = (
-        "sourceRepos",
-        "destinations",
-        "clusterResourceWhitelist",
-        "clusterResourceBlacklist",
-        "namespaceResourceWhitelist",
-        "namespaceResourceBlacklist",
-    )
-    _unknown(spec, {*lists, "description", "orphanedResources", "healthChecks"}, "spec.", warnings)
+    lists = PROJECT_LISTS
+    _unknown(spec, {*lists, "description", "roles", "orphanedResources", "healthChecks"}, "spec.", warnings)
     out: dict[str, Any] = {"description": spec.get("description", "")}
+    if spec.get("roles"):
+        out["roles"] = _roles(meta["name"], spec["roles"])
     if "orphanedResources" in spec:  # Argo CD's opt-in: set at all, orphans are listed
         orphaned = spec["orphanedResources"] or {}
         try:
@@ -239,6 +245,25 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         for d in spec.get("destinations") or []
     ]
     return meta["name"], out, warnings
+
+
+def _roles(project: str, roles: Any) -> list[dict[str, Any]]:
+    """spec.roles[] (name, description, policies, groups), each policy confined to the project."""
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        raise SpecError("spec.roles: a list of roles (name, policies, groups)")
+    try:
+        rbac.project_policy(project, roles)
+    except rbac.PolicyError as exc:
+        raise SpecError(str(exc)) from exc
+    return [
+        {
+            "name": str(r["name"]),
+            "description": str(r.get("description") or ""),
+            "policies": [str(p) for p in r.get("policies") or []],
+            "groups": [str(g) for g in r.get("groups") or []],
+        }
+        for r in roles
+    ]
 
 
 def registration_problems(objs: list[dict[str, Any]]) -> list[tuple[int, str]]:

@@ -65,14 +65,17 @@ PUBLISHES: dict[str, tuple[str, ...]] = {
     "render": (APPLY, NOTIFICATIONS),
     "apply": (RENDER, APPLY, NOTIFICATIONS),  # APPLY: a retry due within a minute
     "audit": (AUDIT, RENDER, APPLY, NOTIFICATIONS),
+    # people's syncs and promotions (render), rollbacks (apply), refreshes (audit), sweeps
+    "api": (RENDER, APPLY, AUDIT, SWEEP),
 }
 
-# The four functions: name -> (module source under functions/, entry point, signature)
+# The five functions: name -> (module source under functions/, entry point, signature)
 FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "intake": ("functions/intake/main.py", "intake", "http"),
     "render": ("functions/render/main.py", "render", "cloudevent"),
     "apply": ("functions/apply/main.py", "apply", "cloudevent"),
     "audit": ("functions/audit/main.py", "audit", "cloudevent"),
+    "api": ("functions/api/main.py", "api", "http"),
 }
 
 

@@ -211,3 +211,46 @@ def sandbox_stage_root() -> str:
 def no_color() -> bool:
     """NO_COLOR is set (to anything but ''): no colours, even on a terminal."""
     return bool(os.environ.get("NO_COLOR"))
+
+
+# ---- the API: who may call it, and how the CLI reaches it ----------------------------------
+
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+
+
+def api_issuers() -> tuple[str, ...]:
+    """GITOPS_OIDC_ISSUER: the accepted token issuers, comma-separated (Google's by default;
+    the local stack's own issuer there)."""
+    value = os.environ.get("GITOPS_OIDC_ISSUER", "")
+    issuers = tuple(i.strip() for i in value.split(",") if i.strip())
+    return issuers or GOOGLE_ISSUERS
+
+
+def api_certs_url() -> str:
+    """GITOPS_OIDC_CERTS_URL: where the issuer's public keys are ({kid: x509 PEM} or a JWKS)."""
+    return os.environ.get("GITOPS_OIDC_CERTS_URL") or GOOGLE_CERTS_URL
+
+
+def api_audiences() -> tuple[str, ...]:
+    """GITOPS_API_AUDIENCE: the audiences a token must name, comma-separated (the API's URL on
+    Cloud Run; the OAuth client id for gcloud's tokens). Empty: every token is refused."""
+    value = os.environ.get("GITOPS_API_AUDIENCE", "")
+    return tuple(a.strip() for a in value.split(",") if a.strip())
+
+
+def api_url() -> str:
+    """GITOPS_API_URL: where the CLI sends its requests ('' when unset: the saved login's)."""
+    return os.environ.get("GITOPS_API_URL", "")
+
+
+def api_token() -> str:
+    """GITOPS_TOKEN: an ID token the CLI sends as is ('' when unset: the saved login's)."""
+    return os.environ.get("GITOPS_TOKEN", "")
+
+
+def cli_config_path() -> str:
+    """GITOPS_CONFIG: the CLI's saved login contexts (default ~/.config/gitops/config.json)."""
+    return os.environ.get("GITOPS_CONFIG") or os.path.join(
+        os.path.expanduser("~"), ".config", "gitops", "config.json"
+    )

@@ -40,6 +40,7 @@ from shared.core import (
     notifications,
     policy,
     projects,
+    rbac,
 )
 from shared.core.manifests import ObjectId
 from shared.core.messages import ApplyRequest, RenderRequest
@@ -64,6 +65,7 @@ from shared.core.status import (
 )
 from shared.platform import logs
 from shared.steps import appofapps, errorkinds
+from shared.steps.operations import policy as rbac_policy
 from shared.steps.revision import revision_objects
 from shared.sync import phases
 from shared.sync.engine import ObjectResult, Options, SyncResult, live_objects
@@ -139,59 +141,15 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
         return Outcome("skipped", message=decision.message)
 
     started = store.now()
-    old_inventory = store.inventory(req.app, status)
-    renders: list[RenderRequest] = []
     desired: list[dict[str, Any]] = []
-    applied: SyncResult | None = None
-    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
-    try:
-        cluster = kube.for_project(spec.destination.cluster, spec.project)
-        if store.unrecorded(status):
-            old_inventory = old_inventory + found_unrecorded(
-                cluster, req.app, store.unrecorded(status), old_inventory
-            )
-        children, objs = appofapps.split(revision_objects(spec, revision))
-        desired = prepare(spec, objs, cluster)
-        # custom health: the application's CEL rules over its project's
-        project_checks = healthcel.of_project(store.get_project(spec.project))
-        options = Options.of(spec)
-        options = dataclasses.replace(options, health_checks=options.health_checks.over(project_checks))
-        if req.prune:
-            options = dataclasses.replace(options, prune=True)
-        result = applied = phases.sync(
-            cluster,
-            spec,
-            desired,
-            old_inventory,
-            options,
-            operation=req.operation,
-            refused=_refused_by_project(spec, desired),
-        )
-        if children and not result.failed:
-            child_results, renders = appofapps.reconcile(
-                spec, children, prune=spec.syncPolicy.prune, operation=req.operation
-            )
-            result.objects.extend(child_results)
-    except (KubeError, FetchError, SecretMismatch) as exc:
-        if isinstance(exc, FetchError) or getattr(exc, "transient", False):
-            store.release_lease(req.app, holder)
-            raise  # the message is redelivered and the same operation resumes
-        result = SyncResult(objects=[], inventory=old_inventory)
-        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, str(exc)))
-    except Exception as exc:
-        if not errorkinds.permanent(exc):
-            store.release_lease(req.app, holder)
-            raise
-        # e.g. an app of apps' child refused by the store: what was applied stays recorded
-        result = SyncResult(
-            objects=list(applied.objects) if applied else [],
-            inventory=applied.inventory if applied else old_inventory,
-            hooks=list(applied.hooks) if applied else [],
-        )
-        writes_unknown = applied is None and bool(desired)
-        result.objects.append(
-            ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, failures.describe(exc))
-        )
+    renders: list[RenderRequest] = []
+    writes_unknown = False
+    if spec.destination.cluster == rbac.CONTROL_PLANE:
+        # the config application: its manifests are the RBAC policy, put in force here
+        origin = {"source": "git", "app": spec.name, "commit": revision["commit"], "by": req.triggered_by}
+        result = rbac_policy.apply_objects(spec, revision_objects(spec, revision), origin)
+    else:
+        result, desired, writes_unknown, renders = _sync(req, holder, spec, status, revision)
     finished = store.now()
     t_applied = time.perf_counter()
     record = functools.partial(
@@ -292,6 +250,67 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             else []
         ),
     )
+
+
+def _sync(
+    req: ApplyRequest, holder: str, spec: AppSpec, status: AppStatus, revision: dict[str, Any]
+) -> tuple[SyncResult, list[dict[str, Any]], bool, list[RenderRequest]]:
+    """Apply a revision to its cluster: (result, desired objects, whether what was written is
+    unknown, children to render)."""
+    old_inventory = store.inventory(req.app, status)
+    renders: list[RenderRequest] = []
+    desired: list[dict[str, Any]] = []
+    applied: SyncResult | None = None
+    writes_unknown = False  # a permanent error inside the apply: what it wrote is not known
+    try:
+        cluster = kube.for_project(spec.destination.cluster, spec.project)
+        if store.unrecorded(status):
+            old_inventory = old_inventory + found_unrecorded(
+                cluster, req.app, store.unrecorded(status), old_inventory
+            )
+        children, objs = appofapps.split(revision_objects(spec, revision))
+        desired = prepare(spec, objs, cluster)
+        # custom health: the application's CEL rules over its project's
+        project_checks = healthcel.of_project(store.get_project(spec.project))
+        options = Options.of(spec)
+        options = dataclasses.replace(options, health_checks=options.health_checks.over(project_checks))
+        if req.prune:
+            options = dataclasses.replace(options, prune=True)
+        result = applied = phases.sync(
+            cluster,
+            spec,
+            desired,
+            old_inventory,
+            options,
+            operation=req.operation,
+            refused=_refused_by_project(spec, desired),
+        )
+        if children and not result.failed:
+            child_results, renders = appofapps.reconcile(
+                spec, children, prune=spec.syncPolicy.prune, operation=req.operation
+            )
+            result.objects.extend(child_results)
+    except (KubeError, FetchError, SecretMismatch) as exc:
+        if isinstance(exc, FetchError) or getattr(exc, "transient", False):
+            store.release_lease(req.app, holder)
+            raise  # the message is redelivered and the same operation resumes
+        result = SyncResult(objects=[], inventory=old_inventory)
+        result.objects.append(ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, str(exc)))
+    except Exception as exc:
+        if not errorkinds.permanent(exc):
+            store.release_lease(req.app, holder)
+            raise
+        # e.g. an app of apps' child refused by the store: what was applied stays recorded
+        result = SyncResult(
+            objects=list(applied.objects) if applied else [],
+            inventory=applied.inventory if applied else old_inventory,
+            hooks=list(applied.hooks) if applied else [],
+        )
+        writes_unknown = applied is None and bool(desired)
+        result.objects.append(
+            ObjectResult(manifests.ObjectId("", "", "", ""), Action.FAILED, failures.describe(exc))
+        )
+    return result, desired, writes_unknown, renders
 
 
 def _delivery(

@@ -33,6 +33,7 @@ from shared.core import (
     notifications,
     orphans,
     policy,
+    rbac,
     syncoptions,
 )
 from shared.core.manifests import ObjectId
@@ -385,6 +386,9 @@ def audit(
         # a redelivery: looking again could find the drift its own heal is repairing right
         # now and leave the application OutOfSync (and a second drift record) once healed
         logs.info("audit already done; ignoring redelivery", app=req.app, operation=req.operation)
+        return AuditOutcome([], None)
+    if spec.destination.cluster == rbac.CONTROL_PLANE:
+        logs.info("the RBAC policy's application has no live objects to audit", app=req.app)
         return AuditOutcome([], None)
     revision = store.get_revision(req.app, sync["revision"])
     try:

@@ -40,6 +40,7 @@ def session_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.St
         existing = local.Stack.load(Path(directory)) if directory else None
         if existing is not None and existing.alive():
             os.environ.update(existing.env)
+            login_admin(existing)
             yield existing
             return
     directory = tmp_path_factory.mktemp("stack")
@@ -48,6 +49,7 @@ def session_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.St
     os.environ.setdefault("GITOPS_SWEEP_INTERVAL", "off")
     st = local.up(directory)
     os.environ.update(st.env)
+    login_admin(st)
     yield st
     local.down(directory)
 
@@ -55,6 +57,17 @@ def session_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.St
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
     yield from session_stack(tmp_path_factory)
+
+
+def login_admin(st: local.Stack) -> None:
+    """The test session's CLI acts as the stack's admin (stack/oidc.py ADMIN, role:admin in the
+    bootstrap policy), with tokens from the stack's issuer, as `gitops login --local-user` does."""
+    from shared.cli import main
+    from stack import oidc
+
+    os.environ["GITOPS_CONFIG"] = str(st.dir / "cli-config.json")
+    with redirect_stdout(io.StringIO()):
+        assert main.main(["login", "--local-user", oidc.ADMIN]) == 0
 
 
 @pytest.fixture
@@ -93,9 +106,16 @@ def kubectl_json(*args: str) -> dict[str, Any]:
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     """POST and return (status, JSON body, or {"text": body} when it is not JSON)."""
-    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    return send("POST", url, body, headers)
+
+
+def send(
+    method: str, url: str, body: bytes | None, headers: dict[str, str], timeout: float = 10
+) -> tuple[int, Any]:
+    """METHOD and return (status, JSON body, or {"text": body} when it is not JSON)."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()

@@ -10,6 +10,7 @@ import pytest
 from shared.adapters import store
 from shared.cli import main
 from shared.core import webhook as github
+from stack import oidc
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -103,7 +104,7 @@ def test_rollback_pins_against_auto_sync_until_unpinned(stack, secret, uid, repo
     wait_history(app, 2)
     assert main.main(["app", "rollback", app, "1", "--wait", "--timeout", "30"]) == 0
     pin = store.get_app(app).status["pin"]
-    assert pin["commit"] == first and pin["by"].startswith("cli:")
+    assert pin["commit"] == first and pin["by"] == oidc.ADMIN  # who the API verified
     third = push(
         stack, secret, repo, {"app/deploy.yaml": manifests.deployment(image="nginx:3")}, before=second
     )

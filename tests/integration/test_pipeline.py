@@ -8,6 +8,7 @@ from shared.adapters import bus, store
 from shared.cli import main
 from shared.core import messages, topology
 from shared.core.messages import ApplyRequest
+from stack import oidc
 from tests.integration import manifests
 from tests.integration.conftest import (
     create_app,
@@ -92,7 +93,7 @@ def test_manual_app_is_rendered_but_applied_only_by_sync(stack, secret, uid, rep
     assert main.main(["app", "sync", app, "--wait", "--timeout", "30"]) == 0
     entry = store.get_history(app, 1)
     assert (entry["initiator"], entry["commit"]) == ("manual", sha)
-    assert entry["triggeredBy"].startswith("cli:")
+    assert entry["triggeredBy"] == oidc.ADMIN  # the verified principal of the token, not a local name
 
 
 def test_redelivered_apply_does_not_duplicate_history(stack, secret, uid, repo, namespace):

@@ -13,7 +13,7 @@ import pytest
 
 from shared.adapters import store
 from shared.cli import main
-from stack import local
+from stack import local, oidc
 from tests.integration import manifests
 from tests.integration.conftest import create_app, kubectl, kubectl_json, push, wait_history
 
@@ -114,6 +114,11 @@ spec:
     before = objects(namespace, app)
     local.restart(stack, "firestore")  # the emulator keeps nothing
     assert store.list_apps() == []
+    # the RBAC policy went with it: nobody may do anything until the first one is written again
+    assert main.main(["app", "create", "-f", str(manifest), "--upsert"]) == 1
+    policy = tmp_path / "policy.csv"
+    policy.write_text(f"g, {oidc.ADMIN}, role:admin\n")
+    assert main.main(["policy", "bootstrap", "-f", str(policy), "--admin-bootstrap"]) == 0
     # recovery: register again from Git, then one command
     assert main.main(["app", "create", "-f", str(manifest), "--upsert"]) == 0
     capsys.readouterr()

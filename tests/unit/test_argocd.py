@@ -162,7 +162,8 @@ spec:
     assert name == "team-a"
     assert project["destinations"] == [{"cluster": "in-cluster", "namespace": "team-a-*"}]
     assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
-    assert warnings == ["spec.roles: not supported (ignored)"]
+    assert project["roles"] == [{"name": "read-only", "description": "", "policies": [], "groups": []}]
+    assert warnings == []  # project roles are kept (shared/core/rbac.py)
 
 
 def test_app_project_orphaned_resources():

@@ -80,7 +80,7 @@ def test_no_broad_roles_and_each_function_has_its_own_account():
     (body,) = [b for t, n, b in blocks("resource") if (t, n) == ("google_service_account", "functions")]
     assert body["for_each"] == "${var.functions}"
     fns = {n: b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"}
-    assert set(fns) == {"functions", "intake"}  # apply and audit; intake (its own ingress)
+    assert set(fns) == {"functions", "intake", "api"}  # apply and audit; intake and api (own ingress)
     assert "google_service_account.functions[each.key].email" in json.dumps(fns["functions"])
     assert 'google_service_account.functions[\\"intake\\"].email' in json.dumps(fns["intake"])
 
@@ -105,7 +105,7 @@ def test_only_the_audit_function_reads_audit_logs_and_only_admin_activity():
 def test_only_intake_accepts_traffic_from_outside():
     fns = {n: b for t, n, b in blocks("resource") if t == "google_cloudfunctions2_function"}
     ingress = {n: unquote(b["service_config"][0]["ingress_settings"]) for n, b in fns.items()}
-    assert ingress == {"functions": "ALLOW_INTERNAL_ONLY", "intake": "ALLOW_ALL"}
+    assert ingress == {"functions": "ALLOW_INTERNAL_ONLY", "intake": "ALLOW_ALL", "api": "ALLOW_ALL"}
     (render,) = [b for t, n, b in blocks("resource") if t == "google_cloud_run_v2_service"]
     assert unquote(render["ingress"]) == "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
@@ -113,6 +113,8 @@ def test_only_intake_accepts_traffic_from_outside():
 def test_publisher_grants_are_exactly_what_the_code_publishes():
     for name, (source, _, _) in topology.FUNCTIONS.items():
         code = (ROOT / source).read_text()
+        if name == "api":  # a thin transport: what people ask for is published by the operations
+            code += "".join(p.read_text() for p in (ROOT / "shared/steps/operations").glob("*.py"))
         calls = re.findall(r"bus\.publish(?:_events)?\(topology\.([A-Z]+)\b", code)
         used = {getattr(topology, attr) for attr in calls}
         assert used == set(topology.PUBLISHES[name]), f"{name} publishes to {used}"
@@ -122,6 +124,17 @@ def test_publisher_grants_are_exactly_what_the_code_publishes():
 def test_only_intake_is_public():
     public = re.findall(r'resource "google_cloud_run_service_iam_member" "(\w+)" \{[^}]*allUsers', TEXT)
     assert public == ["intake_public"]
+
+
+def test_the_api_is_invoked_only_by_the_people_named_and_verifies_its_own_audience():
+    (grant,) = [
+        b
+        for t, n, b in blocks("resource")
+        if (t, n) == ("google_cloud_run_service_iam_member", "api_invokers")
+    ]
+    assert grant["for_each"] == "${toset(var.api_invokers)}" and grant["member"] == "${each.value}"
+    (fn,) = [b for t, n, b in blocks("resource") if (t, n) == ("google_cloudfunctions2_function", "api")]
+    assert "GITOPS_API_AUDIENCE" in json.dumps(fn["service_config"])
 
 
 def test_every_firestore_query_in_the_code_is_registered():

@@ -15,6 +15,8 @@ Layout, meant to be read by a person in the GCP console:
     repositories/{hash}/folders/{hash}    past ROUTES_INLINE_BYTES: routing by watched folder
     renders/{digest}                      render-once cache: one (repo, commit, path, options) render
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
+    settings/rbac                         the RBAC policy in force (shared/core/rbac.py)
+    audit/{id}                            one API call: who, what, on what, the answer
 
 Modules: `common` (the client, collection names, QUERIES, the bound checks), `errors`
 (NotFound, LeaseBusy, LeaseLost, classify), `apps` (applications: spec, status, parent),
@@ -37,6 +39,7 @@ Firestore would refuse is never sent, and raises DocumentTooLarge, a permanent e
 
 from google.cloud import firestore
 
+from shared.adapters.store.access import audit_entries, get_policy, put_audit, put_policy
 from shared.adapters.store.apps import (
     APPS_PER_TRANSACTION,
     HISTORY_COUNT,
@@ -46,6 +49,7 @@ from shared.adapters.store.apps import (
     delete_app,
     get_app,
     get_apps,
+    list_app_docs,
     list_apps,
     put_app,
     put_apps,
@@ -96,6 +100,7 @@ from shared.adapters.store.operations import (
     heartbeat,
     history,
     release_lease,
+    running_operation,
     trim_history,
 )
 from shared.adapters.store.parts import COMMIT_BYTES, INLINE_BYTES, PART_BYTES, PART_BYTES_JSON, chunk
@@ -144,6 +149,7 @@ __all__ = [
     "NotFound",
     "app_ref",
     "apps_for_repo",
+    "audit_entries",
     "begin_operation",
     "bounds",
     "checked",
@@ -162,6 +168,7 @@ __all__ = [
     "get_app",
     "get_apps",
     "get_history",
+    "get_policy",
     "get_project",
     "get_render",
     "get_revision",
@@ -170,6 +177,7 @@ __all__ = [
     "hot",
     "inventory",
     "inventory_count",
+    "list_app_docs",
     "list_apps",
     "list_projects",
     "merged",
@@ -177,8 +185,10 @@ __all__ = [
     "push_folders",
     "put_app",
     "put_apps",
+    "put_audit",
     "put_drift",
     "put_inventory",
+    "put_policy",
     "put_project",
     "put_render",
     "put_revision",
@@ -186,6 +196,7 @@ __all__ = [
     "release_lease",
     "repo_ref",
     "route_folders",
+    "running_operation",
     "set_pin",
     "set_reads",
     "status_fields",

@@ -148,6 +148,16 @@ def list_apps() -> list[App]:
     return [to_app(s) for s in client().collection(APPS).stream()]
 
 
+def list_app_docs() -> list[dict[str, Any]]:
+    """Every application as stored ({"name", "spec", "status"}): what the API's list answers,
+    without making an AppSpec of each (a third of the time of a list of 1,000)."""
+    out = []
+    for snap in client().collection(APPS).stream():
+        doc = snap.to_dict() or {}
+        out.append({"name": snap.id, "spec": doc.get("spec") or {}, "status": doc.get("status") or {}})
+    return out
+
+
 def delete_app(name: str) -> None:
     ref = app_ref(name)
     transaction = client().transaction()

@@ -29,6 +29,7 @@ QUERIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("history", ("sequence",), ()),
     ("history", ("sequence",), ()),
     ("drift", (), ("detectedAt",)),
+    ("audit", (), ("time",)),
 )
 
 

@@ -84,6 +84,16 @@ def begin_operation(app_name: str, operation: str, holder: str, lease_s: int = L
     return run(transaction)
 
 
+def running_operation(app_name: str) -> str | None:
+    """The operation holding the application's lease now (a sync being applied), or None
+    when the lease is free or expired (the web UI polls faster while one runs)."""
+    snap = app_ref(app_name).get(["lease"])
+    lease = (snap.to_dict() or {}).get("lease") or {}
+    if not lease.get("holder") or lease.get("expiresAt", now()) <= now():
+        return None
+    return str(lease.get("operation") or lease["holder"])
+
+
 @contextlib.contextmanager
 def heartbeat(app_name: str, holder: str, lease_s: int = LEASE_S) -> Iterator[None]:
     """Keep renewing the lease while the block runs (stops renewing if it was lost)."""

@@ -1,0 +1,134 @@
+"""ID tokens: verified with google-auth (signature, audience, expiry), then the issuer.
+
+In production the issuer is Google (`gcloud auth print-identity-token`, application-default
+credentials, a service account's token) and the keys are Google's published certificates;
+on the local stack the issuer is stack/oidc.py, whose keys are published the same way. The
+same code checks both: only the configuration (shared/platform/config.py) differs.
+
+The keys are fetched once and kept for the max-age the issuer answers with (at most an hour);
+a token signed by a key we do not know yet makes one fresh fetch (a rotation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import google.auth.exceptions
+import google.auth.jwt
+from google.oauth2 import id_token
+
+from shared.platform import config
+
+MAX_AGE_S = 3600
+DEFAULT_AGE_S = 300
+CLOCK_SKEW_S = 10
+
+
+class Unauthenticated(Exception):
+    """No token, or one that does not verify: answered 401 (the reason is logged, not sent)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    principal: str  # the verified e-mail, else the subject
+    groups: tuple[str, ...]
+    issuer: str
+    expires: int
+
+
+class _Certs:
+    """The certificates of one URL, kept for their max-age."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_url: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, url: str, *, fresh: bool = False) -> dict[str, Any]:
+        with self._lock:
+            kept = self._by_url.get(url)
+            if kept and kept[0] > time.monotonic() and not fresh:
+                return kept[1]
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            certs = json.loads(resp.read())
+            age = _max_age(resp.headers.get("Cache-Control", ""))
+        with self._lock:
+            self._by_url[url] = (time.monotonic() + age, certs)
+        return dict(certs)
+
+
+def _max_age(cache_control: str) -> int:
+    found = re.search(r"max-age=(\d+)", cache_control)
+    return min(int(found.group(1)), MAX_AGE_S) if found else DEFAULT_AGE_S
+
+
+CERTS = _Certs()
+
+
+class _Response:
+    """What google-auth's certificate fetch reads: status and data."""
+
+    def __init__(self, data: bytes) -> None:
+        self.status = 200
+        self.headers: dict[str, str] = {}
+        self.data = data
+
+
+def _verify(token: str, certs: Mapping[str, Any], audiences: tuple[str, ...], url: str) -> Mapping[str, Any]:
+    def request(_url: str, method: str = "GET", **_: Any) -> _Response:
+        return _Response(json.dumps(certs).encode())
+
+    return id_token.verify_token(
+        token,
+        request,  # type: ignore[arg-type]  # google-auth calls it as a transport.Request
+        audience=list(audiences),
+        certs_url=url,
+        clock_skew_in_seconds=CLOCK_SKEW_S,
+    )
+
+
+def _redacted(reason: str) -> str:
+    """A library's reason without what may be a piece of the token (it is logged and audited)."""
+    return re.sub(r"[A-Za-z0-9_\-+/=.]{24,}", "<redacted>", reason)[:300]
+
+
+def verify(token: str) -> Identity:
+    """The identity of a verified token; Unauthenticated with the reason otherwise."""
+    audiences, issuers, url = config.api_audiences(), config.api_issuers(), config.api_certs_url()
+    if not token:
+        raise Unauthenticated("no token")
+    if not audiences:
+        raise Unauthenticated("GITOPS_API_AUDIENCE is not set: no token can be accepted")
+    try:
+        kid = str(google.auth.jwt.decode_header(token).get("kid") or "")
+        certs = CERTS.get(url)
+        if kid and "keys" not in certs and kid not in certs:
+            certs = CERTS.get(url, fresh=True)  # a key rotated in since we fetched
+        claims = _verify(token, certs, audiences, url)
+    except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
+        raise Unauthenticated(_redacted(str(exc))) from exc
+    except ImportError as exc:  # a JWKS URL: google-auth reads those with PyJWT
+        raise Unauthenticated(f"{url} is a JWKS, which needs PyJWT: {exc}") from exc
+    except OSError as exc:
+        raise Unauthenticated(f"cannot fetch the issuer's keys from {url}: {exc}") from exc
+    if claims.get("iss") not in issuers:
+        raise Unauthenticated(f"issuer {claims.get('iss')!r} is not one of {', '.join(issuers)}")
+    email = claims.get("email")
+    if email and claims.get("email_verified", True) not in (True, "true"):
+        raise Unauthenticated(f"e-mail {email} is not verified")
+    principal = str(email or claims.get("sub") or "")
+    if not principal:
+        raise Unauthenticated("the token names neither email nor sub")
+    groups = claims.get("groups") or []
+    return Identity(
+        principal,
+        tuple(str(g) for g in groups if isinstance(g, str)),
+        str(claims["iss"]),
+        int(claims.get("exp") or 0),
+    )

@@ -1,0 +1,61 @@
+"""ID token verification (shared/adapters/idtoken.py) with google-auth, no servers: the issuer's
+certificates are handed in as the cache would hold them. Signature, audience, expiry, issuer."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.adapters import idtoken
+from stack import oidc
+
+ISSUER, AUDIENCE = "http://127.0.0.1:1", "http://127.0.0.1:2"
+KEY, CERT = oidc.new_key()
+
+
+@pytest.fixture(autouse=True)
+def issuer(monkeypatch):
+    monkeypatch.setenv("GITOPS_OIDC_ISSUER", ISSUER)
+    monkeypatch.setenv("GITOPS_OIDC_CERTS_URL", f"{ISSUER}/certs")
+    monkeypatch.setenv("GITOPS_API_AUDIENCE", AUDIENCE)
+    monkeypatch.setattr(idtoken.CERTS, "get", lambda url, fresh=False: {"k1": CERT.decode()})
+
+
+def token(key: bytes = KEY, **changes) -> str:
+    claims = {"issuer": ISSUER, "audience": AUDIENCE, "email": "ann@example.com", "groups": ["devs"]}
+    return oidc.sign(key, "k1", **{**claims, **changes})
+
+
+def test_a_good_token_names_its_principal_and_groups():
+    who = idtoken.verify(token())
+    assert (who.principal, who.groups, who.issuer) == ("ann@example.com", ("devs",), ISSUER)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: "", "no token"),
+        (lambda: "a.b.c", ""),
+        (lambda: token(oidc.new_key()[0]), "signature"),
+        (lambda: token(ttl_s=-120), "expired"),
+        (lambda: token(audience="https://elsewhere"), "audience"),
+        (lambda: token(issuer="https://evil.example"), "issuer"),
+    ],
+    ids=["none", "garbage", "forged", "expired", "audience", "issuer"],
+)
+def test_a_bad_token_is_refused(make, reason):
+    with pytest.raises(idtoken.Unauthenticated, match=f"(?i){reason}"):
+        idtoken.verify(make())
+
+
+def test_no_audience_configured_refuses_everything(monkeypatch):
+    monkeypatch.setenv("GITOPS_API_AUDIENCE", "")
+    with pytest.raises(idtoken.Unauthenticated, match="GITOPS_API_AUDIENCE"):
+        idtoken.verify(token())
+
+
+def test_a_refusal_never_repeats_the_token():
+    forged = token(oidc.new_key()[0])
+    for bad in (forged, forged.split(".")[0] + ".x", "x" * 40 + ".y.z"):
+        with pytest.raises(idtoken.Unauthenticated) as err:
+            idtoken.verify(bad)
+        assert not any(part and part in str(err.value) for part in bad.split(".") if len(part) > 8)
