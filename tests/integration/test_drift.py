@@ -275,9 +275,10 @@ def test_a_batch_of_audits_shares_its_lists_and_finds_each_apps_drift(stack, sec
         ),
         "the hand edit in the watch cache",
     )
-    before = cluster.request_counts().get("list", 0)
+    audits = kube.for_project("in-cluster", "default")  # the audit's own client: the project's account
+    before = audits.request_counts().get("list", 0)
     done = audit.audit_all(AuditBatch(tuple(AuditRequest(a, f"batch-{uid}:{a}") for a in apps), "batch"))
-    assert cluster.request_counts().get("list", 0) - before == 1
+    assert audits.request_counts().get("list", 0) - before == 1
     assert [[str(d.id) for d in o.drifted] for o in done.outcomes] == [[], [f"ConfigMap/{namespace}/cm-b"]]
     assert done.retries == []
     assert store.get_app(apps[1]).status["drift"]["objects"] == 1

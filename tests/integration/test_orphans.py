@@ -11,7 +11,7 @@ import pytest
 from shared.adapters import store
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import kubectl, run_cli, sweep, wait_history, webhook
+from tests.integration.conftest import install_project_rbac, kubectl, run_cli, sweep, wait_history, webhook
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +36,7 @@ def test_an_orphan_is_warned_about_on_the_application(stack, secret, uid, repo, 
         "warn": True,
         "ignore": [{"group": "", "kind": "ConfigMap", "name": "ignored-*"}],
     }
+    install_project_rbac(project)  # the apply and audit act as the project's ServiceAccount
     code, _ = run_cli(
         "app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
         "--dest-namespace", namespace, "--sync-policy", "automated", "--project", project,

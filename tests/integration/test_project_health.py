@@ -10,7 +10,13 @@ import pytest
 from shared.adapters import store
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import app_health_after_sweeps, run_cli, wait_history, webhook
+from tests.integration.conftest import (
+    app_health_after_sweeps,
+    install_project_rbac,
+    run_cli,
+    wait_history,
+    webhook,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +33,7 @@ def test_project_health_checks_and_the_application_override(stack, secret, uid, 
         "--health-checks", rule,
     )  # fmt: skip
     assert code == 0
+    install_project_rbac(project)  # the apply and audit act as the project's ServiceAccount
     code, _ = run_cli(
         "app", "create", app, "--repo", repo.url, "--path", "app", "--revision", "main",
         "--dest-namespace", namespace, "--sync-policy", "automated", "--project", project,
