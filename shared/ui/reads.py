@@ -49,7 +49,7 @@ def live_state(
     if not entries:
         return {}, [], ""
     try:
-        cluster = kube.cluster(app.spec.destination.cluster)
+        cluster = kube.for_project(app.spec.destination.cluster, app.spec.project)
         live = live_objects(cluster, app.name, [inventory.as_stub(e) for e in entries])
         namespaces = sorted({e.get("namespace", "") for e in entries if e["kind"] in OWNERS} - {""})
         related = [
@@ -74,7 +74,7 @@ def live_diff(app: store.App) -> tuple[list[diff.ObjectDiff], str]:
     if not (app.status.get("sync") or {}).get("revision"):
         return [], "the application has not been synced yet"
     try:
-        return diff.desired_vs_live(kube.cluster(app.spec.destination.cluster), app), ""
+        return diff.desired_vs_live(kube.for_project(app.spec.destination.cluster, app.spec.project), app), ""
     except Exception as exc:
         logs.warning("ui: diff failed", app=app.name, error=str(exc)[:300])
         return [], f"the diff could not be computed: {str(exc)[:300]}"

@@ -240,7 +240,7 @@ def diff(app: store.App, revisions: Sequence[int] = ()) -> list[dict[str, Any]]:
             raise Refused(409, f"application {app.name!r} has not been synced yet")
         from shared.adapters import kube
 
-        found = diffs.desired_vs_live(kube.cluster(app.spec.destination.cluster), app)
+        found = diffs.desired_vs_live(kube.for_project(app.spec.destination.cluster, app.spec.project), app)
     return [d.to_doc() for d in found]
 
 
