@@ -46,7 +46,7 @@ locals {
       GITOPS_GITHUB_TOKEN     = google_secret_manager_secret.github_token.secret_id
     }
     audit = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
-    api   = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
+    api = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
   }
 }
 
