@@ -17,6 +17,8 @@ def _apply(req: ApplyRequest, _message_id: str) -> None:
     outcome = applying.apply(req)
     if outcome.renders:
         bus.publish(topology.RENDER, outcome.renders)
+    if outcome.retries:
+        bus.publish(topology.APPLY, outcome.retries)
     if outcome.event is not None:
         bus.publish_events(topology.NOTIFICATIONS, [outcome.event])
 

@@ -15,7 +15,10 @@ target's head (one ref listing) and the commit graph (ancestry in the fetched re
   sweep, brings the head).
 
 Explicit operations (a manual sync or promotion, a rollback, a self-heal or recovery of the
-synced revision) are applied as asked; pins are honoured before this (render, sweep).
+synced revision) are applied as asked; pins are honoured before this (render, sweep). A heal
+is asked for the revision synced when the audit read the application: if another sync has
+recorded a different revision since (the audit raced it, and saw that sync's objects as
+drift), the heal would put the older revision back, so it is skipped.
 
 The decisions are pure functions of what the steps read; the reading (ref listing, fetch,
 ancestry) stays in the steps (shared/steps/apply.py, shared/steps/audit.py).
@@ -36,6 +39,7 @@ APPLY_BACKWARDS = "apply-backwards"  # the head no longer contains the synced co
 SKIP_STALE = "skip-stale"  # the delivery's commit is no longer the head
 SKIP_OUT_OF_ORDER = "skip-out-of-order"  # an ancestor of the synced commit, delivered late
 SKIP_SYNCED = "skip-synced"  # a sweep's delivery of the revision already synced
+SKIP_SUPERSEDED = "skip-superseded"  # a heal of a revision that is no longer the synced one
 
 RENDER = "render"  # the sweep: render (and so apply) the head
 OUT_OF_SYNC = "out-of-sync"  # the sweep: the head is not synced and will not be by itself
@@ -61,7 +65,7 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str  # APPLY | APPLY_BACKWARDS | SKIP_STALE | SKIP_OUT_OF_ORDER | SKIP_SYNCED
+    action: str  # APPLY | APPLY_BACKWARDS | SKIP_* (the reason)
     message: str = ""  # why it is skipped, or the move in Git an apply follows
 
     @property
@@ -71,6 +75,14 @@ class Decision:
 
 def decide(d: Delivery) -> Decision:
     """Apply, or skip with the reason, one delivery of a revision (see the module's rules)."""
+    if d.initiator == Initiator.SELF_HEAL and d.revision and d.synced_revision not in ("", d.revision):
+        return Decision(
+            SKIP_SUPERSEDED,
+            (
+                f"the heal of revision {d.revision} is not applied: {d.synced_revision} "
+                f"({d.synced[:7]}) was synced after the audit that asked for it"
+            ),
+        )
     if d.initiator not in AUTOMATED:
         return Decision(APPLY)
     target, short = ref_name(d.ref), d.commit[:7]

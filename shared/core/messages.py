@@ -50,6 +50,7 @@ class ApplyRequest:
     triggered_by: str = ""
     prune: bool = False
     before: str = ""  # the push's before commit, from the render request
+    not_before: str = ""  # ISO 8601: a retry's backoff; the apply waits until then (policy.wait_s)
 
 
 @dataclass(frozen=True)

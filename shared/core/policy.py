@@ -13,8 +13,8 @@ shared/core/gitorder.py, and take their inputs from the status here.
   SelfHealLimit times within SelfHealWindow seconds (a controller fighting us).
 - automated rollback: opt-in (AutoRollback=true); a sync that left the app Degraded within
   AutoRollbackWindow seconds rolls back to the last revision seen Healthy, and pins it.
-- retries: syncPolicy.retry as in Argo CD; a failed sync is tried again after a backoff, the
-  sweep publishing each attempt when due (status.retry).
+- retries: syncPolicy.retry as in Argo CD; a failed sync is tried again after a backoff
+  (status.retry): the failed apply publishes an attempt due within a minute, the sweep a later one.
 - the sweep's missed push: an unpinned automated app whose target's head is not synced
   renders it, unless that head already failed (then it is OutOfSync, as a manual app is).
 """
@@ -25,6 +25,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from shared.core import gitorder, model
+from shared.core.messages import ApplyRequest
 from shared.core.model import Retry, SyncPolicy
 from shared.core.status import (
     AUTOMATED,
@@ -303,6 +304,45 @@ def retry_due(state: RetryState | None, now: dt.datetime) -> bool:
     """Whether a recorded retry is due now (the sweep publishes it)."""
     next_at = (state or RetryState()).get("nextAt")
     return next_at is not None and next_at <= now
+
+
+# a backoff this short is waited for by the apply function itself (Argo CD's controller waits
+# in-process too); longer ones are published by the sweep when due
+INLINE_RETRY_S = 60
+
+
+def retry_request(app: str, state: RetryState, triggered_by: str, *, now: dt.datetime) -> ApplyRequest:
+    """The next attempt of a failed sync, as an apply request. One published before its backoff
+    has passed carries the time it is due (not_before), and the apply waits for it."""
+    next_at = state.get("nextAt")
+    return ApplyRequest(
+        app=app,
+        revision=state.get("revision", ""),
+        initiator=Initiator(state.get("initiator") or Initiator.MANUAL),
+        operation=retry_operation(state),
+        triggered_by=triggered_by,
+        not_before=next_at.isoformat() if next_at and next_at > now else "",
+    )
+
+
+def retry_inline(state: RetryState | None, now: dt.datetime) -> bool:
+    """Whether the apply that failed publishes its retry itself: it is due within INLINE_RETRY_S."""
+    next_at = (state or RetryState()).get("nextAt")
+    return next_at is not None and next_at - now <= dt.timedelta(seconds=INLINE_RETRY_S)
+
+
+def wait_s(not_before: str, now: dt.datetime) -> float:
+    """How long an apply request waits before it starts: until its not_before, at most
+    INLINE_RETRY_S (a clock far off, or a malformed time, never holds it longer)."""
+    if not not_before:
+        return 0.0
+    try:
+        due = dt.datetime.fromisoformat(not_before)
+    except ValueError:
+        return 0.0
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=dt.UTC)
+    return max(0.0, min((due - now).total_seconds(), float(INLINE_RETRY_S)))
 
 
 def retry_operation(state: RetryState) -> str:

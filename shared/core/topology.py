@@ -63,7 +63,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 PUBLISHES: dict[str, tuple[str, ...]] = {
     "intake": (RENDER,),
     "render": (APPLY, NOTIFICATIONS),
-    "apply": (RENDER, NOTIFICATIONS),
+    "apply": (RENDER, APPLY, NOTIFICATIONS),  # APPLY: a retry due within a minute
     "audit": (AUDIT, RENDER, APPLY, NOTIFICATIONS),
     # people's syncs and promotions (render), rollbacks (apply), refreshes (audit), sweeps
     "api": (RENDER, APPLY, AUDIT, SWEEP),

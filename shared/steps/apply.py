@@ -74,9 +74,14 @@ class Outcome:
     message: str = ""
     event: dict[str, Any] | None = None  # for the notifications topic
     renders: list[RenderRequest] = field(default_factory=list)  # children to render (app of apps)
+    retries: list[ApplyRequest] = field(default_factory=list)  # the next attempt, due within a minute
 
 
 def apply(req: ApplyRequest) -> Outcome:
+    wait = policy.wait_s(req.not_before, store.now())
+    if wait:  # a retry's backoff (syncPolicy.retry), kept before the lease is taken
+        logs.info(f"retry due in {wait:.1f} s; waiting", app=req.app, operation=req.operation)
+        time.sleep(wait)
     holder = uuid.uuid4().hex
     begun = store.begin_operation(req.app, req.operation, holder)
     if begun.duplicate:
@@ -217,12 +222,22 @@ def _apply(req: ApplyRequest, holder: str, begun: store.Begun) -> Outcome:
             entry["summary"],
             spec.name,
         )
+    retry = entry.get("retry")
     return Outcome(
         "failed" if result.failed else "synced",
         begun.sequence,
         entry["summary"],
         notifications.sync_event(spec.name, spec.project, entry),
         renders,
+        (
+            [
+                policy.retry_request(
+                    req.app, retry, f"retry {retry.get('attempt', 0)} after {req.operation}", now=finished
+                )
+            ]
+            if result.failed and retry and policy.retry_inline(retry, finished)
+            else []
+        ),
     )
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters import kube, store
+from shared.adapters import store
 from shared.core import argocd
 from shared.core.manifests import ObjectId
 from shared.core.messages import RenderRequest
 from shared.core.model import AppSpec, SpecError
 from shared.core.status import Action
-from shared.steps import heads
-from shared.sync.engine import ObjectResult, delete_all
+from shared.steps import deletion, heads
+from shared.sync.engine import ObjectResult
 
 
 def split(objs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -86,9 +86,10 @@ def reconcile(
         if not prune:
             results.append(ObjectResult(_id(stale.name), Action.SKIPPED, "no longer in Git; prune is off"))
             continue
-        cluster = kube.cluster(stale.spec.destination.cluster)
-        gone = delete_all(cluster, stale.spec, store.inventory(stale.name, stale.status))
-        store.delete_app(stale.name)
+        try:
+            gone = deletion.delete_application(stale.name, cascade=True)
+        except store.NotFound:  # deleted meanwhile (a redelivery of this apply)
+            gone = []
         results.append(
             ObjectResult(
                 _id(stale.name),

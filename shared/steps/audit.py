@@ -123,15 +123,8 @@ def due_retries(apps: list[store.App], operation: str) -> list[ApplyRequest]:
     for app in apps:
         state = app.status.get("retry")
         if state and policy.retry_due(state, now) and not policy.pinned(app.status):
-            out.append(
-                ApplyRequest(
-                    app=app.name,
-                    revision=state.get("revision", ""),
-                    initiator=Initiator(state.get("initiator") or Initiator.MANUAL),
-                    operation=policy.retry_operation(state),
-                    triggered_by=f"retry {state.get('attempt', 0)} by sweep:{operation}",
-                )
-            )
+            triggered_by = f"retry {state.get('attempt', 0)} by sweep:{operation}"
+            out.append(policy.retry_request(app.name, state, triggered_by, now=now))
     return out
 
 

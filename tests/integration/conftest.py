@@ -29,10 +29,21 @@ from stack.gitrepo import WorkRepo
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
-    reuse = os.environ.get("GITOPS_TEST_STACK_DIR")
-    directory = Path(reuse) if reuse else tmp_path_factory.mktemp("stack")
+def session_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
+    """The test session's one stack, whichever suite asks first (the integration and the
+    reliability suites each have a `stack` fixture made of this): a stack already running
+    in the session ($GITOPS_STACK_DIR) or named by GITOPS_TEST_STACK_DIR is reused and left
+    running. A second stack would leave the first one's cached clients (Firestore, Pub/Sub)
+    pointing at emulators the second one's functions do not read."""
+    for variable in ("GITOPS_TEST_STACK_DIR", "GITOPS_STACK_DIR"):
+        directory = os.environ.get(variable)
+        existing = local.Stack.load(Path(directory)) if directory else None
+        if existing is not None and existing.alive():
+            os.environ.update(existing.env)
+            login_admin(existing)
+            yield existing
+            return
+    directory = tmp_path_factory.mktemp("stack")
     # no sweep on the 5-minute cron in the middle of tests that sweep when they mean to (and of
     # the benchmarks' big applications); test_scheduled_sweep.py starts the scheduler itself
     os.environ.setdefault("GITOPS_SWEEP_INTERVAL", "off")
@@ -40,8 +51,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
     os.environ.update(st.env)
     login_admin(st)
     yield st
-    if not reuse:
-        local.down(directory)
+    local.down(directory)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
+    yield from session_stack(tmp_path_factory)
 
 
 def login_admin(st: local.Stack) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -10,7 +11,15 @@ from shared.adapters import store
 from shared.cli import main
 from shared.core import webhook as github
 from tests.integration import manifests
-from tests.integration.conftest import kubectl, kubectl_json, run_cli_capturing, wait_history, webhook
+from tests.integration.conftest import (
+    create_app,
+    kubectl,
+    kubectl_json,
+    push,
+    run_cli_capturing,
+    wait_history,
+    webhook,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +113,32 @@ spec:
         store.get_app(app)
     code, _, err = run_cli_capturing("app", "get", app)
     assert code == 1 and "not found" in err
+
+
+def test_delete_waits_for_the_operation_in_flight(stack, secret, uid, repo, namespace):
+    """A deletion takes the application's lease: a sync still applying cannot re-create what
+    the deletion removed (the app of apps' prune of a child raced its sync this way)."""
+    app = f"inflight-{uid}"
+    create_app(app, repo, namespace, path="inflight")
+    push(stack, secret, repo, "one", {"inflight/a.yaml": manifests.configmap("inflight")})
+    assert wait_history(app, 1)["phase"] == "Succeeded"
+    holder = "an-apply-in-flight"
+    assert not store.begin_operation(app, "op-in-flight", holder).duplicate
+    done: list[tuple[int, str, str]] = []
+    deleting = threading.Thread(
+        target=lambda: done.append(run_cli_capturing("app", "delete", app, "--cascade"))
+    )
+    deleting.start()
+    deleting.join(timeout=3)
+    assert deleting.is_alive(), done  # waiting for the lease
+    assert store.get_app(app) and kubectl_json("get", "configmap", "inflight", "-n", namespace)
+    store.release_lease(app, holder)
+    deleting.join(timeout=60)
+    assert done and done[0][0] == 0, done
+    assert "waiting for the operation in flight" in done[0][2]
+    assert "inflight" not in kubectl("get", "configmap", "-n", namespace)
+    with pytest.raises(store.NotFound):
+        store.get_app(app)
 
 
 def test_usage_errors_exit_2_and_errors_1(stack):

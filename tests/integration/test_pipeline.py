@@ -133,6 +133,38 @@ def test_older_revision_delivered_late_is_skipped(stack, secret, uid, repo, name
     assert image_of(namespace) == "nginx:2"
 
 
+def test_a_heal_asked_before_a_newer_sync_does_not_put_the_old_revision_back(
+    stack, secret, uid, repo, namespace
+):
+    """An audit that read the application while a sync of a new revision was applying sees
+    that sync's objects as drift and asks to heal them back to the old revision; the apply
+    step skips it (the race behind a flaky test of session 6: the cluster went back to v2)."""
+    app = f"raced-heal-{uid}"
+    create_app(app, repo, namespace)
+    old = push(stack, secret, repo, "v1", {"app/deploy.yaml": manifests.deployment(image="nginx:1")})
+    first = wait_history(app, 1)
+    push(stack, secret, repo, "v2", {"app/deploy.yaml": manifests.deployment(image="nginx:2")}, old)
+    wait_history(app, 2)
+    heal = ApplyRequest(
+        app=app,
+        revision=first["revision"],
+        initiator="self-heal",
+        operation=f"heal:audit-{uid}",
+        triggered_by=f"audit-{uid}",
+    )
+    bus.publish(topology.APPLY, [heal])
+    skipped = wait_for(
+        lambda: (
+            (store.get_app(app).status.get("lastSkipped") or {}).get("operation") == heal.operation
+            and store.get_app(app).status["lastSkipped"]
+        ),
+        "the raced heal to be skipped",
+    )
+    assert skipped["reason"] == "skip-superseded", skipped
+    assert history_count(app) == 2
+    assert image_of(namespace) == "nginx:2"
+
+
 def test_removed_object_is_pruned_only_with_prune(stack, secret, uid, repo, namespace):
     for prune in (True, False):
         mode = "on" if prune else "off"

@@ -4,8 +4,6 @@ and the notification events of a failed render and of a revision the gate blocke
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from shared.adapters import store
@@ -66,18 +64,6 @@ def test_a_manual_app_with_a_rendered_unapplied_commit_is_out_of_sync_until_sync
     assert not sync.get("message")
 
 
-def sweep_until(app: str, check, what: str, timeout: float = 60):
-    """Sweep (publishing the retries that are due) until `check` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sweep(app)
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_a_failed_sync_is_out_of_sync_after_a_sweep_and_is_retried_with_backoff(
     stack, secret, uid, repo, namespace
 ):
@@ -91,13 +77,13 @@ def test_a_failed_sync_is_out_of_sync_after_a_sweep_and_is_retried_with_backoff(
         "--sync-retry-limit",
         "5",
         "--sync-retry-backoff-duration",
-        "1s",
+        "2s",
         "--sync-retry-backoff-max-duration",
         "1m",
     )  # argocd's flags
     assert code == 0
     assert store.get_app(app).spec.syncPolicy.retry == Retry(
-        limit=5, duration="1s", factor=2, maxDuration="1m"
+        limit=5, duration="2s", factor=2, maxDuration="1m"
     )
     v1 = push(stack, secret, repo, "v1", {"app/cm.yaml": manifests.configmap()})
     wait_history(app, 1)
@@ -115,25 +101,30 @@ def test_a_failed_sync_is_out_of_sync_after_a_sweep_and_is_retried_with_backoff(
     sync = sync_of(app)
     assert (sync["status"], sync["commit"], sync["target"]["commit"]) == ("OutOfSync", v1, v2)
 
-    # the next attempt fails too (no namespace yet), as a retry of the same operation
-    second = sweep_until(app, lambda: history_count(app) >= 3 and store.get_history(app, 3), "retry 1")
+    # the next attempt fails too (no namespace yet), as a retry of the same operation; a backoff
+    # of seconds is waited for by the apply function itself (published when the attempt failed),
+    # with nobody sweeping
+    second = wait_for(lambda: history_count(app) >= 3 and store.get_history(app, 3), "retry 1", 60)
     assert (second["phase"], second["attempt"], second["commit"]) == ("Failed", 2, v2)
     assert (second["initiator"], second["operation"]) == ("webhook", f"{first['operation']}:retry-1")
+    assert second["triggeredBy"].startswith("retry 1 after "), second["triggeredBy"]
 
     kubectl("create", "namespace", later)
     try:
-        done = sweep_until(
-            app,
+        done = wait_for(
             lambda: (e := store.get_history(app, history_count(app)))["phase"] == "Succeeded" and e,
             "a retry that succeeds",
+            90,
         )
         assert done["commit"] == v2 and done["attempt"] >= 3 and "retry" not in done
         assert done["summary"].endswith(f"; attempt {done['attempt']}")
         attempts = [store.get_history(app, n) for n in range(2, done["sequence"] + 1)]
         assert [e["attempt"] for e in attempts] == list(range(1, done["attempt"] + 1))  # one entry each
-        # the backoff doubles from 1s: 1, 2, 4... seconds after each failed attempt
+        # the backoff doubles from 2s: 2, 4, 8... seconds after each failed attempt
         waits = [(e["retry"]["nextAt"] - e["finishedAt"]).total_seconds() for e in attempts[:-1]]
-        assert waits == [2.0**i for i in range(len(waits))]
+        assert waits == [2.0 * 2**i for i in range(len(waits))]
+        started = [e["startedAt"] for e in attempts]
+        assert all(b >= a["retry"]["nextAt"] for a, b in zip(attempts, started[1:], strict=False))
         assert store.get_app(app).status["retry"] is None
         wait_for(lambda: sync_of(app).get("status") == "Synced", "Synced after the retry")
         assert (sync_of(app)["live"], sync_of(app)["target"]["commit"]) == (v2, v2)

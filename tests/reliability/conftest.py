@@ -1,8 +1,7 @@
 """The reliability and security suite: adversarial inputs, injected faults, tenant escapes.
 
-It runs on the integration stack: when the integration tests ran first in the same session
-(the README's test command), their stack is reused (its folder is in $GITOPS_STACK_DIR);
-GITOPS_TEST_STACK_DIR reuses a stack already running; otherwise a fresh one is started.
+It runs on the session's one stack (tests/integration/conftest.py `session_stack`), whichever
+suite started it; GITOPS_TEST_STACK_DIR reuses a stack already running.
 
 Every test is tagged `adversarial`, `fault` or `escape`; the run ends with one count line:
 `reliability: N cases tried, F faults survived, E escapes refused, X failures`.
@@ -10,7 +9,6 @@ Every test is tagged `adversarial`, `fault` or `escape`; the run ends with one c
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,12 @@ import pytest
 
 from stack import local
 from tests.integration.conftest import (  # noqa: F401 - fixtures, used by name
-    login_admin,
     namespace,
     observe,
     repo,
     secret,
     serve_function,
+    session_stack,
     uid,
 )
 
@@ -43,20 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.Stack]:
-    for variable in ("GITOPS_TEST_STACK_DIR", "GITOPS_STACK_DIR"):
-        directory = os.environ.get(variable)
-        existing = local.Stack.load(Path(directory)) if directory else None
-        if existing is not None and existing.alive():
-            os.environ.update(existing.env)
-            login_admin(existing)
-            yield existing
-            return
-    directory = tmp_path_factory.mktemp("reliability-stack")
-    st = local.up(directory)
-    os.environ.update(st.env)
-    login_admin(st)
-    yield st
-    local.down(directory)
+    yield from session_stack(tmp_path_factory)
 
 
 def _kind(item: pytest.Item) -> str:

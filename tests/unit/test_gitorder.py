@@ -11,6 +11,7 @@ from shared.core.gitorder import (
     RENDER,
     SKIP_OUT_OF_ORDER,
     SKIP_STALE,
+    SKIP_SUPERSEDED,
     SKIP_SYNCED,
     ZERO_SHA,
     Delivery,
@@ -155,6 +156,21 @@ def delivery(
         ("a manual sync of any commit", delivery(A, C, C, initiator="manual"), APPLY, ""),
         ("a rollback", delivery(A, C, C, initiator="rollback"), APPLY, ""),
         ("a self-heal", delivery(C, None, C, initiator="self-heal"), APPLY, ""),
+        (
+            "a self-heal of the synced revision",
+            delivery(B, B, B, initiator="self-heal", revision="r2", synced_revision="r2"),
+            APPLY,
+            "",
+        ),
+        (
+            "a self-heal of a revision another sync replaced after the audit (it raced that sync)",
+            delivery(B, B, A, initiator="self-heal", revision="r2", synced_revision="r1"),
+            SKIP_SUPERSEDED,
+            (
+                "the heal of revision r2 is not applied: r1 (aaaaaaa) was synced after the audit "
+                "that asked for it"
+            ),
+        ),
     ],
 )
 def test_which_delivery_applies(case, d, action, message):

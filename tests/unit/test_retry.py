@@ -185,3 +185,51 @@ def test_the_first_operation_is_kept_whatever_the_names():
         previous={"revision": "r-b", "operation": "delivery:retry-x", "attempt": 2},
     )
     assert fresh is not None and fresh["operation"] == "delivery2:retry-x"
+
+
+@pytest.mark.parametrize(
+    ("next_in_s", "inline"),
+    [
+        (5, True),  # Argo CD's default first backoff: the failed apply publishes it itself
+        (60, True),
+        (61, False),  # longer: the sweep publishes it when due
+        (-10, True),  # already due
+        (None, False),  # gave up
+    ],
+)
+def test_retry_inline(next_in_s, inline):
+    state = {"nextAt": None if next_in_s is None else after(next_in_s)}
+    assert policy.retry_inline(state, NOW) is inline
+
+
+@pytest.mark.parametrize(
+    ("not_before", "wait"),
+    [
+        ("", 0.0),
+        (after(5).isoformat(), 5.0),
+        (after(-5).isoformat(), 0.0),  # late: no wait
+        (after(3600).isoformat(), 60.0),  # a clock far off never holds it past a minute
+        ("2024-05-01T12:00:07", 7.0),  # no zone: UTC
+        ("soon", 0.0),
+    ],
+)
+def test_wait_before_a_retry(not_before, wait):
+    assert policy.wait_s(not_before, NOW) == wait
+
+
+def test_a_retry_request_carries_when_it_is_due():
+    state = {
+        "revision": "r1",
+        "initiator": Initiator.WEBHOOK,
+        "operation": "op",
+        "attempt": 2,
+        "nextAt": after(10),
+    }
+    req = policy.retry_request("app", state, "retry 2 after op", now=NOW)
+    assert (req.operation, req.revision, req.initiator, req.not_before) == (
+        "op:retry-2",
+        "r1",
+        Initiator.WEBHOOK,
+        after(10).isoformat(),
+    )
+    assert policy.retry_request("app", state, "sweep", now=after(11)).not_before == ""

@@ -183,16 +183,18 @@ def refresh(name: str) -> str:
 
 
 def delete(app: store.App, *, cascade: bool) -> dict[str, Any]:
-    """Unregister the application; with CASCADE, delete what it owns in the cluster first."""
-    results: list[dict[str, Any]] = []
-    if cascade:
-        from shared.adapters import kube
-        from shared.sync.engine import delete_all
+    """Unregister the application (under its lease: an operation in flight finishes first, and
+    `notes` says it was waited for); with CASCADE, delete what it owns in the cluster first."""
+    from shared.steps import deletion  # under the application's lease, like the app of apps' prune
 
-        cluster = kube.cluster(app.spec.destination.cluster)
-        results = [r.to_doc() for r in delete_all(cluster, app.spec, store.inventory(app.name, app.status))]
-    store.delete_app(app.name)
+    notes: list[str] = []
+    try:
+        gone = deletion.delete_application(app.name, cascade=cascade, on_wait=notes.append)
+    except deletion.DeletionBusy as exc:
+        raise Refused(409, str(exc)) from exc
+    results = [r.to_doc() for r in gone]
     return {
+        "notes": notes,
         "name": app.name,
         "cascade": cascade,
         "objects": results,
