@@ -33,7 +33,7 @@ class Destination:
     namespace: str = "default"
 
 
-DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 
 
 def seconds(duration: str) -> float:
@@ -142,6 +142,9 @@ class AppSpec:
         name_problem = names.app_name_problem(self.name)
         if name_problem:
             raise SpecError(f"name: {self.name!r} {name_problem}")
+        project_problem = names.project_name_problem(self.project)
+        if project_problem:
+            raise SpecError(f"project: {self.project!r} {project_problem}")
         if not self.repoURL:
             raise SpecError("repoURL: required")
         if self.chart:
@@ -202,7 +205,7 @@ class AppSpec:
         refs = {}
         for i, ref in enumerate(self.refSources):
             name, url = ref.get("ref", ""), ref.get("repoURL", "")
-            if not re.match(r"^[A-Za-z0-9_-]+$", name) or name in refs:
+            if not re.match(r"^[A-Za-z0-9_-]+\Z", name) or name in refs:
                 raise SpecError(
                     f"refSources[{i}].ref: {name!r} must be a unique name (letters, digits, _ and -)"
                 )

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core import names
+
 RESOURCES = ("applications", "projects", "clusters", "repositories", "logs")
 ACTIONS = ("get", "create", "update", "delete", "sync", "rollback", "override", "action")
 EFFECTS = ("allow", "deny")
@@ -172,6 +174,9 @@ def project_role_subject(project: str, role: str) -> str:
 def project_policy(project: str, roles: Iterable[Mapping[str, Any]]) -> Policy:
     """The policy of a project's roles (AppProject spec.roles[]), each line checked to stay
     inside the project: its subject is the role itself, its objects `<project>/...`."""
+    problem = names.project_name_problem(project)
+    if problem:  # a label holds no glob character: the project part of an object is literal
+        raise PolicyError(f"project {project!r} {problem}")
     rules: list[Rule] = []
     bindings: list[tuple[str, str]] = []
     for index, role in enumerate(roles):

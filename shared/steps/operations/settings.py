@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.adapters import bus, store
-from shared.core import argocd, topology
+from shared.core import argocd, names, topology
 from shared.core.messages import SweepRequest
 from shared.core.model import SpecError
 from shared.platform import config
@@ -45,6 +45,9 @@ def get_project(name: str) -> dict[str, Any]:
 
 def set_project(name: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Replace fields of a project (sourceRepos, destinations, kind rules); creates it if new."""
+    problem = names.project_name_problem(name)
+    if problem:
+        raise Refused(400, f"project {name!r} {problem}")
     project = store.get_project(name) or {}
     project.pop("updatedAt", None)
     allowed = {*argocd.PROJECT_LISTS, "description"}
