@@ -49,10 +49,8 @@ def _spec_of(item: dict[str, Any]) -> tuple[AppSpec, list[str]]:
 
 
 def _may_write(call: Call, spec: AppSpec, action: str) -> None:
-    call.require("applications", action, rbac.app_object(spec.project, spec.name))
-    if spec.destination.cluster == CONTROL_PLANE_CLUSTER:
-        # what such an application applies is the RBAC policy itself
-        call.require("clusters", "update", CONTROL_PLANE_CLUSTER)
+    for check in rbac.write_checks(spec.project, spec.name, spec.destination.cluster, action):
+        call.require(*check)
 
 
 @route("GET", APPS)

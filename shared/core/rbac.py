@@ -258,3 +258,31 @@ def allowed(policy: Policy, who: Subject, resource: str, action: str, obj: str) 
 
 def app_object(project: str, app: str) -> str:
     return f"{project}/{app}"
+
+
+def write_checks(project: str, app: str, cluster: str, action: str) -> list[tuple[str, str, str]]:
+    """What a caller must be allowed to write an application: ACTION on `<project>/<app>`, and
+    for the control-plane destination (what such an application applies is the policy
+    itself) clusters/update on it."""
+    checks = [("applications", action, app_object(project, app))]
+    if cluster == CONTROL_PLANE:
+        checks.append(("clusters", "update", CONTROL_PLANE))
+    return checks
+
+
+def child_problem(parent: str, parent_project: str, child: str, project: str, cluster: str) -> str | None:
+    """Why an app-of-apps child may not be registered from Git, or None. A push has no caller
+    to check clusters/update on the control plane for, so no child may target it (only a
+    config application registered through the API by someone allowed may); and a child stays
+    in its parent's project."""
+    if cluster == CONTROL_PLANE:
+        return (
+            f"Application {child} targets {CONTROL_PLANE}: only an application registered through "
+            "the API by someone allowed clusters/update on it may (a child from Git may not)"
+        )
+    if project != parent_project:
+        return (
+            f"Application {child} asks for project {project!r}; the children of "
+            f"{parent} belong to its project {parent_project!r}"
+        )
+    return None

@@ -167,3 +167,28 @@ def test_an_appproject_keeps_its_roles_and_refuses_one_that_reaches_out():
     ]
     with pytest.raises(SpecError, match=r"spec.roles\[0\].policies\[0\]:1: field 5 \(object\)"):
         argocd.project(doc)
+
+
+@pytest.mark.parametrize(
+    ("project", "cluster", "expected"),
+    [
+        ("team-a", "in-cluster", None),
+        ("team-a", rbac.CONTROL_PLANE, "targets gitops-control-plane"),  # no caller to check
+        ("default", rbac.CONTROL_PLANE, "targets gitops-control-plane"),
+        ("team-b", "in-cluster", "asks for project 'team-b'"),
+    ],
+)
+def test_an_app_of_apps_child_never_targets_the_control_plane(project, cluster, expected):
+    problem = rbac.child_problem("parent", "team-a", "child", project, cluster)
+    assert problem is None if expected is None else expected in (problem or "")
+
+
+@pytest.mark.parametrize(
+    ("cluster", "checks"),
+    [
+        ("in-cluster", [("applications", "create", "p/a")]),
+        (rbac.CONTROL_PLANE, [("applications", "create", "p/a"), ("clusters", "update", rbac.CONTROL_PLANE)]),
+    ],
+)
+def test_writing_a_control_plane_application_needs_clusters_update(cluster, checks):
+    assert rbac.write_checks("p", "a", cluster, "create") == checks
