@@ -66,6 +66,18 @@ class Call:
             self.denied = True
             raise ApiError(403, f"permission denied: {resource}, {action}, {obj}, sub: {self.principal}")
 
+    def require_visible(self, resource: str, action: str, obj: str, missing: str) -> None:
+        """As require, but a caller who may not even `get` OBJ is told MISSING (404), the answer
+        for something that does not exist (Argo CD's: no existence oracle)."""
+        if action != "get" and self.can(resource, "get", obj):
+            self.require(resource, action, obj)
+            return
+        self.checked = (resource, "get", obj)
+        if not self.can(resource, "get", obj):
+            self.denied = True
+            raise ApiError(404, missing)
+        self.require(resource, action, obj)
+
     def viewer(self) -> Viewer:
         return Viewer(self.principal, self.identity.groups, self.can)
 

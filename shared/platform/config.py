@@ -153,6 +153,12 @@ def kube_version() -> str:
     return os.environ.get("GITOPS_KUBE_VERSION", "")
 
 
+def cluster_token_dir() -> str:
+    """GITOPS_CLUSTER_TOKEN_DIR: the one directory a registered cluster's tokenFile may be in
+    ('' when unset: no tokenFile can be registered through the API)."""
+    return os.environ.get("GITOPS_CLUSTER_TOKEN_DIR", "")
+
+
 def variable(name: str) -> str:
     """A variable whose name is data, not code (a registered cluster's tokenEnv, the CLI's local
     stores): '' when unset."""

@@ -79,7 +79,7 @@ def policy():
     set_policy("")
 
 
-def register(stack, token: str, name: str, repo, namespace: str, project: str = "default") -> tuple[int, Any]:
+def register_body(name: str, repo, namespace: str, project: str = "default") -> dict[str, Any]:
     spec = {
         "repoURL": repo.url,
         "path": "app",
@@ -87,7 +87,11 @@ def register(stack, token: str, name: str, repo, namespace: str, project: str = 
         "project": project,
         "destination": {"cluster": "in-cluster", "namespace": namespace},
     }
-    return call(stack, "POST", "/api/v1/applications", token, {"name": name, "spec": spec})
+    return {"name": name, "spec": spec}
+
+
+def register(stack, token: str, name: str, repo, namespace: str, project: str = "default") -> tuple[int, Any]:
+    return call(stack, "POST", "/api/v1/applications", token, register_body(name, repo, namespace, project))
 
 
 def audit_of(principal: str, action: str) -> list[dict[str, Any]]:
@@ -145,6 +149,7 @@ def test_a_project_role_cannot_touch_another_projects_applications(stack, policy
                     "policies": [
                         f"p, proj:{project}:deployer, applications, get, {project}/*, allow",
                         f"p, proj:{project}:deployer, applications, sync, {project}/*, allow",
+                        f"p, proj:{project}:deployer, applications, create, {project}/*, allow",
                     ],
                     "groups": [f"{project}-devs"],
                 }
@@ -173,13 +178,28 @@ def test_a_project_role_cannot_touch_another_projects_applications(stack, policy
         ("DELETE", f"/api/v1/applications/theirs-{uid}"),
     ):
         status, body = call(stack, method, path, dev, {} if method == "POST" else None)
-        assert status == 403, (method, path, body)
+        # what it may not even get answers as if it did not exist (no existence oracle)
+        assert status == 404 and body["error"] == f"application 'theirs-{uid}' not found", (
+            method,
+            path,
+            body,
+        )
+    # creating an application of the same name, or sweeping it, says no more than for a name
+    # nobody uses (never 409 "exists", never the other project's name)
+    status, body = call(
+        stack, "POST", "/api/v1/applications", dev, register_body(f"theirs-{uid}", repo, namespace, project)
+    )
+    assert status == 403 and "default/" not in body["error"], body
+    status, body = call(stack, "POST", "/api/v1/sweep", dev, {"apps": [f"theirs-{uid}"]})
+    assert status == 404 and body["error"] == f"application 'theirs-{uid}' not found", body
+    status, body = call(stack, "POST", "/api/v1/recover", dev, {"apps": [f"theirs-{uid}"]})
+    assert status == 404 and "default" not in body["error"], body
     # nor can it move its application into the other project, or delete its own
     status, _ = call(stack, "DELETE", f"/api/v1/applications/ours-{uid}", dev)
     assert status == 403
     # without the group the same person has nothing
     assert (
-        call(stack, "GET", f"/api/v1/applications/ours-{uid}", oidc.mint(stack, "dev@example.com"))[0] == 403
+        call(stack, "GET", f"/api/v1/applications/ours-{uid}", oidc.mint(stack, "dev@example.com"))[0] == 404
     )
 
 
@@ -238,7 +258,7 @@ def test_a_policy_pushed_to_the_config_repository_takes_effect(stack, secret, po
     assert status == 403 and "clusters, update, gitops-control-plane" in body["error"], body
     status, body = call(stack, "POST", "/api/v1/applications", admin, {"name": app, "spec": spec})
     assert status == 200, body
-    assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 403
+    assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 404
 
     good = f"g, {oidc.ADMIN}, role:admin\ng, carol@example.com, role:readonly\n"
     first = push(stack, secret, repo, "carol may read", {"rbac/rbac-cm.yaml": rbac_configmap(good)})
@@ -277,3 +297,37 @@ def test_history_records_the_verified_principal(stack, policy, repo, namespace, 
     assert status == 200 and pin["by"] == "sam@example.com", pin
     status, history = call(stack, "GET", f"/api/v1/applications/who-{uid}/history", sam)
     assert [e["triggeredBy"] for e in history["items"]] == ["sam@example.com"]
+
+
+def test_create_on_an_existing_cluster_or_repository_needs_update(stack, policy, uid):
+    """Adversary finding 5: `create` alone must not overwrite an existing destination or a
+    repository's credentials, and a tokenFile is only read from the configured directory."""
+    from pathlib import Path
+
+    admin, cc = oidc.mint(stack, oidc.ADMIN), oidc.mint(stack, f"cc-{uid}@example.com")
+    policy(
+        f"p, cc-{uid}@example.com, clusters, create, *, allow\n"
+        f"p, cc-{uid}@example.com, repositories, create, *, allow\n"
+    )
+    name = f"c-{uid}"
+    assert call(stack, "POST", "/api/v1/clusters", admin, {"name": name, "context": "local"})[0] == 200
+    status, body = call(stack, "POST", "/api/v1/clusters", cc, {"name": name, "context": "other"})
+    assert status == 403 and f"clusters, update, {name}" in body["error"], body
+    status, _ = call(stack, "POST", "/api/v1/clusters", cc, {"name": f"new-{uid}", "context": "local"})
+    assert status == 200
+    url = f"http://127.0.0.1:1/repo-{uid}.git"
+    assert call(stack, "POST", "/api/v1/repositories", admin, {"repo": url, "password": "p1"})[0] == 200
+    status, body = call(stack, "POST", "/api/v1/repositories", cc, {"repo": url, "password": "p2"})
+    assert status == 403 and "repositories, update" in body["error"], body
+    # a tokenFile outside GITOPS_CLUSTER_TOKEN_DIR is refused (it would be sent as a Bearer token)
+    entry = {"endpoint": "https://127.0.0.1:1", "caCertificate": "x", "tokenFile": "/etc/passwd"}
+    status, body = call(stack, "POST", "/api/v1/clusters", admin, {"name": f"t-{uid}", **entry})
+    assert status == 400 and "GITOPS_CLUSTER_TOKEN_DIR" in body["error"], body
+    inside = Path(stack.env["GITOPS_CLUSTER_TOKEN_DIR"]) / "../clusters.json"
+    status, body = call(
+        stack, "POST", "/api/v1/clusters", admin, {"name": f"t-{uid}", **entry, "tokenFile": str(inside)}
+    )
+    assert status == 400, body
+    for n in (name, f"new-{uid}"):
+        call(stack, "DELETE", f"/api/v1/clusters/{n}", admin)
+    call(stack, "DELETE", f"/api/v1/repositories/{url}", admin)
