@@ -6,7 +6,8 @@ on the local stack the issuer is stack/oidc.py, whose keys are published the sam
 same code checks both: only the configuration (shared/platform/config.py) differs.
 
 The keys are fetched once and kept for the max-age the issuer answers with (at most an hour);
-a token signed by a key we do not know yet makes one fresh fetch (a rotation).
+a token signed by a key we do not know yet makes one fresh fetch (a rotation), at most once a
+minute.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from shared.platform import config
 MAX_AGE_S = 3600
 DEFAULT_AGE_S = 300
 CLOCK_SKEW_S = 10
+REFETCH_S = 60  # an unknown key id fetches the keys again at most this often
 
 
 class Unauthenticated(Exception):
@@ -49,12 +51,19 @@ class _Certs:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_url: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._fetched: dict[str, float] = {}  # when each URL was last fetched
 
     def get(self, url: str, *, fresh: bool = False) -> dict[str, Any]:
+        """The kept certificates while their max-age lasts; FRESH (a key we do not know) fetches
+        again, but at most once per REFETCH_S, so tokens naming made-up keys cannot make
+        every request a fetch."""
         with self._lock:
             kept = self._by_url.get(url)
-            if kept and kept[0] > time.monotonic() and not fresh:
-                return kept[1]
+            now = time.monotonic()
+            recent = now - self._fetched.get(url, -REFETCH_S) < REFETCH_S
+            if kept and kept[0] > now and (not fresh or recent):
+                return dict(kept[1])
+            self._fetched[url] = now
         with urllib.request.urlopen(url, timeout=10) as resp:
             certs = json.loads(resp.read())
             age = _max_age(resp.headers.get("Cache-Control", ""))

@@ -75,3 +75,35 @@ def test_a_refusal_never_repeats_the_token():
         # a fixed category, never a library's text (which can hold the whole token)
         assert str(err.value) in FIXED_REASONS, str(err.value)
         assert not any(part and part in str(err.value) for part in bad.split(".") if len(part) > 8)
+
+
+def test_an_unknown_key_id_fetches_the_keys_again_at_most_once_a_minute(monkeypatch):
+    import io
+    import json
+    import typing
+
+    fetches = []
+
+    class Answer(io.BytesIO):
+        headers: typing.ClassVar = {"Cache-Control": "max-age=3600"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return False
+
+    def urlopen(url, timeout):
+        fetches.append(url)
+        return Answer(json.dumps({"k1": CERT.decode()}).encode())
+
+    monkeypatch.setattr(idtoken.urllib.request, "urlopen", urlopen)
+    certs = idtoken._Certs()
+    monkeypatch.setattr(idtoken, "CERTS", certs)
+    unknown = oidc.sign(KEY, "made-up", issuer=ISSUER, audience=AUDIENCE, email="ann@example.com")
+    for _ in range(20):
+        with pytest.raises(idtoken.Unauthenticated, match="unknown signing key"):
+            idtoken.verify(unknown)
+    assert len(fetches) == 1  # the first fetch; no refetch within REFETCH_S
+    idtoken.verify(token())  # the kept keys still verify
+    assert len(fetches) == 1
