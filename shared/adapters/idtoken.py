@@ -12,6 +12,7 @@ minute.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -124,6 +125,28 @@ def _category(exc: Exception) -> str:
     return "malformed token"
 
 
+def canonical(token: str) -> bool:
+    """Three base64url segments that re-encode to themselves: nothing after the signature, no
+    padding or other characters a lenient decoder would skip (the browser's cookie is built
+    from the token, so a token that verifies is also a safe cookie value)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    for part in parts:
+        if not part or not _B64URL.fullmatch(part):
+            return False
+        try:
+            decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except ValueError:
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != part:
+            return False
+    return True
+
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def verify(token: str) -> Identity:
     """The identity of a verified token; Unauthenticated with the reason otherwise."""
     audiences, issuers, url = config.api_audiences(), config.api_issuers(), config.api_certs_url()
@@ -131,6 +154,8 @@ def verify(token: str) -> Identity:
         raise Unauthenticated("no token")
     if not audiences:
         raise Unauthenticated("GITOPS_API_AUDIENCE is not set: no token can be accepted")
+    if not canonical(token):
+        raise Unauthenticated("malformed token")
     try:
         kid = str(google.auth.jwt.decode_header(token).get("kid") or "")
         certs = CERTS.get(url)

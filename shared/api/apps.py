@@ -20,6 +20,7 @@ from shared.steps.operations import apps
 
 APPS = "/api/v1/applications"
 CONTROL_PLANE_CLUSTER = rbac.CONTROL_PLANE
+MAX_REASON = 1000  # a pin's reason (it is stored and shown)
 
 
 def _object(app: store.App) -> str:
@@ -158,6 +159,8 @@ def rollback_app(call: Call, name: str) -> tuple[int, Any]:
 def pin_app(call: Call, name: str) -> tuple[int, Any]:
     app = _app(call, name, "sync")
     body = call.request.json()
+    if len(str(body.get("reason") or "")) > MAX_REASON:
+        raise ApiError(400, f"reason: at most {MAX_REASON} characters")
     held = apps.pin(
         app,
         actor=call.principal,

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from shared.adapters import idtoken, store
-from shared.api.http import ApiError, Request, Response, error_response, json_response
+from shared.api.http import ApiError, Request, Response, error_response, json_response, secured
 from shared.api.viewer import Viewer
 from shared.core import rbac
 from shared.platform import logs
@@ -148,6 +148,11 @@ def _ui() -> ModuleType | None:
 
 
 def handle(request: Request) -> Response:
+    """The answer to REQUEST, with the security headers on every one."""
+    return secured(_handle(request))
+
+
+def _handle(request: Request) -> Response:
     logs.clear()
     trace = _trace(request)
     if request.path == "/login" or request.path.startswith("/login/"):
@@ -234,6 +239,18 @@ def _login_page(status: int, message: str) -> Response:
     return Response(status, body, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
 
 
+def _same_origin(request: Request) -> bool:
+    """A browser's POST names where it comes from (Origin, Sec-Fetch-Site); it must be this
+    host. A client that sends neither (the CLI, curl) is not a browser another site drives."""
+    site = request.header("Sec-Fetch-Site")
+    if site and site not in ("same-origin", "none"):
+        return False
+    origin = request.header("Origin")
+    if not origin:
+        return True
+    return origin != "null" and urllib.parse.urlsplit(origin).netloc == request.header("Host")
+
+
 def _login(request: Request) -> Response:
     """GET: the sign-in page. POST: check the token and keep it in the cookie (SameSite=Strict
     already keeps another site's form from posting here with our cookie)."""
@@ -241,6 +258,10 @@ def _login(request: Request) -> Response:
         return _login_page(200, "Paste an ID token for this API.")
     if request.method != "POST":
         return error_response(405, "GET or POST")
+    if not _same_origin(request):
+        # login CSRF: another site's form must not sign the browser in as someone else
+        logs.warning("sign-in refused", reason="cross-origin")
+        return _login_page(403, "Sign in from this site's own page.")
     if request.header("Content-Type").startswith("application/json"):
         token = str(request.json().get("token") or "")
     else:

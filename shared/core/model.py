@@ -33,6 +33,12 @@ class Destination:
     namespace: str = "default"
 
 
+# the keys a spec's sub-objects may hold (anything else is refused naming it: kept, it would
+# only grow the stored document)
+IGNORE_DIFFERENCES_KEYS = frozenset(
+    {"group", "kind", "name", "namespace", "jsonPointers", "jqPathExpressions", "managedFieldsManagers"}
+)
+REF_SOURCE_KEYS = frozenset({"ref", "repoURL", "targetRevision"})
 DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 
 
@@ -169,6 +175,9 @@ class AppSpec:
         if self.revisionHistoryLimit < 1:
             raise SpecError("revisionHistoryLimit: must be at least 1")
         for i, rule in enumerate(self.ignoreDifferences):
+            unknown = sorted(set(rule) - IGNORE_DIFFERENCES_KEYS)
+            if unknown:
+                raise SpecError(f"ignoreDifferences[{i}].{unknown[0]}: unknown field")
             if not rule.get("kind") or not (rule.get("jsonPointers") or rule.get("managedFieldsManagers")):
                 raise SpecError(
                     f"ignoreDifferences[{i}]: needs kind and jsonPointers or managedFieldsManagers"
@@ -204,6 +213,9 @@ class AppSpec:
             ) from None
         refs = {}
         for i, ref in enumerate(self.refSources):
+            unknown = sorted(set(ref) - REF_SOURCE_KEYS)
+            if unknown:
+                raise SpecError(f"refSources[{i}].{unknown[0]}: unknown field")
             name, url = ref.get("ref", ""), ref.get("repoURL", "")
             if not re.match(r"^[A-Za-z0-9_-]+\Z", name) or name in refs:
                 raise SpecError(

@@ -331,3 +331,83 @@ def test_create_on_an_existing_cluster_or_repository_needs_update(stack, policy,
     for n in (name, f"new-{uid}"):
         call(stack, "DELETE", f"/api/v1/clusters/{n}", admin)
     call(stack, "DELETE", f"/api/v1/repositories/{url}", admin)
+
+
+def test_oversized_deep_or_unknown_bodies_are_refused_before_they_cost_anything(stack, repo, namespace, uid):
+    """Adversary finding 9: a chunked body over 8 MiB is cut off at the limit (413), a body
+    nesting too deep is a 400 (not a 500), an unknown key in a spec's sub-object a 400 naming
+    it, a pin's reason is bounded."""
+    import http.client
+    import urllib.parse
+
+    admin = oidc.mint(stack, oidc.ADMIN)
+    url = urllib.parse.urlsplit(stack.env["GITOPS_API_URL"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    chunk = b"x" * (1 << 20)
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    try:
+        conn.request(
+            "POST", "/api/v1/applications", body=iter([chunk] * 9), headers=headers, encode_chunked=True
+        )
+        assert conn.getresponse().status == 413
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered 413 and closed before the rest was sent
+    finally:
+        conn.close()
+    deep = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, body = send("POST", stack.env["GITOPS_API_URL"] + "/api/v1/applications", deep, headers, 60)
+    assert status == 400 and "nests deeper" in body["error"], body
+    item = register_body(f"unk-{uid}", repo, namespace)
+    item["spec"]["ignoreDifferences"] = [{"kind": "ConfigMap", "jsonPointers": ["/data"], "zz": 1}]
+    status, body = call(stack, "POST", "/api/v1/applications", admin, item)
+    assert status == 400 and "ignoreDifferences[0].zz" in body["error"], body
+    assert register(stack, admin, f"pin-{uid}", repo, namespace)[0] == 200
+    status, body = call(stack, "POST", f"/api/v1/applications/pin-{uid}/pin", admin, {"reason": "x" * 5000})
+    assert status == 400 and "reason" in body["error"], body
+    call(stack, "DELETE", f"/api/v1/applications/pin-{uid}", admin)
+
+
+def _raw(stack, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """(status, headers) of one request, redirects not followed."""
+    import http.client
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(stack.env["GITOPS_API_URL"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
+def test_sign_in_refuses_other_sites_and_junk_and_every_answer_is_hardened(stack):
+    """Adversary finding 10: login CSRF, a cookie built from a token with junk after it,
+    security headers on JSON, the sign-in page and 401s."""
+    import urllib.parse
+
+    token = oidc.mint(stack, oidc.ADMIN)
+    host = urllib.parse.urlsplit(stack.env["GITOPS_API_URL"]).netloc
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Host": host}
+    body = urllib.parse.urlencode({"token": token}).encode()
+    status, _ = _raw(stack, "POST", "/login", body, {**form, "Origin": "https://evil.example"})
+    assert status == 403
+    status, _ = _raw(stack, "POST", "/login", body, {**form, "Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+    junk = urllib.parse.urlencode({"token": token + "==; Path=/ui; Max-Age=99999999"}).encode()
+    status, headers = _raw(stack, "POST", "/login", junk, {**form, "Origin": f"http://{host}"})
+    assert status == 401 and "set-cookie" not in headers
+    status, headers = _raw(stack, "POST", "/login", body, {**form, "Origin": f"http://{host}"})
+    assert status == 303 and headers["set-cookie"].startswith(f"gitops_token={token}; HttpOnly")
+    for method, path, sent in (
+        ("GET", "/login", {}),
+        ("GET", "/api/v1/applications", {}),  # 401 JSON
+        ("GET", "/api/v1/applications", {"Authorization": f"Bearer {token}"}),
+        ("GET", "/", {}),  # the 401 sign-in page
+    ):
+        status, headers = _raw(stack, method, path, b"", sent)
+        assert headers.get("x-content-type-options") == "nosniff", (path, status)
+        assert headers.get("x-frame-options") == "DENY", (path, status)
+        assert "frame-ancestors 'none'" in headers.get("content-security-policy", ""), (path, status)

@@ -107,3 +107,23 @@ def test_an_unknown_key_id_fetches_the_keys_again_at_most_once_a_minute(monkeypa
     assert len(fetches) == 1  # the first fetch; no refetch within REFETCH_S
     idtoken.verify(token())  # the kept keys still verify
     assert len(fetches) == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "ok"),
+    [
+        (lambda t: t, True),
+        (lambda t: t + "==", False),  # junk after the signature a lenient decoder skips
+        (lambda t: t + "; Path=/ui; Max-Age=99999999", False),
+        (lambda t: t + ".", False),
+        (lambda t: t.replace(".", "..", 1), False),
+        (lambda t: " " + t, False),
+        (lambda t: t[:-1] + "+", False),  # base64, not base64url
+    ],
+)
+def test_only_a_token_that_re_encodes_identically_is_accepted(make, ok):
+    changed = make(token())
+    assert idtoken.canonical(changed) is ok
+    if not ok:
+        with pytest.raises(idtoken.Unauthenticated, match="malformed token"):
+            idtoken.verify(changed)
