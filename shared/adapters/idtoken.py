@@ -31,6 +31,7 @@ from shared.platform import config
 MAX_AGE_S = 3600
 DEFAULT_AGE_S = 300
 CLOCK_SKEW_S = 10
+MAX_LIFETIME_S = 3600  # exp - iat, and exp - now, at most this (plus the clock skew)
 REFETCH_S = 60  # an unknown key id fetches the keys again at most this often
 
 
@@ -40,7 +41,7 @@ class Unauthenticated(Exception):
 
 @dataclass(frozen=True)
 class Identity:
-    principal: str  # the verified e-mail, else the subject
+    principal: str  # the verified e-mail, else sub:<subject>
     groups: tuple[str, ...]
     issuer: str
     expires: int
@@ -125,6 +126,19 @@ def _category(exc: Exception) -> str:
     return "malformed token"
 
 
+def _check_times(claims: Mapping[str, Any], now: float) -> None:
+    """nbf (google-auth checks only iat and exp), and a lifetime of at most MAX_LIFETIME_S:
+    Google's ID tokens last an hour, and a longer one would outlive any revocation (and
+    become the cookie's Max-Age)."""
+    nbf, exp, iat = claims.get("nbf"), claims.get("exp"), claims.get("iat")
+    if nbf is not None and (not isinstance(nbf, int | float) or nbf > now + CLOCK_SKEW_S):
+        raise Unauthenticated("not yet valid")
+    if not isinstance(exp, int | float) or exp - now > MAX_LIFETIME_S + CLOCK_SKEW_S:
+        raise Unauthenticated("lifetime too long")
+    if isinstance(iat, int | float) and exp - iat > MAX_LIFETIME_S + CLOCK_SKEW_S:
+        raise Unauthenticated("lifetime too long")
+
+
 def canonical(token: str) -> bool:
     """Three base64url segments that re-encode to themselves: nothing after the signature, no
     padding or other characters a lenient decoder would skip (the browser's cookie is built
@@ -170,12 +184,14 @@ def verify(token: str) -> Identity:
         raise Unauthenticated("the issuer's keys cannot be fetched") from None
     if claims.get("iss") not in issuers:
         raise Unauthenticated("wrong issuer")
+    _check_times(claims, time.time())
     email = claims.get("email")
-    if email and claims.get("email_verified", True) not in (True, "true"):
-        raise Unauthenticated("e-mail not verified")
-    principal = str(email or claims.get("sub") or "")
+    if email and claims.get("email_verified") not in (True, "true"):
+        raise Unauthenticated("e-mail not verified")  # missing counts as not verified
+    # without an e-mail the subject, in a namespace of its own (an e-mail has no "sub:")
+    principal = str(email) if email else f"sub:{claims['sub']}" if claims.get("sub") else ""
     if not principal:
-        raise Unauthenticated("the token names neither email nor sub")
+        raise Unauthenticated("no principal")
     groups = claims.get("groups") or []
     return Identity(
         principal,

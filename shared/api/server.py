@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import importlib
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -104,12 +105,24 @@ def _token(request: Request) -> tuple[str, bool]:
     return request.cookies.get(COOKIE, ""), True
 
 
+_CLOUD_TRACE = re.compile(r"([0-9a-f]{32})(/[0-9]{1,20})?(;o=[01])?")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def trace_id(cloud: str, traceparent: str) -> str | None:
+    """The trace id of an X-Cloud-Trace-Context (TRACE/SPAN;o=1) or W3C traceparent header,
+    only when it has that form (it is logged and audited): None otherwise."""
+    for header, form in ((cloud, _CLOUD_TRACE), (traceparent, _TRACEPARENT)):
+        found = form.fullmatch(header.strip()) if header else None
+        if found:
+            return found.group(1)
+    return None
+
+
 def _trace(request: Request) -> str:
-    header = request.header("X-Cloud-Trace-Context") or request.header("traceparent")
-    logs.bind_trace(header or None)
-    if header.startswith("00-"):
-        return header.split("-")[1] if header.count("-") >= 2 else header
-    return header.split("/")[0] if header else secrets.token_hex(16)
+    found = trace_id(request.header("X-Cloud-Trace-Context"), request.header("traceparent"))
+    logs.bind_trace(found)
+    return found or secrets.token_hex(16)
 
 
 def _audit(

@@ -7,9 +7,12 @@
   server or name for clusters, the URL for repositories. Action and object are globs (`*`
   matches any run of characters, `/` included, as Argo CD's globs do); the resource is a name
   or `*`.
-- A subject is a verified principal (its e-mail), one of its groups, or a role that one of
-  them is bound to with `g` (bindings nest). `policy.default` is a role every authenticated
-  caller has (Argo CD's `policy.default`, e.g. `role:readonly`); empty, nobody has one.
+- A subject is a verified principal (its e-mail; `sub:<subject>` for a token without
+  one), one of its token's groups written `group:<name>` (`g, group:devs, role:dev`:
+  groups and e-mails never share a namespace), or a role that one of them is bound to
+  with `g` (bindings nest). An AppProject role's `groups` are token group names.
+  `policy.default` is a role every authenticated caller has (Argo CD's `policy.default`,
+  e.g. `role:readonly`); empty, nobody has one.
 - Deny wins over allow; with no matching allow the answer is no (deny by default).
 - Built-in roles: `role:readonly` (get everything) and `role:admin` (everything).
 - Project roles (an AppProject's `spec.roles[]`: name, policies, groups) are named
@@ -43,6 +46,10 @@ PROJECT_SCOPED = ("applications", "logs")
 PROJECT_ROLE_RESOURCES = ("applications", "logs")
 
 ROLE_PREFIXES = ("role:", "proj:")
+# a token's groups are held as group:<name> (a g line binds `group:devs`), never in the
+# namespace of principals (e-mails): a group named like someone's e-mail is not that person
+GROUP_PREFIX = "group:"
+RESERVED_PREFIXES = (*ROLE_PREFIXES, GROUP_PREFIX)
 P_FIELDS = ("type", "subject", "resource", "action", "object", "effect")
 G_FIELDS = ("type", "member", "role")
 
@@ -213,7 +220,8 @@ def project_policy(project: str, roles: Iterable[Mapping[str, Any]]) -> Policy:
                     f"{rule.object!r}: a role of project {project} names {project}/...",
                 )
             rules.append(rule)
-        bindings += [(str(g), subject) for g in role.get("groups") or [] if str(g)]
+        # the token's groups (an AppProject role's groups are group names, as in Argo CD)
+        bindings += [(GROUP_PREFIX + str(g), subject) for g in role.get("groups") or [] if str(g)]
     return Policy(tuple(rules), tuple(bindings))
 
 
@@ -230,7 +238,9 @@ def subject(policy: Policy, principal: str, groups: Sequence[str] = ()) -> Subje
     """The caller with every role it holds: bindings of its principal and groups, nested, and
     policy.default. A principal or group spelled like a role (role:..., proj:...) holds nothing
     by that name: only a binding gives a role."""
-    held = {n for n in (principal, *groups) if not n.startswith(ROLE_PREFIXES)}
+    held = {GROUP_PREFIX + g for g in groups if g}
+    if principal and not principal.startswith(RESERVED_PREFIXES):
+        held.add(principal)
     if policy.default:
         held.add(policy.default)
     members: dict[str, set[str]] = {}

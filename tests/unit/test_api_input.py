@@ -79,3 +79,21 @@ def test_every_answer_carries_the_security_headers_and_a_page_keeps_its_own_poli
     page = secured(Response(200, b"", "text/html", {"Content-Security-Policy": "default-src 'self'"}))
     assert page.headers["Content-Security-Policy"] == "default-src 'self'"
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("cloud", "traceparent", "expected"),
+    [
+        ("105445aa7843bc8bf206b12000100000/1;o=1", "", "105445aa7843bc8bf206b12000100000"),
+        ("105445aa7843bc8bf206b12000100000", "", "105445aa7843bc8bf206b12000100000"),
+        ("", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        ("<script>/1", "", None),
+        ("x" * 5000, "", None),
+        ("105445aa7843bc8bf206b12000100000\nforged log line", "", None),
+        ("", "00-../../etc-00f067aa0ba902b7-01", None),
+    ],
+)
+def test_a_trace_header_is_used_only_in_its_own_format(cloud, traceparent, expected):
+    from shared.api import server
+
+    assert server.trace_id(cloud, traceparent) == expected

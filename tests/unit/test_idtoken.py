@@ -63,6 +63,7 @@ FIXED_REASONS = {
     "malformed token",
     "wrong issuer",
     "e-mail not verified",
+    "lifetime too long",
 }
 
 
@@ -127,3 +128,60 @@ def test_only_a_token_that_re_encodes_identically_is_accepted(make, ok):
     if not ok:
         with pytest.raises(idtoken.Unauthenticated, match="malformed token"):
             idtoken.verify(changed)
+
+
+def claims_token(**changes) -> str:
+    import time
+
+    from google.auth import crypt, jwt
+
+    now = int(time.time())
+    payload = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "1234",
+        "email": "ann@example.com",
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+        **changes,
+    }
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(crypt.RSASigner.from_string(KEY, "k1"), payload).decode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"nbf": int(__import__("time").time()) + 600}, "not yet valid"),
+        ({"nbf": "soon"}, "not yet valid"),
+        ({"exp": int(__import__("time").time()) + 10 * 365 * 86400}, "lifetime too long"),
+        (
+            {"iat": int(__import__("time").time()) - 3000, "exp": int(__import__("time").time()) + 3000},
+            "lifetime too long",
+        ),
+        ({"email_verified": None}, "e-mail not verified"),  # missing is not verified
+        ({"email_verified": False}, "e-mail not verified"),
+        ({"email_verified": "false"}, "e-mail not verified"),
+    ],
+    ids=[
+        "nbf-future",
+        "nbf-junk",
+        "ten-years",
+        "lifetime",
+        "unverified-missing",
+        "unverified",
+        "unverified-str",
+    ],
+)
+def test_claims_are_checked_strictly(changes, reason):
+    with pytest.raises(idtoken.Unauthenticated, match=reason):
+        idtoken.verify(claims_token(**changes))
+
+
+def test_good_claims_and_a_token_without_e_mail_names_its_subject_apart():
+    import time
+
+    assert idtoken.verify(claims_token(nbf=int(time.time()) - 5)).principal == "ann@example.com"
+    who = idtoken.verify(claims_token(email=None, email_verified=None))
+    assert who.principal == "sub:1234"  # never in the e-mail namespace

@@ -15,7 +15,7 @@ p, role:dev, applications, get, */*, allow
 p, role:dev, applications, sync, team-a/*, allow
 p, role:dev, applications, sync, team-a/payments-*, deny
 p, role:dev, applications, action/apps/Deployment/*, team-a/*, allow
-g, developers, role:dev
+g, group:developers, role:dev
 g, role:senior, role:dev
 g, sam@example.com, role:senior
 p, role:auditor, logs, get, */*, allow
@@ -67,6 +67,10 @@ def can(
         ("dev@example.com", ("developers",), "repositories", "get", "https://x", False),
         # a group spelled like a role gets nothing by that name
         ("mallory@example.com", ("role:admin",), "applications", "delete", "a/b", False),
+        # a group spelled like someone's e-mail is not that person; a bare name is no group
+        ("mallory@example.com", ("platform@example.com",), "applications", "delete", "a/b", False),
+        ("developers", (), "applications", "sync", "team-a/web", False),
+        ("group:developers", (), "applications", "sync", "team-a/web", False),
     ],
 )
 def test_decisions(who, groups, resource, action, obj, expected):
