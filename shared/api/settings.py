@@ -11,8 +11,15 @@ from shared.api.apps import not_found
 from shared.api.http import ApiError
 from shared.api.routing import NAME, route
 from shared.api.server import Call
-from shared.core import rbac
+from shared.core import names, rbac
 from shared.steps.operations import settings
+
+
+def _project_name(name: str) -> None:
+    """400 before anything else for a name no project can have (a glob would match others)."""
+    problem = names.project_name_problem(name)
+    if problem:
+        raise ApiError(400, f"metadata.name: {name!r} {problem}")
 
 
 @route("GET", "/api/v1/projects")
@@ -30,6 +37,7 @@ def create_projects(call: Call) -> tuple[int, Any]:
         raise ApiError(400, "expected an AppProject, or {items: [AppProjects]}")
     for item in items:
         name = str((item.get("metadata") or {}).get("name") or "")
+        _project_name(name)
         action = "update" if store.get_project(name) is not None else "create"
         call.require("projects", action, name)
     return 200, {"items": settings.create_projects([dict(i) for i in items])}
@@ -43,6 +51,7 @@ def get_project(call: Call, name: str) -> tuple[int, Any]:
 
 @route("PUT", f"/api/v1/projects/{NAME}")
 def set_project(call: Call, name: str) -> tuple[int, Any]:
+    _project_name(name)
     call.require("projects", "update" if store.get_project(name) is not None else "create", name)
     return 200, settings.set_project(name, call.request.json())
 

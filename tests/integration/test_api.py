@@ -411,3 +411,29 @@ def test_sign_in_refuses_other_sites_and_junk_and_every_answer_is_hardened(stack
         assert headers.get("x-content-type-options") == "nosniff", (path, status)
         assert headers.get("x-frame-options") == "DENY", (path, status)
         assert "frame-ancestors 'none'" in headers.get("content-security-policy", ""), (path, status)
+
+
+def test_a_project_named_with_a_glob_is_refused(stack, policy, uid):
+    """Adversary finding 1: `projects, create, team-*` let pm create project `team-*` whose role
+    reached every team-... project. A project name is a DNS-1123 label, everywhere."""
+    pm = oidc.mint(stack, f"pm-{uid}@example.com")
+    policy(f"p, pm-{uid}@example.com, projects, *, team-*, allow\n")
+    for name in ("team-*", "*", "team-[ab]"):
+        project = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": name},
+            "spec": {
+                "roles": [
+                    {
+                        "name": "own",
+                        "policies": [f"p, proj:{name}:own, applications, *, team-*/*, allow"],
+                        "groups": [f"pm-{uid}@example.com"],
+                    }
+                ]
+            },
+        }
+        status, body = call(stack, "POST", "/api/v1/projects", pm, project)
+        assert status == 400 and "not a valid project name" in body["error"], body
+    status, body = call(stack, "PUT", "/api/v1/projects/team-*", pm, {"description": "x"})
+    assert status == 400 and "not a valid project name" in body["error"], body
