@@ -238,8 +238,8 @@ LOGIN_PAGE = """<!doctype html>
 <h1>Sign in</h1>
 <p>{message}</p>
 <form method="post" action="/login">
-<label for="token">ID token (<code>gcloud auth print-identity-token</code>, or
-<code>gitops login --print-token</code>)</label><br>
+<label for="token">ID token for this API (<code>gitops token</code>, or one from your
+organization's OAuth client)</label><br>
 <textarea id="token" name="token" rows="6" cols="80" required></textarea><br>
 <button type="submit">Sign in</button>
 </form>

@@ -217,7 +217,8 @@ def api_certs_url() -> str:
 
 def api_audiences() -> tuple[str, ...]:
     """GITOPS_API_AUDIENCE: the audiences a token must name, comma-separated (the API's URL on
-    Cloud Run; the OAuth client id for gcloud's tokens). Empty: every token is refused."""
+    Cloud Run, and the client id of an OAuth client the operator owns; never gcloud's public
+    one, which every service accepting gcloud's tokens shares). Empty: every token is refused."""
     value = os.environ.get("GITOPS_API_AUDIENCE", "")
     return tuple(a.strip() for a in value.split(",") if a.strip())
 
