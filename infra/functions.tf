@@ -34,7 +34,7 @@ locals {
   internal_functions = { for name, f in var.functions : name => f if !contains(["intake", "render", "api"], name) }
   timeouts           = { intake = 60, render = 540, apply = 540, audit = 540, api = 300 }
   # Cloud Run's deterministic URL of the API: the audience of the tokens it accepts (plus
-  # var.api_audiences, e.g. gcloud's client id for `gcloud auth print-identity-token`)
+  # var.api_audiences: the client id of an OAuth client the operator owns, never gcloud's)
   api_url = "https://gitops-api-${data.google_project.this.number}.${var.region}.run.app"
   # secrets injected as environment variables, per function (never in Terraform state)
   secret_env = {
@@ -48,7 +48,7 @@ locals {
       GITOPS_GITHUB_TOKEN     = google_secret_manager_secret.github_token.secret_id
     }
     audit = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
-    api   = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
+    api = { GITOPS_REPO_CREDENTIALS = google_secret_manager_secret.repo_credentials.secret_id }
   }
 }
 
@@ -188,11 +188,12 @@ resource "google_cloudfunctions2_function" "intake" {
   depends_on = [google_project_service.apis]
 }
 
-# The API: people (CLI, browser) call it from outside; Cloud Run lets through only
-# var.api_invokers (roles/run.invoker, iam.tf), and the function verifies the ID token itself
-# (signature, audience, expiry, issuer) and authorizes each call by its RBAC policy.
+# The API: people (CLI, browser) call it from outside; it is public at the network layer
+# (iam.tf api_public: a browser's cookie cannot pass Cloud Run IAM) and the function verifies
+# the ID token itself (signature, audience, expiry, issuer) and authorizes each call by its
+# RBAC policy.
 resource "google_cloudfunctions2_function" "api" {
-  #checkov:skip=CKV_GCP_124:people reach the API from their machines; Cloud Run IAM admits only var.api_invokers and the function verifies every token
+  #checkov:skip=CKV_GCP_124:people reach the API from their machines and browsers; the function verifies every token and authorizes every call
   name         = "gitops-api"
   location     = var.region
   description  = "gitops api (${var.functions.api.signature})"

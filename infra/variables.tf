@@ -142,18 +142,12 @@ variable "sweep_topic" {
   type        = string
 }
 
-variable "api_invokers" {
-  description = "Who may reach the API through Cloud Run (roles/run.invoker), e.g. [\"group:platform@example.com\"]; what each may do is the RBAC policy."
+variable "api_audiences" {
+  description = "Token audiences the API accepts besides its own URL: the client id of an OAuth client you own (people's ID tokens, README \"Who may call the API\"). Never gcloud's public client id: every service that accepts gcloud's tokens shares it."
   type        = list(string)
   default     = []
   validation {
-    condition     = !contains(var.api_invokers, "allUsers") && !contains(var.api_invokers, "allAuthenticatedUsers")
-    error_message = "api_invokers names people, groups or service accounts, never allUsers or allAuthenticatedUsers."
+    condition     = !contains(var.api_audiences, "32555940559.apps.googleusercontent.com")
+    error_message = "api_audiences must not name gcloud's public client id (32555940559.apps.googleusercontent.com): a token any other service receives would be accepted here."
   }
-}
-
-variable "api_audiences" {
-  description = "Token audiences the API accepts besides its own URL (gcloud's client id: user tokens from gcloud auth print-identity-token)."
-  type        = list(string)
-  default     = ["32555940559.apps.googleusercontent.com"]
 }

@@ -312,6 +312,10 @@ def start_kube(st: Stack) -> None:
     st.env["GITOPS_FUNCTIONS_KUBECONFIG"] = str(functions_kubeconfig)
     # the local registry of destination clusters (gitops cluster add); infra/ fills GITOPS_CLUSTERS
     st.env["GITOPS_CLUSTERS_FILE"] = str(_secret_file(st.dir / "clusters.json", "{}"))
+    # the one directory a cluster's tokenFile may name (any other server file is refused)
+    tokens = st.dir / "cluster-tokens"
+    tokens.mkdir(mode=0o700, exist_ok=True)
+    st.env["GITOPS_CLUSTER_TOKEN_DIR"] = str(tokens)
     st.env["GITOPS_KUBE_AUDIT_LOG"] = str(logs / "kube-audit.log")
 
 

@@ -14,11 +14,26 @@ from shared.api import http, server
 
 @functions_framework.http
 def api(request: flask.Request) -> flask.Response:
-    body = request.get_data(cache=False)
-    if (request.content_length or 0) > http.MAX_BODY_BYTES or len(body) > http.MAX_BODY_BYTES:
-        return flask.Response(
-            b'{"error": "the body is over 8 MiB"}', status=413, content_type="application/json"
-        )
+    # the size is checked before anything is read: the declared length, then (chunked) a read
+    # capped at one byte over the limit
+    too_big = flask.Response(
+        b'{"error": "the body is over 8 MiB"}',
+        status=413,
+        content_type="application/json",
+        headers=http.SECURITY_HEADERS,
+    )
+    if (request.content_length or 0) > http.MAX_BODY_BYTES:
+        return too_big
+    chunks, size = [], 0
+    while size <= http.MAX_BODY_BYTES:
+        chunk = request.stream.read(min(1 << 20, http.MAX_BODY_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > http.MAX_BODY_BYTES:
+        return too_big
+    body = b"".join(chunks)
     answer = server.handle(
         http.Request(
             method=request.method,

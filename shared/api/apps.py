@@ -20,15 +20,23 @@ from shared.steps.operations import apps
 
 APPS = "/api/v1/applications"
 CONTROL_PLANE_CLUSTER = rbac.CONTROL_PLANE
+MAX_REASON = 1000  # a pin's reason (it is stored and shown)
 
 
 def _object(app: store.App) -> str:
     return rbac.app_object(app.spec.project, app.name)
 
 
+def not_found(name: str) -> str:
+    """What an application that does not exist, or that the caller may not see, answers."""
+    return f"application {name!r} not found"
+
+
 def _app(call: Call, name: str, action: str) -> store.App:
+    """The application if the caller may ACTION it; 404 when it may not even get it (as when it
+    does not exist), 403 when it may see it but not ACTION it."""
     app = store.get_app(name)
-    call.require("applications", action, _object(app))
+    call.require_visible("applications", action, _object(app), not_found(name))
     return app
 
 
@@ -49,10 +57,8 @@ def _spec_of(item: dict[str, Any]) -> tuple[AppSpec, list[str]]:
 
 
 def _may_write(call: Call, spec: AppSpec, action: str) -> None:
-    call.require("applications", action, rbac.app_object(spec.project, spec.name))
-    if spec.destination.cluster == CONTROL_PLANE_CLUSTER:
-        # what such an application applies is the RBAC policy itself
-        call.require("clusters", "update", CONTROL_PLANE_CLUSTER)
+    for check in rbac.write_checks(spec.project, spec.name, spec.destination.cluster, action):
+        call.require(*check)
 
 
 @route("GET", APPS)
@@ -80,11 +86,18 @@ def create_apps(call: Call) -> tuple[int, Any]:
     parsed = [_spec_of(dict(i)) for i in items]
     for spec, _ in parsed:
         _may_write(call, spec, "create")
+        try:
+            current = store.get_app(spec.name)
+        except store.NotFound:
+            continue
+        # an existing application the caller may not see: refused as a create it may not make,
+        # never a 409 that would say it exists
+        if not call.can("applications", "get", _object(current)):
+            call.denied = True
+            raise ApiError(
+                403, f"permission denied: applications, create, {spec.name}, sub: {call.principal}"
+            )
         if upsert:
-            try:
-                current = store.get_app(spec.name)
-            except store.NotFound:
-                continue
             _may_write(call, current.spec, "update")
     apps.create([s for s, _ in parsed], upsert=upsert)
     call.notes["count"] = len(parsed)
@@ -146,6 +159,8 @@ def rollback_app(call: Call, name: str) -> tuple[int, Any]:
 def pin_app(call: Call, name: str) -> tuple[int, Any]:
     app = _app(call, name, "sync")
     body = call.request.json()
+    if len(str(body.get("reason") or "")) > MAX_REASON:
+        raise ApiError(400, f"reason: at most {MAX_REASON} characters")
     held = apps.pin(
         app,
         actor=call.principal,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import importlib
 import json
+import re
 import secrets
 import time
 import urllib.parse
@@ -27,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from shared.adapters import idtoken, store
-from shared.api.http import ApiError, Request, Response, error_response, json_response
+from shared.api.http import ApiError, Request, Response, error_response, json_response, secured
 from shared.api.viewer import Viewer
 from shared.core import rbac
 from shared.platform import logs
@@ -66,6 +67,18 @@ class Call:
             self.denied = True
             raise ApiError(403, f"permission denied: {resource}, {action}, {obj}, sub: {self.principal}")
 
+    def require_visible(self, resource: str, action: str, obj: str, missing: str) -> None:
+        """As require, but a caller who may not even `get` OBJ is told MISSING (404), the answer
+        for something that does not exist (Argo CD's: no existence oracle)."""
+        if action != "get" and self.can(resource, "get", obj):
+            self.require(resource, action, obj)
+            return
+        self.checked = (resource, "get", obj)
+        if not self.can(resource, "get", obj):
+            self.denied = True
+            raise ApiError(404, missing)
+        self.require(resource, action, obj)
+
     def viewer(self) -> Viewer:
         return Viewer(self.principal, self.identity.groups, self.can)
 
@@ -92,12 +105,24 @@ def _token(request: Request) -> tuple[str, bool]:
     return request.cookies.get(COOKIE, ""), True
 
 
+_CLOUD_TRACE = re.compile(r"([0-9a-f]{32})(/[0-9]{1,20})?(;o=[01])?")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def trace_id(cloud: str, traceparent: str) -> str | None:
+    """The trace id of an X-Cloud-Trace-Context (TRACE/SPAN;o=1) or W3C traceparent header,
+    only when it has that form (it is logged and audited): None otherwise."""
+    for header, form in ((cloud, _CLOUD_TRACE), (traceparent, _TRACEPARENT)):
+        found = form.fullmatch(header.strip()) if header else None
+        if found:
+            return found.group(1)
+    return None
+
+
 def _trace(request: Request) -> str:
-    header = request.header("X-Cloud-Trace-Context") or request.header("traceparent")
-    logs.bind_trace(header or None)
-    if header.startswith("00-"):
-        return header.split("-")[1] if header.count("-") >= 2 else header
-    return header.split("/")[0] if header else secrets.token_hex(16)
+    found = trace_id(request.header("X-Cloud-Trace-Context"), request.header("traceparent"))
+    logs.bind_trace(found)
+    return found or secrets.token_hex(16)
 
 
 def _audit(
@@ -136,6 +161,11 @@ def _ui() -> ModuleType | None:
 
 
 def handle(request: Request) -> Response:
+    """The answer to REQUEST, with the security headers on every one."""
+    return secured(_handle(request))
+
+
+def _handle(request: Request) -> Response:
     logs.clear()
     trace = _trace(request)
     if request.path == "/login" or request.path.startswith("/login/"):
@@ -208,8 +238,8 @@ LOGIN_PAGE = """<!doctype html>
 <h1>Sign in</h1>
 <p>{message}</p>
 <form method="post" action="/login">
-<label for="token">ID token (<code>gcloud auth print-identity-token</code>, or
-<code>gitops login --print-token</code>)</label><br>
+<label for="token">ID token for this API (<code>gitops token</code>, or one from your
+organization's OAuth client)</label><br>
 <textarea id="token" name="token" rows="6" cols="80" required></textarea><br>
 <button type="submit">Sign in</button>
 </form>
@@ -222,6 +252,18 @@ def _login_page(status: int, message: str) -> Response:
     return Response(status, body, "text/html; charset=utf-8", {"Cache-Control": "no-store"})
 
 
+def _same_origin(request: Request) -> bool:
+    """A browser's POST names where it comes from (Origin, Sec-Fetch-Site); it must be this
+    host. A client that sends neither (the CLI, curl) is not a browser another site drives."""
+    site = request.header("Sec-Fetch-Site")
+    if site and site not in ("same-origin", "none"):
+        return False
+    origin = request.header("Origin")
+    if not origin:
+        return True
+    return origin != "null" and urllib.parse.urlsplit(origin).netloc == request.header("Host")
+
+
 def _login(request: Request) -> Response:
     """GET: the sign-in page. POST: check the token and keep it in the cookie (SameSite=Strict
     already keeps another site's form from posting here with our cookie)."""
@@ -229,6 +271,10 @@ def _login(request: Request) -> Response:
         return _login_page(200, "Paste an ID token for this API.")
     if request.method != "POST":
         return error_response(405, "GET or POST")
+    if not _same_origin(request):
+        # login CSRF: another site's form must not sign the browser in as someone else
+        logs.warning("sign-in refused", reason="cross-origin")
+        return _login_page(403, "Sign in from this site's own page.")
     if request.header("Content-Type").startswith("application/json"):
         token = str(request.json().get("token") or "")
     else:

@@ -7,11 +7,19 @@ import urllib.parse
 from typing import Any
 
 from shared.adapters import store
+from shared.api.apps import not_found
 from shared.api.http import ApiError
 from shared.api.routing import NAME, route
 from shared.api.server import Call
-from shared.core import rbac
+from shared.core import names, rbac
 from shared.steps.operations import settings
+
+
+def _project_name(name: str) -> None:
+    """400 before anything else for a name no project can have (a glob would match others)."""
+    problem = names.project_name_problem(name)
+    if problem:
+        raise ApiError(400, f"metadata.name: {name!r} {problem}")
 
 
 @route("GET", "/api/v1/projects")
@@ -29,6 +37,7 @@ def create_projects(call: Call) -> tuple[int, Any]:
         raise ApiError(400, "expected an AppProject, or {items: [AppProjects]}")
     for item in items:
         name = str((item.get("metadata") or {}).get("name") or "")
+        _project_name(name)
         action = "update" if store.get_project(name) is not None else "create"
         call.require("projects", action, name)
     return 200, {"items": settings.create_projects([dict(i) for i in items])}
@@ -42,6 +51,7 @@ def get_project(call: Call, name: str) -> tuple[int, Any]:
 
 @route("PUT", f"/api/v1/projects/{NAME}")
 def set_project(call: Call, name: str) -> tuple[int, Any]:
+    _project_name(name)
     call.require("projects", "update" if store.get_project(name) is not None else "create", name)
     return 200, settings.set_project(name, call.request.json())
 
@@ -58,7 +68,7 @@ def add_cluster(call: Call) -> tuple[int, Any]:
     name = str(body.get("name") or "")
     if not name:
         raise ApiError(400, "a cluster needs a name")
-    call.require("clusters", "create", name)
+    call.require("clusters", "update" if settings.has_cluster(name) else "create", name)
     return 200, settings.add_cluster(name, body)
 
 
@@ -83,7 +93,7 @@ def add_repository(call: Call) -> tuple[int, Any]:
     url = str(body.get("repo") or body.get("url") or "")
     if not url:
         raise ApiError(400, "a repository needs its URL (repo)")
-    call.require("repositories", "create", url)
+    call.require("repositories", "update" if settings.has_repository(url) else "create", url)
     return 200, settings.add_repository(
         url, str(body.get("username") or "git"), str(body.get("password") or "")
     )
@@ -104,8 +114,8 @@ def sweep(call: Call) -> tuple[int, Any]:
     if not names:
         call.require("applications", "sync", "*/*")
     for name in names:
-        app = store.get_app(name)
-        call.require("applications", "sync", rbac.app_object(app.spec.project, name))
+        app = store.get_app(name)  # 404 when it does not exist; the same when it may not be seen
+        call.require_visible("applications", "sync", rbac.app_object(app.spec.project, name), not_found(name))
     return 200, settings.sweep(names)
 
 
@@ -134,7 +144,9 @@ def recover(call: Call) -> tuple[int, Any]:
 
     names = [str(n) for n in call.request.json().get("apps") or []]
     apps = [a for a in store.list_apps() if not names or a.name in set(names)]
-    missing = sorted(set(names) - {a.name for a in apps})
+    # one that may not be seen is missing too (no existence oracle)
+    seen = {a.name for a in apps if call.can("applications", "get", rbac.app_object(a.spec.project, a.name))}
+    missing = sorted(set(names) - seen)
     if missing:
         raise ApiError(404, f"no such application: {', '.join(missing)}")
     if not names:

@@ -281,6 +281,8 @@ def app_rollback(args: argparse.Namespace) -> int:
 def app_delete(args: argparse.Namespace) -> int:
     """Unregister an application; with --cascade, delete what it owns in the cluster first."""
     answer = client.delete(_path(args.name), cascade="true" if args.cascade else "")
+    for note in answer.get("notes") or []:
+        output.progress(note)
     results = answer["objects"]
     for h in answer.get("hooks") or []:
         output.progress(

@@ -2,7 +2,11 @@
 context (or GITOPS_API_URL and GITOPS_TOKEN, which win, like ARGOCD_SERVER/ARGOCD_AUTH_TOKEN).
 
 How a context gets its token (`auth.kind`):
-- `gcloud`: `gcloud auth print-identity-token` (a person's Google account);
+- `gcloud`: `gcloud auth print-identity-token --audiences=<API URL> --include-email` (a
+  service account gcloud is authenticated as or impersonates: `--audiences` works for service
+  accounts only, and the API accepts only its own URL or a client id the operator configured;
+  people use a token from the operator's OAuth client, in GITOPS_TOKEN, README "Who may call
+  the API");
 - `adc`: application-default credentials through google-auth's `fetch_id_token` (a service
   account, e.g. in CI), for the API's URL as audience;
 - `local`: the local stack's issuer (`gitops login --local-user EMAIL`), for development.
@@ -78,7 +82,7 @@ def fetch_token(auth: dict[str, Any], audience: str) -> tuple[str, float]:
     if kind == "gcloud":
         try:
             out = subprocess.run(
-                ["gcloud", "auth", "print-identity-token"],
+                ["gcloud", "auth", "print-identity-token", f"--audiences={audience}", "--include-email"],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -86,7 +90,9 @@ def fetch_token(auth: dict[str, Any], audience: str) -> tuple[str, float]:
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise CliError(
-                f"gcloud auth print-identity-token failed: {exc} (hint: gcloud auth login)"
+                f"gcloud auth print-identity-token --audiences={audience} failed: {exc} (it needs a "
+                "service account: gcloud auth activate-service-account, or --impersonate-service-account; "
+                "people: GITOPS_TOKEN from the operator's OAuth client)"
             ) from exc
         return out.stdout.strip(), 3000.0
     if kind == "adc":

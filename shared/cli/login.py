@@ -120,7 +120,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     how = li.add_mutually_exclusive_group()
     how.add_argument("--local-user", metavar="EMAIL", help="the local stack's issuer mints tokens for EMAIL")
     how.add_argument("--adc", action="store_true", help="ID tokens from application-default credentials")
-    how.add_argument("--gcloud", action="store_true", help="gcloud auth print-identity-token (the default)")
+    how.add_argument(
+        "--gcloud",
+        action="store_true",
+        help="gcloud auth print-identity-token --audiences=URL: a service account (the default)",
+    )
     li.add_argument("--group", action="append", default=[], help="with --local-user: a group (repeatable)")
     li.add_argument("--issuer", default="", help="with --local-user (default: $GITOPS_OIDC_ISSUER)")
     li.add_argument("--name", default="", help="the context's name (default: the URL)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import healthcel, ignorediff, monorepo, orphans, rbac, sourceopts, syncoptions
+from shared.core import healthcel, ignorediff, monorepo, names, orphans, rbac, sourceopts, syncoptions
 from shared.core.errors import SpecError
 from shared.core.model import IN_CLUSTER, AppSpec, Destination, Retry, SyncPolicy
 
@@ -216,6 +216,9 @@ def project(doc: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
     meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
     if not meta.get("name"):
         raise SpecError("metadata.name: required")
+    problem = names.project_name_problem(str(meta["name"]))
+    if problem:
+        raise SpecError(f"metadata.name: {meta['name']!r} {problem}")
     warnings: list[str] = []
     lists = PROJECT_LISTS
     _unknown(spec, {*lists, "description", "roles", "orphanedResources", "healthChecks"}, "spec.", warnings)

@@ -45,7 +45,13 @@ class Destination:
     namespace: str = "default"
 
 
-DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# the keys a spec's sub-objects may hold (anything else is refused naming it: kept, it would
+# only grow the stored document)
+IGNORE_DIFFERENCES_KEYS = frozenset(
+    {"group", "kind", "name", "namespace", "jsonPointers", "jqPathExpressions", "managedFieldsManagers"}
+)
+REF_SOURCE_KEYS = frozenset({"ref", "repoURL", "targetRevision"})
+DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\Z")
 
 
 def seconds(duration: str) -> float:
@@ -155,6 +161,9 @@ class AppSpec:
         name_problem = names.app_name_problem(self.name)
         if name_problem:
             raise SpecError(f"name: {self.name!r} {name_problem}")
+        project_problem = names.project_name_problem(self.project)
+        if project_problem:
+            raise SpecError(f"project: {self.project!r} {project_problem}")
         if not self.repoURL:
             raise SpecError("repoURL: required")
         if self.chart:
@@ -182,6 +191,10 @@ class AppSpec:
         healthcel.parse(self.healthChecks)
         if self.revisionHistoryLimit < 1:
             raise SpecError("revisionHistoryLimit: must be at least 1")
+        for i, rule in enumerate(self.ignoreDifferences):
+            unknown = sorted(set(rule) - IGNORE_DIFFERENCES_KEYS)
+            if unknown:
+                raise SpecError(f"ignoreDifferences[{i}].{unknown[0]}: unknown field")
         ignorediff.validate(self.ignoreDifferences)
         for item in self.syncPolicy.syncOptions:
             key, sep, value = item.partition("=")
@@ -214,8 +227,11 @@ class AppSpec:
             ) from None
         refs = {}
         for i, ref in enumerate(self.refSources):
+            unknown = sorted(set(ref) - REF_SOURCE_KEYS)
+            if unknown:
+                raise SpecError(f"refSources[{i}].{unknown[0]}: unknown field")
             name, url = ref.get("ref", ""), ref.get("repoURL", "")
-            if not re.match(r"^[A-Za-z0-9_-]+$", name) or name in refs:
+            if not re.match(r"^[A-Za-z0-9_-]+\Z", name) or name in refs:
                 raise SpecError(
                     f"refSources[{i}].ref: {name!r} must be a unique name (letters, digits, _ and -)"
                 )

@@ -19,8 +19,8 @@ import re
 
 MAX_NAME = 253
 MAX_LABEL = 63
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 _HASH = 10
 
 
@@ -32,6 +32,18 @@ def app_name_problem(name: str) -> str | None:
         return (
             "is not a valid application name (lowercase letters, digits, '-' and '.', "
             "starting and ending with a letter or digit)"
+        )
+    return None
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why `name` is not a valid project name, or None. A project is a DNS-1123 label (as an
+    AppProject's metadata.name in a namespace): no glob character can ever be in one, so a
+    project named in a policy object (`<project>/...`) is always matched literally."""
+    if not is_label(name):
+        return (
+            "is not a valid project name (a DNS-1123 label: at most 63 lowercase letters, "
+            "digits and '-', starting and ending with a letter or digit)"
         )
     return None
 

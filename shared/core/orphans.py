@@ -78,11 +78,16 @@ def validate(doc: Any) -> None:
             raise SpecError(f"orphanedResources.ignore[{i}]: group, kind and name must be strings")
 
 
+# ours, not an application's: the RBAC `gitops project rbac` installs for a project's account
+PROJECT_RBAC_LABEL = "gitops.dev/project"
+
+
 def is_orphan(obj: dict[str, Any], settings: Settings, tracking_label: str) -> bool:
     """Whether a live object is an orphan under the project's settings (see the module)."""
     oid = ObjectId.of(obj)
     meta = obj.get("metadata") or {}
-    if meta.get("ownerReferences") or tracking_label in (meta.get("labels") or {}):
+    labels = meta.get("labels") or {}
+    if meta.get("ownerReferences") or tracking_label in labels or PROJECT_RBAC_LABEL in labels:
         return False
     if (oid.group, oid.kind) in EXCLUDED_KINDS or (oid.group, oid.kind, oid.name) in KNOWN:
         return False

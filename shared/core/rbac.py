@@ -7,9 +7,12 @@
   server or name for clusters, the URL for repositories. Action and object are globs (`*`
   matches any run of characters, `/` included, as Argo CD's globs do); the resource is a name
   or `*`.
-- A subject is a verified principal (its e-mail), one of its groups, or a role that one of
-  them is bound to with `g` (bindings nest). `policy.default` is a role every authenticated
-  caller has (Argo CD's `policy.default`, e.g. `role:readonly`); empty, nobody has one.
+- A subject is a verified principal (its e-mail; `sub:<subject>` for a token without
+  one), one of its token's groups written `group:<name>` (`g, group:devs, role:dev`:
+  groups and e-mails never share a namespace), or a role that one of them is bound to
+  with `g` (bindings nest). An AppProject role's `groups` are token group names.
+  `policy.default` is a role every authenticated caller has (Argo CD's `policy.default`,
+  e.g. `role:readonly`); empty, nobody has one.
 - Deny wins over allow; with no matching allow the answer is no (deny by default).
 - Built-in roles: `role:readonly` (get everything) and `role:admin` (everything).
 - Project roles (an AppProject's `spec.roles[]`: name, policies, groups) are named
@@ -27,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core import names
+
 RESOURCES = ("applications", "projects", "clusters", "repositories", "logs")
 ACTIONS = ("get", "create", "update", "delete", "sync", "rollback", "override", "action")
 EFFECTS = ("allow", "deny")
@@ -41,6 +46,10 @@ PROJECT_SCOPED = ("applications", "logs")
 PROJECT_ROLE_RESOURCES = ("applications", "logs")
 
 ROLE_PREFIXES = ("role:", "proj:")
+# a token's groups are held as group:<name> (a g line binds `group:devs`), never in the
+# namespace of principals (e-mails): a group named like someone's e-mail is not that person
+GROUP_PREFIX = "group:"
+RESERVED_PREFIXES = (*ROLE_PREFIXES, GROUP_PREFIX)
 P_FIELDS = ("type", "subject", "resource", "action", "object", "effect")
 G_FIELDS = ("type", "member", "role")
 
@@ -172,6 +181,9 @@ def project_role_subject(project: str, role: str) -> str:
 def project_policy(project: str, roles: Iterable[Mapping[str, Any]]) -> Policy:
     """The policy of a project's roles (AppProject spec.roles[]), each line checked to stay
     inside the project: its subject is the role itself, its objects `<project>/...`."""
+    problem = names.project_name_problem(project)
+    if problem:  # a label holds no glob character: the project part of an object is literal
+        raise PolicyError(f"project {project!r} {problem}")
     rules: list[Rule] = []
     bindings: list[tuple[str, str]] = []
     for index, role in enumerate(roles):
@@ -208,7 +220,8 @@ def project_policy(project: str, roles: Iterable[Mapping[str, Any]]) -> Policy:
                     f"{rule.object!r}: a role of project {project} names {project}/...",
                 )
             rules.append(rule)
-        bindings += [(str(g), subject) for g in role.get("groups") or [] if str(g)]
+        # the token's groups (an AppProject role's groups are group names, as in Argo CD)
+        bindings += [(GROUP_PREFIX + str(g), subject) for g in role.get("groups") or [] if str(g)]
     return Policy(tuple(rules), tuple(bindings))
 
 
@@ -225,7 +238,9 @@ def subject(policy: Policy, principal: str, groups: Sequence[str] = ()) -> Subje
     """The caller with every role it holds: bindings of its principal and groups, nested, and
     policy.default. A principal or group spelled like a role (role:..., proj:...) holds nothing
     by that name: only a binding gives a role."""
-    held = {n for n in (principal, *groups) if not n.startswith(ROLE_PREFIXES)}
+    held = {GROUP_PREFIX + g for g in groups if g}
+    if principal and not principal.startswith(RESERVED_PREFIXES):
+        held.add(principal)
     if policy.default:
         held.add(policy.default)
     members: dict[str, set[str]] = {}
@@ -253,3 +268,31 @@ def allowed(policy: Policy, who: Subject, resource: str, action: str, obj: str) 
 
 def app_object(project: str, app: str) -> str:
     return f"{project}/{app}"
+
+
+def write_checks(project: str, app: str, cluster: str, action: str) -> list[tuple[str, str, str]]:
+    """What a caller must be allowed to write an application: ACTION on `<project>/<app>`, and
+    for the control-plane destination (what such an application applies is the policy
+    itself) clusters/update on it."""
+    checks = [("applications", action, app_object(project, app))]
+    if cluster == CONTROL_PLANE:
+        checks.append(("clusters", "update", CONTROL_PLANE))
+    return checks
+
+
+def child_problem(parent: str, parent_project: str, child: str, project: str, cluster: str) -> str | None:
+    """Why an app-of-apps child may not be registered from Git, or None. A push has no caller
+    to check clusters/update on the control plane for, so no child may target it (only a
+    config application registered through the API by someone allowed may); and a child stays
+    in its parent's project."""
+    if cluster == CONTROL_PLANE:
+        return (
+            f"Application {child} targets {CONTROL_PLANE}: only an application registered through "
+            "the API by someone allowed clusters/update on it may (a child from Git may not)"
+        )
+    if project != parent_project:
+        return (
+            f"Application {child} asks for project {project!r}; the children of "
+            f"{parent} belong to its project {parent_project!r}"
+        )
+    return None

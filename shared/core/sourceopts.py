@@ -50,8 +50,8 @@ IMAGE = re.compile(
     r"^(?:(?P<old>[^=\s]+)=)?(?P<new>[^=\s:@]+(?::\d+/[^=\s:@]+)?(?:/[^=\s:@]+)*)"
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def validate(source: dict[str, Any]) -> None:

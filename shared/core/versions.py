@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 import semver
 
 Check = Callable[[semver.Version], bool]
-_TERM = re.compile(r"^(?P<op>!=|>=|<=|=<|=>|>|<|=|~>|~|\^)?\s*v?(?P<ver>[0-9xX*][0-9A-Za-z.*+-]*|\*)$")
+_TERM = re.compile(r"^(?P<op>!=|>=|<=|=<|=>|>|<|=|~>|~|\^)?\s*v?(?P<ver>[0-9xX*][0-9A-Za-z.*+-]*|\*)\Z")
 _WILD = ("x", "X", "*")
 
 

@@ -31,7 +31,7 @@ from typing import Any
 Path = tuple[str | int, ...]
 Problem = tuple[Path, str]
 MAX_PROBLEMS = 20  # per object: the first ones are what the author needs
-_DIR = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict$")
+_DIR = re.compile(r"^v(\d+)\.(\d+)\.0-local-strict\Z")
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     # sigs.k8s.io/yaml turns YAML timestamps into strings, so a date is a fine string
     "string": (str, dt.date, dt.datetime),

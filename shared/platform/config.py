@@ -176,6 +176,12 @@ def kube_version() -> str:
     return os.environ.get("GITOPS_KUBE_VERSION", "")
 
 
+def cluster_token_dir() -> str:
+    """GITOPS_CLUSTER_TOKEN_DIR: the one directory a registered cluster's tokenFile may be in
+    ('' when unset: no tokenFile can be registered through the API)."""
+    return os.environ.get("GITOPS_CLUSTER_TOKEN_DIR", "")
+
+
 def variable(name: str) -> str:
     """A variable whose name is data, not code (a registered cluster's tokenEnv, the CLI's local
     stores): '' when unset."""
@@ -234,7 +240,8 @@ def api_certs_url() -> str:
 
 def api_audiences() -> tuple[str, ...]:
     """GITOPS_API_AUDIENCE: the audiences a token must name, comma-separated (the API's URL on
-    Cloud Run; the OAuth client id for gcloud's tokens). Empty: every token is refused."""
+    Cloud Run, and the client id of an OAuth client the operator owns; never gcloud's public
+    one, which every service accepting gcloud's tokens shares). Empty: every token is refused."""
     value = os.environ.get("GITOPS_API_AUDIENCE", "")
     return tuple(a.strip() for a in value.split(",") if a.strip())
 

@@ -24,8 +24,8 @@ from shared.core.manifests import Loader, ObjectId, digest
 from shared.render import fastyaml
 
 EXTENSIONS = (".yaml", ".yml", ".json")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_RBAC_NAME = re.compile(r"^[^/%]+$")  # RBAC objects allow ':' and more (e.g. system:foo)
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\Z")
+_RBAC_NAME = re.compile(r"^[^/%]+\Z")  # RBAC objects allow ':' and more (e.g. system:foo)
 _RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 MAX_FILE_BYTES = 5 * 1024 * 1024
 

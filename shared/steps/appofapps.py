@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.adapters import store
-from shared.core import argocd
+from shared.core import argocd, rbac
 from shared.core.manifests import ObjectId
 from shared.core.messages import RenderRequest
 from shared.core.model import AppSpec, SpecError
@@ -46,17 +46,11 @@ def reconcile(
         except SpecError as exc:
             results.append(ObjectResult(_id(name), Action.FAILED, f"Application {name}: {exc}"))
             continue
-        if child.project != parent.project:
-            results.append(
-                ObjectResult(
-                    _id(name),
-                    Action.FAILED,
-                    (
-                        f"Application {name} asks for project {child.project!r}; the children of "
-                        f"{parent.name} belong to its project {parent.project!r}"
-                    ),
-                )
-            )
+        problem = rbac.child_problem(
+            parent.name, parent.project, name, child.project, child.destination.cluster
+        )
+        if problem:
+            results.append(ObjectResult(_id(name), Action.FAILED, problem))
             continue
         try:
             existing = store.get_app(name)

@@ -79,7 +79,7 @@ def policy():
     set_policy("")
 
 
-def register(stack, token: str, name: str, repo, namespace: str, project: str = "default") -> tuple[int, Any]:
+def register_body(name: str, repo, namespace: str, project: str = "default") -> dict[str, Any]:
     spec = {
         "repoURL": repo.url,
         "path": "app",
@@ -87,7 +87,11 @@ def register(stack, token: str, name: str, repo, namespace: str, project: str = 
         "project": project,
         "destination": {"cluster": "in-cluster", "namespace": namespace},
     }
-    return call(stack, "POST", "/api/v1/applications", token, {"name": name, "spec": spec})
+    return {"name": name, "spec": spec}
+
+
+def register(stack, token: str, name: str, repo, namespace: str, project: str = "default") -> tuple[int, Any]:
+    return call(stack, "POST", "/api/v1/applications", token, register_body(name, repo, namespace, project))
 
 
 def audit_of(principal: str, action: str) -> list[dict[str, Any]]:
@@ -145,6 +149,7 @@ def test_a_project_role_cannot_touch_another_projects_applications(stack, policy
                     "policies": [
                         f"p, proj:{project}:deployer, applications, get, {project}/*, allow",
                         f"p, proj:{project}:deployer, applications, sync, {project}/*, allow",
+                        f"p, proj:{project}:deployer, applications, create, {project}/*, allow",
                     ],
                     "groups": [f"{project}-devs"],
                 }
@@ -173,13 +178,28 @@ def test_a_project_role_cannot_touch_another_projects_applications(stack, policy
         ("DELETE", f"/api/v1/applications/theirs-{uid}"),
     ):
         status, body = call(stack, method, path, dev, {} if method == "POST" else None)
-        assert status == 403, (method, path, body)
+        # what it may not even get answers as if it did not exist (no existence oracle)
+        assert status == 404 and body["error"] == f"application 'theirs-{uid}' not found", (
+            method,
+            path,
+            body,
+        )
+    # creating an application of the same name, or sweeping it, says no more than for a name
+    # nobody uses (never 409 "exists", never the other project's name)
+    status, body = call(
+        stack, "POST", "/api/v1/applications", dev, register_body(f"theirs-{uid}", repo, namespace, project)
+    )
+    assert status == 403 and "default/" not in body["error"], body
+    status, body = call(stack, "POST", "/api/v1/sweep", dev, {"apps": [f"theirs-{uid}"]})
+    assert status == 404 and body["error"] == f"application 'theirs-{uid}' not found", body
+    status, body = call(stack, "POST", "/api/v1/recover", dev, {"apps": [f"theirs-{uid}"]})
+    assert status == 404 and "default" not in body["error"], body
     # nor can it move its application into the other project, or delete its own
     status, _ = call(stack, "DELETE", f"/api/v1/applications/ours-{uid}", dev)
     assert status == 403
     # without the group the same person has nothing
     assert (
-        call(stack, "GET", f"/api/v1/applications/ours-{uid}", oidc.mint(stack, "dev@example.com"))[0] == 403
+        call(stack, "GET", f"/api/v1/applications/ours-{uid}", oidc.mint(stack, "dev@example.com"))[0] == 404
     )
 
 
@@ -238,7 +258,7 @@ def test_a_policy_pushed_to_the_config_repository_takes_effect(stack, secret, po
     assert status == 403 and "clusters, update, gitops-control-plane" in body["error"], body
     status, body = call(stack, "POST", "/api/v1/applications", admin, {"name": app, "spec": spec})
     assert status == 200, body
-    assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 403
+    assert call(stack, "GET", f"/api/v1/applications/{app}", carol)[0] == 404
 
     good = f"g, {oidc.ADMIN}, role:admin\ng, carol@example.com, role:readonly\n"
     first = push(stack, secret, repo, "carol may read", {"rbac/rbac-cm.yaml": rbac_configmap(good)})
@@ -277,3 +297,143 @@ def test_history_records_the_verified_principal(stack, policy, repo, namespace, 
     assert status == 200 and pin["by"] == "sam@example.com", pin
     status, history = call(stack, "GET", f"/api/v1/applications/who-{uid}/history", sam)
     assert [e["triggeredBy"] for e in history["items"]] == ["sam@example.com"]
+
+
+def test_create_on_an_existing_cluster_or_repository_needs_update(stack, policy, uid):
+    """Adversary finding 5: `create` alone must not overwrite an existing destination or a
+    repository's credentials, and a tokenFile is only read from the configured directory."""
+    from pathlib import Path
+
+    admin, cc = oidc.mint(stack, oidc.ADMIN), oidc.mint(stack, f"cc-{uid}@example.com")
+    policy(
+        f"p, cc-{uid}@example.com, clusters, create, *, allow\n"
+        f"p, cc-{uid}@example.com, repositories, create, *, allow\n"
+    )
+    name = f"c-{uid}"
+    assert call(stack, "POST", "/api/v1/clusters", admin, {"name": name, "context": "local"})[0] == 200
+    status, body = call(stack, "POST", "/api/v1/clusters", cc, {"name": name, "context": "other"})
+    assert status == 403 and f"clusters, update, {name}" in body["error"], body
+    status, _ = call(stack, "POST", "/api/v1/clusters", cc, {"name": f"new-{uid}", "context": "local"})
+    assert status == 200
+    url = f"http://127.0.0.1:1/repo-{uid}.git"
+    assert call(stack, "POST", "/api/v1/repositories", admin, {"repo": url, "password": "p1"})[0] == 200
+    status, body = call(stack, "POST", "/api/v1/repositories", cc, {"repo": url, "password": "p2"})
+    assert status == 403 and "repositories, update" in body["error"], body
+    # a tokenFile outside GITOPS_CLUSTER_TOKEN_DIR is refused (it would be sent as a Bearer token)
+    entry = {"endpoint": "https://127.0.0.1:1", "caCertificate": "x", "tokenFile": "/etc/passwd"}
+    status, body = call(stack, "POST", "/api/v1/clusters", admin, {"name": f"t-{uid}", **entry})
+    assert status == 400 and "GITOPS_CLUSTER_TOKEN_DIR" in body["error"], body
+    inside = Path(stack.env["GITOPS_CLUSTER_TOKEN_DIR"]) / "../clusters.json"
+    status, body = call(
+        stack, "POST", "/api/v1/clusters", admin, {"name": f"t-{uid}", **entry, "tokenFile": str(inside)}
+    )
+    assert status == 400, body
+    for n in (name, f"new-{uid}"):
+        call(stack, "DELETE", f"/api/v1/clusters/{n}", admin)
+    call(stack, "DELETE", f"/api/v1/repositories/{url}", admin)
+
+
+def test_oversized_deep_or_unknown_bodies_are_refused_before_they_cost_anything(stack, repo, namespace, uid):
+    """Adversary finding 9: a chunked body over 8 MiB is cut off at the limit (413), a body
+    nesting too deep is a 400 (not a 500), an unknown key in a spec's sub-object a 400 naming
+    it, a pin's reason is bounded."""
+    import http.client
+    import urllib.parse
+
+    admin = oidc.mint(stack, oidc.ADMIN)
+    url = urllib.parse.urlsplit(stack.env["GITOPS_API_URL"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    chunk = b"x" * (1 << 20)
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    try:
+        conn.request(
+            "POST", "/api/v1/applications", body=iter([chunk] * 9), headers=headers, encode_chunked=True
+        )
+        assert conn.getresponse().status == 413
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered 413 and closed before the rest was sent
+    finally:
+        conn.close()
+    deep = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, body = send("POST", stack.env["GITOPS_API_URL"] + "/api/v1/applications", deep, headers, 60)
+    assert status == 400 and "nests deeper" in body["error"], body
+    item = register_body(f"unk-{uid}", repo, namespace)
+    item["spec"]["ignoreDifferences"] = [{"kind": "ConfigMap", "jsonPointers": ["/data"], "zz": 1}]
+    status, body = call(stack, "POST", "/api/v1/applications", admin, item)
+    assert status == 400 and "ignoreDifferences[0].zz" in body["error"], body
+    assert register(stack, admin, f"pin-{uid}", repo, namespace)[0] == 200
+    status, body = call(stack, "POST", f"/api/v1/applications/pin-{uid}/pin", admin, {"reason": "x" * 5000})
+    assert status == 400 and "reason" in body["error"], body
+    call(stack, "DELETE", f"/api/v1/applications/pin-{uid}", admin)
+
+
+def _raw(stack, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """(status, headers) of one request, redirects not followed."""
+    import http.client
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(stack.env["GITOPS_API_URL"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
+def test_sign_in_refuses_other_sites_and_junk_and_every_answer_is_hardened(stack):
+    """Adversary finding 10: login CSRF, a cookie built from a token with junk after it,
+    security headers on JSON, the sign-in page and 401s."""
+    import urllib.parse
+
+    token = oidc.mint(stack, oidc.ADMIN)
+    host = urllib.parse.urlsplit(stack.env["GITOPS_API_URL"]).netloc
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Host": host}
+    body = urllib.parse.urlencode({"token": token}).encode()
+    status, _ = _raw(stack, "POST", "/login", body, {**form, "Origin": "https://evil.example"})
+    assert status == 403
+    status, _ = _raw(stack, "POST", "/login", body, {**form, "Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+    junk = urllib.parse.urlencode({"token": token + "==; Path=/ui; Max-Age=99999999"}).encode()
+    status, headers = _raw(stack, "POST", "/login", junk, {**form, "Origin": f"http://{host}"})
+    assert status == 401 and "set-cookie" not in headers
+    status, headers = _raw(stack, "POST", "/login", body, {**form, "Origin": f"http://{host}"})
+    assert status == 303 and headers["set-cookie"].startswith(f"gitops_token={token}; HttpOnly")
+    for method, path, sent in (
+        ("GET", "/login", {}),
+        ("GET", "/api/v1/applications", {}),  # 401 JSON
+        ("GET", "/api/v1/applications", {"Authorization": f"Bearer {token}"}),
+        ("GET", "/", {}),  # the 401 sign-in page
+    ):
+        status, headers = _raw(stack, method, path, b"", sent)
+        assert headers.get("x-content-type-options") == "nosniff", (path, status)
+        assert headers.get("x-frame-options") == "DENY", (path, status)
+        assert "frame-ancestors 'none'" in headers.get("content-security-policy", ""), (path, status)
+
+
+def test_a_project_named_with_a_glob_is_refused(stack, policy, uid):
+    """Adversary finding 1: `projects, create, team-*` let pm create project `team-*` whose role
+    reached every team-... project. A project name is a DNS-1123 label, everywhere."""
+    pm = oidc.mint(stack, f"pm-{uid}@example.com")
+    policy(f"p, pm-{uid}@example.com, projects, *, team-*, allow\n")
+    for name in ("team-*", "*", "team-[ab]"):
+        project = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": name},
+            "spec": {
+                "roles": [
+                    {
+                        "name": "own",
+                        "policies": [f"p, proj:{name}:own, applications, *, team-*/*, allow"],
+                        "groups": [f"pm-{uid}@example.com"],
+                    }
+                ]
+            },
+        }
+        status, body = call(stack, "POST", "/api/v1/projects", pm, project)
+        assert status == 400 and "not a valid project name" in body["error"], body
+    status, body = call(stack, "PUT", "/api/v1/projects/team-*", pm, {"description": "x"})
+    assert status == 400 and "not a valid project name" in body["error"], body

@@ -78,33 +78,21 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
 ):
     """Routes beyond GITOPS_ROUTES_INLINE_BYTES (here 2 KB: about 8 applications) go to one
     document per watched folder; a push reads those above its changed paths."""
-    from shared.cli import main
+    import dataclasses
+
     from shared.core import topology
     from shared.core import webhook as github
     from shared.core.model import AppSpec
+    from shared.steps.operations import apps as operations
     from tests.integration.conftest import webhook
 
     monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "2000")
     names = [f"shard{i:02d}-{uid}" for i in range(30)]
+    # registered by the API's operation in this process (the bound is this process's setting;
+    # `gitops app create` runs the same operation in the API function)
     for i, name in enumerate(names):
-        assert (
-            main.main(
-                [
-                    "app",
-                    "create",
-                    name,
-                    "--repo",
-                    repo.url,
-                    "--path",
-                    f"apps/app{i:02d}",
-                    "--revision",
-                    "main",
-                    "--dest-namespace",
-                    "default",
-                ]
-            )
-            == 0
-        )
+        spec = AppSpec(name=name, repoURL=repo.url, path=f"apps/app{i:02d}", targetRevision="main")
+        operations.create([spec.validate()], upsert=False)
     head = store.repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).get().to_dict()
     inline = sorted(json.loads(head["routes"]))
     assert head["sharded"] and 0 < len(inline) < 30 and len(head["routes"]) <= 2000
@@ -137,10 +125,11 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
     assert sorted(webhook(stack, secret, body)[1]["apps"]) == sorted(names)
     assert sorted(m["app"] for m in seen.drain()) == sorted([names[in_shard], names[0], *names])
     # moving an application's path moves its route; deleting it removes it
-    assert main.main(["app", "set", names[in_shard], "--path", "apps/moved"]) == 0
+    moved = store.get_app(names[in_shard])
+    operations.update(dataclasses.replace(moved.spec, path="apps/moved"))  # `gitops app set --path`
     _, apps = push_one(in_shard, third)
     assert apps == []
-    assert main.main(["app", "delete", sharded[0]]) == 0
+    operations.delete(store.get_app(sharded[0]), cascade=False)  # `gitops app delete`
     folders = store.repo_ref(AppSpec(name="x", repoURL=repo.url).repo_key).collection(store.FOLDERS)
     shards = {s.get("folder"): json.loads(s.get("routes")) for s in folders.stream()}
     assert names[in_shard] in shards["apps/moved"] and f"apps/app{in_shard:02d}" not in shards
@@ -267,8 +256,9 @@ def test_app_create_from_one_file_registers_250_applications_in_transactions_of_
 ):
     import yaml
 
-    from shared.cli import main
+    from shared.core import argocd
     from shared.core.model import AppSpec
+    from shared.steps.operations import apps as operations
 
     monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "4000")
     url = f"http://127.0.0.1:1/fleet-{uid}"
@@ -290,7 +280,9 @@ def test_app_create_from_one_file_registers_250_applications_in_transactions_of_
             ]
         )
     )
-    assert main.main(["-o", "json", "app", "create", "-f", str(manifest)]) == 0
+    # what `gitops app create -f` asks the API for, run here, where the bound is set
+    specs = [argocd.application(doc)[0] for doc in yaml.safe_load_all(manifest.read_text())]
+    operations.create(specs, upsert=False)
     key = AppSpec(name="x", repoURL=url).repo_key
     inline = json.loads(store.repo_ref(key).get().to_dict()["routes"])
     assert 0 < len(inline) < 250

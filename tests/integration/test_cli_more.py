@@ -239,7 +239,7 @@ def test_cluster_registry_project_set_and_sync_dry_run_and_prune(
 
     ca = tmp_path / "ca.pem"
     ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
-    token = tmp_path / "token"
+    token = Path(stack.env["GITOPS_CLUSTER_TOKEN_DIR"]) / f"token-{uid}"
     token.write_text(config["users"][0]["user"]["token"])
     assert (
         run_cli_capturing(

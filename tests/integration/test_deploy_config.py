@@ -8,6 +8,8 @@ import base64
 import json
 import re
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -84,6 +86,12 @@ def test_function_serves_with_its_deploy_config(stack, tmp_path, name):
                 },
             )
             assert (status, answer["result"]) == (200, "pong")
+        elif name == "api":
+            # people's requests: Google's issuer by default, and no token is no entry
+            req = urllib.request.Request(f"{url}/api/v1/applications")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=10)
+            assert refused.value.code == 401 and json.loads(refused.value.read())["code"] == 16
         else:
             # a Pub/Sub push envelope, as the push subscription delivers it
             envelope = {

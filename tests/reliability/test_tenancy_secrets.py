@@ -241,6 +241,10 @@ def test_app_of_apps_cannot_escape_its_project(stack, secret, uid, repo, tenants
         {
             "apps/jump.yaml": child(f"jump-{uid}", b, b),  # asks for the other tenant's project
             "apps/inside.yaml": child(f"inside-{uid}", a, b),  # its own project, the other's namespace
+            # the control plane (what it applies is the RBAC policy): never from a child
+            "apps/policy.yaml": child(f"policy-{uid}", a, a).replace(
+                "server: 'https://kubernetes.default.svc'", "name: gitops-control-plane"
+            ),
             "child/cm.yaml": manifests.configmap("child-cm"),
         },
     )
@@ -250,6 +254,10 @@ def test_app_of_apps_cannot_escape_its_project(stack, secret, uid, repo, tenants
     assert f"belong to its project '{a}'" in results[f"jump-{uid}"]["message"]
     with pytest.raises(store.NotFound):
         store.get_app(f"jump-{uid}")
+    assert results[f"policy-{uid}"]["action"] == "failed"
+    assert "targets gitops-control-plane" in results[f"policy-{uid}"]["message"]
+    with pytest.raises(store.NotFound):
+        store.get_app(f"policy-{uid}")
     # the child in its own project syncs, and its project refuses the other namespace
     inside = wait_history(f"inside-{uid}", 1)
     assert inside["phase"] == "Failed" and inside["writes"] == 0

@@ -121,20 +121,19 @@ def test_publisher_grants_are_exactly_what_the_code_publishes():
     assert TFVARS["function_publishes"] == {k: list(v) for k, v in topology.PUBLISHES.items()}
 
 
-def test_only_intake_is_public():
+def test_only_intake_and_the_api_are_public():
+    # the API: a browser's cookie-only request cannot pass Cloud Run IAM; the function's own
+    # token check (every request) is the gate
     public = re.findall(r'resource "google_cloud_run_service_iam_member" "(\w+)" \{[^}]*allUsers', TEXT)
-    assert public == ["intake_public"]
+    assert sorted(public) == ["api_public", "intake_public"]
 
 
-def test_the_api_is_invoked_only_by_the_people_named_and_verifies_its_own_audience():
-    (grant,) = [
-        b
-        for t, n, b in blocks("resource")
-        if (t, n) == ("google_cloud_run_service_iam_member", "api_invokers")
-    ]
-    assert grant["for_each"] == "${toset(var.api_invokers)}" and grant["member"] == "${each.value}"
+def test_the_api_accepts_its_own_url_and_explicit_audiences_only():
     (fn,) = [b for t, n, b in blocks("resource") if (t, n) == ("google_cloudfunctions2_function", "api")]
     assert "GITOPS_API_AUDIENCE" in json.dumps(fn["service_config"])
+    (audiences,) = [b for t, _, b in blocks("variable") if t == "api_audiences"]
+    assert audiences["default"] == []  # never gcloud's public client id by default
+    assert "32555940559" in json.dumps(audiences["validation"])  # nor configured
 
 
 def test_every_firestore_query_in_the_code_is_registered():

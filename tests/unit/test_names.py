@@ -32,6 +32,8 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")  # Ku
         ("a_b", False),
         ("a/b", False),
         ("", False),
+        ("b1\n", False),  # `$` would have let a trailing newline through
+        ("b1\n\n", False),
     ],
 )
 def test_application_names_follow_dns_subdomain_rules(name, valid):
@@ -63,3 +65,43 @@ def test_long_names_sharing_a_prefix_get_distinct_labels():
     a, b = "p" * 70 + "-one", "p" * 70 + "-two"
     assert names.label_value(a) != names.label_value(b)
     assert names.label_value(a) == names.label_value(a)
+
+
+@pytest.mark.parametrize(
+    "name, valid",
+    [
+        ("default", True),
+        ("team-a", True),
+        ("a" * 63, True),
+        ("a" * 64, False),
+        ("team-*", False),  # a glob would match other projects' objects in a project role
+        ("*", False),
+        ("team-[ab]", False),
+        ("team?", False),
+        ("team.a", False),
+        ("Team", False),
+        ("team-a\n", False),
+        ("", False),
+    ],
+)
+def test_project_names_are_dns_labels_everywhere_a_project_is_named(name, valid):
+    from shared.core import argocd, rbac
+    from shared.steps.operations import Refused, settings
+
+    assert (names.project_name_problem(name) is None) is valid
+    spec = AppSpec(name="a", repoURL="git@h:r", project=name)
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": name}}
+    if valid:
+        spec.validate()
+        argocd.project(doc)
+        rbac.project_policy(name, [])
+        return
+    with pytest.raises(SpecError, match="project: "):
+        spec.validate()
+    if name:
+        with pytest.raises(SpecError, match=r"metadata\.name: "):
+            argocd.project(doc)
+    with pytest.raises(rbac.PolicyError, match="not a valid project name"):
+        rbac.project_policy(name, [])
+    with pytest.raises(Refused, match="not a valid project name"):
+        settings.set_project(name, {})

@@ -22,6 +22,17 @@ def obj(kind, name, api="v1", ns="team", **meta):
         (obj("Deployment", "web", api="apps/v1"), (), True),
         (obj("ConfigMap", "ours", labels={LABEL: "app1"}), (), False),  # an application tracks it
         (obj("Pod", "web-1", ownerReferences=[{"kind": "ReplicaSet", "name": "web"}]), (), False),
+        # the RBAC `gitops project rbac` installed for the project's account: ours
+        (
+            obj(
+                "RoleBinding",
+                "gitops-project:team",
+                api="rbac.authorization.k8s.io/v1",
+                labels={"gitops.dev/project": "team"},
+            ),
+            (),
+            False,
+        ),
         (obj("ServiceAccount", "default"), (), False),  # every namespace has it
         (obj("ServiceAccount", "builder"), (), True),
         (obj("ConfigMap", "kube-root-ca.crt"), (), False),

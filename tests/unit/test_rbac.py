@@ -15,7 +15,7 @@ p, role:dev, applications, get, */*, allow
 p, role:dev, applications, sync, team-a/*, allow
 p, role:dev, applications, sync, team-a/payments-*, deny
 p, role:dev, applications, action/apps/Deployment/*, team-a/*, allow
-g, developers, role:dev
+g, group:developers, role:dev
 g, role:senior, role:dev
 g, sam@example.com, role:senior
 p, role:auditor, logs, get, */*, allow
@@ -67,6 +67,10 @@ def can(
         ("dev@example.com", ("developers",), "repositories", "get", "https://x", False),
         # a group spelled like a role gets nothing by that name
         ("mallory@example.com", ("role:admin",), "applications", "delete", "a/b", False),
+        # a group spelled like someone's e-mail is not that person; a bare name is no group
+        ("mallory@example.com", ("platform@example.com",), "applications", "delete", "a/b", False),
+        ("developers", (), "applications", "sync", "team-a/web", False),
+        ("group:developers", (), "applications", "sync", "team-a/web", False),
     ],
 )
 def test_decisions(who, groups, resource, action, obj, expected):
@@ -167,3 +171,28 @@ def test_an_appproject_keeps_its_roles_and_refuses_one_that_reaches_out():
     ]
     with pytest.raises(SpecError, match=r"spec.roles\[0\].policies\[0\]:1: field 5 \(object\)"):
         argocd.project(doc)
+
+
+@pytest.mark.parametrize(
+    ("project", "cluster", "expected"),
+    [
+        ("team-a", "in-cluster", None),
+        ("team-a", rbac.CONTROL_PLANE, "targets gitops-control-plane"),  # no caller to check
+        ("default", rbac.CONTROL_PLANE, "targets gitops-control-plane"),
+        ("team-b", "in-cluster", "asks for project 'team-b'"),
+    ],
+)
+def test_an_app_of_apps_child_never_targets_the_control_plane(project, cluster, expected):
+    problem = rbac.child_problem("parent", "team-a", "child", project, cluster)
+    assert problem is None if expected is None else expected in (problem or "")
+
+
+@pytest.mark.parametrize(
+    ("cluster", "checks"),
+    [
+        ("in-cluster", [("applications", "create", "p/a")]),
+        (rbac.CONTROL_PLANE, [("applications", "create", "p/a"), ("clusters", "update", rbac.CONTROL_PLANE)]),
+    ],
+)
+def test_writing_a_control_plane_application_needs_clusters_update(cluster, checks):
+    assert rbac.write_checks("p", "a", cluster, "create") == checks

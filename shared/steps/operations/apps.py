@@ -207,17 +207,20 @@ def refresh(name: str) -> str:
 
 
 def delete(app: store.App, *, cascade: bool) -> dict[str, Any]:
-    """Unregister the application under its lease; with CASCADE, delete what it owns in the
-    cluster first, with its PreDelete and PostDelete hooks (shared/steps/deletion.py). A hook
-    that failed keeps the application (`problem`), as Argo CD keeps it."""
+    """Unregister the application under its lease (an operation in flight finishes first, and
+    `notes` says it was waited for); with CASCADE, delete what it owns in the cluster first,
+    with its PreDelete and PostDelete hooks (shared/steps/deletion.py). A hook that failed
+    keeps the application (`problem`), as Argo CD keeps it."""
     from shared.steps import deletion
 
+    notes: list[str] = []
     try:
-        done = deletion.delete_application(app.name, cascade=cascade)
+        done = deletion.delete_application(app.name, cascade=cascade, on_wait=notes.append)
     except deletion.DeletionBusy as exc:
         raise Refused(409, str(exc)) from None
     results = [r.to_doc() for r in done.objects]
     return {
+        "notes": notes,
         "name": app.name,
         "cascade": cascade,
         "objects": results,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.adapters import bus, store
-from shared.core import argocd, healthcel, orphans, topology
+from shared.core import argocd, healthcel, names, orphans, topology
 from shared.core.messages import SweepRequest
 from shared.core.model import SpecError
 from shared.platform import config
@@ -45,6 +45,9 @@ def get_project(name: str) -> dict[str, Any]:
 
 def set_project(name: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Replace fields of a project (sourceRepos, destinations, kind rules); creates it if new."""
+    problem = names.project_name_problem(name)
+    if problem:
+        raise Refused(400, f"project {name!r} {problem}")
     project = store.get_project(name) or {}
     project.pop("updatedAt", None)
     allowed = {*argocd.PROJECT_LISTS, "description", "orphanedResources", "healthChecks"}
@@ -98,6 +101,29 @@ def _credentials() -> tuple[Path, dict[str, Any]]:
     )
 
 
+def token_file(given: str) -> str:
+    """A cluster's tokenFile, only inside GITOPS_CLUSTER_TOKEN_DIR (else any file the server
+    can read would be sent to the endpoint as a Bearer token)."""
+    folder = config.cluster_token_dir()
+    if not folder:
+        raise Refused(400, "tokenFile: no GITOPS_CLUSTER_TOKEN_DIR is configured; use a context")
+    path, root = Path(given).resolve(), Path(folder).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise Refused(400, f"tokenFile: must be a file in {root} (GITOPS_CLUSTER_TOKEN_DIR)")
+    return str(path)
+
+
+def has_cluster(name: str) -> bool:
+    return any(c["name"] == name for c in list_clusters())
+
+
+def has_repository(url: str) -> bool:
+    try:
+        return any(r["url"] == url for r in list_repositories())
+    except Refused:  # no local credential store: nothing exists (adding one is refused)
+        return False
+
+
 def add_cluster(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Register a destination: {"context"} or {"endpoint", "caCertificate" (PEM), "tokenFile"}."""
     if entry.get("context"):
@@ -105,7 +131,7 @@ def add_cluster(name: str, entry: dict[str, Any]) -> dict[str, Any]:
     elif entry.get("endpoint") and entry.get("caCertificate") and entry.get("tokenFile"):
         kept = {
             "endpoint": str(entry["endpoint"]),
-            "tokenFile": str(entry["tokenFile"]),
+            "tokenFile": token_file(str(entry["tokenFile"])),
             "caCertificate": base64.b64encode(str(entry["caCertificate"]).encode()).decode(),
         }
     else:
