@@ -258,6 +258,8 @@ def _same_origin(request: Request) -> bool:
     site = request.header("Sec-Fetch-Site")
     if site and site not in ("same-origin", "none"):
         return False
+    if site == "same-origin":  # set by the browser itself, never by a page's script
+        return True
     origin = request.header("Origin")
     if not origin:
         return True
