@@ -143,8 +143,10 @@ def sign_in(browser: webdriver.Chrome, stack: local.Stack, email: str) -> None:
     browser.get(base + "/login")
     browser.find_element(By.ID, "token").send_keys(oidc.mint(stack, email, ttl_s=1800))
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.apps, main h1"))
-    assert email in browser.find_element(By.CSS_SELECTOR, ".who").text
+    # the sign-in page has a heading too: wait for the page that names who is signed in
+    WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: any(email in e.text for e in d.find_elements(By.CSS_SELECTOR, ".who"))
+    )
 
 
 def open_page(browser: webdriver.Chrome, stack: local.Stack, path: str) -> None:
@@ -163,7 +165,10 @@ def shot(browser: webdriver.Chrome, artifacts: Path, name: str) -> None:
 
 
 def cell_texts(browser: webdriver.Chrome, selector: str) -> list[str]:
-    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, selector)]
+    """The texts of SELECTOR's elements, read in one script: the page's poll replaces the
+    table between two WebDriver calls, so reading element by element can go stale."""
+    script = "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())"
+    return [str(t) for t in browser.execute_script(script, selector)]
 
 
 def status_text(browser: webdriver.Chrome) -> str:
@@ -190,9 +195,9 @@ def click(browser: webdriver.Chrome, selector: str, *, keyboard: bool = False) -
 def wait_for_entry(browser: webdriver.Chrome, sequence: int) -> None:
     """Until the history table (refreshed by the page itself) shows entry SEQUENCE."""
     try:
-        WebDriverWait(browser, 180, poll_frequency=0.5).until(
-            lambda d: str(sequence) in cell_texts(d, "table.history tbody th a")
-        )
+        WebDriverWait(
+            browser, 180, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda d: str(sequence) in cell_texts(d, "table.history tbody th a"))
     except TimeoutException:
         notice = browser.find_element(By.ID, "notice").text
         raise AssertionError(f"no history entry {sequence} on the page; it says {notice!r}") from None
