@@ -359,12 +359,13 @@ def refusals(
     opted in to Recreate)."""
     out: dict[ObjectId, str] = {}
     predicted = dry_run_all(cluster, objs)
+    created_here = _created_by_this_sync(everything)
     for obj in objs:
         oid = ObjectId.of(obj)
         outcome = predicted[oid]
         if not isinstance(outcome, KubeError):
             continue
-        if outcome.status == 404 and _created_by_this_sync(obj, everything):
+        if outcome.status == 404 and created_here(obj):
             continue
         if is_immutable(outcome) and (
             oid in recreated or opts.recreate or "Recreate=true" in object_options(obj)
@@ -396,6 +397,7 @@ def _plan(
     predicted = dry_run_all(
         cluster, [plan.payload.get(ObjectId.of(o), o) for o in suspects], plan.replace, plan.lenient
     )
+    created_here = _created_by_this_sync(desired)
     for obj in desired:
         oid = ObjectId.of(obj)
         current = live.get(oid)
@@ -407,7 +409,7 @@ def _plan(
             continue
         outcome = predicted[oid]
         if isinstance(outcome, KubeError):
-            if outcome.status == 404 and _created_by_this_sync(obj, desired):
+            if outcome.status == 404 and created_here(obj):
                 plan.write.append(obj)  # its CRD or namespace comes earlier in this sync
             elif isinstance(outcome, UnknownKind) and opts.on("SkipDryRunOnMissingResource", obj):
                 plan.write.append(obj)  # its CRD is expected from elsewhere (another app, a controller)
@@ -578,7 +580,8 @@ def _sync(
         have = set(plan.entries)
         result.inventory += [e for oid, e in old.items() if oid not in have]
         return result
-    last_wave = [o for o in desired if wave_of(o) == max(wave_of(d) for d in desired)] if desired else []
+    waves = [wave_of(o) for o in desired]  # once each: a list of 20,000 objects is common
+    last_wave = [o for o, w in zip(desired, waves, strict=True) if w == max(waves)] if desired else []
     result.objects.extend(
         _prune(
             cluster,
@@ -784,20 +787,22 @@ def wait_healthy(cluster: Cluster, app: str, objs: list[dict[str, Any]], opts: O
         time.sleep(opts.poll_s)
 
 
-def _created_by_this_sync(obj: dict[str, Any], desired: list[dict[str, Any]]) -> bool:
-    """True when the object's kind (a CRD) or namespace is itself part of this sync."""
-    namespace = obj["metadata"].get("namespace")
-    for other in desired:
-        spec = other.get("spec") or {}
-        if (
-            other["kind"] == "CustomResourceDefinition"
-            and (spec.get("names") or {}).get("kind") == obj["kind"]
-            and spec.get("group") == group_of(obj)
-        ):
-            return True
-        if other["kind"] == "Namespace" and namespace and other["metadata"]["name"] == namespace:
-            return True
-    return False
+def _created_by_this_sync(desired: list[dict[str, Any]]) -> Callable[[dict[str, Any]], bool]:
+    """Whether an object's kind (a CRD) or namespace is itself part of this sync (`desired`
+    is read once: the answer is asked of every object a dry-run could not find)."""
+    kinds = {
+        (spec.get("group"), (spec.get("names") or {}).get("kind"))
+        for other in desired
+        if other["kind"] == "CustomResourceDefinition"
+        for spec in [other.get("spec") or {}]
+    }
+    namespaces = {other["metadata"]["name"] for other in desired if other["kind"] == "Namespace"}
+
+    def created_here(obj: dict[str, Any]) -> bool:
+        namespace = obj["metadata"].get("namespace")
+        return (group_of(obj), obj["kind"]) in kinds or bool(namespace and namespace in namespaces)
+
+    return created_here
 
 
 def preview(
