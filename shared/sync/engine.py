@@ -581,7 +581,8 @@ def _sync(
         result.inventory += [e for oid, e in old.items() if oid not in have]
         return result
     waves = [wave_of(o) for o in desired]  # once each: a list of 20,000 objects is common
-    last_wave = [o for o, w in zip(desired, waves, strict=True) if w == max(waves)] if desired else []
+    top = max(waves, default=0)
+    last_wave = [o for o, w in zip(desired, waves, strict=True) if w == top]
     result.objects.extend(
         _prune(
             cluster,
