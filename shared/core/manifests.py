@@ -56,7 +56,22 @@ def dump(objs: list[dict[str, Any]]) -> str:
     return text
 
 
+# A revision's manifests are stored as YAML a person reads in the console while they fit in
+# its document (the store keeps 256 KiB inline); bigger ones are stored compressed, where
+# nobody reads them, so as one JSON array: still a YAML document (a flow sequence), and
+# read back about ten times faster (20,000 objects: 6.2 s of YAML construction per apply).
+READABLE_BYTES = 256 * 1024
+
+
+def dump_stored(objs: list[dict[str, Any]]) -> str:
+    """The text a revision stores for `objs` (see READABLE_BYTES); `load` reads either form."""
+    compact = json.dumps(objs, separators=(",", ":"), ensure_ascii=False)
+    return compact if len(compact) > READABLE_BYTES else dump(objs)
+
+
 def load(text: str) -> list[dict[str, Any]]:
+    if text.startswith("["):  # dump_stored's JSON form (YAML documents of objects never start so)
+        return [d for d in json.loads(text) if d is not None]
     return [d for d in yaml.load_all(text, Loader=Loader) if d is not None]
 
 

@@ -183,7 +183,7 @@ def _record(
         "digest": rendered.digest,
         "objectCount": len(rendered.objects),
         "objects": [str(manifests.ObjectId.of(o)) for o in rendered.objects],
-        "manifests": manifests.dump(stored),
+        "manifests": manifests.dump_stored(stored),
         "secretsInGit": redacted,  # Secret values are read back from the commit, never stored
         "findings": [f.to_doc() for f in findings[:200]],
         "renderedAt": store.now(),
