@@ -12,7 +12,7 @@ Findings carry the file, line and column of the field, and the object's identity
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -599,12 +599,40 @@ def _ingress_backends(obj: dict[str, Any]) -> Iterator[tuple[Path, Any, Any]]:
             yield (*path, "serviceName"), backend.get("serviceName"), backend.get("servicePort")
 
 
+class _Templates:
+    """The labels of a render's pod templates, indexed by namespace and by (namespace, label,
+    value), so that a Service searches only the templates that carry the rarest of its
+    selector's pairs (all of them carrying `app: shop` is common), not all of them."""
+
+    def __init__(self) -> None:
+        self.by_pair: dict[tuple[str, Any, Any], list[dict[str, Any]]] = {}
+        self.by_namespace: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, namespace: str, labels: dict[str, Any]) -> None:
+        self.by_namespace.setdefault(namespace, []).append(labels)
+        for key, value in labels.items():
+            if isinstance(value, Hashable):  # a list or a map is no label (the schema says so)
+                self.by_pair.setdefault((namespace, key, value), []).append(labels)
+
+    def selected(self, namespace: str, selector: dict[str, Any]) -> bool:
+        """Whether a template in the namespace carries every pair of the selector."""
+        lists = []
+        for key, value in selector.items():
+            if isinstance(value, Hashable):
+                found = self.by_pair.get((namespace, key, value))
+                if found is None:
+                    return False
+                lists.append(found)
+        candidates = min(lists, key=len) if lists else self.by_namespace.get(namespace, [])
+        return any(_matches(selector, labels) for labels in candidates)
+
+
 def _cross_references(gate: _Gate) -> None:
     """Links inside the application: Services that select no pod template, Ingress backends
     naming a Service (or port) the application does not define, pods needing a ConfigMap,
     Secret, ServiceAccount or PersistentVolumeClaim the application does not define."""
     objs, ids = gate.rendered.objects, gate.ids
-    by_pair: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}  # (ns, label, value) -> labels
+    templates = _Templates()
     services: dict[tuple[str, str], dict[str, Any]] = {}
     defined: set[tuple[str, str, str]] = set()
     any_template = False
@@ -616,8 +644,7 @@ def _cross_references(gate: _Gate) -> None:
             )
             any_template = True
             if isinstance(labels, dict):
-                for pair in labels.items():
-                    by_pair.setdefault((oid.namespace, *pair), []).append(labels)
+                templates.add(oid.namespace, labels)
         elif kind == "Service":
             services[(oid.namespace, oid.name)] = obj
         if kind in _REF_KINDS:
@@ -626,16 +653,18 @@ def _cross_references(gate: _Gate) -> None:
         kind = obj.get("kind")
         if kind == "Service":
             selector = (obj.get("spec") or {}).get("selector") or {}
-            if selector and isinstance(selector, dict) and any_template:
-                first = next(iter(selector.items()))
-                candidates = by_pair.get((oid.namespace, *first), [])
-                if not any(_matches(selector, labels) for labels in candidates):
-                    gate.add(
-                        SERVICE_SELECTS_NOTHING,
-                        index,
-                        ("spec", "selector"),
-                        f"selector {selector} matches no pod template in this application",
-                    )
+            if (
+                selector
+                and isinstance(selector, dict)
+                and any_template
+                and not templates.selected(oid.namespace, selector)
+            ):
+                gate.add(
+                    SERVICE_SELECTS_NOTHING,
+                    index,
+                    ("spec", "selector"),
+                    f"selector {selector} matches no pod template in this application",
+                )
         elif kind == "Ingress":
             for path, name, port in _ingress_backends(obj):
                 svc = services.get((oid.namespace, name)) if isinstance(name, str) else None
