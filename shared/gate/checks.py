@@ -634,6 +634,7 @@ def _cross_references(gate: _Gate) -> None:
     objs, ids = gate.rendered.objects, gate.ids
     templates = _Templates()
     services: dict[tuple[str, str], dict[str, Any]] = {}
+    ports: dict[tuple[str, str], set[Any]] = {}  # a Service's port numbers and names, once asked
     defined: set[tuple[str, str, str]] = set()
     any_template = False
     for obj, oid in zip(objs, ids, strict=True):
@@ -668,15 +669,11 @@ def _cross_references(gate: _Gate) -> None:
         elif kind == "Ingress":
             for path, name, port in _ingress_backends(obj):
                 svc = services.get((oid.namespace, name)) if isinstance(name, str) else None
-                ports = ((svc or {}).get("spec") or {}).get("ports") or []
-                known = {q.get("port") for q in ports if isinstance(q, dict)} | {
-                    q.get("name") for q in ports if isinstance(q, dict) and q.get("name")
-                }
                 problem = (
                     f"Service {name!r} is not in this application"
                     if svc is None
                     else f"Service {name!r} has no port {port!r}"
-                    if port is not None and port not in known
+                    if port is not None and port not in _ports(ports, (oid.namespace, name), svc)
                     else ""
                 )
                 if problem:
@@ -694,6 +691,18 @@ def _cross_references(gate: _Gate) -> None:
                         (*base, *path),
                         f"{ref_kind} {name!r} is not in this application (it may exist in the cluster)",
                     )
+
+
+def _ports(known: dict[tuple[str, str], set[Any]], key: tuple[str, str], svc: dict[str, Any]) -> set[Any]:
+    """The Service's port numbers and names, read once per Service (an Ingress of many paths
+    to one Service of many ports asks again and again)."""
+    found = known.get(key)
+    if found is None:
+        ports = (svc.get("spec") or {}).get("ports") or []
+        found = known[key] = {q.get("port") for q in ports if isinstance(q, dict)} | {
+            q.get("name") for q in ports if isinstance(q, dict) and q.get("name")
+        }
+    return found
 
 
 def blocking(findings: list[CheckFinding]) -> list[CheckFinding]:
