@@ -385,7 +385,7 @@ class _Gate:
             _allowances(o) if (o.get("metadata") or {}).get("annotations") else set()
             for o in rendered.objects
         ]
-        self.out: list[CheckFinding] = []
+        self.found: list[tuple[Check, int, Path, str, str]] = []  # placed at the end, file by file
 
     def mode(self, check: Check) -> str:
         return self.modes.get(check.id, check.default)
@@ -394,13 +394,32 @@ class _Gate:
         mode = self.mode(check)
         if mode == "off" or check.id in self.allow[index]:
             return
-        src = self.rendered.sources[index]
-        line, column = src.position(path)
-        self.out.append(
+        self.found.append((check, index, path, message, mode))
+
+    def findings(self) -> list[CheckFinding]:
+        """The findings in the order found, each at its file, line and column. Placed file by
+        file (the objects are in file order), each file's YAML composed once and let go when
+        its last finding is placed: the nodes of every file of a large render at once would be
+        hundreds of MiB (and each garbage collection would walk them all)."""
+        sources = self.rendered.sources
+        placed: list[tuple[int, int]] = [(0, 0)] * len(self.found)
+        previous = None
+        for n in sorted(range(len(self.found)), key=lambda n: self.found[n][1]):
+            src = sources[self.found[n][1]]
+            if previous is not None and previous.file != src.file:
+                previous.release()
+            placed[n], previous = src.position(self.found[n][2]), src
+        if previous is not None:
+            previous.release()
+        return [
             CheckFinding(
-                check, Finding(src.file, line, column, _dotted(path), message), str(self.ids[index]), mode
+                check,
+                Finding(sources[index].file, *place, _dotted(path), message),
+                str(self.ids[index]),
+                mode,
             )
-        )
+            for (check, index, path, message, mode), place in zip(self.found, placed, strict=True)
+        ]
 
 
 def run(
@@ -472,7 +491,7 @@ def _run(
             gate.add(
                 NETWORK_POLICY, index, (), f"namespace {ns} has workloads and no NetworkPolicy in this app"
             )
-    return gate.out
+    return gate.findings()
 
 
 class _SchemaRun:

@@ -434,3 +434,25 @@ def test_a_service_selects_a_template_carrying_every_pair_of_its_selector(docs, 
         )
         for name in selects_nothing
     ]
+
+
+def test_findings_over_several_files_keep_their_order_and_positions_and_no_yaml_is_kept():
+    other = SAFE.replace("namespace: shop", "namespace: a-first").replace(
+        "            runAsNonRoot: true\n", ""
+    )
+    files = [("k8s/a.yaml", POD.encode()), ("k8s/b.yaml", other.encode())]
+    rendered = render_files(files)
+    found = [
+        (f.check.id, f"{f.finding.file}:{f.finding.line}:{f.finding.column}")
+        for f in checks.run(rendered, {})
+        if f.check.id in ("SEC001", "SEC003", "NET001")
+    ]
+    # in the order found: object by object, then the namespaces (a-first's policy is in b.yaml)
+    assert found == [
+        ("SEC001", "k8s/a.yaml:19:13"),
+        ("SEC003", "k8s/a.yaml:16:11"),
+        ("SEC003", "k8s/b.yaml:10:11"),
+        ("NET001", "k8s/a.yaml:1:1"),
+    ]
+    # the files' composed nodes are let go once placed (a large render would hold them all)
+    assert all(src.where is None or src.where.text._documents is None for src in rendered.sources)
