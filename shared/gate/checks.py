@@ -536,7 +536,7 @@ class _SchemaRun:
             return
         problems: list[schema.Problem] = []
         schema.walk(rule, obj, (), problems)
-        for path, message in problems:
+        for path, message in problems[: schema.MAX_PROBLEMS]:
             yield SCHEMA, path, message + self.note
 
 
