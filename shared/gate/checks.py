@@ -621,11 +621,14 @@ def _ingress_backends(obj: dict[str, Any]) -> Iterator[tuple[Path, Any, Any]]:
 class _Templates:
     """The labels of a render's pod templates, indexed by namespace and by (namespace, label,
     value), so that a Service searches only the templates that carry the rarest of its
-    selector's pairs (all of them carrying `app: shop` is common), not all of them."""
+    selector's pairs (all of them carrying `app: shop` is common), not all of them; and each
+    selector once (Services sharing one that no template carries whole would each search
+    thousands of templates)."""
 
     def __init__(self) -> None:
         self.by_pair: dict[tuple[str, Any, Any], list[dict[str, Any]]] = {}
         self.by_namespace: dict[str, list[dict[str, Any]]] = {}
+        self.answers: dict[tuple[str, frozenset[tuple[Any, Any]]], bool] = {}
 
     def add(self, namespace: str, labels: dict[str, Any]) -> None:
         self.by_namespace.setdefault(namespace, []).append(labels)
@@ -635,6 +638,15 @@ class _Templates:
 
     def selected(self, namespace: str, selector: dict[str, Any]) -> bool:
         """Whether a template in the namespace carries every pair of the selector."""
+        if not all(isinstance(v, Hashable) for v in selector.values()):
+            return self._search(namespace, selector)
+        key = (namespace, frozenset(selector.items()))
+        found = self.answers.get(key)
+        if found is None:
+            found = self.answers[key] = self._search(namespace, selector)
+        return found
+
+    def _search(self, namespace: str, selector: dict[str, Any]) -> bool:
         lists = []
         for key, value in selector.items():
             if isinstance(value, Hashable):

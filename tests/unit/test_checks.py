@@ -416,6 +416,18 @@ SHOP = [_template("a", "{app: shop, tier: web}"), _template("b", "{app: shop, ti
             ],
             ["s1", "s3"],
         ),
+        (  # Services sharing a selector get the same answer (found once); 1 and "1" differ
+            [
+                *SHOP,
+                _template("c", "{v: 1}"),
+                _service("s1", "{tier: web, zone: x}"),
+                _service("s2", "{zone: x, tier: web}"),
+                _service("s3", "{v: 1}"),
+                _service("s4", "{v: '1'}"),
+                _service("s5", "{v: 1}", namespace="other"),
+            ],
+            ["s1", "s2", "s4", "s5"],
+        ),
     ],
 )
 def test_a_service_selects_a_template_carrying_every_pair_of_its_selector(docs, selects_nothing):
