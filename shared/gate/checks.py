@@ -12,7 +12,7 @@ Findings carry the file, line and column of the field, and the object's identity
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -385,7 +385,7 @@ class _Gate:
             _allowances(o) if (o.get("metadata") or {}).get("annotations") else set()
             for o in rendered.objects
         ]
-        self.out: list[CheckFinding] = []
+        self.found: list[tuple[Check, int, Path, str, str]] = []  # placed at the end, file by file
 
     def mode(self, check: Check) -> str:
         return self.modes.get(check.id, check.default)
@@ -394,13 +394,32 @@ class _Gate:
         mode = self.mode(check)
         if mode == "off" or check.id in self.allow[index]:
             return
-        src = self.rendered.sources[index]
-        line, column = src.position(path)
-        self.out.append(
+        self.found.append((check, index, path, message, mode))
+
+    def findings(self) -> list[CheckFinding]:
+        """The findings in the order found, each at its file, line and column. Placed file by
+        file (the objects are in file order), each file's YAML composed once and let go when
+        its last finding is placed: the nodes of every file of a large render at once would be
+        hundreds of MiB (and each garbage collection would walk them all)."""
+        sources = self.rendered.sources
+        placed: list[tuple[int, int]] = [(0, 0)] * len(self.found)
+        previous = None
+        for n in sorted(range(len(self.found)), key=lambda n: self.found[n][1]):
+            src = sources[self.found[n][1]]
+            if previous is not None and previous.file != src.file:
+                previous.release()
+            placed[n], previous = src.position(self.found[n][2]), src
+        if previous is not None:
+            previous.release()
+        return [
             CheckFinding(
-                check, Finding(src.file, line, column, _dotted(path), message), str(self.ids[index]), mode
+                check,
+                Finding(sources[index].file, *place, _dotted(path), message),
+                str(self.ids[index]),
+                mode,
             )
-        )
+            for (check, index, path, message, mode), place in zip(self.found, placed, strict=True)
+        ]
 
 
 def run(
@@ -472,7 +491,7 @@ def _run(
             gate.add(
                 NETWORK_POLICY, index, (), f"namespace {ns} has workloads and no NetworkPolicy in this app"
             )
-    return gate.out
+    return gate.findings()
 
 
 class _SchemaRun:
@@ -517,7 +536,7 @@ class _SchemaRun:
             return
         problems: list[schema.Problem] = []
         schema.walk(rule, obj, (), problems)
-        for path, message in problems:
+        for path, message in problems[: schema.MAX_PROBLEMS]:
             yield SCHEMA, path, message + self.note
 
 
@@ -599,13 +618,54 @@ def _ingress_backends(obj: dict[str, Any]) -> Iterator[tuple[Path, Any, Any]]:
             yield (*path, "serviceName"), backend.get("serviceName"), backend.get("servicePort")
 
 
+class _Templates:
+    """The labels of a render's pod templates, indexed by namespace and by (namespace, label,
+    value), so that a Service searches only the templates that carry the rarest of its
+    selector's pairs (all of them carrying `app: shop` is common), not all of them; and each
+    selector once (Services sharing one that no template carries whole would each search
+    thousands of templates)."""
+
+    def __init__(self) -> None:
+        self.by_pair: dict[tuple[str, Any, Any], list[dict[str, Any]]] = {}
+        self.by_namespace: dict[str, list[dict[str, Any]]] = {}
+        self.answers: dict[tuple[str, frozenset[tuple[Any, Any]]], bool] = {}
+
+    def add(self, namespace: str, labels: dict[str, Any]) -> None:
+        self.by_namespace.setdefault(namespace, []).append(labels)
+        for key, value in labels.items():
+            if isinstance(value, Hashable):  # a list or a map is no label (the schema says so)
+                self.by_pair.setdefault((namespace, key, value), []).append(labels)
+
+    def selected(self, namespace: str, selector: dict[str, Any]) -> bool:
+        """Whether a template in the namespace carries every pair of the selector."""
+        if not all(isinstance(v, Hashable) for v in selector.values()):
+            return self._search(namespace, selector)
+        key = (namespace, frozenset(selector.items()))
+        found = self.answers.get(key)
+        if found is None:
+            found = self.answers[key] = self._search(namespace, selector)
+        return found
+
+    def _search(self, namespace: str, selector: dict[str, Any]) -> bool:
+        lists = []
+        for key, value in selector.items():
+            if isinstance(value, Hashable):
+                found = self.by_pair.get((namespace, key, value))
+                if found is None:
+                    return False
+                lists.append(found)
+        candidates = min(lists, key=len) if lists else self.by_namespace.get(namespace, [])
+        return any(_matches(selector, labels) for labels in candidates)
+
+
 def _cross_references(gate: _Gate) -> None:
     """Links inside the application: Services that select no pod template, Ingress backends
     naming a Service (or port) the application does not define, pods needing a ConfigMap,
     Secret, ServiceAccount or PersistentVolumeClaim the application does not define."""
     objs, ids = gate.rendered.objects, gate.ids
-    by_pair: dict[tuple[str, str, Any], list[dict[str, Any]]] = {}  # (ns, label, value) -> labels
+    templates = _Templates()
     services: dict[tuple[str, str], dict[str, Any]] = {}
+    ports: dict[tuple[str, str], set[Any]] = {}  # a Service's port numbers and names, once asked
     defined: set[tuple[str, str, str]] = set()
     any_template = False
     for obj, oid in zip(objs, ids, strict=True):
@@ -616,8 +676,7 @@ def _cross_references(gate: _Gate) -> None:
             )
             any_template = True
             if isinstance(labels, dict):
-                for pair in labels.items():
-                    by_pair.setdefault((oid.namespace, *pair), []).append(labels)
+                templates.add(oid.namespace, labels)
         elif kind == "Service":
             services[(oid.namespace, oid.name)] = obj
         if kind in _REF_KINDS:
@@ -626,28 +685,26 @@ def _cross_references(gate: _Gate) -> None:
         kind = obj.get("kind")
         if kind == "Service":
             selector = (obj.get("spec") or {}).get("selector") or {}
-            if selector and isinstance(selector, dict) and any_template:
-                first = next(iter(selector.items()))
-                candidates = by_pair.get((oid.namespace, *first), [])
-                if not any(_matches(selector, labels) for labels in candidates):
-                    gate.add(
-                        SERVICE_SELECTS_NOTHING,
-                        index,
-                        ("spec", "selector"),
-                        f"selector {selector} matches no pod template in this application",
-                    )
+            if (
+                selector
+                and isinstance(selector, dict)
+                and any_template
+                and not templates.selected(oid.namespace, selector)
+            ):
+                gate.add(
+                    SERVICE_SELECTS_NOTHING,
+                    index,
+                    ("spec", "selector"),
+                    f"selector {selector} matches no pod template in this application",
+                )
         elif kind == "Ingress":
             for path, name, port in _ingress_backends(obj):
                 svc = services.get((oid.namespace, name)) if isinstance(name, str) else None
-                ports = ((svc or {}).get("spec") or {}).get("ports") or []
-                known = {q.get("port") for q in ports if isinstance(q, dict)} | {
-                    q.get("name") for q in ports if isinstance(q, dict) and q.get("name")
-                }
                 problem = (
                     f"Service {name!r} is not in this application"
                     if svc is None
                     else f"Service {name!r} has no port {port!r}"
-                    if port is not None and port not in known
+                    if port is not None and port not in _ports(ports, (oid.namespace, name), svc)
                     else ""
                 )
                 if problem:
@@ -665,6 +722,18 @@ def _cross_references(gate: _Gate) -> None:
                         (*base, *path),
                         f"{ref_kind} {name!r} is not in this application (it may exist in the cluster)",
                     )
+
+
+def _ports(known: dict[tuple[str, str], set[Any]], key: tuple[str, str], svc: dict[str, Any]) -> set[Any]:
+    """The Service's port numbers and names, read once per Service (an Ingress of many paths
+    to one Service of many ports asks again and again)."""
+    found = known.get(key)
+    if found is None:
+        ports = (svc.get("spec") or {}).get("ports") or []
+        found = known[key] = {q.get("port") for q in ports if isinstance(q, dict)} | {
+            q.get("name") for q in ports if isinstance(q, dict) and q.get("name")
+        }
+    return found
 
 
 def blocking(findings: list[CheckFinding]) -> list[CheckFinding]:

@@ -212,7 +212,8 @@ def _short(value: Any) -> str:
 
 
 def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
-    """Append (path, message) for every way `value` breaks `rule`."""
+    """Append (path, message) for every way `value` breaks `rule`: the first MAX_PROBLEMS of
+    them (a few more may follow; the caller keeps the first MAX_PROBLEMS)."""
     if len(out) >= MAX_PROBLEMS:
         return
     accept = rule.accept
@@ -230,6 +231,8 @@ def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
         props, extra = rule.props, rule.extra
         if props is not None or extra is not None:
             for key, item in value.items():
+                if len(out) >= MAX_PROBLEMS:  # 20,000 unknown fields in one mapping stop here
+                    break
                 sub = props.get(key) if props is not None else None
                 if sub is None:
                     if extra is False:
@@ -254,6 +257,8 @@ def walk(rule: Rule, value: Any, path: Path, out: list[Problem]) -> None:
         items = rule.items
         if items is not None and not items.trivial:
             for i, item in enumerate(value):
+                if len(out) >= MAX_PROBLEMS:
+                    break
                 if not (items.leaf and type(item) in items.accept):  # type: ignore[operator]
                     walk(items, item, (*path, i), out)
     if rule.plain:

@@ -84,6 +84,10 @@ class _Text:
                 loader.dispose()
         return self._documents[index] if index < len(self._documents) else None
 
+    def release(self) -> None:
+        """Let the composed nodes go (a later position composes the file again)."""
+        self._documents = None
+
 
 @dataclass(frozen=True)
 class _Where:
@@ -113,6 +117,11 @@ class Source:
             return self.first_line
         node = self.node
         return node.start_mark.line + 1 if node is not None else 0
+
+    def release(self) -> None:
+        """Let go of the composed YAML of this object's file, once its positions are read."""
+        if self.where is not None:
+            self.where.text.release()
 
     def position(self, path: tuple[str | int, ...]) -> tuple[int, int]:
         """(line, column), 1-based, of a field inside this object's YAML (or its deepest parent)."""

@@ -368,3 +368,103 @@ def test_a_secret_in_plain_text_is_warned_by_key_names_never_values():
     ]
     assert "password" in found[0].finding.message and not checks.blocking(found)
     assert not any("aHVudGVyMg" in str(f) or "s3cr3t" in str(f) for f in found)
+
+
+def _template(name, labels, namespace="shop", kind="Deployment"):
+    meta = f"metadata: {{name: {name}, namespace: {namespace}"
+    if kind == "Pod":
+        return f"apiVersion: v1\nkind: Pod\n{meta}, labels: {labels}}}\n"
+    template = f"spec:\n  template:\n    metadata: {{labels: {labels}}}\n"
+    return f"apiVersion: apps/v1\nkind: Deployment\n{meta}}}\n{template}"
+
+
+def _service(name, selector, namespace="shop"):
+    spec = f"spec: {{selector: {selector}}}" if selector is not None else "spec: {}"
+    return f"apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\n{spec}\n"
+
+
+SHOP = [_template("a", "{app: shop, tier: web}"), _template("b", "{app: shop, tier: db, zone: x}")]
+
+
+@pytest.mark.parametrize(
+    "docs,selects_nothing",
+    [
+        # several labels, all on one template (the first one, `app: shop`, is on every template)
+        ([*SHOP, _service("s", "{app: shop, tier: db}")], []),
+        ([*SHOP, _service("s", "{tier: db, zone: x, app: shop}")], []),
+        # each pair is on some template, but no template carries all of them
+        ([*SHOP, _service("s", "{tier: web, zone: x}")], ["s"]),
+        ([*SHOP, _service("s", "{app: shop, tier: cache}")], ["s"]),
+        ([*SHOP, _service("s", "{app: nobody}")], ["s"]),  # matching nothing at all
+        ([*SHOP, _service("s", "{}")], []),  # an empty selector selects by hand (Endpoints)
+        ([*SHOP, _service("s", None)], []),  # no selector
+        ([*SHOP, _service("s", "{app: shop}", namespace="other")], ["s"]),  # another namespace
+        ([_template("p", "{app: shop}", kind="Pod"), _service("s", "{app: shop}")], []),  # a Pod's own
+        ([_template("a", "{v: '1'}"), _service("s", "{v: 1}")], ["s"]),  # the number 1 is not "1"
+        ([_template("a", "{v: 1}"), _service("s", "{v: 1}")], []),
+        ([_template("a", "{app: [shop]}"), _service("s", "{app: shop}")], ["s"]),  # no label: no crash
+        ([*SHOP, _service("s", "{app: [shop]}")], ["s"]),
+        ([_template("a", "{app: [shop]}"), _service("s", "{app: [shop]}")], []),  # equal, as before
+        ([_service("s", "{app: nobody}")], []),  # no pod template in the app: nothing to select
+        (  # in file order, several at once
+            [
+                *SHOP,
+                _service("s1", "{app: shop, tier: cache}"),
+                _service("s2", "{app: shop}"),
+                _service("s3", "{zone: x, tier: web}"),
+                _service("s4", "{zone: x, tier: db}"),
+            ],
+            ["s1", "s3"],
+        ),
+        (  # Services sharing a selector get the same answer (found once); 1 and "1" differ
+            [
+                *SHOP,
+                _template("c", "{v: 1}"),
+                _service("s1", "{tier: web, zone: x}"),
+                _service("s2", "{zone: x, tier: web}"),
+                _service("s3", "{v: 1}"),
+                _service("s4", "{v: '1'}"),
+                _service("s5", "{v: 1}", namespace="other"),
+            ],
+            ["s1", "s2", "s4", "s5"],
+        ),
+    ],
+)
+def test_a_service_selects_a_template_carrying_every_pair_of_its_selector(docs, selects_nothing):
+    rendered = render_files([("k8s/app.yaml", "---\n".join(docs).encode())])
+    found = [
+        (f.object, f.finding.field, f.finding.message)
+        for f in checks.run(rendered, {"SCH001": "off"})
+        if f.check.id == "XREF001"
+    ]
+    services = {str(o["metadata"]["name"]): o for o in rendered.objects if o["kind"] == "Service"}
+    assert found == [
+        (
+            f"Service/{services[name]['metadata']['namespace']}/{name}",
+            "spec.selector",
+            f"selector {services[name]['spec']['selector']} matches no pod template in this application",
+        )
+        for name in selects_nothing
+    ]
+
+
+def test_findings_over_several_files_keep_their_order_and_positions_and_no_yaml_is_kept():
+    other = SAFE.replace("namespace: shop", "namespace: a-first").replace(
+        "            runAsNonRoot: true\n", ""
+    )
+    files = [("k8s/a.yaml", POD.encode()), ("k8s/b.yaml", other.encode())]
+    rendered = render_files(files)
+    found = [
+        (f.check.id, f"{f.finding.file}:{f.finding.line}:{f.finding.column}")
+        for f in checks.run(rendered, {})
+        if f.check.id in ("SEC001", "SEC003", "NET001")
+    ]
+    # in the order found: object by object, then the namespaces (a-first's policy is in b.yaml)
+    assert found == [
+        ("SEC001", "k8s/a.yaml:19:13"),
+        ("SEC003", "k8s/a.yaml:16:11"),
+        ("SEC003", "k8s/b.yaml:10:11"),
+        ("NET001", "k8s/a.yaml:1:1"),
+    ]
+    # the files' composed nodes are let go once placed (a large render would hold them all)
+    assert all(src.where is None or src.where.text._documents is None for src in rendered.sources)

@@ -229,3 +229,12 @@ def test_validate_false_skips_the_schema_checks(annotation, app_options, validat
     rendered = render_files([("k8s/web.yaml", bad.encode())])
     found = [f for f in checks.run(rendered, {}, sync_options=app_options) if f.check.id.startswith("SCH")]
     assert bool(found) is validated
+
+
+def test_an_object_has_at_most_max_problems_findings_the_first_ones():
+    fields = "".join(f"field{i}: x\n" for i in range(schema.MAX_PROBLEMS + 5))
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n" + fields + "data: [1]\n"
+    found = schema_findings(text)
+    assert [(f[1], f[2], f[3]) for f in found] == [
+        (f"k8s/web.yaml:{i + 4}:1", f"field{i}", "unknown field") for i in range(schema.MAX_PROBLEMS)
+    ]
