@@ -192,6 +192,21 @@ def test_a_folder_every_application_reads_overflows_into_a_route_document_each(s
         assert docsize.problems(path, data) == [], path
 
 
+def test_status_updates_of_many_applications_are_batched_and_skip_the_deleted(stack, uid):
+    """What a sweep records for every head it saw (store.update_statuses): batched writes;
+    an application deleted meanwhile is skipped, the others of its batch still written."""
+    from shared.core.model import AppSpec
+    from shared.core.status import SeenHead
+
+    names = [f"seen{i}-{uid}" for i in range(3)]
+    store.put_apps([AppSpec(name=n, repoURL=f"http://127.0.0.1:1/seen-{uid}", path=n) for n in names])
+    store.delete_app(names[1])
+    seen = StatusUpdate(sync_seen=SeenHead(commit="2" * 40, base="1" * 40, at=store.now()))
+    store.update_statuses(dict.fromkeys(names, seen))
+    assert [store.get_app(n).status["sync"]["seen"]["commit"] for n in (names[0], names[2])] == ["2" * 40] * 2
+    assert store.get_apps(names).keys() == {names[0], names[2]}
+
+
 def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
     """The store alone (no cluster): a sync record of 20,000 objects, its inventory and
     per-object results in parts, written in commits under the emulator's 4 MiB gRPC limit

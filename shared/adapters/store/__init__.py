@@ -57,6 +57,7 @@ from shared.adapters.store.apps import (
     set_pin,
     status_fields,
     update_status,
+    update_statuses,
 )
 from shared.adapters.store.common import (
     APPS,
@@ -204,4 +205,5 @@ __all__ = [
     "trim_history",
     "unrecorded",
     "update_status",
+    "update_statuses",
 ]
