@@ -146,6 +146,7 @@ def test_a_folder_every_application_reads_overflows_into_a_route_document_each(s
     within its bound (with the old layout's inline routes read as before)."""
     from shared.core.model import AppSpec
     from shared.core.webhook import Push
+    from shared.platform import metering
     from shared.steps import intake
 
     monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "4000")
@@ -169,8 +170,14 @@ def test_a_folder_every_application_reads_overflows_into_a_route_document_each(s
     singles = [s.id for s in base.reference.collection("routes").stream()]
     assert base.get("overflow") and 0 < len(inline) < 50 and len(base.get("routes")) <= 4000
     assert sorted([*inline, *singles]) == sorted(names)
+    metering.reset()
     assert plan("base/kustomization.yaml") == sorted(names)
+    base_reads = metering.snapshot()["fs_reads"]
+    metering.reset()
     assert plan("apps/a007/cm.yaml") == [names[7]]
+    # a push reads the folders above its paths, and the route documents of the base only
+    # when it changes the base (the applications it concerns)
+    assert metering.snapshot()["fs_reads"] <= 5 and base_reads <= 5 + 300
     # a render that stops reading the base (one routed inline, one in its own document)
     single, kept_inline = specs[names.index(singles[-1])], specs[names.index(sorted(inline)[0])]
     store.set_reads(single, [])
