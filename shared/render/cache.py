@@ -4,8 +4,9 @@ Many applications on one commit and path (per-team copies, app-of-apps children)
 one render: the render function keeps recent renders in memory (an LRU) and records each
 in Firestore (`renders/{digest}`, through shared/adapters/store/renders.py) with the renderer's output
 files, so another instance parses them instead of running the renderer again. Each use
-is counted (`renders` = actual renders, `uses` = applications served). Checks, the
-revision and the status stay per application.
+is counted (`renders` = actual renders, `uses` = applications served; uses are tallied in
+memory and written as one increment a second per digest, not one write per application).
+Checks, the revision and the status stay per application.
 
 Outputs holding Secret values (or bytes that are not UTF-8) are not written to Firestore:
 only the record and counters are, and other instances render again. Failed renders are
@@ -89,6 +90,50 @@ def _recall(digest: str) -> tuple[str, Rendered, tuple[str, ...]] | None:
         return hit
 
 
+USES_FLUSH_S = 1.0
+
+
+class Tally:
+    """Counts per digest, added by requests and taken together (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, digest: str) -> bool:
+        """Count one; True when nothing was pending before (a flush is to be scheduled)."""
+        with self._lock:
+            first = not self._counts
+            self._counts[digest] = self._counts.get(digest, 0) + 1
+            return first
+
+    def take(self) -> dict[str, int]:
+        with self._lock:
+            out, self._counts = self._counts, {}
+            return out
+
+
+# one write per digest per USES_FLUSH_S carrying every use since: 10,000 applications served
+# by one render made 10,000 writes on one document (Firestore sustains about one a second)
+_uses = Tally()
+
+
+def _count_use(digest: str) -> None:
+    if _uses.add(digest):
+        timer = threading.Timer(USES_FLUSH_S, flush_uses)
+        timer.daemon = True
+        timer.start()
+
+
+def flush_uses() -> None:
+    """Write the uses tallied since the last flush (a timer calls it; tests may too)."""
+    for digest, count in sorted(_uses.take().items()):
+        try:
+            store.count_render_use(digest, count)
+        except Exception as exc:  # a counter only: never fails a render
+            logs.warning("render uses not counted", digest=digest[:12], uses=count, reason=str(exc)[:300])
+
+
 def render(
     tree: trees.Tree, repo_key: str, commit: str, request: sources.Request, shared: bool = True
 ) -> Result:
@@ -106,7 +151,7 @@ def render(
         hit = _recall(digest)
         if hit is not None:
             if shared:
-                store.count_render_use(digest)
+                _count_use(digest)
             return Result(hit[0], hit[1], digest, "memory", hit[2])
         doc = store.get_render(digest) if shared else None
         if doc and isinstance(doc.get("files"), list):
@@ -117,7 +162,7 @@ def render(
             )
             rendered = sources.parse(output)
             reads = tuple(doc.get("reads") or ())
-            store.count_render_use(digest)
+            _count_use(digest)
             _remember(digest, output.kind, rendered, reads)
             return Result(output.kind, rendered, digest, "store", reads)
         output = sources.produce(tree, request, kind)

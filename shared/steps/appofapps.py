@@ -39,6 +39,7 @@ def reconcile(
     results: list[ObjectResult] = []
     wanted: list[AppSpec] = []
     changed: list[AppSpec] = []
+    children: list[tuple[AppSpec, list[str]]] = []
     for doc in docs:
         name = (doc.get("metadata") or {}).get("name", "?")
         try:
@@ -52,27 +53,29 @@ def reconcile(
         if problem:
             results.append(ObjectResult(_id(name), Action.FAILED, problem))
             continue
-        try:
-            existing = store.get_app(name)
-        except store.NotFound:
-            existing = None
+        children.append((child, warnings))
+    # every child read in one get_all and written in put_apps' batched transactions (one
+    # read and write of the repository's routes for each batch, not one for each child)
+    stored = store.get_apps(sorted({child.name for child, _ in children}))
+    for child, warnings in children:
+        existing = stored.get(child.name)
         if existing is not None and existing.parent != parent.name:
             results.append(
                 ObjectResult(
-                    _id(name),
+                    _id(child.name),
                     Action.FAILED,
-                    (f"application {name} exists and is not a child of {parent.name}"),
+                    (f"application {child.name} exists and is not a child of {parent.name}"),
                 )
             )
             continue
         wanted.append(child)
         if existing is not None and existing.spec == child:
-            results.append(ObjectResult(_id(name), Action.UNCHANGED))
+            results.append(ObjectResult(_id(child.name), Action.UNCHANGED))
             continue
-        store.put_app(child, parent=parent.name)
         changed.append(child)
         note = "; ".join(warnings)
-        results.append(ObjectResult(_id(name), Action.CONFIGURED if existing else Action.CREATED, note))
+        results.append(ObjectResult(_id(child.name), Action.CONFIGURED if existing else Action.CREATED, note))
+    store.put_apps(changed, parent=parent.name)
     renders = _first_renders(changed, parent, operation)
     names = {c.name for c in wanted}
     for stale in store.children_of(parent.name):

@@ -56,7 +56,7 @@ from shared.core.status import (
 from shared.platform import config, logs
 from shared.steps import errorkinds, heads
 from shared.steps.revision import revision_objects
-from shared.sync.engine import SharedLists, claimant, dry_run_all, live_objects
+from shared.sync.engine import CONCURRENCY, SharedLists, claimant, dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
@@ -128,7 +128,8 @@ def fan_out(req: SweepRequest, operation: str) -> Sweep:
     sync whose retry is due."""
     apps = store.list_apps()
     if req.apps:
-        apps = [a for a in apps if a.name in set(req.apps)]
+        named = set(req.apps)
+        apps = [a for a in apps if a.name in named]
     if req.project:
         apps = [a for a in apps if a.spec.project == req.project]
     renders, behind = compare_heads(apps, operation)
@@ -164,6 +165,7 @@ def compare_heads(
     depends on is recorded as seen instead (shared/core/monorepo.py): no render, no history."""
     listed = heads.Heads()
     out, behind = [], {}
+    seen: dict[str, StatusUpdate] = {}  # recorded together, in batches, after the loop
     for app in apps:
         spec, status = app.spec, app.status
         if policy.pinned(status):
@@ -171,7 +173,8 @@ def compare_heads(
         # a chart from a Helm repository: its range resolved again, its ref sources' heads
         ref, commit = (listed.chart(spec, status) if spec.chart else listed.of_or_none(spec)) or ("", None)
         action = policy.missed_push(spec.syncPolicy.automated, status, commit)
-        if action != gitorder.NOTHING and commit and head_moved(app, ref, commit) == monorepo.SEEN:
+        if action != gitorder.NOTHING and commit and (update := head_moved(app, ref, commit)) is not None:
+            seen[app.name] = update
             action = gitorder.NOTHING  # audited against this head: the synced revision is its render
         if action == gitorder.RENDER and commit:
             out.append(
@@ -184,14 +187,17 @@ def compare_heads(
             )
         elif commit:  # OutOfSync, or synced: the audit compares with this head
             behind[spec.name] = (ref, commit)
+    store.update_statuses(seen)
     return out, behind
 
 
-def head_moved(app: store.App, ref: str, head: str) -> str:
-    """monorepo.RENDER or monorepo.SEEN for an application whose target moved to `head` past
-    its synced commit: a tree diff between the two commits (dulwich), restricted to its path,
-    its watchPaths and what its last render read, never a render. SEEN is recorded on the
-    status (status.sync.seen), as Argo CD shows the new revision with nothing to sync."""
+def head_moved(app: store.App, ref: str, head: str) -> StatusUpdate | None:
+    """None (monorepo.RENDER) for an application whose target moved to `head` past its
+    synced commit and whose render may change, else (monorepo.SEEN) the status update that
+    records the head as seen (status.sync.seen), as Argo CD shows the new revision with
+    nothing to sync: a tree diff between the two commits (dulwich), restricted to its path,
+    its watchPaths and what its last render read, never a render. The caller writes the
+    updates of a sweep together (store.update_statuses)."""
     spec, sync = app.spec, app.status.get("sync") or SyncState()
     synced = str(sync.get("commit") or "")
     paths = monorepo.watched(spec.path, spec.watchPaths, (app.status.get("render") or {}).get("reads") or ())
@@ -203,20 +209,26 @@ def head_moved(app: store.App, ref: str, head: str) -> str:
             changed = git.changed_under(repo, synced, head, paths)
         except Exception as exc:  # unknown changes: render, as before
             logs.warning("cannot compare commits", app=app.name, head=head, synced=synced, reason=str(exc))
-    decision = monorepo.on_head_moved(changed, paths)
-    if decision == monorepo.SEEN:
-        store.update_status(
-            app.name, StatusUpdate(sync_seen=SeenHead(commit=head, base=synced, at=store.now()))
-        )
+    if monorepo.on_head_moved(changed, paths) == monorepo.SEEN:
         logs.info(
             "head moved; nothing the application renders changed", app=app.name, head=head, synced=synced
         )
-    else:
-        logs.info("head moved", app=app.name, head=head, synced=synced, changed=(changed or [])[:5])
-    return decision
+        return StatusUpdate(sync_seen=SeenHead(commit=head, base=synced, at=store.now()))
+    logs.info("head moved", app=app.name, head=head, synced=synced, changed=(changed or [])[:5])
+    return None
 
 
 # ---- one application ----------------------------------------------------------------------
+
+
+def claimants(cluster: Cluster, app: str, missing: list[dict[str, Any]]) -> dict[ObjectId, str]:
+    """The other application owning each object missing from the app's lists ('' when none),
+    one GET each, CONCURRENCY in flight (a deleted namespace: thousands of them)."""
+    if not missing:
+        return {}
+    with ThreadPoolExecutor(min(CONCURRENCY, len(missing))) as pool:  # each in a copy of the log context
+        futures = [pool.submit(contextvars.copy_context().run, claimant, cluster, app, o) for o in missing]
+        return {ObjectId.of(o): f.result()[1] for o, f in zip(missing, futures, strict=True)}
 
 
 def find_drift(
@@ -233,11 +245,12 @@ def find_drift(
         if (oid := ObjectId.of(o)) in live and not inventory.untouched(owned.get(oid), o, live[oid])
     ]
     predicted = dry_run_all(cluster, suspects)
+    claimed = claimants(cluster, spec.name, [o for o in desired if ObjectId.of(o) not in live])
     out: list[ObjectDrift] = []
     for obj in desired:
         oid = ObjectId.of(obj)
         if oid not in live:  # deleted, or another application took it (one read to tell)
-            _, other = claimant(cluster, spec.name, obj)
+            other = claimed[oid]
             shared = syncoptions.shared_message(str(oid), spec.name, other) if other else ""
             out.append(ObjectDrift(oid, "missing", shared=shared))
         elif isinstance(predicted.get(oid), KubeError):

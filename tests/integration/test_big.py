@@ -138,6 +138,82 @@ def test_a_monorepo_past_the_inline_routes_is_routed_from_folder_shards(
         assert docsize.problems(ref_path, data) == []
 
 
+def test_a_folder_every_application_reads_overflows_into_a_route_document_each(stack, uid, monkeypatch):
+    """300 applications whose renders read one Kustomize base: the base folder's document
+    stops growing at its inline bound (here 4 KB: about 25 routes) and every further route
+    is its own small document. A push changing the base finds all 300, one changing an
+    application's folder finds that one, and every document under the repository stays
+    within its bound (with the old layout's inline routes read as before)."""
+    from shared.core.model import AppSpec
+    from shared.core.webhook import Push
+    from shared.platform import metering
+    from shared.steps import intake
+
+    monkeypatch.setenv("GITOPS_ROUTES_INLINE_BYTES", "4000")
+    url = f"http://127.0.0.1:1/fleet-{uid}"
+    specs = [
+        AppSpec(name=f"f{i:03d}-{uid}", repoURL=url, path=f"apps/a{i:03d}", targetRevision="main")
+        for i in range(300)
+    ]
+    names = [s.name for s in specs]
+    store.put_apps(specs, create=True)
+    for spec in specs:
+        store.set_reads(spec, ["base"])  # what each one's first render records (shared/steps/render.py)
+
+    def plan(*changed: str) -> list[str]:
+        push = Push((url,), "refs/heads/main", "1" * 40, "main", False, "t", "m", frozenset(changed))
+        return sorted(r.app for r in intake.plan_push(push, "", timeout=60).requests)
+
+    folders = store.repo_ref(specs[0].repo_key).collection(store.FOLDERS)
+    base = next(s for s in folders.stream() if s.get("folder") == "base")
+    inline = json.loads(base.get("routes"))
+    singles = [s.id for s in base.reference.collection("routes").stream()]
+    assert base.get("overflow") and 0 < len(inline) < 50 and len(base.get("routes")) <= 4000
+    assert sorted([*inline, *singles]) == sorted(names)
+    metering.reset()
+    assert plan("base/kustomization.yaml") == sorted(names)
+    base_reads = metering.snapshot()["fs_reads"]
+    metering.reset()
+    assert plan("apps/a007/cm.yaml") == [names[7]]
+    # a push reads the folders above its paths, and the route documents of the base only
+    # when it changes the base (the applications it concerns)
+    assert metering.snapshot()["fs_reads"] <= 5 and base_reads <= 5 + 300
+    # a render that stops reading the base (one routed inline, one in its own document)
+    single, kept_inline = specs[names.index(singles[-1])], specs[names.index(sorted(inline)[0])]
+    store.set_reads(single, [])
+    store.set_reads(kept_inline, [])
+    assert plan("base/x.yaml") == sorted(set(names) - {single.name, kept_inline.name})
+    assert plan(f"{single.path}/x.yaml") == [single.name]
+    store.delete_app(names[299])
+    assert names[299] not in plan("base/x.yaml") and plan("apps/a299/x.yaml") == []
+    head = store.repo_ref(specs[0].repo_key).get()
+    documents = [(head.reference.path, head.to_dict() or {})]
+    for folder in folders.stream():
+        documents.append((folder.reference.path, folder.to_dict() or {}))
+        assert len(folder.get("routes")) <= 4000
+        documents += [
+            (s.reference.path, s.to_dict() or {}) for s in folder.reference.collection("routes").stream()
+        ]
+    assert len(documents) > 300 and len(head.get("routes")) <= 4000
+    for path, data in documents:
+        assert docsize.problems(path, data) == [], path
+
+
+def test_status_updates_of_many_applications_are_batched_and_skip_the_deleted(stack, uid):
+    """What a sweep records for every head it saw (store.update_statuses): batched writes;
+    an application deleted meanwhile is skipped, the others of its batch still written."""
+    from shared.core.model import AppSpec
+    from shared.core.status import SeenHead
+
+    names = [f"seen{i}-{uid}" for i in range(3)]
+    store.put_apps([AppSpec(name=n, repoURL=f"http://127.0.0.1:1/seen-{uid}", path=n) for n in names])
+    store.delete_app(names[1])
+    seen = StatusUpdate(sync_seen=SeenHead(commit="2" * 40, base="1" * 40, at=store.now()))
+    store.update_statuses(dict.fromkeys(names, seen))
+    assert [store.get_app(n).status["sync"]["seen"]["commit"] for n in (names[0], names[2])] == ["2" * 40] * 2
+    assert store.get_apps(names).keys() == {names[0], names[2]}
+
+
 def test_a_20000_object_record_round_trips_within_every_limit(stack, uid):
     """The store alone (no cluster): a sync record of 20,000 objects, its inventory and
     per-object results in parts, written in commits under the emulator's 4 MiB gRPC limit

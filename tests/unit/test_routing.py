@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from shared.adapters import store
+from shared.adapters.store import routing
 from shared.core.model import RepoApps
 
 
@@ -53,3 +56,35 @@ def test_a_push_reads_every_shard_that_holds_an_application_it_concerns():
         concerned = RepoApps(specs).concerned(frozenset(changed))
         read = store.push_folders(frozenset(changed))
         assert concerned and all(set(store.route_folders(routes[n])) & read for n in concerned)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [("put", "a", {"path": "apps/a"})],
+        [("put", "a", {"path": "apps/a"}), ("put", "b", {"path": "apps/b", "reads": ["base"]})],
+        [("put", "a", {"path": "apps/a"}), ("put", "a", {"path": "apps/a", "reads": ["base"]})],
+        [("put", "a", {"path": "x"}), ("put", "b", {"path": "y"}), ("pop", "a", None), ("pop", "b", None)],
+        [("put", "ü", {"path": "é/ß"}), ("pop", "missing", None)],
+    ],
+)
+def test_a_shelf_keeps_at_least_the_size_of_its_json(steps):
+    """The running size a placement checks the bound with is never below the JSON written,
+    and at most 2 bytes above it (no json.dumps of every route per placement)."""
+    shelf = routing.Shelf('{"z": {"path": "z"}}')
+    for op, name, route in steps:
+        if op == "put":
+            shelf.put(name, route)
+        else:
+            shelf.pop(name)
+        assert 0 <= shelf.bytes - len(shelf.text()) <= 2
+
+
+def test_a_shelf_fits_what_its_limit_holds():
+    shelf = routing.Shelf()
+    route = {"path": "apps/a"}
+    limit = len(json.dumps({"a": route}, sort_keys=True)) + 2
+    assert shelf.fits("a", route, limit) and not shelf.fits("a", route, limit - 3)
+    shelf.put("a", route)
+    assert shelf.fits("a", {"path": "apps/b"}, limit)  # replacing itself does not grow it
+    assert not shelf.fits("b", route, limit)

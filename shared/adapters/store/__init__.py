@@ -13,6 +13,7 @@ Layout, meant to be read by a person in the GCP console:
     applications/{name}/drift/{id}/parts/{000}  the drifted objects beyond the first DRIFT_INLINE
     repositories/{hash}                   per repository: its apps' routing (revision, paths)
     repositories/{hash}/folders/{hash}    past ROUTES_INLINE_BYTES: routing by watched folder
+    repositories/{hash}/folders/{hash}/routes/{name}  past FOLDER_INLINE_BYTES: one app's route
     renders/{digest}                      render-once cache: one (repo, commit, path, options) render
     webhookDeliveries/{delivery id}       GitHub delivery ids seen (dedupe; TTL on expireAt)
     settings/rbac                         the RBAC policy in force (shared/core/rbac.py)
@@ -56,6 +57,7 @@ from shared.adapters.store.apps import (
     set_pin,
     status_fields,
     update_status,
+    update_statuses,
 )
 from shared.adapters.store.common import (
     APPS,
@@ -203,4 +205,5 @@ __all__ = [
     "trim_history",
     "unrecorded",
     "update_status",
+    "update_statuses",
 ]

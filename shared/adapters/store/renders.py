@@ -29,9 +29,9 @@ def put_render(digest: str, doc: dict[str, Any]) -> None:
     )
 
 
-def count_render_use(digest: str) -> None:
-    """One more application took this render from the cache."""
+def count_render_use(digest: str, count: int = 1) -> None:
+    """`count` more applications took this render from the cache."""
     with contextlib.suppress(gexc.NotFound):
         client().collection(RENDERS).document(digest).update(
-            {"uses": firestore.Increment(1), "usedAt": now()}
+            {"uses": firestore.Increment(count), "usedAt": now()}
         )
