@@ -561,6 +561,7 @@ def _sync(
             inventory=list(old_inventory),
         )
     created_namespace = ensure_namespace(cluster, opts.create_namespace)
+    cluster.forget_unknown_kinds()  # a PreSync hook, another app may have installed a CRD since
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
     plan = _plan(cluster, spec.name, desired, live, old, opts)
@@ -617,9 +618,13 @@ def _write_waves(
 ) -> bool:
     """Apply what the plan writes, wave by wave (with the Sync hooks of each wave after its
     objects); True when something failed."""
-    waves = sorted({wave_of(o) for o in desired} | (sync_hooks.waves if sync_hooks else frozenset()))
+    writes = _by_wave(plan.write)  # grouped once: a wave's members are not searched for among 20,000
+    objects = _by_wave(desired)
+    waves = sorted(objects.keys() | (sync_hooks.waves if sync_hooks else frozenset()))
     for index, wave in enumerate(waves):
-        members = [o for o in plan.write if wave_of(o) == wave]
+        if index:  # an earlier wave may have installed an operator whose CRDs this one's objects need
+            cluster.forget_unknown_kinds()
+        members = writes.get(wave, [])
         definitions = [o for o in members if _is_definition(o)]
         rest = [o for o in members if not _is_definition(o)]
         for batch in (definitions, rest):
@@ -635,15 +640,21 @@ def _write_waves(
         if problem:
             _skip_rest(plan, desired, f"a Sync hook of wave {wave} failed: {problem}")
             return True
-        unsure = [
-            o for o in desired if wave_of(o) == wave and not _known_healthy(plan.outcome.get(ObjectId.of(o)))
-        ]
+        unsure = [o for o in objects.get(wave, []) if not _known_healthy(plan.outcome.get(ObjectId.of(o)))]
         if index < len(waves) - 1 and unsure:
             problem = wait_healthy(cluster, app, unsure, opts)
             if problem:
                 _skip_rest(plan, desired, f"wave {wave} did not become healthy: {problem}")
                 return True
     return False
+
+
+def _by_wave(objs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """The objects of each wave, in their order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for obj in objs:
+        out.setdefault(wave_of(obj), []).append(obj)
+    return out
 
 
 def _known_healthy(result: ObjectResult | None) -> bool:

@@ -8,7 +8,7 @@ from shared.adapters.kube import KubeError
 from shared.core import inventory, projects
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
-from shared.sync.engine import is_immutable, object_options, wave_of, with_retries
+from shared.sync.engine import _by_wave, is_immutable, object_options, wave_of, with_retries
 from shared.sync.prepare import normalise
 
 R = "git@h:r"  # a valid repository URL for specs whose repository does not matter
@@ -127,3 +127,20 @@ def test_inventory_untouched_needs_both_digests():
     assert not inventory.untouched(entry, {**desired, "data": {"a": "c"}}, live)
     assert not inventory.untouched(entry, desired, {**live, "data": {"a": "edited"}})
     assert not inventory.untouched(None, desired, live)
+
+
+@pytest.mark.parametrize(
+    ("waves", "grouped"),
+    [
+        ([], {}),
+        ([None, None], {0: ["o0", "o1"]}),
+        (["2", "-1", None, "2", "x"], {2: ["o0", "o3"], -1: ["o1"], 0: ["o2", "o4"]}),
+    ],
+)
+def test_objects_are_grouped_by_wave_once_in_their_order(waves, grouped):
+    objs = [
+        {"metadata": {"name": f"o{i}", "annotations": {"gitops.dev/sync-wave": w} if w is not None else {}}}
+        for i, w in enumerate(waves)
+    ]
+    got = {w: [o["metadata"]["name"] for o in members] for w, members in _by_wave(objs).items()}
+    assert got == grouped
