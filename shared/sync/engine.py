@@ -871,23 +871,28 @@ def _prune(
     deleting: bool = False,
     settled: Callable[[], str] | None = None,
 ) -> list[ObjectResult]:
-    """Delete what the app owned and no longer declares, in reverse apply order, with the
-    app's PrunePropagationPolicy. PruneLast=true (the app's, or the live object's annotation)
-    waits for `settled` (every wave Healthy) first; if it never is, those are kept for later."""
+    """Delete what the app owned and no longer declares, in reverse apply order (kind by kind,
+    the objects of a kind CONCURRENCY at a time), with the app's PrunePropagationPolicy.
+    PruneLast=true (the app's, or the live object's annotation) waits for `settled` (every
+    wave Healthy) first; if it never is, those are kept for later. Live state is read as a
+    sync reads it (`live_objects`: O(kinds) lists, not one GET per object)."""
     gone = [e for oid, e in old.items() if oid not in keep]
     gone.sort(key=lambda e: ordering.sort_key(inventory.as_stub(e)), reverse=True)
-    out: list[ObjectResult] = []
+    if not opts.prune:
+        result.inventory += gone
+        return [
+            ObjectResult(inventory.entry_id(e), Action.SKIPPED, "no longer in Git; prune is off")
+            for e in gone
+        ]
+    found = _live_entries(cluster, spec.name, gone)
+    out: list[ObjectResult | None] = []
+    now: list[tuple[int, dict[str, str]]] = []  # (place in out, entry): deleted at once
     last: list[dict[str, str]] = []
     for e in gone:
         oid = inventory.entry_id(e)
-        if not opts.prune:
-            out.append(ObjectResult(oid, Action.SKIPPED, "no longer in Git; prune is off"))
-            result.inventory.append(e)
-            continue
-        try:
-            live = with_retries(functools.partial(cluster.get, *_address(e)))
-        except KubeError as exc:
-            out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}"))
+        live = found[oid]
+        if isinstance(live, KubeError):
+            out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {live}"))
             result.inventory.append(e)
             continue
         kept = _kept(spec, oid, live, deleting)
@@ -896,19 +901,66 @@ def _prune(
         elif not deleting and opts.on("PruneLast", live):
             last.append(e)
         else:
-            out.append(_delete(cluster, oid, e, opts, result))
+            now.append((len(out), e))
+            out.append(None)
+    for (place, _), deleted in zip(now, _delete_all(cluster, [e for _, e in now], opts, result), strict=True):
+        out[place] = deleted
+    done = [r for r in out if r is not None]
     if last:
         problem = settled() if settled else ""
-        for e in last:
-            oid = inventory.entry_id(e)
-            if problem:
-                out.append(ObjectResult(oid, Action.SKIPPED, f"not pruned yet (PruneLast=true): {problem}"))
-                result.inventory.append(e)
-            else:
-                out.append(_delete(cluster, oid, e, opts, result, "PruneLast=true"))
         if problem:
+            for e in last:
+                oid = inventory.entry_id(e)
+                done.append(ObjectResult(oid, Action.SKIPPED, f"not pruned yet (PruneLast=true): {problem}"))
+                result.inventory.append(e)
             why = f"PruneLast=true: the last wave did not become healthy, nothing pruned last: {problem}"
-            out.append(ObjectResult(ObjectId("", "", "", ""), Action.FAILED, why))
+            done.append(ObjectResult(ObjectId("", "", "", ""), Action.FAILED, why))
+        else:
+            done += _delete_all(cluster, last, opts, result, "PruneLast=true")
+    return done
+
+
+def _live_entries(
+    cluster: Cluster, app: str, entries: list[dict[str, str]]
+) -> dict[ObjectId, dict[str, Any] | KubeError | None]:
+    """The live object of each entry (None when there is none, the error when it could not be
+    read): those carrying the app's label as a sync reads them (a few by name, more listed per
+    kind and namespace); each one that finds lacks (gone, or it lost the label) read by name,
+    CONCURRENCY at a time, as are all of them if a listing fails."""
+    try:
+        listed: dict[ObjectId, dict[str, Any]] = live_objects(
+            cluster, app, [inventory.as_stub(e) for e in entries]
+        )
+    except KubeError:
+        listed = {}
+    missing = [e for e in entries if inventory.entry_id(e) not in listed]
+
+    def read(e: dict[str, str]) -> dict[str, Any] | KubeError | None:
+        try:
+            live: dict[str, Any] | None = with_retries(functools.partial(cluster.get, *_address(e)))
+        except KubeError as exc:
+            return exc
+        return live
+
+    out: dict[ObjectId, dict[str, Any] | KubeError | None] = dict(listed)
+    if missing:
+        with ThreadPoolExecutor(min(CONCURRENCY, len(missing))) as pool:
+            out.update(zip((inventory.entry_id(e) for e in missing), pool.map(read, missing), strict=True))
+    return out
+
+
+def _delete_all(
+    cluster: Cluster, entries: list[dict[str, str]], opts: Options, result: SyncResult, note: str = ""
+) -> list[ObjectResult]:
+    """`_delete` of each entry, in order: runs of one kind concurrently, kinds one after the
+    other (the custom resources gone before their CRD, a namespace's objects before it)."""
+    out: list[ObjectResult] = []
+    for _, run in itertools.groupby(entries, key=lambda e: (e["apiVersion"], e["kind"])):
+        batch = list(run)
+        with ThreadPoolExecutor(min(CONCURRENCY, len(batch))) as pool:
+            done = list(pool.map(lambda e: _delete(cluster, inventory.entry_id(e), e, opts, note), batch))
+        result.inventory += [e for e, r in zip(batch, done, strict=True) if r.action == Action.FAILED]
+        out += done
     return out
 
 
@@ -932,12 +984,13 @@ def _kept(spec: AppSpec, oid: ObjectId, live: dict[str, Any] | None, deleting: b
 
 
 def _delete(
-    cluster: Cluster, oid: ObjectId, e: dict[str, str], opts: Options, result: SyncResult, note: str = ""
+    cluster: Cluster, oid: ObjectId, e: dict[str, str], opts: Options, note: str = ""
 ) -> ObjectResult:
+    """Delete one object (FAILED with the reason when the API server refuses: the caller keeps
+    it in the inventory)."""
     try:
         with_retries(functools.partial(cluster.delete, *_address(e), propagation=opts.propagation))
     except KubeError as exc:
-        result.inventory.append(e)
         return ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}")
     if opts.propagation != "Background":
         note = "; ".join(n for n in (note, f"PrunePropagationPolicy={opts.propagation.lower()}") if n)
