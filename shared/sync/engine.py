@@ -758,9 +758,34 @@ def _wait_established(cluster: Cluster, defs: list[dict[str, Any]], opts: Option
             return f"{ObjectId.of(pending[0])} not ready within {opts.wave_timeout_s:.0f}s"
         if pending:
             time.sleep(opts.poll_s)
-    if any(o["kind"] == "CustomResourceDefinition" for o in defs):
+    crds = [o for o in defs if o["kind"] == "CustomResourceDefinition"]
+    if crds:
         cluster.forget_discovery()
+    # Established, then served by discovery (a moment later): the kind of a custom resource is
+    # looked up once, then remembered as unknown for a while (Cluster.resource)
+    unserved = [o for o in crds if not _served(cluster, o)]
+    while unserved:
+        if time.monotonic() > deadline:
+            return f"{ObjectId.of(unserved[0])}: its kind is not served within {opts.wave_timeout_s:.0f}s"
+        time.sleep(opts.poll_s)
+        cluster.forget_unknown_kinds()
+        unserved = [o for o in unserved if not _served(cluster, o)]
     return ""
+
+
+def _served(cluster: Cluster, crd: dict[str, Any]) -> bool:
+    """Whether the API server's discovery serves a CRD's kind (in its first served version)."""
+    spec = crd.get("spec") or {}
+    versions = [v.get("name") for v in spec.get("versions") or [] if v.get("served", True)]
+    version = versions[0] if versions else spec.get("version")
+    kind = (spec.get("names") or {}).get("kind")
+    if not (spec.get("group") and version and kind):
+        return True  # nothing to look for (the API server validated it)
+    try:
+        cluster.resource(f"{spec['group']}/{version}", kind)
+    except UnknownKind:
+        return False
+    return True
 
 
 def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
