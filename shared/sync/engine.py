@@ -346,17 +346,21 @@ def dry_run_all(
         )
 
 
+Predictions = dict[ObjectId, dict[str, Any] | KubeError]  # dry-runs' answers by object id
+
+
 def refusals(
     cluster: Cluster,
     objs: list[dict[str, Any]],
     everything: list[dict[str, Any]],
     recreated: set[ObjectId],
     opts: Options,
-) -> dict[ObjectId, str]:
+) -> tuple[dict[ObjectId, str], Predictions]:
     """The objects (hooks included) the API server would refuse, by id, with its reason: a
     server-side dry-run of each; not a refusal: a 404 whose CRD or namespace is in
     `everything`, an immutable field of an object deleted and created again (`recreated`, or
-    opted in to Recreate)."""
+    opted in to Recreate). And the dry-runs' answers, which the sync's plan may reuse
+    (`apply_all`'s `dry_runs`)."""
     out: dict[ObjectId, str] = {}
     predicted = dry_run_all(cluster, objs)
     created_here = _created_by_this_sync(everything)
@@ -373,7 +377,7 @@ def refusals(
             continue
         what = "hook " if hooks.is_hook(obj) else ""
         out[oid] = f"{what}{oid}: {outcome}"
-    return out
+    return out, predicted
 
 
 def _plan(
@@ -383,10 +387,12 @@ def _plan(
     live: dict[ObjectId, dict[str, Any]],
     old: dict[ObjectId, dict[str, str]],
     opts: Options,
+    earlier: Predictions | None = None,
 ) -> _Plan:
     """What to write and what not (see the module doc): every object not untouched gets its
     own dry-run, creates too, so an object the API server refuses fails the sync before
-    anything is written (nothing half-applied)."""
+    anything is written (nothing half-applied). `earlier`: dry-runs made before (before the
+    PreSync hooks ran), reused where still valid (see `still_predicts`)."""
     plan = _Plan(health_checks=opts.health_checks)
     suspects = [
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
@@ -394,9 +400,20 @@ def _plan(
     plan.replace = {ObjectId.of(o) for o in suspects if opts.on("Replace", o)}
     plan.lenient = {ObjectId.of(o) for o in suspects if opts.off("Validate", o)}
     plan.payload = _respecting_ignored(suspects, live, opts)
-    predicted = dry_run_all(
-        cluster, [plan.payload.get(ObjectId.of(o), o) for o in suspects], plan.replace, plan.lenient
-    )
+    plain = plan.replace | plan.lenient | plan.payload.keys()  # dry-run otherwise than `earlier` was
+    reused: Predictions = {}
+    for obj in suspects:
+        oid = ObjectId.of(obj)
+        answer = (earlier or {}).get(oid)
+        if oid not in plain and answer is not None and still_predicts(answer, live.get(oid)):
+            reused[oid] = answer
+    fresh = [o for o in suspects if ObjectId.of(o) not in reused]
+    predicted = {
+        **dry_run_all(
+            cluster, [plan.payload.get(ObjectId.of(o), o) for o in fresh], plan.replace, plan.lenient
+        ),
+        **reused,
+    }
     created_here = _created_by_this_sync(desired)
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -441,6 +458,22 @@ def _plan(
         else:
             plan.write.append(obj)
     return plan
+
+
+def still_predicts(answer: dict[str, Any] | KubeError, live: dict[str, Any] | None) -> bool:
+    """Whether an earlier dry-run's answer is still what a dry-run would answer now: it was
+    accepted and the object itself did not change since (still absent, or the same
+    resourceVersion: the apply merges into the same live object). A refusal is asked again.
+
+    gitops-engine dry-runs every task once, before the PreSync hooks, and never again; this
+    keeps that one dry-run per object, except for an object a hook (or anyone) changed
+    meanwhile. (An object of the same name a hook created without this app's label is not
+    seen, as with any write racing ours between a dry-run and the apply.)"""
+    if isinstance(answer, KubeError):
+        return False
+    before = (answer.get("metadata") or {}).get("resourceVersion") or ""
+    now = ((live or {}).get("metadata") or {}).get("resourceVersion") or ""
+    return before == now and (live is None) == (before == "")
 
 
 def _respecting_ignored(
@@ -506,11 +539,13 @@ def apply_all(
     opts: Options,
     refused: dict[ObjectId, str] | None = None,
     sync_hooks: WaveHooks | None = None,
+    dry_runs: Predictions | None = None,
 ) -> SyncResult:
     """Sync prepared objects (see the module doc). `refused`: objects a policy rejected;
-    `sync_hooks`: the Sync phase's hooks, run in their waves."""
+    `sync_hooks`: the Sync phase's hooks, run in their waves; `dry_runs`: the answers of
+    dry-runs made earlier in this operation (`refusals`), reused where still valid."""
     before = cluster.request_counts()
-    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {}, sync_hooks)
+    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {}, sync_hooks, dry_runs)
     result.requests = requests_since(cluster, before)
     return result
 
@@ -542,6 +577,7 @@ def _sync(
     opts: Options,
     refused: dict[ObjectId, str],
     sync_hooks: WaveHooks | None = None,
+    dry_runs: Predictions | None = None,
 ) -> SyncResult:
     if refused:
         outcome = {oid: ObjectResult(oid, Action.FAILED, why) for oid, why in refused.items()}
@@ -564,7 +600,7 @@ def _sync(
     cluster.forget_unknown_kinds()  # a PreSync hook, another app may have installed a CRD since
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
-    plan = _plan(cluster, spec.name, desired, live, old, opts)
+    plan = _plan(cluster, spec.name, desired, live, old, opts, dry_runs)
     if any(r.action == Action.FAILED for r in plan.outcome.values()):
         return _refuse_all(
             desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
