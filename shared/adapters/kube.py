@@ -37,6 +37,11 @@ VERSION_TTL_S = 600.0
 # token hook re-reads the whole kubeconfig (host, proxies from the environment) on every
 # request, 15% of the Python time of a 40,000-request first sync. Tokens live an hour.
 AUTH_TTL_S = 30.0
+# how long a kind the API server did not serve is remembered as unknown (per Cluster, so across
+# warm invocations): every object of a kind whose CRD is missing would otherwise refresh discovery
+# (/version, /apis, the library's cache file) on its own. Short, as another application may install
+# the CRD any moment; forget_discovery() and forget_unknown_kinds() drop it at once
+UNKNOWN_TTL_S = 15.0
 USER_AGENT = "gitops/0.1"  # names our requests in the API server's audit log
 
 
@@ -116,6 +121,8 @@ class Cluster:
         self._lock = threading.Lock()
         self._resources: dict[tuple[str, str], ApiResource] = {}
         self._namespaced: tuple[tuple[str, str], ...] | None = None
+        self._unknown: dict[tuple[str, str], float] = {}  # (apiVersion, kind) -> monotonic time seen missing
+        self._plurals: dict[tuple[str, str], tuple[float, str | None]] = {}  # (group, kind) -> (time, plural)
         self._count_lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # by verb: get list apply dry-run delete
         self._version: tuple[float, str] | None = None  # (monotonic time read, version)
@@ -130,8 +137,17 @@ class Cluster:
         with self._lock:
             self._resources.clear()
             self._namespaced = None
+            self._unknown.clear()
+            self._plurals.clear()
             if self._dynamic is not None:
                 self._dynamic.resources.invalidate_cache()
+
+    def forget_unknown_kinds(self) -> None:
+        """Look again for the kinds found missing (something may have installed their CRDs:
+        a PreSync hook, an operator of an earlier wave), keeping the rest of discovery."""
+        with self._lock:
+            self._unknown.clear()
+            self._plurals = {k: v for k, v in self._plurals.items() if v[1] is not None}
 
     # -- discovery ----------------------------------------------------------------
 
@@ -152,22 +168,32 @@ class Cluster:
         return version
 
     def resource(self, api_version: str, kind: str) -> ApiResource:
+        """The resource serving a kind; UnknownKind when the API server has none. A miss makes
+        the discovery library refresh its cache once; the kind is then remembered as unknown
+        for UNKNOWN_TTL_S, so 20,000 objects of a kind whose CRD is missing cost one refresh,
+        not one each."""
         key = (api_version, kind)
-        if key not in self._resources:
-            with self._lock:
-                if self._dynamic is None:
-                    self._dynamic = DynamicClient(self.api)
-                try:
-                    res = self._dynamic.resources.get(api_version=api_version, kind=kind)
-                except ResourceNotFoundError:
-                    # maybe a CRD created moments ago: refresh discovery once
-                    self._dynamic.resources.invalidate_cache()
-                    try:
-                        res = self._dynamic.resources.get(api_version=api_version, kind=kind)
-                    except ResourceNotFoundError:
-                        raise UnknownKind(api_version, kind) from None
-                self._resources[key] = ApiResource(api_version, kind, res.name, bool(res.namespaced))
-        return self._resources[key]
+        found = self._resources.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            if key in self._resources:  # found by another thread meanwhile
+                return self._resources[key]
+            missing_since = self._unknown.get(key)
+            if missing_since is not None and time.monotonic() - missing_since < UNKNOWN_TTL_S:
+                raise UnknownKind(api_version, kind)
+            if self._dynamic is None:
+                self._dynamic = DynamicClient(self.api)
+            try:
+                # on a miss the library refreshes discovery itself and looks again (a CRD
+                # created moments ago is found)
+                res = self._dynamic.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                self._unknown[key] = time.monotonic()
+                raise UnknownKind(api_version, kind) from None
+            self._unknown.pop(key, None)
+            self._resources[key] = ApiResource(api_version, kind, res.name, bool(res.namespaced))
+            return self._resources[key]
 
     # -- requests -------------------------------------------------------------------
 
@@ -319,12 +345,18 @@ class Cluster:
         return True
 
     def plural(self, group: str, kind: str) -> str | None:
-        """The resource name (e.g. deployments) of a kind in any version of its group."""
+        """The resource name (e.g. deployments) of a kind in any version of its group; None
+        when no version is served (remembered as resource() remembers an unknown kind)."""
+        key = (group, kind)
         with self._lock:
+            known = self._plurals.get(key)
+            if known is not None and (known[1] is not None or time.monotonic() - known[0] < UNKNOWN_TTL_S):
+                return known[1]
             if self._dynamic is None:
                 self._dynamic = DynamicClient(self.api)
             found = [r for r in self._dynamic.resources.search(group=group, kind=kind) if "/" not in r.name]
-        return found[0].name if found else None
+            self._plurals[key] = (time.monotonic(), found[0].name if found else None)
+            return self._plurals[key][1]
 
     def is_namespaced(self, api_version: str, kind: str) -> bool:
         return self.resource(api_version, kind).namespaced

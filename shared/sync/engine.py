@@ -346,17 +346,21 @@ def dry_run_all(
         )
 
 
+Predictions = dict[ObjectId, dict[str, Any] | KubeError]  # dry-runs' answers by object id
+
+
 def refusals(
     cluster: Cluster,
     objs: list[dict[str, Any]],
     everything: list[dict[str, Any]],
     recreated: set[ObjectId],
     opts: Options,
-) -> dict[ObjectId, str]:
+) -> tuple[dict[ObjectId, str], Predictions]:
     """The objects (hooks included) the API server would refuse, by id, with its reason: a
     server-side dry-run of each; not a refusal: a 404 whose CRD or namespace is in
     `everything`, an immutable field of an object deleted and created again (`recreated`, or
-    opted in to Recreate)."""
+    opted in to Recreate). And the dry-runs' answers, which the sync's plan may reuse
+    (`apply_all`'s `dry_runs`)."""
     out: dict[ObjectId, str] = {}
     predicted = dry_run_all(cluster, objs)
     created_here = _created_by_this_sync(everything)
@@ -373,7 +377,7 @@ def refusals(
             continue
         what = "hook " if hooks.is_hook(obj) else ""
         out[oid] = f"{what}{oid}: {outcome}"
-    return out
+    return out, predicted
 
 
 def _plan(
@@ -383,10 +387,12 @@ def _plan(
     live: dict[ObjectId, dict[str, Any]],
     old: dict[ObjectId, dict[str, str]],
     opts: Options,
+    earlier: Predictions | None = None,
 ) -> _Plan:
     """What to write and what not (see the module doc): every object not untouched gets its
     own dry-run, creates too, so an object the API server refuses fails the sync before
-    anything is written (nothing half-applied)."""
+    anything is written (nothing half-applied). `earlier`: dry-runs made before (before the
+    PreSync hooks ran), reused where still valid (see `still_predicts`)."""
     plan = _Plan(health_checks=opts.health_checks)
     suspects = [
         o for o in desired if not inventory.untouched(old.get(ObjectId.of(o)), o, live.get(ObjectId.of(o)))
@@ -394,9 +400,20 @@ def _plan(
     plan.replace = {ObjectId.of(o) for o in suspects if opts.on("Replace", o)}
     plan.lenient = {ObjectId.of(o) for o in suspects if opts.off("Validate", o)}
     plan.payload = _respecting_ignored(suspects, live, opts)
-    predicted = dry_run_all(
-        cluster, [plan.payload.get(ObjectId.of(o), o) for o in suspects], plan.replace, plan.lenient
-    )
+    plain = plan.replace | plan.lenient | plan.payload.keys()  # dry-run otherwise than `earlier` was
+    reused: Predictions = {}
+    for obj in suspects:
+        oid = ObjectId.of(obj)
+        answer = (earlier or {}).get(oid)
+        if oid not in plain and answer is not None and still_predicts(answer, live.get(oid)):
+            reused[oid] = answer
+    fresh = [o for o in suspects if ObjectId.of(o) not in reused]
+    predicted = {
+        **dry_run_all(
+            cluster, [plan.payload.get(ObjectId.of(o), o) for o in fresh], plan.replace, plan.lenient
+        ),
+        **reused,
+    }
     created_here = _created_by_this_sync(desired)
     for obj in desired:
         oid = ObjectId.of(obj)
@@ -441,6 +458,22 @@ def _plan(
         else:
             plan.write.append(obj)
     return plan
+
+
+def still_predicts(answer: dict[str, Any] | KubeError, live: dict[str, Any] | None) -> bool:
+    """Whether an earlier dry-run's answer is still what a dry-run would answer now: it was
+    accepted and the object itself did not change since (still absent, or the same
+    resourceVersion: the apply merges into the same live object). A refusal is asked again.
+
+    gitops-engine dry-runs every task once, before the PreSync hooks, and never again; this
+    keeps that one dry-run per object, except for an object a hook (or anyone) changed
+    meanwhile. (An object of the same name a hook created without this app's label is not
+    seen, as with any write racing ours between a dry-run and the apply.)"""
+    if isinstance(answer, KubeError):
+        return False
+    before = (answer.get("metadata") or {}).get("resourceVersion") or ""
+    now = ((live or {}).get("metadata") or {}).get("resourceVersion") or ""
+    return before == now and (live is None) == (before == "")
 
 
 def _respecting_ignored(
@@ -506,11 +539,13 @@ def apply_all(
     opts: Options,
     refused: dict[ObjectId, str] | None = None,
     sync_hooks: WaveHooks | None = None,
+    dry_runs: Predictions | None = None,
 ) -> SyncResult:
     """Sync prepared objects (see the module doc). `refused`: objects a policy rejected;
-    `sync_hooks`: the Sync phase's hooks, run in their waves."""
+    `sync_hooks`: the Sync phase's hooks, run in their waves; `dry_runs`: the answers of
+    dry-runs made earlier in this operation (`refusals`), reused where still valid."""
     before = cluster.request_counts()
-    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {}, sync_hooks)
+    result = _sync(cluster, spec, desired, old_inventory, opts, refused or {}, sync_hooks, dry_runs)
     result.requests = requests_since(cluster, before)
     return result
 
@@ -542,6 +577,7 @@ def _sync(
     opts: Options,
     refused: dict[ObjectId, str],
     sync_hooks: WaveHooks | None = None,
+    dry_runs: Predictions | None = None,
 ) -> SyncResult:
     if refused:
         outcome = {oid: ObjectResult(oid, Action.FAILED, why) for oid, why in refused.items()}
@@ -561,9 +597,10 @@ def _sync(
             inventory=list(old_inventory),
         )
     created_namespace = ensure_namespace(cluster, opts.create_namespace)
+    cluster.forget_unknown_kinds()  # a PreSync hook, another app may have installed a CRD since
     old = {inventory.entry_id(e): e for e in old_inventory}
     live = live_objects(cluster, spec.name, desired)
-    plan = _plan(cluster, spec.name, desired, live, old, opts)
+    plan = _plan(cluster, spec.name, desired, live, old, opts, dry_runs)
     if any(r.action == Action.FAILED for r in plan.outcome.values()):
         return _refuse_all(
             desired, plan.outcome, old_inventory, "not applied: another object failed the server-side dry-run"
@@ -617,9 +654,13 @@ def _write_waves(
 ) -> bool:
     """Apply what the plan writes, wave by wave (with the Sync hooks of each wave after its
     objects); True when something failed."""
-    waves = sorted({wave_of(o) for o in desired} | (sync_hooks.waves if sync_hooks else frozenset()))
+    writes = _by_wave(plan.write)  # grouped once: a wave's members are not searched for among 20,000
+    objects = _by_wave(desired)
+    waves = sorted(objects.keys() | (sync_hooks.waves if sync_hooks else frozenset()))
     for index, wave in enumerate(waves):
-        members = [o for o in plan.write if wave_of(o) == wave]
+        if index:  # an earlier wave may have installed an operator whose CRDs this one's objects need
+            cluster.forget_unknown_kinds()
+        members = writes.get(wave, [])
         definitions = [o for o in members if _is_definition(o)]
         rest = [o for o in members if not _is_definition(o)]
         for batch in (definitions, rest):
@@ -635,15 +676,21 @@ def _write_waves(
         if problem:
             _skip_rest(plan, desired, f"a Sync hook of wave {wave} failed: {problem}")
             return True
-        unsure = [
-            o for o in desired if wave_of(o) == wave and not _known_healthy(plan.outcome.get(ObjectId.of(o)))
-        ]
+        unsure = [o for o in objects.get(wave, []) if not _known_healthy(plan.outcome.get(ObjectId.of(o)))]
         if index < len(waves) - 1 and unsure:
             problem = wait_healthy(cluster, app, unsure, opts)
             if problem:
                 _skip_rest(plan, desired, f"wave {wave} did not become healthy: {problem}")
                 return True
     return False
+
+
+def _by_wave(objs: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """The objects of each wave, in their order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for obj in objs:
+        out.setdefault(wave_of(obj), []).append(obj)
+    return out
 
 
 def _known_healthy(result: ObjectResult | None) -> bool:
@@ -747,9 +794,34 @@ def _wait_established(cluster: Cluster, defs: list[dict[str, Any]], opts: Option
             return f"{ObjectId.of(pending[0])} not ready within {opts.wave_timeout_s:.0f}s"
         if pending:
             time.sleep(opts.poll_s)
-    if any(o["kind"] == "CustomResourceDefinition" for o in defs):
+    crds = [o for o in defs if o["kind"] == "CustomResourceDefinition"]
+    if crds:
         cluster.forget_discovery()
+    # Established, then served by discovery (a moment later): the kind of a custom resource is
+    # looked up once, then remembered as unknown for a while (Cluster.resource)
+    unserved = [o for o in crds if not _served(cluster, o)]
+    while unserved:
+        if time.monotonic() > deadline:
+            return f"{ObjectId.of(unserved[0])}: its kind is not served within {opts.wave_timeout_s:.0f}s"
+        time.sleep(opts.poll_s)
+        cluster.forget_unknown_kinds()
+        unserved = [o for o in unserved if not _served(cluster, o)]
     return ""
+
+
+def _served(cluster: Cluster, crd: dict[str, Any]) -> bool:
+    """Whether the API server's discovery serves a CRD's kind (in its first served version)."""
+    spec = crd.get("spec") or {}
+    versions = [v.get("name") for v in spec.get("versions") or [] if v.get("served", True)]
+    version = versions[0] if versions else spec.get("version")
+    kind = (spec.get("names") or {}).get("kind")
+    if not (spec.get("group") and version and kind):
+        return True  # nothing to look for (the API server validated it)
+    try:
+        cluster.resource(f"{spec['group']}/{version}", kind)
+    except UnknownKind:
+        return False
+    return True
 
 
 def _ready(obj: dict[str, Any], live: dict[str, Any] | None) -> bool:
@@ -860,23 +932,28 @@ def _prune(
     deleting: bool = False,
     settled: Callable[[], str] | None = None,
 ) -> list[ObjectResult]:
-    """Delete what the app owned and no longer declares, in reverse apply order, with the
-    app's PrunePropagationPolicy. PruneLast=true (the app's, or the live object's annotation)
-    waits for `settled` (every wave Healthy) first; if it never is, those are kept for later."""
+    """Delete what the app owned and no longer declares, in reverse apply order (kind by kind,
+    the objects of a kind CONCURRENCY at a time), with the app's PrunePropagationPolicy.
+    PruneLast=true (the app's, or the live object's annotation) waits for `settled` (every
+    wave Healthy) first; if it never is, those are kept for later. Live state is read as a
+    sync reads it (`live_objects`: O(kinds) lists, not one GET per object)."""
     gone = [e for oid, e in old.items() if oid not in keep]
     gone.sort(key=lambda e: ordering.sort_key(inventory.as_stub(e)), reverse=True)
-    out: list[ObjectResult] = []
+    if not opts.prune:
+        result.inventory += gone
+        return [
+            ObjectResult(inventory.entry_id(e), Action.SKIPPED, "no longer in Git; prune is off")
+            for e in gone
+        ]
+    found = _live_entries(cluster, spec.name, gone)
+    out: list[ObjectResult | None] = []
+    now: list[tuple[int, dict[str, str]]] = []  # (place in out, entry): deleted at once
     last: list[dict[str, str]] = []
     for e in gone:
         oid = inventory.entry_id(e)
-        if not opts.prune:
-            out.append(ObjectResult(oid, Action.SKIPPED, "no longer in Git; prune is off"))
-            result.inventory.append(e)
-            continue
-        try:
-            live = with_retries(functools.partial(cluster.get, *_address(e)))
-        except KubeError as exc:
-            out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}"))
+        live = found[oid]
+        if isinstance(live, KubeError):
+            out.append(ObjectResult(oid, Action.FAILED, f"prune {oid}: {live}"))
             result.inventory.append(e)
             continue
         kept = _kept(spec, oid, live, deleting)
@@ -885,19 +962,66 @@ def _prune(
         elif not deleting and opts.on("PruneLast", live):
             last.append(e)
         else:
-            out.append(_delete(cluster, oid, e, opts, result))
+            now.append((len(out), e))
+            out.append(None)
+    for (place, _), deleted in zip(now, _delete_all(cluster, [e for _, e in now], opts, result), strict=True):
+        out[place] = deleted
+    done = [r for r in out if r is not None]
     if last:
         problem = settled() if settled else ""
-        for e in last:
-            oid = inventory.entry_id(e)
-            if problem:
-                out.append(ObjectResult(oid, Action.SKIPPED, f"not pruned yet (PruneLast=true): {problem}"))
-                result.inventory.append(e)
-            else:
-                out.append(_delete(cluster, oid, e, opts, result, "PruneLast=true"))
         if problem:
+            for e in last:
+                oid = inventory.entry_id(e)
+                done.append(ObjectResult(oid, Action.SKIPPED, f"not pruned yet (PruneLast=true): {problem}"))
+                result.inventory.append(e)
             why = f"PruneLast=true: the last wave did not become healthy, nothing pruned last: {problem}"
-            out.append(ObjectResult(ObjectId("", "", "", ""), Action.FAILED, why))
+            done.append(ObjectResult(ObjectId("", "", "", ""), Action.FAILED, why))
+        else:
+            done += _delete_all(cluster, last, opts, result, "PruneLast=true")
+    return done
+
+
+def _live_entries(
+    cluster: Cluster, app: str, entries: list[dict[str, str]]
+) -> dict[ObjectId, dict[str, Any] | KubeError | None]:
+    """The live object of each entry (None when there is none, the error when it could not be
+    read): those carrying the app's label as a sync reads them (a few by name, more listed per
+    kind and namespace); each one that finds lacks (gone, or it lost the label) read by name,
+    CONCURRENCY at a time, as are all of them if a listing fails."""
+    try:
+        listed: dict[ObjectId, dict[str, Any]] = live_objects(
+            cluster, app, [inventory.as_stub(e) for e in entries]
+        )
+    except KubeError:
+        listed = {}
+    missing = [e for e in entries if inventory.entry_id(e) not in listed]
+
+    def read(e: dict[str, str]) -> dict[str, Any] | KubeError | None:
+        try:
+            live: dict[str, Any] | None = with_retries(functools.partial(cluster.get, *_address(e)))
+        except KubeError as exc:
+            return exc
+        return live
+
+    out: dict[ObjectId, dict[str, Any] | KubeError | None] = dict(listed)
+    if missing:
+        with ThreadPoolExecutor(min(CONCURRENCY, len(missing))) as pool:
+            out.update(zip((inventory.entry_id(e) for e in missing), pool.map(read, missing), strict=True))
+    return out
+
+
+def _delete_all(
+    cluster: Cluster, entries: list[dict[str, str]], opts: Options, result: SyncResult, note: str = ""
+) -> list[ObjectResult]:
+    """`_delete` of each entry, in order: runs of one kind concurrently, kinds one after the
+    other (the custom resources gone before their CRD, a namespace's objects before it)."""
+    out: list[ObjectResult] = []
+    for _, run in itertools.groupby(entries, key=lambda e: (e["apiVersion"], e["kind"])):
+        batch = list(run)
+        with ThreadPoolExecutor(min(CONCURRENCY, len(batch))) as pool:
+            done = list(pool.map(lambda e: _delete(cluster, inventory.entry_id(e), e, opts, note), batch))
+        result.inventory += [e for e, r in zip(batch, done, strict=True) if r.action == Action.FAILED]
+        out += done
     return out
 
 
@@ -921,12 +1045,13 @@ def _kept(spec: AppSpec, oid: ObjectId, live: dict[str, Any] | None, deleting: b
 
 
 def _delete(
-    cluster: Cluster, oid: ObjectId, e: dict[str, str], opts: Options, result: SyncResult, note: str = ""
+    cluster: Cluster, oid: ObjectId, e: dict[str, str], opts: Options, note: str = ""
 ) -> ObjectResult:
+    """Delete one object (FAILED with the reason when the API server refuses: the caller keeps
+    it in the inventory)."""
     try:
         with_retries(functools.partial(cluster.delete, *_address(e), propagation=opts.propagation))
     except KubeError as exc:
-        result.inventory.append(e)
         return ObjectResult(oid, Action.FAILED, f"prune {oid}: {exc}")
     if opts.propagation != "Background":
         note = "; ".join(n for n in (note, f"PrunePropagationPolicy={opts.propagation.lower()}") if n)

@@ -5,7 +5,9 @@ object is Healthy, the PostSync hooks; when any of it failed, the SyncFail hooks
 Before anything is written, every hook (named as this operation creates it) gets a
 server-side dry-run, and so does every object when PreSync hooks would run first, as
 gitops-engine dry-runs all its tasks first: an object or hook the API server would refuse
-fails the whole sync with nothing applied and no hook run. A failed PreSync hook fails the
+fails the whole sync with nothing applied and no hook run; the Sync phase reuses those
+dry-runs rather than making them again, for every object no hook changed meanwhile
+(engine.still_predicts). A failed PreSync hook fails the
 sync before the Sync phase applies anything. When the operation ends, the hooks are deleted
 as their policies say (hookrun.Runner.finish). Without hooks this is exactly the engine's
 sync.
@@ -25,6 +27,7 @@ from shared.core.status import Action
 from shared.sync.engine import (
     ObjectResult,
     Options,
+    Predictions,
     SyncResult,
     WaveHooks,
     apply_all,
@@ -75,8 +78,12 @@ class _Operation:
         created_namespace = ensure_namespace(self.cluster, self.opts.create_namespace)  # before dry-runs
         named = self.runner.named()
         checked = named + (self.resources if self.runner.has(HookPhase.PRE_SYNC) else [])
-        rejected = refusals(self.cluster, checked, self.resources + named, self._recreated_hooks(), self.opts)
-        result = self._refused(rejected, " by the server-side dry-run") if rejected else self._phases()
+        rejected, predicted = refusals(
+            self.cluster, checked, self.resources + named, self._recreated_hooks(), self.opts
+        )
+        result = (
+            self._refused(rejected, " by the server-side dry-run") if rejected else self._phases(predicted)
+        )
         if created_namespace:
             result.objects.insert(0, created_namespace)
         return result
@@ -101,7 +108,9 @@ class _Operation:
             for p in h.phases
         }
 
-    def _phases(self) -> SyncResult:
+    def _phases(self, predicted: Predictions) -> SyncResult:
+        """The phases; `predicted`: the objects' dry-runs made before PreSync, which the Sync
+        phase reuses for each object no hook changed (one dry-run per object, as gitops-engine)."""
         runner = self.runner
         problem = runner.phase(HookPhase.PRE_SYNC)
         if problem:
@@ -116,7 +125,13 @@ class _Operation:
             waves = runner.waves(HookPhase.SYNC)
             in_waves = WaveHooks(waves, lambda w: runner.phase(HookPhase.SYNC, w)) if waves else None
             result = apply_all(
-                self.cluster, self.spec, self.resources, self.old_inventory, self.opts, sync_hooks=in_waves
+                self.cluster,
+                self.spec,
+                self.resources,
+                self.old_inventory,
+                self.opts,
+                sync_hooks=in_waves,
+                dry_runs=predicted,
             )
             runner.skip(HookPhase.SYNC, "not run: the Sync phase failed")
             if runner.has(HookPhase.POST_SYNC):

@@ -19,6 +19,7 @@ from tests.integration.conftest import (
     create_app,
     kubectl,
     kubectl_json,
+    spec_for,
     sync,
     wait_for,
     wait_history,
@@ -162,6 +163,28 @@ def test_prune_false_annotation_keeps_the_object(stack, uid, namespace):
     _, by_name = sync(f"keep-{uid}", namespace, [manifests.configmap("other")], first.inventory, prune=True)
     assert by_name["kept"].action == "skipped" and "Prune=false" in by_name["kept"].message
     kubectl("get", "configmap", "kept", "-n", namespace)
+
+
+def test_prune_lists_what_it_deletes_and_still_names_what_it_keeps(stack, uid, namespace):
+    from shared.sync.engine import GET_AT_MOST, delete_all
+
+    app = f"prune-{uid}"
+    many = [manifests.configmap(name=f"cm{i}") for i in range(GET_AT_MOST + 3)]
+    first, _ = sync(app, namespace, [manifests.service(), *many], prune=True)
+    kubectl("delete", "configmap", "cm0", "-n", namespace)  # gone before the prune
+    kubectl("label", "configmap", "cm1", "-n", namespace, "gitops.dev/app-")  # not the app's any more
+    second, by_name = sync(app, namespace, [manifests.service()], first.inventory, prune=True)
+    assert by_name["cm0"].action == "pruned" and by_name["cm0"].message == "already gone"
+    assert by_name["cm1"].action == "skipped"
+    assert "no longer carries this app's label" in by_name["cm1"].message
+    assert all(by_name[f"cm{i}"].action == "pruned" for i in range(2, GET_AT_MOST + 3))
+    # the ConfigMaps listed once (not one GET each), the two missing from the list read by name
+    assert second.requests == {"get": 3, "list": 1, "delete": GET_AT_MOST + 1}, second.requests
+    assert {r.id.name for r in second.objects} == {"web", *(f"cm{i}" for i in range(GET_AT_MOST + 3))}
+    kubectl("get", "configmap", "cm1", "-n", namespace)
+    assert "cm2" not in kubectl("get", "configmap", "-n", namespace)
+    results = delete_all(kube.cluster(), spec_for(app, namespace), second.inventory)
+    assert [(r.id.kind, r.id.name, r.action) for r in results] == [("Service", "web", "pruned")]
 
 
 def test_immutable_field_fails_with_a_hint_and_recreates_on_opt_in(stack, uid, namespace):

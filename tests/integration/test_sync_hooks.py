@@ -83,6 +83,8 @@ def test_pre_and_post_sync_hooks_run_in_order_and_are_deleted_per_policy(stack, 
     assert (pre["status"], pre.get("deleted")) == ("Succeeded", True)  # HookSucceeded
     assert (post["name"], post["status"], post.get("deleted")) == ("smoke-test", "Succeeded", None)
     assert "hooks: 2 Succeeded" in entry["summary"]
+    # one server-side dry-run per object and hook (2 + 3), all before PreSync, none again after it
+    assert entry["requests"].get("dry-run") == 5, entry["requests"]
 
     # PreSync ran before the Sync phase, PostSync after the Deployment was Healthy; the PreSync
     # Job was deleted at the end of the operation, after the PostSync Job was created
@@ -112,6 +114,9 @@ def test_pre_and_post_sync_hooks_run_in_order_and_are_deleted_per_policy(stack, 
     second = wait_history(app, 2, TIMEOUT)
     assert second["phase"] == "Succeeded", second["summary"]
     assert by_phase(second)["PreSync"][0]["name"] != pre["name"]
+    # the changed ConfigMap's dry-run made before PreSync is still valid after it (the hook did
+    # not touch it, same resourceVersion): not made again
+    assert second["requests"].get("dry-run") == 5, second["requests"]
     again = job(namespace, "smoke-test")
     assert again and again["metadata"]["uid"] != first_uid
 

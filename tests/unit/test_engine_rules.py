@@ -8,7 +8,7 @@ from shared.adapters.kube import KubeError
 from shared.core import inventory, projects
 from shared.core.manifests import ObjectId
 from shared.core.model import AppSpec, Destination, SpecError, SyncPolicy
-from shared.sync.engine import is_immutable, object_options, wave_of, with_retries
+from shared.sync.engine import _by_wave, is_immutable, object_options, still_predicts, wave_of, with_retries
 from shared.sync.prepare import normalise
 
 R = "git@h:r"  # a valid repository URL for specs whose repository does not matter
@@ -127,3 +127,41 @@ def test_inventory_untouched_needs_both_digests():
     assert not inventory.untouched(entry, {**desired, "data": {"a": "c"}}, live)
     assert not inventory.untouched(entry, desired, {**live, "data": {"a": "edited"}})
     assert not inventory.untouched(None, desired, live)
+
+
+@pytest.mark.parametrize(
+    ("waves", "grouped"),
+    [
+        ([], {}),
+        ([None, None], {0: ["o0", "o1"]}),
+        (["2", "-1", None, "2", "x"], {2: ["o0", "o3"], -1: ["o1"], 0: ["o2", "o4"]}),
+    ],
+)
+def test_objects_are_grouped_by_wave_once_in_their_order(waves, grouped):
+    objs = [
+        {"metadata": {"name": f"o{i}", "annotations": {"gitops.dev/sync-wave": w} if w is not None else {}}}
+        for i, w in enumerate(waves)
+    ]
+    got = {w: [o["metadata"]["name"] for o in members] for w, members in _by_wave(objs).items()}
+    assert got == grouped
+
+
+def with_version(version: str) -> dict:
+    return {"metadata": {"name": "a", **({"resourceVersion": version} if version else {})}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "live", "reused"),
+    [
+        (with_version(""), None, True),  # a create, and still nothing there
+        (with_version("7"), with_version("7"), True),  # the object a hook did not touch
+        (with_version("7"), with_version("9"), False),  # changed meanwhile: dry-run again
+        (with_version(""), with_version("9"), False),  # created meanwhile: its owner is checked
+        (with_version("7"), None, False),  # deleted, or it is not this app's (no label): asked again
+        (KubeError(404, "no such namespace", transient=False), None, False),  # a refusal is asked again
+    ],
+)
+def test_a_dry_run_before_the_presync_hooks_is_reused_only_for_an_object_they_did_not_change(
+    answer, live, reused
+):
+    assert still_predicts(answer, live) is reused
