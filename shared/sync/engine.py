@@ -357,12 +357,19 @@ def refusals(
     opts: Options,
 ) -> tuple[dict[ObjectId, str], Predictions]:
     """The objects (hooks included) the API server would refuse, by id, with its reason: a
-    server-side dry-run of each; not a refusal: a 404 whose CRD or namespace is in
-    `everything`, an immutable field of an object deleted and created again (`recreated`, or
-    opted in to Recreate). And the dry-runs' answers, which the sync's plan may reuse
+    server-side dry-run of each, made as the sync writes it (Replace=true, Validate=false);
+    not a refusal: a 404 whose CRD or namespace is in `everything`, an unknown kind with
+    SkipDryRunOnMissingResource=true, an immutable field of an object deleted and created
+    again (`recreated`, or opted in to Recreate). And the dry-runs' answers, which the sync's plan may reuse
     (`apply_all`'s `dry_runs`)."""
     out: dict[ObjectId, str] = {}
-    predicted = dry_run_all(cluster, objs)
+    resources = [o for o in objs if not hooks.is_hook(o)]  # dry-run as the Sync phase writes them
+    predicted = dry_run_all(
+        cluster,
+        objs,
+        replace={ObjectId.of(o) for o in resources if opts.on("Replace", o)},
+        lenient={ObjectId.of(o) for o in resources if opts.off("Validate", o)},
+    )
     created_here = _created_by_this_sync(everything)
     for obj in objs:
         oid = ObjectId.of(obj)
@@ -371,6 +378,8 @@ def refusals(
             continue
         if outcome.status == 404 and created_here(obj):
             continue
+        if isinstance(outcome, UnknownKind) and opts.on("SkipDryRunOnMissingResource", obj):
+            continue  # its CRD is expected from elsewhere: the Sync phase says so if still missing
         if is_immutable(outcome) and (
             oid in recreated or opts.recreate or "Recreate=true" in object_options(obj)
         ):

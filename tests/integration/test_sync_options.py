@@ -15,7 +15,7 @@ import yaml
 from shared.adapters import kube, store
 from shared.core.model import AppSpec, Destination, SyncPolicy
 from shared.steps.audit import find_drift
-from shared.sync.engine import Options, apply_all, live_objects
+from shared.sync.engine import Options, apply_all, live_objects, refusals
 from shared.sync.prepare import prepare
 from stack.gitrepo import WorkRepo
 from tests.integration import manifests
@@ -141,6 +141,24 @@ def test_skip_dry_run_on_missing_resource_when_another_app_installs_the_crd(stac
         "SkipDryRunOnMissingResource", yaml.safe_load(widget)
     )
     kubectl("delete", "crd", f"widgets.{group}", "--wait=false")
+
+
+def test_the_dry_run_before_presync_hooks_honours_skip_dry_run_on_missing_resource(stack, uid, namespace):
+    """With PreSync hooks every object is dry-run before they run (gitops-engine's order); that
+    dry-run is made as the sync writes: an unknown kind with SkipDryRunOnMissingResource is no
+    refusal there either (it was: the whole sync failed). (Validate=false is passed too; on
+    this 1.20 API server fieldValidation does not exist, so it is not told apart here.)"""
+    group = f"t{uid}.example.com"
+    widget = f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: w1\nspec: {{size: 3}}\n"
+    spec = app_spec(f"presync-{uid}", namespace)
+    cluster = kube.cluster()
+
+    def refused(*texts: str) -> list[str]:
+        objs = prepare(spec, [yaml.safe_load(t) for t in texts], cluster)
+        return sorted(str(oid) for oid in refusals(cluster, objs, objs, set(), Options.of(spec))[0])
+
+    assert refused(widget, manifests.configmap()) == [f"Widget.{group}/{namespace}/w1"]
+    assert refused(annotated(widget, "SkipDryRunOnMissingResource=true"), manifests.configmap()) == []
 
 
 # ---- Replace ---------------------------------------------------------------------------------
