@@ -23,7 +23,7 @@ Firestore reads and writes, Kubernetes requests).
 
 Sizes: 5,000 objects and 2,000 applications by default (9 minutes on 2 cores at load average
 20, within the 10-minute convention); `python -m bench big --full` runs the issue's 20,000 and 10,000
-(about 25 minutes: kubectl's four passes over 20,000 objects alone take 6); the variables
+(8.5 minutes on a quiet machine, kubectl's four passes over 20,000 objects 4.6 of them); the variables
 GITOPS_BENCH_BIG_OBJECTS and GITOPS_BENCH_BIG_APPS set either.
 """
 
