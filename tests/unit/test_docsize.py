@@ -9,7 +9,7 @@ import json
 import pytest
 
 from shared.adapters import store
-from shared.core import docsize
+from shared.core import docsize, findings
 from shared.core.docsize import Bounds, DocumentTooLarge
 
 
@@ -123,3 +123,15 @@ def test_the_bound_can_be_lowered_for_a_fault_test(monkeypatch):
     assert store.bounds().document_bytes == 4096
     monkeypatch.delenv("GITOPS_FIRESTORE_MAX_BYTES")
     assert store.bounds().document_bytes == docsize.MAX_DOCUMENT_BYTES
+
+
+@pytest.mark.parametrize(
+    ("length", "kept"),
+    [(0, 0), (findings.MESSAGE_MAX, findings.MESSAGE_MAX), (findings.MESSAGE_MAX + 1, findings.MESSAGE_MAX)],
+)
+def test_a_findings_message_is_bounded(length, kept):
+    """A finding naming every key of a huge Secret stays a bounded part of what is stored."""
+    found = findings.Finding("app/secret.yaml", 3, 1, "data", "k" * length)
+    assert found.message.startswith("k" * kept)
+    assert len(found.message) <= findings.MESSAGE_MAX + 40
+    assert found.message.endswith("more characters)") == (length > findings.MESSAGE_MAX)
