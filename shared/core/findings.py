@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
 # A finding's message is cut past this many characters: findings are stored (the revision,
 # the application's render status, history) and one that names every key of a 20,000-key
 # Secret or a whole selector would grow a document with its input.
