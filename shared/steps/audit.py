@@ -56,7 +56,7 @@ from shared.core.status import (
 from shared.platform import config, logs
 from shared.steps import errorkinds, heads
 from shared.steps.revision import revision_objects
-from shared.sync.engine import CONCURRENCY, SharedLists, claimant, dry_run_all, live_objects
+from shared.sync.engine import SharedLists, claimant, concurrently, dry_run_all, live_objects
 from shared.sync.prepare import prepare
 
 DRIFT_IDS = 500  # drifted objects named on the application (all of them: the drift record)
@@ -224,11 +224,8 @@ def head_moved(app: store.App, ref: str, head: str) -> StatusUpdate | None:
 def claimants(cluster: Cluster, app: str, missing: list[dict[str, Any]]) -> dict[ObjectId, str]:
     """The other application owning each object missing from the app's lists ('' when none),
     one GET each, CONCURRENCY in flight (a deleted namespace: thousands of them)."""
-    if not missing:
-        return {}
-    with ThreadPoolExecutor(min(CONCURRENCY, len(missing))) as pool:  # each in a copy of the log context
-        futures = [pool.submit(contextvars.copy_context().run, claimant, cluster, app, o) for o in missing]
-        return {ObjectId.of(o): f.result()[1] for o, f in zip(missing, futures, strict=True)}
+    found = concurrently(lambda o: claimant(cluster, app, o), missing)
+    return {ObjectId.of(o): other for o, (_, other) in zip(missing, found, strict=True)}
 
 
 def find_drift(

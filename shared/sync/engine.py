@@ -20,15 +20,16 @@ cluster error raises (the message is then redelivered and the sync resumes).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import itertools
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.adapters.kube import Cluster, KubeError, UnknownKind
 from shared.core import drift, health, hooks, ignorediff, inventory, names, ordering, syncoptions
@@ -48,6 +49,8 @@ IMMUTABLE = re.compile(
     re.I,
 )
 WRITE_VERBS = ("apply", "replace", "create", "delete")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -334,16 +337,27 @@ def dry_run_all(
     """`dry_run` of every object, CONCURRENCY at a time (dry-runs are independent of each
     other), by object id. A transient error, once retried, raises (the first in order)."""
     ids = [ObjectId.of(o) for o in objs]
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        return dict(
-            zip(
-                ids,
-                pool.map(
-                    lambda o, i: dry_run(cluster, o, i in (replace or ()), i in (lenient or ())), objs, ids
-                ),
-                strict=True,
-            )
-        )
+    answers = concurrently(
+        lambda pair: dry_run(cluster, pair[0], pair[1] in (replace or ()), pair[1] in (lenient or ())),
+        list(zip(objs, ids, strict=True)),
+    )
+    return dict(zip(ids, answers, strict=True))
+
+
+def concurrently(call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`call` of each item, CONCURRENCY in flight, each in a copy of the caller's context (its
+    log fields); the results in order. An exception raises, the first in order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(min(CONCURRENCY, len(items))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, call, item) for item in items]
+        return [f.result() for f in futures]
+
+
+def kind_runs(objs: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive objects (or inventory entries) of one kind, run by run, in order: what a
+    sync writes, or deletes, concurrently before the next kind."""
+    return [list(run) for _, run in itertools.groupby(objs, key=lambda o: (o["apiVersion"], o["kind"]))]
 
 
 Predictions = dict[ObjectId, dict[str, Any] | KubeError]  # dry-runs' answers by object id
@@ -360,8 +374,8 @@ def refusals(
     server-side dry-run of each, made as the sync writes it (Replace=true, Validate=false);
     not a refusal: a 404 whose CRD or namespace is in `everything`, an unknown kind with
     SkipDryRunOnMissingResource=true, an immutable field of an object deleted and created
-    again (`recreated`, or opted in to Recreate). And the dry-runs' answers, which the sync's plan may reuse
-    (`apply_all`'s `dry_runs`)."""
+    again (`recreated`, or opted in to Recreate). And the dry-runs' answers, which the sync's
+    plan may reuse (`apply_all`'s `dry_runs`)."""
     out: dict[ObjectId, str] = {}
     resources = [o for o in objs if not hooks.is_hook(o)]  # dry-run as the Sync phase writes them
     predicted = dry_run_all(
@@ -409,7 +423,9 @@ def _plan(
     plan.replace = {ObjectId.of(o) for o in suspects if opts.on("Replace", o)}
     plan.lenient = {ObjectId.of(o) for o in suspects if opts.off("Validate", o)}
     plan.payload = _respecting_ignored(suspects, live, opts)
-    plain = plan.replace | plan.lenient | plan.payload.keys()  # dry-run otherwise than `earlier` was
+    # asked again rather than reused: what is sent otherwise (RespectIgnoreDifferences' live
+    # values) or written otherwise (Replace=true, Validate=false) than a plain apply
+    plain = plan.replace | plan.lenient | plan.payload.keys()
     reused: Predictions = {}
     for obj in suspects:
         oid = ObjectId.of(obj)
@@ -720,11 +736,8 @@ def _write(
     cluster: Cluster, objs: list[dict[str, Any]], plan: _Plan, live: dict[ObjectId, dict[str, Any]]
 ) -> bool:
     """Apply in order: runs of one kind concurrently, kinds one after the other."""
-    for _, run in itertools.groupby(objs, key=lambda o: (o["apiVersion"], o["kind"])):
-        batch = list(run)
-        with ThreadPoolExecutor(min(CONCURRENCY, len(batch))) as pool:
-            ok = list(pool.map(lambda o: _write_one(cluster, o, plan, live), batch))
-        if not all(ok):
+    for batch in kind_runs(objs):
+        if not all(concurrently(lambda o: _write_one(cluster, o, plan, live), batch)):
             return False
     return True
 
@@ -1013,9 +1026,7 @@ def _live_entries(
         return live
 
     out: dict[ObjectId, dict[str, Any] | KubeError | None] = dict(listed)
-    if missing:
-        with ThreadPoolExecutor(min(CONCURRENCY, len(missing))) as pool:
-            out.update(zip((inventory.entry_id(e) for e in missing), pool.map(read, missing), strict=True))
+    out.update(zip((inventory.entry_id(e) for e in missing), concurrently(read, missing), strict=True))
     return out
 
 
@@ -1025,10 +1036,8 @@ def _delete_all(
     """`_delete` of each entry, in order: runs of one kind concurrently, kinds one after the
     other (the custom resources gone before their CRD, a namespace's objects before it)."""
     out: list[ObjectResult] = []
-    for _, run in itertools.groupby(entries, key=lambda e: (e["apiVersion"], e["kind"])):
-        batch = list(run)
-        with ThreadPoolExecutor(min(CONCURRENCY, len(batch))) as pool:
-            done = list(pool.map(lambda e: _delete(cluster, inventory.entry_id(e), e, opts, note), batch))
+    for batch in kind_runs(entries):
+        done = concurrently(lambda e: _delete(cluster, inventory.entry_id(e), e, opts, note), batch)
         result.inventory += [e for e, r in zip(batch, done, strict=True) if r.action == Action.FAILED]
         out += done
     return out
